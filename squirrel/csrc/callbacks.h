@@ -1,0 +1,6 @@
+/* Python callbacks the C side calls (cffi "extern Python+C": defined by the generated module,
+ * callable from sqpy.cpp). `owner` is the cffi handle of the Python VM object. They follow
+ * pygit2's error contract: a Python exception is stored on the owner, never let through C. */
+extern "Python+C" int sqpy_dispatch(void *owner, HSQUIRRELVM v, long long fid, int nargs, sqpy_value *args, sqpy_value *ret);
+extern "Python+C" void sqpy_print(void *owner, int is_error, const char *s, long long len);
+extern "Python+C" void sqpy_forget(void *owner, long long fid);

@@ -1,0 +1,857 @@
+/* C helpers for the hot paths of the binding (see sqpy.h).
+ *
+ * Every entry point from Python goes through an Entry guard: it makes this VM the target of
+ * memory accounting (the allocator has no VM argument), and when it is the outermost entry it
+ * starts the instruction budget and the deadline, and afterwards turns a stop requested by the
+ * interrupt hook or by a native into a result code. */
+#include <squirrel.h>
+#include <sqstdaux.h>
+#include <sqstdblob.h>
+#include <sqstdmath.h>
+#include <sqstdstring.h>
+
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sqpy.h"
+
+/* Defined by the cffi-generated module (callbacks.h); cffi gives them C++ linkage when it
+ * compiles the module as C++, so they are declared here without extern "C". */
+int sqpy_dispatch(void *owner, HSQUIRRELVM v, long long fid, int nargs, sqpy_value *args, sqpy_value *ret);
+void sqpy_print(void *owner, int is_error, const char *s, long long len);
+void sqpy_forget(void *owner, long long fid);
+
+struct Frame {
+    std::string func, source;
+    long long line;
+    std::vector<std::pair<std::string, std::string> > locals;
+};
+
+struct CoverageKey {
+    std::string source;
+    long long line;
+    bool operator<(const CoverageKey &o) const {
+        return source < o.source || (source == o.source && line < o.line);
+    }
+};
+
+struct sqpy_vm {
+    HSQUIRRELVM v;
+    void *owner;
+    int depth;
+    int intwidth;
+
+    std::vector<HSQOBJECT> refs;
+    std::vector<long long> freelist;
+    long long live;
+    HSQOBJECT keep;  /* keeps the last result (and its string) alive */
+
+    long long mem_used, mem_peak, mem_limit;
+
+    long long budget, executed, interval;
+    double seconds;
+    struct timespec deadline;
+    int stop;
+
+    HSQOBJECT err;
+    std::string errmsg;
+    std::vector<Frame> frames;
+    bool capture_locals;
+    std::string csource;
+    long long cline, ccol;
+
+    bool coverage;
+    std::map<CoverageKey, long long> cov;
+    std::vector<std::pair<CoverageKey, long long> > covflat;
+    const SQChar *cov_lastsrc;
+    std::string cov_lastname;
+};
+
+static thread_local sqpy_vm *g_current = NULL;
+
+/* ---- memory accounting: Squirrel's allocator hooks (sqmem.cpp is not compiled) ---- */
+
+static inline void account(long long delta) {
+    sqpy_vm *vm = g_current;
+    if (!vm) return;
+    vm->mem_used += delta;
+    if (vm->mem_used > vm->mem_peak) vm->mem_peak = vm->mem_used;
+    if (delta > 0 && vm->mem_limit && vm->mem_used > vm->mem_limit && vm->v)
+        sq_requestinterrupt(vm->v);
+}
+
+void *sq_vm_malloc(SQUnsignedInteger size) {
+    account((long long)size);
+    return malloc(size);
+}
+
+void *sq_vm_realloc(void *p, SQUnsignedInteger oldsize, SQUnsignedInteger size) {
+    account((long long)size - (long long)oldsize);
+    return realloc(p, size);
+}
+
+void sq_vm_free(void *p, SQUnsignedInteger size) {
+    account(-(long long)size);
+    free(p);
+}
+
+/* ---- limits ---- */
+
+static const long long NO_LIMIT_INTERVAL = 1LL << 40;
+static const long long DEADLINE_INTERVAL = 10000;
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static SQRESULT interrupt_hook(HSQUIRRELVM v);
+
+static void arm(sqpy_vm *vm) {
+    long long n = NO_LIMIT_INTERVAL;
+    if (vm->stop) n = 1;
+    else {
+        if (vm->budget) n = vm->budget - vm->executed;
+        if (vm->seconds > 0 && n > DEADLINE_INTERVAL) n = DEADLINE_INTERVAL;
+        if (n < 1) n = 1;
+    }
+    vm->interval = n;
+    sq_setinterrupthook(vm->v, interrupt_hook, n);
+}
+
+static double deadline_of(sqpy_vm *vm) {
+    return (double)vm->deadline.tv_sec + vm->deadline.tv_nsec * 1e-9;
+}
+
+static SQRESULT interrupt_hook(HSQUIRRELVM v) {
+    sqpy_vm *vm = (sqpy_vm *)sq_getsharedforeignptr(v);
+    vm->executed += vm->interval;
+    if (!vm->stop) {
+        if (vm->mem_limit && vm->mem_used > vm->mem_limit) vm->stop = SQPY_MEMORY_LIMIT;
+        else if (vm->budget && vm->executed >= vm->budget) vm->stop = SQPY_TIME_LIMIT;
+        else if (vm->seconds > 0 && now_seconds() >= deadline_of(vm)) vm->stop = SQPY_TIME_LIMIT;
+    }
+    arm(vm);
+    if (!vm->stop) return SQ_OK;
+    /* Stays stopped (the hook fires at every instruction) until the host call returns, so
+     * nothing the script does after a swallowed error can run on. */
+    return sq_throwerror(v, vm->stop == SQPY_MEMORY_LIMIT ? "not enough memory" : "time limit exceeded");
+}
+
+struct Entry {
+    sqpy_vm *vm;
+    sqpy_vm *saved;
+    bool outer;
+    Entry(sqpy_vm *vm_) : vm(vm_), saved(g_current), outer(vm_->depth == 0) {
+        g_current = vm;
+        if (outer) {
+            vm->executed = 0;
+            vm->stop = 0;
+            sq_setuncatchable(vm->v, SQFalse);
+            if (vm->seconds > 0) {
+                double d = now_seconds() + vm->seconds;
+                vm->deadline.tv_sec = (time_t)d;
+                vm->deadline.tv_nsec = (long)((d - (double)(time_t)d) * 1e9);
+            }
+            arm(vm);
+            if (vm->mem_limit && vm->mem_used > vm->mem_limit) sq_requestinterrupt(vm->v);
+        }
+        vm->depth++;
+    }
+    /* Map a failed sq_* result to the code the host sees. */
+    int fail() {
+        if (vm->stop) return vm->stop;
+        return SQPY_ERROR;
+    }
+    ~Entry() {
+        vm->depth--;
+        if (outer) {
+            sq_setuncatchable(vm->v, SQFalse);
+            vm->stop = 0;
+            arm(vm);
+        }
+        g_current = saved;
+    }
+};
+
+/* ---- handles ---- */
+
+static long long ref_new(sqpy_vm *vm, HSQUIRRELVM v, SQInteger idx) {
+    HSQOBJECT o;
+    sq_getstackobj(v, idx, &o);
+    sq_addref(vm->v, &o);
+    long long r;
+    if (!vm->freelist.empty()) {
+        r = vm->freelist.back();
+        vm->freelist.pop_back();
+        vm->refs[r] = o;
+    } else {
+        r = (long long)vm->refs.size();
+        vm->refs.push_back(o);
+    }
+    vm->live++;
+    return r;
+}
+
+static bool ref_ok(sqpy_vm *vm, long long r) {
+    return r >= 0 && r < (long long)vm->refs.size() && vm->refs[r]._type != OT_NULL;
+}
+
+/* Reads the value at idx into out; objects become new handles. */
+static void read_value(sqpy_vm *vm, HSQUIRRELVM v, SQInteger idx, sqpy_value *out) {
+    SQObjectType t = sq_gettype(v, idx);
+    out->type = _RAW_TYPE(t);
+    switch (t) {
+    case OT_NULL: break;
+    case OT_INTEGER: { SQInteger i; sq_getinteger(v, idx, &i); out->i = i; break; }
+    case OT_FLOAT: { SQFloat f; sq_getfloat(v, idx, &f); out->f = f; break; }
+    case OT_BOOL: { SQBool b; sq_getbool(v, idx, &b); out->i = b ? 1 : 0; break; }
+    case OT_STRING: {
+        const SQChar *s;
+        sq_getstring(v, idx, &s);
+        out->s = s;
+        out->len = sq_getsize(v, idx);
+        break;
+    }
+    case OT_INSTANCE: {
+        SQUserPointer p;
+        if (SQ_SUCCEEDED(sqstd_getblob(v, idx, &p))) out->type = SQPY_BLOB;
+        out->i = ref_new(vm, v, idx);
+        break;
+    }
+    default:
+        out->i = ref_new(vm, v, idx);
+        break;
+    }
+}
+
+static bool push_value(sqpy_vm *vm, HSQUIRRELVM v, const sqpy_value *val) {
+    switch (val->type) {
+    case SQPY_NULL: sq_pushnull(v); return true;
+    case SQPY_INTEGER: sq_pushinteger(v, (SQInteger)val->i); return true;
+    case SQPY_FLOAT: sq_pushfloat(v, (SQFloat)val->f); return true;
+    case SQPY_BOOL: sq_pushbool(v, val->i ? SQTrue : SQFalse); return true;
+    case SQPY_STRING: sq_pushstring(v, val->s, (SQInteger)val->len); return true;
+    default:
+        if (!ref_ok(vm, val->i)) return false;
+        sq_pushobject(v, vm->refs[val->i]);
+        return true;
+    }
+}
+
+/* Sets out from the value on top of v's stack and keeps that value alive for string access. */
+static void take_result(sqpy_vm *vm, HSQUIRRELVM v, sqpy_value *out) {
+    if (!out) return;
+    sq_release(vm->v, &vm->keep);
+    sq_getstackobj(v, -1, &vm->keep);
+    sq_addref(vm->v, &vm->keep);
+    read_value(vm, v, -1, out);
+}
+
+/* ---- errors ---- */
+
+static void clear_error(sqpy_vm *vm) {
+    sq_release(vm->v, &vm->err);
+    sq_resetobject(&vm->err);
+    vm->errmsg.clear();
+    vm->frames.clear();
+    vm->csource.clear();
+    vm->cline = vm->ccol = 0;
+}
+
+static std::string short_repr(HSQUIRRELVM v, SQInteger idx) {
+    char buf[64];
+    switch (sq_gettype(v, idx)) {
+    case OT_NULL: return "null";
+    case OT_INTEGER: { SQInteger i; sq_getinteger(v, idx, &i); snprintf(buf, sizeof buf, "%lld", (long long)i); return buf; }
+    case OT_FLOAT: { SQFloat f; sq_getfloat(v, idx, &f); snprintf(buf, sizeof buf, "%.14g", (double)f); return buf; }
+    case OT_BOOL: { SQBool b; sq_getbool(v, idx, &b); return b ? "true" : "false"; }
+    case OT_STRING: {
+        const SQChar *s;
+        sq_getstring(v, idx, &s);
+        std::string r(s, (size_t)sq_getsize(v, idx));
+        if (r.size() > 60) r = r.substr(0, 57) + "...";
+        return "\"" + r + "\"";
+    }
+    default: {
+        static const char *names[] = {"table", "array", "userdata", "function", "native function",
+                                      "generator", "userpointer", "thread", "funcproto", "class",
+                                      "instance", "weakref", "outer"};
+        unsigned t = _RAW_TYPE(sq_gettype(v, idx));
+        int bit = 0;
+        while (t > 0x20 && bit < 12) { t >>= 1; bit++; }
+        return std::string("(") + names[bit] + ")";
+    }
+    }
+}
+
+/* Runs at the raise point of an error no try/catch takes, with the stack intact. */
+static SQInteger error_handler(HSQUIRRELVM v) {
+    sqpy_vm *vm = (sqpy_vm *)sq_getsharedforeignptr(v);
+    sq_release(vm->v, &vm->err);
+    sq_resetobject(&vm->err);
+    vm->errmsg.clear();
+    vm->frames.clear();
+    if (sq_gettop(v) >= 2) {
+        sq_getstackobj(v, 2, &vm->err);
+        sq_addref(vm->v, &vm->err);
+        if (sq_gettype(v, 2) == OT_STRING) {
+            const SQChar *s;
+            sq_getstring(v, 2, &s);
+            vm->errmsg.assign(s, (size_t)sq_getsize(v, 2));
+        }
+    }
+    SQStackInfos si;
+    for (SQInteger level = 1; SQ_SUCCEEDED(sq_stackinfos(v, level, &si)) && level < 200; level++) {
+        Frame f;
+        f.func = si.funcname ? si.funcname : "unknown";
+        f.source = si.source ? si.source : "NATIVE";
+        f.line = si.line;
+        if (vm->capture_locals) {
+            const SQChar *name;
+            for (SQUnsignedInteger i = 0; (name = sq_getlocal(v, (SQUnsignedInteger)level, i)) != NULL; i++) {
+                f.locals.push_back(std::make_pair(std::string(name), short_repr(v, -1)));
+                sq_pop(v, 1);
+            }
+        }
+        vm->frames.push_back(f);
+    }
+    return 0;
+}
+
+static void compiler_error(HSQUIRRELVM v, const SQChar *desc, const SQChar *source, SQInteger line, SQInteger column) {
+    sqpy_vm *vm = (sqpy_vm *)sq_getsharedforeignptr(v);
+    vm->errmsg = desc ? desc : "";
+    vm->csource = source ? source : "";
+    vm->cline = line;
+    vm->ccol = column;
+}
+
+/* ---- print ---- */
+
+static void vprint(HSQUIRRELVM v, int is_error, const SQChar *fmt, va_list ap) {
+    sqpy_vm *vm = (sqpy_vm *)sq_getsharedforeignptr(v);
+    char small[512];
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n < 0) { va_end(ap2); return; }
+    if ((size_t)n < sizeof small) {
+        sqpy_print(vm->owner, is_error, small, n);
+    } else {
+        std::vector<char> big((size_t)n + 1);
+        vsnprintf(&big[0], big.size(), fmt, ap2);
+        sqpy_print(vm->owner, is_error, &big[0], n);
+    }
+    va_end(ap2);
+}
+
+static void print_out(HSQUIRRELVM v, const SQChar *fmt, ...) {
+    va_list ap; va_start(ap, fmt); vprint(v, 0, fmt, ap); va_end(ap);
+}
+
+static void print_err(HSQUIRRELVM v, const SQChar *fmt, ...) {
+    va_list ap; va_start(ap, fmt); vprint(v, 1, fmt, ap); va_end(ap);
+}
+
+/* ---- Python natives ---- */
+
+struct FunctionTag {
+    sqpy_vm *vm;
+    long long fid;
+};
+
+static SQInteger forget_function(SQUserPointer p, SQInteger) {
+    FunctionTag *tag = (FunctionTag *)p;
+    if (tag->vm && tag->vm->owner) sqpy_forget(tag->vm->owner, tag->fid);
+    return 1;
+}
+
+static SQInteger trampoline(HSQUIRRELVM v) {
+    sqpy_vm *vm = (sqpy_vm *)sq_getsharedforeignptr(v);
+    SQInteger top = sq_gettop(v);
+    SQUserPointer up = NULL;
+    sq_getuserdata(v, top, &up, NULL);
+    long long fid = ((FunctionTag *)up)->fid;
+    int nargs = (int)(top - 1);
+    sqpy_value small[8];
+    std::vector<sqpy_value> big;
+    sqpy_value *args = small;
+    if (nargs > 8) { big.resize((size_t)nargs); args = &big[0]; }
+    for (int i = 0; i < nargs; i++) read_value(vm, v, i + 1, &args[i]);
+    sqpy_value ret;
+    memset(&ret, 0, sizeof ret);
+    ret.type = SQPY_NULL;
+    int rc = sqpy_dispatch(vm->owner, v, fid, nargs, args, &ret);
+    switch (rc) {
+    case SQPY_CB_RETURN: {
+        bool ok = push_value(vm, v, &ret);
+        if (ret.type > SQPY_STRING && ret.len) sqpy_release(vm, ret.i);  /* a temporary made for us */
+        if (!ok) return sq_throwerror(v, "invalid value returned by a Python function");
+        return 1;
+    }
+    case SQPY_CB_NORETURN: return 0;
+    case SQPY_CB_STOP:
+        if (!vm->stop) vm->stop = SQPY_STOPPED;
+        sq_setuncatchable(v, SQTrue);
+        /* fall through */
+    default:
+        sq_pushstring(v, ret.s ? ret.s : "error in a Python function", ret.s ? (SQInteger)ret.len : -1);
+        return sq_throwobject(v);
+    }
+}
+
+/* ---- coverage ---- */
+
+static void line_hook(HSQUIRRELVM v, SQInteger type, const SQChar *source, SQInteger line, const SQChar *) {
+    if (type != 'l') return;
+    sqpy_vm *vm = (sqpy_vm *)sq_getsharedforeignptr(v);
+    if (source != vm->cov_lastsrc) {
+        vm->cov_lastsrc = source;
+        vm->cov_lastname = source ? source : "";
+    }
+    CoverageKey k = {vm->cov_lastname, line};
+    vm->cov[k]++;
+}
+
+/* ---- the API ---- */
+
+extern "C" {
+
+sqpy_vm *sqpy_open(void *owner, int intwidth, long long stacksize) {
+    sqpy_vm *vm = new sqpy_vm();
+    vm->owner = owner;
+    vm->intwidth = intwidth;
+    sq_resetobject(&vm->keep);
+    sq_resetobject(&vm->err);
+    sqpy_vm *saved = g_current;
+    g_current = vm;
+    vm->v = sq_open(stacksize > 0 ? stacksize : 1024);
+    HSQUIRRELVM v = vm->v;
+    sq_setsharedforeignptr(v, vm);
+    sq_setintwidth(v, intwidth == 32 ? 32 : 64);
+    sq_setprintfunc(v, print_out, print_err);
+    sq_setcompilererrorhandler(v, compiler_error);
+    sq_newclosure(v, error_handler, 0);
+    sq_seterrorhandler(v);
+    sq_pushroottable(v);
+    sqstd_register_bloblib(v);
+    sqstd_register_mathlib(v);
+    sqstd_register_stringlib(v);
+    sq_pop(v, 1);
+    arm(vm);
+    g_current = saved;
+    return vm;
+}
+
+void sqpy_close(sqpy_vm *vm) {
+    sqpy_vm *saved = g_current;
+    g_current = vm;
+    for (size_t i = 0; i < vm->refs.size(); i++) sq_release(vm->v, &vm->refs[i]);
+    sq_release(vm->v, &vm->keep);
+    sq_release(vm->v, &vm->err);
+    vm->refs.clear();
+    void *owner = vm->owner;
+    (void)owner;
+    sq_close(vm->v);
+    g_current = saved;
+    delete vm;
+}
+
+HSQUIRRELVM sqpy_handle(sqpy_vm *vm) { return vm->v; }
+int sqpy_depth(sqpy_vm *vm) { return vm->depth; }
+
+void sqpy_set_limits(sqpy_vm *vm, long long memory_limit, long long budget, double seconds) {
+    vm->mem_limit = memory_limit > 0 ? memory_limit : 0;
+    vm->budget = budget > 0 ? budget : 0;
+    vm->seconds = seconds > 0 ? seconds : 0;
+    if (vm->depth == 0) arm(vm);
+}
+
+long long sqpy_memory_used(sqpy_vm *vm) { return vm->mem_used; }
+long long sqpy_memory_peak(sqpy_vm *vm) { return vm->mem_peak; }
+long long sqpy_instructions(sqpy_vm *vm) { return vm->executed; }
+
+long long sqpy_ref_root(sqpy_vm *vm) {
+    sqpy_vm *saved = g_current;
+    g_current = vm;
+    sq_pushroottable(vm->v);
+    long long r = ref_new(vm, vm->v, -1);
+    sq_pop(vm->v, 1);
+    g_current = saved;
+    return r;
+}
+
+void sqpy_release(sqpy_vm *vm, long long r) {
+    if (!ref_ok(vm, r)) return;
+    sqpy_vm *saved = g_current;
+    g_current = vm;
+    HSQOBJECT o = vm->refs[r];
+    sq_resetobject(&vm->refs[r]);
+    vm->freelist.push_back(r);
+    vm->live--;
+    sq_release(vm->v, &o);
+    g_current = saved;
+}
+
+long long sqpy_live_refs(sqpy_vm *vm) { return vm->live; }
+
+int sqpy_ref_type(sqpy_vm *vm, long long r) {
+    return ref_ok(vm, r) ? (int)_RAW_TYPE(vm->refs[r]._type) : 0;
+}
+
+int sqpy_compile(sqpy_vm *vm, const char *src, long long len, const char *name, sqpy_value *out) {
+    Entry e(vm);
+    clear_error(vm);
+    if (SQ_FAILED(sq_compilebuffer(vm->v, src, (SQInteger)len, name, SQTrue))) {
+        if (vm->stop) return vm->stop;
+        return SQPY_COMPILE_ERROR;
+    }
+    take_result(vm, vm->v, out);
+    sq_pop(vm->v, 1);
+    return SQPY_OK;
+}
+
+int sqpy_call(sqpy_vm *vm, long long fn, const sqpy_value *self, int nargs, const sqpy_value *args, sqpy_value *out) {
+    if (!ref_ok(vm, fn)) return SQPY_BADREF;
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    SQInteger top = sq_gettop(v);
+    sq_reservestack(v, nargs + 4);
+    sq_pushobject(v, vm->refs[fn]);
+    if (self) {
+        if (!push_value(vm, v, self)) { sq_settop(v, top); return SQPY_BADREF; }
+    } else {
+        sq_pushroottable(v);
+    }
+    for (int i = 0; i < nargs; i++) {
+        if (!push_value(vm, v, &args[i])) { sq_settop(v, top); return SQPY_BADREF; }
+    }
+    if (SQ_FAILED(sq_call(v, nargs + 1, SQTrue, SQTrue))) {
+        sq_settop(v, top);
+        return e.fail();
+    }
+    int rc = vm->stop ? vm->stop : SQPY_OK;  /* a stop some native swallowed still counts */
+    if (rc == SQPY_OK) take_result(vm, v, out);
+    sq_settop(v, top);
+    return rc;
+}
+
+int sqpy_get(sqpy_vm *vm, long long obj, const sqpy_value *key, int raw, sqpy_value *out) {
+    if (!ref_ok(vm, obj)) return SQPY_BADREF;
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    SQInteger top = sq_gettop(v);
+    sq_pushobject(v, vm->refs[obj]);
+    if (!push_value(vm, v, key)) { sq_settop(v, top); return SQPY_BADREF; }
+    SQRESULT r = raw ? sq_rawget(v, -2) : sq_get(v, -2);
+    if (SQ_FAILED(r)) { sq_settop(v, top); return e.fail(); }
+    take_result(vm, v, out);
+    sq_settop(v, top);
+    return SQPY_OK;
+}
+
+int sqpy_set(sqpy_vm *vm, long long obj, const sqpy_value *key, const sqpy_value *val, int newslot) {
+    if (!ref_ok(vm, obj)) return SQPY_BADREF;
+    Entry e(vm);
+    clear_error(vm);
+    HSQUIRRELVM v = vm->v;
+    SQInteger top = sq_gettop(v);
+    sq_pushobject(v, vm->refs[obj]);
+    if (!push_value(vm, v, key) || !push_value(vm, v, val)) { sq_settop(v, top); return SQPY_BADREF; }
+    SQRESULT r = newslot ? sq_newslot(v, -3, SQFalse) : sq_set(v, -3);
+    if (SQ_FAILED(r)) {
+        sq_getlasterror(v);
+        if (sq_gettype(v, -1) == OT_STRING) {
+            const SQChar *s;
+            sq_getstring(v, -1, &s);
+            vm->errmsg = s;
+        }
+        sq_settop(v, top);
+        return e.fail();
+    }
+    sq_settop(v, top);
+    return SQPY_OK;
+}
+
+int sqpy_delete(sqpy_vm *vm, long long obj, const sqpy_value *key) {
+    if (!ref_ok(vm, obj)) return SQPY_BADREF;
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    SQInteger top = sq_gettop(v);
+    sq_pushobject(v, vm->refs[obj]);
+    if (!push_value(vm, v, key)) { sq_settop(v, top); return SQPY_BADREF; }
+    SQRESULT r = sq_deleteslot(v, -2, SQFalse);
+    sq_settop(v, top);
+    return SQ_FAILED(r) ? e.fail() : SQPY_OK;
+}
+
+int sqpy_next(sqpy_vm *vm, long long obj, sqpy_value *iter, sqpy_value *key, sqpy_value *val) {
+    if (!ref_ok(vm, obj)) return SQPY_BADREF;
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    SQInteger top = sq_gettop(v);
+    sq_pushobject(v, vm->refs[obj]);
+    push_value(vm, v, iter);
+    int rc;
+    if (SQ_SUCCEEDED(sq_next(v, -2))) {
+        read_value(vm, v, -2, key);
+        read_value(vm, v, -1, val);
+        sq_pop(v, 2);
+        /* The iterator is an integer position for every iterable kind. */
+        SQInteger i = 0;
+        sq_getinteger(v, -1, &i);
+        iter->type = SQPY_INTEGER;
+        iter->i = i;
+        rc = 1;
+    } else {
+        rc = vm->stop ? -vm->stop : 0;
+    }
+    sq_settop(v, top);
+    return rc;
+}
+
+long long sqpy_len(sqpy_vm *vm, long long obj) {
+    if (!ref_ok(vm, obj)) return -1;
+    Entry e(vm);
+    sq_pushobject(vm->v, vm->refs[obj]);
+    SQInteger n = sq_getsize(vm->v, -1);
+    sq_pop(vm->v, 1);
+    return n;
+}
+
+int sqpy_append(sqpy_vm *vm, long long arr, const sqpy_value *val) {
+    if (!ref_ok(vm, arr)) return SQPY_BADREF;
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    SQInteger top = sq_gettop(v);
+    sq_pushobject(v, vm->refs[arr]);
+    if (!push_value(vm, v, val)) { sq_settop(v, top); return SQPY_BADREF; }
+    SQRESULT r = sq_arrayappend(v, -2);
+    sq_settop(v, top);
+    return SQ_FAILED(r) ? SQPY_BADARG : SQPY_OK;
+}
+
+int sqpy_new(sqpy_vm *vm, int type, long long size, sqpy_value *out) {
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    if (type == SQPY_TABLE) sq_newtableex(v, size > 0 ? size : 0);
+    else if (type == SQPY_ARRAY) sq_newarray(v, size > 0 ? size : 0);
+    else return SQPY_BADARG;
+    read_value(vm, v, -1, out);
+    sq_pop(v, 1);
+    return SQPY_OK;
+}
+
+int sqpy_new_blob(sqpy_vm *vm, const char *data, long long len, sqpy_value *out) {
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    SQUserPointer p = sqstd_createblob(v, (SQInteger)len);
+    if (!p) return SQPY_ERROR;
+    if (len) memcpy(p, data, (size_t)len);
+    read_value(vm, v, -1, out);
+    sq_pop(v, 1);
+    return SQPY_OK;
+}
+
+int sqpy_blob_data(sqpy_vm *vm, long long ref, const char **data, long long *len) {
+    if (!ref_ok(vm, ref)) return SQPY_BADREF;
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    sq_pushobject(v, vm->refs[ref]);
+    SQUserPointer p;
+    int rc = SQPY_BADARG;
+    if (SQ_SUCCEEDED(sqstd_getblob(v, -1, &p))) {
+        *data = (const char *)p;
+        *len = sqstd_getblobsize(v, -1);
+        rc = SQPY_OK;
+    }
+    sq_pop(v, 1);
+    return rc;
+}
+
+int sqpy_new_function(sqpy_vm *vm, long long fid, long long nparams, const char *name, sqpy_value *out) {
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    FunctionTag *tag = (FunctionTag *)sq_newuserdata(v, sizeof(FunctionTag));
+    tag->vm = vm;
+    tag->fid = fid;
+    sq_setreleasehook(v, -1, forget_function);
+    sq_newclosure(v, trampoline, 1);
+    if (nparams) sq_setparamscheck(v, (SQInteger)nparams, NULL);
+    if (name) sq_setnativeclosurename(v, -1, name);
+    read_value(vm, v, -1, out);
+    sq_pop(v, 1);
+    return SQPY_OK;
+}
+
+int sqpy_tostring(sqpy_vm *vm, const sqpy_value *val, sqpy_value *out) {
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    SQInteger top = sq_gettop(v);
+    if (!push_value(vm, v, val)) return SQPY_BADREF;
+    if (SQ_FAILED(sq_tostring(v, -1))) { sq_settop(v, top); return e.fail(); }
+    take_result(vm, v, out);
+    sq_settop(v, top);
+    return SQPY_OK;
+}
+
+int sqpy_typeof(sqpy_vm *vm, const sqpy_value *val, sqpy_value *out) {
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    SQInteger top = sq_gettop(v);
+    if (!push_value(vm, v, val)) return SQPY_BADREF;
+    if (SQ_FAILED(sq_typeof(v, -1))) { sq_settop(v, top); return e.fail(); }
+    take_result(vm, v, out);
+    sq_settop(v, top);
+    return SQPY_OK;
+}
+
+static int unary(sqpy_vm *vm, long long ref, SQRESULT (*op)(HSQUIRRELVM, SQInteger), sqpy_value *out) {
+    if (!ref_ok(vm, ref)) return SQPY_BADREF;
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    SQInteger top = sq_gettop(v);
+    sq_pushobject(v, vm->refs[ref]);
+    if (SQ_FAILED(op(v, -1))) { sq_settop(v, top); return SQPY_BADARG; }
+    take_result(vm, v, out);
+    sq_settop(v, top);
+    return SQPY_OK;
+}
+
+int sqpy_weakref_value(sqpy_vm *vm, long long ref, sqpy_value *out) { return unary(vm, ref, sq_getweakrefval, out); }
+int sqpy_getbase(sqpy_vm *vm, long long ref, sqpy_value *out) { return unary(vm, ref, sq_getbase, out); }
+int sqpy_getclass(sqpy_vm *vm, long long ref, sqpy_value *out) { return unary(vm, ref, sq_getclass, out); }
+
+int sqpy_instanceof(sqpy_vm *vm, long long inst, long long cls) {
+    if (!ref_ok(vm, inst) || !ref_ok(vm, cls)) return -1;
+    Entry e(vm);
+    sq_pushobject(vm->v, vm->refs[inst]);
+    sq_pushobject(vm->v, vm->refs[cls]);
+    SQBool b = sq_instanceof(vm->v);
+    sq_pop(vm->v, 2);
+    return b ? 1 : 0;
+}
+
+int sqpy_generator_dead(sqpy_vm *vm, long long ref) {
+    if (!ref_ok(vm, ref)) return -1;
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    SQInteger top = sq_gettop(v);
+    int dead = 0;
+    sq_pushobject(v, vm->refs[ref]);
+    sq_pushstring(v, "getstatus", -1);
+    if (SQ_SUCCEEDED(sq_get(v, -2))) {
+        sq_push(v, -2);
+        if (SQ_SUCCEEDED(sq_call(v, 1, SQTrue, SQFalse))) {
+            const SQChar *s;
+            if (SQ_SUCCEEDED(sq_getstring(v, -1, &s))) dead = strcmp(s, "dead") == 0;
+        }
+    }
+    sq_settop(v, top);
+    return dead;
+}
+
+long long sqpy_collectgarbage(sqpy_vm *vm) {
+    Entry e(vm);
+    return sq_collectgarbage(vm->v);
+}
+
+int sqpy_same(sqpy_vm *vm, long long a, long long b) {
+    if (!ref_ok(vm, a) || !ref_ok(vm, b)) return 0;
+    return vm->refs[a]._type == vm->refs[b]._type &&
+           vm->refs[a]._unVal.pRefCounted == vm->refs[b]._unVal.pRefCounted;
+}
+
+long long sqpy_hash(sqpy_vm *vm, long long ref) {
+    if (!ref_ok(vm, ref)) return 0;
+    return (long long)(size_t)vm->refs[ref]._unVal.pRefCounted;
+}
+
+int sqpy_closure_info(sqpy_vm *vm, long long ref, long long *nparams, sqpy_value *name, sqpy_value *source, long long *line) {
+    if (!ref_ok(vm, ref)) return SQPY_BADREF;
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    SQInteger top = sq_gettop(v);
+    sq_pushobject(v, vm->refs[ref]);
+    SQUnsignedInteger np = 0, nf = 0;
+    sq_getclosureinfo(v, -1, &np, &nf);
+    *nparams = (long long)np;
+    sq_getclosurename(v, -1);
+    take_result(vm, v, name);
+    sq_pop(v, 1);
+    source->type = SQPY_NULL;
+    *line = 0;
+    sq_settop(v, top);
+    return SQPY_OK;
+}
+
+int sqpy_error_value(sqpy_vm *vm, sqpy_value *out) {
+    Entry e(vm);
+    sq_pushobject(vm->v, vm->err);
+    take_result(vm, vm->v, out);
+    sq_pop(vm->v, 1);
+    return SQPY_OK;
+}
+
+const char *sqpy_error_message(sqpy_vm *vm) { return vm->errmsg.c_str(); }
+int sqpy_error_frames(sqpy_vm *vm) { return (int)vm->frames.size(); }
+
+int sqpy_error_frame(sqpy_vm *vm, int i, const char **func, const char **source, long long *line, int *nlocals) {
+    if (i < 0 || i >= (int)vm->frames.size()) return 0;
+    const Frame &f = vm->frames[(size_t)i];
+    *func = f.func.c_str();
+    *source = f.source.c_str();
+    *line = f.line;
+    *nlocals = (int)f.locals.size();
+    return 1;
+}
+
+int sqpy_error_local(sqpy_vm *vm, int frame, int i, const char **name, const char **repr) {
+    if (frame < 0 || frame >= (int)vm->frames.size()) return 0;
+    const Frame &f = vm->frames[(size_t)frame];
+    if (i < 0 || i >= (int)f.locals.size()) return 0;
+    *name = f.locals[(size_t)i].first.c_str();
+    *repr = f.locals[(size_t)i].second.c_str();
+    return 1;
+}
+
+long long sqpy_error_line(sqpy_vm *vm) { return vm->cline; }
+long long sqpy_error_column(sqpy_vm *vm) { return vm->ccol; }
+const char *sqpy_error_source(sqpy_vm *vm) { return vm->csource.c_str(); }
+void sqpy_capture_locals(sqpy_vm *vm, int on) { vm->capture_locals = on != 0; }
+
+void sqpy_set_coverage(sqpy_vm *vm, int on) {
+    vm->coverage = on != 0;
+    sq_enabledebuginfo(vm->v, on ? SQTrue : SQFalse);
+    sq_setnativedebughook(vm->v, on ? line_hook : NULL);
+}
+
+int sqpy_coverage_count(sqpy_vm *vm) {
+    vm->covflat.assign(vm->cov.begin(), vm->cov.end());
+    return (int)vm->covflat.size();
+}
+
+int sqpy_coverage_item(sqpy_vm *vm, int i, const char **source, long long *line, long long *hits) {
+    if (i < 0 || i >= (int)vm->covflat.size()) return 0;
+    *source = vm->covflat[(size_t)i].first.source.c_str();
+    *line = vm->covflat[(size_t)i].first.line;
+    *hits = vm->covflat[(size_t)i].second;
+    return 1;
+}
+
+void sqpy_coverage_clear(sqpy_vm *vm) {
+    vm->cov.clear();
+    vm->covflat.clear();
+}
+
+}  /* extern "C" */

@@ -1,0 +1,119 @@
+/* The C side of the binding: one call per Python->Squirrel operation and one callback per
+ * Squirrel->Python dispatch. build.py feeds this file to cffi's cdef, so it
+ * holds plain C declarations between its cdef markers. */
+#ifndef SQPY_H
+#define SQPY_H
+#ifdef __cplusplus
+#include <squirrel.h>
+extern "C" {
+#endif
+
+/* cdef-begin: build.py hands cffi the declarations between the markers. */
+
+typedef struct SQVM *HSQUIRRELVM;  /* repeats squirrel.h's typedef for the cdef */
+
+/* Value kinds crossing the boundary. The object kinds are Squirrel's raw type bits; SQPY_BLOB
+ * marks an instance of the blob class. */
+enum {
+    SQPY_NULL = 0x1, SQPY_INTEGER = 0x2, SQPY_FLOAT = 0x4, SQPY_BOOL = 0x8, SQPY_STRING = 0x10,
+    SQPY_TABLE = 0x20, SQPY_ARRAY = 0x40, SQPY_USERDATA = 0x80, SQPY_CLOSURE = 0x100,
+    SQPY_NATIVECLOSURE = 0x200, SQPY_GENERATOR = 0x400, SQPY_USERPOINTER = 0x800,
+    SQPY_THREAD = 0x1000, SQPY_FUNCPROTO = 0x2000, SQPY_CLASS = 0x4000, SQPY_INSTANCE = 0x8000,
+    SQPY_WEAKREF = 0x10000, SQPY_OUTER = 0x20000, SQPY_BLOB = 0x1000000
+};
+
+/* A value in transit. Scalars travel by value; strings point into a Squirrel string kept alive
+ * until the next call into the VM; everything else is a handle (`ref`) into the VM's table of
+ * strong references, released with sqpy_release. */
+typedef struct {
+    int type;
+    long long i;      /* integer, bool, or handle */
+    double f;
+    const char *s;
+    long long len;
+} sqpy_value;
+
+/* Results of calls into the VM. */
+enum {
+    SQPY_OK = 0,
+    SQPY_ERROR = 1,        /* a Squirrel runtime error: sqpy_error_* describe it */
+    SQPY_COMPILE_ERROR = 2,
+    SQPY_PYERROR = 3,      /* a Python exception from a native reached the host */
+    SQPY_TIME_LIMIT = 4,   /* instruction budget or deadline ran out */
+    SQPY_MEMORY_LIMIT = 5,
+    SQPY_STOPPED = 6,      /* a native stopped the script (uncatchable) */
+    SQPY_BADREF = 7,
+    SQPY_BADARG = 8
+};
+
+/* What a Python native returns to the trampoline. */
+enum { SQPY_CB_RETURN = 0, SQPY_CB_NORETURN = 1, SQPY_CB_RAISE = 2, SQPY_CB_STOP = 3 };
+
+typedef struct sqpy_vm sqpy_vm;
+
+sqpy_vm *sqpy_open(void *owner, int intwidth, long long stacksize);
+void sqpy_close(sqpy_vm *vm);
+HSQUIRRELVM sqpy_handle(sqpy_vm *vm);
+int sqpy_depth(sqpy_vm *vm);
+
+/* Limits. memory_limit 0, budget 0 and seconds 0 mean none. Budget and deadline restart at each
+ * entry from the host (not for re-entrant calls made from natives). */
+void sqpy_set_limits(sqpy_vm *vm, long long memory_limit, long long instruction_budget, double seconds);
+long long sqpy_memory_used(sqpy_vm *vm);
+long long sqpy_memory_peak(sqpy_vm *vm);
+long long sqpy_instructions(sqpy_vm *vm);
+
+/* Handles. */
+long long sqpy_ref_root(sqpy_vm *vm);
+void sqpy_release(sqpy_vm *vm, long long ref);
+long long sqpy_live_refs(sqpy_vm *vm);
+int sqpy_ref_type(sqpy_vm *vm, long long ref);
+
+/* Operations. `out` receives a result; strings in it stay valid until the next operation. */
+int sqpy_compile(sqpy_vm *vm, const char *src, long long len, const char *name, sqpy_value *out);
+int sqpy_call(sqpy_vm *vm, long long fn, const sqpy_value *self, int nargs, const sqpy_value *args, sqpy_value *out);
+int sqpy_get(sqpy_vm *vm, long long obj, const sqpy_value *key, int raw, sqpy_value *out);
+int sqpy_set(sqpy_vm *vm, long long obj, const sqpy_value *key, const sqpy_value *val, int newslot);
+int sqpy_delete(sqpy_vm *vm, long long obj, const sqpy_value *key);
+int sqpy_next(sqpy_vm *vm, long long obj, sqpy_value *iter, sqpy_value *key, sqpy_value *val);
+long long sqpy_len(sqpy_vm *vm, long long obj);
+int sqpy_append(sqpy_vm *vm, long long arr, const sqpy_value *val);
+int sqpy_new(sqpy_vm *vm, int type, long long size, sqpy_value *out);
+int sqpy_new_blob(sqpy_vm *vm, const char *data, long long len, sqpy_value *out);
+int sqpy_blob_data(sqpy_vm *vm, long long ref, const char **data, long long *len);
+int sqpy_new_function(sqpy_vm *vm, long long fid, long long nparams, const char *name, sqpy_value *out);
+int sqpy_tostring(sqpy_vm *vm, const sqpy_value *val, sqpy_value *out);
+int sqpy_typeof(sqpy_vm *vm, const sqpy_value *val, sqpy_value *out);
+int sqpy_weakref_value(sqpy_vm *vm, long long ref, sqpy_value *out);
+int sqpy_getbase(sqpy_vm *vm, long long ref, sqpy_value *out);
+int sqpy_getclass(sqpy_vm *vm, long long ref, sqpy_value *out);
+int sqpy_instanceof(sqpy_vm *vm, long long inst, long long cls);
+int sqpy_generator_dead(sqpy_vm *vm, long long ref);
+long long sqpy_collectgarbage(sqpy_vm *vm);
+int sqpy_same(sqpy_vm *vm, long long a, long long b);
+long long sqpy_hash(sqpy_vm *vm, long long ref);
+int sqpy_closure_info(sqpy_vm *vm, long long ref, long long *nparams, sqpy_value *name, sqpy_value *source, long long *line);
+
+/* The last error. */
+int sqpy_error_value(sqpy_vm *vm, sqpy_value *out);
+const char *sqpy_error_message(sqpy_vm *vm);
+int sqpy_error_frames(sqpy_vm *vm);
+int sqpy_error_frame(sqpy_vm *vm, int i, const char **func, const char **source, long long *line, int *nlocals);
+int sqpy_error_local(sqpy_vm *vm, int frame, int i, const char **name, const char **repr);
+long long sqpy_error_line(sqpy_vm *vm);
+long long sqpy_error_column(sqpy_vm *vm);
+const char *sqpy_error_source(sqpy_vm *vm);
+void sqpy_capture_locals(sqpy_vm *vm, int on);
+
+/* Line coverage through the native debug hook (only code compiled after switching on). */
+void sqpy_set_coverage(sqpy_vm *vm, int on);
+int sqpy_coverage_count(sqpy_vm *vm);
+int sqpy_coverage_item(sqpy_vm *vm, int i, const char **source, long long *line, long long *hits);
+void sqpy_coverage_clear(sqpy_vm *vm);
+
+/* cdef-end */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

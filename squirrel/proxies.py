@@ -1,0 +1,453 @@
+"""Python proxies for Squirrel objects: each holds a strong reference into its VM."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator
+
+from ._squirrel import ffi, lib
+from .errors import SquirrelError
+
+if TYPE_CHECKING:
+    from .vm import VM
+
+
+class SquirrelObject:
+    """A reference to a Squirrel object. Equal proxies refer to the same object."""
+
+    __slots__ = ("_vm", "_ref", "_type", "__weakref__")
+    kind = "object"
+
+    def __init__(self, vm: "VM", ref: int, type_: int) -> None:
+        self._vm = vm
+        self._ref = ref
+        self._type = type_
+
+    def __del__(self) -> None:
+        try:
+            vm = self._vm
+            if self._ref >= 0 and vm._ptr != ffi.NULL:
+                lib.sqpy_release(vm._ptr, self._ref)
+        except Exception:  # interpreter shutdown
+            pass
+
+    def _live(self) -> int:
+        self._vm._live()
+        if self._ref < 0:
+            raise SquirrelError("this proxy no longer refers to anything")
+        return self._ref
+
+    def _detach(self) -> int:
+        ref, self._ref = self._ref, -1
+        return ref
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SquirrelObject) or other._vm is not self._vm:
+            return NotImplemented
+        return bool(lib.sqpy_same(self._vm._live(), self._ref, other._ref))
+
+    def __hash__(self) -> int:
+        return hash(lib.sqpy_hash(self._vm._live(), self._ref))
+
+    def __repr__(self) -> str:
+        if self._vm.closed:
+            return f"<squirrel {self.kind} of a closed VM>"
+        try:
+            return f"<squirrel {self.kind} {tostring(self._vm, self)}>"
+        except SquirrelError:
+            return f"<squirrel {self.kind}>"
+
+    def typeof(self) -> str:
+        """Squirrel's ``typeof`` (honours ``_typeof`` metamethods)."""
+        vm = self._vm
+        out = ffi.new("sqpy_value *")
+        slot = ffi.new("sqpy_value *")
+        vm._to(self, slot, [])
+        rc = lib.sqpy_typeof(vm._live(), slot, out)
+        if rc:
+            vm._raise(rc)
+        return vm._from(out)
+
+    def to_python(self) -> Any:
+        """Deep conversion to Python values (see :func:`to_python`)."""
+        return to_python(self)
+
+    # -- shared by the container kinds --
+
+    def _key(self, key: Any, slot: Any, temps: list) -> None:
+        self._vm._to(key, slot, temps)
+
+    def _get(self, key: Any, raw: bool = False) -> Any:
+        vm = self._vm
+        temps: list = []
+        slot = ffi.new("sqpy_value *")
+        vm._to(key, slot, temps)
+        out = ffi.new("sqpy_value *")
+        rc = lib.sqpy_get(vm._live(), self._live(), slot, 1 if raw else 0, out)
+        if rc:
+            if rc == lib.SQPY_ERROR:
+                raise KeyError(key)
+            vm._raise(rc)
+        return vm._from(out)
+
+    def _rawset(self, key: Any, value: Any, newslot: bool) -> None:
+        vm = self._vm
+        temps: list = []
+        k, v = ffi.new("sqpy_value *"), ffi.new("sqpy_value *")
+        vm._to(key, k, temps)
+        vm._to(value, v, temps)
+        rc = lib.sqpy_set(vm._live(), self._live(), k, v, 1 if newslot else 0)
+        if rc:
+            if rc == lib.SQPY_ERROR:
+                msg = ffi.string(lib.sqpy_error_message(vm._ptr)).decode("utf-8", "replace")
+                raise KeyError(f"cannot set {key!r}: {msg}" if msg else key)
+            vm._raise(rc)
+
+    def _items(self) -> Iterator[tuple[Any, Any]]:
+        vm = self._vm
+        it = ffi.new("sqpy_value *")
+        it.type = lib.SQPY_NULL
+        k, v = ffi.new("sqpy_value *"), ffi.new("sqpy_value *")
+        while True:
+            rc = lib.sqpy_next(vm._live(), self._live(), it, k, v)
+            if rc == 1:
+                yield vm._from(k), vm._from(v)
+            elif rc == 0:
+                return
+            else:
+                vm._raise(-rc)
+
+    def __len__(self) -> int:
+        n = lib.sqpy_len(self._vm._live(), self._live())
+        if n < 0:
+            raise TypeError(f"a Squirrel {self.kind} has no length")
+        return n
+
+
+class Table(SquirrelObject):
+    """A Squirrel table, used like a dict. Iteration follows Squirrel's own order."""
+
+    __slots__ = ()
+    kind = "table"
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._get(key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._rawset(key, value, True)
+
+    def __delitem__(self, key: Any) -> None:
+        vm = self._vm
+        slot = ffi.new("sqpy_value *")
+        temps: list = []
+        vm._to(key, slot, temps)
+        if lib.sqpy_delete(vm._live(), self._live(), slot):
+            raise KeyError(key)
+
+    def __contains__(self, key: Any) -> bool:
+        try:
+            self._get(key)
+            return True
+        except KeyError:
+            return False
+
+    def __iter__(self) -> Iterator[Any]:
+        return (k for k, _ in self._items())
+
+    def keys(self) -> list[Any]:
+        return [k for k, _ in self._items()]
+
+    def values(self) -> list[Any]:
+        return [v for _, v in self._items()]
+
+    def items(self) -> list[tuple[Any, Any]]:
+        return list(self._items())
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        try:
+            return self._get(key)
+        except KeyError:
+            return default
+
+    def rawget(self, key: Any) -> Any:
+        """Without delegates or metamethods."""
+        return self._get(key, raw=True)
+
+
+class Array(SquirrelObject):
+    """A Squirrel array, used like a list."""
+
+    __slots__ = ()
+    kind = "array"
+
+    def _index(self, i: int) -> int:
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("Squirrel array index out of range")
+        return i
+
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            return [self._get(j) for j in range(*i.indices(len(self)))]
+        return self._get(self._index(i))
+
+    def __setitem__(self, i: int, value: Any) -> None:
+        self._rawset(self._index(i), value, False)
+
+    def __iter__(self) -> Iterator[Any]:
+        return (v for _, v in self._items())
+
+    def append(self, value: Any) -> None:
+        vm = self._vm
+        slot = ffi.new("sqpy_value *")
+        temps: list = []
+        vm._to(value, slot, temps)
+        rc = lib.sqpy_append(vm._live(), self._live(), slot)
+        if rc:
+            vm._raise(rc)
+
+
+class Function(SquirrelObject):
+    """A Squirrel closure or native closure. Calling it runs it with ``this`` = root table."""
+
+    __slots__ = ()
+    kind = "function"
+
+    def __call__(self, *args: Any) -> Any:
+        return self._vm._call(self._live(), None, args, False)
+
+    def call(self, this: Any, *args: Any) -> Any:
+        """Call with an explicit ``this``."""
+        return self._vm._call(self._live(), this, args, True)
+
+    def bind(self, this: Any) -> "BoundFunction":
+        return BoundFunction(self, this)
+
+    @property
+    def name(self) -> str | None:
+        vm = self._vm
+        n, name, src, line = ffi.new("long long *"), ffi.new("sqpy_value *"), ffi.new("sqpy_value *"), ffi.new("long long *")
+        lib.sqpy_closure_info(vm._live(), self._live(), n, name, src, line)
+        return vm._from(name)
+
+
+class NativeFunction(Function):
+    __slots__ = ()
+    kind = "native function"
+
+
+class BoundFunction:
+    """A function with its ``this``: what attribute access on an instance or class returns."""
+
+    __slots__ = ("function", "this")
+
+    def __init__(self, function: Function, this: Any) -> None:
+        self.function, self.this = function, this
+
+    def __call__(self, *args: Any) -> Any:
+        return self.function.call(self.this, *args)
+
+    def __repr__(self) -> str:
+        return f"<bound {self.function!r}>"
+
+
+class _Members(SquirrelObject):
+    """Attribute access for classes and instances; ``obj["name"]`` works too."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            value = self._get(name)
+        except KeyError:
+            raise AttributeError(f"Squirrel {self.kind} has no member {name!r}") from None
+        if isinstance(value, Function):
+            return BoundFunction(value, self)
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in SquirrelObject.__slots__:
+            object.__setattr__(self, name, value)
+        else:
+            self._rawset(name, value, False)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._get(key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._rawset(key, value, False)
+
+    def __contains__(self, key: Any) -> bool:
+        try:
+            self._get(key)
+            return True
+        except KeyError:
+            return False
+
+    def __iter__(self) -> Iterator[Any]:
+        return (k for k, _ in self._items())
+
+    def items(self) -> list[tuple[Any, Any]]:
+        return list(self._items())
+
+
+class Class(_Members):
+    """A Squirrel class. Calling it makes an instance."""
+
+    __slots__ = ()
+    kind = "class"
+
+    def __call__(self, *args: Any) -> Any:
+        return self._vm._call(self._live(), None, args, False)
+
+    @property
+    def base(self) -> "Class | None":
+        vm = self._vm
+        out = ffi.new("sqpy_value *")
+        if lib.sqpy_getbase(vm._live(), self._live(), out):
+            return None
+        return vm._from(out)
+
+    def __newslot__(self, key: Any, value: Any) -> None:
+        self._rawset(key, value, True)
+
+
+class Instance(_Members):
+    """An instance of a Squirrel class."""
+
+    __slots__ = ()
+    kind = "instance"
+
+    @property
+    def cls(self) -> Class:
+        vm = self._vm
+        out = ffi.new("sqpy_value *")
+        lib.sqpy_getclass(vm._live(), self._live(), out)
+        return vm._from(out)
+
+    def isinstance(self, cls: Class) -> bool:
+        return lib.sqpy_instanceof(self._vm._live(), self._live(), cls._live()) == 1
+
+    def __call__(self, *args: Any) -> Any:
+        return self._vm._call(self._live(), self, args, True)
+
+
+class Blob(Instance):
+    """A Squirrel blob; ``bytes(blob)`` copies its contents."""
+
+    __slots__ = ()
+    kind = "blob"
+
+    def __bytes__(self) -> bytes:
+        data, n = ffi.new("const char **"), ffi.new("long long *")
+        rc = lib.sqpy_blob_data(self._vm._live(), self._live(), data, n)
+        if rc:
+            self._vm._raise(rc)
+        return ffi.unpack(data[0], n[0])
+
+    def __len__(self) -> int:
+        return len(bytes(self))
+
+
+class Generator(SquirrelObject):
+    """A Squirrel generator; iterating resumes it until it returns."""
+
+    __slots__ = ()
+    kind = "generator"
+
+    def __iter__(self) -> Iterator[Any]:
+        return (v for _, v in self._items())
+
+    def __len__(self) -> int:
+        raise TypeError("a Squirrel generator has no length")
+
+    @property
+    def dead(self) -> bool:
+        return lib.sqpy_generator_dead(self._vm._live(), self._live()) == 1
+
+
+class WeakRef(SquirrelObject):
+    """A Squirrel weak reference; calling it gives the referent or None."""
+
+    __slots__ = ()
+    kind = "weakref"
+
+    def __call__(self) -> Any:
+        vm = self._vm
+        out = ffi.new("sqpy_value *")
+        rc = lib.sqpy_weakref_value(vm._live(), self._live(), out)
+        if rc:
+            vm._raise(rc)
+        return vm._from(out)
+
+
+class Thread(SquirrelObject):
+    __slots__ = ()
+    kind = "thread"
+
+
+class UserData(SquirrelObject):
+    __slots__ = ()
+    kind = "userdata"
+
+
+_KINDS: dict[int, type[SquirrelObject]] = {
+    lib.SQPY_TABLE: Table,
+    lib.SQPY_ARRAY: Array,
+    lib.SQPY_CLOSURE: Function,
+    lib.SQPY_NATIVECLOSURE: NativeFunction,
+    lib.SQPY_CLASS: Class,
+    lib.SQPY_INSTANCE: Instance,
+    lib.SQPY_BLOB: Blob,
+    lib.SQPY_GENERATOR: Generator,
+    lib.SQPY_WEAKREF: WeakRef,
+    lib.SQPY_THREAD: Thread,
+    lib.SQPY_USERDATA: UserData,
+}
+
+
+def make_proxy(vm: "VM", ref: int, type_: int) -> SquirrelObject:
+    return _KINDS.get(type_, SquirrelObject)(vm, ref, type_)
+
+
+def tostring(vm: "VM", value: Any) -> str:
+    """Squirrel's ``tostring`` of a value (honours ``_tostring``)."""
+    slot, out = ffi.new("sqpy_value *"), ffi.new("sqpy_value *")
+    temps: list = []
+    vm._to(value, slot, temps)
+    rc = lib.sqpy_tostring(vm._live(), slot, out)
+    if rc:
+        vm._raise(rc)
+    r = vm._from(out)
+    return r if isinstance(r, str) else r.decode("latin-1")
+
+
+def to_python(value: Any, _memo: dict | None = None) -> Any:
+    """Deep-convert: tables to dicts, arrays to lists, blobs to bytes, weakrefs to their referent.
+    Functions, classes, instances, generators and threads stay proxies. Shared and cyclic
+    structure is preserved."""
+    if not isinstance(value, SquirrelObject):
+        return value
+    memo = {} if _memo is None else _memo
+    key = (value._type, lib.sqpy_hash(value._vm._live(), value._ref))
+    if key in memo:
+        return memo[key]
+    if isinstance(value, Table):
+        d: dict = {}
+        memo[key] = d
+        for k, v in value._items():
+            d[to_python(k, memo)] = to_python(v, memo)
+        return d
+    if isinstance(value, Array):
+        out: list = []
+        memo[key] = out
+        out.extend(to_python(v, memo) for v in value)
+        return out
+    if isinstance(value, Blob):
+        return bytes(value)
+    if isinstance(value, WeakRef):
+        return to_python(value(), memo)
+    return value

@@ -1,0 +1,528 @@
+"""The Squirrel VM as a Python object: values both ways, calls both ways, errors and limits."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Iterable
+
+from ._squirrel import ffi, lib
+from .errors import (CompileError, Frame, MemoryLimitError, ScriptError, SquirrelError,
+                     TimeLimitError, Uncatchable, format_traceback)
+from .lines import LineMap
+from . import proxies as _p
+
+NULL, INTEGER, FLOAT, BOOL, STRING = lib.SQPY_NULL, lib.SQPY_INTEGER, lib.SQPY_FLOAT, lib.SQPY_BOOL, lib.SQPY_STRING
+TABLE, ARRAY = lib.SQPY_TABLE, lib.SQPY_ARRAY
+OK, ERROR, COMPILE_ERROR = lib.SQPY_OK, lib.SQPY_ERROR, lib.SQPY_COMPILE_ERROR
+TIME_LIMIT, MEMORY_LIMIT, STOPPED, BADREF = lib.SQPY_TIME_LIMIT, lib.SQPY_MEMORY_LIMIT, lib.SQPY_STOPPED, lib.SQPY_BADREF
+CB_RETURN, CB_NORETURN, CB_RAISE, CB_STOP = lib.SQPY_CB_RETURN, lib.SQPY_CB_NORETURN, lib.SQPY_CB_RAISE, lib.SQPY_CB_STOP
+
+DIALECTS = {"imp": 32, "standard": 64}
+_INT_RANGE = {32: (-(1 << 31), (1 << 31) - 1), 64: (-(1 << 63), (1 << 63) - 1)}
+_SCRATCH = 16
+
+
+class CallContext:
+    """What a native declared with ``pass_context=True`` receives first: the VM, the raw
+    ``HSQUIRRELVM`` of the calling thread (a coroutine's own when called from one) and ``this``."""
+
+    __slots__ = ("vm", "handle", "this")
+
+    def __init__(self, vm: "VM", handle: Any, this: Any) -> None:
+        self.vm, self.handle, self.this = vm, handle, this
+
+
+class _Native:
+    __slots__ = ("func", "pass_this", "pass_context", "name", "nparams")
+
+    def __init__(self, func: Callable, pass_this: bool, pass_context: bool, name: str | None,
+                 params: int | None) -> None:
+        self.func = func
+        self.pass_this = pass_this
+        self.pass_context = pass_context
+        self.name = name or getattr(func, "__name__", None) or "<python>"
+        self.nparams = params if params is not None else _paramscheck(func, pass_this or pass_context)
+
+
+def _paramscheck(func: Callable, takes_first: bool) -> int:
+    """Squirrel's paramscheck for a Python signature: n+1 exact, -(n+1) "at least n", 0 unchecked.
+    The +1 is Squirrel's implicit ``this``."""
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return 0
+    required = optional = 0
+    varargs = False
+    for p in sig.parameters.values():
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            if p.default is p.empty:
+                required += 1
+            else:
+                optional += 1
+        elif p.kind is p.VAR_POSITIONAL:
+            varargs = True
+    if takes_first:
+        required -= 1
+        if required < 0:
+            return 0
+    if varargs or optional:
+        return -(required + 1)
+    return required + 1
+
+
+def native(func: Callable | None = None, *, pass_this: bool = False, pass_context: bool = False,
+           name: str | None = None, params: int | None = None):
+    """Mark a Python callable with options for how Squirrel calls it.
+
+    ``pass_this``: the first parameter receives Squirrel's ``this``. ``pass_context``: it receives a
+    :class:`CallContext` (VM, raw thread handle, this). ``params``: Squirrel paramscheck
+    (counting ``this``), derived from the signature by default."""
+
+    def mark(f: Callable) -> Callable:
+        f.__squirrel_native__ = (pass_this, pass_context, name, params)  # type: ignore[attr-defined]
+        return f
+
+    return mark(func) if func is not None else mark
+
+
+class VM:
+    """A Squirrel 3.1 virtual machine.
+
+    ``dialect``: ``"imp"`` gives the Electric Imp's 32-bit integer arithmetic, ``"standard"``
+    stock 64-bit. ``memory_limit`` (bytes), ``time_limit`` (seconds of wall clock) and
+    ``instruction_limit`` (VM instructions) apply to each call from Python; exceeding one raises
+    :class:`MemoryLimitError` or :class:`TimeLimitError`, which the script cannot catch, and the
+    VM stays usable. ``print``/``error`` receive what the script prints (the binding never
+    writes to stdout or stderr; output is dropped when they are None)."""
+
+    def __init__(self, dialect: str = "imp", *, memory_limit: int | None = None,
+                 time_limit: float | None = None, instruction_limit: int | None = None,
+                 print: Callable[[str], Any] | None = None, error: Callable[[str], Any] | None = None,
+                 capture_locals: bool = False, stack_size: int = 1024) -> None:
+        if dialect not in DIALECTS:
+            raise ValueError(f"unknown dialect {dialect!r}: use 'imp' (32-bit integers) or 'standard' (64-bit)")
+        self.dialect = dialect
+        self._intmin, self._intmax = _INT_RANGE[DIALECTS[dialect]]
+        self.print = print
+        self.error = error
+        self._ptr = ffi.NULL
+        self._handle = ffi.new_handle(self)
+        self._functions: dict[int, _Native] = {}
+        self._next_fid = 1
+        self._pending: BaseException | None = None
+        self._stop_exc: BaseException | None = None
+        self._callback_exc: BaseException | None = None
+        self._linemaps: dict[str, LineMap] = {}
+        self._ret_keep: Any = None
+        self._ptr = lib.sqpy_open(self._handle, DIALECTS[dialect], stack_size)
+        self._args = ffi.new("sqpy_value[]", _SCRATCH)
+        self._out = ffi.new("sqpy_value *")
+        self._key = ffi.new("sqpy_value *")
+        self._val = ffi.new("sqpy_value *")
+        self._memory_limit = memory_limit
+        self._time_limit = time_limit
+        self._instruction_limit = instruction_limit
+        self._apply_limits()
+        if capture_locals:
+            lib.sqpy_capture_locals(self._ptr, 1)
+        self._root = _p.Table(self, lib.sqpy_ref_root(self._ptr), TABLE)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Free the VM. Proxies that outlive it raise :class:`SquirrelError` when used."""
+        if self._ptr == ffi.NULL:
+            return
+        if lib.sqpy_depth(self._ptr):
+            raise SquirrelError("cannot close a VM while it is running (close it after the call returns)")
+        ptr, self._ptr = self._ptr, ffi.NULL
+        lib.sqpy_close(ptr)
+        self._functions.clear()
+
+    @property
+    def closed(self) -> bool:
+        return self._ptr == ffi.NULL
+
+    def __enter__(self) -> "VM":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if self._ptr != ffi.NULL and not lib.sqpy_depth(self._ptr):
+                self.close()
+        except Exception:
+            pass
+
+    def _live(self) -> Any:
+        if self._ptr == ffi.NULL:
+            raise SquirrelError("the VM is closed")
+        return self._ptr
+
+    # --- limits and accounting ------------------------------------------------------------
+
+    def _apply_limits(self) -> None:
+        for name, v in (("memory_limit", self._memory_limit), ("time_limit", self._time_limit),
+                        ("instruction_limit", self._instruction_limit)):
+            if v is not None and v <= 0:
+                raise ValueError(f"{name} must be positive or None, got {v!r}")
+        lib.sqpy_set_limits(self._live(), self._memory_limit or 0, self._instruction_limit or 0,
+                            float(self._time_limit or 0))
+
+    memory_limit = property(lambda self: self._memory_limit,
+                            lambda self, v: (setattr(self, "_memory_limit", v), self._apply_limits()),
+                            doc="Bytes the VM may hold (None: no limit).")
+    time_limit = property(lambda self: self._time_limit,
+                          lambda self, v: (setattr(self, "_time_limit", v), self._apply_limits()),
+                          doc="Wall-clock seconds per call from Python (None: no limit).")
+    instruction_limit = property(lambda self: self._instruction_limit,
+                                 lambda self, v: (setattr(self, "_instruction_limit", v), self._apply_limits()),
+                                 doc="VM instructions per call from Python (None: no limit).")
+
+    @property
+    def memory_used(self) -> int:
+        """Bytes the VM holds now."""
+        return lib.sqpy_memory_used(self._live())
+
+    @property
+    def memory_peak(self) -> int:
+        return lib.sqpy_memory_peak(self._live())
+
+    @property
+    def handle(self) -> Any:
+        """The raw ``HSQUIRRELVM`` for code that calls the C API through ``squirrel._squirrel``."""
+        return lib.sqpy_handle(self._live())
+
+    # --- running code -----------------------------------------------------------------------
+
+    @property
+    def root(self) -> "_p.Table":
+        """The root table: ``vm.root["f"] = pyfunc`` makes a global."""
+        self._live()
+        return self._root
+
+    def compile(self, source: str | bytes, filename: str = "<script>") -> "_p.Function":
+        """Compile a script into a function; calling it runs the script with ``this`` = root."""
+        ptr = self._live()
+        data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
+        text = data.decode("utf-8", "replace")
+        linemap = LineMap.scan(text, filename)
+        if linemap:
+            self._linemaps[filename] = linemap
+        else:
+            self._linemaps.pop(filename, None)
+        rc = lib.sqpy_compile(ptr, data, len(data), filename.encode("utf-8"), self._out)
+        if rc == COMPILE_ERROR:
+            msg = ffi.string(lib.sqpy_error_message(ptr)).decode("utf-8", "replace")
+            line, col = lib.sqpy_error_line(ptr), lib.sqpy_error_column(ptr)
+            lines = text.splitlines()
+            offending = lines[line - 1] if 0 < line <= len(lines) else None
+            file, mapped = self._map(filename, line)
+            raise CompileError(msg, file, mapped, col, offending)
+        if rc != OK:
+            self._raise(rc)
+        return self._from(self._out)
+
+    def run(self, source: str | bytes, filename: str = "<script>") -> Any:
+        """Compile and run a script; returns its ``return`` value converted to Python values
+        (tables to dicts, arrays to lists, blobs to bytes; functions and instances stay proxies)."""
+        return _p.to_python(self.compile(source, filename)())
+
+    def eval(self, expression: str) -> Any:
+        """The value of one Squirrel expression, converted like :meth:`run`."""
+        return self.run(f"return ({expression});", "<eval>")
+
+    def function(self, func: Callable | None = None, *, name: str | None = None, **options: Any):
+        """Decorator: make ``func`` a global Squirrel function (named after it)."""
+
+        def register(f: Callable) -> Callable:
+            if options:
+                native(f, **options)
+            self.root[name or f.__name__] = f
+            return f
+
+        return register(func) if func is not None else register
+
+    def collect_garbage(self) -> int:
+        """Run Squirrel's cycle collector; returns what it freed."""
+        return lib.sqpy_collectgarbage(self._live())
+
+    def set_coverage(self, on: bool = True) -> None:
+        """Count executed lines of code compiled from now on (see :meth:`coverage`)."""
+        lib.sqpy_set_coverage(self._live(), 1 if on else 0)
+
+    def coverage(self) -> dict[str, dict[int, int]]:
+        """{file: {line: hits}} for the lines executed while coverage was on."""
+        ptr = self._live()
+        n = lib.sqpy_coverage_count(ptr)
+        src, line, hits = ffi.new("const char **"), ffi.new("long long *"), ffi.new("long long *")
+        out: dict[str, dict[int, int]] = {}
+        for i in range(n):
+            lib.sqpy_coverage_item(ptr, i, src, line, hits)
+            file, mapped = self._map(ffi.string(src[0]).decode("utf-8", "replace"), line[0])
+            d = out.setdefault(file, {})
+            d[mapped] = d.get(mapped, 0) + hits[0]
+        return out
+
+    # --- values -------------------------------------------------------------------------------
+
+    def _from(self, v: Any) -> Any:
+        t = v.type
+        if t == INTEGER:
+            return v.i
+        if t == STRING:
+            b = ffi.unpack(v.s, v.len)
+            try:
+                return b.decode("utf-8")
+            except UnicodeDecodeError:
+                return b
+        if t == NULL:
+            return None
+        if t == FLOAT:
+            return v.f
+        if t == BOOL:
+            return bool(v.i)
+        return _p.make_proxy(self, v.i, t)
+
+    def _to(self, value: Any, slot: Any, temps: list) -> None:
+        """Fill ``slot`` with ``value``. What must outlive the fill until the VM has taken the value
+        (bytes the slot points into, objects made for it) goes to ``temps``."""
+        t = type(value)
+        if t is int:
+            if not self._intmin <= value <= self._intmax:
+                raise OverflowError(f"{value} does not fit a {self.dialect} Squirrel integer "
+                                    f"({self._intmin}..{self._intmax})")
+            slot.type = INTEGER
+            slot.i = value
+        elif t is str:
+            b = value.encode("utf-8")
+            temps.append(b)
+            slot.type = STRING
+            slot.s = ffi.from_buffer(b)
+            slot.len = len(b)
+        elif value is None:
+            slot.type = NULL
+        elif t is bool:
+            slot.type = BOOL
+            slot.i = 1 if value else 0
+        elif t is float:
+            slot.type = FLOAT
+            slot.f = value
+        elif isinstance(value, _p.SquirrelObject):
+            if value._vm is not self:
+                raise ValueError("a Squirrel object cannot move to another VM")
+            slot.type = value._type
+            slot.i = value._live()
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            b = bytes(value)
+            temps.append(b)
+            slot.type = STRING
+            slot.s = ffi.from_buffer(b)
+            slot.len = len(b)
+        elif isinstance(value, bool):
+            slot.type = BOOL
+            slot.i = 1 if value else 0
+        elif isinstance(value, int):
+            self._to(int(value), slot, temps)
+        elif isinstance(value, float):
+            self._to(float(value), slot, temps)
+        elif isinstance(value, str):
+            self._to(str(value), slot, temps)
+        else:
+            obj = self._new_object(value)
+            temps.append(obj)
+            slot.type = obj._type
+            slot.i = obj._ref
+
+    def _new_object(self, value: Any, _seen: dict | None = None) -> "_p.SquirrelObject":
+        """A new Squirrel table/array/function for a Python dict/list/tuple/callable."""
+        ptr = self._live()
+        out = ffi.new("sqpy_value *")
+        if isinstance(value, dict):
+            lib.sqpy_new(ptr, TABLE, len(value), out)
+            obj = _p.make_proxy(self, out.i, out.type)
+            for k, v in value.items():
+                obj._rawset(k, v, True)
+            return obj
+        if isinstance(value, (list, tuple)):
+            lib.sqpy_new(ptr, ARRAY, 0, out)
+            obj = _p.make_proxy(self, out.i, out.type)
+            for v in value:
+                obj.append(v)
+            return obj
+        if callable(value):
+            opts = getattr(value, "__squirrel_native__", (False, False, None, None))
+            nat = _Native(value, *opts)
+            fid = self._next_fid
+            self._next_fid += 1
+            self._functions[fid] = nat
+            lib.sqpy_new_function(ptr, fid, nat.nparams, nat.name.encode("utf-8"), out)
+            return _p.make_proxy(self, out.i, out.type)
+        raise TypeError(f"cannot convert {type(value).__name__} to a Squirrel value "
+                        "(use None, bool, int, float, str, bytes, list, tuple, dict or a callable)")
+
+    def new_blob(self, data: bytes = b"") -> "_p.Blob":
+        """A Squirrel blob holding ``data``."""
+        out = ffi.new("sqpy_value *")
+        b = bytes(data)
+        lib.sqpy_new_blob(self._live(), b, len(b), out)
+        return _p.make_proxy(self, out.i, out.type)
+
+    def to_squirrel(self, value: Any) -> Any:
+        """Convert ``value`` now: scalars stay Python values, containers become proxies."""
+        if isinstance(value, (dict, list, tuple)) or (callable(value) and not isinstance(value, _p.SquirrelObject)):
+            return self._new_object(value)
+        return value
+
+    # --- calls ----------------------------------------------------------------------------------
+
+    def _call(self, ref: int, this: Any, args: Iterable[Any], has_this: bool) -> Any:
+        ptr = self._live()
+        args = tuple(args)
+        n = len(args)
+        outer = lib.sqpy_depth(ptr) == 0
+        if outer:
+            self._pending = self._stop_exc = self._callback_exc = None
+        temps: list = []
+        slots = self._args if n <= _SCRATCH and outer else ffi.new("sqpy_value[]", max(n, 1))
+        for i, a in enumerate(args):
+            self._to(a, slots[i], temps)
+        selfslot = ffi.NULL
+        if has_this:
+            selfslot = ffi.new("sqpy_value *")
+            self._to(this, selfslot, temps)
+        out = self._out if outer else ffi.new("sqpy_value *")
+        rc = lib.sqpy_call(ptr, ref, selfslot, n, slots, out)
+        if rc != OK:
+            self._raise(rc)
+        if self._callback_exc is not None and outer:
+            exc, self._callback_exc = self._callback_exc, None
+            raise exc
+        return self._from(out)
+
+    # --- errors -----------------------------------------------------------------------------------
+
+    def _map(self, file: str, line: int) -> tuple[str, int]:
+        m = self._linemaps.get(file)
+        return m.map(line, file) if m and line >= 0 else (file, line)
+
+    def _frames(self) -> list[Frame]:
+        ptr = self._ptr
+        frames = []
+        func, src = ffi.new("const char **"), ffi.new("const char **")
+        line, nloc = ffi.new("long long *"), ffi.new("int *")
+        lname, lrepr = ffi.new("const char **"), ffi.new("const char **")
+        for i in range(lib.sqpy_error_frames(ptr)):
+            lib.sqpy_error_frame(ptr, i, func, src, line, nloc)
+            file, mapped = self._map(ffi.string(src[0]).decode("utf-8", "replace"), line[0])
+            locs = {}
+            for j in range(nloc[0]):
+                lib.sqpy_error_local(ptr, i, j, lname, lrepr)
+                locs[ffi.string(lname[0]).decode("utf-8", "replace")] = ffi.string(lrepr[0]).decode("utf-8", "replace")
+            frames.append(Frame(ffi.string(func[0]).decode("utf-8", "replace"), file, mapped, locs))
+        return frames
+
+    def _raise(self, rc: int) -> None:
+        ptr = self._ptr
+        if rc == BADREF:
+            raise SquirrelError("the object belongs to a closed or different VM")
+        frames = self._frames() if ptr != ffi.NULL else []
+        if rc == STOPPED and self._stop_exc is not None:
+            exc, self._stop_exc = self._stop_exc, None
+            _attach(exc, frames)
+            raise exc
+        if rc == TIME_LIMIT:
+            limit = (f"{self._instruction_limit} instructions" if self._instruction_limit else
+                     f"{self._time_limit} s")
+            raise TimeLimitError(f"the script ran out of its time limit ({limit})")
+        if rc == MEMORY_LIMIT:
+            raise MemoryLimitError(f"the script went over its memory limit ({self._memory_limit} bytes; "
+                                   f"in use: {lib.sqpy_memory_used(ptr)})")
+        message = ffi.string(lib.sqpy_error_message(ptr)).decode("utf-8", "replace")
+        out = ffi.new("sqpy_value *")
+        lib.sqpy_error_value(ptr, out)
+        value = self._from(out)
+        if not message and value is not None:
+            try:
+                message = _p.tostring(self, value)
+            except SquirrelError:
+                message = f"({type(value).__name__})"
+        pending, self._pending = self._pending, None
+        if pending is not None and message == _exc_message(pending):
+            _attach(pending, frames)
+            raise pending
+        raise ScriptError(message, value, frames)
+
+    # --- callbacks from C -------------------------------------------------------------------------
+
+    def _dispatch(self, v: Any, fid: int, nargs: int, args: Any, ret: Any) -> int:
+        nat = self._functions.get(fid)
+        try:
+            if nat is None:
+                raise SquirrelError("this Python function is no longer registered")
+            from_ = self._from
+            first = 0 if nat.pass_this else 1
+            pyargs = [from_(args[i]) for i in range(nargs)]
+            if nat.pass_context:
+                pyargs[0] = CallContext(self, v, pyargs[0])
+                first = 0
+            result = nat.func(*pyargs[first:])
+            if result is None:
+                return CB_NORETURN
+            temps: list = []
+            self._to(result, ret, temps)
+            if ret.type > STRING:
+                for t in temps:
+                    if isinstance(t, _p.SquirrelObject) and t._ref == ret.i:
+                        t._detach()  # the trampoline releases it once pushed
+                        ret.len = 1
+            self._ret_keep = temps  # until the trampoline has copied the value
+            return CB_RETURN
+        except BaseException as e:  # the contract: store it, return a code, re-raise at the boundary
+            msg = _exc_message(e).encode("utf-8", "replace")
+            buf = ffi.new("char[]", msg)
+            self._ret_keep = buf
+            ret.s = buf
+            ret.len = len(msg)
+            if isinstance(e, (Uncatchable, TimeLimitError, MemoryLimitError)) or not isinstance(e, Exception):
+                self._stop_exc = e
+                return CB_STOP
+            self._pending = e
+            return CB_RAISE
+
+    def _print(self, is_error: int, text: str) -> None:
+        target = self.error if is_error else self.print
+        if target is not None:
+            try:
+                target(text)
+            except BaseException as e:
+                self._callback_exc = e
+
+
+def _exc_message(e: BaseException) -> str:
+    text = str(e)
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _attach(exc: BaseException, frames: list[Frame]) -> None:
+    if frames and not getattr(exc, "squirrel_traceback", None):
+        exc.squirrel_traceback = frames  # type: ignore[attr-defined]
+        if hasattr(exc, "add_note"):
+            exc.add_note(format_traceback(frames))
+
+
+@ffi.def_extern()
+def sqpy_dispatch(owner, v, fid, nargs, args, ret):
+    return ffi.from_handle(owner)._dispatch(v, fid, nargs, args, ret)
+
+
+@ffi.def_extern()
+def sqpy_print(owner, is_error, s, n):
+    ffi.from_handle(owner)._print(is_error, ffi.unpack(s, n).decode("utf-8", "replace"))
+
+
+@ffi.def_extern()
+def sqpy_forget(owner, fid):
+    ffi.from_handle(owner)._functions.pop(fid, None)
