@@ -478,7 +478,10 @@ class VM:
                     if isinstance(t, _p.SquirrelObject) and t._ref == ret.i:
                         t._detach()  # the trampoline releases it once pushed
                         ret.len = 1
-            self._ret_keep = temps  # until the trampoline has copied the value
+            # Until the trampoline has pushed the value: the bytes of a string, a temporary made
+            # for the result, and the result itself when it is a proxy (often one of the
+            # argument proxies, which would otherwise release its handle as this frame ends).
+            self._ret_keep = (result, temps)
             return CB_RETURN
         except BaseException as e:  # the contract: store it, return a code, re-raise at the boundary
             msg = _exc_message(e).encode("utf-8", "replace")
@@ -502,11 +505,18 @@ class VM:
 
 
 def _exc_message(e: BaseException) -> str:
+    """What the script sees for a native's exception: a SquirrelError's own text (natives raise
+    one to throw a plain Squirrel error), else ``Type: text``."""
+    if isinstance(e, SquirrelError):
+        return str(e.args[0]) if e.args else type(e).__name__
     text = str(e)
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def _attach(exc: BaseException, frames: list[Frame]) -> None:
+    if isinstance(exc, ScriptError) and not exc.traceback:
+        exc.traceback = frames
+        return
     if frames and not getattr(exc, "squirrel_traceback", None):
         exc.squirrel_traceback = frames  # type: ignore[attr-defined]
         if hasattr(exc, "add_note"):

@@ -1,0 +1,120 @@
+"""The agent: the device's partner in the cloud, with its own VM, always online.
+
+It restarts on each deployment (``Agent restarted: reload.``), keeps what ``server.save`` stored,
+and sees the device come and go with the delays of imp-api.md §3.5."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import squirrel
+
+from .halt import Halt, Restart
+from .host import ScriptHost
+from .serialize import from_wire
+
+if TYPE_CHECKING:
+    from .simulation import Simulation
+
+AGENT_MEMORY = 1024 * 1024  # imp-api.md has no figure for agents; generous, configurable via Config
+
+
+class Agent:
+    def __init__(self, sim: "Simulation", source: str, filename: str, agent_id: str) -> None:
+        self.sim = sim
+        self.clock = sim.clock
+        self.source = source
+        self.filename = filename
+        self.id = agent_id
+        self.url = f"https://agent.electricimp.com/{agent_id}"
+        self.saved: Any = {}
+        self.host: ScriptHost | None = None
+        self.device_connected = False
+        self._presence = 0
+        self.restarts = 0
+
+    def start(self) -> None:
+        if self.host is not None:
+            self.host.stop()
+        self.restarts += 1
+        self.sim.log.add(self.clock.now_us, "status", "Agent restarted: reload.")
+        try:
+            host = ScriptHost(self.sim, self, "agent", self.source, self.filename, self.sim.config.agent_memory)
+        except squirrel.CompileError as e:
+            self.host = None
+            self.sim.log.add(self.clock.now_us, "agent.error", f"ERROR: {e.msg} (agent_code:{e.lineno}:{e.column})")
+            self.sim.fatal(f"{e.filename}:{e.lineno}:{e.column}: {e.msg}")
+            return
+        self.host = host
+        host.start()
+        host.after_event()
+
+    # --- how runs end -------------------------------------------------------------------------
+
+    def on_halt(self, host: ScriptHost, h: Halt) -> None:
+        if host is self.host and isinstance(h, Restart):
+            self.host = None
+            self.clock.schedule(0, self.start)
+
+    def on_script_error(self, host: ScriptHost, e: Any) -> None:
+        """Imp-api.md §10 leaves agent restarts after an error unconfirmed: by default the agent
+        logs it and keeps running (``Config.agent_error_restarts`` restarts it instead)."""
+        if host is self.host and self.sim.config.agent_error_restarts:
+            host.stop()
+            self.host = None
+            self.clock.schedule(self.sim.config.error_restart_delay_us, self.start)
+
+    def on_out_of_memory(self, host: ScriptHost) -> None:
+        if host is self.host:
+            self.host = None
+            self.sim.log.add(self.clock.now_us, "agent.error", "ERROR: out of memory")
+            self.clock.schedule(0, self.start)
+
+    def script_output(self, host: ScriptHost, text: str, is_error: bool) -> None:
+        host.log("agent.error" if is_error else "agent.log", text)
+
+    # --- the device, seen from the cloud ------------------------------------------------------
+
+    def receive(self, name: str, wire: Any) -> None:
+        host = self.host
+        if host is None or not host.alive:
+            return
+        handler = host.handlers.get(name)
+        if handler is None:
+            host.log("agent.error", f'ERROR: no handler for agent.send(): "{name}"')
+            return
+        host._fire(handler, (from_wire(host.vm, wire),))
+
+    def device_presence(self, connected: bool) -> None:
+        """device.onconnect fires at once; a disconnect is noticed after missed pings (§3.5)."""
+        self._presence += 1
+        token = self._presence
+        if connected:
+            was = self.device_connected
+            self.device_connected = True
+            if not was:
+                self._fire_presence("onconnect", ())
+        else:
+            self.clock.schedule(self.sim.config.agent_disconnect_detect_us, self._disconnect_noticed, token)
+
+    def _disconnect_noticed(self, token: int) -> None:
+        if token == self._presence and self.device_connected:
+            self.device_connected = False
+            self._fire_presence("ondisconnect", ())
+
+    def _fire_presence(self, which: str, args: tuple) -> None:
+        host = self.host
+        if host is not None and host.alive:
+            handler = host.handlers.get(f"\x00{which}")
+            if handler is not None:
+                host._fire(handler, args)
+
+    # --- HTTP (http.onrequest) ------------------------------------------------------------------
+
+    def http_request(self, method: str, path: str, body: str = "", headers: dict | None = None,
+                     wait_us: int = 60_000_000) -> tuple[int, str, dict]:
+        """Send an HTTP request to the agent's URL and run the simulation until it answers.
+        Returns (status, body, headers); 404 without an ``http.onrequest`` handler (§1.2)."""
+        from .natives.http import deliver_request
+
+        return deliver_request(self, method, path, body, headers or {}, wait_us)

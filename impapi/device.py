@@ -1,0 +1,315 @@
+"""The device: persistent parts, the boot kinds, the connection, and one VM per boot.
+
+What survives what follows imp-api.md §5-§6: the SPI flash, user configuration and RTC survive
+everything; nv survives deep sleep and snooze only; timers, handlers and the send-timeout policy
+die with the VM; ``hardware.millis()`` restarts at every boot."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+import squirrel
+
+from . import constants as C
+from .flash import SpiFlash
+from .halt import DeepSleep, Halt, Restart, Snooze
+from .host import ScriptHost
+from .profiles import Profile
+from .serialize import SerialisationError, from_wire, to_wire, wire_size
+
+if TYPE_CHECKING:
+    from .simulation import Simulation
+
+NV_KEPT = frozenset({C.WAKEREASON_TIMER, C.WAKEREASON_PIN, C.WAKEREASON_SNOOZE})
+
+
+class Device:
+    """One simulated imp. ``state`` is "off", "booting", "running", "asleep" or "snoozing"."""
+
+    def __init__(self, sim: "Simulation", source: str, filename: str, profile: Profile,
+                 device_id: str, flash: SpiFlash | None) -> None:
+        self.sim = sim
+        self.clock = sim.clock
+        self.source = source
+        self.filename = filename
+        self.profile = profile
+        self.id = device_id
+        self.flash = flash
+        self.impos = profile.default_impos
+        self.userconfig: bytes | None = None
+        self.nv_store: Any = None
+        self.state = "off"
+        self.host: ScriptHost | None = None
+        self.connected = False
+        self.boot_us = 0
+        self.boots = 0
+        self.wakereason = C.WAKEREASON_POWER_ON
+        self.crash_streak = 0
+        self.crash_loop = False
+        self.policy = (C.SUSPEND_ON_ERROR, C.WAIT_TIL_SENT, 30.0)
+        self.disconnect_handler: Any = None
+        self._pending_event: Any = None
+        self._link_watch: Any = None
+
+    # --- power and boots --------------------------------------------------------------------
+
+    def power_on(self, wakereason: int = C.WAKEREASON_POWER_ON) -> None:
+        """A cold boot: impOS connects, then Squirrel starts, or after 10 s offline (§1.3)."""
+        self._cancel_pending()
+        self.nv_store = None
+        self.state = "booting"
+        attempt = self.sim.network.connect_attempt(self.clock.now_us, self.sim.config.cold_boot_wait_us)
+        if attempt.ok:
+            self._pending_event = self.clock.schedule_at(attempt.completes_at, self._cold_connected, wakereason)
+        else:
+            self._pending_event = self.clock.schedule_at(attempt.completes_at, self.boot, wakereason)
+
+    def _cold_connected(self, wakereason: int) -> None:
+        self.set_connected(True)
+        self.boot(wakereason)
+
+    def power_off(self) -> None:
+        self._cancel_pending()
+        self._end_run()
+        if self.connected:
+            self.set_connected(False)
+        self.nv_store = None
+        self.state = "off"
+        self.sim.log.add(self.clock.now_us, "powerstate", "Device powered off")
+
+    def boot(self, wakereason: int) -> None:
+        """Start Squirrel afresh (a new VM), with what survives ``wakereason``."""
+        self._pending_event = None
+        self._end_run()
+        self.state = "running"
+        self.boots += 1
+        self.boot_us = self.clock.now_us
+        self.wakereason = wakereason
+        self.policy = (C.SUSPEND_ON_ERROR, C.WAIT_TIL_SENT, 30.0)
+        self.disconnect_handler = None
+        if self.connected:
+            self.sim.log.add(self.clock.now_us, "status", f"Device Booting; {self.storage_used():.2f}% program storage used")
+        nv = self.nv_store if wakereason in NV_KEPT else None
+        self.nv_store = None
+        try:
+            host = ScriptHost(self.sim, self, "device", self.source, self.filename, self.profile.memory_free)
+        except squirrel.CompileError as e:
+            self.state = "off"
+            self.sim.log.add(self.clock.now_us, "server.error", f"ERROR: {e.msg} (device_code:{e.lineno}:{e.column})")
+            self.sim.fatal(f"{e.filename}:{e.lineno}:{e.column}: {e.msg}")
+            return
+        self.host = host
+        if nv is not None:
+            host.vm.root["nv"] = from_wire(host.vm, nv)
+        host.start()
+        host.after_event()
+
+    def storage_used(self) -> float:
+        return 100.0 * len(self.source.encode("utf-8")) / self.profile.code_space
+
+    def _end_run(self) -> None:
+        if self.host is not None:
+            self.host.stop()
+            self.host = None
+
+    def _cancel_pending(self) -> None:
+        if self._pending_event is not None:
+            self._pending_event.cancel()
+            self._pending_event = None
+
+    # --- how runs end -----------------------------------------------------------------------
+
+    def on_halt(self, host: ScriptHost, h: Halt) -> None:
+        if host is not self.host:
+            return  # a run something else already ended
+        self.crash_streak = 0
+        if isinstance(h, DeepSleep):
+            self._save_nv(host)
+            self._sleep_until(h.wake_us, C.WAKEREASON_TIMER, "asleep")
+        elif isinstance(h, Snooze):
+            self._save_nv(host)
+            self._snooze()
+        elif isinstance(h, Restart):
+            self.host = None
+            if h.exit_code:
+                self.sim.log.add(self.clock.now_us, "lastexitcode", h.exit_code)
+            if h.cold:
+                if self.connected:
+                    self.set_connected(False)
+                self.power_on(h.wakereason)
+            else:
+                self._pending_event = self.clock.schedule(0, self._restart, h.wakereason)
+
+    def _restart(self, wakereason: int) -> None:
+        """server.restart() and friends: the device connects automatically (seed)."""
+        if not self.connected:
+            attempt = self.sim.network.connect_attempt(self.clock.now_us, self.sim.config.cold_boot_wait_us)
+            if attempt.ok:
+                self._pending_event = self.clock.schedule_at(attempt.completes_at, self._cold_connected, wakereason)
+                return
+        self.boot(wakereason)
+
+    def on_script_error(self, host: ScriptHost, e: squirrel.ScriptError | None) -> None:
+        host.stop()
+        if host is not self.host:
+            return
+        self.host = None
+        self.crash_streak += 1
+        if self.crash_streak >= self.sim.config.crash_loop_boots:
+            self.crash_loop = True
+        self.state = "booting"
+        self._pending_event = self.clock.schedule(self.sim.config.error_restart_delay_us, self.boot,
+                                                  C.WAKEREASON_SQUIRREL_ERROR)
+
+    def on_out_of_memory(self, host: ScriptHost) -> None:
+        if host is not self.host:
+            return
+        self.host = None
+        self.sim.log.add(self.clock.now_us, "lastexitcode", "Device restarted: out of memory")
+        self.state = "booting"
+        self._pending_event = self.clock.schedule(0, self.boot, C.WAKEREASON_SW_RESET)
+
+    def script_output(self, host: ScriptHost, text: str, is_error: bool) -> None:
+        """print()/error() on the device go to the log like server.log (imp-api.md §9.2)."""
+        if self.connected:
+            host.log("server.error" if is_error else "server.log", text)
+
+    def _save_nv(self, host: ScriptHost) -> None:
+        """At deep sleep impOS keeps a root-table ``nv`` table (§6)."""
+        self.nv_store = None
+        if not self.profile.has_nv:
+            return
+        nv = host.vm.root.get("nv")
+        if not isinstance(nv, squirrel.Table):
+            return
+        cfg = self.sim.config
+        try:
+            wire = to_wire(nv, "nv")
+            size = wire_size(wire)
+            if size > cfg.nv_limit:
+                raise SerialisationError(f"nv is {size} bytes, over the {cfg.nv_limit}-byte limit")
+        except SerialisationError as e:
+            self.sim.log.add(self.clock.now_us, "impsim", f"nv not preserved: {e} (Config.nv_limit, §6)")
+            return
+        self.nv_store = wire
+
+    def _sleep_until(self, wake_us: int, reason: int, state: str) -> None:
+        self.host = None
+        if self.connected:
+            self.set_connected(False)
+        self.state = state
+        self._pending_event = self.clock.schedule_at(max(wake_us, self.clock.now_us), self.boot, reason)
+
+    def _snooze(self) -> None:
+        """SUSPEND_ON_ERROR gave up: sleep 9 minutes, then retry for a minute, until connected;
+        Squirrel then restarts, online, with WAKEREASON_SNOOZE and nv kept (§2.3)."""
+        self.host = None
+        self.state = "snoozing"
+        self._pending_event = self.clock.schedule(self.sim.config.snooze_us, self._snooze_retry)
+
+    def _snooze_retry(self) -> None:
+        attempt = self.sim.network.connect_attempt(self.clock.now_us, self.sim.config.reconnect_window_us)
+        if attempt.ok:
+            self._pending_event = self.clock.schedule_at(attempt.completes_at, self._cold_connected, C.WAKEREASON_SNOOZE)
+        else:
+            self._pending_event = self.clock.schedule_at(attempt.completes_at + self.sim.config.snooze_us,
+                                                         self._snooze_retry)
+
+    # --- the connection (imp-api.md §2.3-§2.8) ------------------------------------------------
+
+    def set_connected(self, on: bool, reason: int | None = None) -> None:
+        if on == self.connected:
+            return
+        self.connected = on
+        now = self.clock.now_us
+        self.sim.log.add(now, "status", "Device connected" if on else "Device disconnected")
+        if on:
+            self._watch_link()
+        elif self._link_watch is not None:
+            self._link_watch.cancel()
+            self._link_watch = None
+        self.sim.device_connection_changed(self, on)
+
+    def _watch_link(self) -> None:
+        """Arrange to notice when the network drops under an open connection."""
+        down = self.sim.network.next_down(self.clock.now_us)
+        if down is not None:
+            self._link_watch = self.clock.schedule_at(max(down, self.clock.now_us), self._link_lost)
+
+    def _link_lost(self) -> None:
+        self._link_watch = None
+        if not self.connected:
+            return
+        reason = self.sim.network.reason_at(self.clock.now_us)
+        self.set_connected(False)
+        host = self.host
+        if host is not None and self.policy[0] != C.SUSPEND_ON_ERROR and self.disconnect_handler is not None:
+            # impOS retries for 60 s itself; only a longer outage reaches the app (§2.7).
+            self.clock.schedule(self.sim.config.reconnect_window_us, self._report_disconnect, host, reason)
+
+    def _report_disconnect(self, host: ScriptHost, reason: int) -> None:
+        if host is self.host and host.alive and not self.connected and self.disconnect_handler is not None:
+            host._fire(self.disconnect_handler, (reason,))
+
+    def reach_server(self, host: ScriptHost) -> int:
+        """Called by every native that talks to the server: 0 when the device is (now) online,
+        else a send error. Under SUSPEND_ON_ERROR it blocks while impOS reconnects, and snoozes
+        when that fails."""
+        if self.connected:
+            return 0
+        if self.policy[0] != C.SUSPEND_ON_ERROR:
+            return C.SEND_ERROR_NOT_CONNECTED
+        attempt = self.sim.network.connect_attempt(self.clock.now_us, self.sim.config.reconnect_window_us)
+        self.clock.advance(attempt.completes_at - self.clock.now_us)
+        if not attempt.ok:
+            raise Snooze()
+        self.set_connected(True)
+        self.sim.device_reached_server(self)
+        if not host.alive:
+            raise Halt("superseded")  # an update took the run away: never continue it
+        return 0
+
+    def connect_async(self, host: ScriptHost, callback: Any, timeout_s: float) -> None:
+        """server.connect under RETURN_ON_ERROR: the outcome arrives through ``callback``."""
+        if self.connected:
+            if callback is not None:
+                host.schedule(0, callback, C.SERVER_CONNECTED)
+            return
+        timeout_us = max(0, int(round(timeout_s * 1e6)))
+        attempt = self.sim.network.connect_attempt(self.clock.now_us, timeout_us)
+        self.clock.schedule_at(attempt.completes_at, self._connect_done, host, callback, attempt)
+
+    def _connect_done(self, host: ScriptHost, callback: Any, attempt: Any) -> None:
+        if host is not self.host or not host.alive:
+            return
+        if attempt.ok:
+            self.set_connected(True)
+            self.sim.device_reached_server(self)
+        if callback is not None and host.alive:
+            host._fire(callback, (attempt.reason,))
+
+    # --- messages (imp-api.md §3) -------------------------------------------------------------
+
+    def receive(self, name: str, wire: Any) -> None:
+        host = self.host
+        if host is None or not host.alive or not self.connected:
+            return
+        handler = host.handlers.get(name)
+        if handler is None:
+            host.log("server.error", f'ERROR: no handler for device.send(): "{name}"')
+            return
+        host._fire(handler, (from_wire(host.vm, wire),))
+
+    # --- facts for natives --------------------------------------------------------------------
+
+    def millis(self) -> int:
+        return (self.clock.now_us - self.boot_us) // 1000
+
+    def micros(self) -> int:
+        return self.clock.now_us - self.boot_us
+
+
+def make_device_id(seed: str) -> str:
+    """16 lowercase hex characters, like a real device ID (§5.2), derived from ``seed``."""
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]

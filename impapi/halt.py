@@ -1,0 +1,39 @@
+"""How Squirrel stops: the exceptions non-returning natives raise.
+
+They derive from :class:`squirrel.Uncatchable`, so a ``try/catch`` in the app cannot swallow
+them and code after the call never runs; the device or agent that ran the event catches them
+and performs the transition (imp-api.md §1.2, §1.3, §4.2)."""
+
+from __future__ import annotations
+
+import squirrel
+
+
+class Halt(squirrel.Uncatchable):
+    """Squirrel stops and its VM is destroyed."""
+
+
+class DeepSleep(Halt):
+    """``imp.deepsleepfor/until``, ``server.sleepfor/until``: warm boot at ``wake_us``."""
+
+    def __init__(self, wake_us: int, flush: bool) -> None:
+        super().__init__(f"deep sleep until {wake_us}us")
+        self.wake_us = wake_us
+        self.flush = flush
+
+
+class Restart(Halt):
+    """The VM restarts with ``wakereason`` (``server.restart``, ``imp.reset``, an update)."""
+
+    def __init__(self, wakereason: int, *, cold: bool = False, exit_code: str | None = None) -> None:
+        super().__init__(f"restart (wake reason {wakereason})")
+        self.wakereason = wakereason
+        self.cold = cold
+        self.exit_code = exit_code
+
+
+class Snooze(Halt):
+    """SUSPEND_ON_ERROR could not reconnect: impOS sleeps and retries (imp-api.md §2.3)."""
+
+    def __init__(self) -> None:
+        super().__init__("snooze and retry")

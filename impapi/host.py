@@ -1,0 +1,179 @@
+"""One run of Squirrel: a fresh VM for one boot of a device, or one start of an agent.
+
+The host owns the VM, its timers and message handlers, and runs every piece of Squirrel as one
+event of the virtual clock. What ends the run (a halt, an uncaught error, running out of memory
+or of the watchdog's budget) is handed to the owner (:class:`~impapi.device.Device` or
+:class:`~impapi.agent.Agent`), which decides what happens next."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import squirrel
+
+from .halt import Halt
+
+if TYPE_CHECKING:
+    from .simulation import Simulation
+
+# Most timers a device may hold at once (imp-api.md §4.1); beyond, imp.wakeup returns null.
+DEVICE_TIMER_LIMIT = 20
+
+
+class TimerHandle:
+    __slots__ = ("timer", "token")
+
+    def __init__(self, timer: Any, token: Any) -> None:
+        self.timer, self.token = timer, token
+
+
+class ScriptHost:
+    """The Squirrel side of one boot. ``side`` is "device" or "agent"."""
+
+    def __init__(self, sim: "Simulation", owner: Any, side: str, source: str, filename: str,
+                 memory: int) -> None:
+        from . import natives  # the API modules register on import
+
+        self.sim = sim
+        self.owner = owner
+        self.side = side
+        self.filename = filename
+        self.code_label = "device_code" if side == "device" else "agent_code"
+        self.clock = sim.clock
+        self.alive = True
+        self.timers: dict[int, TimerHandle] = {}
+        self.handlers: dict[str, Any] = {}
+        self.onidle_handler: Any = None
+        self.unhandled_handler: Any = None
+        self.shutdown_handler: Any = None
+        self.vm = squirrel.VM("imp", memory_limit=memory, instruction_limit=sim.config.watchdog_instructions,
+                              print=self._print, error=self._print_error)
+        natives.install(self)
+        self.main = self.vm.compile(source, filename)
+
+    # --- running Squirrel as events ------------------------------------------------------
+
+    def start(self) -> None:
+        self.invoke(self.main)
+
+    def invoke(self, fn: Callable, *args: Any) -> Any:
+        """Run Squirrel; whatever ends the run goes to the owner. Returns fn's result."""
+        if not self.alive:
+            return None
+        try:
+            return fn(*args)
+        except Halt as h:
+            self.stop()
+            self.owner.on_halt(self, h)
+        except squirrel.ScriptError as e:
+            self.report_error(e)
+            self.owner.on_script_error(self, e)
+        except squirrel.MemoryLimitError:
+            self.stop()
+            self.owner.on_out_of_memory(self)
+        except squirrel.TimeLimitError:
+            self.sim.log.add(self.clock.now_us, "impsim",
+                             f"{self.side} watchdog: an event ran over {self.sim.config.watchdog_instructions} "
+                             "Squirrel instructions (see Config.watchdog_instructions)")
+            self.report_error(squirrel.ScriptError("watchdog: Squirrel ran too long"))
+            self.owner.on_script_error(self, None)
+        return None
+
+    def schedule(self, delay_us: int, fn: Callable, *args: Any) -> Any:
+        """Run Squirrel ``fn(*args)`` later, as its own event (if this run is still alive)."""
+        return self.clock.schedule(delay_us, self._fire, fn, args)
+
+    def _fire(self, fn: Callable, args: tuple) -> None:
+        if self.alive:
+            self.invoke(fn, *args)
+            self.after_event()
+
+    def after_event(self) -> None:
+        """Squirrel returned to the event loop: a pending onidle handler may run."""
+        if self.alive and self.onidle_handler is not None:
+            handler, self.onidle_handler = self.onidle_handler, None
+            self.schedule(0, handler)
+
+    def stop(self) -> None:
+        """End this run: timers die with the VM (closed once the current call unwinds)."""
+        if not self.alive:
+            return
+        self.alive = False
+        for h in self.timers.values():
+            h.timer.cancel()
+        self.timers.clear()
+        self.handlers.clear()
+        self.clock.schedule(0, self._close)
+
+    def _close(self) -> None:
+        if not self.vm.closed and not squirrel.vm.lib.sqpy_depth(self.vm._ptr):
+            self.vm.close()
+
+    # --- timers (imp-api.md §4.1) ---------------------------------------------------------
+
+    def add_timer(self, delay_us: int, callback: Any) -> Any:
+        if self.side == "device" and len(self.timers) >= DEVICE_TIMER_LIMIT:
+            return None
+        token = self.vm.to_squirrel({})
+        key = hash(token)
+        timer = self.clock.schedule(delay_us, self._timer_fired, key, callback)
+        self.timers[key] = TimerHandle(timer, token)
+        return token
+
+    def _timer_fired(self, key: int, callback: Any) -> None:
+        self.timers.pop(key, None)
+        self._fire(callback, ())
+
+    def cancel_timer(self, token: Any) -> bool:
+        h = self.timers.pop(hash(token), None) if isinstance(token, squirrel.SquirrelObject) else None
+        if h is None:
+            return False
+        h.timer.cancel()
+        return True
+
+    # --- output -----------------------------------------------------------------------------
+
+    def log(self, type_: str, text: str) -> None:
+        self.sim.log.add(self.clock.now_us, type_, text)
+
+    def _print(self, text: str) -> None:
+        self.owner.script_output(self, text, False)
+
+    def _print_error(self, text: str) -> None:
+        self.owner.script_output(self, text, True)
+
+    def location(self, frame: squirrel.Frame) -> str:
+        file = self.code_label if frame.file == self.filename else frame.file
+        return f"{file}:{frame.line}"
+
+    def error_lines(self, e: squirrel.ScriptError) -> list[str]:
+        """imp-style: ``ERROR: <message>`` then ``ERROR:   in|from <function> <file>:<line>``."""
+        lines = [f"ERROR: {e.message}"]
+        first = True
+        for f in e.traceback:
+            if f.line < 0:
+                continue
+            lines.append(f"ERROR:   {'in' if first else 'from'} {f.function} {self.location(f)}")
+            first = False
+        return lines
+
+    def report_error(self, e: squirrel.ScriptError) -> None:
+        type_ = "server.error" if self.side == "device" else "agent.error"
+        for line in self.error_lines(e):
+            self.log(type_, line)
+        handler = self.unhandled_handler
+        if handler is not None and self.alive:
+            self.unhandled_handler = None
+            where = ""
+            for f in e.traceback:
+                if f.line >= 0:
+                    where = f": in {f.function} {self.location(f)}"
+                    break
+            try:
+                handler(f"{e.message}{where}")
+            except Halt:
+                pass
+            except squirrel.SquirrelError as inner:
+                if isinstance(inner, squirrel.ScriptError):
+                    for line in self.error_lines(inner):
+                        self.log(type_, line)

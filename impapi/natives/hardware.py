@@ -1,0 +1,125 @@
+"""The ``hardware`` object and ``hardware.spiflash`` (imp-api.md §5, §7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import squirrel
+
+from ..api import DEVICE, Api, ImpError
+from ..flash import FlashError
+
+hardware = Api("hardware")
+spiflash = Api("spiflash")
+INT32 = 1 << 32
+
+
+def _wrap32(v: int) -> int:
+    v %= INT32
+    return v - INT32 if v >= 1 << 31 else v
+
+
+@hardware.native((DEVICE,))
+def wakereason(host: Any) -> int:
+    return host.owner.wakereason
+
+
+@hardware.native((DEVICE,))
+def millis(host: Any) -> int:
+    return _wrap32(host.owner.millis())  # signed 32-bit, wraps after 24.8 days (§5.2)
+
+
+@hardware.native((DEVICE,))
+def micros(host: Any) -> int:
+    return _wrap32(host.owner.micros())
+
+
+@hardware.native((DEVICE,))
+def getdeviceid(host: Any) -> str:
+    return host.owner.id
+
+
+@hardware.native((DEVICE,), available=lambda host: host.owner.profile.has_impeeid)
+def getimpeeid(host: Any) -> str:
+    return host.owner.id
+
+
+@hardware.native((DEVICE,))
+def voltage(host: Any) -> float:
+    return 3.3
+
+
+def _flash(host: Any) -> Any:
+    return host.owner.flash
+
+
+def _do(op: Any, *args: Any) -> Any:
+    try:
+        return op(*args)
+    except FlashError as e:
+        raise ImpError(str(e)) from None
+
+
+def _has_flash(host: Any) -> bool:
+    return host.side == DEVICE and host.owner.flash is not None
+
+
+@spiflash.native((DEVICE,))
+def enable(host: Any) -> None:
+    _flash(host).enable()
+
+
+@spiflash.native((DEVICE,))
+def disable(host: Any) -> None:
+    _flash(host).disable()
+
+
+@spiflash.native((DEVICE,))
+def read(host: Any, address: int, length: int) -> Any:
+    return host.vm.new_blob(_do(_flash(host).read, address, length))
+
+
+@spiflash.native((DEVICE,))
+def readintoblob(host: Any, address: int, target: Any, length: int) -> None:
+    if not isinstance(target, squirrel.Blob):
+        raise ImpError("spiflash.readintoblob needs a blob")
+    data = _do(_flash(host).read, address, length)
+    target.writeblob(host.vm.new_blob(data))
+
+
+@spiflash.native((DEVICE,))
+def write(host: Any, address: int, source: Any, flags: int = 0, start: int | None = None, end: int | None = None) -> int:
+    if isinstance(source, squirrel.Blob):
+        data = bytes(source)
+    elif isinstance(source, (str, bytes)):
+        data = source.encode("utf-8") if isinstance(source, str) else source
+    else:
+        raise ImpError("spiflash.write needs a blob (or a string)")
+    return _do(_flash(host).write, address, data, flags, start, end)
+
+
+@spiflash.native((DEVICE,))
+def erasesector(host: Any, address: int) -> None:
+    _do(_flash(host).erasesector, address)
+
+
+@spiflash.native((DEVICE,))
+def size(host: Any) -> int:
+    return _flash(host).size
+
+
+@spiflash.native((DEVICE,))
+def chipid(host: Any) -> int:
+    return _flash(host).chipid
+
+
+@spiflash.native((DEVICE,), available=lambda host: host.owner.profile.spiflash_speeds is not None)
+def setspeed(host: Any, hz: float) -> int:
+    return _do(_flash(host).setspeed, hz)
+
+
+@spiflash.native((DEVICE,), available=lambda host: host.owner.profile.has_spiflash_info)
+def info(host: Any) -> dict:
+    return {"size": _flash(host).size, "max_write_size": 256, "fast_read_freq": 50_000_000,
+            "normal_read_freq": 25_000_000, "supports_fast_read": True, "supports_quad_read": False,
+            "fast_dummy_cycles": 8}

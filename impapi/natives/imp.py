@@ -1,0 +1,146 @@
+"""The ``imp`` object (imp-api.md §4, §10)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import squirrel
+
+from .. import constants as C
+from ..api import AGENT, BOTH, DEVICE, Api, ImpError
+from ..halt import DeepSleep, Restart
+from .common import deep_sleep_ok, seconds, sleep_until_us
+
+imp = Api("imp")
+TIMER_RESOLUTION_US = 10_000  # §4.1: centiseconds
+MAX_WAKEUP_S = 2**30 / 100
+MAX_DEEPSLEEP_S = 2_419_198  # §4.2
+USERCONFIG_LIMIT = 4096  # §4.4
+
+
+def timer_delay_us(interval: float) -> int:
+    """0 runs at the next idle moment; anything else rounds to the 10 ms tick, at least one."""
+    us = int(round(interval * 1e6))
+    if us <= 0:
+        return 0
+    return max(TIMER_RESOLUTION_US, (us + TIMER_RESOLUTION_US // 2) // TIMER_RESOLUTION_US * TIMER_RESOLUTION_US)
+
+
+@imp.native(BOTH)
+def wakeup(host: Any, interval: float, callback: Any, name: str | None = None) -> Any:
+    if seconds(interval, "imp.wakeup interval") > MAX_WAKEUP_S:
+        raise ImpError(f"imp.wakeup interval must be at most {MAX_WAKEUP_S:.0f} s")
+    if not isinstance(callback, (squirrel.Function, squirrel.BoundFunction)):
+        raise ImpError("imp.wakeup callback must be a function")
+    return host.add_timer(timer_delay_us(interval), callback)
+
+
+@imp.native(BOTH)
+def cancelwakeup(host: Any, timer: Any) -> None:
+    host.cancel_timer(timer)  # a fired or cancelled timer is ignored (§4.1)
+
+
+@imp.native(BOTH)
+def onidle(host: Any, callback: Any) -> None:
+    host.onidle_handler = callback
+
+
+@imp.native(BOTH)
+def sleep(host: Any, secs: float) -> None:
+    """Blocks Squirrel; timers and messages due meanwhile run late, in order (§4.2)."""
+    host.clock.advance(int(round(seconds(secs, "imp.sleep") * 1e6)))
+
+
+@imp.native((DEVICE,), available=deep_sleep_ok)
+def deepsleepfor(host: Any, secs: float) -> None:
+    s = seconds(secs, "imp.deepsleepfor")
+    if s > MAX_DEEPSLEEP_S:
+        raise ImpError(f"imp.deepsleepfor: at most {MAX_DEEPSLEEP_S} seconds")
+    raise DeepSleep(host.clock.now_us + int(round(s * 1e6)), flush=False)
+
+
+@imp.native((DEVICE,), available=deep_sleep_ok)
+def deepsleepuntil(host: Any, hour: int, minute: int, second: int = 0, dayofweek: int | None = None) -> None:
+    raise DeepSleep(sleep_until_us(host, hour, minute, second, dayofweek), flush=False)
+
+
+@imp.native((DEVICE,))
+def reset(host: Any) -> None:
+    raise Restart(C.WAKEREASON_SW_RESET, cold=True, exit_code="Exit Code 16: imp.reset()")
+
+
+@imp.native(BOTH)
+def getmemoryfree(host: Any) -> int:
+    vm = host.vm
+    return max(0, (vm.memory_limit or 0) - vm.memory_used)
+
+
+@imp.native(BOTH)
+def getsoftwareversion(host: Any) -> str:
+    return host.sim.software_version(host.side)
+
+
+@imp.native((DEVICE,))
+def getbootromversion(host: Any) -> str:
+    return host.sim.software_version("device")
+
+
+@imp.native((DEVICE,))
+def info(host: Any) -> dict:
+    return {"type": host.owner.profile.info_type}
+
+
+@imp.native(BOTH)
+def environment(host: Any) -> int:
+    return C.ENVIRONMENT_AGENT if host.side == AGENT else host.owner.profile.environment
+
+
+@imp.native((DEVICE,))
+def getmacaddress(host: Any) -> str:
+    return host.owner.id[-12:]  # 12 lowercase hex characters (§4.3)
+
+
+@imp.native((DEVICE,))
+def setpowersave(host: Any, on: bool) -> None:
+    host.owner.powersave = bool(on)
+
+
+@imp.native((DEVICE,))
+def getpowersave(host: Any) -> bool:
+    return bool(getattr(host.owner, "powersave", False))
+
+
+@imp.native((DEVICE,))
+def enableblinkup(host: Any, on: bool) -> None:
+    pass
+
+
+@imp.native((DEVICE,))
+def setsendbuffersize(host: Any, size: int) -> int:
+    old = getattr(host.owner, "sendbuffer", 3456)
+    host.owner.sendbuffer = int(size)
+    return old
+
+
+@imp.native((DEVICE,))
+def setuserconfiguration(host: Any, data: Any) -> None:
+    if data is None:
+        host.owner.userconfig = None
+        return
+    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data) if isinstance(data, (bytes, squirrel.Blob)) else None
+    if raw is None:
+        raise ImpError("imp.setuserconfiguration needs a string, a blob or null")
+    if len(raw) > USERCONFIG_LIMIT:
+        raise ImpError("value too long in imp.setuserconfiguration(value)")
+    host.owner.userconfig = raw
+
+
+@imp.native((DEVICE,))
+def getuserconfiguration(host: Any) -> Any:
+    raw = host.owner.userconfig
+    return None if raw is None else host.vm.new_blob(raw)
+
+
+@imp.native(BOTH)
+def onunhandledexception(host: Any, handler: Any) -> None:
+    host.unhandled_handler = handler

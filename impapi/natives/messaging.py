@@ -1,0 +1,84 @@
+"""Device <-> agent messages: ``agent`` on the device, ``device`` on the agent (imp-api.md §3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..api import AGENT, DEVICE, Api, ImpError
+from ..serialize import SerialisationError, to_wire
+
+agent = Api("agent")
+device = Api("device")
+
+
+def _name(name: Any, what: str) -> str:
+    if not isinstance(name, str):
+        raise ImpError(f"{what}: the message name must be a string")
+    return name
+
+
+def _wire(data: Any, what: str) -> Any:
+    try:
+        return to_wire(data, "the message")
+    except SerialisationError as e:
+        raise ImpError(f"{what}: {e}") from None
+
+
+@agent.native((DEVICE,))
+def send(host: Any, name: str, data: Any) -> int:
+    name = _name(name, "agent.send")
+    wire = _wire(data, "agent.send")
+    rc = host.owner.reach_server(host)
+    if rc:
+        return rc
+    sim = host.sim
+    sim.clock.schedule(sim.config.message_latency_us, sim.agent_receive, name, wire)
+    return 0
+
+
+@agent.native((DEVICE,), name="on")
+def on_(host: Any, name: str, callback: Any) -> None:
+    _register(host, _name(name, "agent.on"), callback)
+
+
+def _register(host: Any, name: str, callback: Any) -> None:
+    if callback is None:
+        host.handlers.pop(name, None)
+    else:
+        host.handlers[name] = callback
+
+
+@device.native((AGENT,), name="send")
+def device_send(host: Any, name: str, data: Any) -> None:
+    name = _name(name, "device.send")
+    wire = _wire(data, "device.send")
+    sim = host.sim
+    if sim.device is not None and sim.device.connected:  # otherwise lost, not queued (§3.3)
+        sim.clock.schedule(sim.config.message_latency_us, sim.device.receive, name, wire)
+
+
+@device.native((AGENT,), name="on")
+def device_on(host: Any, name: str, callback: Any) -> None:
+    _register(host, _name(name, "device.on"), callback)
+
+
+@device.native((AGENT,))
+def onconnect(host: Any, callback: Any) -> None:
+    _register(host, "\x00onconnect", callback)
+
+
+@device.native((AGENT,))
+def ondisconnect(host: Any, callback: Any) -> None:
+    _register(host, "\x00ondisconnect", callback)
+
+
+@device.native((AGENT,))
+def isconnected(host: Any) -> bool:
+    return host.owner.device_connected
+
+
+@device.native((AGENT,))
+def info(host: Any) -> dict:
+    sim = host.sim
+    return {"id": sim.device.id if sim.device else "", "isconnected": host.owner.device_connected,
+            "ipaddress": "192.0.2.1" if host.owner.device_connected else ""}

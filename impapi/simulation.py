@@ -1,0 +1,162 @@
+"""The one facade: a device, its agent, the network and the clock they share.
+
+    sim = Simulation(device="app.device.nut", agent="app.agent.nut", imp="imp003")
+    sim.run(for_="2d")
+    print(sim.log.text())
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from .agent import Agent
+from .clock import Clock
+from .device import Device, make_device_id
+from .durations import DEFAULT_EPOCH, parse_duration
+from .flash import SpiFlash
+from .log import Log, LogEntry
+from .network import Network
+from .profiles import Profile, get_profile, software_version
+
+DEFAULT_IMP = "imp003"  # has nv, deep sleep and SPI flash: the common imp API surface
+
+
+@dataclass
+class Config:
+    """Behaviour imp-api.md leaves unconfirmed or that depends on the world, with documented
+    defaults (times in microseconds)."""
+
+    message_latency_us: int = 50_000  # device <-> agent, one way
+    error_restart_delay_us: int = 5_000_000  # §10: delay before Squirrel restarts after an error
+    watchdog_instructions: int | None = 50_000_000  # per event; None: no watchdog (§10 unconfirmed)
+    cold_boot_wait_us: int = 10_000_000  # §1.3: Squirrel starts after 10 s without a connection
+    snooze_us: int = 540_000_000  # §2.3: 9 minutes of snooze between reconnect attempts
+    reconnect_window_us: int = 60_000_000  # §2.3, §2.7: impOS retries for a minute
+    nv_limit: int = 4096  # §6 unconfirmed; over it, or unserialisable: nv is not kept (logged)
+    agent_disconnect_detect_us: int = 270_000_000  # §3.5
+    agent_error_restarts: bool = False  # §10 unconfirmed
+    agent_memory: int = 1024 * 1024
+    crash_loop_boots: int = 5  # consecutive error restarts that count as a crash loop
+
+
+def _source(spec: str | os.PathLike | None, what: str) -> tuple[str, str] | None:
+    """(source, filename) from a path, or from code given inline (a str holding a newline)."""
+    if spec is None:
+        return None
+    if isinstance(spec, str) and "\n" in spec:
+        return spec, f"<{what}>"
+    path = Path(spec)
+    try:
+        return path.read_text(encoding="utf-8"), str(spec)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} code file not found: {spec}") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{spec}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+class Simulation:
+    def __init__(self, device: str | os.PathLike | None = None, agent: str | os.PathLike | None = None, *,
+                 imp: str | Profile = DEFAULT_IMP, seed: int = 0, flash: str | os.PathLike | None = None,
+                 impos: str | None = None, config: Config | None = None, epoch: datetime = DEFAULT_EPOCH,
+                 log_sink: Callable[[LogEntry], Any] | None = None, start: bool = True) -> None:
+        self.config = config or Config()
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.clock = Clock()
+        self.log = Log(epoch=epoch, sink=log_sink)
+        self.epoch_us = int((epoch if epoch.tzinfo else epoch.replace(tzinfo=timezone.utc)).timestamp()) * 1_000_000
+        self.network = Network()
+        self.profile = imp if isinstance(imp, Profile) else get_profile(imp)
+        self.fatal_error: str | None = None
+        dev_src = _source(device, "device")
+        agent_src = _source(agent, "agent")
+        if dev_src is None and agent_src is None:
+            raise ValueError("a simulation needs device code, agent code or both")
+        self.device: Device | None = None
+        self.agent: Agent | None = None
+        device_id = make_device_id(f"{seed}:{dev_src[1] if dev_src else agent_src[1]}")
+        if dev_src is not None:
+            fl = None
+            if self.profile.has_spiflash:
+                fl = SpiFlash(self.profile.spiflash_size, chipid=self.profile.spiflash_chipid or 0xC22016,
+                              speeds=self.profile.spiflash_speeds, image=flash, now=lambda: self.clock.now_us)
+            elif flash is not None:
+                raise ValueError(f"{self.profile.name} has no hardware.spiflash: --flash needs imp003 or later")
+            self.device = Device(self, dev_src[0], dev_src[1], self.profile, device_id, fl)
+            if impos:
+                self.device.impos = impos
+        if agent_src is not None:
+            self.agent = Agent(self, agent_src[0], agent_src[1], device_id[::-1][:12])
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start the agent and power the device on, at the current virtual time."""
+        if self.agent is not None:
+            self.agent.start()
+        if self.device is not None:
+            self.device.power_on()
+
+    # --- running --------------------------------------------------------------------------------
+
+    def run(self, for_: str | int | float | None = None, *, until_idle: bool = False) -> "Simulation":
+        """Advance virtual time by ``for_`` (``"90s"``, ``"2d"``, seconds), or until nothing is
+        scheduled. Stops early on a fatal error (code that does not compile)."""
+        if until_idle or for_ is None:
+            while self.fatal_error is None and self.clock.step():
+                pass
+        else:
+            target = self.clock.now_us + parse_duration(for_)
+            self.clock.run_until(target)
+        if self.flash is not None:
+            self.flash.sync()
+        return self
+
+    @property
+    def flash(self) -> SpiFlash | None:
+        return self.device.flash if self.device is not None else None
+
+    def fatal(self, message: str) -> None:
+        self.fatal_error = message
+        self.clock.stop()
+
+    @property
+    def crash_loop(self) -> bool:
+        return self.device is not None and self.device.crash_loop
+
+    def outage(self, start: str | int | float, duration: str | int | float | None, reason: int | None = None) -> None:
+        """The network is down from ``start`` (from now) for ``duration`` (None: for ever)."""
+        start_us = self.clock.now_us + parse_duration(start)
+        self.network.add_outage(start_us, None if duration is None else parse_duration(duration),
+                                reason if reason is not None else self.profile.default_outage_reason)
+        if self.device is not None and self.device.connected:
+            self.device._watch_link()
+
+    def http(self, method: str = "GET", path: str = "/", body: str = "", headers: dict | None = None) -> tuple[int, str, dict]:
+        """An HTTP request to the agent; runs the simulation until it is answered."""
+        if self.agent is None:
+            raise ValueError("this simulation has no agent")
+        return self.agent.http_request(method, path, body, headers)
+
+    # --- the cloud's view ---------------------------------------------------------------------
+
+    def device_connection_changed(self, device: Device, connected: bool) -> None:
+        if self.agent is not None:
+            self.agent.device_presence(connected)
+
+    def device_reached_server(self, device: Device) -> None:
+        """The device (re)connected: the moment the cloud tells it about pending updates."""
+
+    def agent_receive(self, name: str, wire: Any) -> None:
+        if self.agent is not None:
+            self.agent.receive(name, wire)
+
+    def software_version(self, side: str) -> str:
+        if side == "device" and self.device is not None:
+            return software_version(self.device.impos)
+        return software_version(self.profile.default_impos)
