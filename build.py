@@ -308,5 +308,8 @@ if __name__ == "__main__":
     ffibuilder().compile(tmpdir=str(ROOT / "build" / "cffi"), verbose="-v" in sys.argv)
     built = sorted((ROOT / "build" / "cffi").glob("squirrel/_squirrel*.so"))
     for so in built:
-        shutil.copy2(so, ROOT / "squirrel" / so.name)
+        # Replace rather than overwrite: a running process has the old file mapped.
+        dest = ROOT / "squirrel" / so.name
+        shutil.copy2(so, dest.with_suffix(".tmp"))
+        os.replace(dest.with_suffix(".tmp"), dest)
         log(f"built squirrel/{so.name}")

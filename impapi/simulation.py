@@ -104,15 +104,17 @@ class Simulation:
 
     # --- running --------------------------------------------------------------------------------
 
-    def run(self, for_: str | int | float | None = None, *, until_idle: bool = False) -> "Simulation":
-        """Advance virtual time by ``for_`` (``"90s"``, ``"2d"``, seconds), or until nothing is
-        scheduled. Stops early on a fatal error (code that does not compile)."""
-        if until_idle or for_ is None:
+    def run(self, for_: str | int | float | None = None, *, for_us: int | None = None,
+            until_idle: bool = False) -> "Simulation":
+        """Advance virtual time by ``for_`` (``"90s"``, ``"2d"``, or seconds) or ``for_us``, or
+        until nothing is scheduled. Stops early on a fatal error (code that does not compile)."""
+        if for_us is None and for_ is not None:
+            for_us = parse_duration(for_)
+        if until_idle or for_us is None:
             while self.fatal_error is None and self.clock.step():
                 pass
         else:
-            target = self.clock.now_us + parse_duration(for_)
-            self.clock.run_until(target)
+            self.clock.run_until(self.clock.now_us + for_us)
         if self.flash is not None:
             self.flash.sync()
         return self

@@ -1,0 +1,120 @@
+"""``impsim``: run imp apps in virtual time.
+
+Exit codes: 0 a clean run; 1 the app crash-looped; 2 bad usage or files (the message names the
+file, the line and what to do)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import squirrel
+
+from .durations import format_duration, parse_duration
+from .log import LogEntry
+from .profiles import PROFILES
+from .simulation import Simulation
+
+EXIT_OK, EXIT_APP_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _duration(text: str) -> int:
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="impsim",
+        description="Run Electric Imp Squirrel apps on the real Squirrel 3 VM, in virtual time.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    run = sub.add_parser(
+        "run", help="run a device app (and its agent) and print the log",
+        description="Run a device app and its agent in virtual time and print the log the way "
+                    "impCentral shows it. Days of deep-sleep cycles take seconds.",
+    )
+    run.add_argument("device", metavar="DEVICE.nut", help="the device code")
+    run.add_argument("--agent", metavar="AGENT.nut", help="the agent code")
+    run.add_argument("--for", dest="duration", metavar="DURATION", type=_duration, default=_duration("1h"),
+                     help="virtual time to simulate: 90s, 15m, 3h, 2d, 1h30m (default 1h)")
+    run.add_argument("--until-idle", action="store_true",
+                     help="stop as soon as nothing is scheduled (overrides --for)")
+    run.add_argument("--imp", default="imp003", choices=sorted(PROFILES),
+                     help="the imp module to simulate (default imp003)")
+    run.add_argument("--impos", metavar="VERSION", help="the impOS release the device runs, e.g. 43.1")
+    run.add_argument("--flash", metavar="FILE",
+                     help="SPI flash image: loaded if it exists, saved at the end (keeps flash across runs)")
+    run.add_argument("--seed", type=int, default=0, help="seed for math.rand() and the device ID (default 0)")
+    out = run.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="one JSON object per log entry")
+    out.add_argument("--quiet", action="store_true", help="print no log, only the outcome")
+    return p
+
+
+def _check_compiles(path: str) -> str | None:
+    """The compile error of a file, as a message naming file:line:column, or None."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return f"{path}: no such file"
+    except UnicodeDecodeError as e:
+        return f"{path}: not UTF-8 text (byte {e.start})"
+    except OSError as e:
+        return f"{path}: {e.strerror}"
+    with squirrel.VM() as vm:
+        try:
+            vm.compile(text, path)
+        except squirrel.CompileError as e:
+            return str(e)
+    return None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    for path in filter(None, (args.device, args.agent)):
+        problem = _check_compiles(path)
+        if problem:
+            print(f"impsim: {problem}", file=sys.stderr)
+            return EXIT_USAGE
+    out = sys.stdout
+
+    def show(entry: LogEntry) -> None:
+        out.write((sim.log.to_json_line(entry) if args.json else sim.log.format(entry)) + "\n")
+
+    try:
+        sim = Simulation(device=args.device, agent=args.agent, imp=args.imp, seed=args.seed,
+                         flash=args.flash, impos=args.impos, start=False,
+                         log_sink=None if args.quiet else show)
+        sim.start()
+        sim.run(for_us=None if args.until_idle else args.duration, until_idle=args.until_idle)
+    except (ValueError, OSError) as e:
+        print(f"impsim: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    out.flush()
+    if sim.fatal_error:
+        print(f"impsim: {sim.fatal_error}", file=sys.stderr)
+        return EXIT_USAGE
+    elapsed = format_duration(sim.clock.now_us)
+    if sim.crash_loop:
+        print(f"impsim: the device crash-looped ({sim.device.crash_streak} restarts in a row after "
+              f"runtime errors); see the ERROR lines above", file=sys.stderr)
+        return EXIT_APP_FAILED
+    if args.quiet:
+        dev = sim.device
+        print(f"impsim: simulated {elapsed}; {dev.boots if dev else 0} device boots, {len(sim.log)} log entries")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "run":
+        return cmd_run(args)
+    return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())

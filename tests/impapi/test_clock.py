@@ -1,0 +1,444 @@
+"""The virtual clock: ordering, cancellation, running, tie-breaks, speed."""
+
+from __future__ import annotations
+
+import random
+import time as _time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from impapi.clock import US_PER_S, Clock, Timer
+
+
+def recorder():
+    seen: list = []
+    return seen, seen.append
+
+
+# -- ordering ---------------------------------------------------------------------------------
+
+
+def test_events_run_in_time_order():
+    clock = Clock()
+    seen, rec = recorder()
+    clock.schedule(30, rec, "c")
+    clock.schedule(10, rec, "a")
+    clock.schedule(20, rec, "b")
+    clock.run_until(100)
+    assert seen == ["a", "b", "c"]
+
+
+def test_equal_time_events_run_in_the_order_scheduled():
+    clock = Clock()
+    seen, rec = recorder()
+    for name in "abcdefgh":
+        clock.schedule(5, rec, name)
+    clock.run_until(5)
+    assert seen == list("abcdefgh")
+
+
+def test_event_scheduled_for_now_from_inside_an_event_runs_after_it():
+    """DESIGN.md: ``imp.wakeup(0, f)`` runs after the current event, and after events already
+    due at the same instant (imp-api.md §4.1: wakeup(0) runs at the next idle opportunity)."""
+    clock = Clock()
+    seen, rec = recorder()
+
+    def first():
+        rec("first-start")
+        clock.schedule(0, rec, "zero-delay")
+        rec("first-end")
+
+    clock.schedule(10, first)
+    clock.schedule(10, rec, "already-due")
+    clock.run_until(10)
+    assert seen == ["first-start", "first-end", "already-due", "zero-delay"]
+
+
+def test_callbacks_receive_their_arguments():
+    clock = Clock()
+    got = []
+    clock.schedule(1, lambda *a: got.append(a), 1, "two", None)
+    clock.run(1)
+    assert got == [(1, "two", None)]
+
+
+def test_schedule_at_uses_absolute_time():
+    clock = Clock(start_us=1_000)
+    seen, rec = recorder()
+    clock.schedule_at(1_500, rec, "abs")
+    clock.schedule(100, rec, "rel")
+    clock.run_until(2_000)
+    assert seen == ["rel", "abs"]
+
+
+def test_callback_sees_its_own_time_as_now():
+    clock = Clock()
+    times = []
+    for d in (7, 3, 3, 12):
+        clock.schedule(d, lambda: times.append(clock.now_us))
+    clock.run_until(50)
+    assert times == [3, 3, 7, 12]
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+def test_run_until_leaves_now_at_target_and_keeps_later_events():
+    clock = Clock()
+    seen, rec = recorder()
+    clock.schedule(10, rec, "in")
+    clock.schedule(20, rec, "at-target")
+    clock.schedule(21, rec, "later")
+    clock.run_until(20)
+    assert seen == ["in", "at-target"]
+    assert clock.now_us == 20
+    assert clock.pending == 1
+    assert clock.peek() == 21
+
+
+def test_run_advances_relative_to_now():
+    clock = Clock()
+    clock.run(5 * US_PER_S)
+    clock.run(2 * US_PER_S)
+    assert clock.now_us == 7 * US_PER_S
+    assert clock.now == 7.0
+
+
+def test_run_until_runs_events_scheduled_during_the_run():
+    clock = Clock()
+    count = [0]
+
+    def tick():
+        count[0] += 1
+        clock.schedule(10, tick)
+
+    clock.schedule(0, tick)
+    clock.run_until(100)
+    assert count[0] == 11  # t = 0, 10, ..., 100
+    assert clock.now_us == 100
+
+
+def test_step_runs_one_event_and_moves_time_to_it():
+    clock = Clock()
+    seen, rec = recorder()
+    clock.schedule(40, rec, "a")
+    clock.schedule(90, rec, "b")
+    assert clock.step() is True
+    assert (seen, clock.now_us) == (["a"], 40)
+    assert clock.step() is True
+    assert (seen, clock.now_us) == (["a", "b"], 90)
+    assert clock.step() is False
+    assert clock.now_us == 90
+
+
+def test_peek_and_idle():
+    clock = Clock()
+    assert clock.idle and clock.peek() is None and clock.pending == 0
+    t = clock.schedule(5, lambda: None)
+    assert not clock.idle and clock.peek() == 5 and clock.pending == 1
+    t.cancel()
+    assert clock.idle and clock.peek() is None and clock.pending == 0
+
+
+def test_stop_ends_the_run_at_the_current_event():
+    clock = Clock()
+    seen, rec = recorder()
+
+    def stopper():
+        rec("stop")
+        clock.stop()
+
+    clock.schedule(10, stopper)
+    clock.schedule(10, rec, "same-instant")
+    clock.schedule(20, rec, "later")
+    clock.run_until(1_000)
+    assert seen == ["stop"]
+    assert clock.now_us == 10
+    clock.run_until(1_000)  # stop does not stick
+    assert seen == ["stop", "same-instant", "later"]
+    assert clock.now_us == 1_000
+
+
+def test_advance_blocks_time_and_overdue_events_then_run_in_order():
+    """imp.sleep() blocks Squirrel while time passes; timers that fall due meanwhile are
+    queued and run afterwards (imp-api.md §4.2, §4.1 "callbacks are queued, not interrupts")."""
+    clock = Clock()
+    seen = []
+
+    def sleeper():
+        clock.advance(100)
+        seen.append(("sleeper-done", clock.now_us))
+
+    clock.schedule(10, sleeper)
+    clock.schedule(50, lambda: seen.append(("t50", clock.now_us)))
+    clock.schedule(30, lambda: seen.append(("t30", clock.now_us)))
+    clock.schedule(200, lambda: seen.append(("t200", clock.now_us)))
+    clock.run_until(300)
+    assert seen == [("sleeper-done", 110), ("t30", 110), ("t50", 110), ("t200", 200)]
+
+
+def test_run_until_never_moves_time_backwards_after_advance():
+    clock = Clock()
+    clock.schedule(0, clock.advance, 500)
+    clock.run_until(100)
+    assert clock.now_us == 500
+
+
+def test_exception_from_a_callback_propagates_and_the_clock_stays_usable():
+    clock = Clock()
+    seen, rec = recorder()
+
+    def boom():
+        raise KeyError("boom")
+
+    clock.schedule(5, boom)
+    clock.schedule(6, rec, "after")
+    with pytest.raises(KeyError):
+        clock.run_until(10)
+    assert clock.now_us == 5
+    clock.run_until(10)
+    assert seen == ["after"] and clock.now_us == 10
+
+
+def test_the_clock_cannot_be_run_from_inside_an_event():
+    clock = Clock()
+    errors = []
+
+    def nested():
+        for call in (clock.step, lambda: clock.run(1), lambda: clock.run_until(clock.now_us)):
+            try:
+                call()
+            except RuntimeError as exc:
+                errors.append(str(exc))
+
+    clock.schedule(1, nested)
+    clock.run(5)
+    assert len(errors) == 3 and all("already running" in e for e in errors)
+
+
+# -- cancellation -----------------------------------------------------------------------------
+
+
+def test_cancelled_timer_does_not_run():
+    clock = Clock()
+    seen, rec = recorder()
+    t = clock.schedule(10, rec, "x")
+    clock.schedule(10, rec, "y")
+    assert isinstance(t, Timer) and t.pending
+    assert t.cancel() is True
+    clock.run(20)
+    assert seen == ["y"]
+    assert t.cancelled and not t.fired and not t.pending
+
+
+def test_cancelling_a_fired_or_cancelled_timer_has_no_effect():
+    """imp-api.md §4.1: cancelling a timer that already fired, or was cancelled, has no effect."""
+    clock = Clock()
+    t = clock.schedule(1, lambda: None)
+    clock.run(1)
+    assert t.fired
+    assert t.cancel() is False
+    assert t.fired and not t.cancelled
+    u = clock.schedule(1, lambda: None)
+    assert u.cancel() is True
+    assert u.cancel() is False
+    assert clock.pending == 0
+
+
+def test_a_callback_can_cancel_a_same_instant_event():
+    clock = Clock()
+    seen, rec = recorder()
+    holder = {}
+    clock.schedule(5, lambda: holder["victim"].cancel())
+    holder["victim"] = clock.schedule(5, rec, "victim")
+    clock.run(5)
+    assert seen == []
+
+
+def test_mass_cancellation_compacts_and_keeps_order():
+    clock = Clock()
+    seen, rec = recorder()
+    timers = [clock.schedule(i % 97, rec, i) for i in range(2_000)]
+    for i, t in enumerate(timers):
+        if i % 10:
+            t.cancel()
+    assert clock.pending == 200
+    assert len(clock._heap) < 2_000  # compaction happened
+    clock.run_until(1_000)
+    expected = sorted((i for i in range(2_000) if i % 10 == 0), key=lambda i: (i % 97, i))
+    assert seen == expected
+    assert clock.idle
+
+
+# -- argument checking ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [1.5, True, "10", None])
+def test_times_must_be_int_microseconds(bad):
+    clock = Clock()
+    with pytest.raises(TypeError, match="int number of microseconds"):
+        clock.schedule(bad, lambda: None)
+
+
+def test_negative_delay_and_past_times_are_rejected():
+    clock = Clock(start_us=100)
+    with pytest.raises(ValueError, match="delay_us must be >= 0"):
+        clock.schedule(-1, lambda: None)
+    with pytest.raises(ValueError, match="before now"):
+        clock.schedule_at(99, lambda: None)
+    with pytest.raises(ValueError, match="before now"):
+        clock.run_until(50)
+    with pytest.raises(ValueError, match="negative"):
+        clock.advance(-5)
+    with pytest.raises(ValueError):
+        Clock(start_us=-1)
+
+
+# -- tie-break --------------------------------------------------------------------------------
+
+
+def _order_with(rng: random.Random | None, n: int = 12) -> list[int]:
+    clock = Clock(tie_break=rng)
+    seen, rec = recorder()
+    for i in range(n):
+        clock.schedule(7, rec, i)
+    clock.run(7)
+    return seen
+
+
+def test_random_tie_break_is_reproducible_from_its_seed():
+    assert _order_with(random.Random(42)) == _order_with(random.Random(42))
+
+
+def test_random_tie_break_explores_other_interleavings():
+    orders = {tuple(_order_with(random.Random(seed))) for seed in range(20)}
+    assert len(orders) > 1
+
+
+def test_seq_remains_the_final_key_under_a_tie_break():
+    class Constant(random.Random):
+        def random(self) -> float:
+            return 0.5
+
+    assert _order_with(Constant()) == list(range(12))
+
+
+@given(
+    delays=st.lists(st.integers(min_value=0, max_value=20), min_size=1, max_size=60),
+    seed=st.one_of(st.none(), st.integers()),
+)
+def test_tie_break_never_reorders_different_times(delays, seed):
+    rng = None if seed is None else random.Random(seed)
+    clock = Clock(tie_break=rng)
+    seen: list[tuple[int, int]] = []
+    for i, d in enumerate(delays):
+        clock.schedule(d, lambda i=i, d=d: seen.append((d, i)))
+    clock.run_until(20)
+    assert sorted(seen) == sorted((d, i) for i, d in enumerate(delays))
+    assert [d for d, _ in seen] == sorted(delays)
+    if rng is None:
+        assert seen == sorted(seen)  # FIFO: exactly (time, seq) order
+
+
+@given(
+    ops=st.lists(
+        st.tuples(st.sampled_from(["schedule", "cancel", "step", "run"]), st.integers(0, 50)),
+        max_size=80,
+    )
+)
+def test_clock_matches_a_naive_model(ops):
+    """Against a list-based reference: the same events fire, at the same times, in (time, seq) order."""
+    clock = Clock()
+    model: list[list] = []  # [when, seq, alive]
+    fired_real: list[tuple[int, int]] = []
+    fired_model: list[tuple[int, int]] = []
+    timers: list[Timer] = []
+    seq = 0
+    for op, n in ops:
+        if op == "schedule":
+            timers.append(clock.schedule(n, lambda s=seq: fired_real.append((clock.now_us, s))))
+            model.append([clock.now_us + n, seq, True])
+            seq += 1
+        elif op == "cancel" and timers:
+            idx = n % len(timers)
+            was_pending = timers[idx].pending
+            assert timers[idx].cancel() == was_pending
+            model[idx][2] = False
+        elif op == "step":
+            live = sorted((m for m in model if m[2]), key=lambda m: (m[0], m[1]))
+            assert clock.step() == bool(live)
+            if live:
+                live[0][2] = False
+                fired_model.append((live[0][0], live[0][1]))
+        elif op == "run":
+            target = clock.now_us + n
+            for m in sorted((m for m in model if m[2] and m[0] <= target), key=lambda m: (m[0], m[1])):
+                m[2] = False
+                fired_model.append((m[0], m[1]))
+            clock.run_until(target)
+            assert clock.now_us == target
+        assert clock.pending == sum(1 for m in model if m[2])
+    assert fired_real == fired_model
+
+
+# -- determinism and speed --------------------------------------------------------------------
+
+
+def test_no_wall_clock_reads(monkeypatch):
+    """DESIGN.md: no wall-clock reads anywhere in the simulation."""
+
+    def forbidden(*_a, **_k):
+        raise AssertionError("the clock read the wall clock")
+
+    for name in ("time", "monotonic", "perf_counter", "time_ns", "monotonic_ns", "perf_counter_ns"):
+        monkeypatch.setattr(_time, name, forbidden)
+    clock = Clock(tie_break=random.Random(1))
+    seen, rec = recorder()
+    for i in range(100):
+        clock.schedule(i * 1000, rec, i)
+    clock.run(10**9)
+    clock.step()
+    clock.peek()
+    assert len(seen) == 100
+
+
+def test_35040_schedule_and_run_pairs_are_cheap():
+    """A year of 15-minute wake-ups (35,040) must be trivial; generous bound for slow CI."""
+    clock = Clock()
+    count = [0]
+    quarter = 15 * 60 * US_PER_S
+
+    def tick():
+        count[0] += 1
+        if count[0] < 35_040:
+            clock.schedule(quarter, tick)
+
+    clock.schedule(quarter, tick)
+    start = _time.perf_counter()
+    clock.run(365 * 24 * 3600 * US_PER_S)
+    elapsed = _time.perf_counter() - start
+    assert count[0] == 35_040
+    assert clock.now_us == 365 * 24 * 3600 * US_PER_S
+    assert elapsed < 1.0, f"35,040 events took {elapsed:.3f}s"
+
+
+@settings(max_examples=25)
+@given(seed=st.integers())
+def test_same_seed_same_trace(seed):
+    def trace() -> list[tuple[int, int]]:
+        clock = Clock(tie_break=random.Random(seed))
+        out: list[tuple[int, int]] = []
+
+        def node(i: int) -> None:
+            out.append((clock.now_us, i))
+            if i < 40:
+                clock.schedule(i % 3, node, i * 2 + 1)
+                clock.schedule(i % 3, node, i * 2 + 2)
+
+        clock.schedule(0, node, 0)
+        clock.run(100)
+        return out
+
+    assert trace() == trace()
