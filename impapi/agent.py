@@ -37,6 +37,7 @@ class Agent:
         if self.host is not None:
             self.host.stop()
         self.restarts += 1
+        self.sim.record("agent-restart")
         self.sim.log.add(self.clock.now_us, "status", "Agent restarted: reload.")
         try:
             host = ScriptHost(self.sim, self, "agent", self.source, self.filename, self.sim.config.agent_memory)

@@ -16,6 +16,7 @@ from .flash import SpiFlash
 from .halt import DeepSleep, Halt, Restart, Snooze
 from .host import ScriptHost
 from .profiles import Profile
+from .cloud import restart_for
 from .serialize import SerialisationError, from_wire, to_wire, wire_size
 
 if TYPE_CHECKING:
@@ -54,20 +55,26 @@ class Device:
 
     # --- power and boots --------------------------------------------------------------------
 
-    def power_on(self, wakereason: int = C.WAKEREASON_POWER_ON) -> None:
-        """A cold boot: impOS connects, then Squirrel starts, or after 10 s offline (§1.3)."""
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.sim.record("state", state=state)
+
+    def power_on(self, wakereason: int = C.WAKEREASON_POWER_ON, path: str = "power-cycle") -> None:
+        """A cold boot: impOS connects, installs pending updates, then Squirrel starts — or
+        Squirrel starts after 10 s offline (§1.3)."""
         self._cancel_pending()
         self.nv_store = None
-        self.state = "booting"
+        self._set_state("booting")
         attempt = self.sim.network.connect_attempt(self.clock.now_us, self.sim.config.cold_boot_wait_us)
         if attempt.ok:
-            self._pending_event = self.clock.schedule_at(attempt.completes_at, self._cold_connected, wakereason)
+            self._pending_event = self.clock.schedule_at(attempt.completes_at, self._cold_connected, wakereason, path)
         else:
             self._pending_event = self.clock.schedule_at(attempt.completes_at, self.boot, wakereason)
 
-    def _cold_connected(self, wakereason: int) -> None:
+    def _cold_connected(self, wakereason: int, path: str) -> None:
         self.set_connected(True)
-        self.boot(wakereason)
+        self.boot(wakereason, path)
 
     def power_off(self) -> None:
         self._cancel_pending()
@@ -75,19 +82,24 @@ class Device:
         if self.connected:
             self.set_connected(False)
         self.nv_store = None
-        self.state = "off"
+        self._set_state("off")
+        self.sim.record("power", on=False)
         self.sim.log.add(self.clock.now_us, "powerstate", "Device powered off")
 
-    def boot(self, wakereason: int) -> None:
-        """Start Squirrel afresh (a new VM), with what survives ``wakereason``."""
+    def boot(self, wakereason: int, path: str = "restart") -> None:
+        """Start Squirrel afresh (a new VM), with what survives ``wakereason``. Online, impOS
+        first installs whatever updates are pending."""
         self._pending_event = None
         self._end_run()
-        self.state = "running"
+        if self.connected and self.sim.cloud.pending:
+            wakereason = self.sim.cloud.install(self, wakereason, path)
+        self._set_state("running")
         self.boots += 1
         self.boot_us = self.clock.now_us
         self.wakereason = wakereason
         self.policy = (C.SUSPEND_ON_ERROR, C.WAIT_TIL_SENT, 30.0)
         self.disconnect_handler = None
+        self.sim.record("boot", wakereason=wakereason, reason_name=C.name_of(C.WAKE_REASONS, wakereason))
         if self.connected:
             self.sim.log.add(self.clock.now_us, "status", f"Device Booting; {self.storage_used():.2f}% program storage used")
         nv = self.nv_store if wakereason in NV_KEPT else None
@@ -95,7 +107,7 @@ class Device:
         try:
             host = ScriptHost(self.sim, self, "device", self.source, self.filename, self.profile.memory_free)
         except squirrel.CompileError as e:
-            self.state = "off"
+            self._set_state("off")
             self.sim.log.add(self.clock.now_us, "server.error", f"ERROR: {e.msg} (device_code:{e.lineno}:{e.column})")
             self.sim.fatal(f"{e.filename}:{e.lineno}:{e.column}: {e.msg}")
             return
@@ -125,6 +137,7 @@ class Device:
             return  # a run something else already ended
         self.crash_streak = 0
         if isinstance(h, DeepSleep):
+            self.sim.cloud.deferred(host)
             self._save_nv(host)
             self._sleep_until(h.wake_us, C.WAKEREASON_TIMER, "asleep")
         elif isinstance(h, Snooze):
@@ -134,21 +147,42 @@ class Device:
             self.host = None
             if h.exit_code:
                 self.sim.log.add(self.clock.now_us, "lastexitcode", h.exit_code)
+            path = getattr(h, "update_path", None)
+            if path is None:
+                told = any(id(host) in u.notified for u in self.sim.cloud.pending.values())
+                path = "polite" if told and h.wakereason == C.WAKEREASON_SW_RESTART else "restart"
             if h.cold:
                 if self.connected:
                     self.set_connected(False)
-                self.power_on(h.wakereason)
+                self.power_on(h.wakereason, path)
             else:
-                self._pending_event = self.clock.schedule(0, self._restart, h.wakereason)
+                self._pending_event = self.clock.schedule(0, self._restart, h.wakereason, path)
 
-    def _restart(self, wakereason: int) -> None:
+    def _restart(self, wakereason: int, path: str) -> None:
         """server.restart() and friends: the device connects automatically (seed)."""
         if not self.connected:
             attempt = self.sim.network.connect_attempt(self.clock.now_us, self.sim.config.cold_boot_wait_us)
             if attempt.ok:
-                self._pending_event = self.clock.schedule_at(attempt.completes_at, self._cold_connected, wakereason)
+                self._pending_event = self.clock.schedule_at(attempt.completes_at, self._cold_connected,
+                                                             wakereason, path)
                 return
-        self.boot(wakereason)
+        self.boot(wakereason, path)
+
+    def update_restart(self, path: str, in_squirrel: bool) -> None:
+        """End the run so the pending updates install (an impOS update as a cold boot)."""
+        has_impos = "impos" in self.sim.cloud.pending
+        if in_squirrel:
+            raise restart_for(path, has_impos)
+        if self.host is not None:
+            self.host.stop()
+            self.host = None
+        self._cancel_pending()
+        if has_impos:
+            self.set_connected(False)
+            self.power_on(C.WAKEREASON_NEW_FIRMWARE, path)
+        else:
+            self._set_state("booting")
+            self._pending_event = self.clock.schedule(0, self.boot, C.WAKEREASON_NEW_SQUIRREL, path)
 
     def on_script_error(self, host: ScriptHost, e: squirrel.ScriptError | None) -> None:
         host.stop()
@@ -158,7 +192,8 @@ class Device:
         self.crash_streak += 1
         if self.crash_streak >= self.sim.config.crash_loop_boots:
             self.crash_loop = True
-        self.state = "booting"
+        self.sim.record("error", message=e.message if e is not None else "watchdog")
+        self._set_state("booting")
         self._pending_event = self.clock.schedule(self.sim.config.error_restart_delay_us, self.boot,
                                                   C.WAKEREASON_SQUIRREL_ERROR)
 
@@ -167,7 +202,7 @@ class Device:
             return
         self.host = None
         self.sim.log.add(self.clock.now_us, "lastexitcode", "Device restarted: out of memory")
-        self.state = "booting"
+        self._set_state("booting")
         self._pending_event = self.clock.schedule(0, self.boot, C.WAKEREASON_SW_RESET)
 
     def script_output(self, host: ScriptHost, text: str, is_error: bool) -> None:
@@ -198,14 +233,14 @@ class Device:
         self.host = None
         if self.connected:
             self.set_connected(False)
-        self.state = state
+        self._set_state(state)
         self._pending_event = self.clock.schedule_at(max(wake_us, self.clock.now_us), self.boot, reason)
 
     def _snooze(self) -> None:
         """SUSPEND_ON_ERROR gave up: sleep 9 minutes, then retry for a minute, until connected;
         Squirrel then restarts, online, with WAKEREASON_SNOOZE and nv kept (§2.3)."""
         self.host = None
-        self.state = "snoozing"
+        self._set_state("snoozing")
         self._pending_event = self.clock.schedule(self.sim.config.snooze_us, self._snooze_retry)
 
     def _snooze_retry(self) -> None:
@@ -223,6 +258,7 @@ class Device:
             return
         self.connected = on
         now = self.clock.now_us
+        self.sim.record("connection", connected=on)
         self.sim.log.add(now, "status", "Device connected" if on else "Device disconnected")
         if on:
             self._watch_link()
@@ -256,6 +292,7 @@ class Device:
         """Called by every native that talks to the server: 0 when the device is (now) online,
         else a send error. Under SUSPEND_ON_ERROR it blocks while impOS reconnects, and snoozes
         when that fails."""
+        self.sim.record("server-contact")
         if self.connected:
             return 0
         if self.policy[0] != C.SUSPEND_ON_ERROR:
@@ -265,9 +302,7 @@ class Device:
         if not attempt.ok:
             raise Snooze()
         self.set_connected(True)
-        self.sim.device_reached_server(self)
-        if not host.alive:
-            raise Halt("superseded")  # an update took the run away: never continue it
+        self.sim.cloud.device_online(self, in_squirrel=True)  # may end the run for an update
         return 0
 
     def connect_async(self, host: ScriptHost, callback: Any, timeout_s: float) -> None:
@@ -285,7 +320,7 @@ class Device:
             return
         if attempt.ok:
             self.set_connected(True)
-            self.sim.device_reached_server(self)
+            self.sim.cloud.device_online(self, in_squirrel=False)
         if callback is not None and host.alive:
             host._fire(callback, (attempt.reason,))
 

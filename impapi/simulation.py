@@ -16,8 +16,10 @@ from typing import Any, Callable
 
 from .agent import Agent
 from .clock import Clock
+from .cloud import Cloud
 from .device import Device, make_device_id
 from .durations import DEFAULT_EPOCH, parse_duration
+from .events import Event, EventLog
 from .flash import SpiFlash
 from .log import Log, LogEntry
 from .network import Network
@@ -42,6 +44,7 @@ class Config:
     agent_error_restarts: bool = False  # §10 unconfirmed
     agent_memory: int = 1024 * 1024
     crash_loop_boots: int = 5  # consecutive error restarts that count as a crash loop
+    update_deadline_us: int | None = None  # §1.1 unconfirmed: the cloud forces a delayed update
 
 
 def _source(spec: str | os.PathLike | None, what: str) -> tuple[str, str] | None:
@@ -69,6 +72,8 @@ class Simulation:
         self.rng = random.Random(seed)
         self.clock = Clock()
         self.log = Log(epoch=epoch, sink=log_sink)
+        self.events = EventLog()
+        self.cloud = Cloud(self)
         self.epoch_us = int((epoch if epoch.tzinfo else epoch.replace(tzinfo=timezone.utc)).timestamp()) * 1_000_000
         self.network = Network()
         self.profile = imp if isinstance(imp, Profile) else get_profile(imp)
@@ -99,8 +104,35 @@ class Simulation:
         """Start the agent and power the device on, at the current virtual time."""
         if self.agent is not None:
             self.agent.start()
-        if self.device is not None:
+        self.power_on()
+
+    def record(self, kind: str, **data: Any) -> None:
+        self.events.append(Event(self.clock.now_us, kind, data))
+
+    # --- what the world does to the device ----------------------------------------------------
+
+    def power_on(self) -> None:
+        if self.device is not None and self.device.state == "off":
+            self.record("power", on=True)
             self.device.power_on()
+
+    def power_off(self) -> None:
+        if self.device is not None and self.device.state != "off":
+            self.device.power_off()
+
+    def power_cycle(self) -> None:
+        """Cut the power and restore it: a cold boot that installs pending updates before
+        Squirrel starts, without calling the shutdown handler (seed, §1.1)."""
+        self.power_off()
+        self.power_on()
+
+    def agent_to_device(self, name: str, data: Any = None) -> None:
+        """The agent sends the device a message (as ``device.send`` would)."""
+        dev = self.device
+        if dev is not None and dev.connected:
+            from .serialize import to_wire
+
+            self.clock.schedule(self.config.message_latency_us, dev.receive, name, to_wire(data))
 
     # --- running --------------------------------------------------------------------------------
 
@@ -134,8 +166,9 @@ class Simulation:
     def outage(self, start: str | int | float, duration: str | int | float | None, reason: int | None = None) -> None:
         """The network is down from ``start`` (from now) for ``duration`` (None: for ever)."""
         start_us = self.clock.now_us + parse_duration(start)
-        self.network.add_outage(start_us, None if duration is None else parse_duration(duration),
-                                reason if reason is not None else self.profile.default_outage_reason)
+        dur = None if duration is None else parse_duration(duration)
+        self.network.add_outage(start_us, dur, reason if reason is not None else self.profile.default_outage_reason)
+        self.record("outage", start_us=start_us, end_us=None if dur is None else start_us + dur)
         if self.device is not None and self.device.connected:
             self.device._watch_link()
 
@@ -150,9 +183,6 @@ class Simulation:
     def device_connection_changed(self, device: Device, connected: bool) -> None:
         if self.agent is not None:
             self.agent.device_presence(connected)
-
-    def device_reached_server(self, device: Device) -> None:
-        """The device (re)connected: the moment the cloud tells it about pending updates."""
 
     def agent_receive(self, name: str, wire: Any) -> None:
         if self.agent is not None:

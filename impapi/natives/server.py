@@ -101,6 +101,8 @@ def expectonlineat(host: Any, hour: int, minute: int, second: int = 0, dayofweek
 @server.native((DEVICE,))
 def onshutdown(host: Any, callback: Any) -> None:
     host.shutdown_handler = callback
+    if callback is not None:
+        host.sim.record("handler-registered")
 
 
 @server.native(BOTH)

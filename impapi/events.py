@@ -1,0 +1,36 @@
+"""Structured events: what happened in a run, as data (the log is the same story as text).
+
+Kinds and their data:
+
+- ``boot`` {wakereason: int, reason_name: str} — Squirrel started afresh
+- ``state`` {state: "booting"|"running"|"asleep"|"snoozing"|"off"}
+- ``connection`` {connected: bool}
+- ``update`` {stage: "released"|"announced"|"handler-called"|"deferred"|"applied",
+  update: "squirrel"|"impos", version: str,
+  path: "polite"|"no-handler"|"power-cycle"|"force"|"group-move"|"deadline"|"restart"|None,
+  forced: bool} — "restart": applied because Squirrel restarted for another reason while online
+- ``outage`` {start_us: int, end_us: int}
+- ``agent-restart`` {}
+- ``power`` {on: bool}
+- ``handler-registered`` {} — the app called server.onshutdown with a function
+- ``server-contact`` {} — a native talked to the server
+- ``flash`` {op: "write"|"erase", addr: int, length: int}
+- ``error`` {message: str} — an uncaught runtime error
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+
+class Event(NamedTuple):
+    time_us: int
+    kind: str
+    data: dict[str, Any]
+
+
+class EventLog(list):
+    """The events of one run, in the order they happened."""
+
+    def of(self, kind: str, **match: Any) -> list[Event]:
+        return [e for e in self if e.kind == kind and all(e.data.get(k) == v for k, v in match.items())]

@@ -1,0 +1,167 @@
+"""Boot kinds, wake reasons and what survives them (imp-api.md §1.2, §1.3, §4.2, §5, §6, §10)."""
+
+from conftest import device_lines, simulate
+
+from impapi import Config
+
+
+def test_cold_boot_connects_before_squirrel_starts():
+    """§1.3, §11.4: a cold boot connects, then logs Device Booting, then runs the code."""
+    sim = simulate('server.log("wake " + hardware.wakereason());', run="30s")
+    texts = [e.text for e in sim.log]
+    assert texts[:3] == ["Device connected", "Device Booting; %.2f%% program storage used" % sim.device.storage_used(),
+                         "wake 0"]
+    assert sim.log[0].time_us == 2_000_000  # the default connect latency
+
+
+def test_squirrel_starts_offline_after_10s_without_network():
+    """§1.3: after a cold power-up Squirrel starts after 10 s or on connection."""
+    sim = simulate('''
+        server.setsendtimeoutpolicy(RETURN_ON_ERROR, WAIT_TIL_SENT, 10);
+        nv <- {};
+        agent.send("x", 1);
+        imp.wakeup(100, function() { server.log("online " + server.isconnected()); });
+    ''', run=None, start=False)
+    sim.outage(0, "2m")
+    sim.start()
+    sim.run("3m")
+    assert sim.device.boot_us == 10_000_000
+    assert sim.device.connected is False
+    assert device_lines(sim) == []  # RETURN_ON_ERROR while offline: the message is lost (§2.9)
+
+
+def test_deep_sleep_wakes_warm_with_nv_and_timer_reason():
+    """§4.2, §5.1, §6: deep sleep -> warm boot, WAKEREASON_TIMER, nv kept; code after never runs."""
+    sim = simulate('''
+        if (!("nv" in getroottable())) nv <- { n = 0 };
+        nv.n++;
+        server.log("boot " + nv.n + " reason " + hardware.wakereason());
+        try {
+            imp.deepsleepfor(60);
+        } catch (e) {
+            server.log("caught " + e);
+        }
+        server.log("after sleep");
+    ''', run="3m10s")
+    assert device_lines(sim) == ["boot 1 reason 0", "boot 2 reason 1", "boot 3 reason 1", "boot 4 reason 1"]
+
+
+def test_warm_boot_is_offline_until_server_access():
+    """§4.2: after a deep-sleep wake the device stays offline until code touches the server."""
+    sim = simulate('''
+        if (hardware.wakereason() == WAKEREASON_TIMER) {
+            imp.wakeup(30, function() { server.log("talking"); });
+        } else {
+            imp.deepsleepfor(10);
+        }
+    ''', run=None)
+    sim.run("20s")
+    assert sim.device.state == "running" and sim.device.connected is False
+    sim.run("30s")
+    assert sim.device.connected is True
+    log = [(e.time_us, e.text) for e in sim.log]
+    wake = 2_000_000 + 10_000_000
+    assert (wake + 30_000_000 + 2_000_000, "Device connected") in log  # connects on first access
+    assert log[-1] == (wake + 32_000_000, "talking")
+
+
+def test_millis_restarts_at_every_boot():
+    """§5.2: hardware.millis() restarts at 0 on every cold and warm boot."""
+    sim = simulate('''
+        imp.wakeup(5, function() {
+            server.log("millis " + hardware.millis());
+            imp.deepsleepfor(1);
+        });
+    ''', run="20s")
+    assert device_lines(sim)[:2] == ["millis 5000", "millis 5000"]
+
+
+def test_server_restart_restarts_squirrel_with_sw_restart_and_loses_nv():
+    """§1.2, §5.1, §6: server.restart() never returns; WAKEREASON_SW_RESTART; nv not kept."""
+    sim = simulate('''
+        server.log("reason " + hardware.wakereason() + " nv " + ("nv" in getroottable()));
+        nv <- { x = 1 };
+        if (hardware.wakereason() == WAKEREASON_POWER_ON) {
+            try { server.restart(); } catch (e) { server.log("caught"); }
+            server.log("never");
+        }
+    ''')
+    assert device_lines(sim) == ["reason 0 nv false", "reason 10 nv false"]
+
+
+def test_runtime_error_logs_and_restarts_with_squirrel_error():
+    """§10: ERROR lines, onunhandledexception first, then a restart with WAKEREASON_SQUIRREL_ERROR."""
+    sim = simulate('''
+        server.log("reason " + hardware.wakereason());
+        imp.onunhandledexception(function(err) { server.log("handler: " + err); });
+        function inner() { return nosuch.x; }
+        function outer() { inner(); }
+        if (hardware.wakereason() == WAKEREASON_POWER_ON) imp.wakeup(1, outer);
+    ''', run="30s")
+    lines = device_lines(sim)
+    assert lines == [
+        "reason 0",
+        "ERROR: the index 'nosuch' does not exist",
+        "ERROR:   in inner device_code:4",
+        "ERROR:   from outer device_code:5",
+        "handler: the index 'nosuch' does not exist: in inner device_code:4",
+        "reason 5",
+    ]
+    restart = [e for e in sim.log if e.text == "reason 5"][0]
+    assert restart.time_us == 2_000_000 + 1_000_000 + Config().error_restart_delay_us
+
+
+def test_crash_loop_is_detected():
+    """§10: an error at every boot restarts Squirrel again and again."""
+    sim = simulate("local x = null; x.y = 1;", run="2m")
+    assert sim.crash_loop
+    assert sim.device.boots > Config().crash_loop_boots
+
+
+def test_imp_reset_is_a_cold_boot_with_exit_code_16():
+    """§1.3: imp.reset() never returns, warm boot like a power cycle, WAKEREASON_SW_RESET, Exit Code 16."""
+    sim = simulate('''
+        server.log("reason " + hardware.wakereason());
+        if (hardware.wakereason() == WAKEREASON_POWER_ON) { imp.reset(); server.log("never"); }
+    ''')
+    assert device_lines(sim) == ["reason 0", "reason 2"]
+    exits = [e for e in sim.log if e.type == "lastexitcode"]
+    assert len(exits) == 1 and "16" in exits[0].text
+
+
+def test_out_of_memory_restarts_with_sw_reset():
+    """§10: running out of memory restarts with WAKEREASON_SW_RESET and an out-of-memory exit code."""
+    sim = simulate('''
+        server.log("reason " + hardware.wakereason());
+        if (hardware.wakereason() == WAKEREASON_POWER_ON) {
+            local hog = [];
+            while (true) hog.push(array(1000, 1));
+        }
+    ''')
+    assert device_lines(sim) == ["reason 0", "reason 2"]
+    assert any("out of memory" in e.text for e in sim.log if e.type == "lastexitcode")
+
+
+def test_getmemoryfree_reports_the_module_budget():
+    """§4.3: imp.getmemoryfree() is about the module's free Squirrel memory and shrinks with use."""
+    sim = simulate('''
+        local before = imp.getmemoryfree();
+        local keep = array(2000, 0);
+        server.log((before - imp.getmemoryfree()) + " " + before);
+    ''', imp="imp004m")
+    used, before = map(int, device_lines(sim)[0].split())
+    assert used >= 2000 * 16
+    assert abs(before - 184 * 1024) < 4096
+
+
+def test_runs_are_deterministic():
+    """DESIGN: the same scenario and seed give the same log, byte for byte."""
+    code = '''
+        if (!("nv" in getroottable())) nv <- { n = 0 };
+        nv.n++;
+        server.log(nv.n + " " + math.rand());
+        imp.deepsleepfor(30);
+    '''
+    a = simulate(code, run="10m", seed=7).log.to_json()
+    b = simulate(code, run="10m", seed=7).log.to_json()
+    assert a == b and len(a) > 0
