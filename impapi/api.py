@@ -3,29 +3,25 @@
 Each imp API object (``server``, ``imp``, ``hardware``, ...) is one module holding an :class:`Api`;
 a native is one function in it, decorated with the sides it exists on. A native receives the
 running :class:`~impapi.host.ScriptHost` first, then the Squirrel arguments; Squirrel's
-paramscheck is derived once from its signature (without the host)."""
+paramscheck is derived once from its signature (without the host). Installing an object into a
+fresh VM is one C call (a :class:`squirrel.NativeSet` prepared once per side and module)."""
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any, Callable, Iterable
 
 import squirrel
-from squirrel.vm import _paramscheck
 
 DEVICE, AGENT = "device", "agent"
 BOTH = (DEVICE, AGENT)
 
 
 class Native:
-    __slots__ = ("func", "name", "sides", "params", "available")
+    __slots__ = ("func", "sides", "available")
 
-    def __init__(self, func: Callable, name: str, sides: Iterable[str], params: int | None,
-                 available: Callable[[Any], bool] | None) -> None:
+    def __init__(self, func: Callable, sides: Iterable[str], available: Callable[[Any], bool] | None) -> None:
         self.func = func
-        self.name = name
         self.sides = frozenset(sides)
-        self.params = params if params is not None else _paramscheck(func, True)
         self.available = available
 
 
@@ -35,55 +31,37 @@ class Api:
     def __init__(self, table: str | None) -> None:
         self.table = table
         self.natives: dict[str, Native] = {}
-        self.values: dict[str, tuple[Any, frozenset[str]]] = {}
+        self._sets: dict[tuple, squirrel.NativeSet] = {}
 
-    def native(self, sides: Iterable[str] = BOTH, *, name: str | None = None, params: int | None = None,
+    def native(self, sides: Iterable[str] = BOTH, *, name: str | None = None,
                available: Callable[[Any], bool] | None = None) -> Callable[[Callable], Callable]:
         """Register ``func(host, *args)`` as ``<table>.<name>`` on ``sides``. ``available(host)``
         decides per module profile (e.g. no deep sleep on imp005)."""
 
         def register(func: Callable) -> Callable:
-            n = name or func.__name__.rstrip("_")
-            self.natives[n] = Native(func, n, sides, params, available)
+            self.natives[name or func.__name__.rstrip("_")] = Native(func, sides, available)
             return func
 
         return register
 
-    def constant(self, name: str, value: Any, sides: Iterable[str] = BOTH) -> None:
-        self.values[name] = (value, frozenset(sides))
-
-    def build(self, host: Any) -> dict[str, Any]:
-        """The members for ``host``'s side, natives bound to it."""
-        members: dict[str, Any] = {}
+    def native_set(self, host: Any) -> squirrel.NativeSet:
+        """The members for ``host``'s side and module, prepared once per combination."""
         side = host.side
-        for n, nat in self.natives.items():
-            if side in nat.sides and (nat.available is None or nat.available(host)):
-                f = partial(nat.func, host)
-                f.__squirrel_native__ = (False, False, f"{self.table}.{n}" if self.table else n, nat.params)  # type: ignore[attr-defined]
-                members[n] = f
-        for n, (value, sides) in self.values.items():
-            if side in sides:
-                members[n] = value
-        return members
+        key = (side,) + tuple(n.available(host) for n in self.natives.values()
+                              if n.available is not None and side in n.sides)
+        ns = self._sets.get(key)
+        if ns is None:
+            ns = squirrel.NativeSet({name: n.func for name, n in self.natives.items()
+                                     if side in n.sides and (n.available is None or n.available(host))})
+            self._sets[key] = ns
+        return ns
 
-    def install(self, host: Any) -> squirrel.Table | None:
-        """Put the members into the root table (as ``<table>`` or as globals)."""
-        members = self.build(host)
-        if not members:
-            return None  # an object of the other side does not exist here
-        root = host.vm.root
-        if self.table is None:
-            for k, v in members.items():
-                root[k] = v
-            return None
-        existing = root.get(self.table)
-        if isinstance(existing, squirrel.Table):
-            for k, v in members.items():
-                existing[k] = v
-            return existing
-        table = host.vm.to_squirrel(members)
-        root[self.table] = table
-        return table
+    def install(self, host: Any, parent: squirrel.Table | None = None) -> None:
+        """Put the members into ``parent[<table>]`` (the root table's by default; made if missing)."""
+        ns = self.native_set(host)
+        if ns.natives:  # else an object of the other side: it does not exist here
+            vm = host.vm
+            vm.install(vm.root if parent is None else parent, ns, host, into=self.table)
 
 
 class ImpError(squirrel.ScriptError):

@@ -13,12 +13,12 @@ from .errors import (CompileError, Frame, MemoryLimitError, ScriptError, Squirre
                      TimeLimitError, Uncatchable)
 from .proxies import (Array, Blob, BoundFunction, Class, Function, Generator, Instance,
                       NativeFunction, SquirrelObject, Table, Thread, UserData, WeakRef, to_python)
-from .vm import DIALECTS, CallContext, VM, native
+from .vm import DIALECTS, VM, CallContext, NativeSet, native
 
 SQUIRREL_VERSION = "3.1"
 
 __all__ = [
-    "VM", "native", "CallContext", "DIALECTS", "SQUIRREL_VERSION", "to_python",
+    "VM", "native", "NativeSet", "CallContext", "DIALECTS", "SQUIRREL_VERSION", "to_python",
     "SquirrelError", "CompileError", "ScriptError", "MemoryLimitError", "TimeLimitError",
     "Uncatchable", "Frame",
     "SquirrelObject", "Table", "Array", "Function", "NativeFunction", "BoundFunction", "Class",

@@ -271,8 +271,11 @@ class _Members(SquirrelObject):
     def __setattr__(self, name: str, value: Any) -> None:
         if name in SquirrelObject.__slots__:
             object.__setattr__(self, name, value)
-        else:
+            return
+        try:
             self._rawset(name, value, False)
+        except KeyError as e:  # an attribute, not an item: Python code expects AttributeError
+            raise AttributeError(*e.args) from None
 
     def __getitem__(self, key: Any) -> Any:
         return self._get(key)
@@ -316,10 +319,21 @@ class Class(_Members):
 
 
 class Instance(_Members):
-    """An instance of a Squirrel class."""
+    """An instance of a Squirrel class. Iterating gives the member names of its class (Squirrel's
+    foreach over an instance needs a ``_nexti`` metamethod, which is used when there is one)."""
 
     __slots__ = ()
     kind = "instance"
+
+    def __iter__(self) -> Iterator[Any]:
+        if "_nexti" in self.cls:
+            return (k for k, _ in self._items())
+        return iter(self.cls)
+
+    def items(self) -> list[tuple[Any, Any]]:
+        if "_nexti" in self.cls:
+            return list(self._items())
+        return [(k, self._get(k)) for k in self.cls]
 
     @property
     def cls(self) -> Class:
@@ -332,7 +346,14 @@ class Instance(_Members):
         return lib.sqpy_instanceof(self._vm._live(), self._live(), cls._live()) == 1
 
     def __call__(self, *args: Any) -> Any:
-        return self._vm._call(self._live(), self, args, True)
+        """Calls the ``_call`` metamethod, as ``inst(...)`` does in Squirrel (``this`` is the
+        instance; the metamethod's first parameter, the caller's ``this``, is the root table)."""
+        # sq_call cannot call an instance (and metamethods are not members): let Squirrel
+        # code make the call, which honours _call.
+        n = len(args)
+        params = "".join(f", a{i}" for i in range(n))
+        call = self._vm._helper(f"call{n}", f"return function(f{params}) {{ return f({params[2:]}); }}")
+        return call(self, *args)
 
 
 class Blob(Instance):
@@ -359,7 +380,14 @@ class Generator(SquirrelObject):
     kind = "generator"
 
     def __iter__(self) -> Iterator[Any]:
-        return (v for _, v in self._items())
+        # sq_next refuses generators ("cannot iterate a generator"), so resume it like foreach
+        # does: each resume runs to the next yield; the value of its final return is not yielded.
+        resume = self._vm._helper("resume", "return function(g) { return resume g; }")
+        while not self.dead:
+            value = resume(self)
+            if self.dead:
+                return
+            yield value
 
     def __len__(self) -> int:
         raise TypeError("a Squirrel generator has no length")

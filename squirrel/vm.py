@@ -15,9 +15,12 @@ NULL, INTEGER, FLOAT, BOOL, STRING = lib.SQPY_NULL, lib.SQPY_INTEGER, lib.SQPY_F
 TABLE, ARRAY = lib.SQPY_TABLE, lib.SQPY_ARRAY
 OK, ERROR, COMPILE_ERROR = lib.SQPY_OK, lib.SQPY_ERROR, lib.SQPY_COMPILE_ERROR
 TIME_LIMIT, MEMORY_LIMIT, STOPPED, BADREF = lib.SQPY_TIME_LIMIT, lib.SQPY_MEMORY_LIMIT, lib.SQPY_STOPPED, lib.SQPY_BADREF
+STACK_OVERFLOW = lib.SQPY_STACK_OVERFLOW
 CB_RETURN, CB_NORETURN, CB_RAISE, CB_STOP = lib.SQPY_CB_RETURN, lib.SQPY_CB_NORETURN, lib.SQPY_CB_RAISE, lib.SQPY_CB_STOP
 
 DIALECTS = {"imp": 32, "standard": 64}
+_BYTECODE: dict[tuple, tuple[Any, bytes]] = {}  # (source, filename, dialect) -> (line map, bytecode)
+_BYTECODE_ENTRIES = 64
 _INT_RANGE = {32: (-(1 << 31), (1 << 31) - 1), 64: (-(1 << 63), (1 << 63) - 1)}
 _SCRATCH = 16
 
@@ -33,15 +36,33 @@ class CallContext:
 
 
 class _Native:
-    __slots__ = ("func", "pass_this", "pass_context", "name", "nparams")
+    __slots__ = ("func", "pass_this", "pass_context", "name", "nparams", "maxargs", "bound")
 
     def __init__(self, func: Callable, pass_this: bool, pass_context: bool, name: str | None,
                  params: int | None) -> None:
         self.func = func
+        self.bound = False  # a NativeSet member: receives its install's context first
         self.pass_this = pass_this
         self.pass_context = pass_context
         self.name = name or getattr(func, "__name__", None) or "<python>"
-        self.nparams = params if params is not None else _paramscheck(func, pass_this or pass_context)
+        if params is not None:
+            self.nparams, self.maxargs = params, None
+        else:
+            self.nparams = _paramscheck(func, pass_this or pass_context)
+            self.maxargs = _maxargs(func, pass_this or pass_context) if self.nparams < 0 else None
+
+
+def _maxargs(func: Callable, takes_first: bool) -> int | None:
+    """How many arguments (with ``this``) a signature with defaults takes at most: Squirrel's
+    paramscheck can only say "at least", so the trampoline checks the upper bound. None: no bound."""
+    sig = inspect.signature(func)
+    n = 0
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            return None
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            n += 1
+    return n if takes_first else n + 1
 
 
 def _paramscheck(func: Callable, takes_first: bool) -> int:
@@ -85,6 +106,30 @@ def native(func: Callable | None = None, *, pass_this: bool = False, pass_contex
     return mark(func) if func is not None else mark
 
 
+class NativeSet:
+    """Python functions (and integer constants) to put into the tables of many VMs, prepared
+    once: names and paramschecks become C arrays here, so :meth:`VM.install` is one C call.
+    Each function receives the install's context first, then the Squirrel arguments."""
+
+    def __init__(self, functions: dict[str, Callable], integers: dict[str, int] | None = None) -> None:
+        self.natives: list[_Native] = []
+        for name, f in functions.items():
+            opts = getattr(f, "__squirrel_native__", (False, False, None, None))
+            params = opts[3] if opts[3] is not None else _paramscheck(f, True)
+            nat = _Native(f, opts[0], False, name, params)
+            if opts[3] is None and params < 0:
+                nat.maxargs = _maxargs(f, True)
+            nat.bound = True
+            self.natives.append(nat)
+        ints = integers or {}
+        self._keep = [ffi.new("char[]", k.encode("utf-8")) for k in list(functions) + list(ints)]
+        self._names = ffi.new("const char *[]", self._keep[:len(functions)] or [ffi.NULL])
+        self._nparams = ffi.new("long long[]", [n.nparams for n in self.natives] or [0])
+        self._nints = len(ints)
+        self._int_names = ffi.new("const char *[]", self._keep[len(functions):] or [ffi.NULL])
+        self._ints = ffi.new("long long[]", list(ints.values()) or [0])
+
+
 class VM:
     """A Squirrel 3.1 virtual machine.
 
@@ -108,6 +153,7 @@ class VM:
         self._ptr = ffi.NULL
         self._handle = ffi.new_handle(self)
         self._functions: dict[int, _Native] = {}
+        self._contexts: dict[int, Any] = {}
         self._next_fid = 1
         self._pending: BaseException | None = None
         self._stop_exc: BaseException | None = None
@@ -204,9 +250,21 @@ class VM:
         return self._root
 
     def compile(self, source: str | bytes, filename: str = "<script>") -> "_p.Function":
-        """Compile a script into a function; calling it runs the script with ``this`` = root."""
+        """Compile a script into a function; calling it runs the script with ``this`` = root.
+
+        The bytecode of recent compiles is kept (keyed by source, filename and dialect), so a
+        source loaded into many VMs is compiled once."""
         ptr = self._live()
         data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
+        key = (data, filename, self.dialect)
+        cached = _BYTECODE.get(key)
+        if cached is not None:
+            linemap, code = cached
+            if linemap:
+                self._linemaps[filename] = linemap
+            rc = lib.sqpy_load(ptr, code, len(code), self._out)
+            if rc == OK:
+                return self._from(self._out)
         text = data.decode("utf-8", "replace")
         linemap = LineMap.scan(text, filename)
         if linemap:
@@ -214,6 +272,16 @@ class VM:
         else:
             self._linemaps.pop(filename, None)
         rc = lib.sqpy_compile(ptr, data, len(data), filename.encode("utf-8"), self._out)
+        if rc == OK:
+            fn = self._from(self._out)
+            size = lib.sqpy_dump(ptr, fn._ref, ffi.NULL, 0)
+            if size > 0:
+                buf = ffi.new("char[]", size)
+                lib.sqpy_dump(ptr, fn._ref, buf, size)
+                if len(_BYTECODE) >= _BYTECODE_ENTRIES:
+                    _BYTECODE.pop(next(iter(_BYTECODE)))
+                _BYTECODE[key] = (linemap, ffi.buffer(buf)[:])
+            return fn
         if rc == COMPILE_ERROR:
             msg = ffi.string(lib.sqpy_error_message(ptr)).decode("utf-8", "replace")
             line, col = lib.sqpy_error_line(ptr), lib.sqpy_error_column(ptr)
@@ -244,6 +312,31 @@ class VM:
             return f
 
         return register(func) if func is not None else register
+
+    def _helper(self, name: str, source: str) -> Any:
+        """A Squirrel function the binding itself needs, compiled once per VM."""
+        helpers = self.__dict__.setdefault("_helpers", {})
+        f = helpers.get(name)
+        if f is None:
+            f = helpers[name] = self.compile(source, f"<squirrel.{name}>")()
+        return f
+
+    def install(self, table: "_p.Table", natives: "NativeSet", context: Any = None, *,
+                into: str | None = None) -> None:
+        """Put every member of ``natives`` into ``table`` (or into ``table[into]``, a table made
+        if missing) in one C call. Each native receives ``context`` as its first argument."""
+        ptr = self._live()
+        base = self._next_fid
+        n = len(natives.natives)
+        self._next_fid += n
+        rc = lib.sqpy_install(ptr, table._live(), into.encode("utf-8") if into else ffi.NULL, n,
+                              natives._names, natives._nparams, base, natives._nints,
+                              natives._int_names, natives._ints)
+        if rc:
+            self._raise(rc)
+        ids = range(base, base + n)
+        self._functions.update(zip(ids, natives.natives))
+        self._contexts.update(dict.fromkeys(ids, context))
 
     def collect_garbage(self) -> int:
         """Run Squirrel's cycle collector; returns what it freed."""
@@ -441,6 +534,8 @@ class VM:
             raise MemoryLimitError(f"the script went over its memory limit ({self._memory_limit} bytes; "
                                    f"in use: {lib.sqpy_memory_used(ptr)})")
         message = ffi.string(lib.sqpy_error_message(ptr)).decode("utf-8", "replace")
+        if rc == STACK_OVERFLOW:
+            raise ScriptError(message or "stack overflow", message or "stack overflow", frames)
         out = ffi.new("sqpy_value *")
         lib.sqpy_error_value(ptr, out)
         value = self._from(out)
@@ -462,13 +557,18 @@ class VM:
         try:
             if nat is None:
                 raise SquirrelError("this Python function is no longer registered")
+            if nat.maxargs is not None and nargs > nat.maxargs:
+                raise ScriptError("wrong number of parameters")  # what Squirrel says itself
             from_ = self._from
             first = 0 if nat.pass_this else 1
             pyargs = [from_(args[i]) for i in range(nargs)]
             if nat.pass_context:
                 pyargs[0] = CallContext(self, v, pyargs[0])
                 first = 0
-            result = nat.func(*pyargs[first:])
+            if nat.bound:
+                result = nat.func(self._contexts[fid], *pyargs[first:])
+            else:
+                result = nat.func(*pyargs[first:])
             if result is None:
                 return CB_NORETURN
             temps: list = []

@@ -6,6 +6,8 @@ import random
 from typing import Any
 
 from .. import constants as C
+from squirrel import NativeSet
+
 from ..api import Api
 from .hardware import hardware, spiflash
 from .http import http
@@ -15,10 +17,11 @@ from .server import server
 
 APIS: tuple[Api, ...] = (server, imp, hardware, agent, device, http)
 
-_DEVICE_CONSTANTS = dict(C.WAKE_REASONS) | dict(C.SHUTDOWN_REASONS) | dict(C.SEND_ERRORS) | \
-    dict(C.CONNECTION_REASONS) | dict(C.ERROR_POLICIES) | dict(C.WAIT_POLICIES) | \
-    dict(C.ENVIRONMENTS)
-_AGENT_CONSTANTS = dict(C.ENVIRONMENTS)
+_DEVICE_CONSTANTS = NativeSet({}, dict(C.WAKE_REASONS) | dict(C.SHUTDOWN_REASONS) | dict(C.SEND_ERRORS)
+                              | dict(C.CONNECTION_REASONS) | dict(C.ERROR_POLICIES) | dict(C.WAIT_POLICIES)
+                              | dict(C.ENVIRONMENTS))
+_FLASH_CONSTANTS = NativeSet({}, dict(C.SPIFLASH_FLAGS))
+_AGENT_CONSTANTS = NativeSet({}, dict(C.ENVIRONMENTS))
 
 
 def install(host: Any) -> None:
@@ -31,17 +34,15 @@ def install(host: Any) -> None:
                      uptime_us=(lambda: host.owner.micros()) if host.side == "device" else (lambda: sim.clock.now_us),
                      rng=sim.rng)
     root = vm.root
-    consts = _DEVICE_CONSTANTS if host.side == "device" else _AGENT_CONSTANTS
-    for k, v in consts.items():
-        root[k] = v
+    device_side = host.side == "device"
+    vm.install(root, _DEVICE_CONSTANTS if device_side else _AGENT_CONSTANTS)
     for api in APIS:
         api.install(host)
-    if host.side == "device":
+    if device_side:
         if host.owner.flash is not None:
-            for k, v in C.SPIFLASH_FLAGS.items():
-                root[k] = v
-            root["hardware"]["spiflash"] = vm.to_squirrel(spiflash.build(host))
+            vm.install(root, _FLASH_CONSTANTS)
+            spiflash.install(host, root["hardware"])
     else:
         root["imp"]["configparams"] = vm.to_squirrel({"deviceid": sim.device.id if sim.device else ""})
-    if host.vm.memory_limit:
-        host.vm.memory_limit = host.vm.memory_used + host.vm.memory_limit
+    if vm.memory_limit:
+        vm.memory_limit = vm.memory_used + vm.memory_limit

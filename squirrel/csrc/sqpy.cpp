@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <unistd.h>
 #include <map>
 #include <string>
 #include <utility>
@@ -62,6 +63,7 @@ struct sqpy_vm {
     int stop;
 
     HSQOBJECT err;
+    bool handled;  /* the error handler (or record_unhandled) recorded the error of this call */
     std::string errmsg;
     std::vector<Frame> frames;
     bool capture_locals;
@@ -105,8 +107,11 @@ void sq_vm_free(void *p, SQUnsignedInteger size) {
 
 /* ---- limits ---- */
 
-static const long long NO_LIMIT_INTERVAL = 1LL << 40;
+/* With no limit set the hook still runs now and then, to stop runaway recursion: stock
+ * Squirrel grows its stacks until malloc fails and then crashes. */
+static const long long CHECK_INTERVAL = 1LL << 16;
 static const long long DEADLINE_INTERVAL = 10000;
+static const SQInteger MAX_CALL_DEPTH = 100000;  /* frames per thread; ~15 MB of stack */
 
 static double now_seconds(void) {
     struct timespec t;
@@ -117,10 +122,10 @@ static double now_seconds(void) {
 static SQRESULT interrupt_hook(HSQUIRRELVM v);
 
 static void arm(sqpy_vm *vm) {
-    long long n = NO_LIMIT_INTERVAL;
+    long long n = CHECK_INTERVAL;
     if (vm->stop) n = 1;
     else {
-        if (vm->budget) n = vm->budget - vm->executed;
+        if (vm->budget && vm->budget - vm->executed < n) n = vm->budget - vm->executed;
         if (vm->seconds > 0 && n > DEADLINE_INTERVAL) n = DEADLINE_INTERVAL;
         if (n < 1) n = 1;
     }
@@ -139,12 +144,17 @@ static SQRESULT interrupt_hook(HSQUIRRELVM v) {
         if (vm->mem_limit && vm->mem_used > vm->mem_limit) vm->stop = SQPY_MEMORY_LIMIT;
         else if (vm->budget && vm->executed >= vm->budget) vm->stop = SQPY_TIME_LIMIT;
         else if (vm->seconds > 0 && now_seconds() >= deadline_of(vm)) vm->stop = SQPY_TIME_LIMIT;
+        else {
+            SQStackInfos si;
+            if (SQ_SUCCEEDED(sq_stackinfos(v, MAX_CALL_DEPTH, &si))) vm->stop = SQPY_STACK_OVERFLOW;
+        }
     }
     arm(vm);
     if (!vm->stop) return SQ_OK;
     /* Stays stopped (the hook fires at every instruction) until the host call returns, so
      * nothing the script does after a swallowed error can run on. */
-    return sq_throwerror(v, vm->stop == SQPY_MEMORY_LIMIT ? "not enough memory" : "time limit exceeded");
+    return sq_throwerror(v, vm->stop == SQPY_MEMORY_LIMIT ? "not enough memory" :
+                            vm->stop == SQPY_STACK_OVERFLOW ? "stack overflow" : "time limit exceeded");
 }
 
 struct Entry {
@@ -266,6 +276,7 @@ static void clear_error(sqpy_vm *vm) {
     vm->frames.clear();
     vm->csource.clear();
     vm->cline = vm->ccol = 0;
+    vm->handled = false;
 }
 
 static std::string short_repr(HSQUIRRELVM v, SQInteger idx) {
@@ -294,24 +305,23 @@ static std::string short_repr(HSQUIRRELVM v, SQInteger idx) {
     }
 }
 
-/* Runs at the raise point of an error no try/catch takes, with the stack intact. */
-static SQInteger error_handler(HSQUIRRELVM v) {
-    sqpy_vm *vm = (sqpy_vm *)sq_getsharedforeignptr(v);
+/* Records `err` as the last error, with the Squirrel call stack from `level` outwards. */
+static void record_error(sqpy_vm *vm, HSQUIRRELVM v, const HSQOBJECT &err, SQInteger level) {
     sq_release(vm->v, &vm->err);
-    sq_resetobject(&vm->err);
+    vm->err = err;
+    sq_addref(vm->v, &vm->err);
     vm->errmsg.clear();
     vm->frames.clear();
-    if (sq_gettop(v) >= 2) {
-        sq_getstackobj(v, 2, &vm->err);
-        sq_addref(vm->v, &vm->err);
-        if (sq_gettype(v, 2) == OT_STRING) {
-            const SQChar *s;
-            sq_getstring(v, 2, &s);
-            vm->errmsg.assign(s, (size_t)sq_getsize(v, 2));
-        }
+    vm->handled = true;
+    if (sq_type(err) == OT_STRING) {
+        sq_pushobject(v, err);
+        const SQChar *s;
+        sq_getstring(v, -1, &s);
+        vm->errmsg.assign(s, (size_t)sq_getsize(v, -1));
+        sq_pop(v, 1);
     }
     SQStackInfos si;
-    for (SQInteger level = 1; SQ_SUCCEEDED(sq_stackinfos(v, level, &si)) && level < 200; level++) {
+    for (int n = 0; SQ_SUCCEEDED(sq_stackinfos(v, level, &si)) && n < 200; level++, n++) {
         Frame f;
         f.func = si.funcname ? si.funcname : "unknown";
         f.source = si.source ? si.source : "NATIVE";
@@ -325,7 +335,34 @@ static SQInteger error_handler(HSQUIRRELVM v) {
         }
         vm->frames.push_back(f);
     }
+}
+
+/* Runs at the raise point of an error no try/catch takes, with the stack intact. */
+static SQInteger error_handler(HSQUIRRELVM v) {
+    sqpy_vm *vm = (sqpy_vm *)sq_getsharedforeignptr(v);
+    HSQOBJECT err;
+    sq_resetobject(&err);
+    if (sq_gettop(v) >= 2) sq_getstackobj(v, 2, &err);
+    record_error(vm, v, err, 1);
     return 0;
+}
+
+/* After a failed sq_call: errors raised before the VM ran any code (a native called straight
+ * from the host, paramscheck, "Native stack overflow") never reach the error handler, so take
+ * them from the last error, with the stack of whatever is still running. */
+static void record_unhandled(sqpy_vm *vm, HSQUIRRELVM v) {
+    if (vm->handled) return;
+    sq_getlasterror(v);
+    if (sq_gettype(v, -1) == OT_NULL) {  /* sq_call of a value it cannot call sets no error */
+        sq_pop(v, 1);
+        sq_pushstring(v, "call failed: the value is not callable", -1);
+    }
+    HSQOBJECT err;
+    sq_getstackobj(v, -1, &err);
+    sq_addref(vm->v, &err);  /* survives the pop below */
+    sq_pop(v, 1);
+    record_error(vm, v, err, 0);
+    sq_release(vm->v, &err);
 }
 
 static void compiler_error(HSQUIRRELVM v, const SQChar *desc, const SQChar *source, SQInteger line, SQInteger column) {
@@ -379,9 +416,16 @@ static SQInteger forget_function(SQUserPointer p, SQInteger) {
 static SQInteger trampoline(HSQUIRRELVM v) {
     sqpy_vm *vm = (sqpy_vm *)sq_getsharedforeignptr(v);
     SQInteger top = sq_gettop(v);
-    SQUserPointer up = NULL;
-    sq_getuserdata(v, top, &up, NULL);
-    long long fid = ((FunctionTag *)up)->fid;
+    long long fid;
+    if (sq_gettype(v, top) == OT_INTEGER) {  /* a native installed in a batch */
+        SQInteger i;
+        sq_getinteger(v, top, &i);
+        fid = i;
+    } else {
+        SQUserPointer up = NULL;
+        sq_getuserdata(v, top, &up, NULL);
+        fid = ((FunctionTag *)up)->fid;
+    }
     int nargs = (int)(top - 1);
     sqpy_value small[8];
     std::vector<sqpy_value> big;
@@ -408,6 +452,86 @@ static SQInteger trampoline(HSQUIRRELVM v) {
         sq_pushstring(v, ret.s ? ret.s : "error in a Python function", ret.s ? (SQInteger)ret.len : -1);
         return sq_throwobject(v);
     }
+}
+
+/* ---- allocation guards ----
+ * Squirrel never checks malloc's result, and a few natives allocate (and fill) as much as the
+ * script asks for at once: array(n), array.resize(n), blob(n), blob.resize(n). A huge n would
+ * crash the host before any memory limit could stop the script, so these natives are wrapped:
+ * a request beyond the VM's memory limit stops the script like the limit does (uncatchable),
+ * and without a limit a request beyond the machine's physical memory is a plain error. */
+
+static long long physical_memory(void) {
+    static long long mem = 0;
+    if (!mem) {
+        long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+        mem = pages > 0 && size > 0 ? (long long)pages * size : (1LL << 40);
+    }
+    return mem;
+}
+
+/* Outer values, as they sit on the stack after the arguments: the wrapped native, the index of
+ * its size argument, the bytes per unit (guard_native pushes them in reverse: sq_newclosure
+ * takes the top of the stack as the first). */
+static SQInteger guarded_alloc(HSQUIRRELVM v) {
+    sqpy_vm *vm = (sqpy_vm *)sq_getsharedforeignptr(v);
+    SQInteger top = sq_gettop(v), nargs = top - 3;
+    SQInteger argidx = 0, unit = 1;
+    sq_getinteger(v, top - 1, &argidx);
+    sq_getinteger(v, top, &unit);
+    SQObjectType t = argidx <= nargs ? sq_gettype(v, argidx) : OT_NULL;
+    if (t == OT_INTEGER || t == OT_FLOAT) {
+        double n;
+        if (t == OT_INTEGER) { SQInteger i; sq_getinteger(v, argidx, &i); n = (double)i; }
+        else { SQFloat f; sq_getfloat(v, argidx, &f); n = (double)f; }
+        /* Stock array(-1), [].resize(-1) and blob.resize(-1) crash. */
+        if (!(n >= 0)) return sq_throwerror(v, "size must not be negative");
+        if (n > 0) {
+            double bytes = n * (double)unit;
+            if (vm->mem_limit && bytes + (double)vm->mem_used > (double)vm->mem_limit) {
+                if (!vm->stop) vm->stop = SQPY_MEMORY_LIMIT;
+                sq_setuncatchable(v, SQTrue);
+                sq_requestinterrupt(v);
+                return sq_throwerror(v, "not enough memory");
+            }
+            if (bytes > (double)physical_memory()) return sq_throwerror(v, "not enough memory");
+        }
+    }
+    sq_push(v, top - 2);
+    for (SQInteger i = 1; i <= nargs; i++) sq_push(v, i);
+    if (SQ_FAILED(sq_call(v, nargs, SQTrue, SQFalse))) return SQ_ERROR;
+    return 1;
+}
+
+/* Replaces the native `name` of the table or class on top of the stack with a guarded one. */
+static void guard_native(HSQUIRRELVM v, const SQChar *name, SQInteger argidx, SQInteger unit) {
+    sq_pushinteger(v, unit);
+    sq_pushinteger(v, argidx);
+    sq_pushstring(v, name, -1);
+    if (SQ_FAILED(sq_rawget(v, -4))) { sq_pop(v, 2); return; }
+    sq_newclosure(v, guarded_alloc, 3);
+    sq_setnativeclosurename(v, -1, name);
+    sq_pushstring(v, name, -1);
+    sq_push(v, -2);
+    sq_remove(v, -3);
+    if (sq_gettype(v, -3) == OT_CLASS) sq_newslot(v, -3, SQFalse);
+    else sq_rawset(v, -3);
+}
+
+static void guard_allocations(HSQUIRRELVM v) {
+    const SQInteger objsize = (SQInteger)sizeof(SQObject);
+    sq_pushroottable(v);
+    guard_native(v, "array", 2, objsize);
+    sq_pushstring(v, "blob", -1);
+    if (SQ_SUCCEEDED(sq_rawget(v, -2))) {
+        guard_native(v, "constructor", 2, 1);
+        guard_native(v, "resize", 2, 1);
+        sq_pop(v, 1);
+    }
+    sq_pop(v, 1);
+    sq_getdefaultdelegate(v, OT_ARRAY);
+    guard_native(v, "resize", 2, objsize);
+    sq_pop(v, 1);
 }
 
 /* ---- coverage ---- */
@@ -448,6 +572,7 @@ sqpy_vm *sqpy_open(void *owner, int intwidth, long long stacksize) {
     sqstd_register_mathlib(v);
     sqstd_register_stringlib(v);
     sq_pop(v, 1);
+    guard_allocations(v);
     arm(vm);
     g_current = saved;
     return vm;
@@ -521,9 +646,55 @@ int sqpy_compile(sqpy_vm *vm, const char *src, long long len, const char *name, 
     return SQPY_OK;
 }
 
+/* Bytecode: compiling is the slow part of starting a VM, and the same source is loaded again
+ * and again (one VM per boot), so the host keeps the bytes of its compiled closures. */
+struct Buffer {
+    std::vector<char> data;
+    size_t pos;
+};
+
+static SQInteger write_bytes(SQUserPointer up, SQUserPointer p, SQInteger n) {
+    Buffer *b = (Buffer *)up;
+    b->data.insert(b->data.end(), (char *)p, (char *)p + n);
+    return n;
+}
+
+static SQInteger read_bytes(SQUserPointer up, SQUserPointer p, SQInteger n) {
+    Buffer *b = (Buffer *)up;
+    if (b->pos + (size_t)n > b->data.size()) return -1;
+    memcpy(p, &b->data[b->pos], (size_t)n);
+    b->pos += (size_t)n;
+    return n;
+}
+
+long long sqpy_dump(sqpy_vm *vm, long long fn, char *out, long long cap) {
+    if (!ref_ok(vm, fn) || sq_type(vm->refs[fn]) != OT_CLOSURE) return -1;
+    Entry e(vm);
+    Buffer b;
+    b.pos = 0;
+    sq_pushobject(vm->v, vm->refs[fn]);
+    SQRESULT r = sq_writeclosure(vm->v, write_bytes, &b);
+    sq_pop(vm->v, 1);
+    if (SQ_FAILED(r)) return -1;
+    if ((long long)b.data.size() <= cap && out) memcpy(out, &b.data[0], b.data.size());
+    return (long long)b.data.size();
+}
+
+int sqpy_load(sqpy_vm *vm, const char *data, long long len, sqpy_value *out) {
+    Entry e(vm);
+    Buffer b;
+    b.data.assign(data, data + len);
+    b.pos = 0;
+    if (SQ_FAILED(sq_readclosure(vm->v, read_bytes, &b))) return SQPY_BADARG;
+    read_value(vm, vm->v, -1, out);
+    sq_pop(vm->v, 1);
+    return SQPY_OK;
+}
+
 int sqpy_call(sqpy_vm *vm, long long fn, const sqpy_value *self, int nargs, const sqpy_value *args, sqpy_value *out) {
     if (!ref_ok(vm, fn)) return SQPY_BADREF;
     Entry e(vm);
+    clear_error(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
     sq_reservestack(v, nargs + 4);
@@ -536,7 +707,18 @@ int sqpy_call(sqpy_vm *vm, long long fn, const sqpy_value *self, int nargs, cons
     for (int i = 0; i < nargs; i++) {
         if (!push_value(vm, v, &args[i])) { sq_settop(v, top); return SQPY_BADREF; }
     }
-    if (SQ_FAILED(sq_call(v, nargs + 1, SQTrue, SQTrue))) {
+    sq_reseterror(v);
+    SQRESULT r = sq_call(v, nargs + 1, SQTrue, SQTrue);
+    /* suspend() in the main thread returns to the host with the script's frames left on the
+     * stack (and every later suspend() fails). The host has no wakeup, so resume it at once
+     * with an error raised where it suspended. */
+    while (SQ_SUCCEEDED(r) && sq_getvmstate(v) == SQ_VMSTATE_SUSPENDED) {
+        sq_pop(v, 1);
+        sq_throwerror(v, "cannot suspend the main thread (suspend() works in a newthread())");
+        r = sq_wakeupvm(v, SQFalse, SQTrue, SQTrue, SQTrue);
+    }
+    if (SQ_FAILED(r)) {
+        record_unhandled(vm, v);
         sq_settop(v, top);
         return e.fail();
     }
@@ -568,7 +750,13 @@ int sqpy_set(sqpy_vm *vm, long long obj, const sqpy_value *key, const sqpy_value
     SQInteger top = sq_gettop(v);
     sq_pushobject(v, vm->refs[obj]);
     if (!push_value(vm, v, key) || !push_value(vm, v, val)) { sq_settop(v, top); return SQPY_BADREF; }
+    sq_reseterror(v);
     SQRESULT r = newslot ? sq_newslot(v, -3, SQFalse) : sq_set(v, -3);
+    if (SQ_SUCCEEDED(r) && newslot) {  /* sq_newslot returns SQ_OK even when the VM refused */
+        sq_getlasterror(v);
+        if (sq_gettype(v, -1) != OT_NULL) r = SQ_ERROR;
+        sq_pop(v, 1);
+    }
     if (SQ_FAILED(r)) {
         sq_getlasterror(v);
         if (sq_gettype(v, -1) == OT_STRING) {
@@ -603,6 +791,7 @@ int sqpy_next(sqpy_vm *vm, long long obj, sqpy_value *iter, sqpy_value *key, sqp
     sq_pushobject(v, vm->refs[obj]);
     push_value(vm, v, iter);
     int rc;
+    sq_reseterror(v);  /* sq_next fails both at the end and on errors: only errors set it */
     if (SQ_SUCCEEDED(sq_next(v, -2))) {
         read_value(vm, v, -2, key);
         read_value(vm, v, -1, val);
@@ -613,8 +802,18 @@ int sqpy_next(sqpy_vm *vm, long long obj, sqpy_value *iter, sqpy_value *key, sqp
         iter->type = SQPY_INTEGER;
         iter->i = i;
         rc = 1;
+    } else if (vm->stop) {
+        rc = -vm->stop;
     } else {
-        rc = vm->stop ? -vm->stop : 0;
+        sq_getlasterror(v);
+        bool failed = sq_gettype(v, -1) != OT_NULL;
+        sq_pop(v, 1);
+        rc = 0;
+        if (failed) {  /* e.g. an instance whose _nexti is missing or throws */
+            vm->handled = false;
+            record_unhandled(vm, v);
+            rc = -SQPY_ERROR;
+        }
     }
     sq_settop(v, top);
     return rc;
@@ -694,6 +893,44 @@ int sqpy_new_function(sqpy_vm *vm, long long fid, long long nparams, const char 
     return SQPY_OK;
 }
 
+int sqpy_install(sqpy_vm *vm, long long table, const char *subtable, int n, const char *const *names,
+                 const long long *nparams, long long fid_base, int nints, const char *const *int_names,
+                 const long long *ints) {
+    if (!ref_ok(vm, table)) return SQPY_BADREF;
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    SQInteger top = sq_gettop(v);
+    sq_pushobject(v, vm->refs[table]);
+    if (subtable) {  /* into table[subtable], made if missing */
+        sq_pushstring(v, subtable, -1);
+        if (SQ_FAILED(sq_rawget(v, -2)) || sq_gettype(v, -1) != OT_TABLE) {
+            sq_settop(v, top + 1);
+            sq_pushstring(v, subtable, -1);
+            sq_newtable(v);
+            sq_newslot(v, -3, SQFalse);
+            sq_pushstring(v, subtable, -1);
+            sq_rawget(v, -2);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        sq_pushstring(v, names[i], -1);
+        /* The free variable is the function id itself: a batch is never forgotten one by one,
+         * so it needs no userdata with a release hook. */
+        sq_pushinteger(v, (SQInteger)(fid_base + i));
+        sq_newclosure(v, trampoline, 1);
+        if (nparams[i]) sq_setparamscheck(v, (SQInteger)nparams[i], NULL);
+        sq_setnativeclosurename(v, -1, names[i]);
+        if (SQ_FAILED(sq_newslot(v, -3, SQFalse))) { sq_settop(v, top); return SQPY_ERROR; }
+    }
+    for (int i = 0; i < nints; i++) {
+        sq_pushstring(v, int_names[i], -1);
+        sq_pushinteger(v, (SQInteger)ints[i]);
+        if (SQ_FAILED(sq_newslot(v, -3, SQFalse))) { sq_settop(v, top); return SQPY_ERROR; }
+    }
+    sq_settop(v, top);
+    return SQPY_OK;
+}
+
 int sqpy_tostring(sqpy_vm *vm, const sqpy_value *val, sqpy_value *out) {
     Entry e(vm);
     HSQUIRRELVM v = vm->v;
@@ -735,11 +972,13 @@ int sqpy_getclass(sqpy_vm *vm, long long ref, sqpy_value *out) { return unary(vm
 int sqpy_instanceof(sqpy_vm *vm, long long inst, long long cls) {
     if (!ref_ok(vm, inst) || !ref_ok(vm, cls)) return -1;
     Entry e(vm);
-    sq_pushobject(vm->v, vm->refs[inst]);
+    /* sq_instanceof wants the class below the instance; on wrong types it returns SQ_ERROR,
+     * which is not SQTrue. */
     sq_pushobject(vm->v, vm->refs[cls]);
+    sq_pushobject(vm->v, vm->refs[inst]);
     SQBool b = sq_instanceof(vm->v);
     sq_pop(vm->v, 2);
-    return b ? 1 : 0;
+    return b == SQTrue ? 1 : 0;
 }
 
 int sqpy_generator_dead(sqpy_vm *vm, long long ref) {

@@ -43,7 +43,8 @@ enum {
     SQPY_MEMORY_LIMIT = 5,
     SQPY_STOPPED = 6,      /* a native stopped the script (uncatchable) */
     SQPY_BADREF = 7,
-    SQPY_BADARG = 8
+    SQPY_BADARG = 8,
+    SQPY_STACK_OVERFLOW = 9 /* runaway recursion: the script was stopped (uncatchable) */
 };
 
 /* What a Python native returns to the trampoline. */
@@ -71,6 +72,9 @@ int sqpy_ref_type(sqpy_vm *vm, long long ref);
 
 /* Operations. `out` receives a result; strings in it stay valid until the next operation. */
 int sqpy_compile(sqpy_vm *vm, const char *src, long long len, const char *name, sqpy_value *out);
+/* Bytecode of a compiled closure: returns its size (copied into out when it fits in cap). */
+long long sqpy_dump(sqpy_vm *vm, long long fn, char *out, long long cap);
+int sqpy_load(sqpy_vm *vm, const char *data, long long len, sqpy_value *out);
 int sqpy_call(sqpy_vm *vm, long long fn, const sqpy_value *self, int nargs, const sqpy_value *args, sqpy_value *out);
 int sqpy_get(sqpy_vm *vm, long long obj, const sqpy_value *key, int raw, sqpy_value *out);
 int sqpy_set(sqpy_vm *vm, long long obj, const sqpy_value *key, const sqpy_value *val, int newslot);
@@ -82,6 +86,11 @@ int sqpy_new(sqpy_vm *vm, int type, long long size, sqpy_value *out);
 int sqpy_new_blob(sqpy_vm *vm, const char *data, long long len, sqpy_value *out);
 int sqpy_blob_data(sqpy_vm *vm, long long ref, const char **data, long long *len);
 int sqpy_new_function(sqpy_vm *vm, long long fid, long long nparams, const char *name, sqpy_value *out);
+/* Batch install into a table (or into its slot `subtable`, made if missing): n natives (ids
+ * fid_base..fid_base+n-1) and nints integer slots. */
+int sqpy_install(sqpy_vm *vm, long long table, const char *subtable, int n, const char *const *names,
+                 const long long *nparams, long long fid_base, int nints, const char *const *int_names,
+                 const long long *ints);
 int sqpy_tostring(sqpy_vm *vm, const sqpy_value *val, sqpy_value *out);
 int sqpy_typeof(sqpy_vm *vm, const sqpy_value *val, sqpy_value *out);
 int sqpy_weakref_value(sqpy_vm *vm, long long ref, sqpy_value *out);
