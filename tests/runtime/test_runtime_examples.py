@@ -1,0 +1,140 @@
+"""The example apps run under impsim with the log and outcomes a user expects."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from impapi import Simulation
+from impapi.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def run_cli(capsys, *args):
+    code = main(["run", *map(str, args)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_ping_pong_round_trips(capsys):
+    """§3: agent.send/device.on and device.send/agent.on, 50 ms each way."""
+    code, out, _ = run_cli(capsys, EXAMPLES / "ping-pong/pingpong.device.nut",
+                           "--agent", EXAMPLES / "ping-pong/pingpong.agent.nut", "--for", "65s")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[:4] == [
+        "2026-01-01T00:00:00.000Z [Status] Agent restarted: reload.",
+        "2026-01-01T00:00:02.000Z [Status] Device connected",
+        "2026-01-01T00:00:02.000Z [Agent] device is online",
+        "2026-01-01T00:00:02.000Z [Status] Device Booting; 0.20% program storage used",
+    ]
+    assert "2026-01-01T00:00:02.100Z [Device] pong 1 after 100 ms" in lines
+    assert "2026-01-01T00:00:52.050Z [Agent] answered 6 pings" in lines
+    assert sum("pong" in l for l in lines) == 7
+
+
+def test_sleepy_sensor_batches_through_deep_sleep(capsys):
+    """§4.2, §6: nv keeps the readings across deep sleep; every 4th wake uploads a batch."""
+    code, out, _ = run_cli(capsys, EXAMPLES / "sleepy-sensor/sensor.device.nut",
+                           "--agent", EXAMPLES / "sleepy-sensor/sensor.agent.nut", "--for", "1d")
+    assert code == 0
+    batches = [l for l in out.splitlines() if "[Agent] batch of" in l]
+    assert len(batches) == 24  # 96 wakes a day, 4 readings a batch
+    assert batches[0].endswith("batch of 4, mean 18.31 C, 4 readings so far")
+    assert batches[-1].endswith("96 readings so far")
+    assert out.count("Device connected") == 25  # the cold boot, then only to upload
+
+
+def test_flash_ring_log_survives_runs_with_an_image(capsys, tmp_path):
+    """§7: the SPI flash keeps its contents across runs through --flash."""
+    image = tmp_path / "flash.bin"
+    app = EXAMPLES / "flash-ring-log/ring.device.nut"
+    code, out, _ = run_cli(capsys, app, "--for", "2h", "--flash", image)
+    assert code == 0 and "ring log: 0 records written before this boot" in out
+    assert "ring log: 120 records" in out
+    code, out, _ = run_cli(capsys, app, "--for", "1m", "--flash", image)
+    assert "ring log: 120 records written before this boot" in out
+
+
+def test_polite_logger_defers_update_until_its_write_is_committed():
+    """Seed best practices: handler first, restart when idle and before deep sleep: nothing lost."""
+    sim = Simulation(device=EXAMPLES / "polite-logger/logger.device.nut",
+                     agent=EXAMPLES / "polite-logger/logger.agent.nut")
+    sim.run("25m")
+    sim.cloud.release_impos("44.0")
+    sim.run("30m")
+    applied = sim.events.of("update", stage="applied")
+    assert [(e.data["update"], e.data["path"]) for e in applied] == [("impos", "polite")]
+    stored = [e.text for e in sim.log if e.text.startswith("stored reading")]
+    assert stored == [f"stored reading {i} = {13 * i}" for i in range(7)]  # no gap
+    texts = [e.text for e in sim.log]
+    assert texts.index("stored reading 3 = 39") < texts.index("update: restarting now")
+    assert sim.http("GET", "/")[:2] == (200, "reading 6 = 78")
+
+
+def test_impolite_logger_loses_a_batch_to_the_update():
+    """Seed: "Until server.onshutdown() is called, any attempt to contact the server will cause
+    the device to ... restart": the batch kept in nv is gone (nv does not survive impOS updates)."""
+    sim = Simulation(device=EXAMPLES / "impolite-logger/logger.device.nut",
+                     agent=EXAMPLES / "impolite-logger/logger.agent.nut")
+    sim.run("25m")
+    sim.cloud.release_impos("44.0")
+    sim.run("40m")
+    applied = sim.events.of("update", stage="applied")
+    assert [(e.data["update"], e.data["path"]) for e in applied] == [("impos", "no-handler")]
+    wakes = len(sim.events.of("boot"))
+    records = 0
+    flash = sim.device.flash
+    while flash.peek(records * 8, 4) != b"\xff" * 4:
+        records += 1
+    # wakes at 0..60 min plus the update's restart; the 3 readings of the 30-50 min wakes are lost
+    assert wakes == 8 and records == 3
+    assert sim.http("GET", "/")[1] == "3"
+
+
+def test_syntax_error_exits_2_with_file_line_column(capsys, tmp_path):
+    """CLI: a syntax error shows file:line:column and the offending line, exit code 2."""
+    bad = tmp_path / "bad.device.nut"
+    bad.write_text('server.log("ok");\nlocal x = ;\n')
+    code, out, err = run_cli(capsys, bad)
+    assert code == 2 and out == ""
+    assert f"{bad}:2:" in err and "local x = ;" in err
+
+
+def test_missing_file_exits_2(capsys, tmp_path):
+    code, _, err = run_cli(capsys, tmp_path / "nope.nut")
+    assert code == 2 and "no such file" in err
+
+
+def test_crash_loop_exits_1(capsys, tmp_path):
+    """CLI: an app that crashes at every boot exits 1 with a one-line reason."""
+    app = tmp_path / "crash.device.nut"
+    app.write_text("local t = {};\nt.missing.call();\n")
+    code, out, err = run_cli(capsys, app, "--for", "10m", "--quiet")
+    assert code == 1 and "crash-looped" in err and err.count("\n") == 1
+
+
+def test_json_output_is_one_object_per_entry(capsys):
+    code, out, _ = run_cli(capsys, EXAMPLES / "ping-pong/pingpong.device.nut", "--for", "5s", "--json")
+    rows = [json.loads(l) for l in out.splitlines()]
+    assert rows[0]["type"] == "status" and rows[0]["msg"] == "Device connected"
+
+
+def test_same_seed_same_log_byte_for_byte():
+    """Determinism: the same scenario and seed give the same log, byte for byte (separate processes)."""
+    cmd = [sys.executable, "-m", "impapi.cli", "run", str(EXAMPLES / "polite-logger/logger.device.nut"),
+           "--agent", str(EXAMPLES / "polite-logger/logger.agent.nut"), "--for", "3h", "--seed", "3"]
+    a = subprocess.run(cmd, capture_output=True, check=True).stdout
+    b = subprocess.run(cmd, capture_output=True, check=True).stdout
+    assert a == b and len(a) > 1000
+
+
+def test_help_lists_every_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    for opt in ("--agent", "--for", "--until-idle", "--imp", "--impos", "--flash", "--seed", "--json", "--quiet"):
+        assert opt in out
