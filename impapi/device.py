@@ -246,7 +246,8 @@ class Device:
     def _snooze_retry(self) -> None:
         attempt = self.sim.network.connect_attempt(self.clock.now_us, self.sim.config.reconnect_window_us)
         if attempt.ok:
-            self._pending_event = self.clock.schedule_at(attempt.completes_at, self._cold_connected, C.WAKEREASON_SNOOZE)
+            self._pending_event = self.clock.schedule_at(attempt.completes_at, self._cold_connected,
+                                                         C.WAKEREASON_SNOOZE, "restart")
         else:
             self._pending_event = self.clock.schedule_at(attempt.completes_at + self.sim.config.snooze_us,
                                                          self._snooze_retry)

@@ -154,6 +154,7 @@ class VM:
         self._handle = ffi.new_handle(self)
         self._functions: dict[int, _Native] = {}
         self._contexts: dict[int, Any] = {}
+        self._coverage = False
         self._next_fid = 1
         self._pending: BaseException | None = None
         self._stop_exc: BaseException | None = None
@@ -256,7 +257,7 @@ class VM:
         source loaded into many VMs is compiled once."""
         ptr = self._live()
         data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
-        key = (data, filename, self.dialect)
+        key = (data, filename, self.dialect, self._coverage)  # line hooks need debug-info bytecode
         cached = _BYTECODE.get(key)
         if cached is not None:
             linemap, code = cached
@@ -345,6 +346,7 @@ class VM:
     def set_coverage(self, on: bool = True) -> None:
         """Count executed lines of code compiled from now on (see :meth:`coverage`)."""
         lib.sqpy_set_coverage(self._live(), 1 if on else 0)
+        self._coverage = bool(on)
 
     def coverage(self) -> dict[str, dict[int, int]]:
         """{file: {line: hits}} for the lines executed while coverage was on."""
@@ -526,13 +528,18 @@ class VM:
             exc, self._stop_exc = self._stop_exc, None
             _attach(exc, frames)
             raise exc
+        self._stop_exc = None  # a stop some script swallowed must not surface in a later call
         if rc == TIME_LIMIT:
             limit = (f"{self._instruction_limit} instructions" if self._instruction_limit else
                      f"{self._time_limit} s")
-            raise TimeLimitError(f"the script ran out of its time limit ({limit})")
+            exc: BaseException = TimeLimitError(f"the script ran out of its time limit ({limit})")
+            _attach(exc, frames)  # where the script was stopped
+            raise exc
         if rc == MEMORY_LIMIT:
-            raise MemoryLimitError(f"the script went over its memory limit ({self._memory_limit} bytes; "
+            exc = MemoryLimitError(f"the script went over its memory limit ({self._memory_limit} bytes; "
                                    f"in use: {lib.sqpy_memory_used(ptr)})")
+            _attach(exc, frames)
+            raise exc
         message = ffi.string(lib.sqpy_error_message(ptr)).decode("utf-8", "replace")
         if rc == STACK_OVERFLOW:
             raise ScriptError(message or "stack overflow", message or "stack overflow", frames)

@@ -1,0 +1,114 @@
+"""Device <-> agent messages, serialisation, agent storage and HTTP (imp-api.md §1.2, §2.11, §3)."""
+
+from conftest import agent_lines, device_lines, simulate
+
+
+def test_round_trip_with_deep_copy():
+    """§3.1-§3.4, §3.6: tables, arrays and scalars arrive as a deep copy."""
+    sim = simulate('''
+        local t = { a = [1, 2.5, "x", null, true], b = { c = -3 } };
+        agent.send("data", t);
+        t.a.push(99);
+        agent.on("back", function(d) { server.log("back " + d.a.len() + " " + d.b.c); });
+    ''', '''
+        device.on("data", function(d) {
+            server.log(d.a[0] + " " + d.a[1] + " " + d.a[2] + " " + (d.a[3] == null) + " " + d.a[4] + " " + d.b.c);
+            device.send("back", d);
+        });
+    ''', run="10s")
+    assert agent_lines(sim) == ["1 2.5 x true true -3"]
+    assert device_lines(sim) == ["back 5 -3"]
+
+
+def test_unsafe_strings_arrive_as_blobs():
+    """§3.6: a string that is not safe UTF-8 (a NUL byte) is sent as a blob."""
+    sim = simulate('agent.send("s", "a\\x00b"); agent.send("t", "plain");',
+                   'device.on("s", function(d) { server.log(typeof d + " " + d.len()); });'
+                   'device.on("t", function(d) { server.log(typeof d); });', run="10s")
+    assert agent_lines(sim) == ["blob 3", "string"]
+
+
+def test_functions_cannot_be_sent():
+    """§3.6: functions, classes and instances are refused with a runtime error at the send."""
+    sim = simulate('''
+        try { agent.send("f", { cb = function() {} }); } catch (e) { server.log("refused: " + e); }
+        class C {}
+        try { agent.send("i", C()); } catch (e) { server.log("refused: " + e); }
+    ''', 'device.on("f", function(d) { server.log("got it"); });', run="10s")
+    assert device_lines(sim) == ["refused: agent.send: cannot serialise the message: it contains a function",
+                                 "refused: agent.send: cannot serialise the message: it contains a instance"]
+    assert agent_lines(sim) == []
+
+
+def test_message_without_handler_is_dropped_with_an_error():
+    """§3.7: no handler -> dropped, with an error in the receiver's log naming the message."""
+    sim = simulate('agent.send("nobody", 1);', 'device.send("nobody2", 2);', run="10s")
+    assert [e.text for e in sim.log if e.type == "agent.error"] == ['ERROR: no handler for agent.send(): "nobody"']
+
+
+def test_agent_message_to_offline_device_is_lost():
+    """§3.3: if the device is not connected, device.send() loses the message."""
+    sim = simulate('''
+        agent.on("hi", function(d) { server.log("got " + d); });
+        imp.wakeup(5, function() { server.disconnect(); });
+        imp.wakeup(60, function() { server.log("back"); });
+    ''', '''
+        imp.wakeup(30, function() { device.send("hi", 1); });
+        imp.wakeup(90, function() { device.send("hi", 2); });
+    ''', run="2m")
+    assert device_lines(sim) == ["back", "got 2"]
+
+
+def test_agent_notices_disconnect_after_a_delay():
+    """§3.5: onconnect at once; ondisconnect after missed pings (about 270 s)."""
+    sim = simulate('imp.wakeup(10, function() { imp.deepsleepfor(3600); });', '''
+        device.onconnect(function() { server.log("on " + time()); });
+        device.ondisconnect(function() { server.log("off " + time() + " " + device.isconnected()); });
+    ''', run="10m")
+    start = sim.epoch_us // 1_000_000
+    assert agent_lines(sim) == [f"on {start + 2}", f"off {start + 12 + 270} false"]
+
+
+def test_server_save_and_load_survive_agent_restart_and_reject_non_tables():
+    """§2.11: server.save needs a table, keeps it across restarts; server.load() gives {} at first."""
+    agent = '''
+        local d = server.load();
+        server.log("loaded " + d.len());
+        try { server.save("x"); } catch (e) { server.log("error: " + e); }
+        d.k <- "v";
+        server.save(d);
+    '''
+    sim = simulate(None, agent, run="1s")
+    sim.agent.start()
+    sim.run("1s")
+    assert agent_lines(sim) == ["loaded 0", "error: server.save() needs a table", "loaded 1",
+                                "error: server.save() needs a table"]
+
+
+def test_http_onrequest_and_404_without_handler():
+    """§1.2: requests reach http.onrequest; no handler -> 404."""
+    sim = simulate(None, '''
+        http.onrequest(function(req, res) {
+            res.header("X-Path", req.path);
+            imp.wakeup(1, function() { res.send(201, req.method + " " + req.query.q + " " + req.body); });
+        });
+    ''', run="1s")
+    assert sim.http("POST", "/p?q=1", "body") == (201, "POST 1 body", {"x-path": "/p"})
+    assert simulate(None, 'server.log("no handler");', run="1s").http() == (404, "", {})
+
+
+def test_agent_url_and_device_id():
+    """§3.5, §5.2: the device ID is 16 lowercase hex chars and the agent knows it."""
+    sim = simulate('server.log(hardware.getdeviceid());',
+                   'server.log(imp.configparams.deviceid + " " + http.agenturl());', run="5s")
+    dev_id = device_lines(sim)[0]
+    assert len(dev_id) == 16 and all(c in "0123456789abcdef" for c in dev_id)
+    assert agent_lines(sim) == [f"{dev_id} {sim.agent.url}"]
+
+
+def test_apis_of_the_other_side_do_not_exist():
+    """imp-api.md: an API used on the wrong side does not exist there."""
+    sim = simulate('server.log(("device" in getroottable()) + " " + ("http" in getroottable()) + " " + ("nv" in getroottable()));',
+                   'server.log(("agent" in getroottable()) + " " + ("hardware" in getroottable()));', run="5s")
+    assert device_lines(sim) == ["false false false"]
+    assert agent_lines(sim) == ["false false"]
