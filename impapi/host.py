@@ -46,9 +46,11 @@ class ScriptHost:
         self.onidle_handler: Any = None
         self.unhandled_handler: Any = None
         self.shutdown_handler: Any = None
-        self.vm = squirrel.VM("imp", memory_limit=memory, instruction_limit=sim.config.watchdog_instructions,
+        self.vm = squirrel.VM("imp", instruction_limit=sim.config.watchdog_instructions,
                               print=self._print, error=self._print_error)
         natives.install(self)
+        # The module's free memory is what the app gets on top of the imp API itself.
+        self.vm.memory_limit = self.vm.memory_used + memory
         self.main = self.vm.compile(source, filename)
 
     # --- running Squirrel as events ------------------------------------------------------

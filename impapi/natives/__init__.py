@@ -44,5 +44,3 @@ def install(host: Any) -> None:
             spiflash.install(host, root["hardware"])
     else:
         root["imp"]["configparams"] = vm.to_squirrel({"deviceid": sim.device.id if sim.device else ""})
-    if vm.memory_limit:
-        vm.memory_limit = vm.memory_used + vm.memory_limit

@@ -151,8 +151,8 @@ static SQRESULT interrupt_hook(HSQUIRRELVM v) {
     }
     arm(vm);
     if (!vm->stop) return SQ_OK;
-    /* Stays stopped (the hook fires at every instruction) until the host call returns, so
-     * nothing the script does after a swallowed error can run on. */
+    /* Stays stopped until the host call returns: the VM refuses every further instruction,
+     * so nothing the script does after a swallowed error can run on. */
     return sq_throwerror(v, vm->stop == SQPY_MEMORY_LIMIT ? "not enough memory" :
                             vm->stop == SQPY_STACK_OVERFLOW ? "stack overflow" : "time limit exceeded");
 }

@@ -1,0 +1,136 @@
+"""Timers, the imp object, hardware and the SPI flash natives (imp-api.md §4, §5, §7)."""
+
+import pytest
+from conftest import device_lines, simulate
+
+
+def test_timers_run_in_time_order_and_wakeup_zero_after_the_current_event():
+    """§4.1: wakeup(0) runs after the current code returns; timers run in time order."""
+    sim = simulate('''
+        imp.wakeup(0.5, function() { server.log("b " + hardware.millis()); });
+        imp.wakeup(0.2, function() { server.log("a " + hardware.millis()); });
+        imp.wakeup(0, function() { server.log("zero"); });
+        server.log("main");
+    ''', run="5s")
+    assert device_lines(sim) == ["main", "zero", "a 200", "b 500"]
+
+
+def test_timer_resolution_is_10ms():
+    """§4.1: intervals round to 10 ms; a positive interval below 10 ms becomes 10 ms."""
+    sim = simulate('''
+        imp.wakeup(0.001, function() { server.log("tiny " + hardware.millis()); });
+        imp.wakeup(0.126, function() { server.log("rounded " + hardware.millis()); });
+    ''', run="5s")
+    assert device_lines(sim) == ["tiny 10", "rounded 130"]
+
+
+def test_cancelwakeup_and_cancelling_twice():
+    """§4.1: a cancelled timer never fires; cancelling again or after firing does nothing."""
+    sim = simulate('''
+        local t = imp.wakeup(1, function() { server.log("never"); });
+        imp.cancelwakeup(t);
+        imp.cancelwakeup(t);
+        local u = imp.wakeup(0.1, function() { server.log("fired"); });
+        imp.wakeup(0.5, function() { imp.cancelwakeup(u); server.log("ok"); });
+    ''', run="5s")
+    assert device_lines(sim) == ["fired", "ok"]
+
+
+def test_about_20_timers_then_null():
+    """§4.1: the device holds about 20 timers; beyond, imp.wakeup returns null."""
+    sim = simulate('''
+        local made = 0;
+        for (local i = 0; i < 25; i++) if (imp.wakeup(10, function() {}) != null) made++;
+        server.log(made);
+    ''')
+    assert device_lines(sim) == ["20"]
+
+
+def test_onidle_runs_once_and_null_cancels():
+    """§4.1: onidle runs once when idle; a new call replaces the old; null cancels."""
+    sim = simulate('''
+        imp.onidle(function() { server.log("replaced"); });
+        imp.onidle(function() { server.log("idle"); });
+        imp.wakeup(1, function() {
+            imp.onidle(function() { server.log("cancelled"); });
+            imp.onidle(null);
+        });
+    ''', run="5s")
+    assert device_lines(sim) == ["idle"]
+
+
+def test_imp_sleep_blocks_and_timers_run_late():
+    """§4.2: imp.sleep blocks Squirrel; a timer due meanwhile runs late, after it."""
+    sim = simulate('''
+        imp.wakeup(0.1, function() { server.log("timer " + hardware.millis()); });
+        imp.sleep(1.5);
+        server.log("slept " + hardware.millis());
+    ''', run="5s")
+    assert device_lines(sim) == ["slept 1500", "timer 1500"]
+
+
+def test_info_and_software_version_parse_like_libraries_do():
+    """§4.3: imp.info().type; split(getsoftwareversion(), "-")[2].tofloat() is the impOS version."""
+    sim = simulate('server.log(imp.info().type + " " + split(imp.getsoftwareversion(), "-")[2].tofloat() + " " + imp.environment());',
+                   imp="imp004m", impos="42.5")
+    assert device_lines(sim) == ["imp004m 42.5 1"]
+
+
+def test_userconfiguration_survives_cold_boots_and_is_limited():
+    """§4.4: user configuration lives in flash (survives power cycles), at most 4096 bytes."""
+    sim = simulate('''
+        local c = imp.getuserconfiguration();
+        server.log(c == null ? "none" : c.tostring());
+        imp.setuserconfiguration("hello");
+        try { imp.setuserconfiguration(blob(5000)); } catch (e) { server.log(e); }
+    ''', run="10s")
+    sim.power_cycle()
+    sim.run("10s")
+    assert device_lines(sim) == ["none", "value too long in imp.setuserconfiguration(value)", "hello",
+                                 "value too long in imp.setuserconfiguration(value)"]
+
+
+@pytest.mark.parametrize("imp,has", [("imp001", False), ("imp003", True), ("imp004m", True)])
+def test_spiflash_exists_from_imp003(imp, has):
+    """§7.1: hardware.spiflash only on imp003 and later."""
+    sim = simulate('server.log("spiflash" in hardware);', imp=imp)
+    assert device_lines(sim) == [str(has).lower()]
+
+
+def test_spiflash_nor_semantics_through_squirrel():
+    """§7.2, §7.3: erase -> 0xFF; writes only clear bits; PREVERIFY 2 / POSTVERIFY 1; size per module."""
+    sim = simulate('''
+        local f = hardware.spiflash;
+        try { f.read(0, 4); } catch (e) { server.log("disabled: " + (e.len() > 0)); }
+        f.enable();
+        f.erasesector(0);
+        server.log(format("%02x", f.read(0, 1)[0]) + " size " + f.size());
+        local b = blob(1); b[0] = 0x0F;
+        server.log("w " + f.write(0, b));
+        b[0] = 0xF0;
+        server.log("pre " + f.write(0, b, SPIFLASH_PREVERIFY) + " post " + f.write(0, b, SPIFLASH_POSTVERIFY));
+        server.log(format("%02x", f.read(0, 1)[0]));
+        try { f.erasesector(100); } catch (e) { server.log("unaligned"); }
+        local into = blob(4); into.seek(2);
+        f.readintoblob(0, into, 1);
+        server.log(into.len() + " " + format("%02x", into[2]));
+    ''', imp="imp003")
+    assert device_lines(sim) == ["disabled: true", "ff size 65536", "w 0", "pre 2 post 1", "00", "unaligned", "4 00"]
+
+
+def test_wake_reasons_constants():
+    """§5.1: the wake reason constants."""
+    sim = simulate('server.log(WAKEREASON_POWER_ON + " " + WAKEREASON_SNOOZE + " " + WAKEREASON_SW_RESTART + " " + WAKEREASON_POWER_RESTORED);')
+    assert device_lines(sim) == ["0 7 10 11"]
+
+
+def test_millis_is_signed_32_bit():
+    """§5.2: hardware.millis() wraps to negative after about 24.8 days."""
+    sim = simulate('imp.wakeup(2147484, function() { server.log(hardware.millis()); });', run="25d")
+    assert int(device_lines(sim)[0]) < 0
+
+
+def test_deep_sleep_absent_on_imp005():
+    """§4.2: imp.deepsleepfor is absent on imp005."""
+    sim = simulate('server.log(("deepsleepfor" in imp) + " " + ("sleepfor" in server));', imp="imp005")
+    assert device_lines(sim) == ["false false"]
