@@ -291,11 +291,14 @@ def ffibuilder():
     tree = prepare_sources()
     ffi = FFI()
     ffi.cdef(read_declarations())
+    # setuptools refuses absolute source paths; both ways of building run from the project root.
+    os.chdir(ROOT)
+    sources = [os.path.relpath(p, ROOT) for p in source_files(tree) + [CSRC / "sqpy.cpp"]]
     ffi.set_source(
         "squirrel._squirrel",
         '#include "sqpy.h"\n',
         source_extension=".cpp",
-        sources=[str(p) for p in source_files(tree)] + [str(CSRC / "sqpy.cpp")],
+        sources=sources,
         include_dirs=[str(tree / "include"), str(tree / "squirrel"), str(tree / "sqstdlib"), str(CSRC)],
         extra_compile_args=CFLAGS,
         language="c++",

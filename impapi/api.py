@@ -45,10 +45,10 @@ class Api:
         return register
 
     def native_set(self, host: Any) -> squirrel.NativeSet:
-        """The members for ``host``'s side and module, prepared once per combination."""
+        """The members for ``host``'s side and variant (what ``available`` depends on: the module
+        and whether it has flash), prepared once per combination."""
         side = host.side
-        key = (side,) + tuple(n.available(host) for n in self.natives.values()
-                              if n.available is not None and side in n.sides)
+        key = (side, host.variant)
         ns = self._sets.get(key)
         if ns is None:
             ns = squirrel.NativeSet({name: n.func for name, n in self.natives.items()

@@ -39,6 +39,8 @@ class ScriptHost:
         self.side = side
         self.filename = filename
         self.code_label = "device_code" if side == "device" else "agent_code"
+        # What decides which natives exist (impapi.api): the module and whether it has flash.
+        self.variant = (owner.profile.name, owner.flash is not None) if side == "device" else None
         self.clock = sim.clock
         self.alive = True
         self.timers: dict[int, TimerHandle] = {}

@@ -103,6 +103,20 @@ class SquirrelObject:
             vm._raise(rc)
 
     def _items(self) -> Iterator[tuple[Any, Any]]:
+        if self._type in _SIZED:  # the whole container in one C call
+            vm = self._vm
+            n = lib.sqpy_len(vm._live(), self._live())
+            if n <= 0:
+                return iter(())
+            keys, vals = ffi.new("sqpy_value[]", n), ffi.new("sqpy_value[]", n)
+            got = lib.sqpy_items(vm._ptr, self._ref, n, keys, vals)
+            if got < 0:
+                vm._raise(-got)
+            from_ = vm._from
+            return iter([(from_(keys[i]), from_(vals[i])) for i in range(got)])
+        return self._next_items()
+
+    def _next_items(self) -> Iterator[tuple[Any, Any]]:
         vm = self._vm
         it = ffi.new("sqpy_value *")
         it.type = lib.SQPY_NULL
@@ -215,11 +229,11 @@ class Function(SquirrelObject):
     kind = "function"
 
     def __call__(self, *args: Any) -> Any:
-        return self._vm._call(self._live(), None, args, False)
+        return self._vm._call(self._ref, None, args, False)  # _call checks the VM and the handle
 
     def call(self, this: Any, *args: Any) -> Any:
         """Call with an explicit ``this``."""
-        return self._vm._call(self._live(), this, args, True)
+        return self._vm._call(self._ref, this, args, True)
 
     def bind(self, this: Any) -> "BoundFunction":
         return BoundFunction(self, this)
@@ -435,6 +449,9 @@ _KINDS: dict[int, type[SquirrelObject]] = {
     lib.SQPY_THREAD: Thread,
     lib.SQPY_USERDATA: UserData,
 }
+
+
+_SIZED = frozenset({lib.SQPY_TABLE, lib.SQPY_ARRAY})
 
 
 def make_proxy(vm: "VM", ref: int, type_: int) -> SquirrelObject:

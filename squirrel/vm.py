@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import itertools
+import weakref
 from typing import Any, Callable, Iterable
 
 from ._squirrel import ffi, lib
@@ -17,6 +19,10 @@ OK, ERROR, COMPILE_ERROR = lib.SQPY_OK, lib.SQPY_ERROR, lib.SQPY_COMPILE_ERROR
 TIME_LIMIT, MEMORY_LIMIT, STOPPED, BADREF = lib.SQPY_TIME_LIMIT, lib.SQPY_MEMORY_LIMIT, lib.SQPY_STOPPED, lib.SQPY_BADREF
 STACK_OVERFLOW = lib.SQPY_STACK_OVERFLOW
 CB_RETURN, CB_NORETURN, CB_RAISE, CB_STOP = lib.SQPY_CB_RETURN, lib.SQPY_CB_NORETURN, lib.SQPY_CB_RAISE, lib.SQPY_CB_STOP
+CB_RETURN_TEMP = lib.SQPY_CB_RETURN_TEMP
+NBUF = lib.SQPY_NBUF  # values per call on the fast path (more take the general one)
+_VMS: dict[int, Any] = {}  # vmid -> weakref to the VM, for sqpy_fdispatch
+_VMIDS = itertools.count(1)
 
 DIALECTS = {"imp": 32, "standard": 64}
 _BYTECODE: dict[tuple, tuple[Any, bytes]] = {}  # (source, filename, dialect) -> (line map, bytecode)
@@ -36,20 +42,41 @@ class CallContext:
 
 
 class _Native:
-    __slots__ = ("func", "pass_this", "pass_context", "name", "nparams", "maxargs", "bound")
+    __slots__ = ("func", "pass_this", "pass_context", "name", "nparams", "_maxargs", "_bound", "special")
 
     def __init__(self, func: Callable, pass_this: bool, pass_context: bool, name: str | None,
                  params: int | None) -> None:
         self.func = func
-        self.bound = False  # a NativeSet member: receives its install's context first
         self.pass_this = pass_this
         self.pass_context = pass_context
+        self._maxargs = None
+        self.bound = False  # a NativeSet member: receives its install's context first
         self.name = name or getattr(func, "__name__", None) or "<python>"
         if params is not None:
             self.nparams, self.maxargs = params, None
         else:
             self.nparams = _paramscheck(func, pass_this or pass_context)
             self.maxargs = _maxargs(func, pass_this or pass_context) if self.nparams < 0 else None
+
+    # `special`: the dispatch has more to do than convert the arguments (kept up to date here,
+    # so the hot path tests one attribute).
+    @property
+    def maxargs(self) -> int | None:
+        return self._maxargs
+
+    @maxargs.setter
+    def maxargs(self, value: int | None) -> None:
+        self._maxargs = value
+        self.special = bool(self.pass_this or self.pass_context or self._bound or value is not None)
+
+    @property
+    def bound(self) -> bool:
+        return self._bound
+
+    @bound.setter
+    def bound(self, value: bool) -> None:
+        self._bound = value
+        self.special = bool(self.pass_this or self.pass_context or value or self._maxargs is not None)
 
 
 def _maxargs(func: Callable, takes_first: bool) -> int | None:
@@ -162,6 +189,12 @@ class VM:
         self._linemaps: dict[str, LineMap] = {}
         self._ret_keep: Any = None
         self._ptr = lib.sqpy_open(self._handle, DIALECTS[dialect], stack_size)
+        self._closed = False
+        self._vmid = next(_VMIDS)
+        _VMS[self._vmid] = weakref.ref(self)
+        buf = lib.sqpy_fast_init(self._ptr, self._vmid)
+        self._bt, self._bi, self._bf, self._bs = buf.type, buf.i, buf.f, buf.s
+        self._scratch = ffi.new("char[]", 256)  # strings returned by natives, on their way in
         self._args = ffi.new("sqpy_value[]", _SCRATCH)
         self._out = ffi.new("sqpy_value *")
         self._key = ffi.new("sqpy_value *")
@@ -183,6 +216,8 @@ class VM:
         if lib.sqpy_depth(self._ptr):
             raise SquirrelError("cannot close a VM while it is running (close it after the call returns)")
         ptr, self._ptr = self._ptr, ffi.NULL
+        self._closed = True
+        _VMS.pop(self._vmid, None)
         lib.sqpy_close(ptr)
         self._functions.clear()
 
@@ -435,17 +470,27 @@ class VM:
         """A new Squirrel table/array/function for a Python dict/list/tuple/callable."""
         ptr = self._live()
         out = ffi.new("sqpy_value *")
-        if isinstance(value, dict):
-            lib.sqpy_new(ptr, TABLE, len(value), out)
+        if isinstance(value, (dict, list, tuple)):
+            is_dict = isinstance(value, dict)
+            n = len(value)
+            lib.sqpy_new(ptr, TABLE if is_dict else ARRAY, n if is_dict else 0, out)
             obj = _p.make_proxy(self, out.i, out.type)
-            for k, v in value.items():
-                obj._rawset(k, v, True)
-            return obj
-        if isinstance(value, (list, tuple)):
-            lib.sqpy_new(ptr, ARRAY, 0, out)
-            obj = _p.make_proxy(self, out.i, out.type)
-            for v in value:
-                obj.append(v)
+            if n:
+                temps: list = []
+                vals = ffi.new("sqpy_value[]", n)
+                keys = ffi.new("sqpy_value[]", n) if is_dict else ffi.NULL
+                if is_dict:
+                    for i, (k, v) in enumerate(value.items()):
+                        self._to(k, keys[i], temps)
+                        self._to(v, vals[i], temps)
+                else:
+                    for i, v in enumerate(value):
+                        self._to(v, vals[i], temps)
+                rc = lib.sqpy_fill(ptr, obj._ref, n, keys, vals)
+                if rc:
+                    if rc == lib.SQPY_BADARG:
+                        raise KeyError("a Squirrel table key cannot be null")
+                    self._raise(rc)
             return obj
         if callable(value):
             opts = getattr(value, "__squirrel_native__", (False, False, None, None))
@@ -473,7 +518,140 @@ class VM:
 
     # --- calls ----------------------------------------------------------------------------------
 
-    def _call(self, ref: int, this: Any, args: Iterable[Any], has_this: bool) -> Any:
+    def _call(self, ref: int, this: Any, args: tuple, has_this: bool) -> Any:
+        """Call the function with handle ``ref``. The fast path: values go into the VM's slot
+        buffer as plain numbers (strings as one bytes object), one C call, the result comes back
+        in slot 0 with its type as the return code."""
+        if self._closed:
+            raise SquirrelError("the VM is closed")
+        if ref < 0:
+            raise SquirrelError("this proxy no longer refers to anything")
+        if has_this:
+            args = (this, *args)
+        n = len(args)
+        if n > NBUF:
+            return self._call_general(ref, args[0] if has_this else None, args[1:] if has_this else args,
+                                      has_this)
+        bt, bi = self._bt, self._bi
+        strs = b""
+        temps = None
+        i = 0
+        for a in args:
+            t = type(a)
+            if t is int:
+                if a < self._intmin or a > self._intmax:
+                    self._int_overflow(a)
+                bt[i] = INTEGER
+                bi[i] = a
+            elif t is str:
+                b = a.encode("utf-8")
+                bt[i] = STRING
+                bi[i] = len(b)
+                strs += b
+            elif t is float:
+                bt[i] = FLOAT
+                self._bf[i] = a
+            elif a is None:
+                bt[i] = NULL
+            else:
+                if temps is None:
+                    temps = []
+                b = self._slot(a, i, temps)
+                if b is not None:
+                    strs += b
+            i += 1
+        rc = lib.sqpy_fcall(self._ptr, ref, n, has_this, strs)
+        if rc == INTEGER:
+            result = bi[0]
+        elif rc == NULL:
+            result = None
+        else:
+            result = self._result(rc)
+        if self._callback_exc is not None or self._pending is not None:
+            self._after_call()
+        return result
+
+    def _int_overflow(self, value: int) -> None:
+        raise OverflowError(f"{value} does not fit a {self.dialect} Squirrel integer "
+                            f"({self._intmin}..{self._intmax})")
+
+    def _slot(self, value: Any, i: int, temps: list) -> bytes | None:
+        """Slot i of the fast path for anything but int/str/float/None; returns the bytes of a
+        string value (they go after the other strings' bytes)."""
+        t = type(value)
+        bt, bi = self._bt, self._bi
+        if t is bool:
+            bt[i] = BOOL
+            bi[i] = 1 if value else 0
+        elif isinstance(value, _p.SquirrelObject):
+            if value._vm is not self:
+                raise ValueError("a Squirrel object cannot move to another VM")
+            bt[i] = value._type
+            bi[i] = value._live()
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            b = bytes(value)
+            bt[i] = STRING
+            bi[i] = len(b)
+            return b
+        elif isinstance(value, bool):
+            bt[i] = BOOL
+            bi[i] = 1 if value else 0
+        elif isinstance(value, int):
+            return self._slot_scalar(int(value), i)
+        elif isinstance(value, float):
+            return self._slot_scalar(float(value), i)
+        elif isinstance(value, str):
+            return self._slot_scalar(str(value), i)
+        else:
+            obj = self._new_object(value)
+            temps.append(obj)  # alive until the call has pushed it
+            bt[i] = obj._type
+            bi[i] = obj._ref
+        return None
+
+    def _slot_scalar(self, value: Any, i: int) -> bytes | None:
+        if type(value) is int:
+            if value < self._intmin or value > self._intmax:
+                self._int_overflow(value)
+            self._bt[i] = INTEGER
+            self._bi[i] = value
+        elif type(value) is float:
+            self._bt[i] = FLOAT
+            self._bf[i] = value
+        else:
+            b = value.encode("utf-8")
+            self._bt[i] = STRING
+            self._bi[i] = len(b)
+            return b
+        return None
+
+    def _result(self, rc: int) -> Any:
+        """The value in slot 0 after a fast call that returned ``rc`` (its type, or -error)."""
+        if rc == STRING:
+            b = ffi.unpack(self._bs[0], self._bi[0])
+            try:
+                return b.decode("utf-8")
+            except UnicodeDecodeError:
+                return b
+        if rc == FLOAT:
+            return self._bf[0]
+        if rc == BOOL:
+            return self._bi[0] != 0
+        if rc > 0:
+            return _p.make_proxy(self, self._bi[0], rc)
+        self._raise(-rc)
+
+    def _after_call(self) -> None:
+        """After a call that returned normally: an exception from a print target reaches the
+        outermost caller; a Python exception some script caught is forgotten."""
+        if lib.sqpy_depth(self._ptr):
+            return
+        self._pending = None
+        if self._callback_exc is not None:
+            exc, self._callback_exc = self._callback_exc, None
+            raise exc
+
+    def _call_general(self, ref: int, this: Any, args: Iterable[Any], has_this: bool) -> Any:
         ptr = self._live()
         args = tuple(args)
         n = len(args)
@@ -602,6 +780,79 @@ class VM:
             self._pending = e
             return CB_RAISE
 
+    def _fargs_special(self, nat: _Native, fid: int, nargs: int, args: list) -> list:
+        """The fast dispatch's extra work for natives that take more than their arguments."""
+        if nat.maxargs is not None and nargs + 1 > nat.maxargs:
+            raise ScriptError("wrong number of parameters")  # what Squirrel says itself
+        if nat.pass_this or nat.pass_context:
+            out = ffi.new("sqpy_value *")
+            lib.sqpy_cbthis(self._ptr, out)
+            this = self._from(out)
+            if nat.pass_context:
+                this = CallContext(self, lib.sqpy_cbthread(self._ptr), this)
+            args.insert(0, this)
+        if nat.bound:
+            args.insert(0, self._contexts[fid])
+        return args
+
+    def _fret(self, result: Any) -> int:
+        """Slot 0 from what a native returned (anything but None and in-range ints)."""
+        t = type(result)
+        if t is str or isinstance(result, (str, bytes, bytearray, memoryview)):
+            b = result.encode("utf-8") if isinstance(result, str) else bytes(result)
+            self._put_string(b)
+            return CB_RETURN
+        if t is float:
+            self._bt[0] = FLOAT
+            self._bf[0] = result
+            return CB_RETURN
+        if t is bool:
+            self._bt[0] = BOOL
+            self._bi[0] = 1 if result else 0
+            return CB_RETURN
+        if isinstance(result, _p.SquirrelObject):
+            if result._vm is not self:
+                raise ValueError("a Squirrel object cannot move to another VM")
+            self._bt[0] = result._type
+            self._bi[0] = result._live()
+            self._ret_keep = result  # until the trampoline has pushed it
+            return CB_RETURN
+        if isinstance(result, bool):
+            self._bt[0] = BOOL
+            self._bi[0] = 1 if result else 0
+            return CB_RETURN
+        if isinstance(result, int):  # out of range (OverflowError), or an int subclass
+            self._slot_scalar(int(result), 0)
+            return CB_RETURN
+        if isinstance(result, float):
+            self._slot_scalar(float(result), 0)
+            return CB_RETURN
+        obj = self._new_object(result)
+        self._bt[0] = obj._type
+        self._bi[0] = obj._detach()  # the trampoline releases it once pushed
+        return CB_RETURN_TEMP
+
+    def _put_string(self, b: bytes) -> None:
+        """Slot 0 := the string b (copied into the scratch buffer, which the trampoline copies
+        into Squirrel at once)."""
+        n = len(b)
+        if n > len(self._scratch):
+            self._scratch = ffi.new("char[]", max(n, 2 * len(self._scratch)))
+        ffi.memmove(self._scratch, b, n)
+        self._bt[0] = STRING
+        self._bi[0] = n
+        self._bs[0] = self._scratch
+
+    def _fexc(self, e: BaseException) -> int:
+        """The error contract on the fast path: store the exception, put the message the script
+        sees in slot 0, and tell the trampoline to throw (catchably or not)."""
+        self._put_string(_exc_message(e).encode("utf-8", "replace"))
+        if isinstance(e, (Uncatchable, TimeLimitError, MemoryLimitError)) or not isinstance(e, Exception):
+            self._stop_exc = e
+            return CB_STOP
+        self._pending = e
+        return CB_RAISE
+
     def _print(self, is_error: int, text: str) -> None:
         target = self.error if is_error else self.print
         if target is not None:
@@ -633,6 +884,57 @@ def _attach(exc: BaseException, frames: list[Frame]) -> None:
 @ffi.def_extern()
 def sqpy_dispatch(owner, v, fid, nargs, args, ret):
     return ffi.from_handle(owner)._dispatch(v, fid, nargs, args, ret)
+
+
+def _string_arg(vm: VM, i: int) -> Any:
+    b = ffi.unpack(vm._bs[i], vm._bi[i])
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError:
+        return b
+
+
+def _arg(vm: VM, t: int, i: int) -> Any:
+    """Slot i of a dispatch's arguments, of type t (anything but an integer)."""
+    if t == STRING:
+        return _string_arg(vm, i)
+    if t == FLOAT:
+        return vm._bf[i]
+    if t == NULL:
+        return None
+    if t == BOOL:
+        return vm._bi[i] != 0
+    return _p.make_proxy(vm, vm._bi[i], t)  # the proxy owns the handle the trampoline made
+
+
+@ffi.def_extern()
+def sqpy_fdispatch(vmid, fid, nargs):
+    """Squirrel calling a Python native (the hot path: keep it flat)."""
+    vm = _VMS[vmid]()
+    try:
+        nat = vm._functions.get(fid)
+        if nat is None:
+            raise SquirrelError("this Python function is no longer registered")
+        bt, bi = vm._bt, vm._bi
+        if nargs == 0:
+            args = []
+        elif nargs == 1:
+            t = bt[0]
+            args = [bi[0] if t == INTEGER else _arg(vm, t, 0)]
+        else:
+            args = [bi[i] if bt[i] == INTEGER else _arg(vm, bt[i], i) for i in range(nargs)]
+        if nat.special:
+            args = vm._fargs_special(nat, fid, nargs, args)
+        result = nat.func(*args)
+        if result is None:
+            return CB_NORETURN
+        if type(result) is int and vm._intmin <= result <= vm._intmax:
+            bt[0] = INTEGER
+            bi[0] = result
+            return CB_RETURN
+        return vm._fret(result)
+    except BaseException as e:  # the contract: store it, return a code, re-raise at the boundary
+        return vm._fexc(e)
 
 
 @ffi.def_extern()

@@ -4,3 +4,6 @@
 extern "Python+C" int sqpy_dispatch(void *owner, HSQUIRRELVM v, long long fid, int nargs, sqpy_value *args, sqpy_value *ret);
 extern "Python+C" void sqpy_print(void *owner, int is_error, const char *s, long long len);
 extern "Python+C" void sqpy_forget(void *owner, long long fid);
+/* The fast dispatch: arguments (without `this`) in the slots of the VM's buffer, the result or
+ * the error message in slot 0. */
+extern "Python+C" int sqpy_fdispatch(int vmid, long long fid, int nargs);

@@ -27,6 +27,7 @@
 /* Defined by the cffi-generated module (callbacks.h); cffi gives them C++ linkage when it
  * compiles the module as C++, so they are declared here without extern "C". */
 int sqpy_dispatch(void *owner, HSQUIRRELVM v, long long fid, int nargs, sqpy_value *args, sqpy_value *ret);
+int sqpy_fdispatch(int vmid, long long fid, int nargs);
 void sqpy_print(void *owner, int is_error, const char *s, long long len);
 void sqpy_forget(void *owner, long long fid);
 
@@ -49,6 +50,11 @@ struct sqpy_vm {
     void *owner;
     int depth;
     int intwidth;
+
+    sqpy_buf buf;     /* the fast path's slots */
+    bool fast;        /* Python set up the fast path (sqpy_fast_init) */
+    int vmid;
+    HSQUIRRELVM cbv;  /* the thread of the dispatch in progress */
 
     std::vector<HSQOBJECT> refs;
     std::vector<long long> freelist;
@@ -267,6 +273,59 @@ static void take_result(sqpy_vm *vm, HSQUIRRELVM v, sqpy_value *out) {
     read_value(vm, v, -1, out);
 }
 
+/* ---- the fast path's slots ---- */
+
+/* Slot i from the value at idx of v's stack; objects become new handles. Strings point into
+ * the Squirrel string, which the stack keeps alive while the slot is read. */
+static int write_slot(sqpy_vm *vm, HSQUIRRELVM v, SQInteger idx, int i) {
+    sqpy_buf *b = &vm->buf;
+    SQObjectType t = sq_gettype(v, idx);
+    int type = (int)_RAW_TYPE(t);
+    switch (t) {
+    case OT_NULL: break;
+    case OT_INTEGER: { SQInteger x; sq_getinteger(v, idx, &x); b->i[i] = x; break; }
+    case OT_FLOAT: { SQFloat f; sq_getfloat(v, idx, &f); b->f[i] = f; break; }
+    case OT_BOOL: { SQBool x; sq_getbool(v, idx, &x); b->i[i] = x ? 1 : 0; break; }
+    case OT_STRING: {
+        const SQChar *str;
+        sq_getstring(v, idx, &str);
+        b->s[i] = str;
+        b->i[i] = sq_getsize(v, idx);
+        break;
+    }
+    case OT_INSTANCE: {
+        SQUserPointer p;
+        if (SQ_SUCCEEDED(sqstd_getblob(v, idx, &p))) type = SQPY_BLOB;
+        b->i[i] = ref_new(vm, v, idx);
+        break;
+    }
+    default:
+        b->i[i] = ref_new(vm, v, idx);
+        break;
+    }
+    b->type[i] = type;
+    return type;
+}
+
+/* Pushes slot i; a string slot's bytes are at *strs, which moves past them. */
+static bool push_slot(sqpy_vm *vm, HSQUIRRELVM v, int i, const char **strs) {
+    sqpy_buf *b = &vm->buf;
+    switch (b->type[i]) {
+    case SQPY_NULL: sq_pushnull(v); return true;
+    case SQPY_INTEGER: sq_pushinteger(v, (SQInteger)b->i[i]); return true;
+    case SQPY_FLOAT: sq_pushfloat(v, (SQFloat)b->f[i]); return true;
+    case SQPY_BOOL: sq_pushbool(v, b->i[i] ? SQTrue : SQFalse); return true;
+    case SQPY_STRING:
+        if (strs) { sq_pushstring(v, *strs, (SQInteger)b->i[i]); *strs += b->i[i]; }
+        else sq_pushstring(v, b->s[i], (SQInteger)b->i[i]);
+        return true;
+    default:
+        if (!ref_ok(vm, b->i[i])) return false;
+        sq_pushobject(v, vm->refs[b->i[i]]);
+        return true;
+    }
+}
+
 /* ---- errors ---- */
 
 static void clear_error(sqpy_vm *vm) {
@@ -425,6 +484,33 @@ static SQInteger trampoline(HSQUIRRELVM v) {
         SQUserPointer up = NULL;
         sq_getuserdata(v, top, &up, NULL);
         fid = ((FunctionTag *)up)->fid;
+    }
+    if (vm->fast && top - 2 <= SQPY_NBUF) {
+        /* Arguments without `this` (Python asks for it when it wants it) and without the
+         * free variable on top. */
+        int n = (int)(top - 2);
+        for (int i = 0; i < n; i++) write_slot(vm, v, i + 2, i);
+        vm->cbv = v;
+        int rc = sqpy_fdispatch(vm->vmid, fid, n);
+        sqpy_buf *b = &vm->buf;
+        switch (rc) {
+        case SQPY_CB_RETURN:
+        case SQPY_CB_RETURN_TEMP: {
+            bool ok = push_slot(vm, v, 0, NULL);
+            if (rc == SQPY_CB_RETURN_TEMP) sqpy_release(vm, b->i[0]);
+            if (!ok) return sq_throwerror(v, "invalid value returned by a Python function");
+            return 1;
+        }
+        case SQPY_CB_NORETURN: return 0;
+        case SQPY_CB_STOP:
+            if (!vm->stop) vm->stop = SQPY_STOPPED;
+            sq_setuncatchable(v, SQTrue);
+            /* fall through */
+        default:
+            if (b->type[0] == SQPY_STRING) sq_pushstring(v, b->s[0], (SQInteger)b->i[0]);
+            else sq_pushstring(v, "error in a Python function", -1);
+            return sq_throwobject(v);
+        }
     }
     int nargs = (int)(top - 1);
     sqpy_value small[8];
@@ -728,6 +814,55 @@ int sqpy_call(sqpy_vm *vm, long long fn, const sqpy_value *self, int nargs, cons
     return rc;
 }
 
+sqpy_buf *sqpy_fast_init(sqpy_vm *vm, int vmid) {
+    vm->vmid = vmid;
+    vm->fast = true;
+    return &vm->buf;
+}
+
+int sqpy_fcall(sqpy_vm *vm, long long fn, int n, int has_this, const char *strs) {
+    if (!ref_ok(vm, fn) || n < 0 || n > SQPY_NBUF) return -SQPY_BADREF;
+    Entry e(vm);
+    clear_error(vm);
+    HSQUIRRELVM v = vm->v;
+    SQInteger top = sq_gettop(v);
+    sq_reservestack(v, n + 4);
+    sq_pushobject(v, vm->refs[fn]);
+    if (!has_this) sq_pushroottable(v);
+    for (int i = 0; i < n; i++) {
+        if (!push_slot(vm, v, i, &strs)) { sq_settop(v, top); return -SQPY_BADREF; }
+    }
+    sq_reseterror(v);
+    SQRESULT r = sq_call(v, has_this ? n : n + 1, SQTrue, SQTrue);
+    while (SQ_SUCCEEDED(r) && sq_getvmstate(v) == SQ_VMSTATE_SUSPENDED) {  /* see sqpy_call */
+        sq_pop(v, 1);
+        sq_throwerror(v, "cannot suspend the main thread (suspend() works in a newthread())");
+        r = sq_wakeupvm(v, SQFalse, SQTrue, SQTrue, SQTrue);
+    }
+    if (SQ_FAILED(r)) {
+        record_unhandled(vm, v);
+        sq_settop(v, top);
+        return -e.fail();
+    }
+    if (vm->stop) { sq_settop(v, top); return -vm->stop; }  /* a stop some native swallowed */
+    if (sq_gettype(v, -1) == OT_STRING) {  /* keep the string alive while Python reads it */
+        sq_release(vm->v, &vm->keep);
+        sq_getstackobj(v, -1, &vm->keep);
+        sq_addref(vm->v, &vm->keep);
+    }
+    int type = write_slot(vm, v, -1, 0);
+    sq_settop(v, top);
+    return type;
+}
+
+int sqpy_cbthis(sqpy_vm *vm, sqpy_value *out) {
+    if (!vm->cbv) return SQPY_BADARG;
+    read_value(vm, vm->cbv, 1, out);
+    return SQPY_OK;
+}
+
+HSQUIRRELVM sqpy_cbthread(sqpy_vm *vm) { return vm->cbv; }
+
 int sqpy_get(sqpy_vm *vm, long long obj, const sqpy_value *key, int raw, sqpy_value *out) {
     if (!ref_ok(vm, obj)) return SQPY_BADREF;
     Entry e(vm);
@@ -817,6 +952,43 @@ int sqpy_next(sqpy_vm *vm, long long obj, sqpy_value *iter, sqpy_value *key, sqp
     }
     sq_settop(v, top);
     return rc;
+}
+
+int sqpy_items(sqpy_vm *vm, long long obj, int cap, sqpy_value *keys, sqpy_value *vals) {
+    if (!ref_ok(vm, obj)) return -SQPY_BADREF;
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    SQInteger top = sq_gettop(v);
+    sq_pushobject(v, vm->refs[obj]);
+    sq_pushnull(v);
+    int n = 0;
+    while (n < cap && SQ_SUCCEEDED(sq_next(v, -2))) {
+        read_value(vm, v, -2, &keys[n]);
+        read_value(vm, v, -1, &vals[n]);
+        sq_pop(v, 2);
+        n++;
+    }
+    sq_settop(v, top);
+    return n;
+}
+
+int sqpy_fill(sqpy_vm *vm, long long obj, int n, const sqpy_value *keys, const sqpy_value *vals) {
+    if (!ref_ok(vm, obj)) return SQPY_BADREF;
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    SQInteger top = sq_gettop(v);
+    sq_pushobject(v, vm->refs[obj]);
+    bool array = sq_gettype(v, -1) == OT_ARRAY;
+    for (int i = 0; i < n; i++) {
+        if (!array && !push_value(vm, v, &keys[i])) { sq_settop(v, top); return SQPY_BADREF; }
+        if (!push_value(vm, v, &vals[i])) { sq_settop(v, top); return SQPY_BADREF; }
+        if (SQ_FAILED(array ? sq_arrayappend(v, -2) : sq_newslot(v, -3, SQFalse))) {
+            sq_settop(v, top);
+            return SQPY_BADARG;
+        }
+    }
+    sq_settop(v, top);
+    return SQPY_OK;
 }
 
 long long sqpy_len(sqpy_vm *vm, long long obj) {

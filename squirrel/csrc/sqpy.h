@@ -47,8 +47,21 @@ enum {
     SQPY_STACK_OVERFLOW = 9 /* runaway recursion: the script was stopped (uncatchable) */
 };
 
-/* What a Python native returns to the trampoline. */
-enum { SQPY_CB_RETURN = 0, SQPY_CB_NORETURN = 1, SQPY_CB_RAISE = 2, SQPY_CB_STOP = 3 };
+/* What a Python native returns to the trampoline. RETURN_TEMP: the returned handle was made for
+ * the return and is released once the value is pushed. */
+enum { SQPY_CB_RETURN = 0, SQPY_CB_NORETURN = 1, SQPY_CB_RAISE = 2, SQPY_CB_STOP = 3,
+       SQPY_CB_RETURN_TEMP = 4 };
+
+/* The fast call path: values cross in slots of one buffer per VM (column arrays, so Python
+ * reads and writes plain numbers without making a cdata per value). A slot holds a type and:
+ * an integer/bool/handle (i), a float (f), or a string (s, with its length in i). */
+enum { SQPY_NBUF = 64 };
+typedef struct {
+    int type[64];
+    long long i[64];
+    double f[64];
+    const char *s[64];
+} sqpy_buf;
 
 typedef struct sqpy_vm sqpy_vm;
 
@@ -70,6 +83,16 @@ void sqpy_release(sqpy_vm *vm, long long ref);
 long long sqpy_live_refs(sqpy_vm *vm);
 int sqpy_ref_type(sqpy_vm *vm, long long ref);
 
+/* The fast path. sqpy_fast_init: the VM's slot buffer; `vmid` is what the trampoline passes to
+ * sqpy_fdispatch. sqpy_fcall calls fn with the n values in slots 0..n-1 (slot 0 is `this`
+ * when has_this, else this is the root table); the bytes of string slots follow one another
+ * in `strs`. It returns the result's type (> 0) with the value in slot 0, or -(error code).
+ * Inside a dispatch, sqpy_cbthis gives `this` and sqpy_cbthread the calling thread. */
+sqpy_buf *sqpy_fast_init(sqpy_vm *vm, int vmid);
+int sqpy_fcall(sqpy_vm *vm, long long fn, int n, int has_this, const char *strs);
+int sqpy_cbthis(sqpy_vm *vm, sqpy_value *out);
+HSQUIRRELVM sqpy_cbthread(sqpy_vm *vm);
+
 /* Operations. `out` receives a result; strings in it stay valid until the next operation. */
 int sqpy_compile(sqpy_vm *vm, const char *src, long long len, const char *name, sqpy_value *out);
 /* Bytecode of a compiled closure: returns its size (copied into out when it fits in cap). */
@@ -80,6 +103,10 @@ int sqpy_get(sqpy_vm *vm, long long obj, const sqpy_value *key, int raw, sqpy_va
 int sqpy_set(sqpy_vm *vm, long long obj, const sqpy_value *key, const sqpy_value *val, int newslot);
 int sqpy_delete(sqpy_vm *vm, long long obj, const sqpy_value *key);
 int sqpy_next(sqpy_vm *vm, long long obj, sqpy_value *iter, sqpy_value *key, sqpy_value *val);
+/* Up to cap items of a table or array in iteration order, in one call; returns how many. */
+int sqpy_items(sqpy_vm *vm, long long obj, int cap, sqpy_value *keys, sqpy_value *vals);
+/* Add n items to a table (new slots) or append n values to an array (keys ignored). */
+int sqpy_fill(sqpy_vm *vm, long long obj, int n, const sqpy_value *keys, const sqpy_value *vals);
 long long sqpy_len(sqpy_vm *vm, long long obj);
 int sqpy_append(sqpy_vm *vm, long long arr, const sqpy_value *val);
 int sqpy_new(sqpy_vm *vm, int type, long long size, sqpy_value *out);
