@@ -27,6 +27,10 @@ if (nv.readings.len() > 8) nv.readings.remove(0);
 imp.deepsleepfor(900);
 '''
 
+# The same sensor, reporting every reading to its agent (so it hears of updates).
+REPORTING = SENSOR.replace("imp.deepsleepfor(900);", '''agent.send("r", nv.readings.top());
+imp.wakeup(1, function() { imp.deepsleepfor(899); });''')
+
 PING_DEVICE = '''
 local n = 0;
 agent.on("pong", function(v) { n++; agent.send("ping", n); });
@@ -77,13 +81,12 @@ def bench_messages(seconds: int) -> None:
 
 
 def bench_deploys(days: int) -> None:
-    sim = Simulation(device=SENSOR, start=False)
-    sim.start()
+    sim = Simulation(device=REPORTING, agent='device.on("r", function(v) {});')
 
     def run():
         for d in range(days):
             sim.run("1d")
-            sim.cloud.deploy(SENSOR.replace("0xff", f"0x{d % 200 + 1:x}"), None)
+            sim.cloud.deploy(REPORTING.replace("0xff", f"0x{d % 200 + 1:x}"), None)
         return sim
 
     t, _ = timed(run)

@@ -48,10 +48,11 @@ class Config:
 
 
 def _source(spec: str | os.PathLike | None, what: str) -> tuple[str, str] | None:
-    """(source, filename) from a path, or from code given inline (a str holding a newline)."""
+    """(source, filename) from a path, or from code given inline: a str that holds a newline, or
+    that neither ends in ``.nut`` nor names an existing file."""
     if spec is None:
         return None
-    if isinstance(spec, str) and "\n" in spec:
+    if isinstance(spec, str) and ("\n" in spec or (not spec.rstrip().endswith(".nut") and not Path(spec).is_file())):
         return spec, f"<{what}>"
     path = Path(spec)
     try:

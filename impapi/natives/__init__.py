@@ -11,7 +11,7 @@ from squirrel import NativeSet
 from ..api import Api
 from .hardware import hardware, spiflash
 from .http import http
-from .imp import imp
+from .imp import imp, net
 from .messaging import agent, device
 from .server import server
 
@@ -42,5 +42,6 @@ def install(host: Any) -> None:
         if host.owner.flash is not None:
             vm.install(root, _FLASH_CONSTANTS)
             spiflash.install(host, root["hardware"])
+        net.install(host, root["imp"])
     else:
         root["imp"]["configparams"] = vm.to_squirrel({"deviceid": sim.device.id if sim.device else ""})

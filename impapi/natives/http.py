@@ -28,13 +28,13 @@ class _Response:
         self.status, self.body, self.headers, self.done = 0, "", {}, False
 
 
-def deliver_request(agent: Any, method: str, path: str, body: str, headers: dict,
-                    wait_us: int) -> tuple[int, str, dict]:
-    """Run ``http.onrequest(request, response)`` and the clock until ``response.send``."""
+def _start_request(agent: Any, method: str, path: str, body: str, headers: dict,
+                   on_done: Any = None) -> _Response | None:
+    """Hand a request to ``http.onrequest``; None when the agent has no handler (a 404)."""
     host = agent.host
     handler = host.handlers.get("\x00onrequest") if host is not None and host.alive else None
     if handler is None:
-        return 404, "", {}
+        return None
     resp = _Response()
 
     def send(status: int, data: Any = "") -> None:
@@ -44,6 +44,8 @@ def deliver_request(agent: Any, method: str, path: str, body: str, headers: dict
         resp.body = data if isinstance(data, str) else bytes(data).decode("latin-1") \
             if isinstance(data, (bytes, squirrel.Blob)) else squirrel.proxies.tostring(host.vm, data)
         resp.done = True
+        if on_done is not None:
+            on_done(resp)
 
     def header(name: str, value: Any) -> None:
         resp.headers[str(name).lower()] = str(value)
@@ -58,6 +60,15 @@ def deliver_request(agent: Any, method: str, path: str, body: str, headers: dict
                "headers": {k.lower(): v for k, v in headers.items()}}
     response = {"send": send, "header": header}
     host._fire(handler, (host.vm.to_squirrel(request), host.vm.to_squirrel(response)))
+    return resp
+
+
+def deliver_request(agent: Any, method: str, path: str, body: str, headers: dict,
+                    wait_us: int) -> tuple[int, str, dict]:
+    """Run ``http.onrequest(request, response)`` and the clock until ``response.send``."""
+    resp = _start_request(agent, method, path, body, headers)
+    if resp is None:
+        return 404, "", {}
     clock = agent.clock
     deadline = clock.now_us + wait_us
     while not resp.done and clock.peek() is not None and clock.peek() <= deadline:
@@ -65,3 +76,60 @@ def deliver_request(agent: Any, method: str, path: str, body: str, headers: dict
     if not resp.done:
         return 504, "", {}
     return resp.status, resp.body, resp.headers
+
+
+# Outgoing requests. The simulation has no Internet: a request to the agent's own URL loops back
+# to its http.onrequest; any other URL fails like an unreachable host (statuscode 0).
+
+def _request(host: Any, method: str, url: str, headers: Any, body: Any) -> dict:
+    agent = host.owner
+
+    def send_async(callback: Any, *_: Any) -> None:
+        def answer(status: int, text: str, hdrs: dict) -> None:
+            if host.alive:
+                host._fire(callback, (host.vm.to_squirrel({"statuscode": status, "body": text, "headers": hdrs}),))
+
+        if not url.startswith(agent.url):
+            host.clock.schedule(0, answer, 0, "", {})
+            return
+        path = url[len(agent.url):] or "/"
+        hdrs = squirrel.to_python(headers) if isinstance(headers, squirrel.Table) else {}
+        text = body if isinstance(body, str) else ""
+
+        def start() -> None:
+            resp = _start_request(agent, method, path, text, hdrs,
+                                  lambda r: host.clock.schedule(0, answer, r.status, r.body, r.headers))
+            if resp is None:
+                answer(404, "", {})
+
+        host.clock.schedule(0, start)
+
+    def send_sync() -> dict:
+        raise ImpError("http request sendsync() is not simulated: use sendasync()")
+
+    return {"sendasync": send_async, "sendsync": send_sync}
+
+
+@http.native((AGENT,))
+def request(host: Any, method: str, url: str, headers: Any = None, body: Any = "") -> Any:
+    return host.vm.to_squirrel(_request(host, method.upper(), url, headers, body))
+
+
+@http.native((AGENT,))
+def get(host: Any, url: str, headers: Any = None) -> Any:
+    return host.vm.to_squirrel(_request(host, "GET", url, headers, ""))
+
+
+@http.native((AGENT,))
+def post(host: Any, url: str, headers: Any, body: Any) -> Any:
+    return host.vm.to_squirrel(_request(host, "POST", url, headers, body))
+
+
+@http.native((AGENT,))
+def put(host: Any, url: str, headers: Any, body: Any) -> Any:
+    return host.vm.to_squirrel(_request(host, "PUT", url, headers, body))
+
+
+@http.native((AGENT,))
+def httpdelete(host: Any, url: str, headers: Any = None) -> Any:
+    return host.vm.to_squirrel(_request(host, "DELETE", url, headers, ""))

@@ -12,6 +12,7 @@ from ..halt import DeepSleep, Restart
 from .common import deep_sleep_ok, seconds, sleep_until_us
 
 imp = Api("imp")
+net = Api("net")  # imp.net
 TIMER_RESOLUTION_US = 10_000  # §4.1: centiseconds
 MAX_WAKEUP_S = 2**30 / 100
 MAX_DEEPSLEEP_S = 2_419_198  # §4.2
@@ -144,3 +145,15 @@ def getuserconfiguration(host: Any) -> Any:
 @imp.native(BOTH)
 def onunhandledexception(host: Any, handler: Any) -> None:
     host.unhandled_handler = handler
+
+
+@net.native((DEVICE,), name="info")
+def net_info(host: Any) -> dict:
+    """§4.3: interfaces, and ``active``/``ipv4`` only while connected."""
+    kind = host.owner.profile.interfaces[0]
+    iface = {"type": kind, "macaddress": host.owner.id[-12:]}
+    out: dict = {"interface": [iface]}
+    if host.owner.connected:
+        out["active"] = 0
+        out["ipv4"] = {"address": "192.0.2.10", "netmask": "255.255.255.0", "gateway": "192.0.2.1"}
+    return out

@@ -47,6 +47,12 @@ def connect(host: Any, callback: Any = None, timeout: float = 60.0) -> None:
 
 
 @server.native((DEVICE,))
+def connectwith(host: Any, interface: Any, callback: Any = None, timeout: float = 60.0) -> None:
+    """impOS 42+: connect through a given interface (§2.4); the simulation has one network."""
+    connect(host, callback, timeout)
+
+
+@server.native((DEVICE,))
 def disconnect(host: Any) -> None:
     host.owner.set_connected(False)
 

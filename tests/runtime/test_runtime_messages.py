@@ -112,3 +112,27 @@ def test_apis_of_the_other_side_do_not_exist():
                    'server.log(("agent" in getroottable()) + " " + ("hardware" in getroottable()));', run="5s")
     assert device_lines(sim) == ["false false false"]
     assert agent_lines(sim) == ["false false"]
+
+
+def test_http_request_to_own_url_loops_back_to_onrequest():
+    """§1.2: the agent's own URL reaches its http.onrequest; other URLs are unreachable (status 0)."""
+    sim = simulate(None, '''
+        http.onrequest(function(req, res) { res.send(200, "echo " + req.body); });
+        http.post(http.agenturl() + "/x", {}, "hi").sendasync(function(r) {
+            server.log(r.statuscode + " " + r.body);
+            http.get("https://example.invalid/").sendasync(function(r2) { server.log("other " + r2.statuscode); });
+        });
+    ''', run="5s")
+    assert agent_lines(sim) == ["200 echo hi", "other 0"]
+
+
+def test_net_info_has_active_only_when_connected():
+    """§4.3: imp.net.info() lists interfaces; `active` is absent when not connected."""
+    sim = simulate('''
+        local a = imp.net.info();
+        server.disconnect();
+        local b = imp.net.info();
+        server.connect();
+        server.log(a.interface[0].type + " " + ("active" in a) + " " + ("active" in b));
+    ''')
+    assert device_lines(sim) == ["wifi true false"]
