@@ -1,0 +1,66 @@
+"""Shared helpers for the test_binding_* suites (imported by them; not collected itself)."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import squirrel
+
+INT_RANGE = {"imp": (-(1 << 31), (1 << 31) - 1), "standard": (-(1 << 63), (1 << 63) - 1)}
+
+# The directory that holds the `squirrel` package under test, for child interpreters.
+_PACKAGE_PARENT = str(Path(squirrel.__file__).resolve().parent.parent)
+
+
+def f32(x: float) -> float:
+    """``x`` rounded to the nearest float32 (Squirrel's SQFloat), as a Python float."""
+    return ctypes.c_float(x).value
+
+
+def expected(value):
+    """What a Python value looks like after a trip through Squirrel and back: floats rounded to
+    float32, bytes that are valid UTF-8 as str, tuples as lists, containers converted deeply."""
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return f32(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return bytes(value)
+    if isinstance(value, (list, tuple)):
+        return [expected(v) for v in value]
+    if isinstance(value, dict):
+        return {expected(k): expected(v) for k, v in value.items()}
+    raise TypeError(type(value))
+
+
+def run_isolated(code: str, timeout: float = 120, memory_gb: float = 4) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter that imports the ``squirrel`` under test, with its
+    address space capped (a runaway allocation fails fast instead of exhausting the machine).
+    A segfault shows as a negative return code instead of killing the test session."""
+    prelude = textwrap.dedent(f"""
+        import resource, sys
+        _cap = int({memory_gb} * (1 << 30))
+        resource.setrlimit(resource.RLIMIT_AS, (_cap, _cap))
+        sys.path.insert(0, {_PACKAGE_PARENT!r})
+    """)
+    env = dict(os.environ, PYTHONFAULTHANDLER="1")
+    return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+def assert_clean_run(result: subprocess.CompletedProcess, *expected_lines: str) -> None:
+    """The child exited normally and printed ``expected_lines`` (each as a whole line, in order)."""
+    detail = f"\n--- rc={result.returncode}\n--- stdout:\n{result.stdout}\n--- stderr:\n{result.stderr}"
+    assert result.returncode == 0, "the child did not exit cleanly (crash?)" + detail
+    lines = result.stdout.splitlines()
+    assert lines == list(expected_lines), detail
