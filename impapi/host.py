@@ -67,8 +67,8 @@ class ScriptHost:
         try:
             return fn(*args)
         except Halt as h:
+            self.owner.on_halt(self, h)  # before stop(): the owner reads what survives (nv)
             self.stop()
-            self.owner.on_halt(self, h)
         except squirrel.ScriptError as e:
             self.report_error(e)
             self.owner.on_script_error(self, e)
@@ -107,10 +107,13 @@ class ScriptHost:
             h.timer.cancel()
         self.timers.clear()
         self.handlers.clear()
-        self.clock.schedule(0, self._close)
+        if self.vm.running:
+            self.clock.schedule(0, self._close)  # stopped from inside a call: close once it unwinds
+        else:
+            self.vm.close()
 
     def _close(self) -> None:
-        if not self.vm.closed and not squirrel.vm.lib.sqpy_depth(self.vm._ptr):
+        if not self.vm.closed and not self.vm.running:
             self.vm.close()
 
     # --- timers (imp-api.md §4.1) ---------------------------------------------------------
