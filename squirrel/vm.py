@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import weakref
@@ -17,12 +18,14 @@ NULL, INTEGER, FLOAT, BOOL, STRING = lib.SQPY_NULL, lib.SQPY_INTEGER, lib.SQPY_F
 TABLE, ARRAY = lib.SQPY_TABLE, lib.SQPY_ARRAY
 OK, ERROR, COMPILE_ERROR = lib.SQPY_OK, lib.SQPY_ERROR, lib.SQPY_COMPILE_ERROR
 TIME_LIMIT, MEMORY_LIMIT, STOPPED, BADREF = lib.SQPY_TIME_LIMIT, lib.SQPY_MEMORY_LIMIT, lib.SQPY_STOPPED, lib.SQPY_BADREF
-STACK_OVERFLOW = lib.SQPY_STACK_OVERFLOW
+STACK_OVERFLOW, OVERFLOW = lib.SQPY_STACK_OVERFLOW, lib.SQPY_OVERFLOW
+SQPY_HAS_THIS = lib.SQPY_HAS_THIS
 CB_RETURN, CB_NORETURN, CB_RAISE, CB_STOP = lib.SQPY_CB_RETURN, lib.SQPY_CB_NORETURN, lib.SQPY_CB_RAISE, lib.SQPY_CB_STOP
-CB_RETURN_TEMP = lib.SQPY_CB_RETURN_TEMP
+CB_RETURN_TEMP, CB_RETURN_INT = lib.SQPY_CB_RETURN_TEMP, lib.SQPY_CB_RETURN_INT
 NBUF = lib.SQPY_NBUF  # values per call on the fast path (more take the general one)
 _VMS: dict[int, Any] = {}  # vmid -> weakref to the VM, for sqpy_fdispatch
 _VMIDS = itertools.count(1)
+_SPECIAL = object()  # in VM._direct: the native needs the general dispatch
 
 DIALECTS = {"imp": 32, "standard": 64}
 _BYTECODE: dict[tuple, tuple[Any, bytes]] = {}  # (source, filename, dialect) -> (line map, bytecode)
@@ -180,12 +183,14 @@ class VM:
         self._ptr = ffi.NULL
         self._handle = ffi.new_handle(self)
         self._functions: dict[int, _Native] = {}
+        self._direct: dict[int, Any] = {}  # fid -> callable for the fast dispatch (see _direct_for)
         self._contexts: dict[int, Any] = {}
         self._coverage = False
         self._next_fid = 1
         self._pending: BaseException | None = None
         self._stop_exc: BaseException | None = None
         self._callback_exc: BaseException | None = None
+        self._dirty = False  # _pending or _callback_exc was set: look at them after a call
         self._linemaps: dict[str, LineMap] = {}
         self._ret_keep: Any = None
         self._ptr = lib.sqpy_open(self._handle, DIALECTS[dialect], stack_size)
@@ -220,10 +225,16 @@ class VM:
         _VMS.pop(self._vmid, None)
         lib.sqpy_close(ptr)
         self._functions.clear()
+        self._direct.clear()
 
     @property
     def closed(self) -> bool:
         return self._ptr == ffi.NULL
+
+    @property
+    def running(self) -> bool:
+        """True while Squirrel code of this VM is on the stack (a native calling back in)."""
+        return self._ptr != ffi.NULL and lib.sqpy_depth(self._ptr) > 0
 
     def __enter__(self) -> "VM":
         return self
@@ -521,7 +532,7 @@ class VM:
     def _call(self, ref: int, this: Any, args: tuple, has_this: bool) -> Any:
         """Call the function with handle ``ref``. The fast path: values go into the VM's slot
         buffer as plain numbers (strings as one bytes object), one C call, the result comes back
-        in slot 0 with its type as the return code."""
+        in slot 0 with its type as the return code (the C side checks integer ranges)."""
         if self._closed:
             raise SquirrelError("the VM is closed")
         if ref < 0:
@@ -535,41 +546,46 @@ class VM:
         bt, bi = self._bt, self._bi
         strs = b""
         temps = None
-        i = 0
-        for a in args:
-            t = type(a)
-            if t is int:
-                if a < self._intmin or a > self._intmax:
-                    self._int_overflow(a)
-                bt[i] = INTEGER
-                bi[i] = a
-            elif t is str:
-                b = a.encode("utf-8")
-                bt[i] = STRING
-                bi[i] = len(b)
-                strs += b
-            elif t is float:
-                bt[i] = FLOAT
-                self._bf[i] = a
-            elif a is None:
-                bt[i] = NULL
-            else:
-                if temps is None:
-                    temps = []
-                b = self._slot(a, i, temps)
-                if b is not None:
+        try:
+            for i, a in enumerate(args):
+                t = type(a)
+                if t is int:
+                    bt[i] = INTEGER
+                    bi[i] = a
+                elif t is str:
+                    b = a.encode("utf-8")
+                    bt[i] = STRING
+                    bi[i] = len(b)
                     strs += b
-            i += 1
-        rc = lib.sqpy_fcall(self._ptr, ref, n, has_this, strs)
+                elif t is float:
+                    bt[i] = FLOAT
+                    self._bf[i] = a
+                elif a is None:
+                    bt[i] = NULL
+                else:
+                    if temps is None:
+                        temps = []
+                    b = self._slot(a, i, temps)
+                    if b is not None:
+                        strs += b
+        except OverflowError:  # beyond 64 bits: cffi refuses it
+            self._check_ints(args)
+            raise
+        rc = lib.sqpy_fcall(self._ptr, ref, n | SQPY_HAS_THIS if has_this else n, strs)
         if rc == INTEGER:
             result = bi[0]
         elif rc == NULL:
             result = None
         else:
-            result = self._result(rc)
-        if self._callback_exc is not None or self._pending is not None:
+            result = self._result(rc, args)
+        if self._dirty:
             self._after_call()
         return result
+
+    def _check_ints(self, values: Iterable[Any]) -> None:
+        for a in values:
+            if type(a) is int and not self._intmin <= a <= self._intmax:
+                self._int_overflow(a)
 
     def _int_overflow(self, value: int) -> None:
         raise OverflowError(f"{value} does not fit a {self.dialect} Squirrel integer "
@@ -625,7 +641,7 @@ class VM:
             return b
         return None
 
-    def _result(self, rc: int) -> Any:
+    def _result(self, rc: int, args: tuple = ()) -> Any:
         """The value in slot 0 after a fast call that returned ``rc`` (its type, or -error)."""
         if rc == STRING:
             b = ffi.unpack(self._bs[0], self._bi[0])
@@ -639,6 +655,8 @@ class VM:
             return self._bi[0] != 0
         if rc > 0:
             return _p.make_proxy(self, self._bi[0], rc)
+        if rc == -OVERFLOW:
+            self._check_ints(args)
         self._raise(-rc)
 
     def _after_call(self) -> None:
@@ -647,6 +665,7 @@ class VM:
         if lib.sqpy_depth(self._ptr):
             return
         self._pending = None
+        self._dirty = False
         if self._callback_exc is not None:
             exc, self._callback_exc = self._callback_exc, None
             raise exc
@@ -778,7 +797,22 @@ class VM:
                 self._stop_exc = e
                 return CB_STOP
             self._pending = e
+            self._dirty = True
             return CB_RAISE
+
+    def _direct_for(self, fid: int) -> Any:
+        """What the fast dispatch calls for native ``fid`` (cached in ``_direct``)."""
+        nat = self._functions.get(fid)
+        if nat is None:
+            raise SquirrelError("this Python function is no longer registered")
+        if nat.pass_this or nat.pass_context or nat.maxargs is not None:
+            f: Any = _SPECIAL
+        elif nat.bound:
+            f = functools.partial(nat.func, self._contexts[fid])
+        else:
+            f = nat.func
+        self._direct[fid] = f
+        return f
 
     def _fargs_special(self, nat: _Native, fid: int, nargs: int, args: list) -> list:
         """The fast dispatch's extra work for natives that take more than their arguments."""
@@ -851,6 +885,7 @@ class VM:
             self._stop_exc = e
             return CB_STOP
         self._pending = e
+        self._dirty = True
         return CB_RAISE
 
     def _print(self, is_error: int, text: str) -> None:
@@ -860,6 +895,7 @@ class VM:
                 target(text)
             except BaseException as e:
                 self._callback_exc = e
+                self._dirty = True
 
 
 def _exc_message(e: BaseException) -> str:
@@ -908,33 +944,47 @@ def _arg(vm: VM, t: int, i: int) -> Any:
 
 
 @ffi.def_extern()
-def sqpy_fdispatch(vmid, fid, nargs):
-    """Squirrel calling a Python native (the hot path: keep it flat)."""
+def sqpy_fdispatch(vmid, fid, nargs, t0):
+    """Squirrel calling a Python native: the hot path of Squirrel->Python calls. Keep it flat;
+    every Python-level step here costs ~5% of a call."""
     vm = _VMS[vmid]()
     try:
-        nat = vm._functions.get(fid)
-        if nat is None:
-            raise SquirrelError("this Python function is no longer registered")
-        bt, bi = vm._bt, vm._bi
-        if nargs == 0:
-            args = []
-        elif nargs == 1:
-            t = bt[0]
-            args = [bi[0] if t == INTEGER else _arg(vm, t, 0)]
-        else:
+        # _direct: fid -> what to call with just the arguments (functions without pass_this,
+        # pass_context or an upper argument count; bound natives as partials of their context).
+        f = vm._direct.get(fid)
+        if f is None:
+            f = vm._direct_for(fid)
+        bi = vm._bi
+        if f is _SPECIAL:
+            nat = vm._functions[fid]
+            bt = vm._bt
             args = [bi[i] if bt[i] == INTEGER else _arg(vm, bt[i], i) for i in range(nargs)]
-        if nat.special:
-            args = vm._fargs_special(nat, fid, nargs, args)
-        result = nat.func(*args)
+            result = nat.func(*vm._fargs_special(nat, fid, nargs, args))
+        elif nargs == 1:
+            result = f(bi[0] if t0 == INTEGER else _arg(vm, t0, 0))
+        elif nargs == 0:
+            result = f()
+        else:
+            bt = vm._bt
+            result = f(*[bi[i] if bt[i] == INTEGER else _arg(vm, bt[i], i) for i in range(nargs)])
         if result is None:
             return CB_NORETURN
-        if type(result) is int and vm._intmin <= result <= vm._intmax:
-            bt[0] = INTEGER
-            bi[0] = result
-            return CB_RETURN
+        if type(result) is int:
+            bi[0] = result  # the trampoline checks the dialect's range (cffi checks 64 bits)
+            return CB_RETURN_INT
         return vm._fret(result)
     except BaseException as e:  # the contract: store it, return a code, re-raise at the boundary
         return vm._fexc(e)
+
+
+@ffi.def_extern()
+def sqpy_overflow(vmid, value):
+    vm = _VMS[vmid]()
+    try:
+        vm._int_overflow(value)
+    except OverflowError as e:
+        return vm._fexc(e)
+    return CB_RAISE
 
 
 @ffi.def_extern()
@@ -944,4 +994,6 @@ def sqpy_print(owner, is_error, s, n):
 
 @ffi.def_extern()
 def sqpy_forget(owner, fid):
-    ffi.from_handle(owner)._functions.pop(fid, None)
+    vm = ffi.from_handle(owner)
+    vm._functions.pop(fid, None)
+    vm._direct.pop(fid, None)

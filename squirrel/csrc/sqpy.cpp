@@ -4,6 +4,7 @@
  * memory accounting (the allocator has no VM argument), and when it is the outermost entry it
  * starts the instruction budget and the deadline, and afterwards turns a stop requested by the
  * interrupt hook or by a native into a result code. */
+#include <Python.h>
 #include <squirrel.h>
 #include <sqstdaux.h>
 #include <sqstdblob.h>
@@ -27,7 +28,8 @@
 /* Defined by the cffi-generated module (callbacks.h); cffi gives them C++ linkage when it
  * compiles the module as C++, so they are declared here without extern "C". */
 int sqpy_dispatch(void *owner, HSQUIRRELVM v, long long fid, int nargs, sqpy_value *args, sqpy_value *ret);
-int sqpy_fdispatch(int vmid, long long fid, int nargs);
+int sqpy_fdispatch(int vmid, long long fid, int nargs, int t0);
+int sqpy_overflow(int vmid, long long value);
 void sqpy_print(void *owner, int is_error, const char *s, long long len);
 void sqpy_forget(void *owner, long long fid);
 
@@ -312,7 +314,10 @@ static bool push_slot(sqpy_vm *vm, HSQUIRRELVM v, int i, const char **strs) {
     sqpy_buf *b = &vm->buf;
     switch (b->type[i]) {
     case SQPY_NULL: sq_pushnull(v); return true;
-    case SQPY_INTEGER: sq_pushinteger(v, (SQInteger)b->i[i]); return true;
+    case SQPY_INTEGER:
+        if (vm->intwidth == 32 && (b->i[i] < -2147483648LL || b->i[i] > 2147483647LL)) return false;
+        sq_pushinteger(v, (SQInteger)b->i[i]);
+        return true;
     case SQPY_FLOAT: sq_pushfloat(v, (SQFloat)b->f[i]); return true;
     case SQPY_BOOL: sq_pushbool(v, b->i[i] ? SQTrue : SQFalse); return true;
     case SQPY_STRING:
@@ -491,8 +496,15 @@ static SQInteger trampoline(HSQUIRRELVM v) {
         int n = (int)(top - 2);
         for (int i = 0; i < n; i++) write_slot(vm, v, i + 2, i);
         vm->cbv = v;
-        int rc = sqpy_fdispatch(vm->vmid, fid, n);
+        int rc = sqpy_fdispatch(vm->vmid, fid, n, n ? vm->buf.type[0] : 0);
         sqpy_buf *b = &vm->buf;
+        if (rc == SQPY_CB_RETURN_INT) {
+            if (vm->intwidth != 32 || (b->i[0] >= -2147483648LL && b->i[0] <= 2147483647LL)) {
+                sq_pushinteger(v, (SQInteger)b->i[0]);
+                return 1;
+            }
+            rc = sqpy_overflow(vm->vmid, b->i[0]);
+        }
         switch (rc) {
         case SQPY_CB_RETURN:
         case SQPY_CB_RETURN_TEMP: {
@@ -820,7 +832,9 @@ sqpy_buf *sqpy_fast_init(sqpy_vm *vm, int vmid) {
     return &vm->buf;
 }
 
-int sqpy_fcall(sqpy_vm *vm, long long fn, int n, int has_this, const char *strs) {
+int sqpy_fcall(sqpy_vm *vm, long long fn, int n, const char *strs) {
+    bool has_this = (n & SQPY_HAS_THIS) != 0;
+    n &= ~SQPY_HAS_THIS;
     if (!ref_ok(vm, fn) || n < 0 || n > SQPY_NBUF) return -SQPY_BADREF;
     Entry e(vm);
     clear_error(vm);
@@ -830,10 +844,15 @@ int sqpy_fcall(sqpy_vm *vm, long long fn, int n, int has_this, const char *strs)
     sq_pushobject(v, vm->refs[fn]);
     if (!has_this) sq_pushroottable(v);
     for (int i = 0; i < n; i++) {
-        if (!push_slot(vm, v, i, &strs)) { sq_settop(v, top); return -SQPY_BADREF; }
+        if (!push_slot(vm, v, i, &strs)) {
+            sq_settop(v, top);
+            return vm->buf.type[i] == SQPY_INTEGER ? -SQPY_OVERFLOW : -SQPY_BADREF;
+        }
     }
     sq_reseterror(v);
+    PyGILState_STATE gs = PyGILState_Ensure();
     SQRESULT r = sq_call(v, has_this ? n : n + 1, SQTrue, SQTrue);
+    PyGILState_Release(gs);
     while (SQ_SUCCEEDED(r) && sq_getvmstate(v) == SQ_VMSTATE_SUSPENDED) {  /* see sqpy_call */
         sq_pop(v, 1);
         sq_throwerror(v, "cannot suspend the main thread (suspend() works in a newthread())");

@@ -44,18 +44,19 @@ enum {
     SQPY_STOPPED = 6,      /* a native stopped the script (uncatchable) */
     SQPY_BADREF = 7,
     SQPY_BADARG = 8,
-    SQPY_STACK_OVERFLOW = 9 /* runaway recursion: the script was stopped (uncatchable) */
+    SQPY_STACK_OVERFLOW = 9, /* runaway recursion: the script was stopped (uncatchable) */
+    SQPY_OVERFLOW = 10       /* an integer argument does not fit the dialect's integers */
 };
 
 /* What a Python native returns to the trampoline. RETURN_TEMP: the returned handle was made for
  * the return and is released once the value is pushed. */
 enum { SQPY_CB_RETURN = 0, SQPY_CB_NORETURN = 1, SQPY_CB_RAISE = 2, SQPY_CB_STOP = 3,
-       SQPY_CB_RETURN_TEMP = 4 };
+       SQPY_CB_RETURN_TEMP = 4, SQPY_CB_RETURN_INT = 5 /* an integer in slot 0's i */ };
 
 /* The fast call path: values cross in slots of one buffer per VM (column arrays, so Python
  * reads and writes plain numbers without making a cdata per value). A slot holds a type and:
  * an integer/bool/handle (i), a float (f), or a string (s, with its length in i). */
-enum { SQPY_NBUF = 64 };
+enum { SQPY_NBUF = 64, SQPY_HAS_THIS = 0x10000 };
 typedef struct {
     int type[64];
     long long i[64];
@@ -85,11 +86,12 @@ int sqpy_ref_type(sqpy_vm *vm, long long ref);
 
 /* The fast path. sqpy_fast_init: the VM's slot buffer; `vmid` is what the trampoline passes to
  * sqpy_fdispatch. sqpy_fcall calls fn with the n values in slots 0..n-1 (slot 0 is `this`
- * when has_this, else this is the root table); the bytes of string slots follow one another
- * in `strs`. It returns the result's type (> 0) with the value in slot 0, or -(error code).
+ * when n has the SQPY_HAS_THIS bit, else this is the root table); the bytes of string slots
+ * follow one another in `strs`. It returns the result's type (> 0) with the value in slot 0,
+ * or -(error code).
  * Inside a dispatch, sqpy_cbthis gives `this` and sqpy_cbthread the calling thread. */
 sqpy_buf *sqpy_fast_init(sqpy_vm *vm, int vmid);
-int sqpy_fcall(sqpy_vm *vm, long long fn, int n, int has_this, const char *strs);
+int sqpy_fcall(sqpy_vm *vm, long long fn, int n, const char *strs);
 int sqpy_cbthis(sqpy_vm *vm, sqpy_value *out);
 HSQUIRRELVM sqpy_cbthread(sqpy_vm *vm);
 
