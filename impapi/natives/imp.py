@@ -157,3 +157,34 @@ def net_info(host: Any) -> dict:
         out["active"] = 0
         out["ipv4"] = {"address": "192.0.2.10", "netmask": "255.255.255.0", "gateway": "192.0.2.1"}
     return out
+
+
+def _wifi(host: Any) -> bool:
+    return host.side == DEVICE and "wifi" in host.owner.profile.interfaces
+
+
+# WiFi information (§4.3 lists them; their details are out of the sheet's scope): fixed, plausible
+# values for a good link while connected.
+@imp.native((DEVICE,), available=_wifi)
+def rssi(host: Any) -> int:
+    return -55 if host.owner.connected else 0
+
+
+@imp.native((DEVICE,), available=_wifi)
+def getssid(host: Any) -> str:
+    return "impsim"
+
+
+@imp.native((DEVICE,), available=_wifi)
+def getbssid(host: Any) -> str:
+    return "0050c2" + host.owner.id[-6:] if host.owner.connected else ""
+
+
+@imp.native((DEVICE,), available=_wifi)
+def getchannel(host: Any) -> int:
+    return 6 if host.owner.connected else 0
+
+
+@imp.native((DEVICE,), available=_wifi)
+def scanwifinetworks(host: Any) -> list:
+    return [{"ssid": "impsim", "bssid": "0050c2" + host.owner.id[-6:], "channel": 6, "rssi": -55, "open": False}]
