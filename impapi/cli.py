@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -15,7 +16,21 @@ import squirrel
 from .durations import format_duration, parse_duration
 from .log import LogEntry
 from .profiles import PROFILES
-from .simulation import Simulation
+from .scenario import Scenario, apply, load_toml, parse_at
+from .simulation import DEFAULT_IMP, Simulation
+from .timeline import write_timeline
+
+EVENT_HELP = """Events for --at TIME:EVENT[=ARG] (TIME from the start: 90s, 30m, 3h, 2d):
+  impos=VERSION              a new impOS release, e.g. 43.1
+  deploy=DEVICE.nut[,AGENT.nut]        "build and run" (polite); no file redeploys the same code
+  force-deploy=DEVICE.nut[,AGENT.nut]  "build and force restart" (skips the shutdown handler)
+  power-cycle | power-off | power-on
+  offline=DURATION           the network is down for DURATION
+  move-group=NAME            move the device to another device group (a forced deployment)
+  message=NAME[:JSON]        the agent sends the device a message
+  http=METHOD PATH[ BODY]    an HTTP request to the agent
+  advance                    a marker in the log
+The same events go in a --scenario TOML file: [[event]] at = "30m"  type = "impos"  version = "43.1"."""
 
 EXIT_OK, EXIT_APP_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -38,18 +53,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a device app and its agent in virtual time and print the log the way "
                     "impCentral shows it. Days of deep-sleep cycles take seconds.",
     )
-    run.add_argument("device", metavar="DEVICE.nut", help="the device code")
+    run.add_argument("device", metavar="DEVICE.nut", nargs="?", help="the device code (or from --scenario)")
     run.add_argument("--agent", metavar="AGENT.nut", help="the agent code")
-    run.add_argument("--for", dest="duration", metavar="DURATION", type=_duration, default=_duration("1h"),
-                     help="virtual time to simulate: 90s, 15m, 3h, 2d, 1h30m (default 1h)")
+    run.add_argument("--for", dest="duration", metavar="DURATION", type=_duration, default=None,
+                     help="virtual time to simulate: 90s, 15m, 3h, 2d, 1h30m (default: the scenario's, else 1h)")
+    run.add_argument("--at", dest="events", metavar="TIME:EVENT[=ARG]", action="append", default=[],
+                     help="something the cloud or the world does, e.g. 30m:impos=43.1, 3h:deploy=v2.device.nut, "
+                          "5h:power-cycle, 8h:offline=45m, 12h:move-group=production (repeatable; "
+                          "--at help lists every event)")
+    run.add_argument("--scenario", metavar="FILE.toml", help="a scenario file (its events, code, duration, imp, seed); "
+                     "flags given here win")
+    run.add_argument("--timeline", metavar="FILE", help="draw the run: FILE.svg, FILE.html or FILE.png")
     run.add_argument("--until-idle", action="store_true",
                      help="stop as soon as nothing is scheduled (overrides --for)")
-    run.add_argument("--imp", default="imp003", choices=sorted(PROFILES),
-                     help="the imp module to simulate (default imp003)")
+    run.add_argument("--imp", default=None, choices=sorted(PROFILES),
+                     help=f"the imp module to simulate (default {DEFAULT_IMP})")
     run.add_argument("--impos", metavar="VERSION", help="the impOS release the device runs, e.g. 43.1")
     run.add_argument("--flash", metavar="FILE",
                      help="SPI flash image: loaded if it exists, saved at the end (keeps flash across runs)")
-    run.add_argument("--seed", type=int, default=0, help="seed for math.rand() and the device ID (default 0)")
+    run.add_argument("--seed", type=int, default=None, help="seed for math.rand() and the device ID (default 0)")
     out = run.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON object per log entry")
     out.add_argument("--quiet", action="store_true", help="print no log, only the outcome")
@@ -74,8 +96,29 @@ def _check_compiles(path: str) -> str | None:
     return None
 
 
+def _scenario(args: argparse.Namespace) -> Scenario:
+    """The scenario file (if any) with the --at events added and the flags applied over it."""
+    scn = load_toml(args.scenario) if args.scenario else Scenario()
+    scn = scn.with_events(*(parse_at(text) for text in args.events))
+    return replace(scn, device=args.device or scn.device, agent=args.agent or scn.agent,
+                   imp=args.imp or scn.imp or DEFAULT_IMP,
+                   seed=args.seed if args.seed is not None else (scn.seed or 0),
+                   duration_us=args.duration if args.duration is not None else (scn.duration_us or _duration("1h")))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    for path in filter(None, (args.device, args.agent)):
+    if any(text.strip() == "help" for text in args.events):
+        print(EVENT_HELP)
+        return EXIT_OK
+    try:
+        scn = _scenario(args)
+    except ValueError as e:
+        print(f"impsim: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if scn.device is None and scn.agent is None:
+        print("impsim: no code to run: give DEVICE.nut (or a --scenario that names it)", file=sys.stderr)
+        return EXIT_USAGE
+    for path in dict.fromkeys(filter(None, [scn.device, scn.agent, *scn.code_files()])):
         problem = _check_compiles(path)
         if problem:
             print(f"impsim: {problem}", file=sys.stderr)
@@ -86,11 +129,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         out.write((sim.log.to_json_line(entry) if args.json else sim.log.format(entry)) + "\n")
 
     try:
-        sim = Simulation(device=args.device, agent=args.agent, imp=args.imp, seed=args.seed,
+        sim = Simulation(device=scn.device, agent=scn.agent, imp=scn.imp, seed=scn.seed,
                          flash=args.flash, impos=args.impos, start=False,
                          log_sink=None if args.quiet else show)
         sim.start()
-        sim.run(for_us=None if args.until_idle else args.duration, until_idle=args.until_idle)
+        apply(scn, sim)
+        sim.run(for_us=None if args.until_idle else scn.duration_us, until_idle=args.until_idle)
+        if args.timeline:
+            write_timeline(args.timeline, sim)
     except (ValueError, OSError) as e:
         print(f"impsim: {e}", file=sys.stderr)
         return EXIT_USAGE

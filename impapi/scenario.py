@@ -4,23 +4,29 @@ One vocabulary and one parser serve the command line (``--at TIME:EVENT[=ARG]``,
 and TOML scenario files. TIME is an offset from the start of the run, a duration as
 :func:`impapi.durations.parse_duration` reads it (``90s``, ``30m``, ``1d6h``, or plain seconds).
 
-=====================================  =================================================  =====================================
-CLI ``EVENT[=ARG]``                    what happens                                       TOML ``[[event]]`` keys besides ``at``, ``type``
-=====================================  =================================================  =====================================
-``impos=VERSION``                      a new impOS release (``43.1``) reaches the device  ``version = "43.1"`` (a string)
-``deploy[=DEVICE.nut][,AGENT.nut]``    "build and run": a polite deployment               ``device = "v2.device.nut"``, ``agent = "v2.agent.nut"`` (both optional)
-``force-deploy[=DEVICE.nut][,AGENT]``  "build and force restart"                          as ``deploy``
-``power-cycle``                        power off and on (updates install at boot)         none
-``power-off`` / ``power-on``           cut / restore the power                            none
-``offline=DURATION``                   a network outage that long (``45m``)               ``duration = "45m"``
-``move-group=NAME``                    move the device to another device group (forced)   ``group = "production"``
-``message=NAME[:JSON]``                the agent sends the device a message               ``name = "led"``, optional ``data = <any TOML value>`` or ``json = '<JSON text>'``
-``http=METHOD PATH[ BODY]``            an HTTP request to the agent's URL                 ``method = "POST"`` (default GET), ``path = "/led"``, optional ``body = "..."``
-``advance``                            nothing: a marker in the log                       none
-=====================================  =================================================  =====================================
+Events (CLI spelling, then the TOML ``[[event]]`` keys besides ``at`` and ``type``):
 
-``deploy`` with no files redeploys the code the cloud already has (a new version of the same
-code), which is enough to exercise an update. With only agent code, write ``deploy=,AGENT.nut``.
+- ``impos=VERSION``: a new impOS release (``43.1``) reaches the device's group.
+  TOML: ``version = "43.1"`` (a string: a TOML number would read 43.10 as 43.1).
+- ``deploy[=DEVICE.nut][,AGENT.nut]``: "build and run", a polite deployment.
+  TOML: ``device = "v2.device.nut"``, ``agent = "v2.agent.nut"``, both optional. With no files it
+  redeploys the code the cloud has (a new version of the same code: enough to exercise an
+  update); agent code only: ``deploy=,v2.agent.nut``.
+- ``force-deploy[=DEVICE.nut][,AGENT.nut]``: "build and force restart". TOML: as ``deploy``.
+- ``power-cycle``, ``power-off``, ``power-on``: the power, cut and restored, cut, restored.
+  TOML: no other keys.
+- ``offline=DURATION``: a network outage that long (``45m``). TOML: ``duration = "45m"``.
+- ``move-group=NAME``: the device moves to another device group (a forced deployment).
+  TOML: ``group = "production"``.
+- ``message=NAME[:JSON]``: the agent sends the device a message (``message=led:{"on":true}``).
+  TOML: ``name = "led"``, optionally ``data = <any TOML value>`` or ``json = '<JSON text>'``
+  (TOML has no null: ``json = 'null'``).
+- ``http=METHOD PATH[ BODY]``: an HTTP request to the agent's URL; the body is everything after
+  the second space. TOML: ``method = "POST"`` (default GET), ``path = "/led"``, optionally
+  ``body = "on"``.
+- ``advance``: nothing happens but a line in the log (a marker). TOML: no other keys.
+
+``at`` in TOML is a duration string (``"1d6h"``) or a number of seconds.
 
 A scenario file::
 
@@ -50,6 +56,12 @@ Relative file paths in a file resolve against the file's directory (on the comma
 the working directory); the files must exist when the scenario is read, and deployed code is read
 when the scenario is applied to a simulation, so a missing file is an error before the run.
 Events are kept in time order; events at the same time happen in the order written.
+
+Python: :func:`parse_at` and :func:`load_toml` make :class:`ScenarioEvent` and :class:`Scenario`
+values (frozen; they can also be built directly, with the same validation);
+:meth:`Scenario.to_toml` / :meth:`Scenario.save` and :meth:`Scenario.to_cli_args` write them back
+in forms that parse to equal values; :func:`apply` schedules them on a simulation and
+:func:`simulate` builds, applies and runs one.
 """
 
 from __future__ import annotations
@@ -95,6 +107,9 @@ __all__ = [
 ]
 
 
+_METHOD = re.compile(r"[A-Za-z]+")
+
+
 class ScenarioError(ValueError):
     """A scenario that cannot be read or applied; the message says what is valid."""
 
@@ -104,10 +119,21 @@ class ScenarioError(ValueError):
 
 @dataclass(frozen=True)
 class Deploy:
-    """Code to deploy: absolute paths, or None for "the code the cloud already has"."""
+    """Code to deploy: paths (made absolute), or None for "the code the cloud already has"."""
 
     device: str | None = None
     agent: str | None = None
+
+    def __post_init__(self) -> None:
+        for what in ("device", "agent"):
+            value = getattr(self, what)
+            if value is not None:
+                if not isinstance(value, (str, os.PathLike)) or not str(value):
+                    raise ScenarioError(f"deploy: the {what} code must be a file path, not {value!r}")
+                other = "agent" if what == "device" else "device"
+                if str(value).endswith(f".{other}.nut"):
+                    raise ScenarioError(f"deploy: {value} looks like {other} code, not {what} code")
+                object.__setattr__(self, what, os.path.abspath(value))
 
 
 @dataclass(frozen=True)
@@ -117,6 +143,17 @@ class Message:
 
     name: str
     json: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name or self.name != self.name.strip() or ":" in self.name:
+            raise ScenarioError(f"message: bad name {self.name!r}: a message name is not empty, has no colon "
+                                "and no surrounding spaces")
+        if self.json is not None:
+            try:
+                value = json.loads(self.json, parse_constant=_reject_constant)
+            except (TypeError, ValueError) as e:
+                raise ScenarioError(f"message {self.name!r}: the data is not JSON ({e})") from None
+            object.__setattr__(self, "json", _canonical_json(value, "message data"))
 
     @property
     def data(self) -> Any:
@@ -130,9 +167,21 @@ class Message:
 
 @dataclass(frozen=True)
 class Http:
+    """An HTTP request to the agent (the method is kept upper-case)."""
+
     method: str
     path: str
     body: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.method, str) or not _METHOD.fullmatch(self.method):
+            raise ScenarioError(f"http: bad method {self.method!r}: use GET, POST, PUT, DELETE, ...")
+        object.__setattr__(self, "method", self.method.upper())
+        if not isinstance(self.path, str) or not self.path.startswith("/") or any(c.isspace() for c in self.path):
+            raise ScenarioError(f"http: bad path {self.path!r}: a path starts with / and has no spaces, "
+                                "e.g. /status?x=1")
+        if not isinstance(self.body, str):
+            raise ScenarioError(f"http: the body must be a str, not {type(self.body).__name__}")
 
 
 Arg = None | str | int | Deploy | Message | Http
@@ -205,25 +254,38 @@ class ScenarioEvent:
             raise ScenarioError(f"at_us must be a non-negative int of microseconds, not {self.at_us!r}")
         if self.kind not in EVENTS:
             raise ScenarioError(_unknown(self.kind))
-        expected = {
+        expected: Any = {
             "impos": str, "deploy": Deploy, "force-deploy": Deploy, "offline": int, "move-group": str,
             "message": Message, "http": Http,
         }.get(self.kind, type(None))
-        arg = self.arg
+        arg: Any = self.arg
         if self.kind in ("deploy", "force-deploy") and arg is None:
             object.__setattr__(self, "arg", Deploy())
         elif not isinstance(arg, expected) or isinstance(arg, bool):
             raise ScenarioError(f"event {self.kind!r} takes {EVENTS[self.kind].takes}, not {arg!r}")
         elif self.kind == "offline" and arg <= 0:
             raise ScenarioError(f"event 'offline' takes a positive duration, not {arg!r}us")
+        elif self.kind == "impos":
+            try:
+                parse_impos(arg)
+            except (TypeError, ValueError) as e:
+                raise ScenarioError(f"event 'impos': {e}") from None
+            if arg != arg.strip():
+                raise ScenarioError(f"event 'impos': write the version without spaces, not {arg!r}")
+        elif self.kind == "move-group" and (not arg or arg != arg.strip()):
+            raise ScenarioError(f"event 'move-group': bad group name {arg!r}: it is not empty and has no "
+                                "surrounding spaces")
 
     def to_cli(self, relative_to: str | os.PathLike | None = None) -> str:
         """The ``--at`` value for this event, with paths relative to ``relative_to`` (default:
         the working directory)."""
         relative_to = os.path.abspath(relative_to if relative_to is not None else os.getcwd())
         text = f"{format_duration(self.at_us)}:{self.kind}"
-        arg = self.arg
+        arg: Any = self.arg
         if self.kind in ("deploy", "force-deploy"):
+            if any("," in p for p in (arg.device, arg.agent) if p):
+                raise ScenarioError(f"{self.kind}: a path with a comma cannot be written as --at "
+                                    f"{self.kind}=DEVICE.nut,AGENT.nut; use a scenario file")
             dev = _rel(arg.device, relative_to) if arg.device else ""
             if arg.agent:
                 text += f"={dev},{_rel(arg.agent, relative_to)}"
@@ -241,7 +303,7 @@ class ScenarioEvent:
 
     def describe(self) -> str:
         """A line for the log."""
-        arg = self.arg
+        arg: Any = self.arg
         if self.kind == "impos":
             return f"impOS {arg} released to the device's group"
         if self.kind in ("deploy", "force-deploy"):
@@ -430,8 +492,8 @@ def parse_event(at_us: int, kind: str, arg: str | None, base_dir: str | os.PathL
         except ValueError as e:
             raise bad(f"{data!r} is not JSON ({e}); quote a string: message=name:\"text\"") from None
         return ScenarioEvent(at_us, kind, Message(name.strip(), _canonical_json(value, "message data")))
-    # http
-    parts = arg.strip().split(" ", 2)
+    # http: METHOD PATH[ BODY], the body verbatim after the second space
+    parts = arg.lstrip().split(" ", 2)
     if len(parts) < 2:
         raise bad(f"got {arg!r}: give a method and a path, e.g. http=GET /status")
     return ScenarioEvent(at_us, kind, _http(parts[0], parts[1], parts[2] if len(parts) > 2 else "", bad))
@@ -555,7 +617,7 @@ def _toml_event(entry: dict, index: int, name: Any, base: Path) -> ScenarioEvent
     def bad(field_name: str):
         return lambda why: err(field_name, why)
 
-    def text(key: str, required: bool = True) -> str | None:
+    def text(key: str, required: bool = True) -> Any:
         value = entry.get(key)
         if value is None:
             if required:
@@ -644,7 +706,7 @@ def apply(scenario: Scenario, sim: Simulation, *, start_us: int | None = None) -
 
 def _run_event(sim: Simulation, e: ScenarioEvent, sources: dict[str, str]) -> None:
     sim.log.add(sim.clock.now_us, "impsim", f"Scenario: {e.describe()}")
-    arg = e.arg
+    arg: Any = e.arg
     kind = e.kind
     if kind == "impos":
         sim.cloud.release_impos(arg)
@@ -667,10 +729,12 @@ def _run_event(sim: Simulation, e: ScenarioEvent, sources: dict[str, str]) -> No
     elif kind == "message":
         sim.agent_to_device(arg.name, arg.data)
     elif kind == "http":
-        status, body, _headers = sim.http(arg.method, arg.path, arg.body)
-        shown = body if len(body) <= 80 else body[:77] + "..."
-        sim.log.add(sim.clock.now_us, "impsim", f"Scenario: HTTP {arg.method} {arg.path} answered {status}"
-                                                + (f": {shown}" if shown else ""))
+        def answered(status: int, body: str, _headers: dict) -> None:
+            shown = body if len(body) <= 80 else body[:77] + "..."
+            sim.log.add(sim.clock.now_us, "impsim", f"Scenario: HTTP {arg.method} {arg.path} answered {status}"
+                                                    + (f": {shown}" if shown else ""))
+
+        sim.http(arg.method, arg.path, arg.body, on_response=answered)
     # "advance": nothing but the log line
 
 
@@ -752,9 +816,6 @@ def _impos_version(text: str, bad: Any) -> str:
     return text.strip()
 
 
-_METHOD = re.compile(r"[A-Za-z]+")
-
-
 def _http(method: str, path: str, body: str, bad: Any) -> Http:
     if not _METHOD.fullmatch(method):
         raise bad(f"bad method {method!r}: use GET, POST, PUT, DELETE, ...")
@@ -828,20 +889,20 @@ def _toml_value(v: Any) -> str | None:
         return _toml_str(v)
     if isinstance(v, list):
         items = [_toml_value(x) for x in v]
-        return None if None in items else "[" + ", ".join(items) + "]"
+        return None if None in items else "[" + ", ".join(i for i in items if i is not None) + "]"
     if isinstance(v, dict):
-        items = []
+        pairs: list[str] = []
         for k, x in v.items():
             tv = _toml_value(x)
             if tv is None:
                 return None
-            items.append(f"{k if _BARE_KEY.fullmatch(k) else _toml_str(k)} = {tv}")
-        return "{ " + ", ".join(items) + " }" if items else "{}"
+            pairs.append(f"{k if _BARE_KEY.fullmatch(k) else _toml_str(k)} = {tv}")
+        return "{ " + ", ".join(pairs) + " }" if pairs else "{}"
     return None
 
 
 def _toml_fields(e: ScenarioEvent, base: str) -> list[tuple[str, str]]:
-    arg = e.arg
+    arg: Any = e.arg
     if e.kind == "impos":
         return [("version", _toml_str(arg))]
     if e.kind in ("deploy", "force-deploy"):

@@ -54,6 +54,23 @@ def to_wire(value: Any, what: str = "value", _depth: int = 0) -> Any:
     raise SerialisationError(f"cannot serialise {what}: it contains a {kind}")
 
 
+def python_to_wire(value: Any, what: str = "value") -> Any:
+    """A wire value from plain Python data (what a scenario or a test sends)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return Blob(value.encode("utf-8")) if "\x00" in value else value
+    if isinstance(value, (bytes, bytearray)):
+        return Blob(bytes(value))
+    if isinstance(value, (list, tuple)):
+        return [python_to_wire(v, what) for v in value]
+    if isinstance(value, dict):
+        return {python_to_wire(k, what): python_to_wire(v, what) for k, v in value.items()}
+    if isinstance(value, squirrel.SquirrelObject):
+        return to_wire(value, what)
+    raise SerialisationError(f"cannot serialise {what}: a Python {type(value).__name__}")
+
+
 def from_wire(vm: squirrel.VM, value: Any) -> Any:
     """Materialise a wire value in ``vm`` (blobs become Squirrel blobs)."""
     if isinstance(value, Blob):

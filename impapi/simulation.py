@@ -130,10 +130,10 @@ class Simulation:
     def agent_to_device(self, name: str, data: Any = None) -> None:
         """The agent sends the device a message (as ``device.send`` would)."""
         dev = self.device
-        if dev is not None and dev.connected:
-            from .serialize import to_wire
+        if dev is not None and dev.connected:  # otherwise lost, as device.send's are (§3.3)
+            from .serialize import python_to_wire
 
-            self.clock.schedule(self.config.message_latency_us, dev.receive, name, to_wire(data))
+            self.clock.schedule(self.config.message_latency_us, dev.receive, name, python_to_wire(data, "the message"))
 
     # --- running --------------------------------------------------------------------------------
 
@@ -173,11 +173,22 @@ class Simulation:
         if self.device is not None and self.device.connected:
             self.device._watch_link()
 
-    def http(self, method: str = "GET", path: str = "/", body: str = "", headers: dict | None = None) -> tuple[int, str, dict]:
-        """An HTTP request to the agent; runs the simulation until it is answered."""
+    def http(self, method: str = "GET", path: str = "/", body: str = "", headers: dict | None = None, *,
+             on_response: Callable[[int, str, dict], Any] | None = None) -> tuple[int, str, dict] | None:
+        """An HTTP request to the agent. Without ``on_response`` it runs the simulation until the
+        agent answers and returns (status, body, headers); with it (as from inside a scheduled
+        event, where the clock cannot be run) it returns at once and the answer goes to
+        ``on_response`` when the agent sends it."""
         if self.agent is None:
             raise ValueError("this simulation has no agent")
-        return self.agent.http_request(method, path, body, headers)
+        if on_response is None:
+            return self.agent.http_request(method, path, body, headers)
+        from .natives.http import _start_request
+
+        if _start_request(self.agent, method, path, body, headers or {},
+                          lambda r: on_response(r.status, r.body, r.headers)) is None:
+            on_response(404, "", {})
+        return None
 
     # --- the cloud's view ---------------------------------------------------------------------
 

@@ -118,8 +118,9 @@ def render_html(events: Any, *, duration_us: int | None = None, epoch: datetime 
                 title: str | None = None, width: int = 1200) -> str:
     """A standalone HTML page: the SVG with a title and summary tables (no external resources)."""
     model, epoch, title = _inputs(events, duration_us, epoch, title)
-    svg = _Renderer(model, epoch, title, width).svg(standalone=False)
-    return _html_page(model, epoch, title, svg)
+    renderer = _Renderer(model, epoch, title, width)
+    svg = renderer.svg(standalone=False)  # the page carries the title and the facts
+    return _html_page(model, epoch, title, svg, renderer.facts())
 
 
 def render_png(events: Any, path: str | os.PathLike, *, duration_us: int | None = None,
@@ -252,7 +253,7 @@ class _Renderer:
     def svg(self, standalone: bool = True) -> str:
         body: list[str] = []
         self.out = body
-        y = TOP
+        y: float = TOP if standalone else 26
         lanes_top = y
         if self.m.updates:
             y = self._updates_lane(y)
@@ -270,14 +271,14 @@ class _Renderer:
         legend, y = self._legend(y + 6)
         height = int(y + 14)
         head = [
-            '<?xml version="1.0" encoding="UTF-8"?>\n' if standalone else "",
+            '<?xml version="1.0" encoding="UTF-8"?>' if standalone else "",
             (f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" height="{height}" '
             f'viewBox="0 0 {self.width} {height}" font-family="{FONT}" class="impsim-timeline" '
             f'data-duration-us="{self.m.duration_us}" data-plot-left="{LEFT}" data-plot-width="{self.plot_w}">'),
             f"<title>{_esc(self.title)}</title>",
             self._defs(),
             f'<rect class="background" x="0" y="0" width="{self.width}" height="{height}" fill="{COLORS["background"]}"/>',
-            *self._heading(),
+            *(self._heading() if standalone else []),
             *grid,
         ]
         return "\n".join(part for part in head + body + legend + ["</svg>"] if part) + "\n"
@@ -300,6 +301,15 @@ class _Renderer:
         return COLORS.get(state, COLORS["muted"])
 
     def _heading(self) -> list[str]:
+        return [
+            (f'<text class="title" x="{LEFT - 110}" y="30" font-size="18" font-weight="bold" '
+             f'fill="{COLORS["text"]}">{_esc(self.title)}</text>'),
+            (f'<text class="subtitle" x="{LEFT - 110}" y="49" font-size="12" fill="{COLORS["muted"]}">'
+             f'{_esc(" · ".join(self.facts()))}</text>'),
+        ]
+
+    def facts(self) -> list[str]:
+        """The run in a line: span, boots, updates, outages, errors."""
         m = self.m
         start = self.epoch.strftime("%Y-%m-%d %H:%M UTC")
         stop = (self.epoch + timedelta(microseconds=m.duration_us)).strftime("%Y-%m-%d %H:%M UTC")
@@ -312,12 +322,7 @@ class _Renderer:
             facts.append(f"{len(m.outages)} outage{'s' if len(m.outages) != 1 else ''}")
         if m.errors:
             facts.append(f"{m.errors} error{'s' if m.errors != 1 else ''}")
-        return [
-            (f'<text class="title" x="{LEFT - 110}" y="30" font-size="18" font-weight="bold" '
-            f'fill="{COLORS["text"]}">{_esc(self.title)}</text>'),
-            (f'<text class="subtitle" x="{LEFT - 110}" y="49" font-size="12" fill="{COLORS["muted"]}">'
-            f'{_esc(" · ".join(facts))}</text>'),
-        ]
+        return facts
 
     def _lane_title(self, y: float, text: str, sub: str | None = None) -> None:
         self.out.append(f'<text class="lane-title" x="{LEFT - 12}" y="{_f(y)}" text-anchor="end" font-size="13" '
@@ -379,8 +384,12 @@ class _Renderer:
                  f'data-start-us="{span.released_us}" data-end-us="{end}">')
         o.append(f"<title>{_esc('; '.join(tip))}</title>")
         dash = ' stroke-dasharray="4 3"' if state != "applied" else ""
-        o.append(f'<rect x="{_f(x0)}" y="{_f(top)}" width="{_f(w)}" height="{UPDATE_ROW}" rx="4" fill="{color}" '
-                 f'fill-opacity="0.16" stroke="{color}" stroke-width="1.3"{dash}/>')
+        if w >= 10:
+            o.append(f'<rect x="{_f(x0)}" y="{_f(top)}" width="{_f(w)}" height="{UPDATE_ROW}" rx="4" fill="{color}" '
+                     f'fill-opacity="0.16" stroke="{color}" stroke-width="1.3"{dash}/>')
+        else:  # pending too briefly to be a bar at this scale: a tick from release to application
+            o.append(f'<rect x="{_f(x0)}" y="{_f(top + UPDATE_ROW / 2 - 1.5)}" width="{_f(w)}" height="3" '
+                     f'fill="{color}"/>')
         if span.applied_us is not None:
             cx, cy = x0 + w, top + UPDATE_ROW / 2
             o.append(f'<path class="applied-mark" d="M{_f(cx)} {_f(cy - 7)} L{_f(cx + 6)} {_f(cy)} L{_f(cx)} '
@@ -421,54 +430,54 @@ class _Renderer:
         o.append(f'<text x="{LEFT - 12}" y="{_f(conn_top + CONN_H)}" text-anchor="end" font-size="10" '
                  f'fill="{COLORS["muted"]}">connected</text>')
 
-        # Outage windows: a tint over the whole lane, hatched on the connection band.
+        # State band: quiet states first (bridging the sub-pixel gaps that brief wakes leave), then
+        # the short-lived ones on top with a minimum width.
+        o.append(f'<rect class="band-frame" x="{LEFT}" y="{_f(band_top)}" width="{_f(self.plot_w)}" height="{STATE_H}" '
+                 f'fill="#f8fafc"/>')
+        for layer in (("asleep", "snoozing", "off"), ("booting",), ("running",)):
+            background = "asleep" in layer
+            for x0, w, state, s, e, n, brief in self._merged(lane.states, layer, bridge=background):
+                tip = f"{STATE_LABELS.get(state, state)} {format_duration(s)} → {format_duration(e)}"
+                if n > 1:
+                    tip = f"{n}× {STATE_LABELS.get(state, state)} between {format_duration(s)} and {format_duration(e)}"
+                # Wakes too short to see at this scale are ticks along the top of the band, so a
+                # device that sleeps 99% of the time still looks asleep.
+                tick = brief and not background
+                o.append(f'<rect class="state state-{state}{" brief" if brief else ""}" x="{_f(x0)}" '
+                         f'y="{_f(band_top)}" width="{_f(w)}" height="{_f(STATE_H * 0.4 if tick else STATE_H)}" '
+                         f'fill="{self._fill(state)}"{self._density(tick, n)} data-start-us="{s}" data-end-us="{e}">'
+                         f"<title>{_esc(tip)}</title></rect>")
+        for x0, w, value, s, e, n, brief in self._merged(lane.connection, ("offline",), bridge=True) + \
+                self._merged(lane.connection, ("connected",)):
+            tip = f"{value} {format_duration(s)} → {format_duration(e)}"
+            if n > 1:
+                tip = f"{n}× {value} between {format_duration(s)} and {format_duration(e)}"
+            o.append(f'<rect class="conn conn-{value}{" brief" if brief else ""}" x="{_f(x0)}" y="{_f(conn_top)}" '
+                     f'width="{_f(w)}" height="{CONN_H}" fill="{COLORS[value]}"'
+                     f'{self._density(brief and value == "connected", n)} data-start-us="{s}" data-end-us="{e}">'
+                     f"<title>{_esc(tip)}</title></rect>")
+
+        # Outage windows: a tint above the band, seen through over it, hatched on the connection band.
         for s, e in self.m.outages:
-            x0, x1 = self.x(s), self.x(e)
-            w = max(x1 - x0, MIN_SLIVER)
+            x0 = self.x(s)
+            w = max(self.x(e) - x0, MIN_SLIVER)
             o.append(f'<g class="outage" data-start-us="{s}" data-end-us="{e}"><title>network outage '
                      f'{format_duration(s)} → {format_duration(e)} ({format_duration(e - s)})</title>')
-            o.append(f'<rect x="{_f(x0)}" y="{_f(band_top - GLYPH_ROW)}" width="{_f(w)}" '
-                     f'height="{_f(lane_bottom - band_top + GLYPH_ROW)}" fill="{COLORS["outage-tint"]}" fill-opacity="0.7"/>')
+            o.append(f'<rect x="{_f(x0)}" y="{_f(band_top - GLYPH_ROW)}" width="{_f(w)}" height="{GLYPH_ROW}" '
+                     f'fill="{COLORS["outage-tint"]}" fill-opacity="0.7"/>')
+            o.append(f'<rect class="outage-window" x="{_f(x0)}" y="{_f(band_top)}" width="{_f(w)}" height="{STATE_H}" '
+                     f'fill="{COLORS["outage"]}" fill-opacity="0.13" stroke="{COLORS["outage"]}" stroke-width="1" '
+                     f'stroke-dasharray="3 2"/>')
             o.append(f'<rect class="outage-band" x="{_f(x0)}" y="{_f(conn_top - 1)}" width="{_f(w)}" '
                      f'height="{CONN_H + 2}" fill="url(#hatch-outage)" stroke="{COLORS["outage"]}" stroke-width="0.8"/>')
             text = f"outage {format_duration(e - s)}"
-            if w >= text_width(text, 10) + 6:
+            if w >= text_width(text, 10, bold=True) + 6:
                 o.append(f'<text x="{_f(x0 + w / 2)}" y="{_f(lane_bottom + 11)}" text-anchor="middle" font-size="10" '
                          f'font-weight="bold" fill="{COLORS["outage"]}">{_esc(text)}</text>')
             else:
                 o.append(f'<text x="{_f(x0)}" y="{_f(lane_bottom + 11)}" font-size="10" font-weight="bold" '
                          f'fill="{COLORS["outage"]}">{_esc(text)}</text>')
             o.append("</g>")
-
-        # State band: quiet states first, then the short-lived ones on top with a minimum width.
-        o.append(f'<rect class="band-frame" x="{LEFT}" y="{_f(band_top)}" width="{_f(self.plot_w)}" height="{STATE_H}" '
-                 f'fill="#f8fafc"/>')
-        for layer in (("asleep", "snoozing", "off"), ("booting",), ("running",)):
-            for x0, w, state, s, e, n, brief in self._merged(lane.states, layer):
-                tip = f"{STATE_LABELS.get(state, state)} {format_duration(s)} → {format_duration(e)}"
-                if n > 1:
-                    tip = f"{n}× {STATE_LABELS.get(state, state)} between {format_duration(s)} and {format_duration(e)}"
-                # Wakes too short to see at this scale are ticks along the top of the band, so a
-                # device that sleeps 99% of the time still looks asleep.
-                h = STATE_H * 0.4 if brief and state in ("running", "booting") else STATE_H
-                o.append(f'<rect class="state state-{state}{" brief" if brief else ""}" x="{_f(x0)}" '
-                         f'y="{_f(band_top)}" width="{_f(w)}" height="{_f(h)}" fill="{self._fill(state)}"'
-                         f'{self._density(brief and state in ("running", "booting"), n)} data-start-us="{s}" data-end-us="{e}">'
-                         f"<title>{_esc(tip)}</title></rect>")
-        for x0, w, value, s, e, n, brief in self._merged(lane.connection, ("offline",)) + \
-                self._merged(lane.connection, ("connected",)):
-            tip = f"{value} {format_duration(s)} → {format_duration(e)}"
-            if n > 1:
-                tip = f"{n}× {value} between {format_duration(s)} and {format_duration(e)}"
-            o.append(f'<rect class="conn conn-{value}{" brief" if brief else ""}" x="{_f(x0)}" y="{_f(conn_top)}" '
-                     f'width="{_f(w)}" height="{CONN_H}" fill="{COLORS[value]}"{self._density(brief and value == "connected", n)} '
-                     f'data-start-us="{s}" data-end-us="{e}"><title>{_esc(tip)}</title></rect>')
-        for s, e in self.m.outages:  # the outage window, seen through over the state band
-            x0 = self.x(s)
-            w = max(self.x(e) - x0, MIN_SLIVER)
-            o.append(f'<rect class="outage-window" x="{_f(x0)}" y="{_f(band_top)}" width="{_f(w)}" height="{STATE_H}" '
-                     f'fill="{COLORS["outage"]}" fill-opacity="0.13" stroke="{COLORS["outage"]}" stroke-width="1" '
-                     f'stroke-dasharray="3 2" data-start-us="{s}" data-end-us="{e}"/>')
         o.append(f'<rect x="{LEFT}" y="{_f(band_top)}" width="{_f(self.plot_w)}" height="{STATE_H}" fill="none" '
                  f'stroke="{COLORS["axis"]}" stroke-width="0.6"/>')
 
@@ -485,13 +494,16 @@ class _Renderer:
         wakes or connections do not look like one long one."""
         return ' fill-opacity="0.45"' if brief and count > 1 else ""
 
-    def _merged(self, intervals: list, values: tuple[str, ...]) -> list[tuple[float, float, str, int, int, int, bool]]:
+    def _merged(self, intervals: list, values: tuple[str, ...],
+                bridge: bool = False) -> list[tuple[float, float, str, int, int, int, bool]]:
         """Pixel rects ``(x, width, value, start_us, end_us, count, brief)`` for the intervals with
         these values: each at least MIN_SLIVER wide, neighbours of the same value that touch on
         screen merged into one (long runs stay small). ``brief``: every interval in the rect is
-        narrower than a pixel."""
+        narrower than a pixel. ``bridge``: close gaps under a pixel (left by brief intervals of
+        other values, drawn on top) by stretching a rect to its successor."""
         out: list[list] = []
         right = LEFT + self.plot_w
+        near = 1.0 if bridge else 0.35
         for iv in intervals:
             if iv.value not in values:
                 continue
@@ -500,13 +512,15 @@ class _Renderer:
             w = max(true_w, MIN_SLIVER)
             if x0 + w > right:
                 x0 = max(LEFT, right - w)
-            if out and out[-1][2] == iv.value and x0 <= out[-1][0] + out[-1][1] + 0.35:
+            if out and out[-1][2] == iv.value and x0 <= out[-1][0] + out[-1][1] + near:
                 last = out[-1]
                 last[1] = max(last[0] + last[1], x0 + w) - last[0]
                 last[4] = iv.end_us
                 last[5] += 1
                 last[6] = last[6] and true_w < 1.0
             else:
+                if bridge and out and 0 < x0 - (out[-1][0] + out[-1][1]) < near:
+                    out[-1][1] = x0 - out[-1][0]
                 out.append([x0, w, iv.value, iv.start_us, iv.end_us, 1, true_w < 1.0])
         return [tuple(r) for r in out]  # type: ignore[misc]
 
@@ -550,11 +564,12 @@ class _Renderer:
         o.append(f'<g class="{cls}" data-time-us="{mk.time_us}" data-x="{_f(x)}">')
         o.append(f"<title>{_esc(format_duration(mk.time_us))}: {_esc(mk.detail)}</title>")
         glyph_y = band_top - 6 - 11 * _GLYPH_SLOT.get(mk.kind, 1)
+        # The stem runs from the label (if it has one) through the glyph down to the band.
+        base = lane_top + labels_h - (p.row or 0) * LABEL_ROW - 4  # row 0 just above the glyphs
+        top = base - 8 if p.row is not None else glyph_y
+        o.append(f'<line class="stem" x1="{_f(x)}" y1="{_f(top)}" x2="{_f(x)}" y2="{_f(band_top)}" '
+                 f'stroke="{color}" stroke-width="0.8" stroke-opacity="0.7"/>')
         if p.row is not None:
-            # Row 0 sits just above the glyphs; higher rows stack upwards.
-            base = lane_top + labels_h - p.row * LABEL_ROW - 4
-            o.append(f'<line class="stem" x1="{_f(x)}" y1="{_f(base - 8)}" x2="{_f(x)}" y2="{_f(glyph_y)}" '
-                     f'stroke="{color}" stroke-width="0.8" stroke-opacity="0.7"/>')
             self._label(p, base, color)
         if mk.kind == "update":
             if mk.forced:
@@ -726,7 +741,7 @@ class _Renderer:
             items.append((swatch(COLORS["agent"]), "agent running"))
 
         out = ['<g class="legend">']
-        x, row_y = LEFT, y
+        x, row_y = float(LEFT), y
         for art, label in items:
             w = 16 + 6 + text_width(label, 11) + 18
             if x + w > self.width - RIGHT and x > LEFT:
@@ -742,10 +757,15 @@ class _Renderer:
 
 
 def _pct(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.1f}%" if whole else "–"
+    if not whole:
+        return "–"
+    pct = 100 * part / whole
+    if 0 < pct < 0.1:
+        return f"{pct:.2g}%"
+    return f"{pct:.1f}%"
 
 
-def _html_page(m: TimelineModel, epoch: datetime, title: str, svg: str) -> str:
+def _html_page(m: TimelineModel, epoch: datetime, title: str, svg: str, facts: list[str]) -> str:
     rows: list[tuple[str, str]] = [
         ("Virtual time", f"{format_duration(m.duration_us)} from {epoch.strftime('%Y-%m-%d %H:%M:%S UTC')}"),
     ]
@@ -792,7 +812,8 @@ def _html_page(m: TimelineModel, epoch: datetime, title: str, svg: str) -> str:
 <title>{_esc(title)}</title>
 <style>
 body {{ font-family: {FONT}; color: {COLORS["text"]}; margin: 24px; background: #f8fafc; }}
-h1 {{ font-size: 20px; margin: 0 0 12px; }}
+h1 {{ font-size: 20px; margin: 0 0 4px; }}
+.facts {{ color: {COLORS["muted"]}; font-size: 13px; margin: 0 0 14px; }}
 h2 {{ font-size: 15px; margin: 24px 0 8px; }}
 .figure {{ background: #fff; border: 1px solid {COLORS["grid"]}; border-radius: 8px; padding: 8px; overflow-x: auto; }}
 .figure svg {{ display: block; max-width: 100%; height: auto; }}
@@ -805,6 +826,7 @@ footer {{ margin-top: 20px; font-size: 12px; color: {COLORS["muted"]}; }}
 </head>
 <body>
 <h1>{_esc(title)}</h1>
+<p class="facts">{_esc(" · ".join(facts))}</p>
 <div class="figure">
 {svg}</div>
 <h2>Summary</h2>

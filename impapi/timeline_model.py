@@ -232,8 +232,8 @@ def build_model(events: Iterable[Any], duration_us: int | None = None) -> Timeli
                                      "power restored" if on else "power cut", priority=3))
             i += 1
 
-    for key, changes in state_log.items():
-        lanes[key].states = _intervals(changes, end)
+    for key, states in state_log.items():
+        lanes[key].states = _intervals(states, end)
     for key, changes in conn_log.items():
         ln = lanes[key]
         first = state_log.get(key, [(changes[0][0], "")])[0][0]

@@ -138,3 +138,49 @@ def test_help_lists_every_option(capsys):
     out = capsys.readouterr().out
     for opt in ("--agent", "--for", "--until-idle", "--imp", "--impos", "--flash", "--seed", "--json", "--quiet"):
         assert opt in out
+
+
+def test_run_with_at_events_and_timeline(capsys, tmp_path):
+    """Issue 4: the --at vocabulary drives the cloud and the world; --timeline draws the run."""
+    svg = tmp_path / "run.svg"
+    code, out, _ = run_cli(capsys, EXAMPLES / "polite-logger/logger.device.nut",
+                           "--agent", EXAMPLES / "polite-logger/logger.agent.nut", "--for", "2d",
+                           "--at", "30m:impos=43.1", "--at", "3h:deploy", "--at", "5h:power-cycle",
+                           "--at", "8h:offline=45m", "--at", "12h:move-group=production", "--timeline", svg)
+    assert code == 0
+    assert "[Firmware] impOS 43.1 installed" in out
+    assert "[Power State] Device powered off" in out
+    assert "[Sim] Scenario: device moved to device group 'production'" in out
+    assert svg.read_text().startswith("<svg") and "FORCED" in svg.read_text()
+
+
+def test_scenario_file_reproduces_the_same_run(capsys, tmp_path):
+    """Issue 4: a TOML scenario file and the same --at flags share one parser and one run."""
+    toml = tmp_path / "run.toml"
+    toml.write_text(f'''
+[scenario]
+duration = "6h"
+device = "{EXAMPLES / 'polite-logger/logger.device.nut'}"
+agent = "{EXAMPLES / 'polite-logger/logger.agent.nut'}"
+
+[[event]]
+at = "30m"
+type = "impos"
+version = "43.1"
+
+[[event]]
+at = "2h"
+type = "offline"
+duration = "20m"
+''')
+    code, from_file, _ = run_cli(capsys, "--scenario", toml)
+    assert code == 0
+    code, from_flags, _ = run_cli(capsys, EXAMPLES / "polite-logger/logger.device.nut",
+                                  "--agent", EXAMPLES / "polite-logger/logger.agent.nut", "--for", "6h",
+                                  "--at", "30m:impos=43.1", "--at", "2h:offline=20m")
+    assert from_file == from_flags and "impOS 43.1 installed" in from_file
+
+
+def test_bad_event_says_what_is_valid(capsys):
+    code, _, err = run_cli(capsys, EXAMPLES / "ping-pong/pingpong.device.nut", "--at", "5m:reboot")
+    assert code == 2 and "power-cycle" in err and "impos" in err

@@ -1,0 +1,185 @@
+"""Hypothesis strategies for scenarios: timed event lists over :mod:`impapi.scenario`'s
+vocabulary.
+
+Times are drawn three ways (hypothesis picks; shrinking prefers the first):
+
+1. anywhere in the run (shrinks toward the start);
+2. near the app's own activity — a boot, a flash write, a connection change, a deep sleep — at
+   the same instant or a few milliseconds to seconds either side (so updates and power cuts
+   land mid-write, just before a sleep, as the device talks to the server). The activity is
+   that of an undisturbed run of the app (``app=``), computed once and cached, or given as
+   ``activity=`` (instants in microseconds);
+3. shortly after the event before it in the list (bursts: an update and a power cut together).
+
+Lists shrink toward fewer events; kinds toward the first of ``events``; arguments toward the
+first of their choices (the first impOS version, the shortest outage). With
+``interleavings=True`` the example also draws ``st.random_module()``, which seeds the
+hypothesis-registered generator that breaks ties between same-instant events (:mod:`.ties`);
+it shrinks toward seed 0, which means first-in first-out.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from hypothesis import strategies as st
+
+from impapi.durations import MS, H, M, S, parse_duration
+from impapi.scenario import EVENTS, Deploy, Http, Message, Scenario, ScenarioEvent
+
+from . import ties
+
+__all__ = ["DEFAULT_EVENTS", "activity_of", "event_kinds", "scenarios"]
+
+ties.register()  # the entry point does this when impsim is installed; harmless twice
+
+DEFAULT_EVENTS = ("impos", "deploy", "power-cycle", "offline")
+IMPOS_VERSIONS = ("44.0", "44.1", "45.0")
+OUTAGES = ("1m", "5m", "45m", "2h", "10s", "12h")
+GROUPS = ("production", "staging")
+# Offsets from an activity instant: the instant itself first (same-instant ties), then the
+# latencies the simulation uses (message 50 ms, a slow write's 100 ms, the 2 s connect...).
+NEAR = (0, 1, -1, 50 * MS, -50 * MS, 100 * MS, -100 * MS, 1 * S, -1 * S, 2 * S, 10 * S, 60 * S)
+# sqrt: hypothesis still puts a quarter of its floats at or near 0; this spreads them out.
+_fraction = st.floats(0, 1, allow_nan=False, allow_infinity=False).map(math.sqrt)
+AFTER = (0, 1, 50 * MS, 100 * MS, 1 * S, 2 * S, 10 * S, 1 * M, 10 * M)
+
+
+def event_kinds() -> tuple[str, ...]:
+    """Every event kind of the scenario vocabulary."""
+    return tuple(EVENTS)
+
+
+def _args(kind: str, *, versions: Sequence[str], outages: Sequence[int], deploys: Sequence[Deploy],
+          messages: Sequence[str], paths: Sequence[str]) -> st.SearchStrategy[Any]:
+    if kind == "impos":
+        return st.sampled_from(list(versions))
+    if kind in ("deploy", "force-deploy"):
+        return st.sampled_from(list(deploys) or [Deploy()])
+    if kind == "offline":
+        return st.one_of(st.sampled_from(list(outages)), st.integers(1 * S, 6 * H))
+    if kind == "move-group":
+        return st.sampled_from(GROUPS)
+    if kind == "message":
+        data = st.one_of(st.none(), st.integers(-1000, 1000), st.text("abc", max_size=4))
+        return st.builds(Message.of, st.sampled_from(list(messages) or ["ping"]), data)
+    if kind == "http":
+        return st.builds(Http, st.sampled_from(["GET", "POST"]), st.sampled_from(list(paths) or ["/"]))
+    return st.none()
+
+
+@lru_cache(maxsize=16)
+def _activity(device: str | None, agent: str | None, imp: str | None, seed: int | None,
+              duration_us: int) -> tuple[int, ...]:
+    from .run import play
+
+    run = play((device, agent), Scenario(duration_us=duration_us, imp=imp, seed=seed), tie_seed=None,
+               claim=None)
+    try:
+        instants = {e.time_us for e in run.events
+                    if e.kind in ("boot", "state", "connection", "server-contact", "handler-registered")}
+        instants.update(op.time_us for op in run.flash_ops if op.time_us is not None)
+        return tuple(sorted(t for t in instants if 0 <= t <= duration_us))
+    finally:
+        run.close()
+
+
+def activity_of(app: Any, duration: str | int, *, imp: str | None = None, seed: int | None = None) -> tuple[int, ...]:
+    """Instants (µs) at which an undisturbed run of ``app`` (a device path or a (device, agent)
+    pair) does something: boots, state and connection changes, server contacts, flash writes."""
+    device, agent = _app_paths(app)
+    return _activity(device, agent, imp, seed, parse_duration(duration))
+
+
+def _app_paths(app: Any) -> tuple[str | None, str | None]:
+    if app is None:
+        return None, None
+    if isinstance(app, (str, os.PathLike)):
+        device, agent = os.fspath(app), None
+    elif isinstance(app, dict):
+        device, agent = app.get("device"), app.get("agent")
+    else:
+        device, agent = (tuple(app) + (None, None))[:2]
+    return (os.path.abspath(device) if device else None, os.path.abspath(agent) if agent else None)
+
+
+def scenarios(duration: str | int = "1d", events: Iterable[str] = DEFAULT_EVENTS, *, max_events: int = 5,
+              min_events: int = 0, app: Any = None, activity: Iterable[int] | None = None,
+              imp: str | None = None, seed: int | None = None, interleavings: bool = True,
+              versions: Sequence[str] = IMPOS_VERSIONS, outages: Sequence[str | int] = OUTAGES,
+              deploys: Sequence[Deploy | str | tuple] = (), messages: Sequence[str] | None = None,
+              paths: Sequence[str] = ("/",)) -> st.SearchStrategy[Scenario]:
+    """Scenarios of up to ``max_events`` events of the kinds ``events`` within ``duration``.
+
+    ``app``: the device path or a (device, agent) pair; it goes into the scenarios (so
+    ``play(None, scn)`` and the reproduction command know the code) and its undisturbed run
+    supplies the activity instants events cluster around. ``deploys``: code to deploy (Deploy
+    objects, device paths or (device, agent) pairs; default: redeploy the current code).
+    ``messages``: names the agent may send the device (default: the names the device code
+    registers with ``agent.on``)."""
+    duration_us = parse_duration(duration)
+    kinds = list(dict.fromkeys(events))
+    if not kinds:
+        raise ValueError("scenarios() needs at least one event kind")
+    for k in kinds:
+        if k not in EVENTS:
+            raise ValueError(f"unknown event kind {k!r}: valid kinds are {', '.join(EVENTS)}")
+    if not 0 <= min_events <= max_events:
+        raise ValueError(f"need 0 <= min_events <= max_events, got {min_events}, {max_events}")
+    device, agent = _app_paths(app)
+    if "http" in kinds and app is not None and agent is None:
+        raise ValueError("http events need agent code: pass app=(device, agent)")
+    if messages is None:
+        messages = []
+        if device is not None:
+            from .source import AppSource
+
+            messages = AppSource.from_file(device, "device_code").message_names
+        if "message" in kinds and not messages:
+            messages = ["ping"]
+    deploy_args = [d if isinstance(d, Deploy) else Deploy(*_app_paths(d)) for d in deploys]
+    outage_us = [parse_duration(o) for o in outages]
+    arg_for = {k: _args(k, versions=versions, outages=outage_us, deploys=deploy_args, messages=messages,
+                        paths=paths) for k in kinds}
+    instants: tuple[int, ...] | None = tuple(sorted(activity)) if activity is not None else None
+
+    @st.composite
+    def build(draw: Any) -> Scenario:
+        nonlocal instants
+        if interleavings:
+            draw(st.random_module())
+        if instants is None:
+            instants = _activity(device, agent, imp, seed, duration_us) if device or agent else ()
+        first, later = _when(instants, duration_us)
+        one = st.one_of([st.tuples(st.just(k), arg_for[k]) for k in kinds])
+        specs = draw(st.lists(one, min_size=min_events, max_size=max_events))
+        out: list[ScenarioEvent] = []
+        previous = 0
+        for i, (kind, arg) in enumerate(specs):
+            how, value = draw(later if i else first)
+            at = min(max(value if how == "at" else previous + value, 0), duration_us)
+            previous = at
+            out.append(ScenarioEvent(at, kind, arg))
+        return Scenario(tuple(out), duration_us=duration_us, device=device, agent=agent, imp=imp, seed=seed)
+
+    return build()
+
+
+def _when(instants: tuple[int, ...], duration_us: int) -> tuple[st.SearchStrategy, st.SearchStrategy]:
+    """Strategies for the first event's time and for the later ones' (which may also follow
+    the event before them closely)."""
+    # Positions as fractions of the run: hypothesis spreads floats in [0, 1] far more evenly than
+    # integers or sampled_from (which it piles up near their start), and they still shrink to 0.
+    anywhere = _fraction.map(lambda f: ("at", int(f * duration_us)))
+    after = st.one_of(st.sampled_from(AFTER), st.integers(0, 10 * M)).map(lambda d: ("after", d))
+    if not instants:
+        return anywhere, st.one_of(anywhere, after)
+    last = len(instants) - 1
+    near = st.builds(lambda f, d: ("at", instants[int(f * last)] + d), _fraction,
+                     st.one_of(st.sampled_from(NEAR), st.integers(-10 * S, 10 * S)))
+    return st.one_of(anywhere, near), st.one_of(anywhere, near, after)

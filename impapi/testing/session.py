@@ -1,0 +1,791 @@
+"""One impUnit test session: the code impt would deploy for one test file, run on a fresh
+simulated device and agent in virtual time, and what came of it.
+
+:func:`build_session_code` lays the code out as ``impt test run`` does (impunit.md §1.5):
+
+* the test side (the agent for a file whose name has ``agent`` as a word, else the device) gets
+  the impUnit module (``nut/index.nut``: our own ImpUnit.nut, with ``#require`` of Promise 4.0.0
+  and JSONEncoder 2.0.0), the configured source file of that side (or a comment), the test file
+  wrapped in ``function __module_tests(ImpTestCase) { ... }``, and ``__module_tests_bootstrap``,
+  which starts an ``ImpUnitRunner`` (``readableOutput = false``, the session id, the timeout,
+  ``stopOnFailure``, ``testClass``, ``testCase``) from ``imp.wakeup(2, ...)``; device code ends
+  with a 32-character string literal (impt's "force code update");
+* the other side gets its configured source file (or a comment) and the partner file, if any.
+
+Both go through :class:`~impapi.testing.builder.Builder` (line control on, Builder variables from
+the configuration and the environment), then ``#require`` lines are resolved from the library
+directories, falling back to impsim's own Promise and JSONEncoder.
+
+:func:`run_session` runs that code in a fresh :class:`~impapi.simulation.Simulation` and follows
+the log the way impt's log parser does (impunit.md §1.7): impUnit messages of the session are read
+from ``server.log`` (device tests) or ``agent.log`` (agent tests); other sessions' messages are
+ignored; ``server.error``/``agent.error`` lines are reported as runtime errors that do not fail the
+session; a disconnect fails it unless ``allowDisconnect``; running out of memory, another exit
+code, a failing or forbidden external command, a message out of order and the two watchdogs
+(60 s from deployment to ``SESSION_START``, then timeout + 5 s between impUnit messages) end it
+with an error. Watchdogs run in virtual time: a test that waits 5 s costs no wall time.
+
+What the user sees is emitted line by line through ``on_output(kind, text, time_us)`` with the
+texts impt prints (kinds ``info``, ``test``, ``warning``, ``error``, ``debug`` and ``print`` for
+unprefixed lines); :mod:`impapi.testing.runner` adds the prefixes. The structured outcome is a
+:class:`SessionResult`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import re
+import subprocess
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .builder import BuildError, Builder, library_dirs, resolve_requires
+from .config import TestConfig, TestFile, TestSelector, parse_selector
+
+__all__ = [
+    "NUT_DIR",
+    "BUILTIN_LIBRARIES",
+    "SessionCode",
+    "SessionIssue",
+    "SessionOptions",
+    "SessionResult",
+    "TestOutcome",
+    "build_session_code",
+    "framework_code",
+    "js_string",
+    "js_stringify",
+    "run_session",
+    "session_name",
+]
+
+NUT_DIR = Path(__file__).resolve().parent / "nut"
+IMPUNIT_INDEX = NUT_DIR / "index.nut"
+#: ``#require`` names served by impsim when no library directory has them.
+BUILTIN_LIBRARIES: dict[str, Path] = {
+    "Promise.lib.nut": NUT_DIR / "Promise.nut",
+    "JSONEncoder.class.nut": NUT_DIR / "JSONEncoder.nut",
+}
+
+STARTUP_DELAY_S = 2  # impt's bootstrap imp.wakeup(2, ...)
+STARTUP_TIMEOUT_US = 60_000_000  # impt: deploy -> SESSION_START
+EXTRA_MESSAGE_TIMEOUT_US = 5_000_000  # impt: config timeout + 5 s between impUnit messages
+DEVICE_GROUP_NAME = "impsim"
+DEVICE_NAME = "impsim"
+
+Output = Callable[[str, str, int], None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class TestOutcome:
+    """One step the runner reported: a ``test*`` method, or a ``setUp``/``tearDown``."""
+
+    __test__ = False
+
+    name: str  #: ``Class::method()`` as impUnit reports it
+    class_name: str
+    method: str
+    passed: bool
+    #: The TEST_OK value (what the method returned or its promise resolved with) or the
+    #: TEST_FAIL value (what it threw or rejected with, or a timeout text), decoded from JSON.
+    value: Any
+    #: What impt prints after ``Success: `` / ``Failure: `` (empty for a plain success).
+    text: str
+    start_us: int
+    end_us: int
+
+    @property
+    def is_test(self) -> bool:
+        return self.method.startswith("test")
+
+    @property
+    def status(self) -> str:
+        return "passed" if self.passed else "failed"
+
+    @property
+    def duration_s(self) -> float:
+        """Virtual seconds from TEST_START to TEST_OK/TEST_FAIL."""
+        return (self.end_us - self.start_us) / 1e6
+
+
+@dataclass
+class SessionIssue:
+    """Something outside the test methods: ``fatal`` ones fail the session."""
+
+    kind: str
+    message: str
+    time_us: int
+    fatal: bool
+
+
+@dataclass
+class SessionCode:
+    """The built code of one session (after Builder and ``#require``)."""
+
+    device: str | None  #: None: no device (an agent-only session without device code)
+    agent: str
+    test_side: str
+    agent_only: bool
+
+
+@dataclass
+class SessionResult:
+    test_file: TestFile
+    session_id: str
+    #: Steps in the order they finished.
+    outcomes: list[TestOutcome] = field(default_factory=list)
+    #: The SESSION_RESULT counters, or None when it never arrived (or came after a stop).
+    tests: int | None = None
+    assertions: int | None = None
+    failures: int | None = None
+    #: Problems that failed the session (timeouts, disconnect, out of memory, ...).
+    errors: list[SessionIssue] = field(default_factory=list)
+    #: Reported, not failing: runtime errors and ``server.error`` lines, early warnings.
+    warnings: list[SessionIssue] = field(default_factory=list)
+    #: True when ``--tests`` named a class or method absent from this file (impt's "Skip").
+    skipped: bool = False
+    #: The session stopped at a failing test because of stopOnFail.
+    stopped_on_failure: bool = False
+    started: bool = False
+    finished: bool = False
+    code: SessionCode | None = None
+    log: Any = None  #: the simulation's :class:`~impapi.log.Log`
+    duration_us: int = 0  #: virtual time the session took
+
+    @property
+    def failed_tests(self) -> list[TestOutcome]:
+        return [o for o in self.outcomes if not o.passed]
+
+    @property
+    def passed(self) -> bool:
+        """impt's view: no error and no failure (a skipped session passes)."""
+        if self.skipped:
+            return True
+        return not self.errors and not self.failed_tests and bool(self.finished) and not self.failures
+
+
+@dataclass
+class SessionOptions:
+    """How to run sessions; the defaults are what ``impsim test`` uses."""
+
+    selector: TestSelector = field(default_factory=TestSelector)
+    lib_dirs: Sequence[str | os.PathLike] = ()
+    github_dir: str | os.PathLike | None = None
+    env: Mapping[str, str] | None = None  #: Builder's environment (default os.environ)
+    allow_commands: bool = False  #: run ``runCommand()`` host commands
+    imp: str = "imp003"
+    seed: int = 0
+    debug: bool = False  #: emit every log line, write preprocessed code under .build/
+    #: The share of the impUnit module's memory (ImpUnit, Promise, JSONEncoder, once loaded)
+    #: charged to the device. impsim's 64-bit VM needs about twice the memory the imp's 32-bit
+    #: one does for the same code, so by default only half of the module's footprint counts
+    #: (the rest is added to the device's free memory): test code sees about the free memory it
+    #: would see on the imp. 1.0 charges it all.
+    framework_memory_share: float = 0.5
+
+
+# ---------------------------------------------------------------------------------------------
+# Session names and code
+
+
+_WORDS = (
+    "amber anchor apple arrow aspen autumn badger basil beacon birch bison breeze brook cactus "
+    "canyon cedar cherry cloud clover comet copper coral cotton crane crystal daisy delta desert "
+    "dolphin dune eagle ember falcon fern field finch flint forest fox garden glacier granite "
+    "harbor hazel heron hollow island ivory jade jasmine juniper kettle lagoon lantern lark "
+    "lemon lily linen lotus maple marble meadow mesa mint moss nectar oak ocean olive orchid "
+    "otter owl palm pebble pepper pine plum pond poppy quartz rain raven reed ridge river robin "
+    "saffron sage sand shell sierra silver slate sparrow spruce stone storm summit swan thistle "
+    "thunder tide timber topaz tulip valley velvet violet walnut willow wind wren yarrow zephyr"
+).split()
+
+
+def session_name(rng: random.Random) -> str:
+    """Two words joined by ``-``, like impt's session ids."""
+    return f"{rng.choice(_WORDS)}-{rng.choice(_WORDS)}"
+
+
+def _posix(p: Path) -> str:
+    return p.resolve().as_posix()
+
+
+def _quote(p: str) -> str:
+    return p.replace('"', '\\"')
+
+
+def _session_texts(test_file: TestFile, config: TestConfig, session_id: str, test_class: str,
+                   test_method: str, trigger: str) -> tuple[str, str]:
+    """(test side text, other side text) before Builder, laid out as impt writes them."""
+    agent_src = config.agent_source()
+    device_src = config.device_source()
+    agent_part = f'@include "{_quote(_posix(agent_src))}"' if agent_src else "/* no agent source */"
+    device_part = f'@include "{_quote(_posix(device_src))}"' if device_src else "/* no device source */"
+    bootstrap = (
+        "// bootstrap tests\n"
+        f"imp.wakeup({STARTUP_DELAY_S}, function() {{\n"
+        "  local t = ImpUnitRunner();\n"
+        "  t.readableOutput = false;\n"
+        f'  t.session = "{session_id}";\n'
+        f"  t.timeout = {_squirrel_float(config.timeout)};\n"
+        f"  t.stopOnFailure = {'true' if config.stop_on_fail else 'false'};\n"
+        f'  t.testClass = "{test_class}";\n'
+        f'  t.testCase = "{test_method}";\n'
+        "  // poehali!\n"
+        "  t.run();\n"
+        "});"
+    )
+    own_part = agent_part if test_file.side == "agent" else device_part
+    test_text = (
+        f'@include "{_quote(_posix(IMPUNIT_INDEX))}"\n\n'
+        f"{own_part}\n\n"
+        "// tests module\n"
+        "function __module_tests(ImpTestCase) {\n"
+        f'@include "{_quote(_posix(test_file.path))}"\n'
+        "}\n\n"
+        "// tests bootstrap module\n"
+        "function __module_tests_bootstrap(ImpUnitRunner) {\n"
+        '#line 1 "__tests_bootstrap__"\n'
+        f"{bootstrap}\n"
+        "}\n\n"
+        "// resolve modules\n"
+        "__module_tests(__module_impUnit_exports.ImpTestCase);\n"
+        "__module_tests_bootstrap(__module_impUnit_exports.ImpUnitRunner);\n"
+    )
+    partner = f'@include "{_quote(_posix(test_file.partner))}"' if test_file.partner else ""
+    other_text = f"{device_part if test_file.side == 'agent' else agent_part}\n\n{partner}\n"
+    if test_file.side == "device":
+        test_text += f'\n// force code update\n"{trigger}"\n'
+    else:
+        other_text += f'\n// force code update\n"{trigger}"\n'
+    return test_text, other_text
+
+
+def _squirrel_float(value: float) -> str:
+    """A float literal Squirrel reads back as the same float (``3`` -> ``3.0``)."""
+    text = repr(float(value))
+    return text if any(c in text for c in ".en") else text + ".0"
+
+
+def build_session_code(test_file: TestFile, config: TestConfig, *, session_id: str,
+                       selector: TestSelector | None = None, trigger: str = "0" * 32,
+                       lib_dirs: Sequence[str | os.PathLike] = (), github_dir: str | os.PathLike | None = None,
+                       env: Mapping[str, str] | None = None) -> tuple[SessionCode | None, str, str]:
+    """Build the device and agent code of a session.
+
+    Returns ``(code, test_side_built, other_side_built)`` where the built texts are Builder's
+    output (before ``#require``); ``code`` is None when ``selector`` names a class or method the
+    test side's built code lacks (impt's pre-deploy check). Raises :class:`BuildError`.
+    """
+    selector = selector or TestSelector()
+    test_text, other_text = _session_texts(test_file, config, session_id, selector.test_class,
+                                           selector.test_method, trigger)
+    builder = Builder(home=config.home, variables=config.builder_variables(), env=env, github_dir=github_dir)
+    name = "__session__"
+    test_built = builder.build_text(test_text, name=name).text
+    other_built = builder.build_text(other_text, name=name).text
+    if not selector.code_has_selection(test_built):
+        return None, test_built, other_built
+    env_map = os.environ if env is None else env
+    dirs = library_dirs(lib_dirs, env_map)
+    test_code = resolve_requires(test_built, dirs, BUILTIN_LIBRARIES, filename=name, display_root=config.home)
+    other_code = resolve_requires(other_built, dirs, BUILTIN_LIBRARIES, filename=name, display_root=config.home)
+    agent_only = test_file.side == "agent" and config.device_source() is None
+    if test_file.side == "agent":
+        has_device = config.device_source() is not None or test_file.partner is not None
+        code = SessionCode(device=other_code if has_device else None, agent=test_code, test_side="agent",
+                           agent_only=agent_only)
+    else:
+        code = SessionCode(device=test_code, agent=other_code, test_side="device", agent_only=False)
+    return code, test_built, other_built
+
+
+def framework_code(lib_dirs: Sequence[str | os.PathLike] = (), env: Mapping[str, str] | None = None) -> str:
+    """The impUnit module alone (ImpUnit.nut, with Promise and JSONEncoder resolved), for running
+    ``ImpUnitRunner`` by hand: ``ImpUnitRunner().run()`` then logs readable
+    ``[impUnit:<TYPE>] <message>`` lines (impunit.md §1.11)."""
+    env_map = os.environ if env is None else env
+    text = Builder(home=NUT_DIR, env=env_map).build_file(IMPUNIT_INDEX).text
+    return resolve_requires(text, library_dirs(lib_dirs, env_map), BUILTIN_LIBRARIES, filename="index.nut",
+                            display_root=NUT_DIR)
+
+
+# ---------------------------------------------------------------------------------------------
+# JavaScript renderings (what impt, a node program, prints)
+
+
+def _js_number(x: float | int) -> str:
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if isinstance(x, int):
+        return str(x)
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x == int(x) and abs(x) < 1e21:
+        return str(int(x))
+    text = repr(x)
+    m = re.fullmatch(r"(-?[\d.]+)e([+-])0*(\d+)", text)
+    if m:
+        text = f"{m.group(1)}e{m.group(2)}{m.group(3)}"
+    return text
+
+
+def js_string(value: Any) -> str:
+    """JavaScript ``String(value)`` of a decoded JSON value (how impt shows a failure)."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int, float)):
+        return _js_number(value)
+    if isinstance(value, list):
+        return ",".join("" if v is None else js_string(v) for v in value)
+    return "[object Object]"
+
+
+def js_stringify(value: Any) -> str:
+    """JavaScript ``JSON.stringify(value)`` of a decoded JSON value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+            return "null"
+        return _js_number(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ",".join(js_stringify(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{js_stringify(v)}"
+                              for k, v in value.items()) + "}"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+_CODE_SPACE = re.compile(r"(Out of space)?.*?([\d.]+)% program storage used")
+_BINARY = "binary: "
+
+
+class _Stop(Exception):
+    pass
+
+
+class _Session:
+    """impt's TestSession + TestHelper for one file, fed by the simulation's log sink."""
+
+    def __init__(self, test_file: TestFile, config: TestConfig, options: SessionOptions,
+                 result: SessionResult, emit: Output) -> None:
+        self.test_file = test_file
+        self.config = config
+        self.options = options
+        self.result = result
+        self.emit = emit
+        self.id = result.session_id
+        self.api_type = "server" if test_file.side == "device" else "agent"
+        self.state = "initialized"
+        self.stopped = False
+        self.error = False  # the session failed (impt's session.error)
+        self.code_space: float | None = None
+        self.current: tuple[str, int] | None = None  # (TEST_START message, time)
+        self.message_deadline: int | None = None
+        self.start_deadline: int | None = STARTUP_TIMEOUT_US
+        self.message_timeout_us = int(round(config.timeout * 1e6)) + EXTRA_MESSAGE_TIMEOUT_US
+        self.now = 0
+
+    # -- impt's _onError, by error class --------------------------------------------------
+
+    def fail(self, kind: str, message: str, *, line_kind: str = "error", stop: bool = True) -> None:
+        """A session error: printed, fails the session, usually stops it."""
+        self.emit(line_kind, message, self.now)
+        self.result.errors.append(SessionIssue(kind, message, self.now, True))
+        self.error = True
+        if stop:
+            self.stop()
+
+    def warn(self, kind: str, message: str) -> None:
+        self.emit("warning", message, self.now)
+        self.result.warnings.append(SessionIssue(kind, message, self.now, False))
+
+    def runtime_error(self, kind: str, message: str) -> None:
+        """Device/Agent Runtime Error: a red [test] line once started, a warning before; never fails."""
+        if self.state == "started":
+            self.emit("test", message, self.now)
+            self.result.warnings.append(SessionIssue(kind, message, self.now, False))
+        else:
+            self.warn(kind, message)
+
+    def device_error(self, kind: str, message: str) -> None:
+        """impt's DeviceError: fails and stops the session once started, a warning before."""
+        if self.state == "started":
+            self.fail(kind, message, line_kind="test")
+        else:
+            self.warn(kind, message)
+
+    def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        self.result.finished = True
+        self.message_deadline = self.start_deadline = None
+        name = self.id
+        self.emit("test", f'Session "{name}" {"failed" if self.error else "succeeded"}', self.now)
+
+    # -- the log ------------------------------------------------------------------------------
+
+    def on_log(self, entry: Any) -> None:
+        # A watchdog that expired before this entry (time moved on inside an event, e.g. during
+        # imp.sleep) fires first, as it would have in real time.
+        self.check_watchdogs(entry.time_us)
+        if self.stopped:
+            return
+        self.now = entry.time_us
+        if self.options.debug:
+            self.emit("debug", f"Log line received: {entry.type}: {entry.text}", entry.time_us)
+        t = entry.type
+        text = entry.text
+        if t == "status":
+            if "Agent restarted" in text:
+                if self.state == "initialized":
+                    self.state = "ready"
+            else:
+                m = _CODE_SPACE.search(text)
+                if m:
+                    value = float(m.group(2))
+                    if value != self.code_space:
+                        self.emit("info", f"Device code space usage: {value:.1f}%", self.now)
+                        self.code_space = value
+                    if m.group(1):
+                        self.device_error("out-of-code-space", "Device is out of code space")
+                elif "Device disconnected" in text:
+                    self.disconnected()
+        elif t == "lastexitcode":
+            if "out of memory" in text:
+                self.device_error("out-of-memory", "Device is out of memory")
+            else:
+                self.device_error("device-error", f"Device Error: {text}")
+        elif t in ("server.log", "agent.log"):
+            if t.split(".")[0] == self.api_type and "__IMPUNIT__" in text:
+                self.impunit(text)
+        elif t == "agent.error":
+            self.runtime_error("agent-runtime-error", f"Agent Runtime Error: {text}")
+        elif t == "server.error":
+            self.runtime_error("device-runtime-error", f"Device Runtime Error: {text}")
+        elif t == "powerstate":
+            self.emit("info", f"Powerstate: {text}", self.now)
+        elif t == "firmware":
+            self.emit("info", f"Firmware: {text}", self.now)
+
+    def disconnected(self) -> None:
+        if self.config.allow_disconnect:
+            self.emit("info", "Disconnected. Allowed by config.", self.now)
+        elif self.state == "started":
+            self.fail("disconnect", "Device disconnected", line_kind="test")
+        else:
+            self.warn("disconnect", "Device disconnected")
+
+    def impunit(self, text: str) -> None:
+        if text.startswith(_BINARY):
+            try:
+                text = bytes.fromhex(text[len(_BINARY):]).decode("utf-8", "replace")
+            except ValueError:
+                pass
+        try:
+            msg = json.loads(text)
+        except ValueError as e:
+            self.fail("protocol", f"An impUnit message is not valid JSON ({e}): {text[:200]}")
+            return
+        if not isinstance(msg, dict) or msg.get("session") != self.id:
+            return  # another session's message
+        # Any message of the session restarts the message watchdog.
+        self.message_deadline = self.now + self.message_timeout_us
+        kind = msg.get("type")
+        value = msg.get("message")
+        if kind == "SESSION_START":
+            self.start_deadline = None
+            if self.state != "ready":
+                self.fail("state", "Invalid test session state")
+                return
+            self.state = "started"
+            self.result.started = True
+        elif kind == "TEST_START":
+            if self.state != "started":
+                self.fail("state", "Invalid test session state")
+                return
+            shown = value if isinstance(value, str) else js_string(value)
+            self.current = (shown, self.now)
+            self.emit("test", shown, self.now)
+        elif kind == "TEST_FAIL":
+            if self.state != "started":
+                self.fail("state", "Invalid test session state")
+                return
+            text_ = js_string(value)
+            self.outcome(False, value, text_)
+            self.emit("test", f"Failure: {text_}", self.now)
+            self.error = True
+            if self.config.stop_on_fail:
+                self.result.stopped_on_failure = True
+                self.stop()
+        elif kind == "SESSION_RESULT":
+            self.message_deadline = None
+            if self.state != "started":
+                self.fail("state", "Invalid test session state")
+                return
+            counts = value if isinstance(value, dict) else {}
+            self.result.tests = _int(counts.get("tests"))
+            self.result.assertions = _int(counts.get("assertions"))
+            self.result.failures = _int(counts.get("failures"))
+            self.state = "finished"
+            self.emit("test", f"Tests: {self.result.tests}, Assertions: {self.result.assertions}, "
+                              f"Failures: {self.result.failures}", self.now)
+            if self.result.failures:
+                self.error = True
+            self.stop()
+        elif kind == "TEST_OK":
+            shown = value if isinstance(value, str) else js_stringify(value)
+            self.outcome(True, value, "" if value is None else shown)
+            self.emit("test", "Success" if value is None else f"Success: {shown}", self.now)
+        elif kind == "EXTERNAL_COMMAND":
+            command = value.get("command") if isinstance(value, dict) else None
+            self.external_command("" if command is None else js_string(command))
+        elif kind == "INFO":
+            inner = value.get("message") if isinstance(value, dict) else None
+            self.emit("test", js_stringify(inner), self.now)
+
+    def outcome(self, passed: bool, value: Any, text: str) -> None:
+        name, start = self.current if self.current is not None else ("", self.now)
+        m = re.fullmatch(r"(.*)::(.*)\(\)", name)
+        cls, method = (m.group(1), m.group(2)) if m else ("", name)
+        self.result.outcomes.append(TestOutcome(name, cls, method, passed, value, text, start, self.now))
+
+    def external_command(self, command: str) -> None:
+        self.emit("info", f"Running external command: {command}", self.now)
+        if not self.options.allow_commands:
+            self.fail("external-command",
+                      f'External command not run: "{command}". impsim runs the host commands of '
+                      "runCommand() only when allowed (impsim test --allow-commands)")
+            return
+        try:
+            res = subprocess.run(command, shell=True, cwd=self.config.home, capture_output=True,
+                                 timeout=self.config.timeout, text=True, errors="replace")
+        except subprocess.TimeoutExpired:
+            self.fail("external-command", "External command timed out")
+            return
+        if self.options.debug:
+            self.emit("debug", f"External command STDOUT: {res.stdout}", self.now)
+            self.emit("debug", f"External command STDERR: {res.stderr}", self.now)
+            self.emit("debug", f"External command exit code: {res.returncode}", self.now)
+        out = "\n".join("> " + line for line in re.split(r"\n|\r\n", res.stdout.strip()))
+        self.emit("print", out, self.now)
+        if res.returncode != 0:
+            self.fail("external-command", f"External command failed with exit code {res.returncode}")
+
+    # -- watchdogs ----------------------------------------------------------------------------
+
+    def next_deadline(self) -> int | None:
+        ds = [d for d in (self.start_deadline, self.message_deadline) if d is not None]
+        return min(ds) if ds else None
+
+    def check_watchdogs(self, now: int) -> None:
+        if self.stopped:
+            return
+        if self.start_deadline is not None and now >= self.start_deadline:
+            self.now = self.start_deadline
+            self.fail("startup-timeout", "Session startup timeout")
+        elif self.message_deadline is not None and now >= self.message_deadline:
+            self.now = self.message_deadline
+            self.fail("testing-timeout", "Testing timeout")
+
+
+_FOOTPRINT: dict[tuple, int] = {}
+
+
+def framework_footprint(lib_dirs: Sequence[str | os.PathLike] = (), env: Mapping[str, str] | None = None) -> int:
+    """Bytes of VM memory the impUnit module takes once loaded (measured once per library set)."""
+    import squirrel
+
+    env_map = os.environ if env is None else env
+    key = tuple(str(d) for d in library_dirs(lib_dirs, env_map))
+    if key not in _FOOTPRINT:
+        code = framework_code(lib_dirs, env_map)
+        with squirrel.VM("imp") as vm:
+            before = vm.memory_used
+            vm.compile(code, "index.nut")()
+            _FOOTPRINT[key] = max(0, vm.memory_used - before)
+    return _FOOTPRINT[key]
+
+
+def _device_profile(options: SessionOptions) -> Any:
+    import dataclasses
+
+    from ..profiles import get_profile
+
+    profile = get_profile(options.imp)
+    share = min(max(options.framework_memory_share, 0.0), 1.0)
+    if share >= 1.0:
+        return profile
+    try:
+        allowance = int(framework_footprint(options.lib_dirs, options.env) * (1.0 - share))
+    except Exception:  # a library from --lib-dir that does not run on a bare VM: no allowance
+        return profile
+    return dataclasses.replace(profile, memory_free=profile.memory_free + allowance)
+
+
+def _int(v: Any) -> int:
+    return v if isinstance(v, int) and not isinstance(v, bool) else 0
+
+
+def _ids(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions | None = None, *,
+                on_output: Output | None = None, session_id: str | None = None,
+                rng: random.Random | None = None) -> SessionResult:
+    """Build and run the session of ``test_file``; report through ``on_output`` as it goes."""
+    from ..simulation import Simulation
+
+    options = options or SessionOptions()
+    rng = rng or random.Random(f"{options.seed}:{test_file.name}")
+    session_id = session_id or session_name(rng)
+    trigger = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") for _ in range(32))
+    result = SessionResult(test_file=test_file, session_id=session_id)
+    emit: Output = on_output or (lambda kind, text, t: None)
+
+    def use_file_line() -> None:
+        emit("info", f'Using {test_file.side} test file "{test_file.name}"', 0)
+
+    # impt: _getSessionCode (prints the file line), then deploys.
+    use_file_line()
+    try:
+        code, test_built, other_built = build_session_code(
+            test_file, config, session_id=session_id, selector=options.selector, trigger=trigger,
+            lib_dirs=options.lib_dirs, github_dir=options.github_dir, env=options.env)
+    except (BuildError, OSError, ValueError) as e:
+        message = str(e)
+        emit("error", message, 0)
+        result.errors.append(SessionIssue("build", message, 0, True))
+        result.finished = True
+        return result
+    if code is None:
+        emit("info", f'Skip "{test_file.name}" testing', 0)
+        result.skipped = True
+        return result
+    result.code = code
+    if options.debug:
+        _write_preprocessed(config.home, test_file, code)
+
+    problem = _compile_problem(code)
+    if problem is not None:
+        emit("error", problem, 0)
+        result.errors.append(SessionIssue("compile", problem, 0, True))
+        result.finished = True
+        return result
+
+    emit("info", f'Using Device Group "{DEVICE_GROUP_NAME}" [{_ids(rng)}]', 0)
+    emit("info", f"Created Deployment: {_ids(rng)}", 0)
+    emit("print", "", 0)
+    emit("test", f'Starting test session "{session_id}"', 0)
+    if code.agent_only:
+        emit("info", "Test session is agent-only", 0)
+
+    session = _Session(test_file, config, options, result, emit)
+    sim = Simulation(device=code.device, agent=code.agent, imp=_device_profile(options), seed=options.seed,
+                     log_sink=session.on_log, start=False)
+    result.log = sim.log
+    device_id = sim.device.id if sim.device is not None else (sim.agent.id if sim.agent else "")
+    emit("info", f"Using Device {DEVICE_NAME} [{device_id}] (1/1)", 0)
+    use_file_line()  # impt builds the code a second time per device, printing this again
+
+    clock = sim.clock
+    _deploy(sim)
+    while not session.stopped:
+        if sim.fatal_error:
+            session.now = clock.now_us
+            session.fail("compile", sim.fatal_error)
+            break
+        deadline = session.next_deadline()
+        nxt = clock.peek()
+        if deadline is not None and (nxt is None or nxt > deadline):
+            clock.run_until(deadline)
+            session.check_watchdogs(clock.now_us)
+            continue
+        if nxt is None:  # nothing will ever happen again and no watchdog runs: cannot happen
+            session.now = clock.now_us
+            session.fail("testing-timeout", "Testing timeout")
+            break
+        clock.step()
+        session.check_watchdogs(clock.now_us)
+    result.duration_us = max(session.now, 0)
+    _close(sim)
+    return result
+
+
+def _deploy(sim: Any) -> None:
+    """Start the session as a deployment to an online device: the agent restarts, then the device
+    runs the new code at once (WAKEREASON_NEW_SQUIRREL), without a cold boot's connection delay,
+    so both sides are up when the bootstrap's imp.wakeup(2, ...) starts the tests."""
+    from .. import constants as C
+
+    if sim.agent is not None:
+        sim.agent.start()
+    if sim.device is not None:
+        network = sim.network
+        latency = network.connect_latency_us
+        network.connect_latency_us = 0
+        try:
+            sim.record("power", on=True)
+            sim.device.power_on(C.WAKEREASON_NEW_SQUIRREL, "deploy")
+        finally:
+            network.connect_latency_us = latency
+
+
+def _close(sim: Any) -> None:
+    """Free the session's VMs now rather than whenever the garbage collector gets to them."""
+    for owner in (sim.device, sim.agent):
+        host = getattr(owner, "host", None)
+        if host is None:
+            continue
+        host.stop()
+        if not host.vm.closed:
+            host.vm.close()
+
+
+def _compile_problem(code: SessionCode) -> str | None:
+    import squirrel
+
+    for side, text in (("device", code.device), ("agent", code.agent)):
+        if text is None:
+            continue
+        with squirrel.VM("imp") as vm:
+            try:
+                vm.compile(text, f"<{side}>")
+            except squirrel.CompileError as e:
+                return f"The {side} code does not compile: {e.filename}:{e.lineno}:{e.column}: {e.msg}"
+    return None
+
+
+def _write_preprocessed(home: Path, test_file: TestFile, code: SessionCode) -> None:
+    """impt --output debug: .build/<dir>/preprocessed.{agent,device}.<file>."""
+    target = Path(home) / ".build" / test_file.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (target.parent / f"preprocessed.agent.{target.name}").write_text(code.agent, encoding="utf-8")
+    (target.parent / f"preprocessed.device.{target.name}").write_text(code.device or "", encoding="utf-8")
+
+
+def selector_of(text: str | TestSelector | None) -> TestSelector:
+    return text if isinstance(text, TestSelector) else parse_selector(text)
