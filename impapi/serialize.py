@@ -75,11 +75,23 @@ def from_wire(vm: squirrel.VM, value: Any) -> Any:
     """Materialise a wire value in ``vm`` (blobs become Squirrel blobs)."""
     if isinstance(value, Blob):
         return vm.new_blob(value)
-    if isinstance(value, list):
-        return vm.to_squirrel([from_wire(vm, v) for v in value])
-    if isinstance(value, dict):
-        return vm.to_squirrel({(bytes(k) if isinstance(k, Blob) else k): from_wire(vm, v) for k, v in value.items()})
+    if isinstance(value, (list, dict)):
+        return vm.to_squirrel(_with_blobs(vm, value))
     return value
+
+
+def _with_blobs(vm: squirrel.VM, value: Any) -> Any:
+    """The structure with its Blobs made Squirrel blobs (and blob keys plain bytes); the rest is
+    converted by the binding in one pass."""
+    if type(value) is list:
+        return [_with_blobs(vm, v) if type(v) in _NESTED else v for v in value]
+    if type(value) is dict:
+        return {(bytes(k) if type(k) is Blob else k): (_with_blobs(vm, v) if type(v) in _NESTED else v)
+                for k, v in value.items()}
+    return vm.new_blob(value)
+
+
+_NESTED = frozenset({list, dict, Blob})
 
 
 def wire_size(value: Any) -> int:
