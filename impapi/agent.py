@@ -69,7 +69,7 @@ class Agent:
         if host is self.host:
             self.host = None
             self.sim.log.add(self.clock.now_us, "agent.error", "ERROR: out of memory")
-            self.clock.schedule(0, self.start)
+            self.clock.schedule(self.sim.config.error_restart_delay_us, self.start)
 
     def script_output(self, host: ScriptHost, text: str, is_error: bool) -> None:
         host.log("agent.error" if is_error else "agent.log", text)

@@ -18,6 +18,7 @@ from .log import LogEntry
 from .profiles import PROFILES
 from .scenario import Scenario, apply, load_toml, parse_at
 from .simulation import DEFAULT_IMP, Simulation
+from .testing.cli_test import add_test_parser, cmd_test
 from .timeline import write_timeline
 
 EVENT_HELP = """Events for --at TIME:EVENT[=ARG] (TIME from the start: 90s, 30m, 3h, 2d):
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     out = run.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON object per log entry")
     out.add_argument("--quiet", action="store_true", help="print no log, only the outcome")
+    add_test_parser(sub)
     return p
 
 
@@ -159,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return cmd_run(args)
+    if args.command == "test":
+        return cmd_test(args)
     return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
 
 

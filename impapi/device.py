@@ -202,8 +202,12 @@ class Device:
             return
         self.host = None
         self.sim.log.add(self.clock.now_us, "lastexitcode", "Device restarted: out of memory")
+        self.crash_streak += 1  # an app that runs out of memory at every boot is a crash loop too
+        if self.crash_streak >= self.sim.config.crash_loop_boots:
+            self.crash_loop = True
         self._set_state("booting")
-        self._pending_event = self.clock.schedule(0, self.boot, C.WAKEREASON_SW_RESET)
+        self._pending_event = self.clock.schedule(self.sim.config.error_restart_delay_us, self.boot,
+                                                  C.WAKEREASON_SW_RESET)
 
     def script_output(self, host: ScriptHost, text: str, is_error: bool) -> None:
         """print()/error() on the device go to the log like server.log (imp-api.md §9.2)."""

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from .builder import BuildError, Builder, library_dirs, resolve_requires
-from .config import TestConfig, TestFile, TestSelector, parse_selector
+from .config import TestConfig, TestFile, TestSelector
 
 __all__ = [
     "NUT_DIR",
@@ -75,6 +75,8 @@ BUILTIN_LIBRARIES: dict[str, Path] = {
 STARTUP_DELAY_S = 2  # impt's bootstrap imp.wakeup(2, ...)
 STARTUP_TIMEOUT_US = 60_000_000  # impt: deploy -> SESSION_START
 EXTRA_MESSAGE_TIMEOUT_US = 5_000_000  # impt: config timeout + 5 s between impUnit messages
+STILL_TIME_EVENTS = 100_000  # events at one virtual instant that end a session
+STILL_TIME_RESTARTS = 5  # restarts of the device and agent at one virtual instant that end a session
 DEVICE_GROUP_NAME = "impsim"
 DEVICE_NAME = "impsim"
 
@@ -379,10 +381,6 @@ def js_stringify(value: Any) -> str:
 
 _CODE_SPACE = re.compile(r"(Out of space)?.*?([\d.]+)% program storage used")
 _BINARY = "binary: "
-
-
-class _Stop(Exception):
-    pass
 
 
 class _Session:
@@ -713,6 +711,7 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
 
     clock = sim.clock
     _deploy(sim)
+    instant_us, instant_steps, instant_boots = clock.now_us, 0, _boots(sim)
     while not session.stopped:
         if sim.fatal_error:
             session.now = clock.now_us
@@ -724,15 +723,33 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
             clock.run_until(deadline)
             session.check_watchdogs(clock.now_us)
             continue
-        if nxt is None:  # nothing will ever happen again and no watchdog runs: cannot happen
+        if nxt is None:  # nothing scheduled and no watchdog running: cannot go on
             session.now = clock.now_us
             session.fail("testing-timeout", "Testing timeout")
             break
         clock.step()
         session.check_watchdogs(clock.now_us)
+        # Events that keep virtual time still (an imp.wakeup(0, ...) loop, a device or agent
+        # that restarts at once because it runs out of memory while loading) would never let a
+        # watchdog fire; on an imp, real time would pass.
+        if clock.now_us != instant_us:
+            instant_us, instant_steps, instant_boots = clock.now_us, 0, _boots(sim)
+        else:
+            instant_steps += 1
+            restarts = _boots(sim) - instant_boots
+            if (instant_steps >= STILL_TIME_EVENTS or restarts >= STILL_TIME_RESTARTS) and not session.stopped:
+                session.now = clock.now_us
+                session.fail("still-time", f"Virtual time stands still: {instant_steps} events and {restarts} "
+                                           f"restarts at {clock.now_us / 1e6:.2f} s without time passing (an "
+                                           "imp.wakeup(0, ...) loop, or restarts after running out of memory "
+                                           "while loading?)")
     result.duration_us = max(session.now, 0)
     _close(sim)
     return result
+
+
+def _boots(sim: Any) -> int:
+    return (sim.device.boots if sim.device is not None else 0) + (sim.agent.restarts if sim.agent is not None else 0)
 
 
 def _deploy(sim: Any) -> None:
@@ -785,7 +802,3 @@ def _write_preprocessed(home: Path, test_file: TestFile, code: SessionCode) -> N
     target.parent.mkdir(parents=True, exist_ok=True)
     (target.parent / f"preprocessed.agent.{target.name}").write_text(code.agent, encoding="utf-8")
     (target.parent / f"preprocessed.device.{target.name}").write_text(code.device or "", encoding="utf-8")
-
-
-def selector_of(text: str | TestSelector | None) -> TestSelector:
-    return text if isinstance(text, TestSelector) else parse_selector(text)

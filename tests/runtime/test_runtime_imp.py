@@ -1,7 +1,7 @@
 """Timers, the imp object, hardware and the SPI flash natives (imp-api.md §4, §5, §7)."""
 
 import pytest
-from conftest import device_lines, simulate
+from runtime_helpers import device_lines, simulate
 
 
 def test_timers_run_in_time_order_and_wakeup_zero_after_the_current_event():

@@ -1,6 +1,6 @@
 """Boot kinds, wake reasons and what survives them (imp-api.md §1.2, §1.3, §4.2, §5, §6, §10)."""
 
-from conftest import device_lines, simulate
+from runtime_helpers import device_lines, simulate
 
 from impapi import Config
 

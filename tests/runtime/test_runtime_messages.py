@@ -1,6 +1,6 @@
 """Device <-> agent messages, serialisation, agent storage and HTTP (imp-api.md §1.2, §2.11, §3)."""
 
-from conftest import agent_lines, device_lines, simulate
+from runtime_helpers import agent_lines, device_lines, simulate
 
 
 def test_round_trip_with_deep_copy():

@@ -1,6 +1,6 @@
 """Connection management and send-timeout policies (imp-api.md §2.3-§2.9, §2.10)."""
 
-from conftest import device_lines, simulate
+from runtime_helpers import device_lines, simulate
 
 RETURN = "server.setsendtimeoutpolicy(RETURN_ON_ERROR, WAIT_TIL_SENT, 10);\n"
 

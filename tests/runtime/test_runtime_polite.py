@@ -1,7 +1,7 @@
 """Polite deployment: one test per statement of the seed (polite-impos-deployment.txt) and per
 row of imp-api.md §1. Each docstring quotes or names what it checks."""
 
-from conftest import agent_lines, device_lines, simulate
+from runtime_helpers import agent_lines, device_lines, simulate
 
 from impapi import Config
 

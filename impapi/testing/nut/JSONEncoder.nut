@@ -9,7 +9,8 @@
 // * classes: their non-function members
 // * instances: _serializeRaw() is pasted in as is; else _serialize() is encoded; else the
 //   non-function members (foreach, so a _nexti metamethod decides the members)
-// * functions inside containers are left out; any other value is encoded as its string form
+// * functions are left out of tables, classes and instances; any other value (a function in an
+//   array or alone included) is encoded as its string form
 //
 // Written for impsim (MIT licence, like the rest of the project); not derived from the library's
 // source.
@@ -63,11 +64,18 @@ class JSONEncoder {
         }
     }
 
-    // Non-function members: of a table or class as foreach sees them; of an instance those of its
-    // class with the instance's values, unless a _nexti metamethod says how to iterate it.
+    // Non-function members: of a table or class as foreach sees them; of an instance as foreach
+    // sees them when a _nexti metamethod says how to iterate it, else its class's members with
+    // the instance's values.
     function _members(value, depth) {
         local parts = [], keys = value;
-        if (type(value) == "instance" && !("_nexti" in value)) keys = value.getclass();
+        if (type(value) == "instance") {
+            try {
+                foreach (k, v in value) break;
+            } catch (e) {
+                keys = value.getclass();
+            }
+        }
         foreach (k, v in keys) {
             if (keys != value) v = value[k];
             local t = typeof v;

@@ -24,14 +24,13 @@ class Promise {
     _state = 0;        // 0 pending, 1 fulfilled, 2 rejected
     _locked = false;   // resolved with a thenable: follows it, ignores resolve/reject
     _value = null;
-    _handlers = null;  // [onFulfilled, onRejected, resolveNext, rejectNext]
+    _handlers = null;  // [onFulfilled, onRejected, the promise then() returned], made on demand
     _handled = false;
 
     constructor(action) {
-        _handlers = [];
-        local reject = _settle.bindenv(this);
+        if (action == null) return; // internal: settled through _resolve/_settle
         try {
-            action(_resolve.bindenv(this), @(reason = null) reject(reason, 2));
+            action(_resolve.bindenv(this), _reject.bindenv(this));
         } catch (e) {
             _settle(e, 2);
         }
@@ -39,13 +38,12 @@ class Promise {
 
     function then(onFulfilled = null, onRejected = null) {
         _handled = true;
-        local self = this, f = typeof onFulfilled, r = typeof onRejected;
-        if (f != "function" && f != "native function") onFulfilled = null;
-        if (r != "function" && r != "native function") onRejected = null;
-        return Promise(function(resolve, reject) {
-            self._handlers.push([onFulfilled, onRejected, resolve, reject]);
-            if (self._state) self._schedule();
-        });
+        local f = typeof onFulfilled, r = typeof onRejected, next = Promise(null);
+        if (_handlers == null) _handlers = [];
+        _handlers.push([f == "function" || f == "native function" ? onFulfilled : null,
+                        r == "function" || r == "native function" ? onRejected : null, next]);
+        if (_state) Promise._defer(this);
+        return next;
     }
 
     function fail(onRejected) {
@@ -57,11 +55,15 @@ class Promise {
     }
 
     function resolve(value = null) {
-        return Promise(@(resolve, reject) resolve(value));
+        local p = Promise(null);
+        p._resolve(value);
+        return p;
     }
 
     function reject(reason = null) {
-        return Promise(@(resolve, reject) reject(reason));
+        local p = Promise(null);
+        p._settle(reason, 2);
+        return p;
     }
 
     // mode 0: all (values in order; first rejection); 1: race (first to settle);
@@ -153,11 +155,15 @@ class Promise {
         }
     }
 
+    function _reject(reason = null) {
+        _settle(reason, 2);
+    }
+
     function _settle(value, state) {
         if (_state || _locked) return;
         _state = state;
         _value = value;
-        if (_handlers.len()) _schedule();
+        if (_handlers) Promise._defer(this);
         if (state == 2 && !_handled) {
             local self = this;
             Promise._defer(function() {
@@ -166,30 +172,30 @@ class Promise {
         }
     }
 
-    function _schedule() {
-        local self = this;
-        Promise._defer(function() {
-            local handlers = self._handlers, ok = self._state == 1, value = self._value;
-            self._handlers = [];
-            foreach (h in handlers) {
-                local cb = ok ? h[0] : h[1];
-                if (cb == null) {
-                    h[ok ? 2 : 3](value);
-                    continue;
-                }
+    // Hands the settled value to the callbacks registered so far; each callback's result (or
+    // throw) settles the promise its then() returned.
+    function _runHandlers() {
+        local handlers = _handlers, ok = _state == 1;
+        _handlers = null;
+        if (handlers) foreach (h in handlers) {
+            local cb = ok ? h[0] : h[1], value = _value;
+            if (cb != null) {
                 try {
                     value = cb(value);
                 } catch (e) {
-                    h[3](e);
-                    value = self._value;
+                    h[2]._settle(e, 2);
                     continue;
                 }
-                h[2](value);
-                value = self._value;
+                h[2]._resolve(value);
+            } else if (ok) {
+                h[2]._resolve(value);
+            } else {
+                h[2]._settle(value, 2);
             }
-        });
+        }
     }
 
+    // Jobs (functions, or promises whose callbacks are due) run at the next imp.wakeup(0).
     function _defer(job) {
         local q = Promise._queue;
         q.jobs.push(job);
@@ -202,7 +208,8 @@ class Promise {
             foreach (job in jobs) {
                 // A job that throws must not cost the others their turn.
                 try {
-                    job();
+                    if (typeof job == "instance") job._runHandlers();
+                    else job();
                 } catch (e) {
                     if (failure == null) failure = [e];
                 }
