@@ -52,7 +52,7 @@ class ScriptHost:
                               print=self._print, error=self._print_error)
         natives.install(self)
         # The module's free memory is what the app gets on top of the imp API itself.
-        self.vm.memory_limit = self.vm.memory_used + memory
+        self.vm.memory_limit = self.vm.memory_used + int(memory * sim.config.memory_scale)
         self.main = self.vm.compile(source, filename)
 
     # --- running Squirrel as events ------------------------------------------------------

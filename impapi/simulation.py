@@ -45,6 +45,10 @@ class Config:
     agent_memory: int = 1024 * 1024
     crash_loop_boots: int = 5  # consecutive error restarts that count as a crash loop
     update_deadline_us: int | None = None  # §1.1 unconfirmed: the cloud forces a delayed update
+    # The VM is a 64-bit build: a Squirrel value takes 16 bytes where the imp's 32-bit build uses
+    # 8, and pointers double too. Memory budgets are scaled by this factor (and
+    # imp.getmemoryfree() divided by it) so an app fits as it would on the module.
+    memory_scale: float = 2.0
 
 
 def _source(spec: str | os.PathLike | None, what: str) -> tuple[str, str] | None:

@@ -73,7 +73,7 @@ def reset(host: Any) -> None:
 @imp.native(BOTH)
 def getmemoryfree(host: Any) -> int:
     vm = host.vm
-    return max(0, (vm.memory_limit or 0) - vm.memory_used)
+    return int(max(0, (vm.memory_limit or 0) - vm.memory_used) / host.sim.config.memory_scale)
 
 
 @imp.native(BOTH)

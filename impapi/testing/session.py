@@ -188,11 +188,9 @@ class SessionOptions:
     seed: int = 0
     debug: bool = False  #: emit every log line, write preprocessed code under .build/
     #: The share of the impUnit module's memory (ImpUnit, Promise, JSONEncoder, once loaded)
-    #: charged to the device. impsim's 64-bit VM needs about twice the memory the imp's 32-bit
-    #: one does for the same code, so by default only half of the module's footprint counts
-    #: (the rest is added to the device's free memory): test code sees about the free memory it
-    #: would see on the imp. 1.0 charges it all.
-    framework_memory_share: float = 0.5
+    #: charged to the device; the rest is added to its free memory. 1.0 (the default) charges it
+    #: all, as on the imp (Config.memory_scale already accounts for the 64-bit VM).
+    framework_memory_share: float = 1.0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -38,8 +38,11 @@ runs the default set. Definitions:
 ``no_crash_loop`` (no-crash-loop)
     No ``Config.crash_loop_boots`` (default 5) boots in a row end in an uncaught error.
 ``no_simultaneous_restart`` (no-simultaneous-restart)
-    The device does not restart (a boot other than a routine timer, pin or snooze wake) at the
-    same instant (within ``window_us``, default 0) as the agent restarts.
+    A deployment does not restart the device at the same instant (within ``window_us``,
+    default 0) as it restarts the agent: the device's restart that applies deployment *v*
+    (``update``/``applied``) is not at the time *v* was released, when the agent restarted. (A
+    deployment that lands as the device happens to boot for another reason is the world's timing,
+    not the app's, and is not flagged; nor are power cycles, forced deployments and group moves.)
 
 Custom checks are callables ``check(run)`` that raise ``AssertionError`` or return a problem
 (a string, a list of strings, or False); pass them as ``polite(run, extra=[...])`` or wrap one
@@ -80,7 +83,9 @@ class PoliteViolation(AssertionError):
     rule = ""
 
     def __init__(self, message: str, *, time_us: int | None = None, where: Iterable[Site | str] = (),
-                 details: Iterable[str] = ()) -> None:
+                 details: Iterable[str] = (), check: str | None = None) -> None:
+        if check is not None:
+            self.check = check
         self.summary = message
         self.time_us = time_us
         self.where = [w for w in where if w]
@@ -159,8 +164,8 @@ class CustomCheckFailed(PoliteViolation):
 
 # --- helpers --------------------------------------------------------------------------------
 
-ROUTINE_WAKES = frozenset({C.WAKEREASON_TIMER, C.WAKEREASON_PIN, C.WAKEREASON_SNOOZE})
 CONSENTED_PATHS = frozenset({"polite", "restart"})
+WORLD_PATHS = frozenset({"power-cycle", "force", "group-move"})  # updates the app cannot hold back
 
 
 def _t(us: int | None) -> str:
@@ -559,20 +564,25 @@ def no_crash_loop(run: Run, *, boots: int | None = None) -> None:
 
 
 def _simultaneous(run: Run, window_us: int = 0) -> Iterator[PoliteViolation]:
-    agent = [e.time_us for e in run.events if e.kind == "agent-restart"]
-    if run.start_us == 0 and agent and agent[0] == 0:
-        agent = agent[1:]  # the agent's first start
-    if not agent:
-        return
+    agent_restarts = [e.time_us for e in run.events if e.kind == "agent-restart"]
+    released: dict[str, int] = {}
     for e in run.events:
-        if e.kind == "boot" and e.data.get("wakereason") not in ROUTINE_WAKES:
-            close = [t for t in agent if abs(t - e.time_us) <= window_us]
-            if close:
+        if e.kind != "update" or e.data.get("update") != "squirrel":
+            continue
+        version, stage = e.data.get("version"), e.data.get("stage")
+        if stage == "released":
+            released.setdefault(version, e.time_us)
+        elif stage == "applied" and version in released and e.data.get("path") not in WORLD_PATHS:
+            t_release = released[version]
+            if not any(abs(t - t_release) <= window_us for t in agent_restarts):
+                continue  # the agent did not restart with this deployment (a group move)
+            if abs(e.time_us - t_release) <= window_us:
                 yield SimultaneousRestart(
-                    f"the device restarted ({e.data.get('reason_name')}) at the same instant as the agent"
-                    + (f" (within {format_duration(window_us)})" if window_us else ""),
+                    f"the device restarted for deployment {version} (path {e.data.get('path')}) at the same "
+                    f"instant as the agent did" + (f" (within {format_duration(window_us)})" if window_us else ""),
                     time_us=_rel(run, e.time_us),
-                    where=run.device_app.restarts[:1] if run.device_app else ())
+                    where=(run.device_app.onshutdown[:1] or [f"{run.device_app.filename}: no server.onshutdown() call"])
+                    if run.device_app else ())
                 return
 
 
@@ -601,17 +611,13 @@ def _run_custom(fn: Callable[[Run], Any], label: str, run: Run) -> Iterator[Poli
         yield v
         return
     except AssertionError as e:
-        v = CustomCheckFailed(f"{label}: {e}" if str(e) else f"{label} failed")
-        v.check = label
-        yield v
+        yield CustomCheckFailed(str(e) or "failed", check=label)
         return
     if result is None or result is True:
         return
     problems = [result] if isinstance(result, str) else (["returned False"] if result is False else list(result))
     if problems:
-        v = CustomCheckFailed(f"{label}: {problems[0]}", details=[str(p) for p in problems[1:5]])
-        v.check = label
-        yield v
+        yield CustomCheckFailed(str(problems[0]), details=[str(p) for p in problems[1:5]], check=label)
 
 
 def _raise_first(violations: Iterator[PoliteViolation]) -> None:

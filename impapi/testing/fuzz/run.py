@@ -162,10 +162,12 @@ class Run:
             e = events[ev_index]
             end_ev = marks[i + 1][0] if i + 1 < len(marks) else len(events)
             end_op = marks[i + 1][1] if i + 1 < len(marks) else n_ops
-            applied = []
+            applied = []  # install() records them just before the boot (and its state change)
             j = ev_index - 1
-            while j >= 0 and events[j].kind == "update" and events[j].data.get("stage") == "applied":
-                applied.insert(0, events[j])
+            while j >= 0 and (events[j].kind == "state" or
+                              events[j].kind == "update" and events[j].data.get("stage") == "applied"):
+                if events[j].kind == "update":
+                    applied.insert(0, events[j])
                 j -= 1
             out.append(Boot(i, e.time_us, e.data.get("wakereason", -1), e.data.get("reason_name", ""),
                             ev_index, end_ev, op_index, end_op, applied))

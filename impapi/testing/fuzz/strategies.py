@@ -45,8 +45,14 @@ GROUPS = ("production", "staging")
 # Offsets from an activity instant: the instant itself first (same-instant ties), then the
 # latencies the simulation uses (message 50 ms, a slow write's 100 ms, the 2 s connect...).
 NEAR = (0, 1, -1, 50 * MS, -50 * MS, 100 * MS, -100 * MS, 1 * S, -1 * S, 2 * S, 10 * S, 60 * S)
-# sqrt: hypothesis still puts a quarter of its floats at or near 0; this spreads them out.
-_fraction = st.floats(0, 1, allow_nan=False, allow_infinity=False).map(math.sqrt)
+# Positions in the run are drawn as integers in [0, _N] (hypothesis shrinks integers well, toward
+# 0: earlier) mapped two ways: linearly (fine-grained, for shrinking), and logarithmically, which
+# turns hypothesis's roughly log-uniform integers into roughly uniform positions (drawn plainly,
+# most events would fall in the first hour of a two-day run).
+_N = 2**20
+_linear = st.integers(0, _N).map(lambda k: k / _N)
+_spread = st.integers(0, _N).map(lambda k: math.log2(1 + k) / math.log2(1 + _N))
+_fraction = st.one_of(_linear, _spread)
 AFTER = (0, 1, 50 * MS, 100 * MS, 1 * S, 2 * S, 10 * S, 1 * M, 10 * M)
 
 
@@ -148,20 +154,25 @@ def scenarios(duration: str | int = "1d", events: Iterable[str] = DEFAULT_EVENTS
                         paths=paths) for k in kinds}
     instants: tuple[int, ...] | None = tuple(sorted(activity)) if activity is not None else None
 
+    made: list[st.SearchStrategy] = []  # the event-list strategy, made at the first draw
+
+    def events_strategy() -> st.SearchStrategy:
+        if not made:
+            near = instants if instants is not None else (
+                _activity(device, agent, imp, seed, duration_us) if device or agent else ())
+            when = _when(near, duration_us)
+            one = st.one_of([st.tuples(st.just(k), when, arg_for[k]) for k in kinds])
+            made.append(st.lists(one, min_size=min_events, max_size=max_events))
+        return made[0]
+
     @st.composite
     def build(draw: Any) -> Scenario:
-        nonlocal instants
         if interleavings:
             draw(st.random_module())
-        if instants is None:
-            instants = _activity(device, agent, imp, seed, duration_us) if device or agent else ()
-        first, later = _when(instants, duration_us)
-        one = st.one_of([st.tuples(st.just(k), arg_for[k]) for k in kinds])
-        specs = draw(st.lists(one, min_size=min_events, max_size=max_events))
+        specs = draw(events_strategy())
         out: list[ScenarioEvent] = []
         previous = 0
-        for i, (kind, arg) in enumerate(specs):
-            how, value = draw(later if i else first)
+        for kind, (how, value), arg in specs:
             at = min(max(value if how == "at" else previous + value, 0), duration_us)
             previous = at
             out.append(ScenarioEvent(at, kind, arg))
@@ -170,16 +181,13 @@ def scenarios(duration: str | int = "1d", events: Iterable[str] = DEFAULT_EVENTS
     return build()
 
 
-def _when(instants: tuple[int, ...], duration_us: int) -> tuple[st.SearchStrategy, st.SearchStrategy]:
-    """Strategies for the first event's time and for the later ones' (which may also follow
-    the event before them closely)."""
-    # Positions as fractions of the run: hypothesis spreads floats in [0, 1] far more evenly than
-    # integers or sampled_from (which it piles up near their start), and they still shrink to 0.
+def _when(instants: tuple[int, ...], duration_us: int) -> st.SearchStrategy[tuple[str, int]]:
+    """("at", time) or ("after", gap from the event before in the list, or from the start)."""
     anywhere = _fraction.map(lambda f: ("at", int(f * duration_us)))
     after = st.one_of(st.sampled_from(AFTER), st.integers(0, 10 * M)).map(lambda d: ("after", d))
     if not instants:
-        return anywhere, st.one_of(anywhere, after)
+        return st.one_of(anywhere, after)
     last = len(instants) - 1
     near = st.builds(lambda f, d: ("at", instants[int(f * last)] + d), _fraction,
                      st.one_of(st.sampled_from(NEAR), st.integers(-10 * S, 10 * S)))
-    return st.one_of(anywhere, near), st.one_of(anywhere, near, after)
+    return st.one_of(anywhere, near, near, after)
