@@ -258,7 +258,7 @@ class Device:
 
     # --- the connection (imp-api.md §2.3-§2.8) ------------------------------------------------
 
-    def set_connected(self, on: bool, reason: int | None = None) -> None:
+    def set_connected(self, on: bool) -> None:
         if on == self.connected:
             return
         self.connected = on
@@ -274,6 +274,9 @@ class Device:
 
     def _watch_link(self) -> None:
         """Arrange to notice when the network drops under an open connection."""
+        if self._link_watch is not None:
+            self._link_watch.cancel()
+            self._link_watch = None
         down = self.sim.network.next_down(self.clock.now_us)
         if down is not None:
             self._link_watch = self.clock.schedule_at(max(down, self.clock.now_us), self._link_lost)
