@@ -10,8 +10,9 @@ from .errors import SquirrelError
 if TYPE_CHECKING:
     from .vm import VM
 
-_fcall = lib.sqpy_fcall
-_INTEGER, _FLOAT, _NULL = lib.SQPY_INTEGER, lib.SQPY_FLOAT, lib.SQPY_NULL
+_fcall, _fcall1i, _fcall1s = lib.sqpy_fcall, lib.sqpy_fcall1i, lib.sqpy_fcall1s
+_INTEGER, _NULL, _FLOAT, _STRING = lib.SQPY_INTEGER, lib.SQPY_NULL, lib.SQPY_FLOAT, lib.SQPY_STRING
+_TEXT = lib.SQPY_TEXT
 
 
 class SquirrelObject:
@@ -232,20 +233,35 @@ class Function(SquirrelObject):
     kind = "function"
 
     def __call__(self, *args: Any) -> Any:
-        # The hot path of Python->Squirrel calls, inlined from VM._call for the common case
-        # (a few int/float/None arguments): every Python-level step here costs ~5% of a call.
+        # The hot path of Python->Squirrel calls, inlined from VM._call for the commonest calls
+        # (no argument, one integer): every Python-level step here costs ~5% of a call.
         vm = self._vm
-        n = len(args)
-        if n > 3 or vm._closed or self._ref < 0:
-            return vm._call(self._ref, None, args, False)
-        if n:
+        if vm._closed or self._ref < 0:
+            return vm._call(self._ref, None, args, False)  # raises the right error
+        if not args:
+            rc = _fcall(vm._ptr, self._ref, 0, b"")
+        elif len(args) == 1 and type(args[0]) is int:
+            try:
+                rc = _fcall1i(vm._ptr, self._ref, args[0])
+            except OverflowError:  # beyond 64 bits
+                return vm._call(self._ref, None, args, False)
+        elif len(args) == 1 and type(args[0]) is str:
+            b = args[0].encode("utf-8")
+            rc = _fcall1s(vm._ptr, self._ref, b, len(b))
+        elif len(args) <= 4:
             bt = vm._bt
+            strs = b""
             i = 0
             for a in args:
                 t = type(a)
                 if t is int:
                     bt[i] = _INTEGER
                     vm._bi[i] = a
+                elif t is str:
+                    b = a.encode("utf-8")
+                    bt[i] = _STRING
+                    vm._bi[i] = len(b)
+                    strs += b
                 elif t is float:
                     bt[i] = _FLOAT
                     vm._bf[i] = a
@@ -254,13 +270,24 @@ class Function(SquirrelObject):
                 else:
                     return vm._call(self._ref, None, args, False)
                 i += 1
-        rc = _fcall(vm._ptr, self._ref, n, b"")
+            try:
+                rc = _fcall(vm._ptr, self._ref, i, strs)
+            except OverflowError:
+                return vm._call(self._ref, None, args, False)
+        else:
+            return vm._call(self._ref, None, args, False)
         if rc == _INTEGER:
             result = vm._bi[0]
         elif rc == _NULL:
             result = None
+        elif rc == _STRING and vm._bi[0] <= _TEXT:
+            b = vm._tbuf[:vm._bi[0]]
+            try:
+                result = b.decode("utf-8")
+            except UnicodeDecodeError:
+                result = b
         else:
-            result = vm._result(rc, args)
+            result = vm._result(rc, args)  # other types, and errors (raised)
         if vm._dirty:
             vm._after_call()
         return result

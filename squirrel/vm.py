@@ -21,11 +21,11 @@ TIME_LIMIT, MEMORY_LIMIT, STOPPED, BADREF = lib.SQPY_TIME_LIMIT, lib.SQPY_MEMORY
 STACK_OVERFLOW, OVERFLOW = lib.SQPY_STACK_OVERFLOW, lib.SQPY_OVERFLOW
 SQPY_HAS_THIS = lib.SQPY_HAS_THIS
 CB_RETURN, CB_NORETURN, CB_RAISE, CB_STOP = lib.SQPY_CB_RETURN, lib.SQPY_CB_NORETURN, lib.SQPY_CB_RAISE, lib.SQPY_CB_STOP
-CB_RETURN_TEMP, CB_RETURN_INT = lib.SQPY_CB_RETURN_TEMP, lib.SQPY_CB_RETURN_INT
+CB_RETURN_TEMP, CB_RETURN_INT, CB_RETURN_TEXT = lib.SQPY_CB_RETURN_TEMP, lib.SQPY_CB_RETURN_INT, lib.SQPY_CB_RETURN_TEXT
+TEXT = lib.SQPY_TEXT  # strings up to this many bytes cross in the buffer's text area
 NBUF = lib.SQPY_NBUF  # values per call on the fast path (more take the general one)
 _VMS: dict[int, Any] = {}  # vmid -> weakref to the VM, for sqpy_fdispatch
 _VMIDS = itertools.count(1)
-_SPECIAL = object()  # in VM._direct: the native needs the general dispatch
 
 DIALECTS = {"imp": 32, "standard": 64}
 _BYTECODE: dict[tuple, tuple[Any, bytes]] = {}  # (source, filename, dialect) -> (line map, bytecode)
@@ -199,6 +199,7 @@ class VM:
         _VMS[self._vmid] = weakref.ref(self)
         buf = lib.sqpy_fast_init(self._ptr, self._vmid)
         self._bt, self._bi, self._bf, self._bs = buf.type, buf.i, buf.f, buf.s
+        self._tbuf = ffi.buffer(buf.text)  # sliced and assigned like a bytearray
         self._scratch = ffi.new("char[]", 256)  # strings returned by natives, on their way in
         self._args = ffi.new("sqpy_value[]", _SCRATCH)
         self._out = ffi.new("sqpy_value *")
@@ -546,8 +547,10 @@ class VM:
         bt, bi = self._bt, self._bi
         strs = b""
         temps = None
+        i = -1
         try:
-            for i, a in enumerate(args):
+            for a in args:
+                i += 1
                 t = type(a)
                 if t is int:
                     bt[i] = INTEGER
@@ -644,7 +647,8 @@ class VM:
     def _result(self, rc: int, args: tuple = ()) -> Any:
         """The value in slot 0 after a fast call that returned ``rc`` (its type, or -error)."""
         if rc == STRING:
-            b = ffi.unpack(self._bs[0], self._bi[0])
+            n = self._bi[0]
+            b = self._tbuf[:n] if n <= TEXT else ffi.unpack(self._bs[0], n)
             try:
                 return b.decode("utf-8")
             except UnicodeDecodeError:
@@ -800,19 +804,30 @@ class VM:
             self._dirty = True
             return CB_RAISE
 
-    def _direct_for(self, fid: int) -> Any:
-        """What the fast dispatch calls for native ``fid`` (cached in ``_direct``)."""
+    def _fargs(self, nargs: int) -> list:
+        """The arguments of a dispatch, from slots 0..nargs-1."""
+        bt, bi = self._bt, self._bi
+        return [bi[i] if bt[i] == INTEGER else _arg(self, bt[i], i) for i in range(nargs)]
+
+    def _dispatch_other(self, fid: int, shape: int) -> int:
+        """The fast dispatch of a native not in ``_direct`` yet (it goes there unless it takes
+        `this`, a context or has an upper argument count; those are dispatched here)."""
         nat = self._functions.get(fid)
         if nat is None:
             raise SquirrelError("this Python function is no longer registered")
+        args = self._fargs(shape & 0xFF)
         if nat.pass_this or nat.pass_context or nat.maxargs is not None:
-            f: Any = _SPECIAL
-        elif nat.bound:
-            f = functools.partial(nat.func, self._contexts[fid])
+            result = nat.func(*self._fargs_special(nat, fid, len(args), args))
         else:
-            f = nat.func
-        self._direct[fid] = f
-        return f
+            f = functools.partial(nat.func, self._contexts[fid]) if nat.bound else nat.func
+            self._direct[fid] = f
+            result = f(*args)
+        if result is None:
+            return CB_NORETURN
+        if type(result) is int:
+            self._bi[0] = result
+            return CB_RETURN_INT
+        return self._fret(result)
 
     def _fargs_special(self, nat: _Native, fid: int, nargs: int, args: list) -> list:
         """The fast dispatch's extra work for natives that take more than their arguments."""
@@ -923,7 +938,8 @@ def sqpy_dispatch(owner, v, fid, nargs, args, ret):
 
 
 def _string_arg(vm: VM, i: int) -> Any:
-    b = ffi.unpack(vm._bs[i], vm._bi[i])
+    n = vm._bi[i]
+    b = vm._tbuf[:n] if i == 0 and n <= TEXT else ffi.unpack(vm._bs[i], n)
     try:
         return b.decode("utf-8")
     except UnicodeDecodeError:
@@ -943,35 +959,47 @@ def _arg(vm: VM, t: int, i: int) -> Any:
     return _p.make_proxy(vm, vm._bi[i], t)  # the proxy owns the handle the trampoline made
 
 
+_ONE_INT = 1 | INTEGER << 8  # the shape of a call with one integer argument
+_ONE_STR = 1 | STRING << 8
+
+
 @ffi.def_extern()
-def sqpy_fdispatch(vmid, fid, nargs, t0):
+def sqpy_fdispatch(vmid, fid, shape, i0):
     """Squirrel calling a Python native: the hot path of Squirrel->Python calls. Keep it flat;
     every Python-level step here costs ~5% of a call."""
     vm = _VMS[vmid]()
     try:
-        # _direct: fid -> what to call with just the arguments (functions without pass_this,
-        # pass_context or an upper argument count; bound natives as partials of their context).
+        # _direct: fid -> what to call with just the arguments (not for natives that take
+        # `this`, a context or have an upper argument count: _dispatch_other does those).
         f = vm._direct.get(fid)
         if f is None:
-            f = vm._direct_for(fid)
-        bi = vm._bi
-        if f is _SPECIAL:
-            nat = vm._functions[fid]
-            bt = vm._bt
-            args = [bi[i] if bt[i] == INTEGER else _arg(vm, bt[i], i) for i in range(nargs)]
-            result = nat.func(*vm._fargs_special(nat, fid, nargs, args))
-        elif nargs == 1:
-            result = f(bi[0] if t0 == INTEGER else _arg(vm, t0, 0))
-        elif nargs == 0:
+            return vm._dispatch_other(fid, shape)
+        if shape == _ONE_INT:
+            result = f(i0)
+        elif shape == 0:
             result = f()
+        elif shape == _ONE_STR:
+            n = vm._bi[0]
+            b = vm._tbuf[:n] if n <= TEXT else ffi.unpack(vm._bs[0], n)
+            try:
+                s = b.decode("utf-8")
+            except UnicodeDecodeError:
+                s = b
+            result = f(s)
         else:
-            bt = vm._bt
-            result = f(*[bi[i] if bt[i] == INTEGER else _arg(vm, bt[i], i) for i in range(nargs)])
+            result = f(*vm._fargs(shape & 0xFF))
         if result is None:
             return CB_NORETURN
         if type(result) is int:
-            bi[0] = result  # the trampoline checks the dialect's range (cffi checks 64 bits)
+            vm._bi[0] = result  # the trampoline checks the dialect's range (cffi checks 64 bits)
             return CB_RETURN_INT
+        if type(result) is str:
+            b = result.encode("utf-8")
+            n = len(b)
+            if n <= TEXT:
+                vm._tbuf[:n] = b
+                vm._bi[0] = n
+                return CB_RETURN_TEXT
         return vm._fret(result)
     except BaseException as e:  # the contract: store it, return a code, re-raise at the boundary
         return vm._fexc(e)

@@ -229,6 +229,28 @@ def test_use_from_another_python_thread():
     """), "[5]")
 
 
+def test_threads_each_with_their_own_vm():
+    # Python->Squirrel->Python->Squirrel in four threads at once (the binding hands the GIL
+    # around natives and nested calls): no deadlock, no crossed values.
+    n = 20000
+    expected = sorted(n * (n - 1) // 2 + n * k + n * (1 + k) for k in range(4))
+    assert_clean_run(run_isolated(f"""
+        import threading, squirrel
+        results = []
+        def work(k):
+            vm = squirrel.VM()
+            vm.root["p"] = lambda x: x + k
+            vm.root["inner"] = lambda: vm.compile("return p(1)")()
+            f = vm.compile("return function(n) {{ local s = 0; for (local i = 0; i < n; i++) s += p(i) + inner(); return s; }}")()
+            results.append(f({n}))
+            vm.close()
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        print(sorted(results))
+    """, timeout=300), str(expected))
+
+
 # --- garbage collection ---------------------------------------------------------------------------
 
 def test_gc_during_callbacks():

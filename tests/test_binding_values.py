@@ -274,3 +274,27 @@ def test_proxy_cannot_move_to_another_vm(trip):
     with squirrel.VM() as other:
         with pytest.raises(ValueError):
             other.root["t"] = t
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("size", [0, 1, 1023, 1024, 1025, 5000])
+def test_strings_of_every_size(trip, path, size):
+    # Short strings cross through a fixed buffer, long ones through pointers: both must agree.
+    s = ("é\x00" * size)[:size]
+    assert getattr(trip, path)(s) == s
+    b = (b"\xff\x00" * size)[:size]
+    assert getattr(trip, path)(b) == expected(b)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 17, 64, 65, 300])
+def test_many_mixed_arguments_both_ways(trip, n):
+    # Several strings in one call (their bytes travel packed together), mixed with other types,
+    # below and above the fast path's slot count.
+    args = [(f"s{i}" * (i % 7)) if i % 3 == 0 else (i if i % 3 == 1 else i + 0.5) for i in range(n)]
+    seen = []
+    trip.vm.root["collect"] = lambda *a: seen.append(a) or list(a)
+    collect = trip.vm.compile("return function(...) { local a = [this]; a.extend(vargv); return collect.acall(a); }")()
+    assert to_python(collect(*args)) == [expected(a) for a in args]
+    assert list(seen[-1]) == [expected(a) for a in args]
+    identity = trip.vm.compile("return function(...) { return vargv; }")()
+    assert to_python(identity(*args)) == [expected(a) for a in args]

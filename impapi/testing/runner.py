@@ -20,7 +20,10 @@ Deviations from impt, on purpose:
   aborting the whole command, and a compile error is reported before the session starts;
 * ``runCommand()`` runs the host command only with ``allow_commands`` (``--allow-commands``);
   otherwise the session fails with an error saying so;
-* there is one device per session, so the ``(1/1)`` device index never varies.
+* there is one device per session, so the ``(1/1)`` device index never varies;
+* a summary entry whose failure came from an ImpTestCase assertion says where it was called,
+  ``at tests/foo.test.nut:42`` (impt prints the file alone); so does the JUnit XML (the
+  testcase's ``file``/``line`` and the end of the failure text).
 """
 
 from __future__ import annotations
@@ -48,11 +51,13 @@ SUMMARY_FOOTER = "--------------------------------------"
 
 @dataclass
 class Failure:
-    """A line of the summary: the test (``Class::method()``), its file and the message."""
+    """A line of the summary: the test (``Class::method()``), its file and the message.
+    ``location`` is ``file:line`` of the failing assertion call when known."""
 
     test: str
     file: str
     message: str
+    location: str | None = None
 
 
 @dataclass
@@ -219,7 +224,7 @@ def run_tests(
             continue
         for outcome in result.outcomes:
             if not outcome.passed:
-                run.failed.append(Failure(outcome.name, test_file.name, outcome.text))
+                run.failed.append(Failure(outcome.name, test_file.name, outcome.text, outcome.location))
         if result.code is not None and result.finished:
             # impt adds a session's counters when it is done; they are 0 unless SESSION_RESULT
             # was read before the session stopped.
@@ -237,7 +242,8 @@ def run_tests(
     printer.plain("")
     for number, failure in enumerate(run.failed, 1):
         printer.line("info", f"{number}) {failure.test}", offset)
-        printer.line("info", f"at {failure.file}", offset)
+        # impt prints the test file; impsim adds the line of the failing assertion when known.
+        printer.line("info", f"at {failure.location or failure.file}", offset)
         printer.line("info", f"Error: {failure.message}", offset)
         printer.plain("")
     printer.line("info", f"Tests: {run.tests}, Assertions: {run.assertions}, Failures: {run.failures}", offset)
@@ -257,7 +263,8 @@ def run_tests(
 
 def write_junit_xml(run: RunResult, path: str | os.PathLike) -> None:
     """One ``<testsuite>`` per test file, one ``<testcase>`` per reported step (``setUp`` and
-    ``tearDown`` included); times are virtual seconds. Session errors become an ``<error>`` in a
+    ``tearDown`` included); times are virtual seconds. A failing assertion's location gives the
+    testcase's ``file`` and ``line`` and ends the failure text (``at tests/foo.test.nut:42``). Session errors become an ``<error>`` in a
     testcase named ``<session>``; a skipped file is a suite with one skipped testcase."""
     root = ET.Element("testsuites", name="impsim test")
     total = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -271,10 +278,17 @@ def write_junit_xml(run: RunResult, path: str | os.PathLike) -> None:
                                  name=o.method or o.name, time=f"{o.duration_s:.3f}",
                                  file=str(session.test_file.name))
             counts["tests"] += 1
+            if o.location:
+                file, _, line = o.location.rpartition(":")
+                case.set("file", file)
+                case.set("line", line)
             if not o.passed:
                 counts["failures"] += 1
                 failure = ET.SubElement(case, "failure", message=o.text)
                 failure.text = o.text
+                if o.location:
+                    stack = "".join(f"\n  {f} {file}:{line}" for f, file, line in o.stack)
+                    failure.text = f"{o.text}\nat {o.location}" + (f"\nSquirrel stack:{stack}" if stack else "")
         if session.skipped:
             case = ET.SubElement(suite, "testcase", classname=classname_default, name="<session>", time="0")
             ET.SubElement(case, "skipped", message="no selected class or method in this file")

@@ -45,12 +45,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import _stack
 from .builder import BuildError, Builder, library_dirs, resolve_requires
 from .config import TestConfig, TestFile, TestSelector
 
 __all__ = [
     "NUT_DIR",
     "BUILTIN_LIBRARIES",
+    "ListedCase",
+    "ListingError",
+    "TestListing",
     "SessionCode",
     "SessionIssue",
     "SessionOptions",
@@ -60,6 +64,7 @@ __all__ = [
     "framework_code",
     "js_string",
     "js_stringify",
+    "list_tests",
     "run_session",
     "session_name",
 ]
@@ -104,6 +109,16 @@ class TestOutcome:
     text: str
     start_us: int
     end_us: int
+    #: Where a failing ImpTestCase assertion was called: ``tests/foo.test.nut:42`` (the file as
+    #: the ``#line`` directives name it, relative to the test home), when known.
+    location: str | None = None
+    #: The Squirrel stack at that assertion, innermost first, as (function, file, line), without
+    #: the impUnit framework's own frames.
+    stack: list[tuple[str, str, int]] = field(default_factory=list)
+    #: Indices into the session's log: the TEST_START entry and the TEST_OK/TEST_FAIL entry (the
+    #: log lines of this step are those between).
+    log_start: int = 0
+    log_end: int = 0
 
     @property
     def is_test(self) -> bool:
@@ -191,6 +206,9 @@ class SessionOptions:
     #: charged to the device; the rest is added to its free memory. 1.0 (the default) charges it
     #: all, as on the imp (Config.memory_scale already accounts for the 64-bit VM).
     framework_memory_share: float = 1.0
+    #: Record where failing assertions were called (TestOutcome.location), through a native the
+    #: session adds to the test side's ``imp`` table (``imp.__impsim_where``).
+    locations: bool = True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,7 +415,10 @@ class _Session:
         self.stopped = False
         self.error = False  # the session failed (impt's session.error)
         self.code_space: float | None = None
-        self.current: tuple[str, int] | None = None  # (TEST_START message, time)
+        self.current: tuple[str, int, int] | None = None  # (TEST_START message, time, log index)
+        self.entries = 0  # log entries seen (the index of the next one)
+        #: Failing assertions of the current step: (message, location, stack).
+        self.sites: list[tuple[Any, str | None, list[tuple[str, str, int]]]] = []
         self.message_deadline: int | None = None
         self.start_deadline: int | None = STARTUP_TIMEOUT_US
         self.message_timeout_us = int(round(config.timeout * 1e6)) + EXTRA_MESSAGE_TIMEOUT_US
@@ -444,6 +465,7 @@ class _Session:
     # -- the log ------------------------------------------------------------------------------
 
     def on_log(self, entry: Any) -> None:
+        self.entries += 1
         # A watchdog that expired before this entry (time moved on inside an event, e.g. during
         # imp.sleep) fires first, as it would have in real time.
         self.check_watchdogs(entry.time_us)
@@ -523,7 +545,8 @@ class _Session:
                 self.fail("state", "Invalid test session state")
                 return
             shown = value if isinstance(value, str) else js_string(value)
-            self.current = (shown, self.now)
+            self.current = (shown, self.now, self.entries - 1)
+            self.sites = []
             self.emit("test", shown, self.now)
         elif kind == "TEST_FAIL":
             if self.state != "started":
@@ -563,10 +586,34 @@ class _Session:
             self.emit("test", js_stringify(inner), self.now)
 
     def outcome(self, passed: bool, value: Any, text: str) -> None:
-        name, start = self.current if self.current is not None else ("", self.now)
+        name, start, first = self.current if self.current is not None else ("", self.now, self.entries - 1)
         m = re.fullmatch(r"(.*)::(.*)\(\)", name)
         cls, method = (m.group(1), m.group(2)) if m else ("", name)
-        self.result.outcomes.append(TestOutcome(name, cls, method, passed, value, text, start, self.now))
+        outcome = TestOutcome(name, cls, method, passed, value, text, start, self.now,
+                              log_start=max(first, 0), log_end=self.entries - 1)
+        if not passed:
+            site = self.site_of(value)
+            if site is not None:
+                outcome.location, outcome.stack = site[1], site[2]
+        self.result.outcomes.append(outcome)
+
+    def assertion_failed(self, message: Any, location: str | None, stack: list[tuple[str, str, int]]) -> None:
+        """An ImpTestCase assertion is about to throw ``message`` (from ``imp.__impsim_where``)."""
+        if not self.stopped:
+            self.sites.append((message, location, stack))
+
+    def site_of(self, value: Any) -> tuple[Any, str | None, list[tuple[str, str, int]]] | None:
+        """The failing assertion that threw the TEST_FAIL value: the last one of the step with
+        that message (a failure caught by the test, e.g. in assertThrowsError, is not it)."""
+        scalar = (str, int, float, bool, type(None))
+        for site in reversed(self.sites):
+            message = site[0]
+            if isinstance(message, scalar) and isinstance(value, scalar):
+                if _same_scalar(message, value):
+                    return site
+            elif not isinstance(message, scalar) and not isinstance(value, scalar):
+                return site
+        return None
 
     def external_command(self, command: str) -> None:
         self.emit("info", f"Running external command: {command}", self.now)
@@ -605,6 +652,14 @@ class _Session:
         elif self.message_deadline is not None and now >= self.message_deadline:
             self.now = self.message_deadline
             self.fail("testing-timeout", "Testing timeout")
+
+
+def _same_scalar(a: Any, b: Any) -> bool:
+    """Squirrel's thrown value and its JSON-decoded TEST_FAIL form are the same (a float that
+    JSONEncoder wrote as ``1`` comes back as an int)."""
+    if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None or isinstance(a, str) or isinstance(b, str):
+        return type(a) is type(b) and a == b
+    return a == b
 
 
 _FOOTPRINT: dict[tuple, int] = {}
@@ -702,6 +757,7 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
     session = _Session(test_file, config, options, result, emit)
     sim = Simulation(device=code.device, agent=code.agent, imp=_device_profile(options), seed=options.seed,
                      log_sink=session.on_log, start=False)
+    where = _Where(session, test_file, config, code) if options.locations and _stack.available() else None
     result.log = sim.log
     device_id = sim.device.id if sim.device is not None else (sim.agent.id if sim.agent else "")
     emit("info", f"Using Device {DEVICE_NAME} [{device_id}] (1/1)", 0)
@@ -711,6 +767,8 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
     _deploy(sim)
     instant_us, instant_steps, instant_boots = clock.now_us, 0, _boots(sim)
     while not session.stopped:
+        if where is not None:
+            where.install(sim)
         if sim.fatal_error:
             session.now = clock.now_us
             session.fail("compile", sim.fatal_error)
@@ -744,6 +802,179 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
     result.duration_us = max(session.now, 0)
     _close(sim)
     return result
+
+
+class _Where:
+    """``imp.__impsim_where(message)``, the native ImpTestCase calls just before a failing
+    assertion throws: it reads the Squirrel stack (:mod:`._stack`), maps each frame through the
+    session code's ``#line`` directives and tells the session where the assertion was called --
+    the innermost frame in the test file, else the innermost outside the impUnit framework.
+
+    Installed into the test side's ``imp`` table (not the root table, which the runner walks)
+    whenever that side starts a new VM, i.e. after every boot or agent restart."""
+
+    def __init__(self, session: _Session, test_file: TestFile, config: TestConfig, code: SessionCode) -> None:
+        from squirrel.lines import LineMap
+
+        self.session = session
+        self.side = test_file.side
+        self.home = Path(config.home)
+        self.test_path = os.path.normcase(os.path.normpath(test_file.path))
+        self.framework = os.path.normcase(str(NUT_DIR)) + os.sep
+        text = code.agent if test_file.side == "agent" else code.device
+        self.text = text or ""
+        self.maps: dict[str, Any] = {}  # chunk name -> LineMap (None: no #line directives)
+        self.scan = LineMap.scan
+        self.host: Any = None
+        self.kinds: dict[str, str] = {}
+
+    def install(self, sim: Any) -> None:
+        owner = sim.agent if self.side == "agent" else sim.device
+        host = getattr(owner, "host", None)
+        if host is None or host is self.host:
+            return
+        self.host = host
+        if not host.alive or host.vm.closed:
+            return
+        import squirrel
+
+        if host.filename not in self.maps:
+            self.maps[host.filename] = self.scan(self.text, host.filename)
+        linemap = self.maps[host.filename]
+
+        @squirrel.native(pass_context=True)
+        def __impsim_where(ctx: Any, message: Any = None) -> None:
+            location, stack = self.where(ctx.handle, host.filename, linemap)
+            self.session.assertion_failed(message if isinstance(message, (str, int, float, bool, type(None)))
+                                          else object(), location, stack)
+
+        try:
+            host.vm.root["imp"]["__impsim_where"] = __impsim_where
+        except (KeyError, squirrel.SquirrelError):  # no imp table (not on a simulated imp): no locations
+            pass
+
+    def kind(self, file: str) -> str:
+        """What ``file`` (a ``#line`` name) is: ``test`` (the test file), ``framework`` (impsim's
+        impUnit, Promise, JSONEncoder), ``session`` (code impt generates) or ``code``."""
+        k = self.kinds.get(file)
+        if k is None:
+            if file.startswith(("__", "<")):
+                k = "session"
+            else:
+                path = os.path.normcase(os.path.normpath(self.home / file))
+                k = "test" if path == self.test_path else "framework" if path.startswith(self.framework) else "code"
+            self.kinds[file] = k
+        return k
+
+    def where(self, handle: Any, chunk: str, linemap: Any) -> tuple[str | None, list[tuple[str, str, int]]]:
+        """(location, stack) of the assertion calling the native on thread ``handle``; ``linemap``
+        maps lines of the session code, compiled as ``chunk``."""
+        stack: list[tuple[str, str, int]] = []
+        location = None
+        for function, source, line in _stack.frames(handle)[1:]:
+            if source == "NATIVE" or line < 0:
+                continue
+            file, mapped = linemap.map(line, source) if linemap is not None and source == chunk else (source, line)
+            kind = self.kind(file)
+            if kind in ("framework", "session"):
+                continue
+            stack.append((function or "unknown", file, mapped))
+            if location is None and kind == "test":
+                location = f"{file}:{mapped}"
+        if location is None and stack:
+            location = f"{stack[0][1]}:{stack[0][2]}"
+        return location, stack
+
+
+# ---------------------------------------------------------------------------------------------
+# Listing the tests of a file
+
+
+class ListingError(Exception):
+    """The session of a file cannot start: its code does not build or does not compile."""
+
+
+@dataclass
+class ListedCase:
+    """A test case class as the runner sees it: its root-table name, its ``test*`` methods in
+    run order, and whether it has ``setUp``/``tearDown`` (run even without tests)."""
+
+    name: str
+    methods: list[str]
+    set_up: bool = False
+    tear_down: bool = False
+
+
+@dataclass
+class TestListing:
+    """What :func:`list_tests` found."""
+
+    __test__ = False
+
+    #: The cases in the order the runner runs them; None when the order could not be read
+    #: (``problem`` says why, e.g. the test side's code stopped with an error while loading).
+    cases: list[ListedCase] | None
+    #: Builder's output for the test side (with ``#line`` directives), before ``#require``.
+    test_built: str
+    problem: str | None = None
+
+
+_LIST_SNIPPET = """
+local r = __module_impUnit_exports.ImpUnitRunner(), out = [];
+foreach (name, c in r._findTests()) out.push([name, c[1], "setUp" in c[0], "tearDown" in c[0]]);
+return out;
+"""
+
+
+def list_tests(test_file: TestFile, config: TestConfig, options: SessionOptions | None = None) -> TestListing:
+    """The test cases and methods of ``test_file`` in the order a session runs them, without
+    running any: the session code is built and loaded on a fresh simulated device and agent,
+    virtual time runs up to the moment the bootstrap would start the runner, and the runner's
+    own discovery is asked. Raises :class:`ListingError` when the code does not build or compile."""
+    from ..simulation import Simulation
+
+    options = options or SessionOptions()
+    try:
+        code, test_built, _ = build_session_code(test_file, config, session_id="impsim-listing",
+                                                 lib_dirs=options.lib_dirs, github_dir=options.github_dir,
+                                                 env=options.env)
+    except (BuildError, OSError, ValueError) as e:
+        raise ListingError(str(e)) from None
+    assert code is not None  # no selector
+    problem = _compile_problem(code)
+    if problem is not None:
+        raise ListingError(problem)
+    sim = Simulation(device=code.device, agent=code.agent, imp=_device_profile(options), seed=options.seed,
+                     start=False)
+    try:
+        _deploy(sim)
+        clock = sim.clock
+        deadline = STARTUP_DELAY_S * 1_000_000
+        steps = 0
+        while sim.fatal_error is None and steps < STILL_TIME_EVENTS:
+            nxt = clock.peek()
+            if nxt is None or nxt >= deadline:
+                break
+            clock.step()
+            steps += 1
+        owner = sim.agent if test_file.side == "agent" else sim.device
+        host = getattr(owner, "host", None)
+        if sim.fatal_error is not None:
+            return TestListing(None, test_built, sim.fatal_error)
+        if host is None or not host.alive or host.vm.closed:
+            errors = [e.text for e in sim.log if e.is_error]
+            why = f"the {test_file.side} code stopped before the tests started"
+            return TestListing(None, test_built, why + (": " + " ".join(errors) if errors else ""))
+        import squirrel
+
+        try:
+            raw = host.vm.run(_LIST_SNIPPET, "<impsim-listing>")
+        except squirrel.SquirrelError as e:
+            return TestListing(None, test_built, f"cannot list the tests: {e}")
+        cases = [ListedCase(str(name), [str(m) for m in methods], bool(s), bool(t)) for name, methods, s, t in raw]
+        return TestListing(cases, test_built)
+    finally:
+        _close(sim)
 
 
 def _boots(sim: Any) -> int:

@@ -4,7 +4,7 @@
  * memory accounting (the allocator has no VM argument), and when it is the outermost entry it
  * starts the instruction budget and the deadline, and afterwards turns a stop requested by the
  * interrupt hook or by a native into a result code. */
-#include <Python.h>
+#include <Python.h>  /* first, as Python asks: only for PyGILState_* (see Entry) */
 #include <squirrel.h>
 #include <sqstdaux.h>
 #include <sqstdblob.h>
@@ -28,7 +28,7 @@
 /* Defined by the cffi-generated module (callbacks.h); cffi gives them C++ linkage when it
  * compiles the module as C++, so they are declared here without extern "C". */
 int sqpy_dispatch(void *owner, HSQUIRRELVM v, long long fid, int nargs, sqpy_value *args, sqpy_value *ret);
-int sqpy_fdispatch(int vmid, long long fid, int nargs, int t0);
+int sqpy_fdispatch(int vmid, long long fid, long long shape, long long i0);
 int sqpy_overflow(int vmid, long long value);
 void sqpy_print(void *owner, int is_error, const char *s, long long len);
 void sqpy_forget(void *owner, long long fid);
@@ -57,6 +57,7 @@ struct sqpy_vm {
     bool fast;        /* Python set up the fast path (sqpy_fast_init) */
     int vmid;
     HSQUIRRELVM cbv;  /* the thread of the dispatch in progress */
+    int *gil;         /* the innermost entry's GIL state (see Entry) */
 
     std::vector<HSQOBJECT> refs;
     std::vector<long long> freelist;
@@ -165,11 +166,23 @@ static SQRESULT interrupt_hook(HSQUIRRELVM v) {
                             vm->stop == SQPY_STACK_OVERFLOW ? "stack overflow" : "time limit exceeded");
 }
 
+/* The GIL. cffi releases it around every call into this file, and every Python callback
+ * takes it back (PyGILState_Ensure), which costs a lock handoff per callback. So the first
+ * callback under an entry keeps it (take_gil below) until the entry returns: later callbacks
+ * find it held, which is cheap. Each entry has its own slot, because a callback that calls back
+ * in goes through cffi again, which releases the GIL for that inner entry. */
+static inline void take_gil(sqpy_vm *vm) {
+    if (vm->gil && *vm->gil == -1) *vm->gil = (int)PyGILState_Ensure();
+}
+
 struct Entry {
     sqpy_vm *vm;
     sqpy_vm *saved;
     bool outer;
-    Entry(sqpy_vm *vm_) : vm(vm_), saved(g_current), outer(vm_->depth == 0) {
+    int gil;
+    int *saved_gil;
+    Entry(sqpy_vm *vm_) : vm(vm_), saved(g_current), outer(vm_->depth == 0), gil(-1), saved_gil(vm_->gil) {
+        vm->gil = &gil;
         g_current = vm;
         if (outer) {
             vm->executed = 0;
@@ -198,6 +211,8 @@ struct Entry {
             arm(vm);
         }
         g_current = saved;
+        vm->gil = saved_gil;
+        if (gil != -1) PyGILState_Release((PyGILState_STATE)gil);  /* before cffi takes it back */
     }
 };
 
@@ -291,8 +306,13 @@ static int write_slot(sqpy_vm *vm, HSQUIRRELVM v, SQInteger idx, int i) {
     case OT_STRING: {
         const SQChar *str;
         sq_getstring(v, idx, &str);
+        SQInteger n = sq_getsize(v, idx);
+        if (i == 0 && n <= SQPY_TEXT) {
+            memcpy(b->text, str, (size_t)n);
+            str = b->text;
+        }
         b->s[i] = str;
-        b->i[i] = sq_getsize(v, idx);
+        b->i[i] = n;
         break;
     }
     case OT_INSTANCE: {
@@ -496,8 +516,14 @@ static SQInteger trampoline(HSQUIRRELVM v) {
         int n = (int)(top - 2);
         for (int i = 0; i < n; i++) write_slot(vm, v, i + 2, i);
         vm->cbv = v;
-        int rc = sqpy_fdispatch(vm->vmid, fid, n, n ? vm->buf.type[0] : 0);
+        take_gil(vm);
+        int rc = sqpy_fdispatch(vm->vmid, fid, n | (n ? (long long)vm->buf.type[0] << 8 : 0),
+                                n ? vm->buf.i[0] : 0);
         sqpy_buf *b = &vm->buf;
+        if (rc == SQPY_CB_RETURN_TEXT && b->i[0] >= 0 && b->i[0] <= SQPY_TEXT) {
+            sq_pushstring(v, b->text, (SQInteger)b->i[0]);
+            return 1;
+        }
         if (rc == SQPY_CB_RETURN_INT) {
             if (vm->intwidth != 32 || (b->i[0] >= -2147483648LL && b->i[0] <= 2147483647LL)) {
                 sq_pushinteger(v, (SQInteger)b->i[0]);
@@ -850,9 +876,7 @@ int sqpy_fcall(sqpy_vm *vm, long long fn, int n, const char *strs) {
         }
     }
     sq_reseterror(v);
-    PyGILState_STATE gs = PyGILState_Ensure();
     SQRESULT r = sq_call(v, has_this ? n : n + 1, SQTrue, SQTrue);
-    PyGILState_Release(gs);
     while (SQ_SUCCEEDED(r) && sq_getvmstate(v) == SQ_VMSTATE_SUSPENDED) {  /* see sqpy_call */
         sq_pop(v, 1);
         sq_throwerror(v, "cannot suspend the main thread (suspend() works in a newthread())");
@@ -864,7 +888,8 @@ int sqpy_fcall(sqpy_vm *vm, long long fn, int n, const char *strs) {
         return -e.fail();
     }
     if (vm->stop) { sq_settop(v, top); return -vm->stop; }  /* a stop some native swallowed */
-    if (sq_gettype(v, -1) == OT_STRING) {  /* keep the string alive while Python reads it */
+    if (sq_gettype(v, -1) == OT_STRING && sq_getsize(v, -1) > SQPY_TEXT) {
+        /* not copied into text: keep the string alive while Python reads it */
         sq_release(vm->v, &vm->keep);
         sq_getstackobj(v, -1, &vm->keep);
         sq_addref(vm->v, &vm->keep);
@@ -872,6 +897,18 @@ int sqpy_fcall(sqpy_vm *vm, long long fn, int n, const char *strs) {
     int type = write_slot(vm, v, -1, 0);
     sq_settop(v, top);
     return type;
+}
+
+int sqpy_fcall1i(sqpy_vm *vm, long long fn, long long a0) {
+    vm->buf.type[0] = SQPY_INTEGER;
+    vm->buf.i[0] = a0;
+    return sqpy_fcall(vm, fn, 1, NULL);
+}
+
+int sqpy_fcall1s(sqpy_vm *vm, long long fn, const char *s, long long len) {
+    vm->buf.type[0] = SQPY_STRING;
+    vm->buf.i[0] = len;
+    return sqpy_fcall(vm, fn, 1, s);
 }
 
 int sqpy_cbthis(sqpy_vm *vm, sqpy_value *out) {
@@ -1276,6 +1313,15 @@ int sqpy_coverage_item(sqpy_vm *vm, int i, const char **source, long long *line,
     *source = vm->covflat[(size_t)i].first.source.c_str();
     *line = vm->covflat[(size_t)i].first.line;
     *hits = vm->covflat[(size_t)i].second;
+    return 1;
+}
+
+int sqpy_stack_frame(HSQUIRRELVM v, int level, const char **func, const char **src, long long *line) {
+    SQStackInfos si;
+    if (SQ_FAILED(sq_stackinfos(v, level, &si))) return 0;
+    *func = si.funcname ? si.funcname : "unknown";
+    *src = si.source ? si.source : "";
+    *line = si.line;
     return 1;
 }
 

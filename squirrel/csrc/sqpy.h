@@ -51,17 +51,20 @@ enum {
 /* What a Python native returns to the trampoline. RETURN_TEMP: the returned handle was made for
  * the return and is released once the value is pushed. */
 enum { SQPY_CB_RETURN = 0, SQPY_CB_NORETURN = 1, SQPY_CB_RAISE = 2, SQPY_CB_STOP = 3,
-       SQPY_CB_RETURN_TEMP = 4, SQPY_CB_RETURN_INT = 5 /* an integer in slot 0's i */ };
+       SQPY_CB_RETURN_TEMP = 4, SQPY_CB_RETURN_INT = 5 /* an integer in slot 0's i */,
+       SQPY_CB_RETURN_TEXT = 6 /* a string of slot 0's i bytes in the buffer's text */ };
 
 /* The fast call path: values cross in slots of one buffer per VM (column arrays, so Python
  * reads and writes plain numbers without making a cdata per value). A slot holds a type and:
- * an integer/bool/handle (i), a float (f), or a string (s, with its length in i). */
-enum { SQPY_NBUF = 64, SQPY_HAS_THIS = 0x10000 };
+ * an integer/bool/handle (i), a float (f), or a string (s, with its length in i). A string in
+ * slot 0 that fits is also copied into `text` (Python slices it out without a pointer). */
+enum { SQPY_NBUF = 64, SQPY_HAS_THIS = 0x10000, SQPY_TEXT = 1024 };
 typedef struct {
     int type[64];
     long long i[64];
     double f[64];
     const char *s[64];
+    char text[1024];
 } sqpy_buf;
 
 typedef struct sqpy_vm sqpy_vm;
@@ -92,6 +95,10 @@ int sqpy_ref_type(sqpy_vm *vm, long long ref);
  * Inside a dispatch, sqpy_cbthis gives `this` and sqpy_cbthread the calling thread. */
 sqpy_buf *sqpy_fast_init(sqpy_vm *vm, int vmid);
 int sqpy_fcall(sqpy_vm *vm, long long fn, int n, const char *strs);
+/* sqpy_fcall with one integer argument, passed by value (the commonest call costs less). */
+int sqpy_fcall1i(sqpy_vm *vm, long long fn, long long a0);
+/* ... and with one string argument. */
+int sqpy_fcall1s(sqpy_vm *vm, long long fn, const char *s, long long len);
 int sqpy_cbthis(sqpy_vm *vm, sqpy_value *out);
 HSQUIRRELVM sqpy_cbthread(sqpy_vm *vm);
 
@@ -148,6 +155,10 @@ void sqpy_set_coverage(sqpy_vm *vm, int on);
 int sqpy_coverage_count(sqpy_vm *vm);
 int sqpy_coverage_item(sqpy_vm *vm, int i, const char **source, long long *line, long long *hits);
 void sqpy_coverage_clear(sqpy_vm *vm);
+
+/* A live frame of a running thread (level 0: the running native), for natives that report
+ * where the script is. Returns 0 past the outermost frame. */
+int sqpy_stack_frame(HSQUIRRELVM v, int level, const char **func, const char **src, long long *line);
 
 /* cdef-end */
 

@@ -711,7 +711,7 @@ class A extends ImpTestCase {
     assert [LINE.match(x).group(4) if LINE.match(x) else x for x in summary.split("\n")[1:]] == [
         "",
         "1) A::testBad()",
-        "at tests/a.test.nut",
+        "at tests/a.test.nut:4",  # the failing assertion call
         "Error: Expected value: 1, got: 2",
         "",
         "Tests: 2, Assertions: 1, Failures: 1",

@@ -13,6 +13,14 @@ class ImpTestCase {
     session = null;     // the runner's session id
     assertions = 0;     // incremented by every assertion, before it checks
 
+    // The value a failing assertion throws. Under impsim's test session, imp.__impsim_where
+    // first records where the assertion was called (the session reads the call stack).
+    function _impsimFail(message) {
+        local root = getroottable();
+        if ("imp" in root && "__impsim_where" in root.imp) root.imp.__impsim_where(message);
+        return message;
+    }
+
     // format() on the imp accepts numbers (and other values) for %s; stock Squirrel 3.1 only
     // strings. Try the values as they are, then as their string forms. Any other format error
     // (a stray %, too few arguments) is what the assertion throws.
@@ -31,27 +39,27 @@ class ImpTestCase {
 
     function assertTrue(condition, message = "Failed to assert that condition is true") {
         assertions++;
-        if (!condition) throw message;
+        if (!condition) throw _impsimFail(message);
     }
 
     function assertEqual(expected, actual, message = "Expected value: %s, got: %s") {
         assertions++;
-        if (expected != actual) throw _format(message, [expected, actual]);
+        if (expected != actual) throw _impsimFail(_format(message, [expected, actual]));
     }
 
     function assertGreater(actual, cmp, message = "Failed to assert that %s > %s") {
         assertions++;
-        if (actual <= cmp) throw _format(message, [actual, cmp]);
+        if (actual <= cmp) throw _impsimFail(_format(message, [actual, cmp]));
     }
 
     function assertLess(actual, cmp, message = "Failed to assert that %s < %s") {
         assertions++;
-        if (actual >= cmp) throw _format(message, [actual, cmp]);
+        if (actual >= cmp) throw _impsimFail(_format(message, [actual, cmp]));
     }
 
     function assertClose(expected, actual, maxDiff, message = "Expected value: %s\xc2\xb1%s, got: %s") {
         assertions++;
-        if (math.fabs(expected - actual) > maxDiff) throw _format(message, [expected, maxDiff, actual]);
+        if (math.fabs(expected - actual) > maxDiff) throw _impsimFail(_format(message, [expected, maxDiff, actual]));
     }
 
     function assertBetween(actual, min, max, message = "Expected value the range of %s..%s, got %s") {
@@ -61,7 +69,7 @@ class ImpTestCase {
             min = max;
             max = t;
         }
-        if (actual < min || actual > max) throw _format(message, [min, max, actual]);
+        if (actual < min || actual > max) throw _impsimFail(_format(message, [min, max, actual]));
     }
 
     // The default args array is created once, with the closure, and ctx is inserted into it on
@@ -75,13 +83,17 @@ class ImpTestCase {
         } catch (e) {
             return e;
         }
-        throw message;
+        throw _impsimFail(message);
     }
 
     function assertDeepEqual(expected, actual, message = "Comparison failed on '%s': expected %s, got %s") {
         assertions++;
-        _deepEqual(expected, actual, message, true, "", 0);
-        _deepEqual(actual, expected, message, false, "", 0);
+        try {
+            _deepEqual(expected, actual, message, true, "", 0);
+            _deepEqual(actual, expected, message, false, "", 0);
+        } catch (e) {
+            throw _impsimFail(e);
+        }
     }
 
     // lhs is the value whose keys are walked: expected on the forward pass, actual on the
