@@ -19,6 +19,7 @@ from .profiles import PROFILES
 from .scenario import Scenario, apply, load_toml, parse_at
 from .simulation import DEFAULT_IMP, Simulation
 from .testing.cli_test import add_test_parser, cmd_test
+from .testing.fuzz_cli import add_fuzz_parser, cmd_fuzz
 from .timeline import write_timeline
 
 EVENT_HELP = """Events for --at TIME:EVENT[=ARG] (TIME from the start: 90s, 30m, 3h, 2d):
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--json", action="store_true", help="one JSON object per log entry")
     out.add_argument("--quiet", action="store_true", help="print no log, only the outcome")
     add_test_parser(sub)
+    add_fuzz_parser(sub)
     return p
 
 
@@ -163,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_run(args)
     if args.command == "test":
         return cmd_test(args)
+    if args.command == "fuzz":
+        return cmd_fuzz(args)
     return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
 
 

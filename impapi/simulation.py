@@ -111,6 +111,13 @@ class Simulation:
             self.agent.start()
         self.power_on()
 
+    def play(self, scenario: Any, **options: Any) -> Any:
+        """Play a :class:`~impapi.scenario.Scenario` from now; returns the run the checks of
+        :mod:`impapi.testing.checks` take."""
+        from .testing.fuzz.run import play
+
+        return play(self, scenario, **options)
+
     def record(self, kind: str, **data: Any) -> None:
         self.events.append(Event(self.clock.now_us, kind, data))
 

@@ -45,8 +45,8 @@ def add_fuzz_parser(subparsers: Any) -> argparse.ArgumentParser:
     from impapi.profiles import PROFILES
     from impapi.scenario import EVENTS
 
+    from .fuzz import DEFAULT_EVENTS
     from .fuzz.checks import CHECKS
-    from .fuzz.strategies import DEFAULT_EVENTS
 
     p = subparsers.add_parser(
         "fuzz", help="search update/power/outage timings for one that breaks polite deployment",
@@ -129,6 +129,9 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
         print(f"impsim fuzz: {message}", file=err)
         return EXIT_USAGE
 
+    if importlib.util.find_spec("hypothesis") is None:
+        return usage("fuzzing needs hypothesis: pip install hypothesis (or impsim[test])")
+
     for path in filter(None, (args.device, args.agent)):
         problem = _compile_problem(path)
         if problem:
@@ -200,6 +203,9 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
         out.write("  (no events: the app breaks the rule on its own)\n")
     if run.tie_seed is not None:
         out.write(f"  same-instant events ordered by tie seed {run.tie_seed}\n")
+        if not _run_knows_tie_seed():
+            out.write("  (this impsim run does not take --tie-seed yet: the command replays the events in "
+                      "first-in first-out order, which may not fail)\n")
     out.write("\nreproduce (the same log, byte for byte):\n")
     out.write(f"  {run.command()}\n")
     out.write(f"  impsim run --scenario {toml_path}\n")
@@ -209,6 +215,17 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
     if result.coverage is not None:
         out.write(f"coverage ({result.examples} scenarios): {result.coverage.summary()}\n")
     return EXIT_FAILED
+
+
+def _run_knows_tie_seed() -> bool:
+    try:
+        from impapi.cli import build_parser
+
+        return "--tie-seed" in build_parser().format_help() or any(
+            "--tie-seed" in a.option_strings for sub in build_parser()._subparsers._group_actions  # type: ignore[union-attr]
+            for p in sub.choices.values() for a in p._actions)
+    except Exception:
+        return False
 
 
 def _log_excerpt(run: Any, violation: Any) -> str:

@@ -39,10 +39,11 @@ runs the default set. Definitions:
     No ``Config.crash_loop_boots`` (default 5) boots in a row end in an uncaught error.
 ``no_simultaneous_restart`` (no-simultaneous-restart)
     A deployment does not restart the device at the same instant (within ``window_us``,
-    default 0) as it restarts the agent: the device's restart that applies deployment *v*
-    (``update``/``applied``) is not at the time *v* was released, when the agent restarted. (A
-    deployment that lands as the device happens to boot for another reason is the world's timing,
-    not the app's, and is not flagged; nor are power cycles, forced deployments and group moves.)
+    default 0) as it restarts the agent: when the device was told of deployment *v* (``announced``
+    or ``handler-called``), its restart applying *v* (``applied``) is not at the time *v* was
+    released, when the agent restarted. (A deployment that lands as the device happens to restart
+    for another reason — another update, a boot — is the world's timing, not the app's, and is not
+    flagged; nor are power cycles, forced deployments and group moves.)
 
 Custom checks are callables ``check(run)`` that raise ``AssertionError`` or return a problem
 (a string, a list of strings, or False); pass them as ``polite(run, extra=[...])`` or wrap one
@@ -189,7 +190,15 @@ def _pending_at(run: Run, upto_index: int) -> dict[str, int]:
     return pending
 
 
-def _boot_label(b: Boot, run: Run) -> str:
+def _handler_sites(app: Any) -> list[Site | str]:
+    if app is None:
+        return []
+    return list(app.onshutdown[:1]) or [f"{app.filename}: no server.onshutdown() call"]
+
+
+def _boot_label(b: Boot, run: Run, booted: bool = False) -> str:
+    if booted:
+        return f"boot {b.index + 1} ({b.reason_name or b.wakereason}, booted {format_duration(_rel(run, b.time_us))})"
     return f"boot {b.index + 1} ({b.reason_name or b.wakereason}) at {format_duration(_rel(run, b.time_us))}"
 
 
@@ -213,7 +222,7 @@ def _handler_first(run: Run, when: str = "always") -> Iterator[PoliteViolation]:
     if not bad:
         return
     b, e, k = bad[0]
-    app = run.device_app
+    app = run.app_of(b)
     where: list[Site | str] = []
     if e.data.get("file"):
         where.append(f"{e.data['file']}:{e.data.get('line')} (the first server contact)")
@@ -239,7 +248,7 @@ def handler_registered_first(run: Run, *, when: str = "always") -> None:
 
 def _restart_before_sleep(run: Run) -> Iterator[PoliteViolation]:
     told: dict[str, int] = {}  # update kind -> when the handler heard of it (this boot)
-    for e in run.events:
+    for i, e in enumerate(run.events):
         if e.kind == "boot":
             told.clear()
         elif e.kind == "update":
@@ -250,7 +259,7 @@ def _restart_before_sleep(run: Run) -> Iterator[PoliteViolation]:
                 told.pop(e.data.get("update"), None)
         elif e.kind == "state" and e.data.get("state") == "asleep" and told:
             kind, t = next(iter(told.items()))
-            app = run.device_app
+            app = run.app_of(run.boot_at(i))
             where: list[Site | str] = []
             if app is not None:
                 where += app.sleeps[:2]
@@ -387,6 +396,15 @@ def _transactions(ops: Iterable[Any], first_index: int) -> list[_Txn]:
     return out
 
 
+def _run_end(run: Run, boot: Boot) -> int:
+    """When a boot's Squirrel stopped: its first change to a state other than running (or its
+    error), else the next boot (a restart at the same instant)."""
+    for e in run.events[boot.first_event + 1:boot.end_event]:
+        if e.kind == "state" and e.data.get("state") != "running" or e.kind == "error":
+            return e.time_us
+    return run.events[boot.end_event].time_us if boot.end_event < len(run.events) else run.end_us
+
+
 def _critical_from_log(run: Run, begin: str, end: str) -> list[tuple[int, int | None, int]]:
     """(start, end or None, boot index) of sections opened and closed by device log lines."""
     b_re, e_re = re.compile(begin), re.compile(end)
@@ -424,16 +442,16 @@ def _mid_write(run: Run, paths: Iterable[str] = ("no-handler", "deadline"),
         else:
             sections = [(s, f, -1) for s, f in critical(run)]
         for idx, nxt in sorted(ended_by.items()):
-            cut = nxt.time_us
             prev = boots[idx]
+            cut = _run_end(run, prev)
             for s, f, bi in sections:
-                inside = (bi == idx) if bi >= 0 else (prev.time_us <= s < cut)
+                inside = (bi == idx) if bi >= 0 else (prev.time_us <= s <= cut)
                 if inside and (f is None or f > cut):
                     yield ForcedUpdateMidWrite(
-                        f"an update applied without the app's consent ({nxt.started_by}) ended "
-                        f"{_boot_label(prev, run)} inside a critical section opened at "
-                        f"{format_duration(_rel(run, s))}", time_us=_rel(run, cut),
-                        where=run.device_app.onshutdown[:1] if run.device_app else ())
+                        f"an update applied without the app's consent ({nxt.started_by}) stopped "
+                        f"{_boot_label(prev, run, True)} at {format_duration(_rel(run, cut))}, inside a critical "
+                        f"section opened at {format_duration(_rel(run, s))}", time_us=_rel(run, cut),
+                        where=_handler_sites(run.app_of(prev)))
                     return
         return
     complete: list[_Txn] = []
@@ -453,14 +471,13 @@ def _mid_write(run: Run, paths: Iterable[str] = ("no-handler", "deadline"),
         if not txns or txns[-1].span >= smallest:
             continue
         last = txns[-1]
-        where: list[Site | str] = []
-        if run.device_app is not None:
-            where += run.device_app.onshutdown[:1] or [f"{run.device_app.filename}: no server.onshutdown() call"]
+        where = _handler_sites(run.app_of(prev))
+        cut = _run_end(run, prev)
         yield ForcedUpdateMidWrite(
-            f"an update applied without the app's consent ({nxt.started_by}) ended {_boot_label(prev, run)} "
-            f"mid-write: its write at {format_duration(_rel(run, last.start_us))} "
+            f"an update applied without the app's consent ({nxt.started_by}) stopped {_boot_label(prev, run, True)} "
+            f"at {format_duration(_rel(run, cut))}, mid-write: its write at {format_duration(_rel(run, last.start_us))} "
             f"(0x{last.lo:X}..0x{last.hi:X}, {last.span} bytes) never completed (complete writes "
-            f"span at least {smallest} bytes)", time_us=_rel(run, nxt.time_us), where=where,
+            f"span at least {smallest} bytes)", time_us=_rel(run, cut), where=where,
             details=["critical sections inferred from flash activity (declare them with critical=)"])
         return
 
@@ -491,8 +508,7 @@ def _data_persists(run: Run, declare: Callable[[Run], Iterable[Any]] | None = No
             if now == data:
                 continue
             diff = next(i for i in range(len(data)) if now[i] != data[i])
-            culprit = next((op for op in ops if (op.time_us or 0) >= claim.time_us
-                            and op.addr <= addr + diff < op.addr + op.length), None)
+            culprit = next((op for op in ops[claim.op_index:] if op.addr <= addr + diff < op.addr + op.length), None)
             boot = None
             if culprit is not None:
                 boot = next((b for b in reversed(run.boots()) if b.time_us <= (culprit.time_us or 0)), None)
@@ -531,8 +547,8 @@ def log_records(pattern: str, decode: Callable[[bytes], Iterable[tuple]], *, key
         for entry in run.device_log():
             m = rx.search(entry.text)
             if m and convert(m.groupdict()) not in present:
-                problems.append((entry.time_us, f"\"{entry.text}\" ({format_duration(_rel(run, entry.time_us))}) "
-                                                f"is not in the flash at the end"))
+                when = format_duration(_rel(run, entry.time_us))
+                problems.append((entry.time_us, f"\"{entry.text}\" ({when}) is not in the flash at the end"))
         return problems
 
     return declare
@@ -552,10 +568,9 @@ def _crash_loop(run: Run, boots: int | None = None) -> Iterator[PoliteViolation]
                     time_us=_rel(run, e.time_us), where=[site] if site else [],
                     details=[f"first at {format_duration(_rel(run, streak[0].time_us))}"])
                 return
-        elif e.kind in ("state", "power") and (e.kind == "power" or e.data.get("state") in ("asleep", "snoozing", "off")):
-            streak.clear()
-        elif e.kind == "boot" and e.data.get("wakereason") != C.WAKEREASON_SQUIRREL_ERROR:
-            streak.clear()
+        elif (e.kind == "power" or e.kind == "state" and e.data.get("state") in ("asleep", "snoozing", "off")
+              or e.kind == "boot" and e.data.get("wakereason") != C.WAKEREASON_SQUIRREL_ERROR):
+            streak.clear()  # a clean halt, a power change or a boot for another reason ends a streak
 
 
 def no_crash_loop(run: Run, *, boots: int | None = None) -> None:
@@ -566,13 +581,17 @@ def no_crash_loop(run: Run, *, boots: int | None = None) -> None:
 def _simultaneous(run: Run, window_us: int = 0) -> Iterator[PoliteViolation]:
     agent_restarts = [e.time_us for e in run.events if e.kind == "agent-restart"]
     released: dict[str, int] = {}
-    for e in run.events:
+    heard: set[str] = set()  # deployments the device was told of (announced, or its handler called)
+    for i, e in enumerate(run.events):
         if e.kind != "update" or e.data.get("update") != "squirrel":
             continue
         version, stage = e.data.get("version"), e.data.get("stage")
         if stage == "released":
             released.setdefault(version, e.time_us)
-        elif stage == "applied" and version in released and e.data.get("path") not in WORLD_PATHS:
+        elif stage in ("announced", "handler-called"):
+            heard.add(version)
+        elif (stage == "applied" and version in released and version in heard
+              and e.data.get("path") not in WORLD_PATHS):
             t_release = released[version]
             if not any(abs(t - t_release) <= window_us for t in agent_restarts):
                 continue  # the agent did not restart with this deployment (a group move)
@@ -581,8 +600,7 @@ def _simultaneous(run: Run, window_us: int = 0) -> Iterator[PoliteViolation]:
                     f"the device restarted for deployment {version} (path {e.data.get('path')}) at the same "
                     f"instant as the agent did" + (f" (within {format_duration(window_us)})" if window_us else ""),
                     time_us=_rel(run, e.time_us),
-                    where=(run.device_app.onshutdown[:1] or [f"{run.device_app.filename}: no server.onshutdown() call"])
-                    if run.device_app else ())
+                    where=_handler_sites(run.app_of(run.boot_at(i))))
                 return
 
 

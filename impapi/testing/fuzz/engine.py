@@ -121,6 +121,7 @@ def _search(o: _Options) -> FuzzResult:
     strategy = scenarios(o.duration, o.events, app=(o.device, o.agent), imp=o.imp, max_events=o.max_events,
                          interleavings=o.interleavings)
     state: dict[str, Any] = {"found": None, "first_events": 0, "shrinks": 0, "last": None}
+    code = _code_files(o)
 
     def check(scn: Scenario) -> None:
         failing_before = state["found"] is not None
@@ -129,6 +130,8 @@ def _search(o: _Options) -> FuzzResult:
             found = _checks.violations(run, only=o.names, **o.check_options)
         finally:
             run.close()
+        if collector is not None and not failing_before:
+            collector.mark_done(code)
         if failing_before:
             state["shrinks"] += 1
         else:
@@ -156,7 +159,7 @@ def _search(o: _Options) -> FuzzResult:
         scn, tie_seed = state["last"]
         result.failure = _replay(o, scn, tie_seed, state)
     if collector is not None:
-        result.coverage = CoverageReport.of(collector, _code_files(o))
+        result.coverage = CoverageReport.of(collector, code)
     return result
 
 

@@ -43,7 +43,7 @@ class PoliteMachine(RuleBasedStateMachine):
     agent: str | None = None
     imp: str | None = None
     messages: tuple[str, ...] = ()
-    check_options: dict[str, Any] = {}
+    check_options: dict[str, Any] = {}  # noqa: RUF012 - set per subclass by machine_for
     claim: str | None = DEFAULT_CLAIM
 
     def __init__(self) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import sys
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -50,6 +51,7 @@ class Claim:
     text: str
     boot: int  # index into Run.boots
     ranges: tuple[tuple[int, bytes], ...]  # (address, bytes there when the claim was made)
+    op_index: int = 0  # flash operations made before the claim
 
 
 @dataclass
@@ -81,7 +83,10 @@ class _Recorder(EventLog):
 
     def append(self, event: Event) -> None:  # type: ignore[override]
         if event.kind == "boot":
-            self._run._boot_ops.append((len(self), self._run._op_count()))
+            run = self._run
+            run._boot_ops.append((len(self), run._op_count()))
+            dev = run.sim.device
+            run._boot_sources.append(dev.source if dev is not None else None)
         super().append(event)
 
 
@@ -96,6 +101,7 @@ class Run:
         self.start_us = start_us
         self.claims: list[Claim] = []
         self._boot_ops: list[tuple[int, int]] = []  # (event index, flash op index) per boot
+        self._boot_sources: list[str | None] = []  # the device code each boot ran
         self._claim_re = re.compile(claim) if isinstance(claim, str) else claim
         self.coverage: CoverageCollector | None = None
         self.device_source = sim.device.source if sim.device is not None else None
@@ -104,6 +110,7 @@ class Run:
         for i, e in enumerate(sim.events):
             if e.kind == "boot":
                 self._boot_ops.append((i, 0))
+                self._boot_sources.append(self.device_source)
         sim.events = _Recorder(self, sim.events)
         sim.log.add_sink(self._on_log)
 
@@ -123,7 +130,7 @@ class Run:
         ranges = _merge((op.addr, op.addr + op.length) for op in fl._ops[first:]
                         if op.kind == "write" and op.result != 2)
         self.claims.append(Claim(entry.time_us, entry.text, len(self._boot_ops) - 1,
-                                 tuple((lo, fl.peek(lo, hi - lo)) for lo, hi in ranges)))
+                                 tuple((lo, fl.peek(lo, hi - lo)) for lo, hi in ranges), len(fl._ops)))
 
     # --- what happened --------------------------------------------------------------------
 
@@ -195,7 +202,39 @@ class Run:
 
     @property
     def device_app(self) -> AppSource | None:
+        """The device code the run started with."""
         return next((s for s in self.sources if s.label == "device_code"), None)
+
+    def app_of(self, boot: "Boot | int | None") -> AppSource | None:
+        """The device code a boot ran (a deployment may have replaced the first), named after the
+        file it was deployed from when the scenario says."""
+        index = boot.index if isinstance(boot, Boot) else boot
+        if index is None or not 0 <= index < len(self._boot_sources):
+            return self.device_app
+        source = self._boot_sources[index]
+        first = self.device_app
+        if source is None or first is None or source == first.source:
+            return first
+        cache = self.__dict__.setdefault("_apps", {})
+        if source not in cache:
+            name = next((p for p in self._deployed_files() if _read(p) == source), "<deployed device code>")
+            cache[source] = AppSource(source, name, "device_code")
+        return cache[source]
+
+    def boot_at(self, event_index: int) -> "Boot | None":
+        """The boot whose events include ``event_index``."""
+        found = None
+        for b in self.boots():
+            if b.first_event <= event_index:
+                found = b
+            else:
+                break
+        return found
+
+    def _deployed_files(self) -> list[str]:
+        from impapi.scenario import Deploy
+
+        return [e.arg.device for e in self.scenario.events if isinstance(e.arg, Deploy) and e.arg.device]
 
     # --- reproduction -----------------------------------------------------------------------
 
@@ -237,6 +276,13 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<Run {len(self.scenario.events)} events, {len(self.sim.events)} sim events, tie_seed={self.tie_seed}>"
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return None
 
 
 def _merge(ranges: Iterator[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -325,7 +371,15 @@ def play(sim: SimSpec, scenario: Scenario, *, duration: str | int | None = None,
     s.run(for_us=run.start_us + run_us - s.clock.now_us)
     if coverage:
         collect_live(s)
+    _note(run)
     return run
+
+
+def _note(run: Run) -> None:
+    """Inside a hypothesis test, say how to replay the run (printed with a falsifying example)."""
+    hypothesis = sys.modules.get("hypothesis")
+    if hypothesis is not None and hypothesis.currently_in_test_context():
+        hypothesis.note(f"replay: {run.command()}")
 
 
 def _real_path(path: Any) -> str | None:

@@ -1,0 +1,161 @@
+"""`impsim fuzz` and the Python API end to end: the polite example passes, the impolite one
+fails and shrinks to a few events, and a failure replays byte for byte with `impsim run`."""
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+
+from impapi import Simulation
+from impapi.scenario import Scenario, load_toml, parse_at
+from impapi.testing import checks, play, scenarios
+from impapi.testing.fuzz.engine import fuzz
+from impapi.testing.fuzz_cli import add_fuzz_parser, cmd_fuzz
+
+from loggers import impolite_keeps_readings, polite_persist
+
+ROOT = Path(__file__).resolve().parents[2]
+LOGGERS = str(Path(__file__).with_name("loggers.py"))
+
+
+def impsim_fuzz(capsys, *argv):
+    parser = argparse.ArgumentParser(prog="impsim")
+    add_fuzz_parser(parser.add_subparsers(dest="command"))
+    code = cmd_fuzz(parser.parse_args(["fuzz", *map(str, argv)]))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def impsim_run(args, cwd):
+    """`impsim run ARGS` in a separate process; its stdout."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "impapi.cli", "run", *args], cwd=cwd, env=env,
+                          capture_output=True, check=True).stdout
+
+
+def test_impolite_fails_check_all_and_shrinks_to_at_most_3_events(capsys, tmp_path, impolite_app):
+    code, out, _ = impsim_fuzz(capsys, impolite_app[0], "--agent", impolite_app[1], "--for", "2d",
+                               "--examples", "500", "--check", "all", "--seed", "1", "--out", tmp_path)
+    assert code == 1
+    assert "impsim fuzz: FAILED after" in out
+    scn = load_toml(tmp_path / "logger.fuzz-failure.toml")
+    assert len(scn.events) <= 3
+    assert "[handler-first]" in out and "logger.device.nut:15: agent.send(" in out
+    for name in ("logger.fuzz-failure.log", "logger.fuzz-failure.html"):
+        assert (tmp_path / name).stat().st_size > 100
+
+
+def test_impolite_loses_data_to_one_update_and_the_command_replays_it_byte_for_byte(capsys, tmp_path,
+                                                                                    impolite_app):
+    code, out, _ = impsim_fuzz(capsys, impolite_app[0], "--agent", impolite_app[1], "--for", "6h",
+                               "--examples", "200", "--check", "data-persists,update-applied",
+                               "--extra", f"{LOGGERS}:impolite_keeps_readings", "--seed", "2", "--out", tmp_path)
+    assert code == 1, out
+    assert "[impolite_keeps_readings]" in out and "lost" in out
+    scn = load_toml(tmp_path / "logger.fuzz-failure.toml")
+    assert 1 <= len(scn.events) <= 3
+    assert scn.events[0].kind in ("impos", "deploy", "power-cycle")
+    logged = (tmp_path / "logger.fuzz-failure.log").read_bytes()
+    command = next(line.strip() for line in out.splitlines() if line.strip().startswith("impsim run ") and "--at" in line)
+    args = shlex.split(command)[2:]
+    assert impsim_run(args, cwd=os.getcwd()) == logged
+    assert impsim_run(["--scenario", str(tmp_path / "logger.fuzz-failure.toml")], cwd=tmp_path) == logged
+
+
+def test_polite_passes_quickly_with_its_persistence_declared(impolite_app, polite_app):
+    result = fuzz(*polite_app, duration="6h", examples=25, seed=3, persist=polite_persist)
+    assert result.passed and result.examples == 25
+    assert result.events > 25 and set(result.kinds) <= {"impos", "deploy", "power-cycle", "offline"}
+    covered = {Path(f.file).name: (len(f.covered), len(f.executable)) for f in result.coverage.files}
+    device_covered, device_total = covered["logger.device.nut"]
+    assert device_total > 30 and device_covered >= device_total - 2
+
+
+def test_pass_summary_lists_examples_events_checks_and_coverage(capsys, polite_app):
+    code, out, _ = impsim_fuzz(capsys, polite_app[0], "--agent", polite_app[1], "--for", "3h",
+                               "--examples", "12", "--seed", "4")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("impsim fuzz: passed: 12 scenarios of 3h")
+    assert lines[1].startswith("  events explored: ")
+    assert lines[2] == ("  checks held: handler-first, restart-before-sleep, update-applied, no-forced-mid-write, "
+                        "data-persists, no-crash-loop, no-simultaneous-restart")
+    assert lines[3].startswith("  coverage: logger.device.nut ") and "lines (" in lines[3]
+
+
+def test_the_same_seed_repeats_the_search(impolite_app):
+    a = fuzz(*impolite_app, duration="6h", examples=60, seed=9, checks="data-persists",
+             extra=[checks.custom(impolite_keeps_readings)], coverage=False)
+    b = fuzz(*impolite_app, duration="6h", examples=60, seed=9, checks="data-persists",
+             extra=[checks.custom(impolite_keeps_readings)], coverage=False)
+    assert not a.passed and a.failure.scenario == b.failure.scenario
+    assert a.failure.run.log_text() == b.failure.run.log_text()
+
+
+def test_jobs_share_the_examples(impolite_app):
+    result = fuzz(*impolite_app, duration="2h", examples=20, seed=5, checks="no-crash-loop", jobs=2)
+    assert result.passed and result.examples == 20 and result.jobs == 2
+    assert result.coverage.covered > 0
+
+
+def test_jobs_report_a_failure_found_by_a_worker(impolite_app):
+    result = fuzz(*impolite_app, duration="2h", examples=4, seed=5, jobs=2)
+    assert not result.passed and result.failure.violation.check == "handler-first"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--check", "polite-ish"], "unknown check 'polite-ish'"),
+    (["--events", "impos,reboot"], "unknown event 'reboot'"),
+    (["--persist", "nowhere.py:f"], "no such file nowhere.py"),
+    (["--persist", "loggers"], "write FILE.py:FUNCTION"),
+    (["--critical", "only-one"], "--critical takes BEGIN,END"),
+])
+def test_usage_errors_exit_2(capsys, impolite_app, argv, message):
+    code, out, err = impsim_fuzz(capsys, impolite_app[0], *argv)
+    assert code == 2 and out == "" and message in err
+
+
+def test_code_that_does_not_compile_exits_2_with_file_and_line(capsys, tmp_path):
+    bad = tmp_path / "bad.device.nut"
+    bad.write_text('server.log("ok");\nlocal x = ;\n')
+    code, _, err = impsim_fuzz(capsys, bad)
+    assert code == 2 and f"{bad}:2:" in err
+    code, _, err = impsim_fuzz(capsys, tmp_path / "missing.device.nut")
+    assert code == 2 and "no such file" in err
+
+
+# --- the Python API, as the issue writes it ------------------------------------------------------
+
+
+@settings(max_examples=8, deadline=None, database=None, phases=[Phase.generate, Phase.shrink],
+          suppress_health_check=list(HealthCheck))
+@given(scenarios(duration="3h", events=["impos", "deploy", "power-cycle", "offline"],
+                 app=(str(ROOT / "examples/polite-logger/logger.device.nut"),
+                      str(ROOT / "examples/polite-logger/logger.agent.nut"))))
+def test_logger_is_polite(scn):
+    run = Simulation(device=scn.device, agent=scn.agent, start=False)
+    checks.polite(play(lambda: run, scn), persist=polite_persist)
+
+
+def test_play_on_a_simulation_replays_like_impsim_run(tmp_path, polite_app):
+    """play(Simulation(...), scn) — what Simulation.play delegates to — gives the log `impsim run`
+    prints for the command it reports."""
+    sim = Simulation(device=polite_app[0], agent=polite_app[1])
+    run = play(sim, Scenario((parse_at("25m:impos=44.0"), parse_at("1h:power-cycle")), duration_us=7_200_000_000))
+    assert run.scenario.device == os.path.abspath(polite_app[0])
+    args = shlex.split(run.command())[2:]
+    assert impsim_run(args, cwd=os.getcwd()).decode() == run.log_text()
+    with pytest.raises(ValueError, match="no duration"):
+        play(Simulation(device=polite_app[0]), Scenario())
+
+
+@pytest.mark.skipif(not hasattr(Simulation, "play"), reason="Simulation.play is not added yet")
+def test_simulation_play_as_in_the_issue(polite_app):
+    run = Simulation(device=polite_app[0], agent=polite_app[1]).play(
+        Scenario((parse_at("25m:impos=44.0"),), duration_us=3_600_000_000))
+    checks.polite(run)
