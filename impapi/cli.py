@@ -11,13 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-import squirrel
 
 from .durations import format_duration, parse_duration
 from .log import LogEntry
 from .profiles import PROFILES
 from .scenario import Scenario, apply, load_toml, parse_at
-from .simulation import DEFAULT_IMP, Simulation
+from .simulation import DEFAULT_IMP, Simulation, compile_problem
 from .testing.cli_test import add_test_parser, cmd_test
 from .testing.fuzz_cli import add_fuzz_parser, cmd_fuzz
 from .timeline import write_timeline
@@ -82,24 +81,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check_compiles(path: str) -> str | None:
-    """The compile error of a file, as a message naming file:line:column, or None."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return f"{path}: no such file"
-    except UnicodeDecodeError as e:
-        return f"{path}: not UTF-8 text (byte {e.start})"
-    except OSError as e:
-        return f"{path}: {e.strerror}"
-    with squirrel.VM() as vm:
-        try:
-            vm.compile(text, path)
-        except squirrel.CompileError as e:
-            return str(e)
-    return None
-
-
 def _scenario(args: argparse.Namespace) -> Scenario:
     """The scenario file (if any) with the --at events added and the flags applied over it."""
     scn = load_toml(args.scenario) if args.scenario else Scenario()
@@ -123,7 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("impsim: no code to run: give DEVICE.nut (or a --scenario that names it)", file=sys.stderr)
         return EXIT_USAGE
     for path in dict.fromkeys(filter(None, [scn.device, scn.agent, *scn.code_files()])):
-        problem = _check_compiles(path)
+        problem = compile_problem(path)
         if problem:
             print(f"impsim: {problem}", file=sys.stderr)
             return EXIT_USAGE

@@ -67,6 +67,26 @@ def _source(spec: str | os.PathLike | None, what: str) -> tuple[str, str] | None
         raise ValueError(f"{spec}: not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
+def compile_problem(path: str | os.PathLike) -> str | None:
+    """Why a code file cannot run, naming file:line:column and showing the line, or None."""
+    import squirrel
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return f"{path}: no such file"
+    except UnicodeDecodeError as e:
+        return f"{path}: not UTF-8 text (byte {e.start})"
+    except OSError as e:
+        return f"{path}: {e.strerror}"
+    with squirrel.VM() as vm:
+        try:
+            vm.compile(text, str(path))
+        except squirrel.CompileError as e:
+            return str(e)
+    return None
+
+
 class Simulation:
     def __init__(self, device: str | os.PathLike | None = None, agent: str | os.PathLike | None = None, *,
                  imp: str | Profile = DEFAULT_IMP, seed: int = 0, flash: str | os.PathLike | None = None,

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ..simulation import compile_problem
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 LOG_CONTEXT = 40  # log lines printed around the violation (all of them go to the .log file)
 
@@ -133,7 +135,7 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
         return usage("fuzzing needs hypothesis: pip install hypothesis (or impsim[test])")
 
     for path in filter(None, (args.device, args.agent)):
-        problem = _compile_problem(path)
+        problem = compile_problem(path)
         if problem:
             return usage(problem)
     try:
@@ -238,25 +240,6 @@ def _log_excerpt(run: Any, violation: Any) -> str:
     hi = min(len(entries), lo + LOG_CONTEXT)
     head = f"log of that run, lines {lo + 1}-{hi} of {len(entries)} (around the violation):"
     return head + "\n" + "".join("  " + run.log.format(e) + "\n" for e in entries[lo:hi]).rstrip("\n")
-
-
-def _compile_problem(path: str) -> str | None:
-    import squirrel
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return f"{path}: no such file"
-    except UnicodeDecodeError as e:
-        return f"{path}: not UTF-8 text (byte {e.start})"
-    except OSError as e:
-        return f"{path}: {e.strerror}"
-    with squirrel.VM() as vm:
-        try:
-            vm.compile(text, path)
-        except squirrel.CompileError as e:
-            return str(e)
-    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
