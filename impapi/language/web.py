@@ -65,6 +65,17 @@ def format_squirrel_float(x: float) -> str:
 _FLAGS = b"-+ #0"
 
 
+def _skip_digits(f: bytes, n: int, size: int, what: str) -> int:
+    """Past the digits of a width or precision at ``n``; like the C format, at most two."""
+    digits = 0
+    while n < size and 0x30 <= f[n] <= 0x39:
+        n += 1
+        digits += 1
+        if digits >= 3:
+            raise ScriptError(f"{what} format too long")
+    return n
+
+
 def format32(fmt: str | bytes, args: Any) -> bytes:
     """sqstdlib's ``format`` where ``%x %X %o %u`` see a negative integer as its 32-bit two's
     complement, as on the imp. Same errors as sqstdstring.cpp; only used when an argument is a
@@ -89,20 +100,9 @@ def format32(fmt: str | bytes, args: Any) -> bytes:
         start = n
         while n < size and f[n] in _FLAGS:
             n += 1
-        digits = 0
-        while n < size and 0x30 <= f[n] <= 0x39:
-            n += 1
-            digits += 1
-            if digits >= 3:
-                raise ScriptError("width format too long")
+        n = _skip_digits(f, n, size, "width")
         if n < size and f[n] == 0x2E:  # '.'
-            n += 1
-            digits = 0
-            while n < size and 0x30 <= f[n] <= 0x39:
-                n += 1
-                digits += 1
-                if digits >= 3:
-                    raise ScriptError("precision format too long")
+            n = _skip_digits(f, n + 1, size, "precision")
         if n - start > 20:
             raise ScriptError("format too long")
         conv = chr(f[n]) if n < size else "\0"
