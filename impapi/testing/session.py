@@ -202,10 +202,6 @@ class SessionOptions:
     imp: str = "imp003"
     seed: int = 0
     debug: bool = False  #: emit every log line, write preprocessed code under .build/
-    #: The share of the impUnit module's memory (ImpUnit, Promise, JSONEncoder, once loaded)
-    #: charged to the device; the rest is added to its free memory. 1.0 (the default) charges it
-    #: all, as on the imp (Config.memory_scale already accounts for the 64-bit VM).
-    framework_memory_share: float = 1.0
     #: Record where failing assertions were called (TestOutcome.location), through a native the
     #: session adds to the test side's ``imp`` table (``imp.__impsim_where``).
     locations: bool = True
@@ -662,40 +658,6 @@ def _same_scalar(a: Any, b: Any) -> bool:
     return a == b
 
 
-_FOOTPRINT: dict[tuple, int] = {}
-
-
-def framework_footprint(lib_dirs: Sequence[str | os.PathLike] = (), env: Mapping[str, str] | None = None) -> int:
-    """Bytes of VM memory the impUnit module takes once loaded (measured once per library set)."""
-    import squirrel
-
-    env_map = os.environ if env is None else env
-    key = tuple(str(d) for d in library_dirs(lib_dirs, env_map))
-    if key not in _FOOTPRINT:
-        code = framework_code(lib_dirs, env_map)
-        with squirrel.VM("imp") as vm:
-            before = vm.memory_used
-            vm.compile(code, "index.nut")()
-            _FOOTPRINT[key] = max(0, vm.memory_used - before)
-    return _FOOTPRINT[key]
-
-
-def _device_profile(options: SessionOptions) -> Any:
-    import dataclasses
-
-    from ..profiles import get_profile
-
-    profile = get_profile(options.imp)
-    share = min(max(options.framework_memory_share, 0.0), 1.0)
-    if share >= 1.0:
-        return profile
-    try:
-        allowance = int(framework_footprint(options.lib_dirs, options.env) * (1.0 - share))
-    except Exception:  # a library from --lib-dir that does not run on a bare VM: no allowance
-        return profile
-    return dataclasses.replace(profile, memory_free=profile.memory_free + allowance)
-
-
 def _int(v: Any) -> int:
     return v if isinstance(v, int) and not isinstance(v, bool) else 0
 
@@ -755,7 +717,7 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
         emit("info", "Test session is agent-only", 0)
 
     session = _Session(test_file, config, options, result, emit)
-    sim = Simulation(device=code.device, agent=code.agent, imp=_device_profile(options), seed=options.seed,
+    sim = Simulation(device=code.device, agent=code.agent, imp=options.imp, seed=options.seed,
                      log_sink=session.on_log, start=False)
     where = _Where(session, test_file, config, code) if options.locations and _stack.available() else None
     result.log = sim.log
@@ -944,7 +906,7 @@ def list_tests(test_file: TestFile, config: TestConfig, options: SessionOptions 
     problem = _compile_problem(code)
     if problem is not None:
         raise ListingError(problem)
-    sim = Simulation(device=code.device, agent=code.agent, imp=_device_profile(options), seed=options.seed,
+    sim = Simulation(device=code.device, agent=code.agent, imp=options.imp, seed=options.seed,
                      start=False)
     try:
         _deploy(sim)
