@@ -14,8 +14,9 @@ Kinds and their data:
 - ``power`` {on: bool}
 - ``handler-registered`` {} — the app called server.onshutdown with a function
 - ``server-contact`` {} — a native talked to the server
-- ``flash`` {op: "write"|"erase", addr: int, length: int}
 - ``error`` {message: str} — an uncaught runtime error
+
+Flash activity is not an event: ``sim.device.flash.ops`` holds every write and erase with its time.
 """
 
 from __future__ import annotations
