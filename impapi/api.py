@@ -4,7 +4,8 @@ Each imp API object (``server``, ``imp``, ``hardware``, ...) is one module holdi
 a native is one function in it, decorated with the sides it exists on. A native receives the
 running :class:`~impapi.host.ScriptHost` first, then the Squirrel arguments; Squirrel's
 paramscheck is derived once from its signature (without the host). Installing an object into a
-fresh VM is one C call (a :class:`squirrel.NativeSet` prepared once per side and module)."""
+fresh VM is one C call (:func:`impapi.natives.install`: a :class:`squirrel.NativeSet` of every
+object, prepared once per side and module)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,6 @@ class Api:
     def __init__(self, table: str | None) -> None:
         self.table = table
         self.natives: dict[str, Native] = {}
-        self._sets: dict[tuple, squirrel.NativeSet] = {}
 
     def native(self, sides: Iterable[str] = BOTH, *, name: str | None = None,
                available: Callable[[Any], bool] | None = None) -> Callable[[Callable], Callable]:
@@ -44,24 +44,12 @@ class Api:
 
         return register
 
-    def native_set(self, host: Any) -> squirrel.NativeSet:
-        """The members for ``host``'s side and variant (what ``available`` depends on: the module
-        and whether it has flash), prepared once per combination."""
+    def functions(self, host: Any) -> dict[str, Callable]:
+        """The members that exist for ``host``: its side, and what ``available`` says for its
+        module."""
         side = host.side
-        key = (side, host.variant)
-        ns = self._sets.get(key)
-        if ns is None:
-            ns = squirrel.NativeSet({name: n.func for name, n in self.natives.items()
-                                     if side in n.sides and (n.available is None or n.available(host))})
-            self._sets[key] = ns
-        return ns
-
-    def install(self, host: Any, parent: squirrel.Table | None = None) -> None:
-        """Put the members into ``parent[<table>]`` (the root table's by default; made if missing)."""
-        ns = self.native_set(host)
-        if ns.natives:  # else an object of the other side: it does not exist here
-            vm = host.vm
-            vm.install(vm.root if parent is None else parent, ns, host, into=self.table)
+        return {name: n.func for name, n in self.natives.items()
+                if side in n.sides and (n.available is None or n.available(host))}
 
 
 class ImpError(squirrel.ScriptError):

@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--flash", metavar="FILE",
                      help="SPI flash image: loaded if it exists, saved at the end (keeps flash across runs)")
     run.add_argument("--seed", type=int, default=None, help="seed for math.rand() and the device ID (default 0)")
+    run.add_argument("--tie-seed", type=int, default=None,
+                     help="order events due at the same instant as `impsim fuzz` did with this seed "
+                          "(default: first in, first out)")
     out = run.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON object per log entry")
     out.add_argument("--quiet", action="store_true", help="print no log, only the outcome")
@@ -88,6 +91,7 @@ def _scenario(args: argparse.Namespace) -> Scenario:
     return replace(scn, device=args.device or scn.device, agent=args.agent or scn.agent,
                    imp=args.imp or scn.imp or DEFAULT_IMP,
                    seed=args.seed if args.seed is not None else (scn.seed or 0),
+                   tie_seed=args.tie_seed if args.tie_seed is not None else scn.tie_seed,
                    duration_us=args.duration if args.duration is not None else (scn.duration_us or _duration("1h")))
 
 
@@ -115,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         sim = Simulation(device=scn.device, agent=scn.agent, imp=scn.imp, seed=scn.seed,
-                         flash=args.flash, impos=args.impos, start=False,
+                         flash=args.flash, impos=args.impos, start=False, tie_seed=scn.tie_seed,
                          log_sink=None if args.quiet else show)
         sim.start()
         apply(scn, sim)

@@ -40,6 +40,7 @@ class Update:
     released_us: int
     device_source: str | None = None
     agent_source: str | None = None
+    device_file: str | None = None  # the name the new device code runs under (errors, events)
     forced: str | None = None  # the forced path, when the update skips the handler
     announced_us: int | None = None
     notified: set = field(default_factory=set)  # ids of the runs whose handler heard of it
@@ -62,19 +63,21 @@ class Cloud:
         self._offer()
 
     def deploy(self, device_source: str | None = None, agent_source: str | None = None, *,
-               force: bool = False) -> None:
+               force: bool = False, device_file: str | None = None, agent_file: str | None = None) -> None:
         """"Build and run" (polite), or "build and force restart" with ``force``. The agent
-        restarts at once with its new code, keeping its server.save() data."""
+        restarts at once with its new code, keeping its server.save() data. ``device_file`` /
+        ``agent_file``: the files the code came from (default: the names the code had before)."""
         self.deployments += 1
         version = f"v{self.deployments}"
         sim = self.sim
         if agent_source is not None and sim.agent is not None:
             sim.agent.source = agent_source
+            sim.agent.filename = agent_file or sim.agent.filename
         if sim.agent is not None:
             sim.agent.start()
         if device_source is not None and sim.device is not None:
             upd = Update("squirrel", version, sim.clock.now_us, device_source=device_source,
-                         forced="force" if force else None)
+                         device_file=device_file, forced="force" if force else None)
             self.pending["squirrel"] = upd
             self._record("released", upd)
             self._offer()
@@ -163,6 +166,7 @@ class Cloud:
         if squirrel is not None:
             if squirrel.device_source is not None:
                 dev.source = squirrel.device_source
+                dev.filename = squirrel.device_file or dev.filename
             sim.log.add(now, "status", f"Downloading new code; {dev.storage_used():.2f}% program storage used")
             self._applied(squirrel, path)
             if impos is None:

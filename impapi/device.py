@@ -300,7 +300,7 @@ class Device:
         """Called by every native that talks to the server: 0 when the device is (now) online,
         else a send error. Under SUSPEND_ON_ERROR it blocks while impOS reconnects, and snoozes
         when that fails."""
-        self.sim.record("server-contact")
+        self.sim.record("server-contact", **host.call_site())
         if self.connected:
             return 0
         if self.policy[0] != C.SUSPEND_ON_ERROR:

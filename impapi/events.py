@@ -12,8 +12,9 @@ Kinds and their data:
 - ``outage`` {start_us: int, end_us: int}
 - ``agent-restart`` {}
 - ``power`` {on: bool}
-- ``handler-registered`` {} — the app called server.onshutdown with a function
-- ``server-contact`` {} — a native talked to the server
+- ``handler-registered`` {file: str, line: int} — the app called server.onshutdown with a function
+- ``server-contact`` {file: str, line: int} — a native talked to the server
+  (file and line: the Squirrel code that made the call, absent when none ran it)
 - ``error`` {message: str} — an uncaught runtime error
 
 Flash activity is not an event: ``sim.device.flash.ops`` holds every write and erase with its time.

@@ -75,7 +75,8 @@ class SpiFlash:
         self._chipid = chipid
         self._speeds = tuple(sorted(speeds)) if speeds else None
         self._requested_speed = self._speed = self._speeds[0] if self._speeds else None
-        self._enabled = False
+        # One byte, 1 while enabled: the VM's C fast path for read() looks at it (read_view).
+        self._gate = bytearray(1)
         self._now = now
         self._path = Path(image) if image is not None else None
         self._data = bytearray(b"\xff" * size)
@@ -94,7 +95,7 @@ class SpiFlash:
 
     @property
     def enabled(self) -> bool:
-        return self._enabled
+        return bool(self._gate[0])
 
     @property
     def speed(self) -> int | None:
@@ -107,16 +108,16 @@ class SpiFlash:
         return self._chipid
 
     def enable(self) -> None:
-        self._enabled = True
+        self._gate[0] = 1
         # setspeed() takes effect at the next enable() [doc D:api/hardware/spiflash/setspeed].
         self._speed = self._requested_speed
 
     def disable(self) -> None:
-        self._enabled = False
+        self._gate[0] = 0
 
     def reset(self) -> None:
         """State after a restart of Squirrel or the device: disabled, default speed. Data stays."""
-        self._enabled = False
+        self._gate[0] = 0
         self._requested_speed = self._speed = self._speeds[0] if self._speeds else None
 
     def setspeed(self, hz: int | float) -> int:
@@ -136,6 +137,12 @@ class SpiFlash:
         return self._requested_speed
 
     # -- data ---------------------------------------------------------------------------------
+
+    def read_view(self) -> tuple[bytearray, bytearray]:
+        """(the chip's bytes, the enabled byte) for a reader that bypasses :meth:`read` where it
+        would succeed (:meth:`squirrel.VM.buffer_reader`). The chip's bytearray is never
+        resized or replaced, so a view of it stays valid."""
+        return self._data, self._gate
 
     def read(self, addr: int, length: int) -> bytes:
         """``length`` bytes from ``addr`` (``hardware.spiflash.read``)."""
@@ -279,7 +286,7 @@ class SpiFlash:
         self._data[:] = image
 
     def _require_enabled(self) -> None:
-        if not self._enabled:
+        if not self._gate[0]:
             raise FlashError(NOT_ENABLED)
 
     def _check_range(self, op: str, addr: int, length: int) -> None:

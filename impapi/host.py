@@ -51,6 +51,8 @@ class ScriptHost:
         self.vm = squirrel.VM("imp", instruction_limit=sim.config.watchdog_instructions,
                               print=self._print, error=self._print_error)
         natives.install(self)
+        if sim.coverage is not None and sim.coverage.wants(filename):
+            self.vm.set_coverage(True)  # the app's code only: the API's prelude is compiled
         # The module's free memory is what the app gets on top of the imp API itself.
         self.vm.memory_limit = self.vm.memory_used + int(memory * sim.config.memory_scale)
         self.main = self.vm.compile(source, filename)
@@ -102,6 +104,8 @@ class ScriptHost:
         """End this run: timers die with the VM (closed once the current call unwinds)."""
         if not self.alive:
             return
+        if self.sim.coverage is not None:
+            self.sim.coverage.collect(self.vm)
         self.alive = False
         for h in self.timers.values():
             h.timer.cancel()
@@ -148,6 +152,12 @@ class ScriptHost:
 
     def _print_error(self, text: str) -> None:
         self.owner.script_output(self, text, True)
+
+    def call_site(self) -> dict[str, Any]:
+        """{file, line} of the Squirrel code calling the running native (for structured events),
+        or {} when there is none."""
+        where = self.vm.caller()
+        return {"file": where[0], "line": where[1]} if where else {}
 
     def location(self, frame: squirrel.Frame) -> str:
         file = self.code_label if frame.file == self.filename else frame.file

@@ -36,6 +36,7 @@ A scenario file::
     agent = "app.agent.nut"      # optional
     imp = "imp003"               # optional: the imp module
     seed = 0                     # optional
+    tie_seed = 1234              # optional: same-instant order (what `impsim fuzz` found; default FIFO)
 
     [[event]]
     at = "30m"
@@ -332,6 +333,7 @@ class Scenario:
     agent: str | None = None
     imp: str | None = None
     seed: int | None = None
+    tie_seed: int | None = None  # the same-instant order (Simulation's tie_seed); None: FIFO
 
     def __post_init__(self) -> None:
         events = tuple(self.events)
@@ -349,8 +351,10 @@ class Scenario:
                                     f"({format_duration(d)}): lengthen the duration or move the event")
         if self.imp is not None and self.imp not in PROFILES:
             raise ScenarioError(f"unknown imp {self.imp!r}: valid imps are {', '.join(sorted(PROFILES))}")
-        if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
-            raise ScenarioError(f"seed must be an integer, not {self.seed!r}")
+        for what in ("seed", "tie_seed"):
+            value = getattr(self, what)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ScenarioError(f"{what} must be an integer, not {value!r}")
         for what in ("device", "agent"):
             value = getattr(self, what)
             if value is not None:
@@ -374,6 +378,8 @@ class Scenario:
             lines.append(f"imp = {_toml_str(self.imp)}")
         if self.seed is not None:
             lines.append(f"seed = {self.seed}")
+        if self.tie_seed is not None:
+            lines.append(f"tie_seed = {self.tie_seed}")
         for e in self.events:
             lines += ["", "[[event]]", f"at = {_toml_str(format_duration(e.at_us))}", f"type = {_toml_str(e.kind)}"]
             lines += [f"{k} = {v}" for k, v in _toml_fields(e, base)]
@@ -387,8 +393,8 @@ class Scenario:
 
     def to_cli_args(self, relative_to: str | os.PathLike | None = None) -> list[str]:
         """Arguments for ``impsim run`` (after ``run``) that replay this scenario: the device
-        code first if set, then ``--agent``, ``--for``, ``--imp``, ``--seed`` and one ``--at``
-        per event. Paths are relative to ``relative_to`` (default: the working directory)."""
+        code first if set, then ``--agent``, ``--for``, ``--imp``, ``--seed``, ``--tie-seed`` and
+        one ``--at`` per event. Paths are relative to ``relative_to`` (default: the working directory)."""
         base = os.path.abspath(relative_to if relative_to is not None else os.getcwd())
         args: list[str] = []
         if self.device is not None:
@@ -401,6 +407,8 @@ class Scenario:
             args += ["--imp", self.imp]
         if self.seed is not None:
             args += ["--seed", str(self.seed)]
+        if self.tie_seed is not None:
+            args += ["--tie-seed", str(self.tie_seed)]
         for e in self.events:
             args += ["--at", e.to_cli(base)]
         return args
@@ -534,7 +542,7 @@ def _need_toml() -> None:
         raise ScenarioError("reading TOML scenario files needs Python 3.11 or later (or: pip install tomli)")
 
 
-_SCENARIO_KEYS = ("duration", "device", "agent", "imp", "seed")
+_SCENARIO_KEYS = ("duration", "device", "agent", "imp", "seed", "tie_seed")
 
 
 def _from_document(doc: dict, name: Any, base: Path) -> Scenario:
@@ -576,16 +584,18 @@ def _from_document(doc: dict, name: Any, base: Path) -> Scenario:
     imp = head.get("imp")
     if imp is not None and (not isinstance(imp, str) or imp not in PROFILES):
         raise field_error("imp", f"unknown imp {imp!r}: valid imps are {', '.join(sorted(PROFILES))}")
-    seed = head.get("seed")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise field_error("seed", f"must be an integer, not {seed!r}")
+    for key in ("seed", "tie_seed"):
+        value = head.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise field_error(key, f"must be an integer, not {value!r}")
 
     entries = doc.get("event", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ScenarioError(f"{name}: 'event' must be an array of tables: write each event under [[event]]")
     events = [_toml_event(entry, i, name, base) for i, entry in enumerate(entries, 1)]
     try:
-        return Scenario(tuple(events), duration, files.get("device"), files.get("agent"), imp, seed)
+        return Scenario(tuple(events), duration, files.get("device"), files.get("agent"), imp,
+                        head.get("seed"), head.get("tie_seed"))
     except ScenarioError as e:
         raise ScenarioError(f"{name}: {e}") from None
 
@@ -715,7 +725,8 @@ def _run_event(sim: Simulation, e: ScenarioEvent, sources: dict[str, str]) -> No
         agent_source = sources[arg.agent] if arg.agent else None
         if arg.device is None and arg.agent is None:
             device_source = _current_device_source(sim)
-        sim.cloud.deploy(device_source, agent_source, force=kind == "force-deploy")
+        sim.cloud.deploy(device_source, agent_source, force=kind == "force-deploy",
+                         device_file=arg.device, agent_file=arg.agent)
     elif kind == "power-cycle":
         sim.power_cycle()
     elif kind == "power-off":
@@ -748,6 +759,8 @@ def simulate(scenario: Scenario, **overrides: Any) -> Simulation:
         kwargs["imp"] = scenario.imp
     if scenario.seed is not None:
         kwargs["seed"] = scenario.seed
+    if scenario.tie_seed is not None:
+        kwargs["tie_seed"] = scenario.tie_seed
     kwargs.update(overrides)
     sim = Simulation(**kwargs)
     apply(scenario, sim, start_us=0)

@@ -91,13 +91,20 @@ class Simulation:
     def __init__(self, device: str | os.PathLike | None = None, agent: str | os.PathLike | None = None, *,
                  imp: str | Profile = DEFAULT_IMP, seed: int = 0, flash: str | os.PathLike | None = None,
                  impos: str | None = None, config: Config | None = None, epoch: datetime = DEFAULT_EPOCH,
-                 log_sink: Callable[[LogEntry], Any] | None = None, start: bool = True) -> None:
+                 log_sink: Callable[[LogEntry], Any] | None = None, start: bool = True,
+                 tie_seed: int | None = None) -> None:
+        """``tie_seed``: the order of events due at the same virtual microsecond: None for first
+        in, first out; an integer for the order ``impsim fuzz`` explored with that seed."""
         self.config = config or Config()
         self.seed = seed
         self.rng = random.Random(seed)
-        self.clock = Clock()
+        self.clock = Clock(tie_break=None if tie_seed is None else random.Random(tie_seed))
         self.log = Log(epoch=epoch, sink=log_sink)
         self.events = EventLog()
+        # Line coverage of the app: an object with wants(filename) -> bool, asked as each boot
+        # compiles its code, and collect(vm), handed each VM before it closes
+        # (impapi.testing.fuzz.coverage.CoverageCollector). None: no line hook at all.
+        self.coverage: Any = None
         self.cloud = Cloud(self)
         self.epoch_us = int((epoch if epoch.tzinfo else epoch.replace(tzinfo=timezone.utc)).timestamp()) * 1_000_000
         self.network = Network()

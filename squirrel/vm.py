@@ -137,27 +137,79 @@ def native(func: Callable | None = None, *, pass_this: bool = False, pass_contex
 
 
 class NativeSet:
-    """Python functions (and integer constants) to put into the tables of many VMs, prepared
-    once: names and paramschecks become C arrays here, so :meth:`VM.install` is one C call.
-    Each function receives the install's context first, then the Squirrel arguments."""
+    """Python functions and integer constants to put into the tables of many VMs, prepared once:
+    names and paramschecks become C arrays here, so :meth:`VM.install` is one C call however
+    many tables they fill. Each function receives the install's context first, then the
+    Squirrel arguments.
 
-    def __init__(self, functions: dict[str, Callable], integers: dict[str, int] | None = None) -> None:
-        self.natives: list[_Native] = []
-        for name, f in functions.items():
-            opts = getattr(f, "__squirrel_native__", (False, False, None, None))
-            params = opts[3] if opts[3] is not None else _paramscheck(f, True)
-            nat = _Native(f, opts[0], False, name, params)
-            if opts[3] is None and params < 0:
-                nat.maxargs = _maxargs(f, True)
-            nat.bound = True
-            self.natives.append(nat)
-        ints = integers or {}
-        self._keep = [ffi.new("char[]", k.encode("utf-8")) for k in list(functions) + list(ints)]
-        self._names = ffi.new("const char *[]", self._keep[:len(functions)] or [ffi.NULL])
-        self._nparams = ffi.new("long long[]", [n.nparams for n in self.natives] or [0])
-        self._nints = len(ints)
-        self._int_names = ffi.new("const char *[]", self._keep[len(functions):] or [ffi.NULL])
-        self._ints = ffi.new("long long[]", list(ints.values()) or [0])
+    ``tables``: nested sets, each installed into the table of its name (made if missing).
+    ``readers``: for functions ``f(context, offset, length)`` that return bytes of a buffer as a
+    new blob (a flash chip's read), ``name -> view(context)`` giving ``(buffer, gate)`` per
+    install: C then answers the plain calls itself, without calling Python (``sqpy_reader`` in
+    ``sqpy.h``): while ``gate[0]`` is nonzero (``gate``: a writable one-byte buffer, or None for
+    always) and both arguments are integers naming a non-empty range of ``buffer``. Every other
+    call goes to the function, which defines the errors and must agree with the buffer on the
+    plain case. Buffers stay exported (so cannot be resized) until the VM closes."""
+
+    def __init__(self, functions: dict[str, Callable] | None = None, integers: dict[str, int] | None = None,
+                 *, tables: dict[str, "NativeSet"] | None = None,
+                 readers: dict[str, Callable[[Any], tuple[Any, Any]]] | None = None) -> None:
+        self.natives: list[_Native] = []  # in function-id order
+        self._readers: list[tuple[int, Callable]] = []
+        parents: list[int] = [-1]
+        gnames: list[Any] = [ffi.NULL]
+        names: list[Any] = []
+        groups: list[int] = []
+        int_names: list[Any] = []
+        ints: list[int] = []
+        int_groups: list[int] = []
+        self._keep: list[Any] = []
+
+        def cstr(text: str) -> Any:
+            c = ffi.new("char[]", text.encode("utf-8"))
+            self._keep.append(c)
+            return c
+
+        def walk(ns: "NativeSet", group: int) -> None:
+            functions, integers, readers, tables = ns._spec
+            for name, f in functions.items():
+                opts = getattr(f, "__squirrel_native__", (False, False, None, None))
+                params = opts[3] if opts[3] is not None else _paramscheck(f, True)
+                nat = _Native(f, opts[0], False, name, params)
+                if opts[3] is None and params < 0:
+                    nat.maxargs = _maxargs(f, True)
+                nat.bound = True
+                if name in readers:
+                    self._readers.append((len(self.natives), readers[name]))
+                self.natives.append(nat)
+                names.append(cstr(name))
+                groups.append(group)
+            for name, value in integers.items():
+                int_names.append(cstr(name))
+                ints.append(value)
+                int_groups.append(group)
+            for tname, sub in tables.items():
+                parents.append(group)
+                gnames.append(cstr(tname))
+                walk(sub, len(parents) - 1)
+
+        self._spec = (dict(functions or {}), dict(integers or {}), dict(readers or {}), dict(tables or {}))
+        unknown = set(self._spec[2]) - set(self._spec[0])
+        if unknown:
+            raise ValueError(f"readers for functions that are not in the set: {sorted(unknown)}")
+        walk(self, 0)
+        c = ffi.new("sqpy_natives *")
+        arrays = dict(parent=ffi.new("int[]", parents), group_names=ffi.new("const char *[]", gnames),
+                      names=ffi.new("const char *[]", names or [ffi.NULL]),
+                      nparams=ffi.new("long long[]", [n.nparams for n in self.natives] or [0]),
+                      group=ffi.new("int[]", groups or [0]),
+                      int_names=ffi.new("const char *[]", int_names or [ffi.NULL]),
+                      ints=ffi.new("long long[]", ints or [0]), int_group=ffi.new("int[]", int_groups or [0]))
+        for k, v in arrays.items():
+            setattr(c, k, v)
+        c.ngroups, c.n, c.nints = len(parents), len(self.natives), len(ints)
+        self._keep.append(arrays)
+        self._c = c
 
 
 class VM:
@@ -227,6 +279,7 @@ class VM:
         lib.sqpy_close(ptr)
         self._functions.clear()
         self._direct.clear()
+        self.__dict__.pop("_exported", None)  # buffers C read from (buffer_reader)
 
     @property
     def closed(self) -> bool:
@@ -376,12 +429,26 @@ class VM:
         ptr = self._live()
         base = self._next_fid
         n = len(natives.natives)
-        self._next_fid += n
-        rc = lib.sqpy_install(ptr, table._live(), into.encode("utf-8") if into else ffi.NULL, n,
-                              natives._names, natives._nparams, base, natives._nints,
-                              natives._int_names, natives._ints)
+        readers: Any = ffi.NULL
+        if natives._readers:
+            readers = ffi.new("sqpy_reader[]", len(natives._readers))
+            exported = self.__dict__.setdefault("_exported", [])
+            for r, (index, view) in zip(readers, natives._readers):
+                buffer, gate = view(context)
+                data = ffi.from_buffer(buffer)
+                exported.append(data)
+                r.index, r.data, r.size = index, ffi.cast("const unsigned char *", data), len(data)
+                if gate is not None:
+                    g = ffi.from_buffer(gate, require_writable=True)
+                    exported.append(g)
+                    if len(g) < 1:
+                        raise ValueError("a reader's gate must be at least one byte")
+                    r.gate = ffi.cast("const unsigned char *", g)
+        rc = lib.sqpy_install(ptr, table._live(), into.encode("utf-8") if into else ffi.NULL, natives._c,
+                              base, len(natives._readers), readers)
         if rc:
             self._raise(rc)
+        self._next_fid += n
         ids = range(base, base + n)
         self._functions.update(zip(ids, natives.natives))
         self._contexts.update(dict.fromkeys(ids, context))
@@ -699,6 +766,26 @@ class VM:
         return self._from(out)
 
     # --- errors -----------------------------------------------------------------------------------
+
+    def caller(self) -> tuple[str, int] | None:
+        """Inside a Python native: the (file, line) of the Squirrel code that called it (the
+        innermost script frame, ``#line``-mapped), or None outside a native call."""
+        ptr = self._ptr
+        if ptr == ffi.NULL or not lib.sqpy_depth(ptr):
+            return None
+        thread = lib.sqpy_cbthread(ptr)
+        if thread == ffi.NULL:
+            return None
+        out = self.__dict__.get("_frame_out")
+        if out is None:
+            out = self._frame_out = (ffi.new("const char **"), ffi.new("const char **"), ffi.new("long long *"))
+        func, src, line = out
+        for level in range(1, 64):
+            if not lib.sqpy_stack_frame(thread, level, func, src, line):
+                return None
+            if line[0] >= 0:
+                return self._map(ffi.string(src[0]).decode("utf-8", "replace"), line[0])
+        return None
 
     def _map(self, file: str, line: int) -> tuple[str, int]:
         m = self._linemaps.get(file)

@@ -50,11 +50,10 @@ What it does, by section of imp-api.md:
   go straight to the C ``format``, the others through :func:`impapi.language.web.format32`.
 - §9.4 blob (extends the stdlib class, so every blob, however made, has them): ``readstring(n)``,
   ``writestring(s)``, ``tostring()`` (binary-safe), ``readblob(n)`` (up to n bytes; at the end or
-  for n <= 0 an empty blob/string rather than stock's "no data left to read"), ``writeblob(b)``
-  (a blob written into itself is copied first: stock reads freed memory when it grows),
-  ``writen`` of a non-number writes zeros of the type's size, ``readn('c')`` is signed (the
-  build's ``-funsigned-char`` made stock return 0..255), ``resize(n)`` zero-extends (stock
-  left the length unchanged when growing). Stock already gives: ``seek`` returning -1 without
+  for n <= 0 an empty blob/string rather than stock's "no data left to read"), ``writen`` of a
+  non-number writes zeros of the type's size, ``resize(n)`` zero-extends (stock left the length
+  unchanged when growing). The VM's patch 04 gives a signed ``readn('c')`` and a ``writeblob``
+  of a blob into itself that copies it first. Stock already gives: ``seek`` returning -1 without
   moving when out of range, the c b s w i f d codes ('d' converts to and from the 32-bit float),
   ``swap2/swap4`` in place leaving trailing bytes, ``typeof`` "blob", ``b[i]`` range errors,
   reading past the end raising "io error". Stock's extra 'l' code (64-bit) is left in.

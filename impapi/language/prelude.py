@@ -48,7 +48,6 @@ if (vargv[2] && format("%x", -1) != "ffffffff") {  // unless the C format alread
 }
 
 local _readblob = blob.readblob, _readn = blob.readn, _writen = blob.writen, _writeblob = blob.writeblob, _resize = blob.resize;
-function blob::readn(t) { return t == 'c' ? (_readn.call(this, t) ^ 0x80) - 0x80 : _readn.call(this, t) }
 function blob::readblob(n) { return n <= 0 || eos() ? _blob(0) : _readblob.call(this, n) }
 function blob::readstring(n) {
     local m = len() - tell();
@@ -63,7 +62,6 @@ function blob::writestring(s) {
     if (typeof s != "string" || s.len() > 16) _writeblob.call(this, py(4, s));
     else foreach (c in s) _writen.call(this, c, 'b');
 }
-function blob::writeblob(b) { _writeblob.call(this, b == this ? clone b : b) }
 function blob::writen(v, t) { local y = typeof v; _writen.call(this, y == "integer" || y == "float" ? v : 0, t) }
 function blob::resize(n) {
     local l = len();

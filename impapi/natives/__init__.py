@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from .. import constants as C
@@ -17,11 +16,37 @@ from .server import server
 
 APIS: tuple[Api, ...] = (server, imp, hardware, agent, device, http)
 
-_DEVICE_CONSTANTS = NativeSet({}, dict(C.WAKE_REASONS) | dict(C.SHUTDOWN_REASONS) | dict(C.SEND_ERRORS)
-                              | dict(C.CONNECTION_REASONS) | dict(C.ERROR_POLICIES) | dict(C.WAIT_POLICIES)
-                              | dict(C.ENVIRONMENTS))
-_FLASH_CONSTANTS = NativeSet({}, dict(C.SPIFLASH_FLAGS))
-_AGENT_CONSTANTS = NativeSet({}, dict(C.ENVIRONMENTS))
+_DEVICE_CONSTANTS = (dict(C.WAKE_REASONS) | dict(C.SHUTDOWN_REASONS) | dict(C.SEND_ERRORS)
+                     | dict(C.CONNECTION_REASONS) | dict(C.ERROR_POLICIES) | dict(C.WAIT_POLICIES)
+                     | dict(C.ENVIRONMENTS))
+_FLASH_CONSTANTS = dict(C.SPIFLASH_FLAGS)
+_AGENT_CONSTANTS = dict(C.ENVIRONMENTS)
+
+# What decides the natives of a VM: its side and ScriptHost.variant (the module, and flash or not).
+_SETS: dict[tuple, NativeSet] = {}
+
+
+def _flash_view(host: Any) -> Any:
+    # Apps scan flash record by record: C serves the reads that succeed; spiflash.read still
+    # decides every other case and its error.
+    return host.owner.flash.read_view()
+
+
+def _native_set(host: Any) -> NativeSet:
+    device_side = host.side == "device"
+    has_flash = device_side and host.owner.flash is not None
+    nested: dict[Api, dict[str, NativeSet]] = {imp: {}, hardware: {}}
+    if device_side:
+        nested[imp]["net"] = NativeSet(net.functions(host))
+    if has_flash:
+        nested[hardware]["spiflash"] = NativeSet(spiflash.functions(host), readers={"read": _flash_view})
+    tables = {}
+    for api in APIS:
+        functions = api.functions(host)
+        if functions:  # else an object of the other side: it does not exist here
+            tables[api.table] = NativeSet(functions, tables=nested.get(api))
+    constants = (_DEVICE_CONSTANTS | (_FLASH_CONSTANTS if has_flash else {})) if device_side else _AGENT_CONSTANTS
+    return NativeSet({}, constants, tables=tables)
 
 
 def install(host: Any) -> None:
@@ -33,15 +58,10 @@ def install(host: Any) -> None:
     install_language(vm, side=host.side, now_us=lambda: sim.clock.now_us, epoch_us=sim.epoch_us,
                      uptime_us=(lambda: host.owner.micros()) if host.side == "device" else (lambda: sim.clock.now_us),
                      rng=sim.rng)
-    root = vm.root
-    device_side = host.side == "device"
-    vm.install(root, _DEVICE_CONSTANTS if device_side else _AGENT_CONSTANTS)
-    for api in APIS:
-        api.install(host)
-    if device_side:
-        if host.owner.flash is not None:
-            vm.install(root, _FLASH_CONSTANTS)
-            spiflash.install(host, root["hardware"])
-        net.install(host, root["imp"])
-    else:
-        root["imp"]["configparams"] = vm.to_squirrel({"deviceid": sim.device.id if sim.device else ""})
+    key = (host.side, host.variant)
+    ns = _SETS.get(key)
+    if ns is None:
+        ns = _SETS[key] = _native_set(host)
+    vm.install(vm.root, ns, host)
+    if host.side != "device":
+        vm.root["imp"]["configparams"] = vm.to_squirrel({"deviceid": sim.device.id if sim.device else ""})

@@ -108,7 +108,7 @@ def expectonlineat(host: Any, hour: int, minute: int, second: int = 0, dayofweek
 def onshutdown(host: Any, callback: Any) -> None:
     host.shutdown_handler = callback
     if callback is not None:
-        host.sim.record("handler-registered")
+        host.sim.record("handler-registered", **host.call_site())
 
 
 @server.native(BOTH)

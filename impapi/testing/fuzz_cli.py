@@ -205,9 +205,6 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
         out.write("  (no events: the app breaks the rule on its own)\n")
     if run.tie_seed is not None:
         out.write(f"  same-instant events ordered by tie seed {run.tie_seed}\n")
-        if not _run_knows_tie_seed():
-            out.write("  (this impsim run does not take --tie-seed yet: the command replays the events in "
-                      "first-in first-out order, which may not fail)\n")
     out.write("\nreproduce (the same log, byte for byte):\n")
     out.write(f"  {run.command()}\n")
     out.write(f"  impsim run --scenario {toml_path}\n")
@@ -217,17 +214,6 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
     if result.coverage is not None:
         out.write(f"coverage ({result.examples} scenarios): {result.coverage.summary()}\n")
     return EXIT_FAILED
-
-
-def _run_knows_tie_seed() -> bool:
-    try:
-        from impapi.cli import build_parser
-
-        return "--tie-seed" in build_parser().format_help() or any(
-            "--tie-seed" in a.option_strings for sub in build_parser()._subparsers._group_actions  # type: ignore[union-attr]
-            for p in sub.choices.values() for a in p._actions)
-    except Exception:
-        return False
 
 
 def _log_excerpt(run: Any, violation: Any) -> str:

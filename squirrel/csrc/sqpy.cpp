@@ -658,6 +658,43 @@ static void guard_allocations(HSQUIRRELVM v) {
     sq_pop(v, 1);
 }
 
+/* ---- buffer readers ----
+ * A Squirrel function read(offset, length) -> blob served from a host buffer in C, for natives
+ * that scripts call in tight loops (a flash chip's read). It answers only the plain case: the
+ * gate byte is set and both arguments are integers naming a non-empty range inside the buffer.
+ * Every other call goes to the fallback (the Python native it stands in for), which defines
+ * the semantics and the errors; the two must agree on the plain case. */
+
+struct BufferReader {
+    const unsigned char *data;
+    long long size;
+    const unsigned char *gate;  /* NULL: always open */
+};
+
+/* Outer values after the arguments: the fallback, then the BufferReader userdata (pushed in
+ * reverse, as for guarded_alloc). */
+static SQInteger buffer_read(HSQUIRRELVM v) {
+    SQInteger top = sq_gettop(v), nargs = top - 2;
+    SQUserPointer up = NULL;
+    sq_getuserdata(v, top, &up, NULL);
+    const BufferReader *r = (const BufferReader *)up;
+    if (nargs == 3 && (!r->gate || *r->gate) && sq_gettype(v, 2) == OT_INTEGER && sq_gettype(v, 3) == OT_INTEGER) {
+        SQInteger off, len;
+        sq_getinteger(v, 2, &off);
+        sq_getinteger(v, 3, &len);
+        if (off >= 0 && len > 0 && off <= r->size && len <= r->size - off) {
+            SQUserPointer p = sqstd_createblob(v, len);
+            if (!p) return sq_throwerror(v, "not enough memory");  /* the memory limit stopped it */
+            memcpy(p, r->data + off, (size_t)len);
+            return 1;
+        }
+    }
+    sq_push(v, top - 1);
+    for (SQInteger i = 1; i <= nargs; i++) sq_push(v, i);
+    if (SQ_FAILED(sq_call(v, nargs, SQTrue, SQFalse))) return SQ_ERROR;
+    return 1;
+}
+
 /* ---- coverage ---- */
 
 static void line_hook(HSQUIRRELVM v, SQInteger type, const SQChar *source, SQInteger line, const SQChar *) {
@@ -1121,39 +1158,60 @@ int sqpy_new_function(sqpy_vm *vm, long long fid, long long nparams, const char 
     return SQPY_OK;
 }
 
-int sqpy_install(sqpy_vm *vm, long long table, const char *subtable, int n, const char *const *names,
-                 const long long *nparams, long long fid_base, int nints, const char *const *int_names,
-                 const long long *ints) {
+/* Pushes table[name] (a table: made if missing) of the table at idx. */
+static void push_subtable(HSQUIRRELVM v, SQInteger idx, const char *name) {
+    if (idx < 0) idx = sq_gettop(v) + 1 + idx;
+    sq_pushstring(v, name, -1);
+    if (SQ_SUCCEEDED(sq_rawget(v, idx))) {
+        if (sq_gettype(v, -1) == OT_TABLE) return;
+        sq_pop(v, 1);
+    }
+    sq_pushstring(v, name, -1);
+    sq_newtable(v);
+    sq_newslot(v, idx, SQFalse);
+    sq_pushstring(v, name, -1);
+    sq_rawget(v, idx);
+}
+
+int sqpy_install(sqpy_vm *vm, long long table, const char *subtable, const sqpy_natives *set, long long fid_base,
+                 int nreaders, const sqpy_reader *readers) {
     if (!ref_ok(vm, table)) return SQPY_BADREF;
     Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
     sq_pushobject(v, vm->refs[table]);
-    if (subtable) {  /* into table[subtable], made if missing */
-        sq_pushstring(v, subtable, -1);
-        if (SQ_FAILED(sq_rawget(v, -2)) || sq_gettype(v, -1) != OT_TABLE) {
-            sq_settop(v, top + 1);
-            sq_pushstring(v, subtable, -1);
-            sq_newtable(v);
-            sq_newslot(v, -3, SQFalse);
-            sq_pushstring(v, subtable, -1);
-            sq_rawget(v, -2);
-        }
+    if (subtable) {
+        push_subtable(v, -1, subtable);
+        sq_remove(v, -2);
     }
-    for (int i = 0; i < n; i++) {
-        sq_pushstring(v, names[i], -1);
+    /* Group g's table sits at stack index top + 1 + g. */
+    for (int g = 1; g < set->ngroups; g++) push_subtable(v, top + 1 + set->parent[g], set->group_names[g]);
+    int r = 0;
+    for (int i = 0; i < set->n; i++) {
+        sq_pushstring(v, set->names[i], -1);
         /* The free variable is the function id itself: a batch is never forgotten one by one,
          * so it needs no userdata with a release hook. */
         sq_pushinteger(v, (SQInteger)(fid_base + i));
         sq_newclosure(v, trampoline, 1);
-        if (nparams[i]) sq_setparamscheck(v, (SQInteger)nparams[i], NULL);
-        sq_setnativeclosurename(v, -1, names[i]);
-        if (SQ_FAILED(sq_newslot(v, -3, SQFalse))) { sq_settop(v, top); return SQPY_ERROR; }
+        if (set->nparams[i]) sq_setparamscheck(v, (SQInteger)set->nparams[i], NULL);
+        sq_setnativeclosurename(v, -1, set->names[i]);
+        if (r < nreaders && readers[r].index == i) {  /* the native becomes the reader's fallback */
+            BufferReader *br = (BufferReader *)sq_newuserdata(v, sizeof(BufferReader));
+            br->data = readers[r].data;
+            br->size = readers[r].size;
+            br->gate = readers[r].gate;
+            sq_push(v, -2);
+            sq_remove(v, -3);
+            sq_newclosure(v, buffer_read, 2);
+            sq_setnativeclosurename(v, -1, set->names[i]);
+            r++;
+        }
+        if (SQ_FAILED(sq_newslot(v, top + 1 + set->group[i], SQFalse))) { sq_settop(v, top); return SQPY_ERROR; }
     }
-    for (int i = 0; i < nints; i++) {
-        sq_pushstring(v, int_names[i], -1);
-        sq_pushinteger(v, (SQInteger)ints[i]);
-        if (SQ_FAILED(sq_newslot(v, -3, SQFalse))) { sq_settop(v, top); return SQPY_ERROR; }
+    for (int i = 0; i < set->nints; i++) {
+        sq_pushstring(v, set->int_names[i], -1);
+        sq_pushinteger(v, (SQInteger)set->ints[i]);
+        if (SQ_FAILED(sq_newslot(v, top + 1 + set->int_group[i], SQFalse))) { sq_settop(v, top); return SQPY_ERROR; }
     }
     sq_settop(v, top);
     return SQPY_OK;

@@ -122,11 +122,38 @@ int sqpy_new(sqpy_vm *vm, int type, long long size, sqpy_value *out);
 int sqpy_new_blob(sqpy_vm *vm, const char *data, long long len, sqpy_value *out);
 int sqpy_blob_data(sqpy_vm *vm, long long ref, const char **data, long long *len);
 int sqpy_new_function(sqpy_vm *vm, long long fid, long long nparams, const char *name, sqpy_value *out);
-/* Batch install into a table (or into its slot `subtable`, made if missing): n natives (ids
- * fid_base..fid_base+n-1) and nints integer slots. */
-int sqpy_install(sqpy_vm *vm, long long table, const char *subtable, int n, const char *const *names,
-                 const long long *nparams, long long fid_base, int nints, const char *const *int_names,
-                 const long long *ints);
+/* A batch of natives and integer constants for many VMs (squirrel.NativeSet), in groups: group 0
+ * is the target table, group g > 0 the table `group_names[g]` inside group `parent[g]` (made if
+ * missing). Native i, with id fid_base + i, goes into group `group[i]`; integer j into
+ * `int_group[j]`. */
+typedef struct {
+    int ngroups;
+    const int *parent;
+    const char *const *group_names;
+    int n;
+    const char *const *names;
+    const long long *nparams;
+    const int *group;
+    int nints;
+    const char *const *int_names;
+    const long long *ints;
+    const int *int_group;
+} sqpy_natives;
+
+/* Native `index` of a batch as a buffer reader: read(offset, length) -> a new blob of
+ * data[offset:offset+length], done in C while *gate (when not NULL) is nonzero and both
+ * arguments are integers naming a non-empty range inside the data; every other call goes to
+ * the native itself. The data and gate must outlive the VM. */
+typedef struct {
+    int index;
+    const unsigned char *data;
+    long long size;
+    const unsigned char *gate;
+} sqpy_reader;
+
+/* Install a batch into `table` (or into its slot `subtable`, made if missing), one C call. */
+int sqpy_install(sqpy_vm *vm, long long table, const char *subtable, const sqpy_natives *set, long long fid_base,
+                 int nreaders, const sqpy_reader *readers);
 int sqpy_tostring(sqpy_vm *vm, const sqpy_value *val, sqpy_value *out);
 int sqpy_typeof(sqpy_vm *vm, const sqpy_value *val, sqpy_value *out);
 int sqpy_weakref_value(sqpy_vm *vm, long long ref, sqpy_value *out);

@@ -118,6 +118,39 @@ def test_spiflash_nor_semantics_through_squirrel():
     assert device_lines(sim) == ["disabled: true", "ff size 65536", "w 0", "pre 2 post 1", "00", "unaligned", "4 00"]
 
 
+def test_spiflash_read_fast_path_agrees_with_the_model():
+    """§7.3: hardware.spiflash.read gives the chip's bytes in the same boot, at the edges of the
+    chip, after disable() and across a deep sleep; every refusal keeps the model's error text
+    (C serves plain reads, spiflash.read decides the rest)."""
+    sim = simulate('''
+        local f = hardware.spiflash;
+        local err = function(a, n) { try { f.read(a, n); return "ok" } catch (e) { return e } };
+        if (hardware.wakereason() != WAKEREASON_TIMER) {
+            server.log(err(0, 1));
+            f.enable();
+            f.erasesector(0);
+            local b = blob(3); b.writestring("abc");
+            f.write(0, b);
+            server.log(f.read(0, 3).tostring() + " " + f.read(f.size() - 2, 2).len() + " " + f.read(0, 0).len());
+            server.log(err(f.size() - 1, 2) + " | " + err(-1, 1) + " | " + err(0, -1) + " | " + err(0, 1.5));
+            f.disable();
+            server.log(err(0, 1));
+            imp.deepsleepfor(60);
+        }
+        f.enable();
+        server.log("after sleep " + f.read(0, 3).tostring());
+    ''', imp="imp003", run="2m")
+    flash = sim.device.flash
+    lines = device_lines(sim)
+    disabled = lines[0]
+    assert disabled == "spiflash is not enabled: call hardware.spiflash.enable() first"
+    assert lines[1] == "abc 2 0"
+    assert lines[2].split(" | ")[0].startswith("spiflash read of 2 bytes at ")
+    assert [text.split(" ")[:2] for text in lines[2].split(" | ")] == [["spiflash", "read"]] * 4
+    assert lines[3:] == [disabled, "after sleep abc"]
+    assert bytes(flash.read_view()[0][:3]) == b"abc"
+
+
 def test_wake_reasons_constants():
     """§5.1: the wake reason constants."""
     sim = simulate('server.log(WAKEREASON_POWER_ON + " " + WAKEREASON_SNOOZE + " " + WAKEREASON_SW_RESTART + " " + WAKEREASON_POWER_RESTORED);')

@@ -224,3 +224,25 @@ def test_deploy_restarts_agent_and_keeps_saved_data():
     sim.run("1m")
     assert agent_lines(sim) == ["agent run 1", "agent run 2"]
     assert [e.text for e in sim.log if e.type == "status"].count("Agent restarted: reload.") == 2
+
+
+def test_contact_and_handler_events_name_the_calling_line(tmp_path):
+    """The structured events the polite checks read say where the app made the call (after a
+    deployment: in the deployed file), so a violation can point at file:line."""
+    from impapi import Simulation
+    from impapi.scenario import load_toml, apply
+
+    v1 = tmp_path / "v1.device.nut"
+    v1.write_text('server.log("hello");\n\nserver.onshutdown(function(r) { server.restart(); });\n')
+    v2 = tmp_path / "v2.device.nut"
+    v2.write_text('// v2\nserver.onshutdown(function(r) { server.restart(); });\nagent.send("x", 1);\n')
+    sim = Simulation(device=str(v1), start=False)
+    sim.start()
+    scn = tmp_path / "s.toml"
+    scn.write_text(f'[[event]]\nat = "1m"\ntype = "deploy"\ndevice = "{v2.name}"\n')
+    apply(load_toml(scn), sim)
+    sim.run("2m")
+    sites = [(e.kind, e.data.get("file"), e.data.get("line")) for e in sim.events
+             if e.kind in ("server-contact", "handler-registered")]
+    assert sites[:2] == [("server-contact", str(v1), 1), ("handler-registered", str(v1), 3)]
+    assert ("handler-registered", str(v2), 2) in sites and ("server-contact", str(v2), 3) in sites

@@ -75,7 +75,7 @@ class FakeSim:
             def release_impos(self, version):
                 sim.calls.append((sim.clock.now_us, "release_impos", version))
 
-            def deploy(self, device_source, agent_source, *, force):
+            def deploy(self, device_source, agent_source, *, force, device_file=None, agent_file=None):
                 sim.calls.append((sim.clock.now_us, "deploy", device_source, agent_source, force))
 
             def move_group(self, name):

@@ -67,7 +67,8 @@ def test_to_toml_then_load_is_the_identity(files, data):
     duration = data.draw(st.none() | st.integers(max((e.at_us for e in evs), default=0), 90 * DAY))
     scenario = Scenario(tuple(evs), duration, data.draw(st.none() | st.sampled_from(paths)),
                         data.draw(st.none() | st.sampled_from(paths)), data.draw(st.none() | st.just("imp006")),
-                        data.draw(st.none() | st.integers(-(2**63), 2**63 - 1)))
+                        data.draw(st.none() | st.integers(-(2**63), 2**63 - 1)),
+                        data.draw(st.none() | st.integers(0, 2**32 - 1)))
     assert loads_toml(scenario.to_toml(relative_to=base), base_dir=base) == scenario
 
 

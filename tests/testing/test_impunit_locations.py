@@ -15,12 +15,6 @@ from impapi.testing.config import TestConfig
 from impapi.testing.runner import run_tests
 from impapi.testing.session import ListingError, SessionOptions, list_tests, run_session
 
-needs_stack = pytest.mark.xfail(
-    not _stack.available(),
-    reason="assertion locations need the live Squirrel stack: add sqpy_stack_frame to squirrel/csrc/sqpy.cpp "
-           f"({_stack.why_unavailable()})",
-    strict=True,
-)
 
 
 @pytest.fixture(autouse=True)
@@ -90,7 +84,6 @@ class Foo extends Checks {
 """
 
 
-@needs_stack
 def test_outcomes_carry_the_location_of_the_assertion_call(tmp_path):
     got = outcomes(tmp_path, {"tests/helpers.nut": HELPERS, "tests/foo.test.nut": FOO})
     foo = tmp_path / "tests/foo.test.nut"
@@ -115,7 +108,6 @@ def test_outcomes_carry_the_location_of_the_assertion_call(tmp_path):
     assert got["Foo::testPasses()"].location is None
 
 
-@needs_stack
 def test_agent_tests_have_locations_too(tmp_path):
     got = outcomes(tmp_path, {"tests/x.agent.test.nut": """
 class A extends ImpTestCase {
@@ -127,7 +119,6 @@ class A extends ImpTestCase {
     assert got["A::testA()"].location == "tests/x.agent.test.nut:3"
 
 
-@needs_stack
 def test_summary_and_junit_show_the_line(tmp_path):
     write(tmp_path, {"tests/helpers.nut": HELPERS, "tests/foo.test.nut": FOO})
     out = io.StringIO()
@@ -150,8 +141,6 @@ def test_summary_and_junit_show_the_line(tmp_path):
 
 def test_without_the_stack_there_is_no_location_and_nothing_else_changes(tmp_path, monkeypatch):
     monkeypatch.setenv("IMPSIM_NO_STACK", "1")
-    monkeypatch.setattr(_stack, "_loaded", False)
-    monkeypatch.setattr(_stack, "_reader", None)
     assert not _stack.available() and "IMPSIM_NO_STACK" in _stack.why_unavailable()
     got = outcomes(tmp_path, {"tests/helpers.nut": HELPERS, "tests/foo.test.nut": FOO})
     assert all(o.location is None for o in got.values())

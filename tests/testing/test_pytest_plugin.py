@@ -20,12 +20,6 @@ pytest_plugins = ["pytester"]
 
 PLUGIN = "impapi.testing.pytest_plugin"
 REPO = Path(__file__).resolve().parents[2]
-needs_stack = pytest.mark.xfail(
-    not _stack.available(),
-    reason="assertion locations need the live Squirrel stack: add sqpy_stack_frame to squirrel/csrc/sqpy.cpp "
-           f"({_stack.why_unavailable()})",
-    strict=True,
-)
 
 
 @pytest.fixture(autouse=True)
@@ -307,7 +301,6 @@ def test_outcomes_and_failure_report(pytester):
     assert "__IMPUNIT__" not in out
 
 
-@needs_stack
 def test_failures_point_at_the_assertion_call(pytester):
     files(pytester, {"tests/CommonTest.nut": COMMON, "tests/a.test.nut": MIXED})
     result = run(pytester, "-v")

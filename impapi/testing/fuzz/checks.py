@@ -224,8 +224,11 @@ def _handler_first(run: Run, when: str = "always") -> Iterator[PoliteViolation]:
     b, e, k = bad[0]
     app = run.app_of(b)
     where: list[Site | str] = []
-    if e.data.get("file"):
-        where.append(f"{e.data['file']}:{e.data.get('line')} (the first server contact)")
+    if e.data.get("file"):  # where the app made the contact, recorded by the simulator
+        if app is not None and e.data["file"] == app.filename:
+            where.append(app.site(e.data["line"]))
+        else:
+            where.append(f"{e.data['file']}:{e.data.get('line')} (the first server contact)")
     elif app is not None:
         culprits = app.contacts_before_handler()
         where += culprits[:3]

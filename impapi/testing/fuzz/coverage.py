@@ -1,11 +1,9 @@
 """Which lines of the app's ``.nut`` files the explored runs executed.
 
-Executed lines come from the binding's line hook (``vm.set_coverage(True)`` before the app is
-compiled, ``vm.coverage()`` before the VM closes). The runtime creates one VM per boot in
-:mod:`impapi.host`; until it offers a switch for this (a ``Config.coverage`` flag), the hook is
-installed here around ``impapi.natives.install`` (called after the VM is made and before the app
-is compiled) and ``ScriptHost.stop`` (called while the VM is still open). It acts only on
-simulations that carry a :class:`CoverageCollector` as ``sim._fuzz_coverage``.
+Executed lines come from the binding's line hook: a simulation whose ``coverage`` is a
+:class:`CoverageCollector` switches it on for each boot's code the collector wants, and hands
+the collector every VM before it closes (:mod:`impapi.host`); :func:`collect_live` takes the
+VMs still running when a run ends.
 
 The lines that *could* run are the line table of the compiled bytecode (every function's
 ``SQLineInfo`` records), read from ``sqpy_dump``'s output.
@@ -20,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CoverageCollector", "CoverageReport", "collect_live", "executable_lines", "install_hooks"]
+__all__ = ["CoverageCollector", "CoverageReport", "collect_live", "executable_lines"]
 
 
 class CoverageCollector:
@@ -53,41 +51,9 @@ class CoverageCollector:
             self.hits.setdefault(file, Counter()).update(lines)
 
 
-_installed = False
-
-
-def install_hooks() -> None:
-    """Wrap the two runtime entry points (once per process). Simulations without a collector
-    are unaffected."""
-    global _installed
-    if _installed:
-        return
-    import impapi.natives as natives
-    from impapi.host import ScriptHost
-
-    original_install = natives.install
-    original_stop = ScriptHost.stop
-
-    def install(host: Any) -> None:
-        original_install(host)
-        collector = getattr(host.sim, "_fuzz_coverage", None)
-        if collector is not None and collector.wants(host.filename):
-            host.vm.set_coverage(True)
-
-    def stop(self: Any) -> None:
-        collector = getattr(self.sim, "_fuzz_coverage", None)
-        if collector is not None and self.alive:
-            collector.collect(self.vm)
-        original_stop(self)
-
-    natives.install = install
-    ScriptHost.stop = stop  # type: ignore[method-assign]
-    _installed = True
-
-
 def collect_live(sim: Any) -> None:
     """Take the coverage of the VMs still running at the end of a run."""
-    collector = getattr(sim, "_fuzz_coverage", None)
+    collector = sim.coverage
     if collector is None:
         return
     for owner in (sim.device, sim.agent):

@@ -30,7 +30,7 @@ from impapi.log import LogEntry
 from impapi.scenario import Scenario, apply
 
 from . import ties
-from .coverage import CoverageCollector, collect_live, install_hooks
+from .coverage import CoverageCollector, collect_live
 from .source import AppSource
 
 if TYPE_CHECKING:
@@ -240,16 +240,13 @@ class Run:
 
     def command(self, relative_to: str | os.PathLike | None = None) -> str:
         """The ``impsim run`` command that replays this run."""
-        args = ["impsim", "run", *self.scenario.to_cli_args(relative_to)]
-        if self.tie_seed is not None:
-            args += ["--tie-seed", str(self.tie_seed)]
-        return shlex.join(args)
+        return shlex.join(["impsim", "run", *self._replay().to_cli_args(relative_to)])
 
     def toml(self, relative_to: str | os.PathLike | None = None) -> str:
-        text = self.scenario.to_toml(relative_to)
-        if self.tie_seed is not None:
-            text = text.replace("[scenario]\n", f"[scenario]\ntie_seed = {self.tie_seed}\n", 1)
-        return text
+        return self._replay().to_toml(relative_to)
+
+    def _replay(self) -> Scenario:
+        return replace(self.scenario, tie_seed=self.tie_seed)
 
     def save_scenario(self, path: str | os.PathLike) -> Path:
         path = Path(path)
@@ -328,9 +325,7 @@ def play(sim: SimSpec, scenario: Scenario, *, duration: str | int | None = None,
     from impapi.simulation import Simulation
 
     if tie_seed == "auto":
-        tie_seed = ties.tie_seed()
-    if coverage:
-        install_hooks()
+        tie_seed = scenario.tie_seed if scenario.tie_seed is not None else ties.tie_seed()
     made_here = not isinstance(sim, Simulation)
     if isinstance(sim, Simulation):
         s = sim
@@ -354,7 +349,7 @@ def play(sim: SimSpec, scenario: Scenario, *, duration: str | int | None = None,
     run = Run(s, scenario, tie_seed=tie_seed, start_us=s.clock.now_us, claim=claim)
     if coverage:
         run.coverage = coverage if isinstance(coverage, CoverageCollector) else CoverageCollector()
-        s._fuzz_coverage = run.coverage  # type: ignore[attr-defined]
+        s.coverage = run.coverage
     if fresh:
         s.start()
     if not made_here:

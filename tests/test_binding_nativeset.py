@@ -1,0 +1,148 @@
+"""squirrel.NativeSet: batches of natives and constants in nested tables, and buffer readers."""
+
+from __future__ import annotations
+
+import pytest
+
+import squirrel
+
+
+@pytest.fixture
+def vm():
+    with squirrel.VM() as vm:
+        yield vm
+
+
+def test_nested_tables_constants_and_context(vm):
+    ns = squirrel.NativeSet(
+        {"add": lambda ctx, x: ctx + x}, {"K": 3},
+        tables={"sub": squirrel.NativeSet({"name": lambda ctx: f"ctx{ctx}"}, {"Z": 1},
+                                          tables={"deep": squirrel.NativeSet({}, {"D": 9})})})
+    vm.install(vm.root, ns, 10)
+    assert vm.run("return [add(1), K, sub.name(), sub.Z, sub.deep.D]") == [11, 3, "ctx10", 1, 9]
+
+
+def test_install_into_a_named_table_and_again_with_another_context(vm):
+    ns = squirrel.NativeSet({"who": lambda ctx: ctx}, tables={"t": squirrel.NativeSet({}, {"X": 1})})
+    vm.install(vm.root, ns, "first", into="a")
+    vm.install(vm.root, ns, "second", into="b")
+    assert vm.run("return [a.who(), b.who(), a.t.X, b.t.X]") == ["first", "second", 1, 1]
+
+
+def test_existing_tables_are_filled_not_replaced(vm):
+    vm.run("sub <- { mine = 1 }")
+    vm.install(vm.root, squirrel.NativeSet({}, tables={"sub": squirrel.NativeSet({}, {"Y": 2})}))
+    assert vm.run("return [sub.mine, sub.Y]") == [1, 2]
+
+
+def test_paramscheck_comes_from_the_signature_without_the_context(vm):
+    vm.install(vm.root, squirrel.NativeSet({"two": lambda ctx, a, b: a + b}), None)
+    assert vm.run("return two(1, 2)") == 3
+    assert vm.run('try { two(1) } catch (e) { return e }') == "wrong number of parameters"
+
+
+def test_readers_must_name_functions_of_the_set():
+    with pytest.raises(ValueError, match="not in the set"):
+        squirrel.NativeSet({"read": lambda ctx, a, n: b""}, readers={"other": lambda ctx: (b"", None)})
+
+
+class Chip:
+    """A Python reader with the semantics the C path must agree with, counting its calls."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.data = bytearray(range(size))
+        self.gate = bytearray(b"\x01")
+        self.calls = 0
+
+    def read(self, vm: squirrel.VM, offset: int, length: int):
+        self.calls += 1
+        if not self.gate[0]:
+            raise squirrel.ScriptError("chip is off")
+        if not all(type(v) is int for v in (offset, length)) or offset < 0 or length < 0 \
+                or offset + length > len(self.data):
+            raise squirrel.ScriptError("out of range")
+        return vm.new_blob(bytes(self.data[offset:offset + length]))
+
+
+@pytest.fixture
+def chip(vm):
+    chip = Chip()
+    ns = squirrel.NativeSet({"read": lambda ctx, offset, length: chip.read(vm, offset, length)},
+                            readers={"read": lambda ctx: (chip.data, chip.gate)})
+    vm.install(vm.root, ns, None, into="chip")
+    return chip
+
+
+def test_reader_serves_plain_reads_in_c(vm, chip):
+    assert vm.run("local b = chip.read(4, 3); return [typeof b, b.len(), b[0], b[2]]") == ["blob", 3, 4, 6]
+    assert vm.run("return chip.read(60, 4).len()") == 4
+    assert chip.calls == 0
+
+
+def test_reader_sees_the_buffer_as_it_is_now(vm, chip):
+    chip.data[5] = 0xAB
+    assert vm.run("return chip.read(5, 1)[0]") == 0xAB
+
+
+@pytest.mark.parametrize("call", ["chip.read(61, 4)", "chip.read(-1, 2)", "chip.read(0, -1)",
+                                  "chip.read(1.0, 2)", "chip.read(0, 1 == 1)"])
+def test_reader_hands_everything_else_to_the_function(vm, chip, call):
+    assert vm.run(f"try {{ {call}; return null }} catch (e) {{ return e }}") == "out of range"
+    assert chip.calls == 1
+
+
+def test_reader_zero_length_goes_to_the_function(vm, chip):
+    assert vm.run("return chip.read(3, 0).len()") == 0
+    assert chip.calls == 1
+
+
+def test_closed_gate_goes_to_the_function(vm, chip):
+    chip.gate[0] = 0
+    assert vm.run("try { chip.read(0, 1) } catch (e) { return e }") == "chip is off"
+    chip.gate[0] = 1
+    assert vm.run("return chip.read(0, 1).len()") == 1
+    assert chip.calls == 1
+
+
+def test_wrong_argument_count_is_the_functions_error(vm, chip):
+    assert vm.run("try { chip.read(1) } catch (e) { return e }") == "wrong number of parameters"
+    assert vm.run("try { chip.read(1, 2, 3) } catch (e) { return e }") == "wrong number of parameters"
+
+
+def test_reader_blobs_count_against_the_memory_limit(vm, chip):
+    vm.memory_limit = vm.memory_used + 4096
+    with pytest.raises(squirrel.MemoryLimitError):
+        vm.run("local keep = []; for (;;) keep.push(chip.read(0, 64));")
+
+
+def test_buffer_stays_exported_while_the_vm_lives():
+    chip = Chip()
+    vm = squirrel.VM()
+    vm.install(vm.root, squirrel.NativeSet({"read": lambda ctx, o, n: chip.read(vm, o, n)},
+                                           readers={"read": lambda ctx: (chip.data, chip.gate)}))
+    with pytest.raises(BufferError):
+        chip.data.extend(b"more")  # C holds a pointer into it: resizing must not move it
+    vm.close()
+    chip.data.extend(b"more")
+
+
+def test_gate_must_be_writable(vm):
+    ns = squirrel.NativeSet({"read": lambda ctx, o, n: b""}, readers={"read": lambda ctx: (b"abc", b"\x01")})
+    with pytest.raises(BufferError):
+        vm.install(vm.root, ns)
+
+
+def test_stream_readn_c_is_signed_in_both_dialects():
+    """Patch 04: the build's -funsigned-char must not change readn('c')."""
+    for dialect in ("imp", "standard"):
+        with squirrel.VM(dialect) as vm:
+            assert vm.run("local b = blob(2); b.writen(-2, 'c'); b.writen(200, 'b'); b.seek(0); "
+                          "return [b.readn('c'), b.readn('c')]") == [-2, -56]
+
+
+def test_stream_writeblob_into_itself_copies_first():
+    """Patch 04: stock grew the buffer and then copied from the freed one."""
+    with squirrel.VM("standard") as vm:
+        assert vm.run("local b = blob(); for (local i = 0; i < 100; i++) b.writen(i, 'b'); "
+                      "for (local i = 0; i < 6; i++) b.writeblob(b); "
+                      "return [b.len(), b[0], b[99], b[100], b[6399]]") == [6400, 0, 99, 0, 99]
