@@ -236,8 +236,9 @@ class VM:
         self._handle = ffi.new_handle(self)
         self._functions: dict[int, _Native] = {}
         self._direct: dict[int, Any] = {}  # fid -> callable for the fast dispatch (see _direct_for)
-        self._contexts: dict[int, Any] = {}
+        self._batches: list[tuple[int, list[_Native], Any]] = []  # NativeSet installs: first id, natives, context
         self._coverage = False
+        self._coverage_used = False  # coverage() has nothing to read until it is switched on
         self._next_fid = 1
         self._pending: BaseException | None = None
         self._stop_exc: BaseException | None = None
@@ -279,6 +280,7 @@ class VM:
         lib.sqpy_close(ptr)
         self._functions.clear()
         self._direct.clear()
+        self._batches.clear()
         self.__dict__.pop("_exported", None)  # buffers C read from (buffer_reader)
 
     @property
@@ -449,9 +451,8 @@ class VM:
         if rc:
             self._raise(rc)
         self._next_fid += n
-        ids = range(base, base + n)
-        self._functions.update(zip(ids, natives.natives))
-        self._contexts.update(dict.fromkeys(ids, context))
+        if n:
+            self._batches.append((base, natives.natives, context))
 
     def collect_garbage(self) -> int:
         """Run Squirrel's cycle collector; returns what it freed."""
@@ -461,16 +462,24 @@ class VM:
         """Count executed lines of code compiled from now on (see :meth:`coverage`)."""
         lib.sqpy_set_coverage(self._live(), 1 if on else 0)
         self._coverage = bool(on)
+        self._coverage_used = self._coverage_used or self._coverage
 
     def coverage(self) -> dict[str, dict[int, int]]:
         """{file: {line: hits}} for the lines executed while coverage was on."""
         ptr = self._live()
+        if not self._coverage_used:
+            return {}
         n = lib.sqpy_coverage_count(ptr)
         src, line, hits = ffi.new("const char **"), ffi.new("long long *"), ffi.new("long long *")
         out: dict[str, dict[int, int]] = {}
+        names: dict[bytes, str] = {}
         for i in range(n):
             lib.sqpy_coverage_item(ptr, i, src, line, hits)
-            file, mapped = self._map(ffi.string(src[0]).decode("utf-8", "replace"), line[0])
+            raw = ffi.string(src[0])
+            name = names.get(raw)
+            if name is None:
+                name = names[raw] = raw.decode("utf-8", "replace")
+            file, mapped = self._map(name, line[0]) if name in self._linemaps else (name, line[0])
             d = out.setdefault(file, {})
             d[mapped] = d.get(mapped, 0) + hits[0]
         return out
@@ -847,8 +856,18 @@ class VM:
 
     # --- callbacks from C -------------------------------------------------------------------------
 
-    def _dispatch(self, v: Any, fid: int, nargs: int, args: Any, ret: Any) -> int:
+    def _native(self, fid: int) -> tuple[_Native | None, Any]:
+        """The native with id ``fid`` and its context (None, None when it is gone)."""
         nat = self._functions.get(fid)
+        if nat is not None:
+            return nat, None
+        for base, natives, context in self._batches:  # a handful per VM
+            if base <= fid < base + len(natives):
+                return natives[fid - base], context
+        return None, None
+
+    def _dispatch(self, v: Any, fid: int, nargs: int, args: Any, ret: Any) -> int:
+        nat, context = self._native(fid)
         try:
             if nat is None:
                 raise SquirrelError("this Python function is no longer registered")
@@ -861,7 +880,7 @@ class VM:
                 pyargs[0] = CallContext(self, v, pyargs[0])
                 first = 0
             if nat.bound:
-                result = nat.func(self._contexts[fid], *pyargs[first:])
+                result = nat.func(context, *pyargs[first:])
             else:
                 result = nat.func(*pyargs[first:])
             if result is None:
@@ -899,14 +918,14 @@ class VM:
     def _dispatch_other(self, fid: int, shape: int) -> int:
         """The fast dispatch of a native not in ``_direct`` yet (it goes there unless it takes
         `this`, a context or has an upper argument count; those are dispatched here)."""
-        nat = self._functions.get(fid)
+        nat, context = self._native(fid)
         if nat is None:
             raise SquirrelError("this Python function is no longer registered")
         args = self._fargs(shape & 0xFF)
         if nat.pass_this or nat.pass_context or nat.maxargs is not None:
-            result = nat.func(*self._fargs_special(nat, fid, len(args), args))
+            result = nat.func(*self._fargs_special(nat, context, len(args), args))
         else:
-            f = functools.partial(nat.func, self._contexts[fid]) if nat.bound else nat.func
+            f = functools.partial(nat.func, context) if nat.bound else nat.func
             self._direct[fid] = f
             result = f(*args)
         if result is None:
@@ -916,7 +935,7 @@ class VM:
             return CB_RETURN_INT
         return self._fret(result)
 
-    def _fargs_special(self, nat: _Native, fid: int, nargs: int, args: list) -> list:
+    def _fargs_special(self, nat: _Native, context: Any, nargs: int, args: list) -> list:
         """The fast dispatch's extra work for natives that take more than their arguments."""
         if nat.maxargs is not None and nargs + 1 > nat.maxargs:
             raise ScriptError("wrong number of parameters")  # what Squirrel says itself
@@ -928,7 +947,7 @@ class VM:
                 this = CallContext(self, lib.sqpy_cbthread(self._ptr), this)
             args.insert(0, this)
         if nat.bound:
-            args.insert(0, self._contexts[fid])
+            args.insert(0, context)
         return args
 
     def _fret(self, result: Any) -> int:
