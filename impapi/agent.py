@@ -25,6 +25,8 @@ class Agent:
         self.clock = sim.clock
         self.source = source
         self.filename = filename
+        self.spare_vm: Any = None  # (VM, the ScriptHost that used it last): see ScriptHost
+        self.vm_base_memory = 0
         self.id = agent_id
         self.url = f"https://agent.electricimp.com/{agent_id}"
         self.saved: Any = {}

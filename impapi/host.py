@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 # Most timers a device may hold at once (imp-api.md §4.1); beyond, imp.wakeup returns null.
 DEVICE_TIMER_LIMIT = 20
+# Bytes a reused VM may hold beyond its pristine state before a cycle collection.
+GARBAGE_SLACK = 64 * 1024
 
 
 class TimerHandle:
@@ -48,9 +50,13 @@ class ScriptHost:
         self.onidle_handler: Any = None
         self.unhandled_handler: Any = None
         self.shutdown_handler: Any = None
-        self.vm = squirrel.VM("imp", instruction_limit=sim.config.watchdog_instructions,
-                              print=self._print, error=self._print_error)
-        natives.install(self)
+        self.vm = self._reused_vm()
+        if self.vm is None:
+            self.vm = squirrel.VM("imp", instruction_limit=sim.config.watchdog_instructions,
+                                  print=self._print, error=self._print_error)
+            natives.install(self)
+            self.vm.snapshot()  # the imp's globals as every later boot of this owner starts
+            owner.vm_base_memory = self.vm.memory_used
         if sim.coverage is not None and sim.coverage.wants(filename):
             self.vm.set_coverage(True)  # the app's code only: the API's prelude is compiled
         # The module's free memory is what the app gets on top of the imp API itself.
@@ -111,14 +117,44 @@ class ScriptHost:
             h.timer.cancel()
         self.timers.clear()
         self.handlers.clear()
-        if self.vm.running:
-            self.clock.schedule(0, self._close)  # stopped from inside a call: close once it unwinds
-        else:
-            self.vm.close()
+        self._release_vm()
 
     def _close(self) -> None:
         if not self.vm.closed and not self.vm.running:
             self.vm.close()
+
+    # --- VM reuse (Config.reuse_vms) ------------------------------------------------------
+
+    def _reused_vm(self) -> squirrel.VM | None:
+        """The owner's VM from its previous run, restored to the imp's pristine globals, with
+        its natives handed to this run; None when there is none or it cannot be reused."""
+        spare = self.owner.spare_vm
+        if spare is None:
+            return None
+        self.owner.spare_vm = None
+        vm, previous = spare
+        vm.memory_limit = None  # the previous run's limit must not stop the restore
+        if vm.closed or vm.running or not vm.restore():
+            vm.close()
+            return None
+        if vm.memory_used > self.owner.vm_base_memory + GARBAGE_SLACK:
+            vm.collect_garbage()  # cycles the previous run left (reference counting missed them)
+        vm.rebind(previous, self)
+        vm.print, vm.error = self._print, self._print_error
+        return vm
+
+    def _release_vm(self) -> None:
+        """At the end of the run: keep the VM for the owner's next run, or close it."""
+        vm = self.vm
+        if vm.closed:
+            return
+        if self.sim.config.reuse_vms and self.owner.spare_vm is None and not vm.running:
+            vm.print = vm.error = None
+            self.owner.spare_vm = (vm, self)
+        elif not vm.running:
+            vm.close()
+        else:
+            self.clock.schedule(0, self._close)  # stopped from inside a call: close once it unwinds
 
     # --- timers (imp-api.md §4.1) ---------------------------------------------------------
 

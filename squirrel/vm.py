@@ -283,6 +283,44 @@ class VM:
         self._batches.clear()
         self.__dict__.pop("_exported", None)  # buffers C read from (buffer_reader)
 
+    def snapshot(self) -> None:
+        """Keep the root table (and const table) as they are now as this VM's pristine state,
+        for :meth:`restore`; scripts from now on see a copy.
+
+        For hosts that run many short scripts (an imp boots afresh every few minutes): building
+        a VM and its globals costs far more than restoring them. Tables reachable from the root
+        are copied deeply; functions, classes and other objects are shared between the copies."""
+        rc = lib.sqpy_snapshot(self._live())
+        if rc:
+            raise SquirrelError("snapshot() needs a VM that is not running")
+        self._root = _p.Table(self, lib.sqpy_ref_root(self._ptr), TABLE)
+
+    def restore(self) -> bool:
+        """Start afresh from the :meth:`snapshot`: a new copy of the pristine root and const
+        tables, no line coverage, no pending error. Returns False, changing nothing, when a
+        script changed something the copies share with the pristine state (a class's members,
+        a pristine closure's root, a pristine table reached through ``getroot()``): such a VM
+        cannot be reused, make a new one. Objects of earlier scripts that Python still holds
+        stay valid; nothing else refers to them."""
+        ptr = self._live()
+        rc = lib.sqpy_restore(ptr)
+        if rc == lib.SQPY_BADARG:
+            raise SquirrelError("restore() needs a snapshot() and a VM that is not running")
+        if rc:
+            return False
+        self._root = _p.Table(self, lib.sqpy_ref_root(ptr), TABLE)
+        self._coverage = self._coverage_used = False
+        self._pending = self._stop_exc = self._callback_exc = None
+        self._dirty = False
+        self._ret_keep = None
+        return True
+
+    def rebind(self, old: Any, new: Any) -> None:
+        """Natives installed (:meth:`install`) with context ``old`` receive ``new`` from now on."""
+        self._batches = [(base, natives, new if context is old else context)
+                         for base, natives, context in self._batches]
+        self._direct.clear()  # it holds functions bound to the old contexts
+
     @property
     def closed(self) -> bool:
         return self._ptr == ffi.NULL

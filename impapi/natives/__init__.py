@@ -55,8 +55,9 @@ def install(host: Any) -> None:
 
     sim = host.sim
     vm = host.vm
+    owner = host.owner  # not host: a VM serves all the runs of its owner (Config.reuse_vms)
     install_language(vm, side=host.side, now_us=lambda: sim.clock.now_us, epoch_us=sim.epoch_us,
-                     uptime_us=(lambda: host.owner.micros()) if host.side == "device" else (lambda: sim.clock.now_us),
+                     uptime_us=(lambda: owner.micros()) if host.side == "device" else (lambda: sim.clock.now_us),
                      rng=sim.rng)
     key = (host.side, host.variant)
     ns = _SETS.get(key)

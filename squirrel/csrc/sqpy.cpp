@@ -79,6 +79,9 @@ struct sqpy_vm {
     std::string csource;
     long long cline, ccol;
 
+    HSQOBJECT snap_root, snap_consts;  /* pristine state for sqpy_restore (OT_NULL: none) */
+    unsigned long long snap_digest;
+
     bool coverage;
     std::map<CoverageKey, long long> cov;
     std::vector<std::pair<CoverageKey, long long> > covflat;
@@ -718,6 +721,8 @@ sqpy_vm *sqpy_open(void *owner, int intwidth, long long stacksize) {
     vm->intwidth = intwidth;
     sq_resetobject(&vm->keep);
     sq_resetobject(&vm->err);
+    sq_resetobject(&vm->snap_root);
+    sq_resetobject(&vm->snap_consts);
     sqpy_vm *saved = g_current;
     g_current = vm;
     vm->v = sq_open(stacksize > 0 ? stacksize : 1024);
@@ -745,6 +750,8 @@ void sqpy_close(sqpy_vm *vm) {
     for (size_t i = 0; i < vm->refs.size(); i++) sq_release(vm->v, &vm->refs[i]);
     sq_release(vm->v, &vm->keep);
     sq_release(vm->v, &vm->err);
+    sq_release(vm->v, &vm->snap_root);
+    sq_release(vm->v, &vm->snap_consts);
     vm->refs.clear();
     void *owner = vm->owner;
     (void)owner;
@@ -1381,6 +1388,151 @@ int sqpy_stack_frame(HSQUIRRELVM v, int level, const char **func, const char **s
     *src = si.source ? si.source : "";
     *line = si.line;
     return 1;
+}
+
+/* ---- snapshot and restore ----
+ * A VM that runs many short scripts one after another (an imp boots afresh every few minutes)
+ * can start each one from a pristine root table instead of building a new VM. sqpy_snapshot
+ * keeps the current root and const tables as the pristine state and gives the script a copy;
+ * sqpy_restore gives it a new copy. Copies are deep for tables and shallow for everything else
+ * (functions, classes and the rest stay shared), so restore first checks, with a digest, that
+ * nothing shared was changed: the pristine tables (reachable through a closure's getroot()),
+ * the members and attributes of pristine classes, the roots of pristine closures. A changed
+ * one means the VM cannot be reused (the caller makes a new one). */
+
+static inline unsigned long long mix(unsigned long long h, unsigned long long x) {
+    h ^= x + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    return h;
+}
+
+static unsigned long long obj_word(HSQUIRRELVM v, SQInteger idx) {
+    HSQOBJECT o;
+    sq_getstackobj(v, idx, &o);
+    return mix((unsigned long long)o._type, (unsigned long long)o._unVal.raw);
+}
+
+static unsigned long long digest_value(HSQUIRRELVM v, SQInteger idx, int depth);
+
+/* Digest of the container at idx (a table or class): its slots and what they hold. */
+static unsigned long long digest_slots(HSQUIRRELVM v, SQInteger idx, int depth) {
+    if (idx < 0) idx = sq_gettop(v) + 1 + idx;
+    unsigned long long h = mix(obj_word(v, idx), (unsigned long long)sq_getsize(v, idx));
+    sq_pushnull(v);
+    while (SQ_SUCCEEDED(sq_next(v, idx))) {
+        h = mix(h, obj_word(v, -2));
+        h = mix(h, digest_value(v, -1, depth + 1));
+        sq_pop(v, 2);
+    }
+    sq_pop(v, 1);
+    return h;
+}
+
+static unsigned long long digest_value(HSQUIRRELVM v, SQInteger idx, int depth) {
+    if (idx < 0) idx = sq_gettop(v) + 1 + idx;
+    unsigned long long h = obj_word(v, idx);
+    if (depth > 8) return h;
+    switch (sq_gettype(v, idx)) {
+    case OT_TABLE:
+        return mix(h, digest_slots(v, idx, depth));
+    case OT_CLASS:
+        h = mix(h, digest_slots(v, idx, depth));
+        sq_pushnull(v);  /* the class's own attributes */
+        if (SQ_SUCCEEDED(sq_getattributes(v, idx))) { h = mix(h, obj_word(v, -1)); sq_pop(v, 1); }
+        else sq_pop(v, 1);
+        sq_pushnull(v);
+        while (SQ_SUCCEEDED(sq_next(v, idx))) {  /* and each member's */
+            sq_pop(v, 1);  /* the value: the key is what getattributes takes */
+            if (SQ_SUCCEEDED(sq_getattributes(v, idx))) h = mix(h, obj_word(v, -1));
+            sq_pop(v, 1);  /* the attributes (or, on failure, the key) */
+        }
+        sq_pop(v, 1);
+        return h;
+    case OT_CLOSURE:
+        if (SQ_SUCCEEDED(sq_getclosureroot(v, idx))) { h = mix(h, obj_word(v, -1)); sq_pop(v, 1); }
+        return h;
+    default:
+        return h;
+    }
+}
+
+/* Pushes a copy of the table at idx whose nested tables are copies too. */
+static void push_deep_copy(HSQUIRRELVM v, SQInteger idx, int depth) {
+    if (idx < 0) idx = sq_gettop(v) + 1 + idx;
+    sq_clone(v, idx);
+    if (depth > 8) return;
+    SQInteger copy = sq_gettop(v);
+    sq_pushnull(v);
+    while (SQ_SUCCEEDED(sq_next(v, copy))) {
+        if (sq_gettype(v, -1) == OT_TABLE) {
+            push_deep_copy(v, -1, depth + 1);  /* key, old, new */
+            sq_push(v, -3);                    /* key, old, new, key */
+            sq_push(v, -2);                    /* key, old, new, key, new */
+            sq_rawset(v, copy);                /* same key: no rehash, the iteration goes on */
+            sq_pop(v, 1);
+        }
+        sq_pop(v, 2);
+    }
+    sq_pop(v, 1);
+}
+
+static unsigned long long snapshot_digest(sqpy_vm *vm) {
+    HSQUIRRELVM v = vm->v;
+    sq_pushobject(v, vm->snap_root);
+    unsigned long long h = digest_value(v, -1, 0);
+    sq_pop(v, 1);
+    sq_pushobject(v, vm->snap_consts);
+    h = mix(h, digest_value(v, -1, 0));
+    sq_pop(v, 1);
+    return h;
+}
+
+/* Root and const tables := deep copies of the pristine ones. */
+static void set_copies(sqpy_vm *vm) {
+    HSQUIRRELVM v = vm->v;
+    const HSQOBJECT *pristine[2] = {&vm->snap_root, &vm->snap_consts};
+    SQRESULT (*set[2])(HSQUIRRELVM) = {sq_setroottable, sq_setconsttable};
+    for (int i = 0; i < 2; i++) {
+        sq_pushobject(v, *pristine[i]);
+        push_deep_copy(v, -1, 0);
+        set[i](v);
+        sq_pop(v, 1);
+    }
+}
+
+int sqpy_snapshot(sqpy_vm *vm) {
+    if (vm->depth) return SQPY_BADARG;
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    sq_release(v, &vm->snap_root);
+    sq_release(v, &vm->snap_consts);
+    sq_pushroottable(v);
+    sq_getstackobj(v, -1, &vm->snap_root);
+    sq_addref(v, &vm->snap_root);
+    sq_pop(v, 1);
+    sq_pushconsttable(v);
+    sq_getstackobj(v, -1, &vm->snap_consts);
+    sq_addref(v, &vm->snap_consts);
+    sq_pop(v, 1);
+    set_copies(vm);
+    vm->snap_digest = snapshot_digest(vm);
+    return SQPY_OK;
+}
+
+int sqpy_restore(sqpy_vm *vm) {
+    if (vm->depth || sq_type(vm->snap_root) != OT_TABLE) return SQPY_BADARG;
+    Entry e(vm);
+    HSQUIRRELVM v = vm->v;
+    if (snapshot_digest(vm) != vm->snap_digest) return SQPY_ERROR;
+    set_copies(vm);
+    sq_release(v, &vm->keep);
+    sq_resetobject(&vm->keep);
+    clear_error(vm);
+    vm->coverage = false;
+    sq_enabledebuginfo(v, SQFalse);
+    sq_setnativedebughook(v, NULL);
+    vm->cov.clear();
+    vm->covflat.clear();
+    return SQPY_OK;
 }
 
 void sqpy_coverage_clear(sqpy_vm *vm) {

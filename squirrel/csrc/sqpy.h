@@ -166,6 +166,13 @@ int sqpy_same(sqpy_vm *vm, long long a, long long b);
 long long sqpy_hash(sqpy_vm *vm, long long ref);
 int sqpy_closure_info(sqpy_vm *vm, long long ref, long long *nparams, sqpy_value *name, sqpy_value *source, long long *line);
 
+/* Reuse of a VM for a new script (see sqpy.cpp, "snapshot and restore"). sqpy_snapshot keeps
+ * the root and const tables as pristine and hands the script deep copies; sqpy_restore hands it
+ * new copies (SQPY_OK), or returns SQPY_ERROR when something shared with the pristine state was
+ * changed (the VM must then be replaced) and SQPY_BADARG without a snapshot or while running. */
+int sqpy_snapshot(sqpy_vm *vm);
+int sqpy_restore(sqpy_vm *vm);
+
 /* The last error. */
 int sqpy_error_value(sqpy_vm *vm, sqpy_value *out);
 const char *sqpy_error_message(sqpy_vm *vm);

@@ -1,0 +1,116 @@
+"""Config.reuse_vms: a boot restores the previous boot's VM to the imp's pristine globals instead
+of building a new VM. It must be invisible: the same logs and events as a new VM per boot, and
+nothing a boot did reaches the next one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from impapi import Config, Simulation
+from impapi.scenario import Scenario, apply, parse_at
+from impapi.testing import scenarios
+from runtime_helpers import device_lines
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+APPS = {
+    "polite-logger": ("polite-logger/logger.device.nut", "polite-logger/logger.agent.nut"),
+    "impolite-logger": ("impolite-logger/logger.device.nut", "impolite-logger/logger.agent.nut"),
+    "sleepy-sensor": ("sleepy-sensor/sensor.device.nut", "sensor.agent.nut"),
+    "ping-pong": ("ping-pong/pingpong.device.nut", "ping-pong/pingpong.agent.nut"),
+    "flash-ring-log": ("flash-ring-log/ring.device.nut", None),
+}
+BUSY = ["20m:impos=44.0", "47m:deploy", "1h10m:power-cycle", "2h:offline=40m", "3h:force-deploy",
+        "3h30m:move-group=production", "4h:power-off", "4h5m:power-on"]
+
+
+def play(device, agent, events, duration, reuse, imp="imp003"):
+    sim = Simulation(device=device, agent=agent, imp=imp, start=False, config=Config(reuse_vms=reuse))
+    sim.start()
+    apply(Scenario(tuple(parse_at(e) for e in events)), sim)
+    sim.run(duration)
+    return sim
+
+
+def observed(sim):
+    return sim.log.text(), [(e.time_us, e.kind, sorted(e.data.items())) for e in sim.events]
+
+
+@pytest.mark.parametrize("app", sorted(APPS))
+def test_examples_behave_the_same_with_a_new_vm_per_boot(app):
+    device, agent = APPS[app]
+    if agent is not None and "/" not in agent:
+        agent = str(Path(device).parent / agent)
+    device = str(EXAMPLES / device)
+    agent = str(EXAMPLES / agent) if agent else None
+    reused = play(device, agent, BUSY, "6h", True)
+    fresh = play(device, agent, BUSY, "6h", False)
+    assert reused.device.boots > 5
+    assert observed(reused) == observed(fresh)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(scenarios("12h"))
+def test_any_scenario_behaves_the_same_with_a_new_vm_per_boot(scn):
+    device = str(EXAMPLES / "polite-logger/logger.device.nut")
+    agent = str(EXAMPLES / "polite-logger/logger.agent.nut")
+    runs = []
+    for reuse in (True, False):
+        sim = Simulation(device=device, agent=agent, start=False, config=Config(reuse_vms=reuse))
+        sim.start()
+        apply(scn, sim)
+        sim.run("12h")
+        runs.append(observed(sim))
+    assert runs[0] == runs[1]
+
+
+# Each app changes something at its first boot and reports, at every boot, whether the change
+# is still there. On the imp every boot is a new Squirrel VM: it never is.
+LEAKS = {
+    "a global": ('leak <- 1;', '"leak" in getroottable()'),
+    "an API table member": ('server.extra <- 1;', '"extra" in server'),
+    "an API function replaced": ('server.log = function(s) {};', 'server.log.getinfos().native == false'),
+    "a method added to blob": ('blob.extra <- function() { return 1 };', '"extra" in blob'),
+    "the math table": ('math.extra <- 1;', '"extra" in math'),
+    "a prelude closure's root": ('time.getroot().extra <- 1;', '"extra" in getroottable()'),
+    "a delegate on an API table": ('hardware.setdelegate({ extra = 1 });', '"extra" in hardware'),
+}
+
+
+@pytest.mark.parametrize("what", sorted(LEAKS))
+def test_nothing_a_boot_changes_reaches_the_next_boot(what):
+    change, probe = LEAKS[what]
+    app = f"""
+        server.log("leaked: " + ({probe}));
+        {change}
+        imp.deepsleepfor(60);
+    """
+    sim = Simulation(device=app, imp="imp003")
+    sim.run("4m")
+    assert sim.device.boots == 4
+    lines = [line for line in device_lines(sim) if line.startswith("leaked")]
+    assert lines == ["leaked: false"] * 4
+
+
+def test_a_deployment_does_not_see_the_constants_of_the_code_it_replaced(tmp_path):
+    v1 = tmp_path / "v1.device.nut"
+    v1.write_text('const LIMIT = 5;\nserver.onshutdown(function(r) { server.restart(); });\n'
+                  'server.log("v1 " + LIMIT);\n')
+    v2 = tmp_path / "v2.device.nut"
+    v2.write_text('LIMIT <- 7;\nserver.log("v2 " + LIMIT);\n')
+    sim = play(str(v1), None, [f"1m:deploy={v2}"], "2m", True)
+    assert device_lines(sim) == ["v1 5", "v2 7"]
+
+
+def test_a_boot_ending_inside_a_call_closes_its_vm_instead_of_reusing_it():
+    """server.restart() from a handler that Squirrel called through a native (onidle through
+    imp.wakeup here): the next boot must not take a VM that is still unwinding."""
+    app = """
+        server.log("boot " + hardware.wakereason());
+        imp.wakeup(1, function() { imp.onidle(function() { server.restart(); }); });
+    """
+    sim = Simulation(device=app, imp="imp003")
+    sim.run("10s")
+    assert sim.device.boots >= 3

@@ -1,0 +1,103 @@
+"""VM.snapshot / restore / rebind: reusing one VM for many short scripts."""
+
+from __future__ import annotations
+
+import pytest
+
+import squirrel
+
+SETUP = """
+x <- 1;
+t <- { a = 1, sub = { b = 2 } };
+class C { v = 1; function get() { return v } }
+function pristine_f() { return 1 }
+"""
+
+
+@pytest.fixture
+def vm():
+    with squirrel.VM() as vm:
+        vm.run(SETUP)
+        vm.snapshot()
+        yield vm
+
+
+def test_restore_gives_a_fresh_copy_of_the_globals(vm):
+    vm.run("x = 2; t.a = 9; t.sub.b = 8; t.n <- 3; y <- 4; delete t.sub;")
+    assert vm.restore()
+    assert vm.run("return [x, t.a, t.sub.b, 'n' in t, 'y' in getroottable()]") == [1, 1, 2, False, False]
+    assert vm.root["x"] == 1  # vm.root follows the new root table
+
+
+def test_each_restore_is_independent(vm):
+    for i in range(5):
+        assert vm.restore()
+        assert vm.run(f"t.sub.b += {i}; return t.sub.b") == 2 + i
+
+
+def test_functions_compiled_after_restore_see_the_new_globals(vm):
+    vm.restore()
+    f = vm.compile("return function() { return ::x }")()
+    vm.run("x = 42")
+    assert f() == 42
+
+
+def test_constants_of_earlier_scripts_are_forgotten(vm):
+    vm.compile("const LIMIT = 5; return LIMIT", "v1.nut")
+    assert vm.restore()
+    assert vm.compile("LIMIT <- 7; return LIMIT", "v2.nut")() == 7
+
+
+@pytest.mark.parametrize("change", [
+    "C.extra <- function() { return 2 }",        # a method added to a shared class
+    "C.rawset(\"get\", function() { return 2 })",  # a method replaced
+    "C.setattributes(null, { tag = 1 })",         # class attributes
+    "pristine_f.getroot().leak <- 1",             # the pristine root, through a closure
+    "pristine_f.setroot({})",                     # a shared closure's root
+])
+def test_a_change_to_shared_state_refuses_the_restore(vm, change):
+    vm.run(change)
+    assert vm.restore() is False
+    assert vm.root["x"] == 1  # nothing changed: the caller replaces the VM
+
+
+def test_instances_made_from_shared_classes_are_not_shared_state(vm):
+    vm.run("keep <- C(); keep.v = 5")
+    assert vm.restore()
+    assert vm.run("return C().get()") == 1
+
+
+def test_objects_python_kept_stay_usable(vm):
+    table = vm.run("return { n = 1 }")
+    assert vm.restore()
+    assert table["n"] == 1
+
+
+def test_cycles_are_collected_on_request(vm):
+    base = vm.memory_used
+    vm.run("for (local i = 0; i < 200; i++) { local a = {}; a.self <- a; }")
+    assert vm.restore()
+    assert vm.memory_used > base  # reference counting cannot free cycles...
+    vm.collect_garbage()
+    assert vm.memory_used <= base + 512  # ...the collector can
+
+
+def test_restore_needs_a_snapshot_and_a_resting_vm():
+    with squirrel.VM() as fresh:
+        with pytest.raises(squirrel.SquirrelError, match="snapshot"):
+            fresh.restore()
+        fresh.snapshot()
+
+        def inside():
+            fresh.restore()
+
+        fresh.root["inside"] = inside
+        with pytest.raises(squirrel.SquirrelError, match="not running"):
+            fresh.run("inside()")
+
+
+def test_rebind_hands_installed_natives_a_new_context(vm):
+    vm.install(vm.root, squirrel.NativeSet({"who": lambda ctx: ctx}), "first")
+    assert vm.run("return who()") == "first"
+    vm.rebind("first", "second")
+    assert vm.run("return who()") == "second"
