@@ -1,4 +1,8 @@
-"""One run of Squirrel: a fresh VM for one boot of a device, or one start of an agent.
+"""One run of Squirrel: one boot of a device, or one start of an agent.
+
+Each run starts from the imp's pristine globals: in the VM of the owner's previous run, restored
+(``squirrel.VM.restore``), or in a new VM (the first run, ``Config.reuse_vms=False``, or when a
+script changed something a restore cannot undo).
 
 The host owns the VM, its timers and message handlers, and runs every piece of Squirrel as one
 event of the virtual clock. What ends the run (a halt, an uncaught error, running out of memory
@@ -55,8 +59,9 @@ class ScriptHost:
             self.vm = squirrel.VM("imp", instruction_limit=sim.config.watchdog_instructions,
                                   print=self._print, error=self._print_error)
             natives.install(self)
-            self.vm.snapshot()  # the imp's globals as every later boot of this owner starts
-            owner.vm_base_memory = self.vm.memory_used
+            if sim.config.reuse_vms:
+                self.vm.snapshot()  # the imp's globals as every later boot of this owner starts
+                owner.vm_base_memory = self.vm.memory_used
         if sim.coverage is not None and sim.coverage.wants(filename):
             self.vm.set_coverage(True)  # the app's code only: the API's prelude is compiled
         # The module's free memory is what the app gets on top of the imp API itself.
@@ -148,6 +153,8 @@ class ScriptHost:
         vm = self.vm
         if vm.closed:
             return
+        # What this run holds of its Squirrel objects goes, so a reused VM frees them now.
+        self.main = self.shutdown_handler = self.onidle_handler = self.unhandled_handler = None
         if self.sim.config.reuse_vms and self.owner.spare_vm is None and not vm.running:
             vm.print = vm.error = None
             self.owner.spare_vm = (vm, self)

@@ -818,21 +818,13 @@ class VM:
         """Inside a Python native: the (file, line) of the Squirrel code that called it (the
         innermost script frame, ``#line``-mapped), or None outside a native call."""
         ptr = self._ptr
-        if ptr == ffi.NULL or not lib.sqpy_depth(ptr):
-            return None
-        thread = lib.sqpy_cbthread(ptr)
-        if thread == ffi.NULL:
-            return None
-        out = self.__dict__.get("_frame_out")
+        out = self.__dict__.get("_caller_out")
         if out is None:
-            out = self._frame_out = (ffi.new("const char **"), ffi.new("const char **"), ffi.new("long long *"))
-        func, src, line = out
-        for level in range(1, 64):
-            if not lib.sqpy_stack_frame(thread, level, func, src, line):
-                return None
-            if line[0] >= 0:
-                return self._map(ffi.string(src[0]).decode("utf-8", "replace"), line[0])
-        return None
+            out = self._caller_out = (ffi.new("const char **"), ffi.new("long long *"))
+        if ptr == ffi.NULL or not lib.sqpy_caller(ptr, *out):
+            return None
+        name = ffi.string(out[0][0]).decode("utf-8", "replace")
+        return self._map(name, out[1][0]) if name in self._linemaps else (name, out[1][0])
 
     def _map(self, file: str, line: int) -> tuple[str, int]:
         m = self._linemaps.get(file)

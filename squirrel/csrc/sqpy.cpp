@@ -1535,6 +1535,20 @@ int sqpy_restore(sqpy_vm *vm) {
     return SQPY_OK;
 }
 
+int sqpy_caller(sqpy_vm *vm, const char **src, long long *line) {
+    HSQUIRRELVM v = vm->depth ? vm->cbv : NULL;
+    if (!v) return 0;
+    SQStackInfos si;
+    for (SQInteger level = 1; level < 64 && SQ_SUCCEEDED(sq_stackinfos(v, level, &si)); level++) {
+        if (si.line >= 0) {
+            *src = si.source ? si.source : "";
+            *line = si.line;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void sqpy_coverage_clear(sqpy_vm *vm) {
     vm->cov.clear();
     vm->covflat.clear();

@@ -194,6 +194,10 @@ void sqpy_coverage_clear(sqpy_vm *vm);
  * where the script is. Returns 0 past the outermost frame. */
 int sqpy_stack_frame(HSQUIRRELVM v, int level, const char **func, const char **src, long long *line);
 
+/* Inside a native: the source and line of the innermost script frame that called it. Returns 0
+ * when there is none. */
+int sqpy_caller(sqpy_vm *vm, const char **src, long long *line);
+
 /* cdef-end */
 
 #ifdef __cplusplus
