@@ -6,27 +6,32 @@ logger, what dominates their cost, and optionally the full 500-example search.
 (a) throughput: the engine (hypothesis generating scenarios, each played for --for and checked
     with --check all, coverage on) over --examples examples; reported as examples/s of wall and
     of CPU time. References in the same process: the same scenarios played bare (play() alone,
-    no checks, no coverage, no hypothesis), and an undisturbed Simulation.run of the same length;
-    the ratios say what the fuzzing machinery adds on top of simulating.
+    no checks, no coverage, no hypothesis), an undisturbed Simulation.run of the same length,
+    that run again with spiflash.read served by Python alone (the code before the hot-spot
+    fix), and the app's own Squirrel work (its start-up scan for every boot of the run, in a
+    bare VM): the floor no simulator can go below.
 (b) profile: cProfile over --profile examples, summarised by component (the Squirrel VM, the
     binding's dispatch, each imp native, the simulator, the fuzzer, hypothesis) and the top
     functions by own time.
 (c) --full: `impsim fuzz examples/polite-logger --for 2d --examples 500 --check all` with
     --jobs workers; reports pass/fail and the wall time.
 
-Recorded (2 vCPUs shared with other work, Python 3.11, 2026-11-27):
-    (a) 0.80 examples/s (1.25 s CPU per two-day example); bare replays 0.85/s (fuzz/bare CPU
-        1.07: checks ~3 ms, coverage only until every line has run); undisturbed run 1.2 s.
-        The issue's target of 100/s is out of reach by two orders of magnitude: see (b).
-    (b) hardware.spiflash.read: 146,944 calls per example (the logger scans its 512 records at
-        each of ~287 boots) — 46% of profiled time in the native alone, 88% of unprofiled CPU
-        (1.246 s with the scan, 0.148 s with the scan loop emptied: 7.5 us per read, of which the
-        binding's dispatch + blob proxy is most). Without the scan an example still costs
-        0.15 s (about 0.5 ms per boot: VM, natives, run, close), i.e. < 7 examples/s per core.
-        The fuzzer's own share: 0.6%; hypothesis: ~0%.
-    (c) 500 examples of 2d, --check all, --jobs 2: passed in 613 s wall (load average ~3 from
-        other jobs; 689 s CPU), 1321 scenario events explored, 471 examples with a non-FIFO
-        same-instant order; coverage 41/41 device lines, 3/4 agent lines.
+Recorded (2 vCPUs shared with other work, Python 3.11, 2026-11-27; figures before the fixes
+in brackets):
+    (a) 7.26 examples/s [0.80] (0.14 s CPU per two-day example); bare replays 8.9/s (fuzz/bare
+        CPU 1.22: checks, and coverage until every line has run); undisturbed run 0.109 s
+        [1.2 s]; with spiflash.read through Python 0.99 s (the C reader: 9.1x). The app's own
+        record scan, 287 boots in a bare VM: 48 ms, so at most 21 examples/s for this app even
+        at zero simulator cost: the issue's target of 100/s cannot be met with it.
+    (b) before: hardware.spiflash.read, 146,944 calls per example (512 records scanned at each
+        of ~287 boots), 88% of CPU at 7.5 us a read (a blob proxy made in Python and handed
+        back). Fixed: C answers plain reads from the chip's buffer (NativeSet readers), 187 ns a
+        read. Then a boot's own cost (a new VM, the dialect, the API: ~120 us of ~275 us) was
+        next: VMs are now restored, not rebuilt (Config.reuse_vms). Now: Squirrel executing
+        the app 33%, the binding's dispatch 27%, the simulator 14%, the fuzzer 4%,
+        hypothesis ~0%.
+    (c) 500 examples of 2d, --check all, --jobs 2: passed in 33.8 s wall [613 s], 1321 scenario
+        events explored; coverage 41/41 device lines, 3/4 agent lines.
 """
 
 from __future__ import annotations
