@@ -300,8 +300,8 @@ class VM:
         tables, no line coverage, no pending error. Returns False, changing nothing, when a
         script changed something the copies share with the pristine state (a class's members,
         a pristine closure's root, a pristine table reached through ``getroot()``): such a VM
-        cannot be reused, make a new one. Objects of earlier scripts that Python still holds
-        stay valid; nothing else refers to them."""
+        cannot be reused, make a new one. As after :meth:`close`, proxies made before the
+        restore stop working (they raise :class:`SquirrelError`) and what they held is freed."""
         ptr = self._live()
         rc = lib.sqpy_restore(ptr)
         if rc == lib.SQPY_BADARG:
@@ -309,6 +309,7 @@ class VM:
         if rc:
             return False
         self._root = _p.Table(self, lib.sqpy_ref_root(ptr), TABLE)
+        self.__dict__.pop("_helpers", None)  # proxies of the previous generation
         self._coverage = self._coverage_used = False
         self._pending = self._stop_exc = self._callback_exc = None
         self._dirty = False
@@ -849,7 +850,7 @@ class VM:
     def _raise(self, rc: int) -> None:
         ptr = self._ptr
         if rc == BADREF:
-            raise SquirrelError("the object belongs to a closed or different VM")
+            raise SquirrelError("the object belongs to a closed or different VM, or to a run before restore()")
         frames = self._frames() if ptr != ffi.NULL else []
         if rc == STOPPED and self._stop_exc is not None:
             exc, self._stop_exc = self._stop_exc, None

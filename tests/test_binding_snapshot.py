@@ -67,10 +67,18 @@ def test_instances_made_from_shared_classes_are_not_shared_state(vm):
     assert vm.run("return C().get()") == 1
 
 
-def test_objects_python_kept_stay_usable(vm):
-    table = vm.run("return { n = 1 }")
+def test_proxies_of_an_earlier_run_stop_working_and_free_what_they_held(vm):
+    table = vm.compile("return { n = 1, big = array(1000, 0) }")()
+    f = vm.compile("return 1")
+    used = vm.memory_used
     assert vm.restore()
-    assert table["n"] == 1
+    assert vm.memory_used < used - 8000  # the array went with the restore, not with the proxy
+    for use in (lambda: table["n"], f, lambda: vm.root["t"].__setitem__("x", table)):
+        with pytest.raises(squirrel.SquirrelError, match="before restore"):
+            use()
+    del table, f  # releasing stale handles does nothing to the new run's objects
+    fresh = vm.run("return { n = 2 }")
+    assert fresh["n"] == 2 and vm.run("return t.a") == 1
 
 
 def test_cycles_are_collected_on_request(vm):

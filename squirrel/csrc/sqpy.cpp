@@ -60,7 +60,8 @@ struct sqpy_vm {
     int *gil;         /* the innermost entry's GIL state (see Entry) */
 
     std::vector<HSQOBJECT> refs;
-    std::vector<long long> freelist;
+    std::vector<long long> freelist;  /* free indices into refs */
+    long long gen;  /* a handle is index | gen << 32; sqpy_restore starts a new generation */
     long long live;
     HSQOBJECT keep;  /* keeps the last result (and its string) alive */
 
@@ -229,17 +230,20 @@ static long long ref_new(sqpy_vm *vm, HSQUIRRELVM v, SQInteger idx) {
     if (!vm->freelist.empty()) {
         r = vm->freelist.back();
         vm->freelist.pop_back();
-        vm->refs[r] = o;
+        vm->refs[(size_t)r] = o;
     } else {
         r = (long long)vm->refs.size();
         vm->refs.push_back(o);
     }
     vm->live++;
-    return r;
+    return r | vm->gen << 32;
 }
 
+#define REF(vm, r) ((vm)->refs[(size_t)((r) & 0xFFFFFFFFLL)])
+
 static bool ref_ok(sqpy_vm *vm, long long r) {
-    return r >= 0 && r < (long long)vm->refs.size() && vm->refs[r]._type != OT_NULL;
+    long long i = r & 0xFFFFFFFFLL;
+    return r >= 0 && (r >> 32) == vm->gen && i < (long long)vm->refs.size() && vm->refs[(size_t)i]._type != OT_NULL;
 }
 
 /* Reads the value at idx into out; objects become new handles. */
@@ -279,7 +283,7 @@ static bool push_value(sqpy_vm *vm, HSQUIRRELVM v, const sqpy_value *val) {
     case SQPY_STRING: sq_pushstring(v, val->s, (SQInteger)val->len); return true;
     default:
         if (!ref_ok(vm, val->i)) return false;
-        sq_pushobject(v, vm->refs[val->i]);
+        sq_pushobject(v, REF(vm, val->i));
         return true;
     }
 }
@@ -349,7 +353,7 @@ static bool push_slot(sqpy_vm *vm, HSQUIRRELVM v, int i, const char **strs) {
         return true;
     default:
         if (!ref_ok(vm, b->i[i])) return false;
-        sq_pushobject(v, vm->refs[b->i[i]]);
+        sq_pushobject(v, REF(vm, b->i[i]));
         return true;
     }
 }
@@ -719,6 +723,7 @@ sqpy_vm *sqpy_open(void *owner, int intwidth, long long stacksize) {
     sqpy_vm *vm = new sqpy_vm();
     vm->owner = owner;
     vm->intwidth = intwidth;
+    vm->gen = 0;
     sq_resetobject(&vm->keep);
     sq_resetobject(&vm->err);
     sq_resetobject(&vm->snap_root);
@@ -747,7 +752,7 @@ sqpy_vm *sqpy_open(void *owner, int intwidth, long long stacksize) {
 void sqpy_close(sqpy_vm *vm) {
     sqpy_vm *saved = g_current;
     g_current = vm;
-    for (size_t i = 0; i < vm->refs.size(); i++) sq_release(vm->v, &vm->refs[i]);
+    for (size_t i = 0; i < vm->refs.size(); i++) sq_release(vm->v, &REF(vm, i));
     sq_release(vm->v, &vm->keep);
     sq_release(vm->v, &vm->err);
     sq_release(vm->v, &vm->snap_root);
@@ -788,9 +793,9 @@ void sqpy_release(sqpy_vm *vm, long long r) {
     if (!ref_ok(vm, r)) return;
     sqpy_vm *saved = g_current;
     g_current = vm;
-    HSQOBJECT o = vm->refs[r];
-    sq_resetobject(&vm->refs[r]);
-    vm->freelist.push_back(r);
+    HSQOBJECT o = REF(vm, r);
+    sq_resetobject(&REF(vm, r));
+    vm->freelist.push_back(r & 0xFFFFFFFFLL);
     vm->live--;
     sq_release(vm->v, &o);
     g_current = saved;
@@ -799,7 +804,7 @@ void sqpy_release(sqpy_vm *vm, long long r) {
 long long sqpy_live_refs(sqpy_vm *vm) { return vm->live; }
 
 int sqpy_ref_type(sqpy_vm *vm, long long r) {
-    return ref_ok(vm, r) ? (int)_RAW_TYPE(vm->refs[r]._type) : 0;
+    return ref_ok(vm, r) ? (int)_RAW_TYPE(REF(vm, r)._type) : 0;
 }
 
 int sqpy_compile(sqpy_vm *vm, const char *src, long long len, const char *name, sqpy_value *out) {
@@ -836,11 +841,11 @@ static SQInteger read_bytes(SQUserPointer up, SQUserPointer p, SQInteger n) {
 }
 
 long long sqpy_dump(sqpy_vm *vm, long long fn, char *out, long long cap) {
-    if (!ref_ok(vm, fn) || sq_type(vm->refs[fn]) != OT_CLOSURE) return -1;
+    if (!ref_ok(vm, fn) || sq_type(REF(vm, fn)) != OT_CLOSURE) return -1;
     Entry e(vm);
     Buffer b;
     b.pos = 0;
-    sq_pushobject(vm->v, vm->refs[fn]);
+    sq_pushobject(vm->v, REF(vm, fn));
     SQRESULT r = sq_writeclosure(vm->v, write_bytes, &b);
     sq_pop(vm->v, 1);
     if (SQ_FAILED(r)) return -1;
@@ -866,7 +871,7 @@ int sqpy_call(sqpy_vm *vm, long long fn, const sqpy_value *self, int nargs, cons
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
     sq_reservestack(v, nargs + 4);
-    sq_pushobject(v, vm->refs[fn]);
+    sq_pushobject(v, REF(vm, fn));
     if (self) {
         if (!push_value(vm, v, self)) { sq_settop(v, top); return SQPY_BADREF; }
     } else {
@@ -911,7 +916,7 @@ int sqpy_fcall(sqpy_vm *vm, long long fn, int n, const char *strs) {
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
     sq_reservestack(v, n + 4);
-    sq_pushobject(v, vm->refs[fn]);
+    sq_pushobject(v, REF(vm, fn));
     if (!has_this) sq_pushroottable(v);
     for (int i = 0; i < n; i++) {
         if (!push_slot(vm, v, i, &strs)) {
@@ -968,7 +973,7 @@ int sqpy_get(sqpy_vm *vm, long long obj, const sqpy_value *key, int raw, sqpy_va
     Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
-    sq_pushobject(v, vm->refs[obj]);
+    sq_pushobject(v, REF(vm, obj));
     if (!push_value(vm, v, key)) { sq_settop(v, top); return SQPY_BADREF; }
     SQRESULT r = raw ? sq_rawget(v, -2) : sq_get(v, -2);
     if (SQ_FAILED(r)) { sq_settop(v, top); return e.fail(); }
@@ -983,7 +988,7 @@ int sqpy_set(sqpy_vm *vm, long long obj, const sqpy_value *key, const sqpy_value
     clear_error(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
-    sq_pushobject(v, vm->refs[obj]);
+    sq_pushobject(v, REF(vm, obj));
     if (!push_value(vm, v, key) || !push_value(vm, v, val)) { sq_settop(v, top); return SQPY_BADREF; }
     sq_reseterror(v);
     SQRESULT r = newslot ? sq_newslot(v, -3, SQFalse) : sq_set(v, -3);
@@ -1011,7 +1016,7 @@ int sqpy_delete(sqpy_vm *vm, long long obj, const sqpy_value *key) {
     Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
-    sq_pushobject(v, vm->refs[obj]);
+    sq_pushobject(v, REF(vm, obj));
     if (!push_value(vm, v, key)) { sq_settop(v, top); return SQPY_BADREF; }
     SQRESULT r = sq_deleteslot(v, -2, SQFalse);
     sq_settop(v, top);
@@ -1023,7 +1028,7 @@ int sqpy_next(sqpy_vm *vm, long long obj, sqpy_value *iter, sqpy_value *key, sqp
     Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
-    sq_pushobject(v, vm->refs[obj]);
+    sq_pushobject(v, REF(vm, obj));
     push_value(vm, v, iter);
     int rc;
     sq_reseterror(v);  /* sq_next fails both at the end and on errors: only errors set it */
@@ -1059,7 +1064,7 @@ int sqpy_items(sqpy_vm *vm, long long obj, int cap, sqpy_value *keys, sqpy_value
     Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
-    sq_pushobject(v, vm->refs[obj]);
+    sq_pushobject(v, REF(vm, obj));
     sq_pushnull(v);
     int n = 0;
     while (n < cap && SQ_SUCCEEDED(sq_next(v, -2))) {
@@ -1077,7 +1082,7 @@ int sqpy_fill(sqpy_vm *vm, long long obj, int n, const sqpy_value *keys, const s
     Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
-    sq_pushobject(v, vm->refs[obj]);
+    sq_pushobject(v, REF(vm, obj));
     bool array = sq_gettype(v, -1) == OT_ARRAY;
     for (int i = 0; i < n; i++) {
         if (!array && !push_value(vm, v, &keys[i])) { sq_settop(v, top); return SQPY_BADREF; }
@@ -1094,7 +1099,7 @@ int sqpy_fill(sqpy_vm *vm, long long obj, int n, const sqpy_value *keys, const s
 long long sqpy_len(sqpy_vm *vm, long long obj) {
     if (!ref_ok(vm, obj)) return -1;
     Entry e(vm);
-    sq_pushobject(vm->v, vm->refs[obj]);
+    sq_pushobject(vm->v, REF(vm, obj));
     SQInteger n = sq_getsize(vm->v, -1);
     sq_pop(vm->v, 1);
     return n;
@@ -1105,7 +1110,7 @@ int sqpy_append(sqpy_vm *vm, long long arr, const sqpy_value *val) {
     Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
-    sq_pushobject(v, vm->refs[arr]);
+    sq_pushobject(v, REF(vm, arr));
     if (!push_value(vm, v, val)) { sq_settop(v, top); return SQPY_BADREF; }
     SQRESULT r = sq_arrayappend(v, -2);
     sq_settop(v, top);
@@ -1138,7 +1143,7 @@ int sqpy_blob_data(sqpy_vm *vm, long long ref, const char **data, long long *len
     if (!ref_ok(vm, ref)) return SQPY_BADREF;
     Entry e(vm);
     HSQUIRRELVM v = vm->v;
-    sq_pushobject(v, vm->refs[ref]);
+    sq_pushobject(v, REF(vm, ref));
     SQUserPointer p;
     int rc = SQPY_BADARG;
     if (SQ_SUCCEEDED(sqstd_getblob(v, -1, &p))) {
@@ -1186,7 +1191,7 @@ int sqpy_install(sqpy_vm *vm, long long table, const char *subtable, const sqpy_
     Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
-    sq_pushobject(v, vm->refs[table]);
+    sq_pushobject(v, REF(vm, table));
     if (subtable) {
         push_subtable(v, -1, subtable);
         sq_remove(v, -2);
@@ -1251,7 +1256,7 @@ static int unary(sqpy_vm *vm, long long ref, SQRESULT (*op)(HSQUIRRELVM, SQInteg
     Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
-    sq_pushobject(v, vm->refs[ref]);
+    sq_pushobject(v, REF(vm, ref));
     if (SQ_FAILED(op(v, -1))) { sq_settop(v, top); return SQPY_BADARG; }
     take_result(vm, v, out);
     sq_settop(v, top);
@@ -1267,8 +1272,8 @@ int sqpy_instanceof(sqpy_vm *vm, long long inst, long long cls) {
     Entry e(vm);
     /* sq_instanceof wants the class below the instance; on wrong types it returns SQ_ERROR,
      * which is not SQTrue. */
-    sq_pushobject(vm->v, vm->refs[cls]);
-    sq_pushobject(vm->v, vm->refs[inst]);
+    sq_pushobject(vm->v, REF(vm, cls));
+    sq_pushobject(vm->v, REF(vm, inst));
     SQBool b = sq_instanceof(vm->v);
     sq_pop(vm->v, 2);
     return b == SQTrue ? 1 : 0;
@@ -1280,7 +1285,7 @@ int sqpy_generator_dead(sqpy_vm *vm, long long ref) {
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
     int dead = 0;
-    sq_pushobject(v, vm->refs[ref]);
+    sq_pushobject(v, REF(vm, ref));
     sq_pushstring(v, "getstatus", -1);
     if (SQ_SUCCEEDED(sq_get(v, -2))) {
         sq_push(v, -2);
@@ -1300,13 +1305,13 @@ long long sqpy_collectgarbage(sqpy_vm *vm) {
 
 int sqpy_same(sqpy_vm *vm, long long a, long long b) {
     if (!ref_ok(vm, a) || !ref_ok(vm, b)) return 0;
-    return vm->refs[a]._type == vm->refs[b]._type &&
-           vm->refs[a]._unVal.pRefCounted == vm->refs[b]._unVal.pRefCounted;
+    return REF(vm, a)._type == REF(vm, b)._type &&
+           REF(vm, a)._unVal.pRefCounted == REF(vm, b)._unVal.pRefCounted;
 }
 
 long long sqpy_hash(sqpy_vm *vm, long long ref) {
     if (!ref_ok(vm, ref)) return 0;
-    return (long long)(size_t)vm->refs[ref]._unVal.pRefCounted;
+    return (long long)(size_t)REF(vm, ref)._unVal.pRefCounted;
 }
 
 int sqpy_closure_info(sqpy_vm *vm, long long ref, long long *nparams, sqpy_value *name, sqpy_value *source, long long *line) {
@@ -1314,7 +1319,7 @@ int sqpy_closure_info(sqpy_vm *vm, long long ref, long long *nparams, sqpy_value
     Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
-    sq_pushobject(v, vm->refs[ref]);
+    sq_pushobject(v, REF(vm, ref));
     SQUnsignedInteger np = 0, nf = 0;
     sq_getclosureinfo(v, -1, &np, &nf);
     *nparams = (long long)np;
@@ -1526,6 +1531,17 @@ int sqpy_restore(sqpy_vm *vm) {
     set_copies(vm);
     sq_release(v, &vm->keep);
     sq_resetobject(&vm->keep);
+    /* Handles Python still holds belong to the previous script, as if the VM had been closed:
+     * they are released now and stop working (a new generation). */
+    vm->freelist.clear();
+    for (size_t i = vm->refs.size(); i-- > 0;) {
+        HSQOBJECT o = vm->refs[i];
+        sq_resetobject(&vm->refs[i]);
+        vm->freelist.push_back((long long)i);
+        sq_release(v, &o);
+    }
+    vm->live = 0;
+    vm->gen++;
     clear_error(vm);
     vm->coverage = false;
     sq_enabledebuginfo(v, SQFalse);
