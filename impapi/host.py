@@ -112,7 +112,8 @@ class ScriptHost:
             self.schedule(0, handler)
 
     def stop(self) -> None:
-        """End this run: timers die with the VM (closed once the current call unwinds)."""
+        """End this run: its timers and handlers die; the VM is kept for the owner's next run
+        (or closed, once the current call unwinds if it was stopped from inside one)."""
         if not self.alive:
             return
         if self.sim.coverage is not None:

@@ -281,7 +281,7 @@ class VM:
         self._functions.clear()
         self._direct.clear()
         self._batches.clear()
-        self.__dict__.pop("_exported", None)  # buffers C read from (buffer_reader)
+        self.__dict__.pop("_exported", None)  # buffers C read from (NativeSet readers)
 
     def snapshot(self) -> None:
         """Keep the root table (and const table) as they are now as this VM's pristine state,
@@ -289,7 +289,9 @@ class VM:
 
         For hosts that run many short scripts (an imp boots afresh every few minutes): building
         a VM and its globals costs far more than restoring them. Tables reachable from the root
-        are copied deeply; functions, classes and other objects are shared between the copies."""
+        are copied deeply; functions, classes and other objects are shared between the copies.
+        Functions made before the snapshot keep the pristine root as theirs: their unqualified
+        global names resolve there, not in a script's copy."""
         rc = lib.sqpy_snapshot(self._live())
         if rc:
             raise SquirrelError("snapshot() needs a VM that is not running")
