@@ -109,3 +109,53 @@ def test_rebind_hands_installed_natives_a_new_context(vm):
     assert vm.run("return who()") == "first"
     vm.rebind("first", "second")
     assert vm.run("return who()") == "second"
+
+
+# --- property: whatever a script does, the next one starts as in a new VM -----------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+FRAGMENTS = [
+    "x = 99;", "y <- [1, 2];", "t.a = 5;", "t.sub.b <- 7;", "t.sub.c <- {};", "delete t.a;",
+    "t.setdelegate({ d = 1 });", "C.extra <- 1;", "C.rawset(\"get\", @() 3);",
+    "C.setattributes(\"get\", { a = 1 });", "pristine_f.getroot().z <- 1;", "pristine_f.setroot({});",
+    "const K2 = 4;", "enum E { A, B };", "local k = C(); k.v = 8;", "t.sub = null;",
+    "getroottable().w <- t;", "class D extends C {};", "t.sub.self <- t.sub;",
+    "::pristine_f <- @() 2;", "delete t;",
+]
+
+# What a script can see of the globals: the root's keys and, one level down, tables' keys and
+# classes' members (sorted, so hash order does not matter), plus what the pristine function says.
+PROBE = """
+local keys = function(o) { local r = []; foreach (k, v in o) r.push(k.tostring()); r.sort(); return r; };
+local describe = null;
+describe = function(v, depth) {
+    local t = typeof v;
+    if ((t != "table" && t != "class") || depth > 3) return t == "integer" ? v.tostring() : t;
+    local parts = [];
+    foreach (k in keys(v)) parts.push(k + "=" + describe(v[k], depth + 1));
+    local d = t == "table" ? v.getdelegate() : null;
+    return t + (d == null ? "" : "+delegate") + "{" + (parts.len() ? parts.reduce(@(a, b) a + "," + b) : "") + "}";
+};
+return describe(getroottable(), 0) + " f=" + pristine_f() + " K2=" + ("K2" in getconsttable());
+"""
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=6))
+def test_after_any_script_the_next_one_sees_what_a_new_vm_shows(fragments):
+    with squirrel.VM() as fresh:
+        fresh.run(SETUP)
+        expected = fresh.run(PROBE)
+    with squirrel.VM() as vm:
+        vm.run(SETUP)
+        vm.snapshot()
+        for code in fragments:
+            try:
+                vm.run(code)
+            except squirrel.ScriptError:
+                pass  # e.g. a member added to a class already instantiated
+        if vm.restore():
+            assert vm.run(PROBE) == expected
+        else:  # refused: the host makes a new VM, which shows `expected` by definition
+            assert vm.root["x"] != 1 or fragments
