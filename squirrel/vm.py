@@ -289,12 +289,16 @@ class VM:
 
         For hosts that run many short scripts (an imp boots afresh every few minutes): building
         a VM and its globals costs far more than restoring them. Tables reachable from the root
-        are copied deeply; functions, classes and other objects are shared between the copies.
+        are copied deeply (a table reached twice, or through a cycle, is copied once);
+        functions, classes and other objects are shared between the copies.
         Functions made before the snapshot keep the pristine root as theirs: their unqualified
         global names resolve there, not in a script's copy."""
         rc = lib.sqpy_snapshot(self._live())
-        if rc:
+        if rc == lib.SQPY_BADARG:
             raise SquirrelError("snapshot() needs a VM that is not running")
+        if rc:
+            raise SquirrelError("snapshot(): the root table holds tables nested more than 32 deep; "
+                                "a snapshot copies them all, so flatten them first")
         self._root = _p.Table(self, lib.sqpy_ref_root(self._ptr), TABLE)
 
     def restore(self) -> bool:

@@ -450,3 +450,49 @@ def test_hostile_builtins_do_not_crash():
         print("alive")
     """, timeout=300)
     assert_clean_run(r, "alive")
+
+
+# --- snapshot / restore -------------------------------------------------------------------------
+
+def test_snapshot_and_restore_misuse_never_crashes():
+    assert_clean_run(run_isolated("""
+        import gc, squirrel
+        vm = squirrel.VM()
+        vm.run("loop <- {}; loop.self <- loop; shared <- { n = 1 }; a <- { s = shared, l = loop };"
+               "getroottable().me <- getroottable();")
+        vm.snapshot()
+        vm.snapshot()  # twice: the copy becomes the pristine state
+        stale = vm.compile("return { big = array(100, 1) }")()
+        fn = vm.compile("return function() { return a.s.n }")()
+        results = []
+        for i in range(50):
+            vm.run("a.s.n += 1; loop.self = null; me.x <- [1, 2, 3]; delete a.l;")
+            results.append(vm.restore())
+        def inside():
+            try:
+                vm.restore()
+            except squirrel.SquirrelError as e:
+                return str(e)
+        vm.root["inside"] = inside
+        print(vm.run("return inside()"))
+        for use in (lambda: stale["big"], fn):
+            try:
+                use()
+            except squirrel.SquirrelError as e:
+                assert "before restore" in str(e), e
+        del stale, fn
+        gc.collect()
+        print(all(results), vm.run("return [a.s.n, loop.self == loop, me == getroottable()]"))
+        vm.run("local t = deep <- {}; for (local i = 0; i < 100; i++) t = t.next <- {};")
+        try:
+            vm.snapshot()
+        except squirrel.SquirrelError as e:
+            print("refused")
+        vm.close()
+        for call in (vm.snapshot, vm.restore):
+            try:
+                call()
+            except squirrel.SquirrelError as e:
+                assert "closed" in str(e)
+        print("done")
+    """), "restore() needs a snapshot() and a VM that is not running", "True [1, True, True]", "refused", "done")

@@ -159,3 +159,25 @@ def test_after_any_script_the_next_one_sees_what_a_new_vm_shows(fragments):
             assert vm.run(PROBE) == expected
         else:  # refused: the host makes a new VM, which shows `expected` by definition
             assert vm.root["x"] != 1 or fragments
+
+
+def test_shared_and_cyclic_tables_are_copied_once():
+    with squirrel.VM() as vm:
+        vm.run("shared <- { n = 1 }; a <- { s = shared }; b <- { s = shared }; loop <- {}; loop.self <- loop;"
+               "for (local i = 0; i < 8; i++) getroottable()[\"r\" + i] <- getroottable();")
+        vm.snapshot()
+        assert vm.restore()
+        assert vm.run("a.s.n = 2; return [b.s.n, a.s == b.s, loop.self == loop, r3 == getroottable()]") \
+            == [2, True, True, True]
+        assert vm.restore()
+        assert vm.run("return [a.s.n, shared == a.s]") == [1, True]
+
+
+def test_a_root_nested_too_deep_is_refused_and_left_as_it_was():
+    with squirrel.VM() as vm:
+        vm.run("local t = deep <- {}; for (local i = 0; i < 40; i++) t = t.next <- {};")
+        with pytest.raises(squirrel.SquirrelError, match="nested more than 32 deep"):
+            vm.snapshot()
+        assert vm.run("local n = 0, t = deep; while (\"next\" in t) { t = t.next; n++ } deep.x <- 1; return n") == 40
+        with pytest.raises(squirrel.SquirrelError, match="snapshot"):
+            vm.restore()

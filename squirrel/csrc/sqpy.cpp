@@ -20,6 +20,8 @@
 #include <unistd.h>
 #include <map>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -1416,34 +1418,41 @@ static unsigned long long obj_word(HSQUIRRELVM v, SQInteger idx) {
     return mix((unsigned long long)o._type, (unsigned long long)o._unVal.raw);
 }
 
-static unsigned long long digest_value(HSQUIRRELVM v, SQInteger idx, int depth);
+/* Tables and classes nested deeper than this in the pristine state refuse a snapshot: the
+ * copies and the digest stop there (and the C stack stays small). */
+static const int MAX_NESTING = 32;
+typedef std::unordered_set<const void *> Seen;
+
+static unsigned long long digest_value(HSQUIRRELVM v, SQInteger idx, int depth, Seen &seen);
 
 /* Digest of the container at idx (a table or class): its slots and what they hold. */
-static unsigned long long digest_slots(HSQUIRRELVM v, SQInteger idx, int depth) {
-    if (idx < 0) idx = sq_gettop(v) + 1 + idx;
+static unsigned long long digest_slots(HSQUIRRELVM v, SQInteger idx, int depth, Seen &seen) {
     unsigned long long h = mix(obj_word(v, idx), (unsigned long long)sq_getsize(v, idx));
     sq_pushnull(v);
     while (SQ_SUCCEEDED(sq_next(v, idx))) {
         h = mix(h, obj_word(v, -2));
-        h = mix(h, digest_value(v, -1, depth + 1));
+        h = mix(h, digest_value(v, -1, depth + 1, seen));
         sq_pop(v, 2);
     }
     sq_pop(v, 1);
     return h;
 }
 
-static unsigned long long digest_value(HSQUIRRELVM v, SQInteger idx, int depth) {
+static unsigned long long digest_value(HSQUIRRELVM v, SQInteger idx, int depth, Seen &seen) {
     if (idx < 0) idx = sq_gettop(v) + 1 + idx;
     unsigned long long h = obj_word(v, idx);
-    if (depth > 8) return h;
+    HSQOBJECT o;
+    sq_getstackobj(v, idx, &o);
     switch (sq_gettype(v, idx)) {
     case OT_TABLE:
-        return mix(h, digest_slots(v, idx, depth));
+        if (depth > MAX_NESTING || !seen.insert(o._unVal.pRefCounted).second) return h;
+        return mix(h, digest_slots(v, idx, depth, seen));
     case OT_CLASS:
-        h = mix(h, digest_slots(v, idx, depth));
+        if (depth > MAX_NESTING || !seen.insert(o._unVal.pRefCounted).second) return h;
+        h = mix(h, digest_slots(v, idx, depth, seen));
         sq_pushnull(v);  /* the class's own attributes */
-        if (SQ_SUCCEEDED(sq_getattributes(v, idx))) { h = mix(h, obj_word(v, -1)); sq_pop(v, 1); }
-        else sq_pop(v, 1);
+        if (SQ_SUCCEEDED(sq_getattributes(v, idx))) h = mix(h, obj_word(v, -1));
+        sq_pop(v, 1);
         sq_pushnull(v);
         while (SQ_SUCCEEDED(sq_next(v, idx))) {  /* and each member's */
             sq_pop(v, 1);  /* the value: the key is what getattributes takes */
@@ -1460,16 +1469,30 @@ static unsigned long long digest_value(HSQUIRRELVM v, SQInteger idx, int depth) 
     }
 }
 
-/* Pushes a copy of the table at idx whose nested tables are copies too. */
-static void push_deep_copy(HSQUIRRELVM v, SQInteger idx, int depth) {
+struct Copies {
+    std::unordered_map<const void *, HSQOBJECT> of;  /* original table -> its copy */
+    bool too_deep;
+};
+
+/* Pushes a copy of the table at idx whose nested tables are copies too; a table reached twice
+ * (or through a cycle) is copied once. */
+static void push_deep_copy(HSQUIRRELVM v, SQInteger idx, int depth, Copies &copies) {
     if (idx < 0) idx = sq_gettop(v) + 1 + idx;
+    HSQOBJECT orig, made;
+    sq_getstackobj(v, idx, &orig);
     sq_clone(v, idx);
-    if (depth > 8) return;
+    sq_getstackobj(v, -1, &made);
+    copies.of[orig._unVal.pRefCounted] = made;  /* kept alive by its parent copy, or the stack */
+    if (depth >= MAX_NESTING) { copies.too_deep = true; return; }
     SQInteger copy = sq_gettop(v);
     sq_pushnull(v);
     while (SQ_SUCCEEDED(sq_next(v, copy))) {
         if (sq_gettype(v, -1) == OT_TABLE) {
-            push_deep_copy(v, -1, depth + 1);  /* key, old, new */
+            HSQOBJECT o;
+            sq_getstackobj(v, -1, &o);
+            std::unordered_map<const void *, HSQOBJECT>::iterator it = copies.of.find(o._unVal.pRefCounted);
+            if (it != copies.of.end()) sq_pushobject(v, it->second);  /* key, old, new */
+            else push_deep_copy(v, -1, depth + 1, copies);
             sq_push(v, -3);                    /* key, old, new, key */
             sq_push(v, -2);                    /* key, old, new, key, new */
             sq_rawset(v, copy);                /* same key: no rehash, the iteration goes on */
@@ -1482,32 +1505,39 @@ static void push_deep_copy(HSQUIRRELVM v, SQInteger idx, int depth) {
 
 static unsigned long long snapshot_digest(sqpy_vm *vm) {
     HSQUIRRELVM v = vm->v;
+    Seen seen;
     sq_pushobject(v, vm->snap_root);
-    unsigned long long h = digest_value(v, -1, 0);
+    unsigned long long h = digest_value(v, -1, 0, seen);
     sq_pop(v, 1);
     sq_pushobject(v, vm->snap_consts);
-    h = mix(h, digest_value(v, -1, 0));
+    h = mix(h, digest_value(v, -1, 0, seen));
     sq_pop(v, 1);
     return h;
 }
 
-/* Root and const tables := deep copies of the pristine ones. */
-static void set_copies(sqpy_vm *vm) {
+/* Root and const tables := deep copies of the pristine ones. False when they nest too deep. */
+static bool set_copies(sqpy_vm *vm) {
     HSQUIRRELVM v = vm->v;
     const HSQOBJECT *pristine[2] = {&vm->snap_root, &vm->snap_consts};
     SQRESULT (*set[2])(HSQUIRRELVM) = {sq_setroottable, sq_setconsttable};
+    bool ok = true;
     for (int i = 0; i < 2; i++) {
+        Copies copies;
+        copies.too_deep = false;
         sq_pushobject(v, *pristine[i]);
-        push_deep_copy(v, -1, 0);
-        set[i](v);
-        sq_pop(v, 1);
+        push_deep_copy(v, -1, 0, copies);
+        set[i](v);     /* pops the copy */
+        sq_pop(v, 1);  /* the pristine table */
+        ok = ok && !copies.too_deep;
     }
+    return ok;
 }
 
 int sqpy_snapshot(sqpy_vm *vm) {
     if (vm->depth) return SQPY_BADARG;
     Entry e(vm);
     HSQUIRRELVM v = vm->v;
+    sq_reservestack(v, 8 * MAX_NESTING + 16);
     sq_release(v, &vm->snap_root);
     sq_release(v, &vm->snap_consts);
     sq_pushroottable(v);
@@ -1518,7 +1548,17 @@ int sqpy_snapshot(sqpy_vm *vm) {
     sq_getstackobj(v, -1, &vm->snap_consts);
     sq_addref(v, &vm->snap_consts);
     sq_pop(v, 1);
-    set_copies(vm);
+    if (!set_copies(vm)) {  /* too deep to copy safely: back to no snapshot */
+        sq_pushobject(v, vm->snap_root);
+        sq_setroottable(v);  /* pops it */
+        sq_pushobject(v, vm->snap_consts);
+        sq_setconsttable(v);
+        sq_release(v, &vm->snap_root);
+        sq_release(v, &vm->snap_consts);
+        sq_resetobject(&vm->snap_root);
+        sq_resetobject(&vm->snap_consts);
+        return SQPY_ERROR;
+    }
     vm->snap_digest = snapshot_digest(vm);
     return SQPY_OK;
 }
@@ -1527,8 +1567,9 @@ int sqpy_restore(sqpy_vm *vm) {
     if (vm->depth || sq_type(vm->snap_root) != OT_TABLE) return SQPY_BADARG;
     Entry e(vm);
     HSQUIRRELVM v = vm->v;
+    sq_reservestack(v, 8 * MAX_NESTING + 16);
     if (snapshot_digest(vm) != vm->snap_digest) return SQPY_ERROR;
-    set_copies(vm);
+    set_copies(vm);  /* the snapshot made the same copies: never too deep here */
     sq_release(v, &vm->keep);
     sq_resetobject(&vm->keep);
     /* Handles Python still holds belong to the previous script, as if the VM had been closed:
