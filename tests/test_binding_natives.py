@@ -277,3 +277,22 @@ def test_native_called_in_a_loop_from_squirrel(vm):
     vm.root["push"] = acc.append
     vm.run("for (local i = 0; i < 10000; i++) push(i)")
     assert acc == list(range(10000))
+
+
+def test_caller_names_the_calling_line_even_after_a_nested_dispatch(vm):
+    """VM.caller() inside a native: the innermost script frame that called it. A native that
+    calls back into Squirrel (which calls another native) still sees its own caller after."""
+    seen = []
+
+    def inner():
+        seen.append(("inner", vm.caller()))
+
+    def outer(cb):
+        cb()
+        seen.append(("outer", vm.caller()))
+
+    vm.root["inner"] = inner
+    vm.root["outer"] = outer
+    vm.compile("local cb = function() {\n    inner();\n}\nouter(cb);\n", "app.nut")()
+    assert seen == [("inner", ("app.nut", 2)), ("outer", ("app.nut", 4))]
+    assert vm.caller() is None  # outside any native

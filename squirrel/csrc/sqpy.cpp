@@ -506,6 +506,15 @@ static SQInteger forget_function(SQUserPointer p, SQInteger) {
     return 1;
 }
 
+/* The thread of the dispatch in progress (sqpy_cbthis, sqpy_cbthread, sqpy_caller), for the
+ * length of one dispatch: an outer dispatch gets its own back when an inner one returns. */
+struct CallerThread {
+    sqpy_vm *vm;
+    HSQUIRRELVM saved;
+    CallerThread(sqpy_vm *vm_, HSQUIRRELVM v) : vm(vm_), saved(vm_->cbv) { vm->cbv = v; }
+    ~CallerThread() { vm->cbv = saved; }
+};
+
 static SQInteger trampoline(HSQUIRRELVM v) {
     sqpy_vm *vm = (sqpy_vm *)sq_getsharedforeignptr(v);
     SQInteger top = sq_gettop(v);
@@ -519,12 +528,12 @@ static SQInteger trampoline(HSQUIRRELVM v) {
         sq_getuserdata(v, top, &up, NULL);
         fid = ((FunctionTag *)up)->fid;
     }
+    CallerThread caller(vm, v);
     if (vm->fast && top - 2 <= SQPY_NBUF) {
         /* Arguments without `this` (Python asks for it when it wants it) and without the
          * free variable on top. */
         int n = (int)(top - 2);
         for (int i = 0; i < n; i++) write_slot(vm, v, i + 2, i);
-        vm->cbv = v;
         take_gil(vm);
         int rc = sqpy_fdispatch(vm->vmid, fid, n | (n ? (long long)vm->buf.type[0] << 8 : 0),
                                 n ? vm->buf.i[0] : 0);
