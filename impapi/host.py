@@ -47,6 +47,7 @@ class ScriptHost:
         self.code_label = "device_code" if side == "device" else "agent_code"
         # What decides which natives exist (impapi.api): the module and whether it has flash.
         self.variant = (owner.profile.name, owner.flash is not None) if side == "device" else None
+        self.flash = getattr(owner, "flash", None)  # the chip this run's natives read
         self.clock = sim.clock
         self.alive = True
         self.timers: dict[int, TimerHandle] = {}
@@ -140,7 +141,9 @@ class ScriptHost:
         self.owner.spare_vm = None
         vm, previous = spare
         vm.memory_limit = None  # the previous run's limit must not stop the restore
-        if vm.closed or vm.running or not vm.restore():
+        # The natives were made for a module, and spiflash.read reads one chip's buffer in C.
+        same_hardware = previous.variant == self.variant and previous.flash is getattr(self.owner, "flash", None)
+        if vm.closed or vm.running or not same_hardware or not vm.restore():
             vm.close()
             return None
         if vm.memory_used > self.owner.vm_base_memory + GARBAGE_SLACK:

@@ -135,3 +135,23 @@ def test_free_memory_at_each_boot_matches_a_new_vm_and_does_not_leak():
     assert len(free[True]) == 10
     assert all(abs(a - b) <= 0.01 * b for a, b in zip(free[True], free[False]))
     assert len(set(free[True][2:])) == 1 and len(set(free[False])) == 1
+
+
+def test_a_replaced_flash_chip_gets_a_new_vm():
+    """spiflash.read is served in C from the chip's buffer: a VM made for one chip is not
+    reused for another."""
+    from impapi.flash import SpiFlash
+
+    app = """
+        hardware.spiflash.enable();
+        server.log("byte " + hardware.spiflash.read(0, 1)[0]);
+        imp.deepsleepfor(60);
+    """
+    sim = Simulation(device=app, imp="imp003")
+    sim.run("30s")
+    chip = SpiFlash(sim.device.flash.size)
+    chip.enable()
+    chip.write(0, b"\x2a")
+    sim.device.flash = chip
+    sim.run("1m")
+    assert device_lines(sim) == ["byte 255", "byte 42"]
