@@ -150,6 +150,7 @@ class ScriptHost:
             vm.collect_garbage()  # cycles the previous run left (reference counting missed them)
         vm.rebind(previous, self)
         vm.print, vm.error = self._print, self._print_error
+        vm.instruction_limit = self.sim.config.watchdog_instructions  # as a new VM would have it
         return vm
 
     def _release_vm(self) -> None:
