@@ -26,7 +26,6 @@ class Agent:
         self.source = source
         self.filename = filename
         self.spare_vm: Any = None  # (VM, the ScriptHost that used it last): see ScriptHost
-        self.vm_base_memory = 0
         self.id = agent_id
         self.url = f"https://agent.electricimp.com/{agent_id}"
         self.saved: Any = {}

@@ -35,7 +35,6 @@ class Device:
         self.source = source
         self.filename = filename
         self.spare_vm: Any = None  # (VM, the ScriptHost that used it last): see ScriptHost
-        self.vm_base_memory = 0
         self.profile = profile
         self.id = device_id
         self.flash = flash

@@ -62,7 +62,7 @@ class ScriptHost:
             natives.install(self)
             if sim.config.reuse_vms:
                 self.vm.snapshot()  # the imp's globals as every later boot of this owner starts
-                owner.vm_base_memory = self.vm.memory_used
+            self.base_memory = self.vm.memory_used  # the VM in its pristine state
         if sim.coverage is not None and sim.coverage.wants(filename):
             self.vm.set_coverage(True)  # the app's code only: the API's prelude is compiled
         # The module's free memory is what the app gets on top of the imp API itself.
@@ -146,7 +146,8 @@ class ScriptHost:
         if vm.closed or vm.running or not same_hardware or not vm.restore():
             vm.close()
             return None
-        if vm.memory_used > self.owner.vm_base_memory + GARBAGE_SLACK:
+        self.base_memory = previous.base_memory
+        if vm.memory_used > self.base_memory + GARBAGE_SLACK:
             vm.collect_garbage()  # cycles the previous run left (reference counting missed them)
         vm.rebind(previous, self)
         vm.print, vm.error = self._print, self._print_error
@@ -158,8 +159,6 @@ class ScriptHost:
         vm = self.vm
         if vm.closed:
             return
-        # What this run holds of its Squirrel objects goes, so a reused VM frees them now.
-        self.main = self.shutdown_handler = self.onidle_handler = self.unhandled_handler = None
         if self.sim.config.reuse_vms and self.owner.spare_vm is None and not vm.running:
             vm.print = vm.error = None
             self.owner.spare_vm = (vm, self)

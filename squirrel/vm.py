@@ -940,12 +940,7 @@ class VM:
             self._ret_keep = buf
             ret.s = buf
             ret.len = len(msg)
-            if isinstance(e, (Uncatchable, TimeLimitError, MemoryLimitError)) or not isinstance(e, Exception):
-                self._stop_exc = e
-                return CB_STOP
-            self._pending = e
-            self._dirty = True
-            return CB_RAISE
+            return self._keep_exc(e)
 
     def _fargs(self, nargs: int) -> list:
         """The arguments of a dispatch, from slots 0..nargs-1."""
@@ -1039,6 +1034,11 @@ class VM:
         """The error contract on the fast path: store the exception, put the message the script
         sees in slot 0, and tell the trampoline to throw (catchably or not)."""
         self._put_string(_exc_message(e).encode("utf-8", "replace"))
+        return self._keep_exc(e)
+
+    def _keep_exc(self, e: BaseException) -> int:
+        """Keep a native's exception for the boundary; what the trampoline does: stop the script
+        (uncatchable) or throw (catchable)."""
         if isinstance(e, (Uncatchable, TimeLimitError, MemoryLimitError)) or not isinstance(e, Exception):
             self._stop_exc = e
             return CB_STOP

@@ -399,7 +399,8 @@ def _to_number(v: Any) -> float | int:
     return math.nan
 
 
-def _num_to_str(x: float) -> str:
+def js_number(x: float) -> str:
+    """JavaScript ``String(x)`` of a number (ECMAScript Number::toString)."""
     if isinstance(x, int):
         return str(x)
     if math.isnan(x):
@@ -436,7 +437,7 @@ def _to_str(v: Any) -> str:
     if v is False:
         return "false"
     if _is_num(v):
-        return _num_to_str(v)
+        return js_number(v)
     if isinstance(v, str):
         return v
     if isinstance(v, list):

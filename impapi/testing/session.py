@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _stack
-from .builder import BuildError, Builder, library_dirs, resolve_requires
+from .builder import BuildError, Builder, js_number, library_dirs, resolve_requires
 from .config import TestConfig, TestFile, TestSelector
 
 __all__ = [
@@ -339,19 +339,7 @@ def framework_code(lib_dirs: Sequence[str | os.PathLike] = (), env: Mapping[str,
 def _js_number(x: float | int) -> str:
     if isinstance(x, bool):
         return "true" if x else "false"
-    if isinstance(x, int):
-        return str(x)
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "Infinity" if x > 0 else "-Infinity"
-    if x == int(x) and abs(x) < 1e21:
-        return str(int(x))
-    text = repr(x)
-    m = re.fullmatch(r"(-?[\d.]+)e([+-])0*(\d+)", text)
-    if m:
-        text = f"{m.group(1)}e{m.group(2)}{m.group(3)}"
-    return text
+    return js_number(x)
 
 
 def js_string(value: Any) -> str:

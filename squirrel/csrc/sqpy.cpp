@@ -515,6 +515,18 @@ struct CallerThread {
     ~CallerThread() { vm->cbv = saved; }
 };
 
+/* A Python native raised (SQPY_CB_RAISE) or stopped the script (SQPY_CB_STOP, uncatchable):
+ * throw its message (msg may be NULL). */
+static SQInteger throw_native_error(sqpy_vm *vm, HSQUIRRELVM v, int rc, const char *msg, SQInteger len) {
+    if (rc == SQPY_CB_STOP) {
+        if (!vm->stop) vm->stop = SQPY_STOPPED;
+        sq_setuncatchable(v, SQTrue);
+    }
+    if (msg) sq_pushstring(v, msg, len);
+    else sq_pushstring(v, "error in a Python function", -1);
+    return sq_throwobject(v);
+}
+
 static SQInteger trampoline(HSQUIRRELVM v) {
     sqpy_vm *vm = (sqpy_vm *)sq_getsharedforeignptr(v);
     SQInteger top = sq_gettop(v);
@@ -558,14 +570,9 @@ static SQInteger trampoline(HSQUIRRELVM v) {
             return 1;
         }
         case SQPY_CB_NORETURN: return 0;
-        case SQPY_CB_STOP:
-            if (!vm->stop) vm->stop = SQPY_STOPPED;
-            sq_setuncatchable(v, SQTrue);
-            /* fall through */
         default:
-            if (b->type[0] == SQPY_STRING) sq_pushstring(v, b->s[0], (SQInteger)b->i[0]);
-            else sq_pushstring(v, "error in a Python function", -1);
-            return sq_throwobject(v);
+            return b->type[0] == SQPY_STRING ? throw_native_error(vm, v, rc, b->s[0], (SQInteger)b->i[0])
+                                             : throw_native_error(vm, v, rc, NULL, 0);
         }
     }
     int nargs = (int)(top - 1);
@@ -586,13 +593,8 @@ static SQInteger trampoline(HSQUIRRELVM v) {
         return 1;
     }
     case SQPY_CB_NORETURN: return 0;
-    case SQPY_CB_STOP:
-        if (!vm->stop) vm->stop = SQPY_STOPPED;
-        sq_setuncatchable(v, SQTrue);
-        /* fall through */
     default:
-        sq_pushstring(v, ret.s ? ret.s : "error in a Python function", ret.s ? (SQInteger)ret.len : -1);
-        return sq_throwobject(v);
+        return throw_native_error(vm, v, rc, ret.s, (SQInteger)ret.len);
     }
 }
 
