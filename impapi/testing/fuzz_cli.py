@@ -43,6 +43,16 @@ def _positive(text: str) -> int:
     return n
 
 
+def _jobs(text: str) -> int:
+    """``auto``: one worker per CPU this process may run on."""
+    if text == "auto":
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return os.cpu_count() or 1
+    return _positive(text)
+
+
 def add_fuzz_parser(subparsers: Any) -> argparse.ArgumentParser:
     from impapi.profiles import PROFILES
     from impapi.scenario import EVENTS
@@ -70,8 +80,10 @@ def add_fuzz_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help=f"event kinds to draw from, comma-separated (default {','.join(DEFAULT_EVENTS)})")
     p.add_argument("--max-events", type=int, default=5, metavar="N", help="events per scenario at most (default 5)")
     p.add_argument("--seed", type=int, metavar="N", help="hypothesis seed: repeats a search exactly (default: new)")
-    p.add_argument("--jobs", type=_positive, default=1, metavar="N",
-                   help="worker processes sharing the examples (default 1)")
+    p.add_argument("--jobs", type=_jobs, default="auto", metavar="N",
+                   help="worker processes sharing the examples: a number, or auto (default), one per "
+                        "CPU. --jobs 1 with --seed repeats a search exactly; with more, which worker "
+                        "reports a failure first can vary")
     p.add_argument("--imp", default=None, choices=sorted(PROFILES), help="the imp module (default imp003)")
     p.add_argument("--bound", type=_duration, default=_duration("1h"), metavar="DURATION",
                    help="update-applied: how long an update may wait once the device heard of it (default 1h)")
@@ -172,7 +184,7 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
     if result.passed:
         out.write(f"impsim fuzz: passed: {result.examples} scenarios of {span} "
                   f"({result.examples * result.duration_us // 86_400_000_000} simulated days) in "
-                  f"{result.wall_s:.1f} s, seed {result.seed}\n")
+                  f"{result.wall_s:.1f} s, seed {result.seed}, {_jobs_text(result.jobs)}\n")
         out.write(f"  events explored: {result.events} ({kinds_text}); "
                   f"{result.interleavings} with same-instant order explored\n")
         out.write(f"  checks held: {', '.join(held)}\n")
@@ -195,7 +207,7 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
         err.write(f"impsim fuzz: could not draw the timeline: {e}\n")
     n = len(f.scenario.events)
     out.write(f"impsim fuzz: FAILED after {f.found_after} of up to {args.examples} scenarios "
-              f"(seed {result.seed}); shrunk from {f.first_events} to {n} event{'s' if n != 1 else ''} "
+              f"(seed {result.seed}, {_jobs_text(result.jobs)}); shrunk from {f.first_events} to {n} event{'s' if n != 1 else ''} "
               f"in {f.shrink_steps} steps\n\n")
     out.write(str(f.violation) + "\n\n")
     out.write("scenario:\n")
@@ -214,6 +226,10 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
     if result.coverage is not None:
         out.write(f"coverage ({result.examples} scenarios): {result.coverage.summary()}\n")
     return EXIT_FAILED
+
+
+def _jobs_text(jobs: int) -> str:
+    return f"{jobs} job{'s' if jobs != 1 else ''}"
 
 
 def _log_excerpt(run: Any, violation: Any) -> str:

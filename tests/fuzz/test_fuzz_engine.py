@@ -82,6 +82,7 @@ def test_pass_summary_lists_examples_events_checks_and_coverage(capsys, polite_a
     assert code == 0
     lines = out.splitlines()
     assert lines[0].startswith("impsim fuzz: passed: 12 scenarios of 3h")
+    assert lines[0].endswith("seed 4, 1 job") or lines[0].endswith(f"seed 4, {len(os.sched_getaffinity(0))} jobs")
     assert lines[1].startswith("  events explored: ")
     assert lines[2] == ("  checks held: handler-first, restart-before-sleep, update-applied, no-forced-mid-write, "
                         "data-persists, no-crash-loop, no-simultaneous-restart")
@@ -106,6 +107,34 @@ def test_jobs_share_the_examples(impolite_app):
 def test_jobs_report_a_failure_found_by_a_worker(impolite_app):
     result = fuzz(*impolite_app, duration="2h", examples=4, seed=5, jobs=2)
     assert not result.passed and result.failure.violation.check == "handler-first"
+
+
+def test_a_failure_stops_the_other_workers(polite_app):
+    # The polite app fails only in this process (a check keyed on its pid): its worker would pass
+    # all of its 150 two-day examples, which take many seconds, unless told that one was found.
+    parent = os.getpid()
+
+    def fails_here(run):
+        return "the parent's failure" if os.getpid() == parent else None
+
+    result = fuzz(*polite_app, duration="2d", examples=300, seed=1, checks=(), extra=[checks.custom(fails_here)],
+                  coverage=False, jobs=2)
+    assert not result.passed and result.failure.violation.check == "fails_here"
+    assert result.examples < 100  # 1 in this process, a few in the worker before it heard
+
+
+def test_cli_jobs_default_to_one_per_cpu(impolite_app):
+    parser = argparse.ArgumentParser(prog="impsim")
+    add_fuzz_parser(parser.add_subparsers(dest="command"))
+    assert parser.parse_args(["fuzz", impolite_app[0]]).jobs == len(os.sched_getaffinity(0))
+    assert parser.parse_args(["fuzz", impolite_app[0], "--jobs", "3"]).jobs == 3
+
+
+@pytest.mark.parametrize("jobs, message", [("0", "must be at least 1, got 0"), ("many", "not a whole number: 'many'")])
+def test_bad_jobs_exit_2(capsys, impolite_app, jobs, message):
+    with pytest.raises(SystemExit) as exit_:
+        impsim_fuzz(capsys, impolite_app[0], "--jobs", jobs)
+    assert exit_.value.code == 2 and f"argument --jobs: {message}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -3,7 +3,10 @@ and checked, a failure is shrunk, and the smallest failing scenario is replayed 
 hypothesis, with the tie seed it had) for its log, timeline and reproduction command.
 
 ``jobs > 1`` splits the examples over worker processes, each with its own hypothesis seed
-(``seed + i``); the first failure reported wins.
+(``seed + i``). The first process to find a failure tells the others to stop generating, so a
+failing app is reported as soon as one of them has shrunk its failure; which process gets there
+first can vary from run to run (``jobs=1`` with a ``seed`` repeats a search exactly). A passing
+search runs every example whatever ``jobs`` is.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ class _Options:
     check_options: dict[str, Any]
     config: Any
     shrink: bool
+    stop: Any = None  # a multiprocessing Event shared by the processes of one search
 
 
 def fuzz(device: str | os.PathLike | None, agent: str | os.PathLike | None = None, *, duration: str | int = "2d",
@@ -125,6 +129,8 @@ def _search(o: _Options) -> FuzzResult:
 
     def check(scn: Scenario) -> None:
         failing_before = state["found"] is not None
+        if not failing_before and o.stop is not None and o.stop.is_set():
+            return  # another process found a failure: the rest of this share is not needed
         run = play(None, scn, coverage=collector if not failing_before else False, claim=o.claim, config=o.config)
         try:
             found = _checks.violations(run, only=o.names, **o.check_options)
@@ -143,6 +149,8 @@ def _search(o: _Options) -> FuzzResult:
             if state["found"] is None:
                 state["found"] = result.examples
                 state["first_events"] = len(scn.events)
+                if o.stop is not None:
+                    o.stop.set()
             state["last"] = (scn, run.tie_seed)
             first = found[0]
             first.add_others(found[1:])
@@ -212,6 +220,7 @@ def _hits(report: CoverageReport) -> dict[str, Counter]:
 def _parallel(o: _Options, jobs: int) -> FuzzResult:
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     share = [o.examples // jobs + (i < o.examples % jobs) for i in range(jobs)]
+    o = _Options(**{**o.__dict__, "stop": ctx.Event()})
     procs = []
     for i in range(1, jobs):
         parent, child = ctx.Pipe(duplex=False)
