@@ -45,14 +45,13 @@ class CallContext:
 
 
 class _Native:
-    __slots__ = ("func", "pass_this", "pass_context", "name", "nparams", "_maxargs", "_bound", "special")
+    __slots__ = ("func", "pass_this", "pass_context", "name", "nparams", "maxargs", "bound")
 
     def __init__(self, func: Callable, pass_this: bool, pass_context: bool, name: str | None,
                  params: int | None) -> None:
         self.func = func
         self.pass_this = pass_this
         self.pass_context = pass_context
-        self._maxargs = None
         self.bound = False  # a NativeSet member: receives its install's context first
         self.name = name or getattr(func, "__name__", None) or "<python>"
         if params is not None:
@@ -61,25 +60,23 @@ class _Native:
             self.nparams = _paramscheck(func, pass_this or pass_context)
             self.maxargs = _maxargs(func, pass_this or pass_context) if self.nparams < 0 else None
 
-    # `special`: the dispatch has more to do than convert the arguments (kept up to date here,
-    # so the hot path tests one attribute).
-    @property
-    def maxargs(self) -> int | None:
-        return self._maxargs
 
-    @maxargs.setter
-    def maxargs(self, value: int | None) -> None:
-        self._maxargs = value
-        self.special = bool(self.pass_this or self.pass_context or self._bound or value is not None)
+def _direct_for(nat: _Native, context: Any) -> Callable | None:
+    """What the fast dispatch calls with just a native's arguments; None for natives that take
+    ``this`` or a context (they need the calling thread, see ``VM._fargs_special``)."""
+    if nat.pass_this or nat.pass_context:
+        return None
+    f = functools.partial(nat.func, context) if nat.bound else nat.func
+    if nat.maxargs is None:
+        return f
+    most = nat.maxargs - 1  # maxargs counts Squirrel's `this`
 
-    @property
-    def bound(self) -> bool:
-        return self._bound
+    def bounded(*args: Any) -> Any:
+        if len(args) > most:
+            raise ScriptError("wrong number of parameters")  # what Squirrel says itself
+        return f(*args)
 
-    @bound.setter
-    def bound(self, value: bool) -> None:
-        self._bound = value
-        self.special = bool(self.pass_this or self.pass_context or value or self._maxargs is not None)
+    return bounded
 
 
 def _maxargs(func: Callable, takes_first: bool) -> int | None:
@@ -324,9 +321,17 @@ class VM:
 
     def rebind(self, old: Any, new: Any) -> None:
         """Natives installed (:meth:`install`) with context ``old`` receive ``new`` from now on."""
-        self._batches = [(base, natives, new if context is old else context)
-                         for base, natives, context in self._batches]
-        self._direct.clear()  # it holds functions bound to the old contexts
+        batches = []
+        for base, natives, context in self._batches:
+            if context is old:
+                context = new
+                # Natives the fast dispatch already knows keep their place there, bound anew:
+                # a host that rebinds for every short script calls each of them once or twice.
+                for fid in range(base, base + len(natives)) if self._direct else ():
+                    if fid in self._direct:
+                        self._direct[fid] = _direct_for(natives[fid - base], new)
+            batches.append((base, natives, context))
+        self._batches = batches
 
     @property
     def closed(self) -> bool:
@@ -954,10 +959,10 @@ class VM:
         if nat is None:
             raise SquirrelError("this Python function is no longer registered")
         args = self._fargs(shape & 0xFF)
-        if nat.pass_this or nat.pass_context or nat.maxargs is not None:
+        f = _direct_for(nat, context)
+        if f is None:
             result = nat.func(*self._fargs_special(nat, context, len(args), args))
         else:
-            f = functools.partial(nat.func, context) if nat.bound else nat.func
             self._direct[fid] = f
             result = f(*args)
         if result is None:

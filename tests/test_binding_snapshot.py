@@ -111,6 +111,14 @@ def test_rebind_hands_installed_natives_a_new_context(vm):
     assert vm.run("return who()") == "second"
 
 
+def test_rebind_keeps_the_upper_argument_bound_of_natives_with_defaults(vm):
+    vm.install(vm.root, squirrel.NativeSet({"tag": lambda ctx, a, b="-": f"{ctx}{a}{b}"}), "first")
+    assert vm.run("return tag(1) + tag(2, 3)") == "first1-first23"
+    vm.rebind("first", "second")
+    assert vm.run("return tag(1) + tag(2, 3)") == "second1-second23"
+    assert vm.run('try { tag(1, 2, 3) } catch (e) { return e }') == "wrong number of parameters"
+
+
 # --- property: whatever a script does, the next one starts as in a new VM -----------------------
 
 from hypothesis import given, settings, strategies as st  # noqa: E402
