@@ -182,11 +182,17 @@ def profile(scenarios: list, count: int) -> None:
 
     prof = cProfile.Profile()
 
+    from impapi.testing.fuzz.coverage import CoverageCollector
+
+    collector = CoverageCollector()  # shared, and dropped for covered files, as the engine does
+    code = {path: Path(path).read_text(encoding="utf-8") for path in (DEVICE, AGENT)}
+
     def work():
         for scn in scenarios[:count]:
-            run = play(None, scn, coverage=True)
+            run = play(None, scn, coverage=collector)
             checks.violations(run)
             run.close()
+            collector.mark_done(code)
 
     prof.enable()
     work()

@@ -6,11 +6,15 @@ file, the line and what to do)."""
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
+
+import squirrel
 
 from .durations import format_duration, parse_duration
 from .log import LogEntry
@@ -95,6 +99,10 @@ def _scenario(args: argparse.Namespace) -> Scenario:
                    duration_us=args.duration if args.duration is not None else (scn.duration_us or _duration("1h")))
 
 
+class ReaderGone(squirrel.Uncatchable):
+    """Whoever read impsim's output stopped reading (a closed pipe)."""
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     if any(text.strip() == "help" for text in args.events):
         print(EVENT_HELP)
@@ -115,7 +123,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = sys.stdout
 
     def show(entry: LogEntry) -> None:
-        out.write((sim.log.to_json_line(entry) if args.json else sim.log.format(entry)) + "\n")
+        try:
+            out.write((sim.log.to_json_line(entry) if args.json else sim.log.format(entry)) + "\n")
+        except BrokenPipeError:
+            raise ReaderGone from None  # not an error of the app's: its try/catch must not see it
 
     try:
         sim = Simulation(device=scn.device, agent=scn.agent, imp=scn.imp, seed=scn.seed,
@@ -146,13 +157,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "run":
-        return cmd_run(args)
-    if args.command == "test":
-        return cmd_test(args)
-    if args.command == "fuzz":
-        return cmd_fuzz(args)
-    return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
+    commands = {"run": cmd_run, "test": cmd_test, "fuzz": cmd_fuzz}
+    try:
+        return commands[args.command](args)
+    except (BrokenPipeError, ReaderGone):
+        # The reader went away (`impsim run ... | head`): stop quietly, with the status a
+        # shell gives a program that SIGPIPE ended. stdout goes to /dev/null so that the
+        # interpreter's final flush does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -184,3 +184,17 @@ duration = "20m"
 def test_bad_event_says_what_is_valid(capsys):
     code, _, err = run_cli(capsys, EXAMPLES / "ping-pong/pingpong.device.nut", "--at", "5m:reboot")
     assert code == 2 and "power-cycle" in err and "impos" in err
+
+
+def test_a_reader_that_stops_reading_ends_the_run_quietly(tmp_path):
+    """`impsim run ... | head`: no traceback, no error message, the status a shell shows for a
+    SIGPIPE, and at once, even when the app catches errors around its server.log calls."""
+    app = tmp_path / "chatty.device.nut"
+    app.write_text('function tick() { try { server.log("tick"); } catch (e) {} imp.wakeup(1, tick); }\ntick();\n')
+    proc = subprocess.Popen([sys.executable, "-m", "impapi.cli", "run", str(app), "--for", "3650d"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    code = proc.wait(timeout=120)  # the whole run would take far longer than this
+    assert b"[Status] Device connected" in first
+    assert code == 141 and proc.stderr.read() == b""
