@@ -24,6 +24,8 @@ CB_RETURN, CB_NORETURN, CB_RAISE, CB_STOP = lib.SQPY_CB_RETURN, lib.SQPY_CB_NORE
 CB_RETURN_TEMP, CB_RETURN_INT, CB_RETURN_TEXT = lib.SQPY_CB_RETURN_TEMP, lib.SQPY_CB_RETURN_INT, lib.SQPY_CB_RETURN_TEXT
 TEXT = lib.SQPY_TEXT  # strings up to this many bytes cross in the buffer's text area
 NBUF = lib.SQPY_NBUF  # values per call on the fast path (more take the general one)
+MIN_STACK, MAX_STACK = 64, 1 << 20  # VM(stack_size=): initial slots of the Squirrel stack
+_PLAIN = frozenset((int, str, float, type(None)))  # what the fast path writes straight into a slot
 _VMS: dict[int, Any] = {}  # vmid -> weakref to the VM, for sqpy_fdispatch
 _VMIDS = itertools.count(1)
 
@@ -225,6 +227,10 @@ class VM:
                  capture_locals: bool = False, stack_size: int = 1024) -> None:
         if dialect not in DIALECTS:
             raise ValueError(f"unknown dialect {dialect!r}: use 'imp' (32-bit integers) or 'standard' (64-bit)")
+        if not MIN_STACK <= stack_size <= MAX_STACK:
+            # Squirrel grows the stack as calls need it; it cannot start smaller than its own
+            # working room, and a huge start is an allocation the VM does not check.
+            raise ValueError(f"stack_size must be {MIN_STACK}..{MAX_STACK} slots, got {stack_size}")
         self.dialect = dialect
         self._intmin, self._intmax = _INT_RANGE[DIALECTS[dialect]]
         self.print = print
@@ -673,6 +679,9 @@ class VM:
         bt, bi = self._bt, self._bi
         strs = b""
         temps = None
+        if not all(type(a) in _PLAIN for a in args):
+            temps = []
+            args = tuple(self._plain(a, temps) for a in args)  # before any slot is written
         i = -1
         try:
             for a in args:
@@ -719,6 +728,23 @@ class VM:
     def _int_overflow(self, value: int) -> None:
         raise OverflowError(f"{value} does not fit a {self.dialect} Squirrel integer "
                             f"({self._intmin}..{self._intmax})")
+
+    def _plain(self, value: Any, temps: list) -> Any:
+        """``value`` as what the slot buffer takes without running Python code of the caller's
+        (``__bytes__``, ``__index__``, iterating a mapping...): that code could call into this VM
+        and overwrite the slots already filled."""
+        if type(value) in _PLAIN or type(value) is bool or isinstance(value, _p.SquirrelObject):
+            return value
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value)
+        if isinstance(value, bool):
+            return bool(value)
+        for kind in (int, float, str):
+            if isinstance(value, kind):
+                return kind(value)
+        obj = self._new_object(value)
+        temps.append(obj)  # alive until the call has pushed it
+        return obj
 
     def _slot(self, value: Any, i: int, temps: list) -> bytes | None:
         """Slot i of the fast path for anything but int/str/float/None; returns the bytes of a

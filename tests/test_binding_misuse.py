@@ -496,3 +496,26 @@ def test_snapshot_and_restore_misuse_never_crashes():
                 assert "closed" in str(e)
         print("done")
     """), "restore() needs a snapshot() and a VM that is not running", "True [1, True, True]", "refused", "done")
+
+
+def test_stack_size_out_of_range_is_refused():
+    for size in (0, 1, 63, 1 << 40):
+        with pytest.raises(ValueError, match="stack_size must be 64..1048576 slots"):
+            squirrel.VM(stack_size=size)
+
+
+def test_arguments_whose_conversion_calls_back_into_the_vm_reach_it_intact():
+    # bytes(Evil()) runs Python that calls the same VM while the outer call fills its slots.
+    result = run_isolated("""
+        import squirrel
+        vm = squirrel.VM()
+        f = vm.compile('return function(a, b) { return a + "/" + b; }')()
+        mk = vm.compile('return function(n) { local s = "7"; while (s.len() < n) s += s; return s.len(); }')()
+        class Evil(bytes):
+            def __bytes__(self):
+                mk(1 << 20)
+                return b"evil"
+        print(f("short", Evil()))
+        print(f(Evil(), "end"))
+    """)
+    assert_clean_run(result, "short/evil", "evil/end")

@@ -4,6 +4,7 @@ interruption that try/catch cannot swallow."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -356,3 +357,72 @@ def test_interrupt_reports_where_the_script_was(vm):
     text = "\n".join(str(n) for n in getattr(info.value, "__notes__", [])) + str(info.value) + \
         "\n".join(str(f) for f in getattr(info.value, "traceback", []))
     assert "spin" in text
+
+
+# --- 05-script-cannot-crash --------------------------------------------------------------------
+
+# Scripts that crashed the process with stock Squirrel 3.1, and the error each raises now.
+SCRIPT_CRASHES = [
+    ("local b = blob(16); try { b.readblob(-64) } catch (e) { for (local i = 0; i < 16; i++) b.writen(0x41414141, 'i'); throw e; }",
+     "readblob: the size must not be negative"),
+    ("blob(4).resize(-1)", "size must not be negative"),
+    ("class B extends blob { constructor() {} } local c = clone B();", "cannot clone an uninitialised blob"),
+    ('regexp("x").search("abc", 100000000)', "start index out of range"),
+    ('regexp("x").capture("abc", -100000000)', "start index out of range"),
+    ('regexp("%s")' % ("(" * 100000), "pattern nested too deep"),
+    ('regexp("%s").match("%s")' % ("a+" * 3000, "a" * 5000), "regexp: the pattern recursed too deep on this text"),
+    ("local a = [{},{},{},{},{},{},{},{}]; a.sort(function(x, y) { a.clear(); return 1; });",
+     "array resized while sorting"),
+    ("newthread(print).call(1)", "newthread needs a Squirrel function, not a native one"),
+    ('compilestring("%s;")' % ("if(1) " * 100000), "code nested too deep"),
+    ("local t = {}, c = t; for (local i = 0; i < 100000; i++) { local n = {}; c.setdelegate(n); c = n; } return t.x;",
+     "delegate chain too long"),
+    ("local t = {}, c = t; for (local i = 0; i < 100000; i++) { local n = {}; c.setdelegate(n); c = n; } t.x = 1;",
+     "delegate chain too long"),
+]
+
+
+def test_scripts_that_crashed_stock_squirrel_raise_errors(tmp_path):
+    cases = tmp_path / "cases.json"
+    cases.write_text(json.dumps(SCRIPT_CRASHES))
+    result = run_isolated(f"""
+        import json, squirrel
+        for dialect in ("imp", "standard"):
+            vm = squirrel.VM(dialect)
+            for source, _ in json.load(open({str(cases)!r})):
+                try:
+                    vm.run(source)
+                    print("no error")
+                except squirrel.ScriptError as e:
+                    print(e.message)
+            vm.close()
+    """)
+    assert_clean_run(result, *[message for _, message in SCRIPT_CRASHES] * 2)
+
+
+def test_acall_takes_as_many_arguments_as_the_array_holds(vm):
+    assert vm.run("return (function(...) { return vargv.len(); }).acall(array(5001))") == 5000
+
+
+def test_long_patterns_and_deep_but_fair_code_still_work(vm):
+    assert vm.run('return regexp("%s").match("%s")' % ("a" * 50000, "a" * 50000)) is True
+    assert vm.run('return regexp("(a|b)*c").capture("ababc").len()') == 2
+    assert vm.run("return " + "(" * 300 + "1" + ")" * 300) == 1
+    deep = "local t = {}, c = t; for (local i = 0; i < 900; i++) { local n = {}; c.setdelegate(n); c = n; }"
+    assert vm.run(deep + " c.x <- 7; return t.x") == 7
+
+
+def test_code_nested_too_deep_is_a_compile_error_with_its_line(vm):
+    with pytest.raises(squirrel.CompileError, match="code nested too deep") as e:
+        vm.compile("local x = 1;\nreturn " + "(" * 5000 + "1" + ")" * 5000, "deep.nut")
+    assert e.value.filename == "deep.nut" and e.value.lineno == 2
+
+
+def test_open_outers_survive_the_stack_growing_under_acall(vm):
+    # acall reserves stack for its arguments; the closure's outer must follow the moved stack.
+    assert vm.run("""
+        local x = 1;
+        local get = function() { return x; };
+        local r = (function(...) { x = vargv.len(); return get(); }).acall(array(20000));
+        return r;
+    """) == 19999  # the array's first element is `this`

@@ -193,8 +193,11 @@ def test_a_reader_that_stops_reading_ends_the_run_quietly(tmp_path):
     app.write_text('function tick() { try { server.log("tick"); } catch (e) {} imp.wakeup(1, tick); }\ntick();\n')
     proc = subprocess.Popen([sys.executable, "-m", "impapi.cli", "run", str(app), "--for", "3650d"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    first = proc.stdout.readline()
-    proc.stdout.close()
-    code = proc.wait(timeout=120)  # the whole run would take far longer than this
+    try:
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        code = proc.wait(timeout=120)  # the whole run would take far longer than this
+    finally:
+        proc.kill()  # if it did not stop, it would run (and keep its log) for ten virtual years
     assert b"[Status] Device connected" in first
     assert code == 141 and proc.stderr.read() == b""
