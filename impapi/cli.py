@@ -131,7 +131,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         sim = Simulation(device=scn.device, agent=scn.agent, imp=scn.imp, seed=scn.seed,
                          flash=args.flash, impos=args.impos, start=False, tie_seed=scn.tie_seed,
-                         log_sink=None if args.quiet else show)
+                         log_sink=None if args.quiet else show,
+                         keep_history=bool(args.timeline))
         sim.start()
         apply(scn, sim)
         sim.run(for_us=None if args.until_idle else scn.duration_us, until_idle=args.until_idle)

@@ -72,14 +72,18 @@ class Log:
 
     ``epoch`` is the real-world instant of virtual time 0 (naive datetimes are UTC).
     ``sink``, if given, is called with each entry as it is added (the CLI streams with it).
+    ``keep=False`` only counts the entries once the sinks have them: a long run that streams
+    its log need not hold it all in memory (iterating then gives nothing).
     """
 
-    def __init__(self, *, epoch: datetime = DEFAULT_EPOCH, sink: Sink | None = None) -> None:
+    def __init__(self, *, epoch: datetime = DEFAULT_EPOCH, sink: Sink | None = None, keep: bool = True) -> None:
         if epoch.tzinfo is None:
             epoch = epoch.replace(tzinfo=timezone.utc)
         self.epoch = epoch
         self._epoch_us = (epoch - _UNIX) // _ONE_US
         self._entries: list[LogEntry] = []
+        self._keep = keep
+        self._count = 0
         self._sinks: list[Sink] = [] if sink is None else [sink]
 
     def add_sink(self, sink: Sink) -> None:
@@ -99,7 +103,9 @@ class Log:
         if not isinstance(text, str):
             raise TypeError(f"log text must be a str, not {text.__class__.__name__}")
         entry = LogEntry(time_us, source, type, text)
-        self._entries.append(entry)
+        self._count += 1
+        if self._keep:
+            self._entries.append(entry)
         for sink in self._sinks:
             sink(entry)
         return entry
@@ -107,7 +113,8 @@ class Log:
     # -- reading ------------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._entries)
+        """Entries added (with ``keep=False`` too)."""
+        return self._count
 
     def __iter__(self) -> Iterator[LogEntry]:
         return iter(self._entries)

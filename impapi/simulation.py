@@ -98,14 +98,18 @@ class Simulation:
                  imp: str | Profile = DEFAULT_IMP, seed: int = 0, flash: str | os.PathLike | None = None,
                  impos: str | None = None, config: Config | None = None, epoch: datetime = DEFAULT_EPOCH,
                  log_sink: Callable[[LogEntry], Any] | None = None, start: bool = True,
-                 tie_seed: int | None = None) -> None:
+                 tie_seed: int | None = None, keep_history: bool = True) -> None:
         """``tie_seed``: the order of events due at the same virtual microsecond: None for first
-        in, first out; an integer for the order ``impsim fuzz`` explored with that seed."""
+        in, first out; an integer for the order ``impsim fuzz`` explored with that seed.
+        ``keep_history=False``: ``log_sink`` sees every log entry, but ``sim.log`` and
+        ``sim.events`` keep none (a long run that streams its log then runs in constant memory;
+        the checks and the timeline need the history)."""
         self.config = config or Config()
         self.seed = seed
         self.rng = random.Random(seed)
         self.clock = Clock(tie_break=None if tie_seed is None else random.Random(tie_seed))
-        self.log = Log(epoch=epoch, sink=log_sink)
+        self.log = Log(epoch=epoch, sink=log_sink, keep=keep_history)
+        self._keep_history = keep_history
         self.events = EventLog()
         # Line coverage of the app: an object with wants(filename) -> bool, asked as each boot
         # compiles its code, and collect(vm), handed each VM before it closes
@@ -152,7 +156,8 @@ class Simulation:
         return play(self, scenario, **options)
 
     def record(self, kind: str, **data: Any) -> None:
-        self.events.append(Event(self.clock.now_us, kind, data))
+        if self._keep_history:
+            self.events.append(Event(self.clock.now_us, kind, data))
 
     # --- what the world does to the device ----------------------------------------------------
 

@@ -201,3 +201,16 @@ def test_a_reader_that_stops_reading_ends_the_run_quietly(tmp_path):
         proc.kill()  # if it did not stop, it would run (and keep its log) for ten virtual years
     assert b"[Status] Device connected" in first
     assert code == 141 and proc.stderr.read() == b""
+
+
+def test_a_streaming_run_can_keep_no_history():
+    """What `impsim run` does unless it draws a timeline: every entry reaches the sink, none
+    stays in memory (a chatty app run for years would otherwise fill it)."""
+    seen = []
+    sim = Simulation(device=EXAMPLES / "ping-pong/pingpong.device.nut", agent=EXAMPLES / "ping-pong/pingpong.agent.nut",
+                     log_sink=seen.append, keep_history=False)
+    sim.run("2m")
+    kept = Simulation(device=EXAMPLES / "ping-pong/pingpong.device.nut", agent=EXAMPLES / "ping-pong/pingpong.agent.nut")
+    kept.run("2m")
+    assert seen == list(kept.log) and len(sim.log) == len(kept.log) > 10
+    assert list(sim.log) == [] and list(sim.events) == [] and len(kept.events) > 10
