@@ -30,6 +30,8 @@ _PENDING, _FIRED, _CANCELLED = 0, 1, 2
 _COMPACT_MIN = 256
 
 
+STILL_EVENTS = 100_000  # events at one virtual instant after which Clock.on_still is called
+
 class Timer:
     """Handle for one scheduled callback."""
 
@@ -89,7 +91,7 @@ class Clock:
     that supplies the tie key (can be replaced between runs through the attribute).
     """
 
-    __slots__ = ("_now", "_heap", "_seq", "_cancelled", "_running", "_stop", "tie_break")
+    __slots__ = ("_now", "_heap", "_seq", "_cancelled", "_running", "_stop", "tie_break", "still_events", "on_still")
 
     def __init__(self, start_us: int = 0, *, tie_break: random.Random | None = None) -> None:
         if _check_us(start_us, "start_us") < 0:
@@ -101,6 +103,10 @@ class Clock:
         self._running = False
         self._stop = False
         self.tie_break = tie_break
+        # Events run one after another without time passing, and what to call when that count
+        # reaches STILL_EVENTS (an imp.wakeup(0, ...) loop would otherwise run for ever).
+        self.still_events = 0
+        self.on_still: Callable[[], Any] | None = None
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -236,6 +242,11 @@ class Clock:
             timer._state = _FIRED
             if entry[0] > self._now:
                 self._now = entry[0]
+                self.still_events = 0
+            else:
+                self.still_events += 1
+                if self.still_events == STILL_EVENTS and self.on_still is not None:
+                    self.on_still()
             callback, args = timer.callback, timer.args
             timer.callback, timer.args = _noop, ()
             callback(*args)

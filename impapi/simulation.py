@@ -18,7 +18,7 @@ from .agent import Agent
 from .clock import Clock
 from .cloud import Cloud
 from .device import Device, make_device_id
-from .durations import DEFAULT_EPOCH, parse_duration
+from .durations import DEFAULT_EPOCH, format_duration, parse_duration
 from .events import Event, EventLog
 from .flash import SpiFlash
 from .log import Log, LogEntry
@@ -192,11 +192,15 @@ class Simulation:
         until nothing is scheduled. Stops early on a fatal error (code that does not compile)."""
         if for_us is None and for_ is not None:
             for_us = parse_duration(for_)
-        if until_idle or for_us is None:
-            while self.fatal_error is None and self.clock.step():
-                pass
-        else:
-            self.clock.run_until(self.clock.now_us + for_us)
+        self.clock.on_still = self._time_stands_still
+        try:
+            if until_idle or for_us is None:
+                while self.fatal_error is None and self.clock.step():
+                    pass
+            else:
+                self.clock.run_until(self.clock.now_us + for_us)
+        finally:
+            self.clock.on_still = None
         if self.flash is not None:
             self.flash.sync()
         return self
@@ -204,6 +208,12 @@ class Simulation:
     @property
     def flash(self) -> SpiFlash | None:
         return self.device.flash if self.device is not None else None
+
+    def _time_stands_still(self) -> None:
+        # On an imp, real time would pass; here nothing would ever end the run.
+        self.fatal(f"virtual time stands still: {self.clock.still_events} events ran at "
+                   f"{format_duration(self.clock.now_us)} without time passing (an imp.wakeup(0, ...) "
+                   "or imp.onidle() loop?)")
 
     def fatal(self, message: str) -> None:
         self.fatal_error = message

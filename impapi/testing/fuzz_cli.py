@@ -168,6 +168,11 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
             critical = (begin, end)
         if args.max_events < 0:
             raise ValueError("--max-events must be 0 or more")
+        # Before the search, not after it: a failure found must not be lost to a bad --out.
+        try:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ValueError(f"--out {args.out}: cannot make that directory ({e.strerror})") from None
     except ValueError as e:
         return usage(str(e))
 

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..clock import STILL_EVENTS
 from . import _stack
 from .builder import BuildError, Builder, js_number, library_dirs, resolve_requires
 from .config import TestConfig, TestFile, TestSelector
@@ -80,7 +81,7 @@ BUILTIN_LIBRARIES: dict[str, Path] = {
 STARTUP_DELAY_S = 2  # impt's bootstrap imp.wakeup(2, ...)
 STARTUP_TIMEOUT_US = 60_000_000  # impt: deploy -> SESSION_START
 EXTRA_MESSAGE_TIMEOUT_US = 5_000_000  # impt: config timeout + 5 s between impUnit messages
-STILL_TIME_EVENTS = 100_000  # events at one virtual instant that end a session
+STILL_TIME_EVENTS = STILL_EVENTS  # events at one virtual instant that end a session
 STILL_TIME_RESTARTS = 5  # restarts of the device and agent at one virtual instant that end a session
 DEVICE_GROUP_NAME = "impsim"
 DEVICE_NAME = "impsim"

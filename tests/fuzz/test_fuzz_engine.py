@@ -188,3 +188,20 @@ def test_simulation_play_as_in_the_issue(polite_app):
     run = Simulation(device=polite_app[0], agent=polite_app[1]).play(
         Scenario((parse_at("25m:impos=44.0"),), duration_us=3_600_000_000))
     checks.polite(run)
+
+
+def test_a_run_that_cannot_finish_fails_the_search(tmp_path):
+    app = tmp_path / "spin.device.nut"
+    app.write_text("server.onshutdown(function(r) { server.restart(); });\n"
+                   "function f() { imp.wakeup(0, f); }\nf();\n")
+    result = fuzz(str(app), duration="1h", examples=3, seed=1, coverage=False)
+    assert not result.passed and result.failure.violation.check == "run-completes"
+    assert "virtual time stands still" in str(result.failure.violation)
+
+
+def test_an_unusable_out_directory_is_refused_before_the_search(capsys, impolite_app, tmp_path):
+    taken = tmp_path / "afile"
+    taken.write_text("")
+    for out in (taken, taken / "sub"):
+        code, stdout, err = impsim_fuzz(capsys, impolite_app[0], "--out", out, "--examples", "1")
+        assert code == 2 and stdout == "" and f"--out {out}: cannot make that directory" in err

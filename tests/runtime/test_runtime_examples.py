@@ -214,3 +214,12 @@ def test_a_streaming_run_can_keep_no_history():
     kept.run("2m")
     assert seen == list(kept.log) and len(sim.log) == len(kept.log) > 10
     assert list(sim.log) == [] and list(sim.events) == [] and len(kept.events) > 10
+
+
+@pytest.mark.parametrize("loop", ["function f() { imp.wakeup(0, f); } f();", "function f() { imp.onidle(f); } f();"])
+def test_a_loop_that_keeps_time_still_ends_the_run_with_a_message(capsys, tmp_path, loop):
+    app = tmp_path / "spin.device.nut"
+    app.write_text('server.log("start");\n' + loop + "\n")
+    code, out, err = run_cli(capsys, app, "--for", "1h")
+    assert code == 2 and "[Device] start" in out
+    assert "virtual time stands still: 100000 events ran at 2s without time passing" in err

@@ -687,6 +687,9 @@ def violations(run: Run, *, only: Iterable[str] | str = "all", bound: str | int 
         "no-simultaneous-restart": {"window_us": window_us},
     }
     found = []
+    if run.sim.fatal_error is not None:  # whatever the checks say of it, the run did not finish
+        found.append(PoliteViolation(f"the run stopped: {run.sim.fatal_error}",
+                                     time_us=run.sim.clock.now_us - run.start_us, check="run-completes"))
     for name in select(only):
         v = next(CHECKS[name](run, **options.get(name, {})), None)
         if v is not None:
