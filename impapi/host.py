@@ -149,6 +149,11 @@ class ScriptHost:
         self.base_memory = previous.base_memory
         if vm.memory_used > self.base_memory + GARBAGE_SLACK:
             vm.collect_garbage()  # cycles the previous run left (reference counting missed them)
+            if vm.memory_used > self.base_memory + GARBAGE_SLACK:
+                # What no collection frees: Squirrel's stacks, grown by deep recursion, never
+                # shrink; this boot would start with room a new VM does not have.
+                vm.close()
+                return None
         vm.rebind(previous, self)
         vm.print, vm.error = self._print, self._print_error
         vm.instruction_limit = self.sim.config.watchdog_instructions  # as a new VM would have it

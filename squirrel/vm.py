@@ -425,6 +425,14 @@ class VM:
             if rc == OK:
                 return self._from(self._out)
         text = data.decode("utf-8", "replace")
+        nul = text.find("\0")
+        if nul >= 0:  # Squirrel's lexer takes it for the end of the source and ignores the rest
+            line = text.count("\n", 0, nul) + 1
+            col = nul - (text.rfind("\n", 0, nul) + 1) + 1
+            file, mapped = self._map(filename, line)
+            raise CompileError("a NUL byte (code 0) in the source: Squirrel would stop reading there; "
+                               "remove it (in a string, write \\x00)", file, mapped, col,
+                               text.splitlines()[line - 1].replace("\0", " "))
         linemap = LineMap.scan(text, filename)
         if linemap:
             self._linemaps[filename] = linemap

@@ -328,3 +328,12 @@ def test_the_binding_never_writes_to_stdout_or_stderr(capfd):
             pass
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+def test_a_nul_byte_in_the_source_is_a_compile_error_where_it_is():
+    # Squirrel's lexer reads a NUL as the end of the source: the code after it would vanish.
+    with squirrel.VM() as vm:
+        with pytest.raises(squirrel.CompileError, match="a NUL byte") as e:
+            vm.compile('x <- 1;\nserver <- 2;\0 y <- 3;\n', "app.nut")
+        assert (e.value.filename, e.value.lineno, e.value.column) == ("app.nut", 2, 13)
+        assert vm.run('return "a\\x00b".len()') == 3  # the escape is the way to write one

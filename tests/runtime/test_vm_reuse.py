@@ -155,3 +155,18 @@ def test_a_replaced_flash_chip_gets_a_new_vm():
     sim.device.flash = chip
     sim.run("1m")
     assert device_lines(sim) == ["byte 255", "byte 42"]
+
+
+def test_a_boot_that_grew_the_stack_hands_on_a_new_vm():
+    """Unbounded recursion grows Squirrel's stack, which never shrinks: a reused VM would let
+    later boots recurse deeper (out of memory turned into stack overflow after a few boots)."""
+    app = "function f(n) { return f(n + 1) + 1; }\nf(0);\n"
+
+    def outcomes(reuse: bool) -> list[str]:
+        sim = Simulation(device=app, config=Config(reuse_vms=reuse))
+        sim.run("10m")
+        return [e.text for e in sim.log if e.type == "lastexitcode" or "ERROR" in e.text]
+
+    reused, fresh = outcomes(True), outcomes(False)
+    assert len(reused) > 100 and reused == fresh
+    assert all("out of memory" in text for text in reused)
