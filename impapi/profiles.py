@@ -77,13 +77,16 @@ def parse_impos(version: str | int | float) -> tuple[int, int]:
     if isinstance(version, bool):
         raise TypeError("an impOS version cannot be a bool")
     if isinstance(version, int):
-        return (version, 0)
+        return parse_impos(str(version))
     if isinstance(version, float):
         raise TypeError(f"give the impOS version as a string such as '43.1', not the float {version!r} (43.10 != 43.1)")
     match = re.fullmatch(r"\s*(\d+)(?:\.(\d+))?\s*", str(version))
     if not match:
         raise ValueError(f"bad impOS version {version!r}: use MAJOR.MINOR, e.g. 43.1 or 38.0")
-    return (int(match.group(1)), int(match.group(2) or 0))
+    major, minor = int(match.group(1)), int(match.group(2) or 0)
+    if major > 999 or minor > 999:  # real releases are in the tens; this keeps dates sane
+        raise ValueError(f"bad impOS version {version!r}: MAJOR and MINOR are at most 999")
+    return (major, minor)
 
 
 def software_version(impos: str | int | float = DEFAULT_IMPOS) -> str:

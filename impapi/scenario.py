@@ -845,6 +845,9 @@ def _canonical_json(value: Any, what: str) -> str:
     def check(v: Any) -> None:
         if isinstance(v, float) and not math.isfinite(v):
             raise ScenarioError(f"{what}: {v} cannot be sent (only finite numbers)")
+        if isinstance(v, int) and not isinstance(v, bool) and not -2**31 <= v < 2**31:
+            raise ScenarioError(f"{what}: {v} does not fit Squirrel's 32-bit integers on the imp "
+                                "(-2147483648..2147483647); send it as a string or a float")
         if isinstance(v, dict):
             for k, item in v.items():
                 if not isinstance(k, str):

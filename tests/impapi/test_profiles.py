@@ -189,3 +189,9 @@ def test_parse_impos():
             parse_impos(bad)
     with pytest.raises(TypeError, match="as a string"):
         parse_impos(43.1)
+
+
+@pytest.mark.parametrize("version", ["99999.0", "43.1000", 1000])
+def test_impos_versions_beyond_999_are_refused(version):
+    with pytest.raises(ValueError, match="MAJOR and MINOR are at most 999"):
+        parse_impos(version)

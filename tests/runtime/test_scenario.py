@@ -462,3 +462,13 @@ def test_module_docstring_documents_every_event_type():
 def test_json_data_is_exactly_what_the_device_gets():
     e = parse_at('1m:message=cfg:{"rate": 5, "names": ["a", "b"]}')
     assert e.arg.data == json.loads('{"rate": 5, "names": ["a", "b"]}')
+
+
+@pytest.mark.parametrize("text, message", [
+    ("5m:message=x:2147483648", "2147483648 does not fit Squirrel's 32-bit integers"),
+    ('5m:message=x:{"a": [-2147483649]}', "-2147483649 does not fit Squirrel's 32-bit integers"),
+    ("5m:impos=99999.0", "got '99999.0'"),
+])
+def test_values_the_imp_cannot_hold_are_refused_when_read(text, message):
+    with pytest.raises(ScenarioError, match=message):
+        parse_at(text)
