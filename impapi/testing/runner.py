@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
@@ -261,6 +262,16 @@ def run_tests(
 # JUnit XML
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str | None) -> str | None:
+    """``text`` with the characters XML 1.0 cannot carry written as ``\\xNN`` escapes."""
+    if text is None:
+        return None
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
+
+
 def write_junit_xml(run: RunResult, path: str | os.PathLike) -> None:
     """One ``<testsuite>`` per test file, one ``<testcase>`` per reported step (``setUp`` and
     ``tearDown`` included); times are virtual seconds. A failing assertion's location gives the
@@ -315,6 +326,10 @@ def write_junit_xml(run: RunResult, path: str | os.PathLike) -> None:
     for k, v in total.items():
         root.set(k, str(v))
     root.set("time", f"{total_time:.3f}")
+    for element in root.iter():  # test output may hold any byte; XML 1.0 allows fewer
+        element.text = _xml_text(element.text)
+        for key, value in element.attrib.items():
+            element.set(key, _xml_text(value))
     tree = ET.ElementTree(root)
     ET.indent(tree)
     Path(path).parent.mkdir(parents=True, exist_ok=True)

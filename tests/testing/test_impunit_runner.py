@@ -765,6 +765,17 @@ class A extends ImpTestCase {
     assert cases["testOk"].get("classname") == "A"
 
 
+def test_junit_xml_stays_well_formed_whatever_a_test_prints(tmp_path):
+    result, out = run_home(tmp_path, {"tests/c.test.nut": r'''
+class C extends ImpTestCase {
+    function testColour() { throw "bad \x01\x1b[31m red"; }
+}
+'''}, junit_xml=tmp_path / "junit.xml")
+    root = ET.parse(tmp_path / "junit.xml").getroot()  # raised "not well-formed" before
+    failure = root.find("testsuite/testcase/failure")
+    assert failure.get("message") == "bad \\x01\\x1b[31m red"
+
+
 def test_structured_session_result(tmp_path):
     write(tmp_path, {"tests/s.test.nut": r'''
 class S extends ImpTestCase {
