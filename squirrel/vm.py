@@ -493,6 +493,8 @@ class VM:
         """Put every member of ``natives`` into ``table`` (or into ``table[into]``, a table made
         if missing) in one C call. Each native receives ``context`` as its first argument."""
         ptr = self._live()
+        if not isinstance(table, _p.Table) or table._vm is not self:
+            raise TypeError(f"install() puts natives into a table of this VM, not {table!r}")
         base = self._next_fid
         n = len(natives.natives)
         readers: Any = ffi.NULL
@@ -659,7 +661,9 @@ class VM:
         """A Squirrel blob holding ``data``."""
         out = ffi.new("sqpy_value *")
         b = bytes(data)
-        lib.sqpy_new_blob(self._live(), b, len(b), out)
+        rc = lib.sqpy_new_blob(self._live(), b, len(b), out)
+        if rc:
+            self._raise(rc)  # over the memory limit, say: out holds no object then
         return _p.make_proxy(self, out.i, out.type)
 
     def to_squirrel(self, value: Any) -> Any:

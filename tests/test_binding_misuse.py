@@ -519,3 +519,26 @@ def test_arguments_whose_conversion_calls_back_into_the_vm_reach_it_intact():
         print(f(Evil(), "end"))
     """)
     assert_clean_run(result, "short/evil", "evil/end")
+
+
+def test_install_ignores_a_delegates_newslot_and_takes_tables_only():
+    result = run_isolated("""
+        import squirrel
+        vm = squirrel.VM()
+        t = vm.compile('local d = {}; d.setdelegate({ _newslot = function(k, v) { throw "no"; } }); return d')()
+        vm.install(t, squirrel.NativeSet({"f": lambda ctx: 1}, integers={"K": 2}), into="sub")
+        print(t["sub"]["f"](), t["sub"]["K"])
+        for target in ("[1]", "class {}"):
+            try:
+                vm.install(vm.compile("return " + target)(), squirrel.NativeSet({"f": lambda ctx: 1}))
+            except TypeError as e:
+                print(str(e).split(",")[0])
+    """)
+    assert_clean_run(result, "1 2", "install() puts natives into a table of this VM", "install() puts natives into a table of this VM")
+
+
+def test_new_blob_over_the_memory_limit_raises_and_leaves_the_vm_usable():
+    with squirrel.VM(memory_limit=1 << 20) as vm:
+        with pytest.raises(squirrel.MemoryLimitError):
+            vm.new_blob(b"x" * (2 << 20))
+        assert vm.run("return 1 + 1") == 2 and bytes(vm.new_blob(b"ok")) == b"ok"

@@ -426,3 +426,13 @@ def test_open_outers_survive_the_stack_growing_under_acall(vm):
         local r = (function(...) { x = vargv.len(); return get(); }).acall(array(20000));
         return r;
     """) == 19999  # the array's first element is `this`
+
+
+def test_getstackinfos_of_a_level_outside_the_call_stack_is_null():
+    result = run_isolated("""
+        import squirrel
+        vm = squirrel.VM()
+        print(vm.run("return [getstackinfos(-2147483648), getstackinfos(-1), getstackinfos(1000)]"))
+        print(vm.run("return getstackinfos(1).func"))
+    """)
+    assert_clean_run(result, "[None, None, None]", "main")

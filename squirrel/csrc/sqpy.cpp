@@ -1145,7 +1145,7 @@ int sqpy_new_blob(sqpy_vm *vm, const char *data, long long len, sqpy_value *out)
     Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQUserPointer p = sqstd_createblob(v, (SQInteger)len);
-    if (!p) return SQPY_ERROR;
+    if (!p) return e.fail();  /* SQPY_MEMORY_LIMIT when that is why */
     if (len) memcpy(p, data, (size_t)len);
     read_value(vm, v, -1, out);
     sq_pop(v, 1);
@@ -1193,7 +1193,7 @@ static void push_subtable(HSQUIRRELVM v, SQInteger idx, const char *name) {
     }
     sq_pushstring(v, name, -1);
     sq_newtable(v);
-    sq_newslot(v, idx, SQFalse);
+    sq_rawset(v, idx);  /* raw: a delegate's _newslot must not decide whether it is stored */
     sq_pushstring(v, name, -1);
     sq_rawget(v, idx);
 }
@@ -1201,6 +1201,7 @@ static void push_subtable(HSQUIRRELVM v, SQInteger idx, const char *name) {
 int sqpy_install(sqpy_vm *vm, long long table, const char *subtable, const sqpy_natives *set, long long fid_base,
                  int nreaders, const sqpy_reader *readers) {
     if (!ref_ok(vm, table)) return SQPY_BADREF;
+    if (sq_type(REF(vm, table)) != OT_TABLE) return SQPY_BADARG;  /* natives go into tables only */
     Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
@@ -1231,12 +1232,12 @@ int sqpy_install(sqpy_vm *vm, long long table, const char *subtable, const sqpy_
             sq_setnativeclosurename(v, -1, set->names[i]);
             r++;
         }
-        if (SQ_FAILED(sq_newslot(v, top + 1 + set->group[i], SQFalse))) { sq_settop(v, top); return SQPY_ERROR; }
+        if (SQ_FAILED(sq_rawset(v, top + 1 + set->group[i]))) { sq_settop(v, top); return SQPY_ERROR; }
     }
     for (int i = 0; i < set->nints; i++) {
         sq_pushstring(v, set->int_names[i], -1);
         sq_pushinteger(v, (SQInteger)set->ints[i]);
-        if (SQ_FAILED(sq_newslot(v, top + 1 + set->int_group[i], SQFalse))) { sq_settop(v, top); return SQPY_ERROR; }
+        if (SQ_FAILED(sq_rawset(v, top + 1 + set->int_group[i]))) { sq_settop(v, top); return SQPY_ERROR; }
     }
     sq_settop(v, top);
     return SQPY_OK;

@@ -22,7 +22,7 @@ DAY = 86_400_000_000
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 NAME = TEXT.filter(lambda s: s and s == s.strip() and ":" not in s)
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False) | TEXT,
+    st.none() | st.booleans() | st.integers(-(2**31), 2**31 - 1) | st.floats(allow_nan=False, allow_infinity=False) | TEXT,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
     max_leaves=12,
 )
