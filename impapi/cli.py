@@ -38,6 +38,7 @@ EVENT_HELP = """Events for --at TIME:EVENT[=ARG] (TIME from the start: 90s, 30m,
 The same events go in a --scenario TOML file: [[event]] at = "30m"  type = "impos"  version = "43.1"."""
 
 EXIT_OK, EXIT_APP_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # what a shell reports for a program Ctrl-C ended
 
 
 def _duration(text: str) -> int:
@@ -135,7 +136,23 @@ def cmd_run(args: argparse.Namespace) -> int:
                          keep_history=bool(args.timeline))
         sim.start()
         apply(scn, sim)
-        sim.run(for_us=None if args.until_idle else scn.duration_us, until_idle=args.until_idle)
+        interrupted = []
+
+        def on_sigint(signum: int, frame: object) -> None:
+            # Stop after the running event rather than raise wherever Python happens to be
+            # (inside a callback or a __del__, a KeyboardInterrupt can be lost or half-handled).
+            interrupted.append(signum)
+            sim.fatal("interrupted")
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            sim.run(for_us=None if args.until_idle else scn.duration_us, until_idle=args.until_idle)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if interrupted:  # the run saved the flash image as it stopped
+            out.flush()
+            print(f"impsim: interrupted at {format_duration(sim.clock.now_us)} of virtual time", file=sys.stderr)
+            return EXIT_INTERRUPTED
         if args.timeline:
             write_timeline(args.timeline, sim)
     except (ValueError, OSError) as e:

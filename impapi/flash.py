@@ -254,12 +254,20 @@ class SpiFlash:
         """Write the image to the backing file, if any (atomically: a crash keeps the old file)."""
         if self._path is None or (not self._dirty and self._path.exists()):
             return
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=self._path.name + ".", suffix=".tmp", dir=self._path.parent)
+        target = self._path.resolve()  # through a symlink: replacing the link would orphan its file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            mode = target.stat().st_mode & 0o777  # keep the image's permissions...
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask  # ...or give a new one what open() would
+        fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(self._data)
-            os.replace(tmp, self._path)
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
         except BaseException:
             os.unlink(tmp)
             raise

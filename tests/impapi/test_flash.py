@@ -305,6 +305,20 @@ def test_image_is_loaded_and_saved_on_close(tmp_path):
     assert path.read_bytes()[:2] == b"\xff\xff"
 
 
+def test_saving_an_image_keeps_its_permissions_and_writes_through_a_symlink(tmp_path):
+    real = tmp_path / "images" / "flash.bin"
+    real.parent.mkdir()
+    real.write_bytes(b"\xff" * SIZE)
+    real.chmod(0o644)
+    link = tmp_path / "flash.link"
+    link.symlink_to(real)
+    with SpiFlash(SIZE, image=link) as f:
+        f.enable()
+        f.write(0, b"ok")
+    assert link.is_symlink() and real.read_bytes()[:2] == b"ok"
+    assert real.stat().st_mode & 0o777 == 0o644
+
+
 def test_image_size_mismatch_is_a_clear_error(tmp_path):
     path = tmp_path / "flash.bin"
     path.write_bytes(b"\xff" * 8192)

@@ -223,3 +223,25 @@ def test_a_loop_that_keeps_time_still_ends_the_run_with_a_message(capsys, tmp_pa
     code, out, err = run_cli(capsys, app, "--for", "1h")
     assert code == 2 and "[Device] start" in out
     assert "virtual time stands still: 100000 events ran at 2s without time passing" in err
+
+
+def test_ctrl_c_ends_a_run_quietly_and_keeps_the_flash_image(tmp_path):
+    import signal
+
+    app = tmp_path / "writer.device.nut"
+    app.write_text('hardware.spiflash.enable();\nhardware.spiflash.erasesector(0);\n'
+                   'local b = blob(2); b.writestring("ok"); hardware.spiflash.write(0, b);\n'
+                   'server.log("written");\nfunction tick() { imp.wakeup(1, tick); }\ntick();\n')
+    image = tmp_path / "flash.img"
+    proc = subprocess.Popen([sys.executable, "-m", "impapi.cli", "run", str(app), "--for", "3650d",
+                             "--flash", str(image)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        while b"written" not in proc.stdout.readline():
+            pass
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=120)
+    finally:
+        proc.kill()
+    err = proc.stderr.read().decode()
+    assert code == 130 and "Traceback" not in err and "impsim: interrupted at " in err
+    assert image.read_bytes()[:2] == b"ok"
