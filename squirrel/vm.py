@@ -905,10 +905,6 @@ class VM:
             exc, self._stop_exc = self._stop_exc, None
             _attach(exc, frames)
             raise exc
-        if rc == STOPPED and _orphans:
-            exc = _orphans.pop()
-            _orphans.clear()
-            raise exc
         self._stop_exc = None  # a stop some script swallowed must not surface in a later call
         if rc == TIME_LIMIT:
             limit = (f"{self._instruction_limit} instructions" if self._instruction_limit else
@@ -1122,18 +1118,7 @@ def _attach(exc: BaseException, frames: list[Frame]) -> None:
             exc.add_note(format_traceback(frames))
 
 
-# An exception raised in a callback before its own try block (a KeyboardInterrupt arriving at
-# its first bytecode, say) reaches cffi, which would print and ignore it: keep it instead, stop
-# the script, and raise it where the VM returns to Python (VM._raise).
-_orphans: list[BaseException] = []
-
-
-def _orphan(exc_type: Any, exc: BaseException, tb: Any) -> int:
-    _orphans.append(exc)
-    return CB_STOP
-
-
-@ffi.def_extern(onerror=_orphan)
+@ffi.def_extern()
 def sqpy_dispatch(owner, v, fid, nargs, args, ret):
     return ffi.from_handle(owner)._dispatch(v, fid, nargs, args, ret)
 
@@ -1164,7 +1149,7 @@ _ONE_INT = 1 | INTEGER << 8  # the shape of a call with one integer argument
 _ONE_STR = 1 | STRING << 8
 
 
-@ffi.def_extern(onerror=_orphan)
+@ffi.def_extern()
 def sqpy_fdispatch(vmid, fid, shape, i0):
     """Squirrel calling a Python native: the hot path of Squirrel->Python calls. Keep it flat;
     every Python-level step here costs ~5% of a call."""
@@ -1206,7 +1191,7 @@ def sqpy_fdispatch(vmid, fid, shape, i0):
         return vm._fexc(e)
 
 
-@ffi.def_extern(onerror=_orphan)
+@ffi.def_extern()
 def sqpy_overflow(vmid, value):
     vm = _VMS[vmid]()
     try:
