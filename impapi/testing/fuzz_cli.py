@@ -14,6 +14,7 @@ import argparse
 import importlib
 import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -153,6 +154,8 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
     try:
         names = checks_mod.select(args.check)
         kinds = [k.strip() for k in args.events.split(",") if k.strip()]
+        if not kinds:
+            raise ValueError(f"--events names no event: give some of {', '.join(EVENTS)}")
         for k in kinds:
             if k not in EVENTS:
                 raise ValueError(f"unknown event {k!r}: valid events are {', '.join(EVENTS)}")
@@ -166,6 +169,13 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
             if not sep or not begin or not end:
                 raise ValueError("--critical takes BEGIN,END: two regexes separated by a comma")
             critical = (begin, end)
+        for option, pattern in (("--claim", args.claim), ("--critical", begin if critical else None),
+                                ("--critical", end if critical else None)):
+            if pattern is not None:
+                try:
+                    re.compile(pattern)
+                except re.error as e:
+                    raise ValueError(f"{option}: {pattern!r} is not a regular expression ({e})") from None
         if args.max_events < 0:
             raise ValueError("--max-events must be 0 or more")
         # Before the search, not after it: a failure found must not be lost to a bad --out.
@@ -177,12 +187,15 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
         return usage(str(e))
 
     # argparse gives microseconds; the library reads plain numbers as seconds, so pass text.
-    result = fuzz(args.device, args.agent, duration=format_duration(args.duration), examples=args.examples,
-                  checks=names, events=kinds, max_events=args.max_events, seed=args.seed, imp=args.imp,
-                  bound=format_duration(args.bound),
-                  handler_when=args.handler_when, persist=persist, claim=args.claim or DEFAULT_CLAIM,
-                  critical=critical, extra=extra, coverage=not args.no_coverage,
-                  interleavings=not args.no_interleavings, jobs=args.jobs, shrink=not args.no_shrink)
+    try:
+        result = fuzz(args.device, args.agent, duration=format_duration(args.duration), examples=args.examples,
+                      checks=names, events=kinds, max_events=args.max_events, seed=args.seed, imp=args.imp,
+                      bound=format_duration(args.bound),
+                      handler_when=args.handler_when, persist=persist, claim=args.claim or DEFAULT_CLAIM,
+                      critical=critical, extra=extra, coverage=not args.no_coverage,
+                      interleavings=not args.no_interleavings, jobs=args.jobs, shrink=not args.no_shrink)
+    except checks_mod.CheckFunctionError as e:
+        return usage(f"{e}; fix the check and run again")
     span = format_duration(result.duration_us)
     kinds_text = ", ".join(f"{k} {n}" for k, n in result.kinds.most_common()) or "none"
     held = names + tuple(c.__name__ for c in extra)

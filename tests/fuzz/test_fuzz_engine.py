@@ -143,6 +143,9 @@ def test_bad_jobs_exit_2(capsys, impolite_app, jobs, message):
     (["--persist", "nowhere.py:f"], "no such file nowhere.py"),
     (["--persist", "loggers"], "write FILE.py:FUNCTION"),
     (["--critical", "only-one"], "--critical takes BEGIN,END"),
+    (["--critical", "[,x"], "--critical: '[' is not a regular expression"),
+    (["--claim", "("], "--claim: '(' is not a regular expression"),
+    (["--events", ",,"], "--events names no event"),
 ])
 def test_usage_errors_exit_2(capsys, impolite_app, argv, message):
     code, out, err = impsim_fuzz(capsys, impolite_app[0], *argv)
@@ -205,3 +208,14 @@ def test_an_unusable_out_directory_is_refused_before_the_search(capsys, impolite
     for out in (taken, taken / "sub"):
         code, stdout, err = impsim_fuzz(capsys, impolite_app[0], "--out", out, "--examples", "1")
         assert code == 2 and stdout == "" and f"--out {out}: cannot make that directory" in err
+
+
+@pytest.mark.parametrize("option", ["--extra", "--persist"])
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_check_function_that_raises_is_a_usage_error_not_a_finding(capsys, polite_app, tmp_path, option, jobs):
+    broken = tmp_path / "broken.py"
+    broken.write_text("def check(run):\n    return run.no_such_thing\n")
+    code, out, err = impsim_fuzz(capsys, polite_app[0], "--for", "1h", "--examples", "50", "--jobs", jobs,
+                                 option, f"{broken}:check")
+    assert code == 2 and out == ""
+    assert f"the check check ({broken}) raised AttributeError" in err and "fix the check and run again" in err

@@ -493,7 +493,7 @@ def no_forced_update_mid_write(run: Run, *, paths: Iterable[str] = ("no-handler"
 
 def _data_persists(run: Run, declare: Callable[[Run], Iterable[Any]] | None = None) -> Iterator[PoliteViolation]:
     if declare is not None:
-        problems = [p for p in (declare(run) or ()) if p]
+        problems = [p for p in (_call_user(declare, getattr(declare, "__name__", "persist"), run) or ()) if p]
         if problems:
             first = problems[0]
             t, text = (first if isinstance(first, tuple) else (None, str(first)))
@@ -625,9 +625,25 @@ def custom(fn: Callable[[Run], Any], name: str | None = None) -> Callable[[Run],
     return check
 
 
+class CheckFunctionError(Exception):
+    """A user's check function (custom, or data-persists' declaration) did not run: a bug in
+    the check, not a finding about the app."""
+
+
+def _call_user(fn: Callable[[Run], Any], label: str, run: Run) -> Any:
+    try:
+        return fn(run)
+    except (PoliteViolation, AssertionError):
+        raise
+    except Exception as e:
+        where = getattr(getattr(fn, "__code__", None), "co_filename", None)
+        raise CheckFunctionError(f"the check {label}{f' ({where})' if where else ''} raised "
+                                 f"{type(e).__name__}: {e}") from e
+
+
 def _run_custom(fn: Callable[[Run], Any], label: str, run: Run) -> Iterator[PoliteViolation]:
     try:
-        result = fn(run)
+        result = _call_user(fn, label, run)
     except PoliteViolation as v:
         yield v
         return

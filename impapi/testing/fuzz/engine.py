@@ -124,16 +124,23 @@ def _search(o: _Options) -> FuzzResult:
     collector = CoverageCollector() if o.coverage else None
     strategy = scenarios(o.duration, o.events, app=(o.device, o.agent), imp=o.imp, max_events=o.max_events,
                          interleavings=o.interleavings)
-    state: dict[str, Any] = {"found": None, "first_events": 0, "shrinks": 0, "last": None}
+    state: dict[str, Any] = {"found": None, "first_events": 0, "shrinks": 0, "last": None, "broken": None}
     code = _code_files(o)
 
     def check(scn: Scenario) -> None:
         failing_before = state["found"] is not None
+        if state["broken"] is not None:
+            return  # a check function is broken: no example can be judged
         if not failing_before and o.stop is not None and o.stop.is_set():
             return  # another process found a failure: the rest of this share is not needed
         run = play(None, scn, coverage=collector if not failing_before else False, claim=o.claim, config=o.config)
         try:
             found = _checks.violations(run, only=o.names, **o.check_options)
+        except _checks.CheckFunctionError as e:
+            state["broken"] = e
+            if o.stop is not None:
+                o.stop.set()
+            return
         finally:
             run.close()
         if collector is not None and not failing_before:
@@ -166,6 +173,8 @@ def _search(o: _Options) -> FuzzResult:
     except _checks.PoliteViolation:
         scn, tie_seed = state["last"]
         result.failure = _replay(o, scn, tie_seed, state)
+    if state["broken"] is not None:
+        raise state["broken"]
     if collector is not None:
         result.coverage = CoverageReport.of(collector, code)
     return result
@@ -207,6 +216,8 @@ def _worker(o: _Options, conn: Any) -> None:
                                   "found_after": f.found_after, "shrinks": f.shrink_steps,
                                   "first_events": f.first_events}
         conn.send(("ok", summary))
+    except _checks.CheckFunctionError as e:
+        conn.send(("broken", str(e)))
     except BaseException as e:  # report it to the parent rather than dying silently
         conn.send(("error", f"{type(e).__name__}: {e}"))
     finally:
@@ -243,6 +254,8 @@ def _parallel(o: _Options, jobs: int) -> FuzzResult:
         except EOFError:
             status, summary = "error", f"worker {p.pid} exited with code {p.exitcode}"
         p.join()
+        if status == "broken":
+            raise _checks.CheckFunctionError(summary)
         if status == "error":
             raise RuntimeError(f"a fuzz worker failed: {summary}")
         result.examples += summary["examples"]
