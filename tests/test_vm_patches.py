@@ -436,3 +436,39 @@ def test_getstackinfos_of_a_level_outside_the_call_stack_is_null():
         print(vm.run("return getstackinfos(1).func"))
     """)
     assert_clean_run(result, "[None, None, None]", "main")
+
+
+# --- 06-stable-object-ids ----------------------------------------------------------------------
+
+SHOW_OBJECTS = """
+local a = [1], t = {}, r = ["" + a, "" + t, "" + a, "" + (function() {}), "" + blob(1)];
+a = null;
+r.push("" + [2]);
+return r;
+"""
+
+
+def test_tostring_numbers_objects_in_the_order_first_shown(vm):
+    assert vm.run(SHOW_OBJECTS) == ["(array : 0x00000001)", "(table : 0x00000002)", "(array : 0x00000001)",
+                                    "(function : 0x00000003)", "(instance : 0x00000004)", "(array : 0x00000005)"]
+
+
+def test_tostring_of_objects_is_the_same_in_every_process():
+    code = f"import squirrel\nprint(squirrel.VM().run({SHOW_OBJECTS!r}))"
+    first, second = run_isolated(code), run_isolated(code)
+    assert first.returncode == 0 and first.stdout == second.stdout and "0x0x" not in first.stdout
+
+
+def test_restore_numbers_objects_from_one_again():
+    with squirrel.VM() as vm:
+        vm.snapshot()
+        assert vm.run('return "" + {}') == "(table : 0x00000001)"
+        assert vm.run('return "" + {}') == "(table : 0x00000002)"
+        vm.restore()
+        assert vm.run('return "" + {}') == "(table : 0x00000001)"
+
+
+def test_an_object_at_a_freed_objects_address_gets_its_own_number(vm):
+    # Many short-lived tables reuse addresses; each still gets a number of its own.
+    shown = vm.run('local r = []; for (local i = 0; i < 3000; i++) r.push("" + {}); return r')
+    assert len(set(shown)) == 3000

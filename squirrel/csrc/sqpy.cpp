@@ -1595,6 +1595,7 @@ int sqpy_restore(sqpy_vm *vm) {
     }
     vm->live = 0;
     vm->gen++;
+    sq_resetobjectids(v);  /* as a new VM would number what the script prints */
     clear_error(vm);
     vm->coverage = false;
     sq_enabledebuginfo(v, SQFalse);
