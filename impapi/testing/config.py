@@ -136,6 +136,8 @@ def _bool(value: Any, where: str, name: str) -> bool:
     raise ConfigError(f'{where}: "{name}" must be true or false, got {_show(value)}')
 
 
+MAX_TIMEOUT = 1e9  # seconds of virtual time, 31 years: far beyond any test, and 1e308 overflowed
+
 def _timeout(value: Any, where: str, name: str) -> float:
     number: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -146,8 +148,9 @@ def _timeout(value: Any, where: str, name: str) -> float:
             number = float(value.strip())
         except ValueError:
             number = None
-    if number is None or not (number > 0) or number == float("inf"):
-        raise ConfigError(f'{where}: "{name}" must be a positive number of seconds, got {_show(value)}')
+    if number is None or not (0 < number <= MAX_TIMEOUT):
+        raise ConfigError(f'{where}: "{name}" must be a positive number of seconds (at most {MAX_TIMEOUT:.0e}), '
+                          f"got {_show(value)}")
     return number
 
 
@@ -171,6 +174,12 @@ def _patterns(value: Any, where: str, name: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) and v for v in value):
+        for pattern in value:
+            for segment in pattern.split("/"):
+                try:
+                    _segment_regex(segment)
+                except re.error as e:
+                    raise ConfigError(f'{where}: "{name}": {pattern!r} is not a valid glob ({e})') from None
         return tuple(value)
     raise ConfigError(
         f'{where}: "{name}" must be a glob or a non-empty list of globs such as ["*.test.nut"], got {_show(value)}'

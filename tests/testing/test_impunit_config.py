@@ -128,7 +128,9 @@ def test_json_errors_name_the_file_and_position(tmp_path):
 @pytest.mark.parametrize(
     "field, value, message",
     [
-        ("timeout", -1, '"timeout" must be a positive number of seconds, got -1'),
+        ("timeout", -1, '"timeout" must be a positive number of seconds (at most 1e+09), got -1'),
+        ("timeout", 1e308, "(at most 1e+09), got 1e+308"),
+        ("testFiles", ["tests/[z-a]*.nut"], "'tests/[z-a]*.nut' is not a valid glob (bad character range z-a"),
         ("timeout", "soon", 'got "soon"'),
         ("timeout", True, "got true"),
         ("stopOnFail", "yes", '"stopOnFail" must be true or false, got "yes"'),
