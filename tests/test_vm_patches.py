@@ -472,3 +472,10 @@ def test_an_object_at_a_freed_objects_address_gets_its_own_number(vm):
     # Many short-lived tables reuse addresses; each still gets a number of its own.
     shown = vm.run('local r = []; for (local i = 0; i < 3000; i++) r.push("" + {}); return r')
     assert len(set(shown)) == 3000
+
+
+def test_a_regexp_that_backtracks_on_a_long_text_gives_up_instead_of_running_for_minutes(vm):
+    # All of it runs inside one native call, where the instruction budget cannot stop it.
+    with pytest.raises(squirrel.ScriptError, match="regexp: gave up after 20000000 steps"):
+        vm.run('local s = "a"; while (s.len() < 1 << 16) s += s; return regexp("a*b").search(s);')
+    assert vm.run('local s = "x"; while (s.len() < 1 << 17) s += s; return regexp("ne+dle").search(s + "needle").begin') == 1 << 17
