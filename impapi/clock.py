@@ -32,6 +32,7 @@ _COMPACT_MIN = 256
 
 STILL_EVENTS = 100_000  # events at one virtual instant after which Clock.on_still is called
 
+
 class Timer:
     """Handle for one scheduled callback."""
 
@@ -127,7 +128,9 @@ class Clock:
         """
         if _check_us(delta_us, "delta_us") < 0:
             raise ValueError(f"cannot advance by a negative amount ({delta_us}us)")
-        self._now += delta_us
+        if delta_us:
+            self._now += delta_us
+            self.still_events = 0
 
     # -- scheduling ---------------------------------------------------------------------------
 
@@ -213,6 +216,7 @@ class Clock:
                     return
             if t_us > self._now:
                 self._now = t_us
+                self.still_events = 0
         finally:
             self._running = False
             self._stop = False

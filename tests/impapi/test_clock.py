@@ -442,3 +442,26 @@ def test_same_seed_same_trace(seed):
         return out
 
     assert trace() == trace()
+
+
+def test_events_without_time_passing_are_counted_from_the_last_time_time_moved(monkeypatch):
+    import impapi.clock as clock_module
+
+    monkeypatch.setattr(clock_module, "STILL_EVENTS", 3)
+    clock = Clock()
+    stills = []
+    clock.on_still = lambda: stills.append(clock.now_us)
+    for _ in range(2):
+        clock.schedule(0, lambda: None)
+    clock.run_until(10)  # time moves to 10 with no event there: the count starts again
+    clock.schedule(0, lambda: None)
+    clock.run_until(10)
+    clock.schedule(0, lambda: clock.advance(5))  # so does time an event moves on
+    clock.schedule(5, lambda: None)
+    clock.schedule(5, lambda: None)
+    clock.run_until(20)
+    assert stills == []
+    for _ in range(3):
+        clock.schedule(0, lambda: None)
+    clock.run_until(20)
+    assert stills == [20]
