@@ -13,7 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-
 import squirrel
 
 from .durations import format_duration, parse_duration

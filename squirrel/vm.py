@@ -333,9 +333,8 @@ class VM:
                 context = new
                 # Natives the fast dispatch already knows keep their place there, bound anew:
                 # a host that rebinds for every short script calls each of them once or twice.
-                for fid in range(base, base + len(natives)) if self._direct else ():
-                    if fid in self._direct:
-                        self._direct[fid] = _direct_for(natives[fid - base], new)
+                for fid in [f for f in self._direct if base <= f < base + len(natives)]:
+                    self._direct[fid] = _direct_for(natives[fid - base], new)
             batches.append((base, natives, context))
         self._batches = batches
 
@@ -427,12 +426,12 @@ class VM:
         text = data.decode("utf-8", "replace")
         nul = text.find("\0")
         if nul >= 0:  # Squirrel's lexer takes it for the end of the source and ignores the rest
-            line = text.count("\n", 0, nul) + 1
-            col = nul - (text.rfind("\n", 0, nul) + 1) + 1
-            file, mapped = self._map(filename, line)
+            start = text.rfind("\n", 0, nul) + 1
+            end = text.find("\n", nul)
+            file, mapped = self._map(filename, text.count("\n", 0, nul) + 1)
             raise CompileError("a NUL byte (code 0) in the source: Squirrel would stop reading there; "
-                               "remove it (in a string, write \\x00)", file, mapped, col,
-                               text.splitlines()[line - 1].replace("\0", " "))
+                               "remove it (in a string, write \\x00)", file, mapped, nul - start + 1,
+                               text[start:end if end >= 0 else None].replace("\0", " "))
         linemap = LineMap.scan(text, filename)
         if linemap:
             self._linemaps[filename] = linemap
@@ -713,9 +712,7 @@ class VM:
                 elif a is None:
                     bt[i] = NULL
                 else:
-                    if temps is None:
-                        temps = []
-                    b = self._slot(a, i, temps)
+                    b = self._slot(a, i)
                     if b is not None:
                         strs += b
         except OverflowError:  # beyond 64 bits: cffi refuses it
@@ -749,8 +746,6 @@ class VM:
             return value
         if isinstance(value, (bytes, bytearray, memoryview)):
             return bytes(value)
-        if isinstance(value, bool):
-            return bool(value)
         for kind in (int, float, str):
             if isinstance(value, kind):
                 return kind(value)
@@ -758,38 +753,22 @@ class VM:
         temps.append(obj)  # alive until the call has pushed it
         return obj
 
-    def _slot(self, value: Any, i: int, temps: list) -> bytes | None:
-        """Slot i of the fast path for anything but int/str/float/None; returns the bytes of a
-        string value (they go after the other strings' bytes)."""
-        t = type(value)
+    def _slot(self, value: Any, i: int) -> bytes | None:
+        """Slot i of the fast path for what :meth:`_plain` leaves besides int/str/float/None: a
+        bool, a proxy, or bytes (returned: they go after the other strings' bytes)."""
         bt, bi = self._bt, self._bi
-        if t is bool:
+        if type(value) is bool:
             bt[i] = BOOL
             bi[i] = 1 if value else 0
-        elif isinstance(value, _p.SquirrelObject):
+        elif type(value) is bytes:
+            bt[i] = STRING
+            bi[i] = len(value)
+            return value
+        else:
             if value._vm is not self:
                 raise ValueError("a Squirrel object cannot move to another VM")
             bt[i] = value._type
             bi[i] = value._live()
-        elif isinstance(value, (bytes, bytearray, memoryview)):
-            b = bytes(value)
-            bt[i] = STRING
-            bi[i] = len(b)
-            return b
-        elif isinstance(value, bool):
-            bt[i] = BOOL
-            bi[i] = 1 if value else 0
-        elif isinstance(value, int):
-            return self._slot_scalar(int(value), i)
-        elif isinstance(value, float):
-            return self._slot_scalar(float(value), i)
-        elif isinstance(value, str):
-            return self._slot_scalar(str(value), i)
-        else:
-            obj = self._new_object(value)
-            temps.append(obj)  # alive until the call has pushed it
-            bt[i] = obj._type
-            bi[i] = obj._ref
         return None
 
     def _slot_scalar(self, value: Any, i: int) -> bytes | None:

@@ -138,6 +138,7 @@ def _bool(value: Any, where: str, name: str) -> bool:
 
 MAX_TIMEOUT = 1e9  # seconds of virtual time, 31 years: far beyond any test, and 1e308 overflowed
 
+
 def _timeout(value: Any, where: str, name: str) -> float:
     number: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):

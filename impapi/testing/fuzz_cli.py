@@ -169,13 +169,11 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
             if not sep or not begin or not end:
                 raise ValueError("--critical takes BEGIN,END: two regexes separated by a comma")
             critical = (begin, end)
-        for option, pattern in (("--claim", args.claim), ("--critical", begin if critical else None),
-                                ("--critical", end if critical else None)):
-            if pattern is not None:
-                try:
-                    re.compile(pattern)
-                except re.error as e:
-                    raise ValueError(f"{option}: {pattern!r} is not a regular expression ({e})") from None
+        for option, pattern in [("--claim", args.claim)] + [("--critical", p) for p in critical or ()]:
+            try:
+                re.compile(pattern or "")
+            except re.error as e:
+                raise ValueError(f"{option}: {pattern!r} is not a regular expression ({e})") from None
         if args.max_events < 0:
             raise ValueError("--max-events must be 0 or more")
         # Before the search, not after it: a failure found must not be lost to a bad --out.

@@ -81,7 +81,6 @@ BUILTIN_LIBRARIES: dict[str, Path] = {
 STARTUP_DELAY_S = 2  # impt's bootstrap imp.wakeup(2, ...)
 STARTUP_TIMEOUT_US = 60_000_000  # impt: deploy -> SESSION_START
 EXTRA_MESSAGE_TIMEOUT_US = 5_000_000  # impt: config timeout + 5 s between impUnit messages
-STILL_TIME_EVENTS = STILL_EVENTS  # events at one virtual instant that end a session
 STILL_TIME_RESTARTS = 5  # restarts of the device and agent at one virtual instant that end a session
 DEVICE_GROUP_NAME = "impsim"
 DEVICE_NAME = "impsim"
@@ -744,7 +743,7 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
         else:
             instant_steps += 1
             restarts = _boots(sim) - instant_boots
-            if (instant_steps >= STILL_TIME_EVENTS or restarts >= STILL_TIME_RESTARTS) and not session.stopped:
+            if (instant_steps >= STILL_EVENTS or restarts >= STILL_TIME_RESTARTS) and not session.stopped:
                 session.now = clock.now_us
                 session.fail("still-time", f"Virtual time stands still: {instant_steps} events and {restarts} "
                                            f"restarts at {clock.now_us / 1e6:.2f} s without time passing (an "
@@ -902,7 +901,7 @@ def list_tests(test_file: TestFile, config: TestConfig, options: SessionOptions 
         clock = sim.clock
         deadline = STARTUP_DELAY_S * 1_000_000
         steps = 0
-        while sim.fatal_error is None and steps < STILL_TIME_EVENTS:
+        while sim.fatal_error is None and steps < STILL_EVENTS:
             nxt = clock.peek()
             if nxt is None or nxt >= deadline:
                 break
