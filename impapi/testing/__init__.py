@@ -1,5 +1,5 @@
-"""Running impUnit-style Squirrel tests locally: Builder preprocessing, #require resolution,
-test configuration and discovery."""
+"""Running impUnit-style Squirrel tests locally: test configuration and discovery, sessions built
+as impt builds them (with :mod:`impapi.builder`), the pytest plugin and fuzzing."""
 
 # The fuzzing API (hypothesis strategies, checks, the stateful machine), imported on first use so
 # that the impUnit runner does not need hypothesis: ``from impapi.testing import scenarios, checks``.

@@ -876,7 +876,7 @@ def impsim_device(request: pytest.FixtureRequest, impsim_simulation: _Simulation
             if isinstance(text, str) and "\n" not in text and text.rstrip().endswith(".nut"):
                 raise FileNotFoundError(f"impsim_device: no such file: {text}")
             return spec
-        from .builder import Builder, library_dirs, resolve_requires
+        from ..builder import Builder, library_dirs, resolve_requires
         from .session import BUILTIN_LIBRARIES
 
         path = Path(os.path.abspath(text))

@@ -12,7 +12,7 @@ simulated device and agent in virtual time, and what came of it.
   with a 32-character string literal (impt's "force code update");
 * the other side gets its configured source file (or a comment) and the partner file, if any.
 
-Both go through :class:`~impapi.testing.builder.Builder` (line control on, Builder variables from
+Both go through :class:`~impapi.builder.Builder` (line control on, Builder variables from
 the configuration and the environment), then ``#require`` lines are resolved from the library
 directories, falling back to impsim's own Promise and JSONEncoder.
 
@@ -47,7 +47,7 @@ from typing import Any
 
 from ..clock import STILL_EVENTS
 from . import _stack
-from .builder import BuildError, Builder, js_number, library_dirs, resolve_requires
+from ..builder import BuildError, Builder, js_number, library_dirs, resolve_requires
 from .config import TestConfig, TestFile, TestSelector
 
 __all__ = [

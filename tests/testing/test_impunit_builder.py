@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from impapi.testing.builder import (
+from impapi.builder import (
     GITHUB_DIR_ENV,
     Builder,
     BuildError,
@@ -194,7 +194,7 @@ w@{n}
 
 
 def test_runaway_while(tmp_path, monkeypatch):
-    import impapi.testing.builder as b
+    import impapi.builder.directives as b
 
     monkeypatch.setattr(b, "MAX_LOOP_ITERATIONS", 50)
     write(tmp_path, {"main.nut": "@while true\nx\n@end\n"})
@@ -278,7 +278,7 @@ def test_include_once_after_plain_include(tmp_path):
 
 
 def test_include_cycle_is_reported(tmp_path, monkeypatch):
-    import impapi.testing.builder as b
+    import impapi.builder.directives as b
 
     monkeypatch.setattr(b, "MAX_DEPTH", 20)
     write(tmp_path, {"a.nut": '@include "b.nut"\n', "b.nut": '@include "a.nut"\n'})

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from impapi.testing.builder import BuildError, evaluate
+from impapi.builder import BuildError, evaluate
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,7 @@ def test_js_special_numbers(expr, check):
     ],
 )
 def test_number_formatting_like_js(tmp_path, expr, text):
-    from impapi.testing.builder import Builder
+    from impapi.builder import Builder
 
     src = tmp_path / "f.nut"
     src.write_text(f"@{{{expr}}}\n")

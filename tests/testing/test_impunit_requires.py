@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from impapi.testing.builder import (
+from impapi.builder import (
     LIB_PATH_ENV,
     Builder,
     BuildError,

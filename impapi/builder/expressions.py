@@ -1,0 +1,540 @@
+"""Builder's expression language: a tokenizer, a recursive-descent parser and an evaluator with
+JavaScript value semantics (Builder is written in JavaScript; no Python ``eval``).
+
+Number literals (``1``, ``1.5``, ``1e6``, ``0x1F``), strings in ``"`` or ``'`` with JS escapes,
+``true``/``false``/``null``, array literals ``[a, b]``; variables; operators
+``?:  ||  &&  == != === !==  < > <= >=  + - * / %`` and unary ``! - +``; parentheses; member access
+``a.b`` / ``a[i]`` (``.length`` of strings and arrays); filters ``expr | name`` (same as
+``name(expr)``). ``+`` concatenates when either side is a string; ``==`` is JS loose equality (so an
+environment variable ``"1"`` equals ``1``); ``&&``/``||`` return an operand; ``/`` by zero gives
+``Infinity``/``NaN`` like JS. Functions: ``defined(NAME)`` (also ``defined("NAME")``), ``min``,
+``max``, ``abs``, ``escape``, ``base64``; the directive processor adds ``include(source)`` and
+macros through :class:`Env`. Not supported: the ``S.*`` string functions and JS method calls.
+"""
+
+from __future__ import annotations
+
+import base64 as _b64
+import math
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from .errors import BuildError
+
+__all__ = ["Env", "ExprError", "eval_node", "evaluate", "js_number", "parse_expr", "to_number", "to_str", "truthy"]
+
+
+class ExprError(Exception):
+    """Raised by the evaluator; the caller adds the file and line."""
+
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+   |(?P<comment>//.*)
+   |(?P<num>0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+   |(?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+   |(?P<name>[A-Za-z_$][A-Za-z0-9_$]*)
+   |(?P<op>===|!==|==|!=|<=|>=|&&|\|\||[-+*/%<>!?:.,()\[\]|])
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.)", re.DOTALL)
+_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
+
+
+def _unescape(body: str) -> str:
+    def repl(m: re.Match[str]) -> str:
+        e = m.group(1)
+        if e[0] in "xu" and len(e) > 1:
+            return chr(int(e[1:], 16))
+        return _SIMPLE_ESCAPES.get(e, e)
+
+    return _ESCAPE.sub(repl, body)
+
+
+def _tokenize(src: str) -> list[tuple[str, Any]]:
+    tokens: list[tuple[str, Any]] = []
+    pos = 0
+    while pos < len(src):
+        m = _TOKEN.match(src, pos)
+        if m is None:
+            ch = src[pos]
+            if ch in "\"'":
+                raise ExprError(f"unterminated string in expression {src.strip()!r}")
+            raise ExprError(f"unexpected character {ch!r} in expression {src.strip()!r}")
+        pos = m.end()
+        kind = m.lastgroup
+        text = m.group()
+        if kind == "ws":
+            continue
+        if kind == "comment":
+            break
+        if kind == "num":
+            if text[:2].lower() == "0x":
+                tokens.append(("lit", int(text, 16)))
+            elif re.fullmatch(r"\d+", text):
+                tokens.append(("lit", int(text)))
+            else:
+                tokens.append(("lit", _norm(float(text))))
+        elif kind == "str":
+            tokens.append(("lit", _unescape(text[1:-1])))
+        else:
+            tokens.append((kind, text))  # type: ignore[arg-type]
+    tokens.append(("end", None))
+    return tokens
+
+
+_KEYWORDS = {"true": True, "false": False, "null": None, "undefined": None}
+
+
+class _Parser:
+    """Recursive descent over the token list; nodes are tuples tagged by their first item."""
+
+    def __init__(self, src: str) -> None:
+        self.src = src
+        self.toks = _tokenize(src)
+        self.i = 0
+
+    def parse(self) -> tuple:
+        if self.toks[0][0] == "end":
+            raise ExprError("missing expression")
+        node = self._filter()
+        kind, value = self.toks[self.i]
+        if kind != "end":
+            raise ExprError(f"unexpected {value!r} in expression {self.src.strip()!r}")
+        return node
+
+    def _accept(self, *ops: str) -> str | None:
+        kind, value = self.toks[self.i]
+        if kind == "op" and value in ops:
+            self.i += 1
+            return value
+        return None
+
+    def _expect(self, op: str) -> None:
+        if self._accept(op) is None:
+            kind, value = self.toks[self.i]
+            got = "the end" if kind == "end" else repr(value)
+            raise ExprError(f"expected {op!r} but found {got} in expression {self.src.strip()!r}")
+
+    def _filter(self) -> tuple:
+        node = self._cond()
+        while self._accept("|"):
+            kind, name = self.toks[self.i]
+            if kind != "name":
+                raise ExprError(f"a filter name must follow '|' in {self.src.strip()!r}")
+            self.i += 1
+            node = ("call", name, [node])
+        return node
+
+    def _cond(self) -> tuple:
+        test = self._or()
+        if self._accept("?"):
+            yes = self._cond()
+            self._expect(":")
+            no = self._cond()
+            return ("cond", test, yes, no)
+        return test
+
+    def _or(self) -> tuple:
+        node = self._and()
+        while self._accept("||"):
+            node = ("or", node, self._and())
+        return node
+
+    def _and(self) -> tuple:
+        node = self._binary(0)
+        while self._accept("&&"):
+            node = ("and", node, self._binary(0))
+        return node
+
+    _LEVELS = (("==", "!=", "===", "!=="), ("<", ">", "<=", ">="), ("+", "-"), ("*", "/", "%"))
+
+    def _binary(self, level: int) -> tuple:
+        if level == len(self._LEVELS):
+            return self._unary()
+        node = self._binary(level + 1)
+        while (op := self._accept(*self._LEVELS[level])) is not None:
+            node = ("bin", op, node, self._binary(level + 1))
+        return node
+
+    def _unary(self) -> tuple:
+        op = self._accept("!", "-", "+")
+        if op is not None:
+            return ("un", op, self._unary())
+        return self._postfix()
+
+    def _postfix(self) -> tuple:
+        node = self._primary()
+        while True:
+            if self._accept("."):
+                kind, name = self.toks[self.i]
+                if kind != "name":
+                    raise ExprError(f"a member name must follow '.' in {self.src.strip()!r}")
+                self.i += 1
+                node = ("member", node, ("lit", name))
+            elif self._accept("["):
+                index = self._filter()
+                self._expect("]")
+                node = ("member", node, index)
+            elif self._accept("("):
+                if node[0] != "var":
+                    raise ExprError(f"only named functions and macros can be called, in {self.src.strip()!r}")
+                args: list[tuple] = []
+                if not self._accept(")"):
+                    while True:
+                        args.append(self._filter())
+                        if self._accept(")"):
+                            break
+                        self._expect(",")
+                node = ("call", node[1], args)
+            else:
+                return node
+
+    def _primary(self) -> tuple:
+        kind, value = self.toks[self.i]
+        if kind == "lit":
+            self.i += 1
+            return ("lit", value)
+        if kind == "name":
+            self.i += 1
+            if value in _KEYWORDS:
+                return ("lit", _KEYWORDS[value])
+            return ("var", value)
+        if self._accept("("):
+            node = self._filter()
+            self._expect(")")
+            return node
+        if self._accept("["):
+            items: list[tuple] = []
+            if not self._accept("]"):
+                while True:
+                    items.append(self._filter())
+                    if self._accept("]"):
+                        break
+                    self._expect(",")
+            return ("array", items)
+        got = "the end" if kind == "end" else repr(value)
+        raise ExprError(f"unexpected {got} in expression {self.src.strip()!r}")
+
+
+_PARSE_CACHE: dict[str, tuple] = {}
+
+
+def parse_expr(src: str) -> tuple:
+    node = _PARSE_CACHE.get(src)
+    if node is None:
+        node = _Parser(src).parse()
+        if len(_PARSE_CACHE) < 4096:
+            _PARSE_CACHE[src] = node
+    return node
+
+
+# JS value semantics. Numbers are int when integral (so they print without ".0") and float
+# otherwise; null is None.
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _norm(x: float) -> float | int:
+    if isinstance(x, float) and x.is_integer() and abs(x) <= 2**53:
+        return int(x)
+    return x
+
+
+_JS_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def to_number(v: Any) -> float | int:
+    if v is None:
+        return 0
+    if isinstance(v, bool):
+        return int(v)
+    if _is_num(v):
+        return v
+    if isinstance(v, str):
+        s = v.strip()
+        if not s:
+            return 0
+        if _JS_NUMBER.fullmatch(s):
+            return _norm(float(s)) if re.search(r"[.eE]", s) else int(s)
+        if re.fullmatch(r"0[xX][0-9a-fA-F]+", s):
+            return int(s, 16)
+        if s in ("Infinity", "+Infinity"):
+            return math.inf
+        if s == "-Infinity":
+            return -math.inf
+        return math.nan
+    if isinstance(v, list):
+        return to_number(to_str(v)) if len(v) <= 1 else math.nan
+    return math.nan
+
+
+def js_number(x: float) -> str:
+    """JavaScript ``String(x)`` of a number (ECMAScript Number::toString)."""
+    if isinstance(x, int):
+        return str(x)
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x == 0:
+        return "0"
+    if x.is_integer() and abs(x) < 1e21:
+        return str(int(x))
+    # ECMAScript Number::toString from the shortest round-trip digits.
+    sign = "-" if x < 0 else ""
+    t = Decimal(repr(abs(x))).normalize().as_tuple()
+    digits = "".join(map(str, t.digits))
+    k = len(digits)
+    n = t.exponent + k  # type: ignore[operator]
+    if k <= n <= 21:
+        body = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        body = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        body = "0." + "0" * (-n) + digits
+    else:
+        e = n - 1
+        body = digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + ("+" if e >= 0 else "-") + str(abs(e))
+    return sign + body
+
+
+def to_str(v: Any) -> str:
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if _is_num(v):
+        return js_number(v)
+    if isinstance(v, str):
+        return v
+    if isinstance(v, list):
+        return ",".join("" if x is None else to_str(x) for x in v)
+    if isinstance(v, dict):
+        return "[object Object]"
+    return str(v)
+
+
+def truthy(v: Any) -> bool:
+    if v is None or v is False:
+        return False
+    if _is_num(v):
+        return not (v == 0 or (isinstance(v, float) and math.isnan(v)))
+    if isinstance(v, str):
+        return v != ""
+    return True
+
+
+def _strict_eq(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if _is_num(a) and _is_num(b):
+        return a == b
+    if isinstance(a, bool) and isinstance(b, bool):
+        return a == b
+    if isinstance(a, str) and isinstance(b, str):
+        return a == b
+    return a is b
+
+
+def _loose_eq(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if type(a) is type(b) or (_is_num(a) and _is_num(b)):
+        return _strict_eq(a, b)
+    if isinstance(a, bool):
+        return _loose_eq(int(a), b)
+    if isinstance(b, bool):
+        return _loose_eq(a, int(b))
+    if _is_num(a) and isinstance(b, str):
+        return a == to_number(b)
+    if isinstance(a, str) and _is_num(b):
+        return to_number(a) == b
+    if isinstance(a, (list, dict)) and not isinstance(b, (list, dict)):
+        return _loose_eq(to_str(a), b)
+    if isinstance(b, (list, dict)) and not isinstance(a, (list, dict)):
+        return _loose_eq(a, to_str(b))
+    return False
+
+
+def _compare(op: str, a: Any, b: Any) -> bool:
+    if isinstance(a, (list, dict)):
+        a = to_str(a)
+    if isinstance(b, (list, dict)):
+        b = to_str(b)
+    if not (isinstance(a, str) and isinstance(b, str)):
+        a, b = to_number(a), to_number(b)
+        if (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
+            return False
+    if op == "<":
+        return a < b
+    if op == ">":
+        return a > b
+    if op == "<=":
+        return a <= b
+    return a >= b
+
+
+def _arith(op: str, a: Any, b: Any) -> Any:
+    if op == "+":
+        if isinstance(a, (str, list, dict)) or isinstance(b, (str, list, dict)):
+            return to_str(a) + to_str(b)
+        return _norm(to_number(a) + to_number(b))
+    x, y = to_number(a), to_number(b)
+    if op == "-":
+        return _norm(x - y)
+    if op == "*":
+        return _norm(x * y)
+    if op == "/":
+        if y == 0:
+            if x == 0 or (isinstance(x, float) and math.isnan(x)):
+                return math.nan
+            return math.copysign(math.inf, x) * math.copysign(1, y)
+        if isinstance(x, int) and isinstance(y, int) and x % y == 0:
+            return x // y
+        return _norm(x / y)
+    # "%" follows the sign of the dividend, like JS (and math.fmod).
+    if y == 0 or math.isinf(x) or math.isnan(x) or math.isnan(y):
+        return math.nan
+    if math.isinf(y):
+        return x
+    if isinstance(x, int) and isinstance(y, int):
+        r = abs(x) % abs(y)
+        return -r if x < 0 else r
+    return _norm(math.fmod(x, y))
+
+
+def _escape(v: Any) -> str:
+    s = to_str(v)
+    table = {"\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "'": "\\'", '"': '\\"'}
+    return "".join(table.get(c, c) for c in s)
+
+
+def _min_max(fn: Callable[..., Any], empty: float, args: list[Any]) -> Any:
+    if not args:
+        return empty
+    nums = [to_number(a) for a in args]
+    if any(isinstance(n, float) and math.isnan(n) for n in nums):
+        return math.nan
+    return fn(nums)
+
+
+_FUNCTIONS: dict[str, Callable[[list[Any]], Any]] = {
+    "min": lambda args: _min_max(min, math.inf, args),
+    "max": lambda args: _min_max(max, -math.inf, args),
+    "abs": lambda args: _norm(abs(to_number(args[0] if args else None))),
+    "escape": lambda args: _escape(args[0] if args else None),
+    "base64": lambda args: _b64.b64encode(to_str(args[0] if args else None).encode("utf-8")).decode("ascii"),
+}
+
+
+class Env:
+    """What an expression can see; the builder supplies variable lookup and calls."""
+
+    def lookup(self, name: str) -> tuple[bool, Any]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def call(self, name: str, args: list[Any]) -> Any:
+        fn = _FUNCTIONS.get(name)
+        if fn is None:
+            raise ExprError(
+                f"unknown function {name}(); supported: defined, {', '.join(sorted(_FUNCTIONS))}, include, "
+                "and macros declared with @macro before this line"
+            )
+        return fn(args)
+
+
+class _DictEnv(Env):
+    def __init__(self, variables: Mapping[str, Any]) -> None:
+        self.variables = variables
+
+    def lookup(self, name: str) -> tuple[bool, Any]:
+        if name in self.variables:
+            return True, self.variables[name]
+        return False, None
+
+
+def eval_node(node: tuple, env: Env) -> Any:
+    tag = node[0]
+    if tag == "lit":
+        return node[1]
+    if tag == "var":
+        return env.lookup(node[1])[1]
+    if tag == "bin":
+        op, a, b = node[1], eval_node(node[2], env), eval_node(node[3], env)
+        if op == "==":
+            return _loose_eq(a, b)
+        if op == "!=":
+            return not _loose_eq(a, b)
+        if op == "===":
+            return _strict_eq(a, b)
+        if op == "!==":
+            return not _strict_eq(a, b)
+        if op in ("<", ">", "<=", ">="):
+            return _compare(op, a, b)
+        return _arith(op, a, b)
+    if tag == "and":
+        left = eval_node(node[1], env)
+        return eval_node(node[2], env) if truthy(left) else left
+    if tag == "or":
+        left = eval_node(node[1], env)
+        return left if truthy(left) else eval_node(node[2], env)
+    if tag == "un":
+        v = eval_node(node[2], env)
+        if node[1] == "!":
+            return not truthy(v)
+        n = to_number(v)
+        return _norm(-n) if node[1] == "-" else n
+    if tag == "cond":
+        return eval_node(node[2], env) if truthy(eval_node(node[1], env)) else eval_node(node[3], env)
+    if tag == "member":
+        obj = eval_node(node[1], env)
+        key = eval_node(node[2], env)
+        if obj is None:
+            raise ExprError(f"cannot read member {to_str(key)!r} of null")
+        if isinstance(obj, (str, list)):
+            if key == "length":
+                return len(obj)
+            if _is_num(key) and float(key).is_integer() and 0 <= key < len(obj):
+                return obj[int(key)]
+            return None
+        if isinstance(obj, dict):
+            return obj.get(to_str(key))
+        return None
+    if tag == "array":
+        return [eval_node(item, env) for item in node[1]]
+    if tag == "call":
+        name, args = node[1], node[2]
+        if name == "defined":
+            if len(args) != 1:
+                raise ExprError("defined() takes one variable name")
+            arg = args[0]
+            if arg[0] == "var" or arg[0] == "lit" and isinstance(arg[1], str):
+                target = arg[1]
+            else:
+                raise ExprError("defined() takes a variable name, e.g. defined(DEBUG)")
+            return env.lookup(target)[0]
+        return env.call(name, [eval_node(a, env) for a in args])
+    raise AssertionError(f"unknown node {tag}")
+
+
+def evaluate(expression: str, variables: Mapping[str, Any] | None = None) -> Any:
+    """Evaluate a Builder expression with ``variables`` (a convenience for tools and tests).
+
+    Returns ``None`` for ``null``, ``bool``, ``int``/``float``, ``str``, ``list`` or ``dict``.
+    Raises :class:`BuildError` for syntax errors and unknown functions.
+    """
+    try:
+        return eval_node(parse_expr(expression), _DictEnv(variables or {}))
+    except ExprError as e:
+        raise BuildError(str(e)) from None
+
