@@ -493,6 +493,21 @@ static void print_err(HSQUIRRELVM v, const SQChar *fmt, ...) {
     va_list ap; va_start(ap, fmt); vprint(v, 1, fmt, ap); va_end(ap);
 }
 
+/* print(x) and error(x): stock formats the text with "%s" for the print function, which stops
+ * at the first NUL byte; these hand the host the whole string, by length. */
+static SQInteger print_native(HSQUIRRELVM v, int is_error) {
+    sqpy_vm *vm = (sqpy_vm *)sq_getsharedforeignptr(v);
+    if (SQ_FAILED(sq_tostring(v, 2))) return SQ_ERROR;
+    const SQChar *s;
+    sq_getstring(v, -1, &s);
+    take_gil(vm);
+    sqpy_print(vm->owner, is_error, s, (long long)sq_getsize(v, -1));
+    return 0;
+}
+
+static SQInteger print_stdout(HSQUIRRELVM v) { return print_native(v, 0); }
+static SQInteger print_stderr(HSQUIRRELVM v) { return print_native(v, 1); }
+
 /* ---- Python natives ---- */
 
 struct FunctionTag {
@@ -752,6 +767,15 @@ sqpy_vm *sqpy_open(void *owner, int intwidth, long long stacksize) {
     sq_newclosure(v, error_handler, 0);
     sq_seterrorhandler(v);
     sq_pushroottable(v);
+    const SQChar *pnames[2] = {"print", "error"};
+    SQFUNCTION pfuncs[2] = {print_stdout, print_stderr};
+    for (int i = 0; i < 2; i++) {
+        sq_pushstring(v, pnames[i], -1);
+        sq_newclosure(v, pfuncs[i], 0);
+        sq_setparamscheck(v, 2, NULL);
+        sq_setnativeclosurename(v, -1, pnames[i]);
+        sq_newslot(v, -3, SQFalse);
+    }
     sqstd_register_bloblib(v);
     sqstd_register_mathlib(v);
     sqstd_register_stringlib(v);
