@@ -1,0 +1,135 @@
+"""The Config knobs: each unconfirmed or world-dependent behaviour has the default the imp model
+documents (docs/imp-model), and its knob changes it."""
+
+from runtime_helpers import agent_lines, device_lines, simulate
+
+from impapi import Config
+
+S = 1_000_000
+
+NV_APP = '''
+    server.log("boot " + hardware.wakereason() + " nv " + ("nv" in getroottable()));
+    if (hardware.wakereason() == WAKEREASON_POWER_ON) {
+        nv <- { big = blob(4500).tostring() };
+        imp.deepsleepfor(10);
+    }
+'''
+
+
+def test_nv_over_the_limit_is_not_kept_and_the_log_says_why():
+    sim = simulate(NV_APP, run="1m")
+    assert device_lines(sim) == ["boot 0 nv false", "boot 1 nv false"]
+    notes = sim.log.messages(type="impsim")
+    assert len(notes) == 1 and notes[0].startswith("nv not preserved: nv is ")
+    assert "over the 4096-byte limit" in notes[0]
+    roomy = simulate(NV_APP, run="1m", config=Config(nv_limit=8192))
+    assert device_lines(roomy) == ["boot 0 nv false", "boot 1 nv true"]
+
+
+def test_unserialisable_nv_is_not_kept():
+    sim = simulate('''
+        server.log("nv " + ("nv" in getroottable()));
+        if (hardware.wakereason() == WAKEREASON_POWER_ON) { nv <- { f = function() {} }; imp.deepsleepfor(10); }
+    ''', run="1m")
+    assert device_lines(sim) == ["nv false", "nv false"]
+    assert sim.log.messages(type="impsim") == ["nv not preserved: cannot serialise nv: it contains a function "
+                                               "(Config.nv_limit, §6)"]
+
+
+def test_the_error_restart_delay_is_configurable():
+    app = 'server.log("boot " + hardware.wakereason()); if (hardware.wakereason() == 0) imp.wakeup(1, function() { throw "x"; });'
+    sim = simulate(app, run="1m", config=Config(error_restart_delay_us=30 * S))
+    boots = sim.events.of("boot")
+    assert [b.data["wakereason"] for b in boots] == [0, 5]
+    assert boots[1].time_us == 2 * S + 1 * S + 30 * S
+
+
+def test_the_watchdog_stops_a_runaway_event_and_restarts_like_an_error():
+    sim = simulate('''
+        server.log("boot " + hardware.wakereason());
+        if (hardware.wakereason() == WAKEREASON_POWER_ON) imp.wakeup(1, function() { while (true) {} });
+    ''', run="1m", config=Config(watchdog_instructions=100_000))
+    assert device_lines(sim) == ["boot 0", "ERROR: watchdog: Squirrel ran too long", "boot 5"]
+    assert sim.log.messages(type="impsim") == [
+        "device watchdog: an event ran over 100000 Squirrel instructions (see Config.watchdog_instructions)"]
+    assert [e.data["message"] for e in sim.events.of("error")] == ["watchdog"]
+
+
+AGENT_THROWS = '''
+    server.log("agent up");
+    imp.wakeup(1, function() { throw "boom"; });
+    imp.wakeup(2, function() { server.log("still running"); });
+'''
+
+
+def test_an_agent_error_is_logged_and_the_agent_keeps_running_by_default():
+    sim = simulate(None, AGENT_THROWS, run="1m")
+    assert agent_lines(sim) == ["agent up", "ERROR: boom", "ERROR:   in unknown agent_code:3", "still running"]
+    assert len(sim.events.of("agent-restart")) == 1
+
+
+def test_agent_error_restarts_restarts_the_agent_after_the_delay():
+    sim = simulate(None, AGENT_THROWS, run="10s", config=Config(agent_error_restarts=True))
+    restarts = sim.events.of("agent-restart")
+    assert [r.time_us for r in restarts] == [0, 1 * S + Config().error_restart_delay_us]
+    assert "still running" not in agent_lines(sim)[:4]
+
+
+def test_an_agent_that_runs_out_of_memory_restarts():
+    sim = simulate(None, '''
+        server.log("agent up");
+        imp.wakeup(1, function() { local hog = []; while (true) hog.push(array(1000, 1)); });
+    ''', run="10s", config=Config(agent_memory=64 * 1024))
+    assert agent_lines(sim)[:3] == ["agent up", "ERROR: out of memory", "agent up"]
+
+
+def test_the_crash_loop_threshold_is_configurable():
+    app = "local x = null; x.y = 1;"
+    assert not simulate(app, run="8s", config=Config(crash_loop_boots=3)).crash_loop  # 2 errors
+    assert simulate(app, run="8s", config=Config(crash_loop_boots=2)).crash_loop
+
+
+def test_the_cold_boot_wait_is_configurable():
+    sim = simulate('server.log("up");', run=None, start=False, config=Config(cold_boot_wait_us=30 * S))
+    sim.outage(0, "2m")
+    sim.start()
+    sim.run("1m")
+    assert sim.device.boot_us == 30 * S and not sim.device.connected
+
+
+def test_the_snooze_and_the_reconnect_window_are_configurable():
+    sim = simulate('''
+        server.log("boot " + hardware.wakereason());
+        imp.wakeup(10, function() { server.log("try"); });
+    ''', run=None, start=False, config=Config(reconnect_window_us=20 * S, snooze_us=60 * S))
+    sim.outage("5s", "3m")
+    sim.start()
+    sim.run("10m")
+    snooze = sim.events.of("state", state="snoozing")[0]
+    assert snooze.time_us == 12 * S + 20 * S  # the call at 12 s tried for 20 s
+    boots = sim.events.of("boot")
+    assert [b.data["wakereason"] for b in boots] == [0, 7]
+    # 60 s asleep, then a 20 s try: from 92 s (fails at 112 s), from 172 s: the network is back at
+    # 185 s and the device connects 2 s later
+    assert boots[1].time_us == 185 * S + 2 * S
+
+
+def test_the_agent_disconnect_detection_delay_is_configurable():
+    sim = simulate('imp.wakeup(10, function() { imp.deepsleepfor(3600); });',
+                   'device.ondisconnect(function() { server.log("gone"); });',
+                   run=None, config=Config(agent_disconnect_detect_us=30 * S))
+    sim.run("1m")
+    gone = [e for e in sim.log if e.text == "gone"]
+    assert len(gone) == 1 and gone[0].time_us == 12 * S + 30 * S
+
+
+def test_a_power_cycle_that_installs_a_deployment_reports_new_squirrel():
+    """docs/imp-model/boot-and-wake.md: a boot that installs an update reports the update's wake
+    reason, whatever started it."""
+    sim = simulate('server.log("boot " + hardware.wakereason());', run="1m")
+    sim.power_off()
+    sim.cloud.deploy('server.log("v2 " + hardware.wakereason());\n')
+    sim.run("1m")
+    sim.power_on()
+    sim.run("1m")
+    assert device_lines(sim) == ["boot 0", "v2 4"]
