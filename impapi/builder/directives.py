@@ -16,7 +16,8 @@ line whose first non-blank character is ``@``):
 * ``@while <expr>`` ... ``@endwhile`` and ``@repeat <expr>`` ... ``@endrepeat`` with
   ``loop.index`` (0-based) and ``loop.iteration`` (1-based).
 * ``@`` followed by a blank or the end of the line is a Builder comment and produces nothing.
-* ``// comment`` after a directive's expression is ignored.
+* ``// comment`` and ``/* comment */`` in a directive's argument are ignored, and so are ``;`` and
+  ``,`` around it (``@include "x.nut";``), as in Builder (see :mod:`.expressions`).
 
 Inline ``@{expr}`` anywhere in an ordinary line is replaced by the value of ``expr``. Expressions
 are :mod:`.expressions`; besides its functions they can call ``include(source)`` (the built text
@@ -43,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MAX_DEPTH, BuildError, BuildWarning
-from .expressions import Env, ExprError, eval_node, parse_expr, to_number, to_str, truthy
+from .expressions import Env, ExprError, eval_node, parse_expr, strip_comments, to_number, to_str, truthy
 from .lines import LineOutput
 from .sources import GITHUB_DIR_ENV, PathLike, Source, Sources, display_name
 
@@ -99,10 +100,6 @@ _CLOSERS = {"endif": "if", "endmacro": "macro", "endwhile": "while", "endrepeat"
 _NEEDS_ARG = {"include", "include once", "set", "if", "elseif", "error", "warning", "macro", "while", "repeat"}
 
 
-def _strip_comment(arg: str) -> str:
-    return "" if arg.startswith("//") else arg
-
-
 def _parse_source(text: str, display: str) -> list:
     """Turn a file into nested nodes: directives become blocks, everything else text lines."""
     root: list = []
@@ -124,11 +121,11 @@ def _parse_source(text: str, display: str) -> list:
             stack[-1][1].append(_Text(number, raw + "\n"))
             continue
         kind = re.sub(r"[ \t]+", " ", m.group(1))
-        arg = m.group(2)
+        arg = strip_comments(m.group(2))
         if kind in _NO_ARG:
-            if _strip_comment(arg):
-                raise BuildError(f"unexpected text after @{kind}: {arg!r}", display, number)
-        elif kind in _NEEDS_ARG and not _strip_comment(arg):
+            if arg.strip():
+                raise BuildError(f"unexpected text after @{kind}: {arg.strip()!r}", display, number)
+        elif kind in _NEEDS_ARG and not arg.strip():
             raise BuildError(f"@{kind} needs an argument", display, number)
         top = stack[-1][0]
         if kind == "if":
@@ -377,7 +374,7 @@ class _Run(Env):
             index += 1
 
     def _define_macro(self, node: _Block, src: Source) -> None:
-        m = re.fullmatch(r"([A-Za-z_$][A-Za-z0-9_$]*)\s*(?:\(([^)]*)\))?\s*(?://.*)?", node.arg)
+        m = re.fullmatch(r"\s*([A-Za-z_$][A-Za-z0-9_$]*)\s*(?:\(([^)]*)\))?[\s;,]*", node.arg)
         if m is None:
             raise BuildError(f"bad macro declaration {node.arg!r}; write @macro name(a, b)", src.display, node.line)
         name = m.group(1)
@@ -396,7 +393,7 @@ class _Run(Env):
         kind, arg, line = node.kind, node.arg, node.line
         if kind == "set":
             m = re.match(r"([A-Za-z_$][A-Za-z0-9_$]*)(?:\s*=(?!=)|\s+|$)\s*(.*)$", arg)
-            if m is None or not _strip_comment(m.group(2)):
+            if m is None or not m.group(2).strip():
                 raise BuildError(f"bad @set {arg!r}; write @set NAME value", src.display, line)
             self.globals[m.group(1)] = self._value(m.group(2), src, ctx, line)
         elif kind in ("include", "include once"):

@@ -10,6 +10,11 @@ environment variable ``"1"`` equals ``1``); ``&&``/``||`` return an operand; ``/
 ``Infinity``/``NaN`` like JS. Functions: ``defined(NAME)`` (also ``defined("NAME")``), ``min``,
 ``max``, ``abs``, ``escape``, ``base64``; the directive processor adds ``include(source)`` and
 macros through :class:`Env`. Not supported: the ``S.*`` string functions and JS method calls.
+
+An argument is one expression, as Builder's parser (jsep 0.3) reads it: ``;`` and ``,`` before or
+after it are skipped (``@include "x.nut";`` is fine), two or more expressions are a syntax error.
+Directive arguments lose their ``//`` and ``/* */`` comments first (:func:`strip_comments`);
+inline ``@{...}`` expressions keep them, so a comment there is a syntax error, as in Builder.
 """
 
 from __future__ import annotations
@@ -23,7 +28,10 @@ from typing import Any
 
 from .errors import BuildError
 
-__all__ = ["Env", "ExprError", "eval_node", "evaluate", "js_number", "parse_expr", "to_number", "to_str", "truthy"]
+__all__ = [
+    "Env", "ExprError", "eval_node", "evaluate", "js_number", "parse_expr", "strip_comments", "to_number", "to_str",
+    "truthy",
+]
 
 
 class ExprError(Exception):
@@ -33,11 +41,10 @@ class ExprError(Exception):
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
-   |(?P<comment>//.*)
    |(?P<num>0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
    |(?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
    |(?P<name>[A-Za-z_$][A-Za-z0-9_$]*)
-   |(?P<op>===|!==|==|!=|<=|>=|&&|\|\||[-+*/%<>!?:.,()\[\]|])
+   |(?P<op>===|!==|==|!=|<=|>=|&&|\|\||[-+*/%<>!?:.,;()\[\]|])
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -71,8 +78,6 @@ def _tokenize(src: str) -> list[tuple[str, Any]]:
         text = m.group()
         if kind == "ws":
             continue
-        if kind == "comment":
-            break
         if kind == "num":
             if text[:2].lower() == "0x":
                 tokens.append(("lit", int(text, 16)))
@@ -88,6 +93,64 @@ def _tokenize(src: str) -> list[tuple[str, Any]]:
     return tokens
 
 
+def strip_comments(arg: str) -> str:
+    """A directive argument without its comments, as Builder leaves it before parsing.
+
+    Builder runs every directive argument (not inline ``@{...}``) through decomment's text mode:
+    ``//`` drops the rest of the line and ``/* ... */`` is cut out with nothing in its place (an
+    unclosed one drops the rest); comment marks inside ``'``, ``"`` or backquote strings are kept, and
+    a ``/`` or quote right after a backslash is an ordinary character. Blanks before the first
+    character that is kept are kept only if something follows them.
+    """
+    if "/" not in arg:
+        return arg
+    out: list[str] = []
+    blanks = ""
+    started = False
+    i, n = 0, len(arg)
+    while i < n:
+        c = arg[i]
+        escaped = i > 0 and arg[i - 1] == "\\"
+        if c == "/" and i + 1 < n and not escaped and arg[i + 1] in "/*":
+            if arg[i + 1] == "/":
+                break
+            end = arg.find("*/", i + 2)
+            if end < 0:
+                break
+            i = end + 2
+            if not started:
+                blanks = ""
+            continue
+        if not started:
+            if c in " \t":
+                blanks += c
+                i += 1
+                continue
+            out.append(blanks)
+            started = True
+        out.append(c)
+        if c in "'\"`" and not escaped:
+            close = _closing_quote(arg, i)
+            if close < 0:
+                break
+            out.append(arg[i + 1:close + 1])
+            i = close
+        i += 1
+    return "".join(out)
+
+
+def _closing_quote(text: str, start: int) -> int:
+    """Index of the quote that closes the one at ``start`` (one not escaped by a backslash), or -1."""
+    j = start
+    while (j := text.find(text[start], j + 1)) >= 0:
+        k = j
+        while text[k - 1] == "\\":
+            k -= 1
+        if (j - k) % 2 == 0:
+            return j
+    return -1
+
+
 _KEYWORDS = {"true": True, "false": False, "null": None, "undefined": None}
 
 
@@ -100,13 +163,28 @@ class _Parser:
         self.i = 0
 
     def parse(self) -> tuple:
+        # Builder parses with jsep 0.3, whose top level reads expressions one after another and
+        # skips ';' and ',' between them; Builder then takes exactly one ("Syntax error" else).
         if self.toks[0][0] == "end":
             raise ExprError("missing expression")
-        node = self._filter()
-        kind, value = self.toks[self.i]
-        if kind != "end":
-            raise ExprError(f"unexpected {value!r} in expression {self.src.strip()!r}")
-        return node
+        nodes: list[tuple] = []
+        second: Any = None
+        while (token := self.toks[self.i])[0] != "end":
+            if token in (("op", ";"), ("op", ",")):
+                self.i += 1
+                continue
+            if len(nodes) == 1:
+                second = token[1]
+            nodes.append(self._filter())
+        if len(nodes) == 1:
+            return nodes[0]
+        src = self.src.strip()
+        if not nodes:
+            raise ExprError(f"Syntax error: no expression in {src!r}")
+        raise ExprError(
+            f"Syntax error: unexpected {second!r} in expression {src!r}; an argument is one expression "
+            "(a ';' or ',' around it is ignored)"
+        )
 
     def _accept(self, *ops: str) -> str | None:
         kind, value = self.toks[self.i]
@@ -528,13 +606,14 @@ def eval_node(node: tuple, env: Env) -> Any:
 
 
 def evaluate(expression: str, variables: Mapping[str, Any] | None = None) -> Any:
-    """Evaluate a Builder expression with ``variables`` (a convenience for tools and tests).
+    """Evaluate a Builder expression as a directive argument, with ``variables`` (a convenience
+    for tools and tests).
 
     Returns ``None`` for ``null``, ``bool``, ``int``/``float``, ``str``, ``list`` or ``dict``.
     Raises :class:`BuildError` for syntax errors and unknown functions.
     """
     try:
-        return eval_node(parse_expr(expression), _DictEnv(variables or {}))
+        return eval_node(parse_expr(strip_comments(expression)), _DictEnv(variables or {}))
     except ExprError as e:
         raise BuildError(str(e)) from None
 
