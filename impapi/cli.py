@@ -15,11 +15,13 @@ from typing import Sequence
 
 import squirrel
 
+from .builder import BuildError
+from .builder.load import add_load_arguments, load_options_from_args
 from .durations import format_duration, parse_duration
 from .log import LogEntry
 from .profiles import PROFILES
 from .scenario import Scenario, apply, load_toml, parse_at
-from .simulation import DEFAULT_IMP, Simulation, compile_problem
+from .simulation import DEFAULT_IMP, Simulation, compile_problem, load_code
 from .testing.cli_test import add_test_parser, cmd_test
 from .testing.fuzz_cli import add_fuzz_parser, cmd_fuzz
 from .timeline import write_timeline
@@ -83,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     out = run.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON object per log entry")
     out.add_argument("--quiet", action="store_true", help="print no log, only the outcome")
+    add_load_arguments(run)
     add_test_parser(sub)
     add_fuzz_parser(sub)
     return p
@@ -115,11 +118,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     if scn.device is None and scn.agent is None:
         print("impsim: no code to run: give DEVICE.nut (or a --scenario that names it)", file=sys.stderr)
         return EXIT_USAGE
-    for path in dict.fromkeys(filter(None, [scn.device, scn.agent, *scn.code_files()])):
-        problem = compile_problem(path)
+    try:
+        load = load_options_from_args(args)
+        codes = {path: load_code(path, load) for path in dict.fromkeys(filter(None, [scn.device, scn.agent,
+                                                                                     *scn.code_files()]))}
+    except (ValueError, BuildError) as e:
+        print(f"impsim: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    for code in codes.values():
+        problem = compile_problem(code)
         if problem:
             print(f"impsim: {problem}", file=sys.stderr)
             return EXIT_USAGE
+        for warning in code.warnings:
+            print(f"impsim: warning: {warning}", file=sys.stderr)
     out = sys.stdout
 
     def show(entry: LogEntry) -> None:
@@ -129,10 +141,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ReaderGone from None  # not an error of the app's: its try/catch must not see it
 
     try:
-        sim = Simulation(device=scn.device, agent=scn.agent, imp=scn.imp, seed=scn.seed,
+        sim = Simulation(device=codes.get(scn.device), agent=codes.get(scn.agent), imp=scn.imp, seed=scn.seed,
                          flash=args.flash, impos=args.impos, start=False, tie_seed=scn.tie_seed,
                          log_sink=None if args.quiet else show,
-                         keep_history=bool(args.timeline))
+                         keep_history=bool(args.timeline), load=load)
         sim.start()
         apply(scn, sim)
         interrupted = []

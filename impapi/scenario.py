@@ -84,6 +84,7 @@ except ModuleNotFoundError:  # Python 3.10
     except ModuleNotFoundError:
         tomllib = None  # type: ignore[assignment]
 
+from .builder import BuildError, LoadOptions, build_app
 from .durations import format_duration, parse_duration
 from .profiles import PROFILES, parse_impos
 
@@ -710,7 +711,7 @@ def apply(scenario: Scenario, sim: Simulation, *, start_us: int | None = None) -
         if isinstance(e.arg, Deploy):
             for path in (e.arg.device, e.arg.agent):
                 if path and path not in sources:
-                    sources[path] = _read_code(path, e)
+                    sources[path] = _read_code(path, e, sim.load_options)
     return [sim.clock.schedule_at(start + e.at_us, _run_event, sim, e, sources) for e in scenario.events]
 
 
@@ -778,15 +779,20 @@ def _current_device_source(sim: Simulation) -> str | None:
     return sim.device.source if sim.device is not None else None
 
 
-def _read_code(path: str, e: ScenarioEvent) -> str:
+def _read_code(path: str, e: ScenarioEvent, load: LoadOptions) -> str:
+    """The code a deployment sends, loaded as the simulation loads its own."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError(f"{e.to_cli()}: no such file: {path}") from None
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"{e.to_cli()}: {path} is not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise ScenarioError(f"{e.to_cli()}: {path}: {exc.strerror}") from None
+    try:
+        return build_app(text, path, load).source
+    except BuildError as exc:
+        raise ScenarioError(f"{e.to_cli()}: {exc}") from None
 
 
 # --- helpers ------------------------------------------------------------------------------------

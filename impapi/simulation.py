@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .agent import Agent
+from .builder import BuildError, LoadedCode, LoadOptions, build_app
 from .clock import Clock
 from .cloud import Cloud
 from .device import Device, make_device_id
@@ -57,53 +58,78 @@ class Config:
     reuse_vms: bool = True
 
 
-def _source(spec: str | os.PathLike | None, what: str) -> tuple[str, str] | None:
-    """(source, filename) from a path, or from code given inline: a str that holds a newline, or
-    that neither ends in ``.nut`` nor names an existing file."""
+def _source(spec: str | os.PathLike | LoadedCode | None, what: str, load: LoadOptions) -> tuple[str, str] | None:
+    """(source, filename) from a path (loaded as impCloud builds code: Builder, ``#require``),
+    from code already loaded, or from code given inline: a str that holds a newline, or that
+    neither ends in ``.nut`` nor names an existing file."""
     if spec is None:
         return None
+    if isinstance(spec, LoadedCode):
+        return spec.source, spec.filename
     if isinstance(spec, str) and ("\n" in spec or (not spec.rstrip().endswith(".nut") and not Path(spec).is_file())):
         return spec, f"<{what}>"
     path = Path(spec)
     try:
-        return path.read_text(encoding="utf-8"), str(spec)
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FileNotFoundError(f"{what} code file not found: {spec}") from None
     except UnicodeDecodeError as e:
         raise ValueError(f"{spec}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    code = build_app(text, spec, load)
+    return code.source, code.filename
 
 
-def compile_problem(path: str | os.PathLike) -> str | None:
-    """Why a code file cannot run, naming file:line:column and showing the line, or None."""
-    import squirrel
-
+def load_code(path: str | os.PathLike, load: LoadOptions | None = None) -> LoadedCode:
+    """The code file at ``path`` as the imp runs it (:func:`impapi.builder.load_app`). Raises
+    ``ValueError`` for a file that cannot be read and :class:`~impapi.builder.BuildError` for
+    one that cannot be built; both name the file."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        return f"{path}: no such file"
+        raise ValueError(f"{path}: no such file") from None
     except UnicodeDecodeError as e:
-        return f"{path}: not UTF-8 text (byte {e.start})"
+        raise ValueError(f"{path}: not UTF-8 text (byte {e.start})") from None
     except OSError as e:
-        return f"{path}: {e.strerror}"
+        raise ValueError(f"{path}: {e.strerror}") from None
+    return build_app(text, path, load)
+
+
+def compile_problem(code: str | os.PathLike | LoadedCode, load: LoadOptions | None = None) -> str | None:
+    """Why code cannot run, naming the original file:line:column and showing the line, or None."""
+    import squirrel
+
+    if not isinstance(code, LoadedCode):
+        try:
+            code = load_code(code, load)
+        except (ValueError, BuildError) as e:
+            return str(e)
     with squirrel.VM() as vm:
         try:
-            vm.compile(text, str(path))
+            vm.compile(code.source, code.filename)
         except squirrel.CompileError as e:
             return str(e)
     return None
 
 
 class Simulation:
-    def __init__(self, device: str | os.PathLike | None = None, agent: str | os.PathLike | None = None, *,
+    def __init__(self, device: str | os.PathLike | LoadedCode | None = None,
+                 agent: str | os.PathLike | LoadedCode | None = None, *,
                  imp: str | Profile = DEFAULT_IMP, seed: int = 0, flash: str | os.PathLike | None = None,
                  impos: str | None = None, config: Config | None = None, epoch: datetime = DEFAULT_EPOCH,
                  log_sink: Callable[[LogEntry], Any] | None = None, start: bool = True,
-                 tie_seed: int | None = None, keep_history: bool = True) -> None:
-        """``tie_seed``: the order of events due at the same virtual microsecond: None for first
+                 tie_seed: int | None = None, keep_history: bool = True, load: LoadOptions | None = None) -> None:
+        """``device``/``agent``: a ``.nut`` path, code loaded with :func:`impapi.builder.load_app`,
+        or the code itself. A path is loaded as impCloud builds code (Builder directives,
+        ``#require``) with ``load`` (default :class:`~impapi.builder.LoadOptions`: libraries from
+        ``IMPSIM_LIB_PATH``, checkouts from ``IMPSIM_GITHUB_DIR``); so are the files scenario
+        deployments name. A file without directives runs as written. A build failure raises
+        :class:`~impapi.builder.BuildError` naming the file and line.
+        ``tie_seed``: the order of events due at the same virtual microsecond: None for first
         in, first out; an integer for the order ``impsim fuzz`` explored with that seed.
         ``keep_history=False``: ``log_sink`` sees every log entry, but ``sim.log`` and
         ``sim.events`` keep none (a long run that streams its log then runs in constant memory;
         the checks and the timeline need the history)."""
+        self.load_options = load or LoadOptions()
         self.config = config or Config()
         self.seed = seed
         self.rng = random.Random(seed)
@@ -120,8 +146,8 @@ class Simulation:
         self.network = Network()
         self.profile = imp if isinstance(imp, Profile) else get_profile(imp)
         self.fatal_error: str | None = None
-        dev_src = _source(device, "device")
-        agent_src = _source(agent, "agent")
+        dev_src = _source(device, "device", self.load_options)
+        agent_src = _source(agent, "agent", self.load_options)
         if dev_src is None and agent_src is None:
             raise ValueError("a simulation needs device code, agent code or both")
         self.device: Device | None = None

@@ -39,7 +39,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ from .expressions import Env, ExprError, eval_node, parse_expr, strip_comments, 
 from .lines import LineOutput
 from .sources import GITHUB_DIR_ENV, PathLike, Source, Sources, display_name
 
-__all__ = ["MAX_LOOP_ITERATIONS", "BuildResult", "Builder", "build"]
+__all__ = ["MAX_LOOP_ITERATIONS", "BuildResult", "Builder", "build", "uses_directives"]
 
 # Builder has no limit and would hang; a build never needs this many iterations.
 MAX_LOOP_ITERATIONS = 100_000
@@ -98,6 +98,14 @@ _BUILDER_COMMENT = re.compile(r"^[ \t]*@(?:[ \t]|\r?$)")
 _NO_ARG = {"else", "endif", "end", "endmacro", "endwhile", "endrepeat"}
 _CLOSERS = {"endif": "if", "endmacro": "macro", "endwhile": "while", "endrepeat": "repeat"}
 _NEEDS_ARG = {"include", "include once", "set", "if", "elseif", "error", "warning", "macro", "while", "repeat"}
+
+
+def uses_directives(text: str) -> bool:
+    """Whether Builder would change ``text``: it has a directive, a Builder comment or ``@{``."""
+    return "@" in text and any(
+        "@{" in line or _DIRECTIVE.match(line) or _BUILDER_COMMENT.match(line)
+        for line in text.split("\n") if "@" in line
+    )
 
 
 def _parse_source(text: str, display: str) -> list:
@@ -229,14 +237,20 @@ class Builder:
         self.line_control = line_control
         self.display_root = Path(os.path.abspath(display_root)) if display_root is not None else self.home
 
-    def build_file(self, path: PathLike) -> BuildResult:
-        """Build the file at ``path`` (relative paths are relative to the current directory)."""
+    def build_file(self, path: PathLike, *, text: str | None = None, display: str | None = None) -> BuildResult:
+        """Build the file at ``path`` (relative paths are relative to the current directory).
+
+        ``text``: the file's text, when the caller has read it already. ``display``: the name
+        errors and ``#line`` give the file (default: relative to ``display_root`` when inside it).
+        """
         p = Path(os.path.abspath(path))
-        display = display_name(p, self.display_root)
-        if not p.is_file():
-            raise BuildError(f"input file {display} does not exist")
+        if text is None and not p.is_file():
+            raise BuildError(f"input file {display or display_name(p, self.display_root)} does not exist")
         sources = self._sources(p.parent)
-        return _Run(self, sources).run(sources.local(p))
+        source = sources.local(p, text=text)
+        if display is not None:
+            source = replace(source, display=display)
+        return _Run(self, sources).run(source)
 
     def build_text(self, text: str, *, name: str = "main", directory: PathLike | None = None) -> BuildResult:
         """Build ``text`` as if it were a file called ``name`` in ``directory`` (default: home).

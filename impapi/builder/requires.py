@@ -4,8 +4,8 @@
 and :func:`resolve_requires` does the same from library directories (``--lib-dir``, then
 ``IMPSIM_LIB_PATH``; see :func:`library_dirs`), with the layouts described in :func:`find_library`:
 ``DIR/Name.lib.nut:1.2.3`` (or ``@1.2.3``), ``DIR/Name/1.2.3/Name.lib.nut``, ``DIR/Name.lib.nut`` or
-``DIR/Name/Name.lib.nut``, then the built-in libraries the caller supplies (impsim's own Promise
-3.x/4.x and JSONEncoder).
+``DIR/Name/Name.lib.nut``, then the built-in libraries the caller supplies (usually
+:data:`BUILTIN_LIBRARIES`: impsim's own Promise 3.x/4.x and JSONEncoder, in ``libraries/``).
 """
 
 from __future__ import annotations
@@ -20,13 +20,24 @@ from .errors import MAX_DEPTH, BuildError
 from .lines import LINE_DIRECTIVE, NORMAL, SquirrelLexer, quote_name
 from .sources import PathLike, display_name, read_text
 
-__all__ = ["BUILTIN_MAJOR_VERSIONS", "LIB_PATH_ENV", "find_library", "library_dirs", "resolve_requires"]
+__all__ = [
+    "BUILTIN_LIBRARIES", "BUILTIN_MAJOR_VERSIONS", "LIBRARIES_DIR", "LIB_PATH_ENV", "find_library", "library_dirs",
+    "resolve_requires",
+]
 
 LIB_PATH_ENV = "IMPSIM_LIB_PATH"
 
 _REQUIRE = re.compile(r'^[ \t]*#require[ \t]+"([^"]*)"[ \t]*(?://.*)?\r?$')
 _REQUIRE_START = re.compile(r"^[ \t]*#require\b")
 _LIB_SUFFIXES = (".device.lib.nut", ".agent.lib.nut", ".lib.nut", ".class.nut", ".nut")
+
+#: impsim's own libraries, written for impsim and API-compatible with the Electric Imp libraries
+#: they are named after: ``#require`` falls back to them when no library directory has the name.
+LIBRARIES_DIR = Path(__file__).resolve().parent / "libraries"
+BUILTIN_LIBRARIES: dict[str, Path] = {
+    "Promise.lib.nut": LIBRARIES_DIR / "Promise.nut",
+    "JSONEncoder.class.nut": LIBRARIES_DIR / "JSONEncoder.nut",
+}
 
 #: Built-in libraries that stand in only for the API generations they implement: the
 #: built-in Promise follows the 3.x/4.x API (1.x/2.x differ).
@@ -185,6 +196,7 @@ def resolve_requires(
     filename: str = "main",
     display_root: PathLike | None = None,
     line_control: bool = True,
+    included: list[str] | None = None,
 ) -> str:
     """Replace every ``#require "Name.lib.nut:1.2.3"`` line with the library's source, as impCloud does.
 
@@ -196,11 +208,16 @@ def resolve_requires(
     Library file names are shown relative to ``display_root`` when inside it.
 
     ``#require`` lines inside block comments and verbatim strings are left alone. A library that
-    cannot be found raises :class:`BuildError` located at the ``#require`` line.
+    cannot be found raises :class:`BuildError` located at the ``#require`` line. ``included``, if
+    given, receives the name of every library pasted, in order.
     """
     root = Path(os.path.abspath(display_root)) if display_root is not None else None
     dirs = [Path(os.path.abspath(d)) for d in lib_dirs]
-    return _resolve_requires(text, dirs, dict(builtins or {}), filename, root, line_control, {}, _DirIndex(), 0)
+    seen: dict[str, str] = {}
+    out = _resolve_requires(text, dirs, dict(builtins or {}), filename, root, line_control, seen, _DirIndex(), 0)
+    if included is not None:
+        included.extend(seen.values())
+    return out
 
 
 def _resolve_requires(

@@ -1,7 +1,8 @@
 """Sources and includes: reading the files a build includes, local or from GitHub checkouts.
 
 Local include lookup: an absolute path is used as is; a relative one is tried relative to the
-including file's directory, then the input file's directory, then the test home. Inside a file
+including file's directory, then the input file's directory, then the home directory (the test
+home, or the current directory when loading an app to run). Inside a file
 that came from github, a relative path is first tried in the same repository at the same ref.
 
 ``github:owner/repo/path[@ref]`` is read from a directory of checkouts (``--github-dir`` or the
@@ -128,8 +129,8 @@ class Sources:
         self.github_dir = github_dir
         self.git_cache: dict[tuple[str, str, str], str | None] = {}
 
-    def local(self, p: Path) -> Source:
-        """The local file ``p`` (absolute) as a source."""
+    def local(self, p: Path, *, text: str | None = None) -> Source:
+        """The local file ``p`` (absolute) as a source; ``text``: its text, if already read."""
         display = display_name(p, self.display_root)
         return Source(
             key=os.path.normcase(os.path.realpath(p)),
@@ -138,7 +139,7 @@ class Sources:
             path_var=_posix_abs(p.parent),
             local_dir=p.parent,
             github=None,
-            text=read_text(p, display),
+            text=read_text(p, display) if text is None else text,
         )
 
     def resolve(self, spec: str, src: Source, line: int) -> Source:
@@ -190,7 +191,8 @@ class Sources:
         places = ", ".join(display_name(t, self.display_root) for t in tried)
         raise BuildError(
             f'included file "{spec}" not found (looked for {places}); relative includes are looked up '
-            "next to the including file, then next to the input file, then in the test home",
+            "next to the including file, then next to the input file, then in the home directory "
+            "(the test home; the current directory for impsim run and fuzz)",
             src.display,
             line,
         )

@@ -15,10 +15,12 @@ import importlib
 import importlib.util
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ..builder.load import add_load_arguments, load_arguments, load_options_from_args
 from ..simulation import compile_problem
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -106,6 +108,7 @@ def add_fuzz_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--no-interleavings", action="store_true",
                    help="keep same-instant events first-in first-out (do not explore their order)")
     p.add_argument("--no-shrink", action="store_true", help="report the first failure as found")
+    add_load_arguments(p)
     return p
 
 
@@ -147,8 +150,12 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
     if importlib.util.find_spec("hypothesis") is None:
         return usage("fuzzing needs hypothesis: pip install hypothesis (or impsim[test])")
 
+    try:
+        load = load_options_from_args(args)
+    except ValueError as e:
+        return usage(str(e))
     for path in filter(None, (args.device, args.agent)):
-        problem = compile_problem(path)
+        problem = compile_problem(path, load)
         if problem:
             return usage(problem)
     try:
@@ -191,7 +198,8 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
                       bound=format_duration(args.bound),
                       handler_when=args.handler_when, persist=persist, claim=args.claim or DEFAULT_CLAIM,
                       critical=critical, extra=extra, coverage=not args.no_coverage,
-                      interleavings=not args.no_interleavings, jobs=args.jobs, shrink=not args.no_shrink)
+                      interleavings=not args.no_interleavings, jobs=args.jobs, shrink=not args.no_shrink,
+                      load=load)
     except checks_mod.CheckFunctionError as e:
         return usage(f"{e}; fix the check and run again")
     span = format_duration(result.duration_us)
@@ -234,8 +242,9 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
     if run.tie_seed is not None:
         out.write(f"  same-instant events ordered by tie seed {run.tie_seed}\n")
     out.write("\nreproduce (the same log, byte for byte):\n")
-    out.write(f"  {run.command()}\n")
-    out.write(f"  impsim run --scenario {toml_path}\n")
+    loading = "".join(" " + shlex.quote(word) for word in load_arguments(args))
+    out.write(f"  {run.command()}{loading}\n")
+    out.write(f"  impsim run --scenario {toml_path}{loading}\n")
     out.write(f"written: {toml_path} (scenario), {log_path} (log)"
               + (f", {timeline} (timeline)" if timeline else "") + "\n")
     out.write("\n" + _log_excerpt(run, f.violation) + "\n")

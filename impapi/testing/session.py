@@ -47,7 +47,7 @@ from typing import Any
 
 from ..clock import STILL_EVENTS
 from . import _stack
-from ..builder import BuildError, Builder, js_number, library_dirs, resolve_requires
+from ..builder import BUILTIN_LIBRARIES, LIBRARIES_DIR, BuildError, Builder, js_number, library_dirs, resolve_requires
 from .config import TestConfig, TestFile, TestSelector
 
 __all__ = [
@@ -72,11 +72,6 @@ __all__ = [
 
 NUT_DIR = Path(__file__).resolve().parent / "nut"
 IMPUNIT_INDEX = NUT_DIR / "index.nut"
-#: ``#require`` names served by impsim when no library directory has them.
-BUILTIN_LIBRARIES: dict[str, Path] = {
-    "Promise.lib.nut": NUT_DIR / "Promise.nut",
-    "JSONEncoder.class.nut": NUT_DIR / "JSONEncoder.nut",
-}
 
 STARTUP_DELAY_S = 2  # impt's bootstrap imp.wakeup(2, ...)
 STARTUP_TIMEOUT_US = 60_000_000  # impt: deploy -> SESSION_START
@@ -770,7 +765,7 @@ class _Where:
         self.side = test_file.side
         self.home = Path(config.home)
         self.test_path = os.path.normcase(os.path.normpath(test_file.path))
-        self.framework = os.path.normcase(str(NUT_DIR)) + os.sep
+        self.framework = tuple(os.path.normcase(str(d)) + os.sep for d in (NUT_DIR, LIBRARIES_DIR))
         text = code.agent if test_file.side == "agent" else code.device
         self.text = text or ""
         self.maps: dict[str, Any] = {}  # chunk name -> LineMap (None: no #line directives)

@@ -67,6 +67,7 @@ class FakeSim:
         self.log = FakeLog()
         self.calls = []
         self.device = self.agent = object()
+        self.load_options = None  # deployed code loads with the default options
         sim = self
 
         class Cloud:

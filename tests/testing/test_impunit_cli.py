@@ -112,7 +112,7 @@ def test_lib_dir_library_wins_over_the_builtin(tmp_path, monkeypatch, capsys):
     Promise is only the fallback."""
     lib = tmp_path / "libs"
     lib.mkdir()
-    builtin = (Path(__file__).resolve().parents[2] / "impapi/testing/nut/Promise.nut").read_text()
+    builtin = (Path(__file__).resolve().parents[2] / "impapi/builder/libraries/Promise.nut").read_text()
     (lib / "Promise.lib.nut").write_text(builtin.replace('static VERSION = "4.0.0";', 'static VERSION = "from-lib";'))
     monkeypatch.chdir(home(tmp_path, {
         "tests/v.test.nut": "class V extends ImpTestCase { function testV() { return Promise.VERSION; } }\n"}, {}))

@@ -164,7 +164,21 @@ def executable_lines(source: str, filename: str) -> frozenset[int]:
     """Lines of ``source`` that hold statements: the compiled line table, less the lines that
     are only a closing brace (a function's implicit return, never reached by a function that
     ends in a deep sleep) or lie past the end (the script's own implicit return). If the
-    bytecode cannot be read: the lines that are not blank, comments or braces."""
+    bytecode cannot be read: the lines that are not blank, comments or braces.
+
+    Built code (with ``#line`` directives, from Builder or ``#require``) counts the lines of the
+    file ``filename`` itself, by their numbers in that file; included files are not counted."""
+    from squirrel.lines import LineMap
+
+    lines = _executable_lines(source, filename)
+    linemap = LineMap.scan(source, filename)
+    if linemap is None:
+        return lines
+    mapped = (linemap.map(line, filename) for line in lines)
+    return frozenset(line for file, line in mapped if file == filename)
+
+
+def _executable_lines(source: str, filename: str) -> frozenset[int]:
     from .source import blank_comments_and_strings
 
     code = blank_comments_and_strings(source).splitlines()

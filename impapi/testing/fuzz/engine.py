@@ -83,6 +83,7 @@ class _Options:
     check_options: dict[str, Any]
     config: Any
     shrink: bool
+    load: Any = None  # impapi.builder.LoadOptions for the app's code
     stop: Any = None  # a multiprocessing Event shared by the processes of one search
 
 
@@ -92,9 +93,10 @@ def fuzz(device: str | os.PathLike | None, agent: str | os.PathLike | None = Non
          handler_when: str = "always", persist: Callable[[Run], Iterable[Any]] | None = None,
          claim: str | None = DEFAULT_CLAIM, critical: Any = None,
          extra: Iterable[Callable[[Run], Any]] = (), coverage: bool = True, interleavings: bool = True,
-         config: Any = None, jobs: int = 1, shrink: bool = True) -> FuzzResult:
+         config: Any = None, jobs: int = 1, shrink: bool = True, load: Any = None) -> FuzzResult:
     """Search for a scenario that breaks a check. Options as in :func:`checks.violations`;
-    ``seed`` makes the search repeatable (default: a fresh one, reported in the result)."""
+    ``seed`` makes the search repeatable (default: a fresh one, reported in the result);
+    ``load``: :class:`impapi.builder.LoadOptions` for the app's code (libraries, includes)."""
     started = time.perf_counter()
     if seed is None:
         seed = random.SystemRandom().randrange(2**32)
@@ -106,7 +108,7 @@ def fuzz(device: str | os.PathLike | None, agent: str | os.PathLike | None = Non
         interleavings=interleavings,
         check_options={"bound": bound, "handler_when": handler_when, "persist": persist,
                        "critical": critical, "extra": tuple(extra)},
-        config=config, shrink=shrink)
+        config=config, shrink=shrink, load=load)
     jobs = max(1, min(jobs, examples or 1))
     if jobs == 1:
         result = _search(opts)
@@ -123,7 +125,7 @@ def _search(o: _Options) -> FuzzResult:
     result = FuzzResult(o.device, o.agent, parse_duration(o.duration), o.seed, o.names)
     collector = CoverageCollector() if o.coverage else None
     strategy = scenarios(o.duration, o.events, app=(o.device, o.agent), imp=o.imp, max_events=o.max_events,
-                         interleavings=o.interleavings)
+                         interleavings=o.interleavings, load=o.load)
     state: dict[str, Any] = {"found": None, "first_events": 0, "shrinks": 0, "last": None, "broken": None}
     code = _code_files(o)
 
@@ -133,7 +135,7 @@ def _search(o: _Options) -> FuzzResult:
             return  # a check function is broken: no example can be judged
         if not failing_before and o.stop is not None and o.stop.is_set():
             return  # another process found a failure: the rest of this share is not needed
-        run = play(None, scn, coverage=collector if not failing_before else False, claim=o.claim, config=o.config)
+        run = play(None, scn, coverage=collector if not failing_before else False, claim=o.claim, config=o.config, load=o.load)
         try:
             found = _checks.violations(run, only=o.names, **o.check_options)
         except _checks.CheckFunctionError as e:
@@ -182,7 +184,7 @@ def _search(o: _Options) -> FuzzResult:
 
 def _replay(o: _Options, scn: Scenario, tie_seed: int | None, state: dict[str, Any]) -> Failure:
     """Play the shrunk scenario again, outside hypothesis, and keep that run."""
-    run = play(None, scn, tie_seed=tie_seed, claim=o.claim, config=o.config)
+    run = play(None, scn, tie_seed=tie_seed, claim=o.claim, config=o.config, load=o.load)
     found = _checks.violations(run, only=o.names, **o.check_options)
     if not found:  # pragma: no cover - the simulation is deterministic
         raise RuntimeError(f"the shrunk scenario did not fail again when replayed:\n{run.toml()}")
@@ -191,11 +193,13 @@ def _replay(o: _Options, scn: Scenario, tie_seed: int | None, state: dict[str, A
 
 
 def _code_files(o: _Options) -> dict[str, str]:
+    """{filename: code as compiled} of the app (built, as the simulations load it)."""
+    from impapi.simulation import load_code
+
     out = {}
     for path in (o.device, o.agent):
         if path:
-            with open(path, encoding="utf-8") as f:
-                out[path] = f.read()
+            out[path] = load_code(path, o.load).source
     return out
 
 

@@ -45,12 +45,13 @@ class PoliteMachine(RuleBasedStateMachine):
     messages: tuple[str, ...] = ()
     check_options: dict[str, Any] = {}  # noqa: RUF012 - set per subclass by machine_for
     claim: str | None = DEFAULT_CLAIM
+    load: Any = None  # impapi.builder.LoadOptions for the app's code
 
     def __init__(self) -> None:
         super().__init__()
         from impapi.simulation import Simulation
 
-        kwargs: dict[str, Any] = {"device": self.device, "agent": self.agent, "start": False}
+        kwargs: dict[str, Any] = {"device": self.device, "agent": self.agent, "start": False, "load": self.load}
         if self.imp:
             kwargs["imp"] = self.imp
         self.sim = Simulation(**kwargs)
@@ -121,7 +122,7 @@ class PoliteMachine(RuleBasedStateMachine):
         if found:
             first = found[0]
             scenario = self.scenario()
-            replay = play(None, scenario, tie_seed=self.run.tie_seed, claim=self.claim)
+            replay = play(None, scenario, tie_seed=self.run.tie_seed, claim=self.claim, load=self.load)
             again = {v.check for v in _checks.violations(replay, **self.check_options)}
             replay.close()
             first.details.append("scenario so far: " + (" ".join(f"--at {e.to_cli()}" for e in scenario.events)
@@ -145,9 +146,11 @@ def _abs(path: str | None) -> str | None:
 
 def machine_for(device: str | os.PathLike | None, agent: str | os.PathLike | None = None, *,
                 imp: str | None = None, claim: str | None = DEFAULT_CLAIM,
-                extra: Iterable[Callable[[Run], Any]] = (), **check_options: Any) -> type[PoliteMachine]:
+                extra: Iterable[Callable[[Run], Any]] = (), load: Any = None,
+                **check_options: Any) -> type[PoliteMachine]:
     """A :class:`PoliteMachine` subclass for one app; ``.TestCase`` runs it under unittest or
-    pytest. ``check_options`` go to :func:`checks.violations` (``only=``, ``bound=``...)."""
+    pytest. ``check_options`` go to :func:`checks.violations` (``only=``, ``bound=``...);
+    ``load``: how the app's code is loaded (an :class:`impapi.builder.LoadOptions`)."""
     from .source import AppSource
 
     dev = os.fspath(device) if device is not None else None
@@ -157,5 +160,5 @@ def machine_for(device: str | os.PathLike | None, agent: str | os.PathLike | Non
         options["extra"] = tuple(extra)
     return type("PoliteMachine_" + (os.path.basename(dev or "agent").split(".")[0] or "app"), (PoliteMachine,), {
         "device": dev, "agent": os.fspath(agent) if agent is not None else None, "imp": imp,
-        "messages": names, "check_options": options, "claim": claim,
+        "messages": names, "check_options": options, "claim": claim, "load": load,
     })

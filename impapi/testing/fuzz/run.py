@@ -309,7 +309,7 @@ def _paths(spec: Any, scenario: Scenario) -> tuple[str | None, str | None]:
 def play(sim: SimSpec, scenario: Scenario, *, duration: str | int | None = None,
          tie_seed: int | None | str = "auto", coverage: bool | CoverageCollector = False,
          claim: str | re.Pattern | None = DEFAULT_CLAIM, config: Any = None,
-         keep_open: bool = True) -> Run:
+         keep_open: bool = True, load: Any = None) -> Run:
     """Play ``scenario`` and return the :class:`Run`.
 
     ``sim``: a :class:`~impapi.Simulation` (played from its current time), a function returning
@@ -321,6 +321,7 @@ def play(sim: SimSpec, scenario: Scenario, *, duration: str | int | None = None,
     ``coverage``: collect executed app lines (True, or a collector to accumulate into).
     ``claim``: the device log lines that claim data is stored (a regex; None: none).
     ``config``: an :class:`impapi.Config` for simulations made here.
+    ``load``: how simulations made here load code (an :class:`impapi.builder.LoadOptions`).
     """
     from impapi.simulation import Simulation
 
@@ -340,6 +341,8 @@ def play(sim: SimSpec, scenario: Scenario, *, duration: str | int | None = None,
             kwargs["seed"] = scenario.seed
         if config is not None:
             kwargs["config"] = config
+        if load is not None:
+            kwargs["load"] = load
         s = Simulation(**kwargs)
         scenario = replace(scenario, device=_real_path(device) or scenario.device,
                            agent=_real_path(agent) or scenario.agent)

@@ -80,11 +80,11 @@ def _args(kind: str, *, versions: Sequence[str], outages: Sequence[int], deploys
 
 @lru_cache(maxsize=16)
 def _activity(device: str | None, agent: str | None, imp: str | None, seed: int | None,
-              duration_us: int) -> tuple[int, ...]:
+              duration_us: int, load: Any = None) -> tuple[int, ...]:
     from .run import play
 
     run = play((device, agent), Scenario(duration_us=duration_us, imp=imp, seed=seed), tie_seed=None,
-               claim=None)
+               claim=None, load=load)
     try:
         instants = {e.time_us for e in run.events
                     if e.kind in ("boot", "state", "connection", "server-contact", "handler-registered")}
@@ -94,11 +94,13 @@ def _activity(device: str | None, agent: str | None, imp: str | None, seed: int 
         run.close()
 
 
-def activity_of(app: Any, duration: str | int, *, imp: str | None = None, seed: int | None = None) -> tuple[int, ...]:
+def activity_of(app: Any, duration: str | int, *, imp: str | None = None, seed: int | None = None,
+                load: Any = None) -> tuple[int, ...]:
     """Instants (µs) at which an undisturbed run of ``app`` (a device path or a (device, agent)
-    pair) does something: boots, state and connection changes, server contacts, flash writes."""
+    pair, loaded with ``load``, an :class:`impapi.builder.LoadOptions`) does something: boots,
+    state and connection changes, server contacts, flash writes."""
     device, agent = _app_paths(app)
-    return _activity(device, agent, imp, seed, parse_duration(duration))
+    return _activity(device, agent, imp, seed, parse_duration(duration), load)
 
 
 def _app_paths(app: Any) -> tuple[str | None, str | None]:
@@ -118,7 +120,7 @@ def scenarios(duration: str | int = "1d", events: Iterable[str] = DEFAULT_EVENTS
               imp: str | None = None, seed: int | None = None, interleavings: bool = True,
               versions: Sequence[str] = IMPOS_VERSIONS, outages: Sequence[str | int] = OUTAGES,
               deploys: Sequence[Deploy | str | tuple] = (), messages: Sequence[str] | None = None,
-              paths: Sequence[str] = ("/",)) -> st.SearchStrategy[Scenario]:
+              paths: Sequence[str] = ("/",), load: Any = None) -> st.SearchStrategy[Scenario]:
     """Scenarios of up to ``max_events`` events of the kinds ``events`` within ``duration``.
 
     ``app``: the device path or a (device, agent) pair; it goes into the scenarios (so
@@ -126,7 +128,8 @@ def scenarios(duration: str | int = "1d", events: Iterable[str] = DEFAULT_EVENTS
     supplies the activity instants events cluster around. ``deploys``: code to deploy (Deploy
     objects, device paths or (device, agent) pairs; default: redeploy the current code).
     ``messages``: names the agent may send the device (default: the names the device code
-    registers with ``agent.on``)."""
+    registers with ``agent.on``). ``load``: how the app's code is loaded (an
+    :class:`impapi.builder.LoadOptions`)."""
     duration_us = parse_duration(duration)
     kinds = list(dict.fromkeys(events))
     if not kinds:
@@ -156,7 +159,7 @@ def scenarios(duration: str | int = "1d", events: Iterable[str] = DEFAULT_EVENTS
     if activity is not None:
         instants = tuple(sorted(activity))
     else:
-        instants = _activity(device, agent, imp, seed, duration_us) if device or agent else ()
+        instants = _activity(device, agent, imp, seed, duration_us, load) if device or agent else ()
     when = _when(instants, duration_us)
     one = st.one_of([st.tuples(st.just(k), when, arg_for[k]) for k in kinds])
     event_list = st.lists(one, min_size=min_events, max_size=max_events)
