@@ -246,8 +246,8 @@ def _session_texts(test_file: TestFile, config: TestConfig, session_id: str, tes
         f'  t.session = "{session_id}";\n'
         f"  t.timeout = {_squirrel_float(config.timeout)};\n"
         f"  t.stopOnFailure = {'true' if config.stop_on_fail else 'false'};\n"
-        f'  t.testClass = "{test_class}";\n'
-        f'  t.testCase = "{test_method}";\n'
+        f"  t.testClass = {_squirrel_string(test_class)};\n"
+        f"  t.testCase = {_squirrel_string(test_method)};\n"
         "  // poehali!\n"
         "  t.run();\n"
         "});"
@@ -276,6 +276,12 @@ def _session_texts(test_file: TestFile, config: TestConfig, session_id: str, tes
     else:
         other_text += f'\n// force code update\n"{trigger}"\n'
     return test_text, other_text
+
+
+def _squirrel_string(text: str) -> str:
+    """A Squirrel string literal of ``text``: a ``--tests`` name is not checked (impt does not
+    check it either), so it may hold quotes or backslashes."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
 
 
 def _squirrel_float(value: float) -> str:

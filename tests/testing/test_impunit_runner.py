@@ -414,6 +414,34 @@ def test_selecting_a_missing_class_skips_every_file(tmp_path):
     assert all(s.skipped for s in result.sessions)
 
 
+def test_selecting_a_missing_method_of_a_class_skips_the_file_and_succeeds(tmp_path):
+    """impt's spec (test run not exist test method): ``file:Class::notExistingMethod`` runs nothing
+    in that file, and the command succeeds."""
+    result, out = run_home(tmp_path, SELECT_FILES, tests="alpha:Alpha::notExistingMethod")
+    assert lines(out, ("info",)).count('Skip "tests/alpha.test.nut" testing') == 1
+    assert "Starting test session" not in out
+    assert "IMPT COMMAND SUCCEEDS" in out and result.exit_code == 0
+
+
+@pytest.mark.parametrize("selection", ["alpha:Alpha::not-exist-method", "alpha:Not.A.Class",
+                                       'alpha:Alpha::say"hi\\'])
+def test_a_name_that_is_not_an_identifier_is_not_an_error(tmp_path, selection):
+    """impt does not check the names: a method or class name that is no Squirrel identifier just
+    selects nothing (the file is skipped) and the run succeeds."""
+    result, out = run_home(tmp_path, SELECT_FILES, tests=selection)
+    assert "Error:" not in out
+    assert 'Skip "tests/alpha.test.nut" testing' in lines(out, ("info",))
+    assert result.exit_code == 0
+
+
+def test_a_pattern_name_found_in_the_code_runs_no_test(tmp_path):
+    """The pre-deploy check searches the name as a regular expression (impt's), so ``test.*`` is
+    found; the runner then compares names exactly, so no method runs and the session passes."""
+    result, out = run_home(tmp_path, SELECT_FILES, tests="alpha:Alpha::test.*")
+    assert "Tests: 0, Assertions: 0, Failures: 0" in lines(out)
+    assert result.exit_code == 0
+
+
 # --- device/agent pairing (§1.6) and agent-only sessions ---------------------------------------
 
 
