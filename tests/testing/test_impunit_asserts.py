@@ -302,8 +302,9 @@ class AssertThrows extends ImpTestCase {
 
 
 def test_assert_deep_equal_impt_cases(tmp_path):
-    """The cases of impt's own spec (test_run_asserts / fixtures/asserts/deep_equal). The path of
-    c is 'a.b.c': the path accumulates the keys visited before it at each level."""
+    """The cases of impt's own spec (test_run_asserts / fixtures/asserts/deep_equal): the path of
+    c is 'b.c', its parent's path and its key, whichever sibling ('a') was visited before b
+    (impUnit 1.2.3 with the 2021 path fix; older copies reported 'a.b.c')."""
     _, out = run_case(tmp_path, r'''
 class TestCaseDeepEqualAsserts extends ImpTestCase {
     function testMissingSlot() {
@@ -322,9 +323,29 @@ class TestCaseDeepEqualAsserts extends ImpTestCase {
 ''')
     assert outcomes(out) == {
         "testEqual": "Success",
-        "testExtraSlot": "Failure: Comparison failed on 'a.b.d': expected none, got 4",
-        "testMissingSlot": "Failure: Comparison failed on 'a.b.c': expected 3, got none",
-        "testNotEqual": "Failure: Comparison failed on 'a.b.c': expected 3, got 100",
+        "testExtraSlot": "Failure: Comparison failed on 'b.d': expected none, got 4",
+        "testMissingSlot": "Failure: Comparison failed on 'b.c': expected 3, got none",
+        "testNotEqual": "Failure: Comparison failed on 'b.c': expected 3, got 100",
+    }
+
+
+def test_assert_deep_equal_path_names_only_the_ancestors(tmp_path):
+    """Many siblings, some visited before the failing key whatever the table order: the path is
+    still the chain of keys from the top (array indices included), never a sibling."""
+    _, out = run_case(tmp_path, r'''
+class DeepPaths extends ImpTestCase {
+    function testSiblingsBefore() {
+        assertDeepEqual({ a = 1, b = 2, c = 3, d = { e = [1, { f = 5 }] }, g = 7, h = 8 },
+                        { a = 1, b = 2, c = 3, d = { e = [1, { f = 6 }] }, g = 7, h = 8 });
+    }
+    function testMissingDeep() {
+        assertDeepEqual({ p = { q = 1, r = { s = 2 } }, t = 0 }, { p = { q = 1, r = {} }, t = 0 });
+    }
+}
+''')
+    assert outcomes(out) == {
+        "testMissingDeep": "Failure: Comparison failed on 'p.r.s': expected 2, got none",
+        "testSiblingsBefore": "Failure: Comparison failed on 'd.e.1.f': expected 5, got 6",
     }
 
 
@@ -358,8 +379,8 @@ class DeepEqual extends ImpTestCase {
     assert got["test02_arrays"] == "Success"
     assert got["test03_int_vs_float"] == "Failure: Values are not the same type, typeof lhs = integer, typeof rhs = float"
     assert got["test04_table_vs_instance"] == "Failure: Values are not the same type, typeof lhs = table, typeof rhs = instance"
-    assert got["test05_longer_actual"] == "Failure: Comparison failed on '0.1.2': expected none, got 3"
-    assert got["test06_shorter_actual"] == "Failure: Comparison failed on '0.1.2': expected 3, got none"
+    assert got["test05_longer_actual"] == "Failure: Comparison failed on '2': expected none, got 3"
+    assert got["test06_shorter_actual"] == "Failure: Comparison failed on '2': expected 3, got none"
     assert got["test07_top_level_mismatch"] == "Failure: Comparison failed on '': expected 1, got 2"
     assert re.fullmatch(r"Failure: Comparison failed on '': expected \(instance : 0x(?:0x)?[0-9a-f]+\), "
                         r"got \(instance : 0x(?:0x)?[0-9a-f]+\)", got["test08_instances_by_identity"])

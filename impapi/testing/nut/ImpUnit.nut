@@ -97,8 +97,8 @@ class ImpTestCase {
     }
 
     // lhs is the value whose keys are walked: expected on the forward pass, actual on the
-    // backward one. The path grows with every key visited at a level, so a later sibling's path
-    // includes the keys visited before it ('a.b.c' for key c of b after sibling a), as in 1.2.3.
+    // backward one. Each key's path is its parent's path plus the key ('b.c' for key c of b,
+    // whatever siblings came before), as impUnit 1.2.3 reports it since its 2021 path fix.
     function _deepEqual(lhs, rhs, message, forward, path, level) {
         if (level > 32) throw "Possible cyclic reference at " + (path.len() ? path.slice(1) : path);
         local tl = typeof lhs, tr = typeof rhs;
@@ -111,12 +111,12 @@ class ImpTestCase {
         local raw = tl == "blob" ? "meta" : type(lhs);
         if (raw == "table" || raw == "class" || raw == "array") {
             foreach (k, v in lhs) {
-                path += "." + k;
+                local keyPath = path + "." + k;
                 if (!(k in rhs)) {
                     local shown = v == null ? "null" : v + "";
-                    throw _format(message, [path.slice(1), forward ? shown : "none", forward ? "none" : shown]);
+                    throw _format(message, [keyPath.slice(1), forward ? shown : "none", forward ? "none" : shown]);
                 }
-                _deepEqual(v, rhs[k], message, forward, path, level + 1);
+                _deepEqual(v, rhs[k], message, forward, keyPath, level + 1);
             }
         } else if (tl == "blob") {
             if (lhs.len() != rhs.len()) {
