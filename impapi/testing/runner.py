@@ -17,7 +17,10 @@ Deviations from impt, on purpose:
 
 * a missing configuration file is not an error: the defaults apply (with a warning);
 * a Builder or ``#require`` error fails that file's session with an ``[error]`` line instead of
-  aborting the whole command, and a compile error is reported before the session starts;
+  aborting the whole command;
+* code that does not compile is reported as impCentral's refusal is (``Compilation Error: ...``
+  and a ``<file> error (line N, column M): <message>`` line), without impt's repeated
+  ``Error: ...`` line, and with the file and line the ``#line`` directives give;
 * ``runCommand()`` runs the host command only with ``allow_commands`` (``--allow-commands``);
   otherwise the session fails with an error saying so;
 * there is one device per session, so the ``(1/1)`` device index never varies;

@@ -691,14 +691,13 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
     if options.debug:
         _write_preprocessed(config.home, test_file, code)
 
+    # impt asks impCentral for a deployment; code that does not compile is refused there.
+    emit("info", f'Using Device Group "{DEVICE_GROUP_NAME}" [{_ids(rng)}]', 0)
     problem = _compile_problem(code)
     if problem is not None:
-        emit("error", problem, 0)
-        result.errors.append(SessionIssue("compile", problem, 0, True))
+        result.errors.append(SessionIssue("compile", problem.report(emit), 0, True))
         result.finished = True
         return result
-
-    emit("info", f'Using Device Group "{DEVICE_GROUP_NAME}" [{_ids(rng)}]', 0)
     emit("info", f"Created Deployment: {_ids(rng)}", 0)
     emit("print", "", 0)
     emit("test", f'Starting test session "{session_id}"', 0)
@@ -894,7 +893,7 @@ def list_tests(test_file: TestFile, config: TestConfig, options: SessionOptions 
     assert code is not None  # no selector
     problem = _compile_problem(code)
     if problem is not None:
-        raise ListingError(problem)
+        raise ListingError(str(problem))
     sim = Simulation(device=code.device, agent=code.agent, imp=options.imp, seed=options.seed,
                      start=False)
     try:
@@ -962,7 +961,30 @@ def _close(sim: Any) -> None:
             host.vm.close()
 
 
-def _compile_problem(code: SessionCode) -> str | None:
+@dataclass
+class _CompileProblem:
+    """The first compile error of a session's code, located through its ``#line`` directives."""
+
+    side: str
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"The {self.side} code does not compile: {self.file}:{self.line}:{self.column}: {self.message}"
+
+    def report(self, emit: Output) -> str:
+        """Print it as impt prints impCentral's refusal of a deployment whose code does not
+        compile (an ``[error]`` line with the error's title and detail, then the error's location
+        line, ``<file> <type> (line N, column M): <text>``); return the session issue's text."""
+        detail = f"the {self.side} code does not compile"
+        emit("error", f"Compilation Error: {detail}", 0)
+        emit("print", f"{self.file} error (line {self.line}, column {self.column}): {self.message}", 0)
+        return f"Compilation Error: {detail}: {self.file}:{self.line}:{self.column}: {self.message}"
+
+
+def _compile_problem(code: SessionCode) -> _CompileProblem | None:
     import squirrel
 
     for side, text in (("device", code.device), ("agent", code.agent)):
@@ -972,7 +994,7 @@ def _compile_problem(code: SessionCode) -> str | None:
             try:
                 vm.compile(text, f"<{side}>")
             except squirrel.CompileError as e:
-                return f"The {side} code does not compile: {e.filename}:{e.lineno}:{e.column}: {e.msg}"
+                return _CompileProblem(side, str(e.filename), int(e.lineno or 0), e.column, str(e.msg))
     return None
 
 
