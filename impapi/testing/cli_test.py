@@ -11,6 +11,7 @@ import os
 import sys
 
 from ..profiles import PROFILES
+from ..simulation import Config
 from .runner import run_tests
 
 __all__ = ["add_test_parser", "cmd_test"]
@@ -23,6 +24,16 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"the timeout must be a positive number of seconds, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value < 86_400:
+        raise argparse.ArgumentTypeError(f"the delay must be between 0 and 86400 seconds, got {text}")
     return value
 
 
@@ -66,6 +77,9 @@ def add_test_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
                    help="debug: print every log line and write the preprocessed code to .build/")
     p.add_argument("--imp", default="imp003", choices=sorted(PROFILES), help="the imp module to simulate (default imp003)")
     p.add_argument("--seed", type=int, default=0, help="seed for session names and math.rand() (default 0)")
+    p.add_argument("--device-start-delay", metavar="SECONDS", type=_non_negative_float,
+                   help="virtual time from the agent's restart to the device running the session's code, "
+                        "which it downloads first (default 1)")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="colour the output (default: when writing to a terminal)")
     return p
@@ -86,6 +100,9 @@ def cmd_test(args: argparse.Namespace) -> int:
         color = out.isatty() and not os.environ.get("NO_COLOR")
     else:
         color = args.color == "always"
+    sim_config = None
+    if args.device_start_delay is not None:
+        sim_config = Config(device_start_delay_us=round(args.device_start_delay * 1_000_000))
     result = run_tests(
         args.config,
         tests=args.tests,
@@ -99,5 +116,6 @@ def cmd_test(args: argparse.Namespace) -> int:
         debug=args.output == "debug",
         seed=args.seed,
         imp=args.imp,
+        sim_config=sim_config,
     )
     return result.exit_code

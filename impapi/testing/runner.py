@@ -161,13 +161,15 @@ def run_tests(
     seed: int = 0,
     imp: str = "imp003",
     env: Mapping[str, str] | None = None,
+    sim_config: Any = None,
 ) -> RunResult:
     """Run the tests of a test home (a directory, a configuration file or a loaded
     :class:`TestConfig`) and print impt's output to ``out`` (default stdout).
 
     ``tests`` is impt's ``--tests [file][:Class][::method]``; ``overrides`` are configuration
     settings given on the command line (:meth:`TestConfig.with_overrides` names, e.g.
-    ``{"timeout": 10, "stop_on_fail": True}``).
+    ``{"timeout": 10, "stop_on_fail": True}``). ``sim_config`` is the
+    :class:`~impapi.simulation.Config` of every session's simulation (None: the defaults).
     """
     out = out if out is not None else sys.stdout
     printer = _Printer(out, color)
@@ -213,7 +215,7 @@ def run_tests(
                  else "Have no device source file, using blank", 0)
 
     options = SessionOptions(selector=selector, lib_dirs=tuple(lib_dirs), github_dir=github_dir, env=env,
-                             allow_commands=allow_commands, imp=imp, seed=seed, debug=debug)
+                             allow_commands=allow_commands, imp=imp, seed=seed, debug=debug, config=sim_config)
     offset = 0
     for index, test_file in enumerate(files):
         rng = random.Random(f"{seed}:{index}:{test_file.name}")

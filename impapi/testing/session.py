@@ -200,6 +200,9 @@ class SessionOptions:
     #: Record where failing assertions were called (TestOutcome.location), through a native the
     #: session adds to the test side's ``imp`` table (``imp.__impsim_where``).
     locations: bool = True
+    #: The simulation's :class:`~impapi.simulation.Config` (None: the defaults), e.g. for
+    #: ``device_start_delay_us``, the time the device takes to download the session's code.
+    config: Any = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -706,7 +709,7 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
 
     session = _Session(test_file, config, options, result, emit)
     sim = Simulation(device=code.device, agent=code.agent, imp=options.imp, seed=options.seed,
-                     log_sink=session.on_log, start=False)
+                     config=options.config, log_sink=session.on_log, start=False)
     where = _Where(session, test_file, config, code) if options.locations and _stack.available() else None
     result.log = sim.log
     device_id = sim.device.id if sim.device is not None else (sim.agent.id if sim.agent else "")
@@ -895,11 +898,13 @@ def list_tests(test_file: TestFile, config: TestConfig, options: SessionOptions 
     if problem is not None:
         raise ListingError(str(problem))
     sim = Simulation(device=code.device, agent=code.agent, imp=options.imp, seed=options.seed,
-                     start=False)
+                     config=options.config, start=False)
     try:
         _deploy(sim)
         clock = sim.clock
         deadline = STARTUP_DELAY_S * 1_000_000
+        if test_file.side == "device":
+            deadline += sim.config.device_start_delay_us
         steps = 0
         while sim.fatal_error is None and steps < STILL_EVENTS:
             nxt = clock.peek()
@@ -932,22 +937,32 @@ def _boots(sim: Any) -> int:
 
 
 def _deploy(sim: Any) -> None:
-    """Start the session as a deployment to an online device: the agent restarts, then the device
-    runs the new code at once (WAKEREASON_NEW_SQUIRREL), without a cold boot's connection delay,
-    so both sides are up when the bootstrap's imp.wakeup(2, ...) starts the tests."""
-    from .. import constants as C
-
+    """Start the session as a deployment to an online device: the agent restarts at once; the
+    device downloads the new code and runs it ``Config.device_start_delay_us`` later
+    (WAKEREASON_NEW_SQUIRREL, already connected, without a cold boot's connection delay). So
+    the agent is running, and an agent test's runner has started, before the device's first
+    message arrives, as on hardware."""
     if sim.agent is not None:
         sim.agent.start()
     if sim.device is not None:
-        network = sim.network
-        latency = network.connect_latency_us
-        network.connect_latency_us = 0
-        try:
-            sim.record("power", on=True)
-            sim.device.power_on(C.WAKEREASON_NEW_SQUIRREL, "deploy")
-        finally:
-            network.connect_latency_us = latency
+        delay = sim.config.device_start_delay_us
+        if delay > 0:
+            sim.clock.schedule(delay, _start_device, sim)
+        else:
+            _start_device(sim)
+
+
+def _start_device(sim: Any) -> None:
+    from .. import constants as C
+
+    network = sim.network
+    latency = network.connect_latency_us
+    network.connect_latency_us = 0
+    try:
+        sim.record("power", on=True)
+        sim.device.power_on(C.WAKEREASON_NEW_SQUIRREL, "deploy")
+    finally:
+        network.connect_latency_us = latency
 
 
 def _close(sim: Any) -> None:

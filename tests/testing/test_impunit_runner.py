@@ -496,6 +496,65 @@ device.on("compute", function(n) { device.send("result", agentTwice(n)); });
     assert result.exit_code == 0
 
 
+# The device's side of a deployment: it runs the new code only after downloading it
+# (Config.device_start_delay_us, 1 s by default), after the agent restarted.
+HANDSHAKE_FILES = {
+    # Like a connection manager: the device says hello 1.5 s after its code starts.
+    "tests/hello.device.nut": r'''
+imp.wakeup(1.5, function() { agent.send("hello", hardware.millis()); });
+''',
+    "tests/hello.agent.test.nut": r'''
+class Handshake extends ImpTestCase {
+    function testHello() {
+        return Promise(function(resolve, reject) {
+            device.on("hello", function(ms) { resolve("hello after " + ms + " ms of device time"); });
+        });
+    }
+}
+''',
+}
+
+
+def test_the_device_starts_after_the_agent_restarted(tmp_path):
+    """The agent's runner starts 2 s after the agent restarted; the device runs its code 1 s
+    after that restart, so its hello (1.5 s into its run) reaches the agent's test at 2.5 s."""
+    result, out = run_home(tmp_path, HANDSHAKE_FILES)
+    assert steps(out) == ["Handshake::testHello()", "Success: hello after 1500 ms of device time",
+                          "Tests: 1, Assertions: 0, Failures: 0"]
+    boots = [e for e in result.sessions[0].log if e.type == "status" and e.text.startswith("Device Booting")]
+    assert [e.time_us for e in boots] == [1_000_000]
+    assert result.exit_code == 0
+
+
+def test_the_device_start_delay_is_configurable(tmp_path):
+    """With no download time, the device's hello leaves at 1.5 s and reaches the agent before its
+    runner starts (2 s): no handler yet, the message is lost and the test times out."""
+    from impapi.simulation import Config
+
+    result, out = run_home(tmp_path, HANDSHAKE_FILES, sim_config=Config(device_start_delay_us=0))
+    assert 'Agent Runtime Error: ERROR: no handler for agent.send(): "hello"' in lines(out, ("warning",))
+    assert steps(out)[1] == "Failure: Test timed out after 5s"
+
+
+def test_a_device_test_starts_two_seconds_after_the_device(tmp_path):
+    _, out = run_home(tmp_path, {"tests/t.device.test.nut": "class T extends ImpTestCase { function testA() {} }\n"})
+    timed = [line for line in out.splitlines() if "Device code space usage" in line or "T::testA()" in line]
+    assert timed[0].startswith("[+1.00/1.00s info] Device code space usage")
+    assert timed[1].startswith("[+3.00/2.00s test] T::testA()")
+
+
+def test_cli_device_start_delay(tmp_path, capsys):
+    from impapi.cli import main
+
+    write(tmp_path, HANDSHAKE_FILES)
+    (tmp_path / ".impt.test").write_text(json.dumps({"timeout": 5}))
+    assert main(["test", "-c", str(tmp_path), "--device-start-delay", "0", "--color", "never"]) == 1
+    assert "Test timed out after 5s" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["test", "-c", str(tmp_path), "--device-start-delay", "-1"])
+    assert "the delay must be between 0 and 86400 seconds" in capsys.readouterr().err
+
+
 def test_agent_only_session_reads_agent_log(tmp_path):
     result, out = run_home(tmp_path, {"tests/only.agent.test.nut": r'''
 class OnlyAgent extends ImpTestCase {
