@@ -344,13 +344,15 @@ def base64_encode(data: Any) -> str:
 
 
 def base64_decode(text: Any) -> bytes:
+    """D:api/http/base64decode: the decoded bytes, or no bytes (a zero-length blob) when the data
+    is not valid Base64 -- never an error for the data itself."""
     raw = to_bytes(text, "http.base64decode")
     raw = b"".join(raw.split()).translate(_URLSAFE)  # whitespace ignored, either alphabet
     raw += b"=" * (-len(raw) % 4)
     try:
         return base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
-        raise ScriptError("http.base64decode: invalid base64 data") from None
+        return b""
 
 
 # -- regexp2 (agent; RE2 in the imp, Python's re here) --------------------------------------------

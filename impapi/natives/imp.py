@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import squirrel
@@ -29,7 +30,12 @@ def timer_delay_us(interval: float) -> int:
 
 @imp.native(BOTH)
 def wakeup(host: Any, interval: float, callback: Any, name: str | None = None) -> Any:
-    if seconds(interval, "imp.wakeup interval") > MAX_WAKEUP_S:
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or math.isnan(interval):
+        raise ImpError("imp.wakeup interval must be a number of seconds")
+    # §4.1: a negative interval is taken as 0 (the timer fires at the next idle moment), so a
+    # deadline computed as already past fires at once instead of raising.
+    interval = max(interval, 0)
+    if interval > MAX_WAKEUP_S:
         raise ImpError(f"imp.wakeup interval must be at most {MAX_WAKEUP_S:.0f} s")
     if not isinstance(callback, (squirrel.Function, squirrel.BoundFunction)):
         raise ImpError("imp.wakeup callback must be a function")

@@ -184,7 +184,22 @@ def test_base64(vm):
         ["blob", "hello", 0]
     assert vm.run('return http.base64decode("aGVsbG8").tostring()') == "hello"
     assert vm.run('return http.base64encode(http.base64decode("-_8="))') == "+/8="
-    assert "invalid base64" in error_of(vm, 'return http.base64decode("*!*")')
+    assert vm.run('local b = http.base64decode("*!*"); return [typeof b, b.len()]') == ["blob", 0]
+
+
+def test_base64decode_of_data_that_is_not_base64_is_an_empty_blob(vm):
+    """D:api/http/base64decode: "a zero-length blob if the data is not valid Base64", not an
+    error. A Basic authorization header that is not Base64 ("Basic wrong") then yields no
+    credentials instead of stopping the request handler."""
+    assert vm.run('''
+        local out = [];
+        foreach (s in ["wrong", "a", "abcde", "ab$d", "====", "Zm9v=Zm9v"]) {
+            local b = http.base64decode(s);
+            out.push(typeof b + ":" + b.len());
+        }
+        return out;''') == ["blob:0"] * 6
+    assert vm.run('return split(http.base64decode("wrong").tostring(), ":").len()') == 0
+    assert "string or blob expected" in error_of(vm, "return http.base64decode(12)")
 
 
 # -- regexp2 ----------------------------------------------------------------------------------------

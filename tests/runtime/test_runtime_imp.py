@@ -24,6 +24,21 @@ def test_timer_resolution_is_10ms():
     assert device_lines(sim) == ["tiny 10", "rounded 130"]
 
 
+def test_a_negative_wakeup_interval_is_taken_as_zero():
+    """§4.1: imp.wakeup(-1, f) does not raise; the timer fires like imp.wakeup(0, f), after the
+    current code, and it can be cancelled (a deadline computed as already past)."""
+    sim = simulate('''
+        imp.wakeup(0.01, function() { server.log("tick " + hardware.millis()); });
+        local t = imp.wakeup(-1, function() { server.log("past " + hardware.millis()); });
+        server.log("timer " + (t != null));
+        imp.wakeup(-0.5, function() { server.log("also past " + hardware.millis()); });
+        imp.cancelwakeup(imp.wakeup(-3, function() { server.log("never"); }));
+        try { imp.wakeup("soon", function() {}); } catch (e) { server.log(e); }
+    ''', run="5s")
+    assert device_lines(sim) == ["timer true", "imp.wakeup interval must be a number of seconds",
+                                 "past 0", "also past 0", "tick 10"]
+
+
 def test_cancelwakeup_and_cancelling_twice():
     """§4.1: a cancelled timer never fires; cancelling again or after firing does nothing."""
     sim = simulate('''
