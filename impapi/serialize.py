@@ -1,13 +1,19 @@
-"""The imp's data serialisation, for messages and for nv (imp-api.md §3.6).
+"""The imp's data serialisation, for messages, ``nv`` and ``server.save`` (imp-api.md §3.6;
+D:resources/serialisablesquirrel).
 
 A value leaves one VM as a *wire value* (plain Python data: None, bool, int, float, str, Blob,
 list, dict) and enters another as a deep copy. Safe strings (valid UTF-8, no NUL) travel as
-strings; any other string, and every blob, arrives as a blob. Functions, classes, instances
-(other than blob), generators, threads and weak references are refused with a Squirrel error at
-the call that tried to send them."""
+strings; any other string, and every blob, arrives as a blob.
+
+Inside a table or an array, what cannot be serialised is left out of the copy without an error
+(the documented rule): a table entry whose key is not a safe string, and a value (a table's or
+an array member) that is a function, class, instance other than blob, generator, thread or weak
+reference. ``on_drop`` hears of each. A value that cannot be serialised at the top (an instance
+passed to ``agent.send``, say) is refused with a Squirrel error at the call."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import squirrel
@@ -27,13 +33,33 @@ _KIND_NAMES = {
     squirrel.WeakRef: "weakref", squirrel.UserData: "userdata",
 }
 
+_SCALARS = (type(None), bool, int, float)
 
-def to_wire(value: Any, what: str = "value", _depth: int = 0) -> Any:
-    """Deep-copy a Squirrel value out of its VM, enforcing the imp's rules."""
-    if _depth > 64:
+
+class _Unserialisable(Exception):
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+
+def is_safe_string(value: Any) -> bool:
+    """A safe string: text (the binding gives other strings as bytes) with no NUL character."""
+    return type(value) is str and "\x00" not in value
+
+
+def to_wire(value: Any, what: str = "value", on_drop: Callable[[str], Any] | None = None) -> Any:
+    """Deep-copy a Squirrel value out of its VM, enforcing the imp's rules. ``on_drop(reason)``
+    is called for each table entry or array member left out."""
+    try:
+        return _copy(value, what, on_drop, 0)
+    except _Unserialisable as e:
+        raise SerialisationError(f"cannot serialise {what}: it is a {e.kind}") from None
+
+
+def _copy(value: Any, what: str, on_drop: Callable[[str], Any] | None, depth: int) -> Any:
+    if depth > 64:
         raise SerialisationError(f"cannot serialise {what}: nested too deeply (a cycle?)")
     t = type(value)
-    if value is None or t in (bool, int, float):
+    if t in _SCALARS:
         return value
     if t is str:
         return Blob(value.encode("utf-8")) if "\x00" in value else value
@@ -42,16 +68,39 @@ def to_wire(value: Any, what: str = "value", _depth: int = 0) -> Any:
     if isinstance(value, squirrel.Blob):
         return Blob(bytes(value))
     if isinstance(value, squirrel.Array):
-        return [to_wire(v, what, _depth + 1) for v in value]
+        out_list = []
+        for v in value:
+            try:
+                out_list.append(_copy(v, what, on_drop, depth + 1))
+            except _Unserialisable as e:
+                if on_drop is not None:
+                    on_drop(f"an array member that is a {e.kind}")
+        return out_list
     if isinstance(value, squirrel.Table):
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in value.items():
-            if isinstance(k, squirrel.SquirrelObject):
-                raise SerialisationError(f"cannot serialise {what}: a table key is a {k.kind}")
-            out[to_wire(k, what, _depth + 1)] = to_wire(v, what, _depth + 1)
+            if not is_safe_string(k):
+                if on_drop is not None:
+                    on_drop(f"a table key that is not a safe string ({_kind(k)})")
+                continue
+            try:
+                out[k] = _copy(v, what, on_drop, depth + 1)
+            except _Unserialisable as e:
+                if on_drop is not None:
+                    on_drop(f"the value of {k!r}, a {e.kind}")
         return out
-    kind = _KIND_NAMES.get(t, getattr(value, "kind", t.__name__))
-    raise SerialisationError(f"cannot serialise {what}: it contains a {kind}")
+    raise _Unserialisable(_kind(value))
+
+
+def _kind(value: Any) -> str:
+    t = type(value)
+    if t is str:
+        return "string with a NUL character"
+    if t is bytes:
+        return "string that is not UTF-8"
+    if t in _SCALARS:
+        return "null" if value is None else t.__name__.replace("int", "integer")
+    return _KIND_NAMES.get(t, getattr(value, "kind", t.__name__))
 
 
 def python_to_wire(value: Any, what: str = "value") -> Any:
@@ -65,7 +114,7 @@ def python_to_wire(value: Any, what: str = "value") -> Any:
     if isinstance(value, (list, tuple)):
         return [python_to_wire(v, what) for v in value]
     if isinstance(value, dict):
-        return {python_to_wire(k, what): python_to_wire(v, what) for k, v in value.items()}
+        return {k: python_to_wire(v, what) for k, v in value.items() if is_safe_string(k)}
     if isinstance(value, squirrel.SquirrelObject):
         return to_wire(value, what)
     raise SerialisationError(f"cannot serialise {what}: a Python {type(value).__name__}")
@@ -81,13 +130,12 @@ def from_wire(vm: squirrel.VM, value: Any) -> Any:
 
 
 def _with_blobs(vm: squirrel.VM, value: Any) -> Any:
-    """The structure with its Blobs made Squirrel blobs (and blob keys plain bytes); the rest is
+    """The structure with its Blobs made Squirrel blobs (keys are safe strings); the rest is
     converted by the binding in one pass."""
     if type(value) is list:
         return [_with_blobs(vm, v) if type(v) in _NESTED else v for v in value]
     if type(value) is dict:
-        return {(bytes(k) if type(k) is Blob else k): (_with_blobs(vm, v) if type(v) in _NESTED else v)
-                for k, v in value.items()}
+        return {k: (_with_blobs(vm, v) if type(v) in _NESTED else v) for k, v in value.items()}
     return vm.new_blob(value)
 
 

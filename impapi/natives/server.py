@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import squirrel
@@ -121,13 +122,24 @@ def save(host: Any, table: Any) -> int:
     if not isinstance(table, squirrel.Table):
         raise ImpError("server.save() needs a table")
     try:
-        wire = to_wire(table, "the table")
+        wire = _finite(to_wire(table, "the table"))
     except SerialisationError as e:
         raise ImpError(str(e)) from None
     if wire_size(wire) > SAVE_LIMIT:
         raise ImpError(f"server.save(): data is over the {SAVE_LIMIT // 1024} KB limit")
     host.owner.saved = wire
     return 0
+
+
+def _finite(wire: Any) -> Any:
+    """D:resources/serialisablesquirrel: server.save() stores NaN, +inf and -inf as null."""
+    if type(wire) is float and not math.isfinite(wire):
+        return None
+    if type(wire) is list:
+        return [_finite(v) for v in wire]
+    if type(wire) is dict:
+        return {k: _finite(v) for k, v in wire.items()}
+    return wire
 
 
 @server.native((AGENT,))

@@ -28,16 +28,92 @@ def test_unsafe_strings_arrive_as_blobs():
     assert agent_lines(sim) == ["blob 3", "string"]
 
 
-def test_functions_cannot_be_sent():
-    """§3.6: functions, classes and instances are refused with a runtime error at the send."""
+def test_a_value_that_cannot_be_serialised_is_refused_at_the_send():
+    """§3.6: a function, class or instance passed as the message itself is refused with a
+    runtime error at the send (the error text is UNCONFIRMED)."""
     sim = simulate('''
-        try { agent.send("f", { cb = function() {} }); } catch (e) { server.log("refused: " + e); }
+        try { agent.send("f", function() {}); } catch (e) { server.log("refused: " + e); }
         class C {}
         try { agent.send("i", C()); } catch (e) { server.log("refused: " + e); }
     ''', 'device.on("f", function(d) { server.log("got it"); });', run="10s")
-    assert device_lines(sim) == ["refused: agent.send: cannot serialise the message: it contains a function",
-                                 "refused: agent.send: cannot serialise the message: it contains a instance"]
+    assert device_lines(sim) == ["refused: agent.send: cannot serialise the message: it is a function",
+                                 "refused: agent.send: cannot serialise the message: it is a instance"]
     assert agent_lines(sim) == []
+
+
+# D:resources/serialisablesquirrel: "Any table of key-value pairs is serializable provided all the
+# keys are safe strings" (ASCII/UTF-8, no NUL); "When attempting to serialize a table or array which
+# contains some serializable elements and some non-serializable ones, the non-serializable ones are
+# dropped without raising an error."
+DROPPING_SENDER = r'''
+    class C {}
+    local t = { ok = 1, cb = function() {} };
+    t["\x00\x01"] <- "value";       // the documented example of a key that is not safe
+    t[7] <- "seven";                  // an integer is not a string
+    t["caf\xc3\xa9"] <- "utf-8";    // a UTF-8 key is safe
+    SEND("table", t);
+    SEND("array", [function() {}, 1, C(), { "\x00": 2 }, "\x00\x01"]);
+    SEND("plain", { a = [1, 2] });
+'''
+DROPPING_RECEIVER = r'''
+    function show(d) {
+        if (typeof d == "table") {
+            local keys = [];
+            foreach (k, v in d) keys.push(k + "=" + (typeof v == "table" ? "{" + show(v) + "}" : typeof v == "blob" ? "blob" + v.len() : v));
+            keys.sort();
+            return keys.reduce(@(a, b) a + "," + b);
+        }
+        local items = [];
+        foreach (v in d) items.push(typeof v == "table" ? "{" + (v.len() ? show(v) : "") + "}" : typeof v == "blob" ? "blob" + v.len() : v);
+        return "[" + items.reduce(@(a, b) a + "," + b) + "]";
+    }
+    foreach (name in ["table", "array"]) ON(name, function(d) { server.log(show(d)); });
+    ON("plain", function(d) { server.log("plain " + d.a.len()); });
+'''
+
+
+def test_what_cannot_be_serialised_inside_a_message_is_left_out_without_an_error():
+    """§3.6: a table entry whose key is not a safe string, and a member or value that cannot be
+    serialised, are left out of the copy; the send succeeds. The device logs that it skipped data
+    (MessageManager's tests quote "ERROR: skipped unserialisable data")."""
+    sim = simulate(DROPPING_SENDER.replace("SEND", "agent.send"),
+                   DROPPING_RECEIVER.replace("ON", "device.on"), run="10s")
+    assert agent_lines(sim) == ["caf\u00e9=utf-8,ok=1", "[1,{},blob2]", "plain 2"]
+    errors = [e.text for e in sim.log if e.type == "server.error"]
+    assert errors == ["ERROR: skipped unserialisable data"] * 2
+
+
+def test_the_agent_leaves_out_the_same_parts_silently():
+    sim = simulate(DROPPING_RECEIVER.replace("ON", "agent.on"),
+                   "imp.wakeup(5, function() {" + DROPPING_SENDER.replace("SEND", "device.send") + "});",
+                   run="10s")
+    assert device_lines(sim) == ["caf\u00e9=utf-8,ok=1", "[1,{},blob2]", "plain 2"]
+    assert [e.text for e in sim.log if e.type in ("agent.error", "server.error")] == []
+
+
+def test_nv_and_server_save_share_the_rules():
+    """§3.6, §6, §2.11: nv kept over a deep sleep and the agent's saved table lose the entries that
+    cannot be serialised, without an error."""
+    sim = simulate(r'''
+        if (hardware.wakereason() == WAKEREASON_TIMER) {
+            local keys = [];
+            foreach (k, v in nv) keys.push(k);
+            server.log("nv " + keys.len() + " " + nv.n);
+        } else {
+            nv <- { n = 5, f = function() {} };
+            nv["\x00k"] <- 1;
+            imp.deepsleepfor(10);
+        }
+    ''', r'''
+        local t = { kept = [1, function() {}], inf = [1e300 * 1e300, -1e300 * 1e300] };
+        t["\x00k"] <- 1;
+        server.save(t);
+        local back = server.load();
+        server.log("saved " + back.len() + " " + back.kept.len() + " " + (back.inf[0] == null) + " " + (back.inf[1] == null));
+    ''', run="1m")
+    assert device_lines(sim) == ["nv 1 5"]
+    # ... and server.save() stores NaN and infinities as null (documented).
+    assert agent_lines(sim) == ["saved 2 1 true true"]
 
 
 def test_message_without_handler_is_dropped_with_an_error():
