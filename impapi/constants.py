@@ -69,6 +69,14 @@ ENVIRONMENT_CARD = 0
 ENVIRONMENT_MODULE = 1
 ENVIRONMENT_AGENT = 2
 
+# imp.clearconfiguration() actions (D:api/imp/clearconfiguration). Electric Imp does not
+# publish their values [UNCONFIRMED]; ours are distinct bits, CONFIG_ALL all of them. Code
+# that uses the names, as real code does, is unaffected.
+CONFIG_WIFI = 1
+CONFIG_STATIC_NETWORK = 2
+CONFIG_PROXY = 4
+CONFIG_ALL = 7
+
 # §9.2 math.rand() bound. [UNCONFIRMED] (§12 gap 9): 2^31-1 is the C library value on both
 # the imp's ARM toolchain and glibc, and it fits the imp's 32-bit signed integers.
 RAND_MAX = 2147483647
@@ -98,6 +106,7 @@ ERROR_POLICIES = _group("SUSPEND_ON_ERROR RETURN_ON_ERROR RETURN_ON_ERROR_NO_DIS
 WAIT_POLICIES = _group("WAIT_TIL_SENT WAIT_FOR_ACK")
 SPIFLASH_FLAGS = _group("SPIFLASH_POSTVERIFY SPIFLASH_PREVERIFY")
 ENVIRONMENTS = _group("ENVIRONMENT_CARD ENVIRONMENT_MODULE ENVIRONMENT_AGENT")
+CONFIG_ACTIONS = _group("CONFIG_WIFI CONFIG_STATIC_NETWORK CONFIG_PROXY CONFIG_ALL")
 MATH = _group("RAND_MAX")
 
 GROUPS: Mapping[str, Mapping[str, int]] = MappingProxyType(
@@ -110,6 +119,7 @@ GROUPS: Mapping[str, Mapping[str, int]] = MappingProxyType(
         "wait_policies": WAIT_POLICIES,
         "spiflash_flags": SPIFLASH_FLAGS,
         "environments": ENVIRONMENTS,
+        "config_actions": CONFIG_ACTIONS,
         "math": MATH,
     }
 )

@@ -40,6 +40,10 @@ class Device:
         self.flash = flash
         self.impos = profile.default_impos
         self.userconfig: bytes | None = None
+        # Network settings kept in non-volatile memory (they survive every boot): the stored WiFi
+        # configuration (ssid, key), None when cleared, and the enrollment credentials.
+        self.wifi_config: tuple[str, str] | None = (sim.config.wifi_ssid, sim.config.wifi_key or "")
+        self.enrolled = True
         self.nv_store: Any = None
         self.state = "off"
         self.host: ScriptHost | None = None
@@ -67,7 +71,7 @@ class Device:
         self._cancel_pending()
         self.nv_store = None
         self._set_state("booting")
-        attempt = self.sim.network.connect_attempt(self.clock.now_us, self.sim.config.cold_boot_wait_us)
+        attempt = self.connect_attempt(self.sim.config.cold_boot_wait_us)
         if attempt.ok:
             self._pending_event = self.clock.schedule_at(attempt.completes_at, self._cold_connected, wakereason, path)
         else:
@@ -162,7 +166,7 @@ class Device:
     def _restart(self, wakereason: int, path: str) -> None:
         """server.restart() and friends: the device connects automatically (seed)."""
         if not self.connected:
-            attempt = self.sim.network.connect_attempt(self.clock.now_us, self.sim.config.cold_boot_wait_us)
+            attempt = self.connect_attempt(self.sim.config.cold_boot_wait_us)
             if attempt.ok:
                 self._pending_event = self.clock.schedule_at(attempt.completes_at, self._cold_connected,
                                                              wakereason, path)
@@ -249,7 +253,7 @@ class Device:
         self._pending_event = self.clock.schedule(self.sim.config.snooze_us, self._snooze_retry)
 
     def _snooze_retry(self) -> None:
-        attempt = self.sim.network.connect_attempt(self.clock.now_us, self.sim.config.reconnect_window_us)
+        attempt = self.connect_attempt(self.sim.config.reconnect_window_us)
         if attempt.ok:
             self._pending_event = self.clock.schedule_at(attempt.completes_at, self._cold_connected,
                                                          C.WAKEREASON_SNOOZE, "restart")
@@ -258,6 +262,26 @@ class Device:
                                                          self._snooze_retry)
 
     # --- the connection (imp-api.md §2.3-§2.8) ------------------------------------------------
+
+    def connect_attempt(self, timeout_us: int) -> Any:
+        """A connection attempt starting now. Over WiFi the stored configuration must name the
+        network around the device (``Config.wifi_ssid``, and ``wifi_key`` when set), else the
+        attempt fails with NO_WIFI; a device whose enrollment was cleared cannot be admitted
+        (NOT_AUTHORISED, UNCONFIRMED)."""
+        from .network import ConnectAttempt
+
+        now = self.clock.now_us
+        if self.profile.interfaces[0] == "wifi" and not self.wifi_joinable():
+            return ConnectAttempt(False, C.NO_WIFI, now + timeout_us)
+        attempt = self.sim.network.connect_attempt(now, timeout_us)
+        if attempt.ok and not self.enrolled:
+            return ConnectAttempt(False, C.NOT_AUTHORISED, now + timeout_us)
+        return attempt
+
+    def wifi_joinable(self) -> bool:
+        cfg = self.sim.config
+        stored = self.wifi_config
+        return stored is not None and stored[0] == cfg.wifi_ssid and (cfg.wifi_key is None or stored[1] == cfg.wifi_key)
 
     def set_connected(self, on: bool) -> None:
         if on == self.connected:
@@ -306,7 +330,7 @@ class Device:
             return 0
         if self.policy[0] != C.SUSPEND_ON_ERROR:
             return C.SEND_ERROR_NOT_CONNECTED
-        attempt = self.sim.network.connect_attempt(self.clock.now_us, self.sim.config.reconnect_window_us)
+        attempt = self.connect_attempt(self.sim.config.reconnect_window_us)
         self.clock.advance(attempt.completes_at - self.clock.now_us)
         if not attempt.ok:
             raise Snooze()
@@ -321,7 +345,7 @@ class Device:
                 host.schedule(0, callback, C.SERVER_CONNECTED)
             return
         timeout_us = max(0, int(round(timeout_s * 1e6)))
-        attempt = self.sim.network.connect_attempt(self.clock.now_us, timeout_us)
+        attempt = self.connect_attempt(timeout_us)
         self.clock.schedule_at(attempt.completes_at, self._connect_done, host, callback, attempt)
 
     def _connect_done(self, host: ScriptHost, callback: Any, attempt: Any) -> None:

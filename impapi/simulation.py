@@ -64,6 +64,11 @@ class Config:
     # for hardware rely on: the device runs after the agent restarted and before an agent-side
     # test runner starts (2 s after the agent), so neither side's first message is lost.
     device_start_delay_us: int = 1_000_000
+    # The WiFi network around the device, which its stored configuration (BlinkUp, or
+    # imp.setwificonfiguration) must name to connect. The device starts configured for it.
+    # wifi_key None: the network's password is not checked (any key joins).
+    wifi_ssid: str = "impsim"
+    wifi_key: str | None = None
 
 
 def _source(spec: str | os.PathLike | LoadedCode | None, what: str, load: LoadOptions) -> tuple[str, str] | None:

@@ -18,7 +18,7 @@ APIS: tuple[Api, ...] = (server, imp, hardware, agent, device, http)
 
 _DEVICE_CONSTANTS = (dict(C.WAKE_REASONS) | dict(C.SHUTDOWN_REASONS) | dict(C.SEND_ERRORS)
                      | dict(C.CONNECTION_REASONS) | dict(C.ERROR_POLICIES) | dict(C.WAIT_POLICIES)
-                     | dict(C.ENVIRONMENTS))
+                     | dict(C.ENVIRONMENTS) | dict(C.CONFIG_ACTIONS))
 _FLASH_CONSTANTS = dict(C.SPIFLASH_FLAGS)
 _AGENT_CONSTANTS = dict(C.ENVIRONMENTS)
 

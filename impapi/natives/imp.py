@@ -158,6 +158,8 @@ def net_info(host: Any) -> dict:
     """§4.3: interfaces, and ``active``/``ipv4`` only while connected."""
     kind = host.owner.profile.interfaces[0]
     iface = {"type": kind, "macaddress": host.owner.id[-12:]}
+    if kind == "wifi" and host.owner.wifi_config is not None:
+        iface["ssid"] = host.owner.wifi_config[0]  # the configured network (D:api/imp/setwificonfiguration)
     out: dict = {"interface": [iface]}
     if host.owner.connected:
         out["active"] = 0
@@ -178,7 +180,29 @@ def rssi(host: Any) -> int:
 
 @imp.native((DEVICE,), available=_wifi)
 def getssid(host: Any) -> str:
-    return "impsim"
+    stored = host.owner.wifi_config
+    return "" if stored is None else stored[0]
+
+
+# The device's stored network settings (D:api/imp/setwificonfiguration, D:api/imp/clearconfiguration):
+# kept in non-volatile memory, so they survive every boot, and read only by later connection
+# attempts -- the current connection is not affected.
+@imp.native((DEVICE,), available=_wifi)
+def setwificonfiguration(host: Any, ssid: Any, key: Any) -> None:
+    if not isinstance(ssid, str) or not isinstance(key, str):
+        raise ImpError("imp.setwificonfiguration(ssid, key) needs two strings (key \"\" for an open network)")
+    host.owner.wifi_config = (ssid, key)
+
+
+@imp.native((DEVICE,))
+def clearconfiguration(host: Any, action: Any = C.CONFIG_ALL) -> None:
+    if isinstance(action, bool) or not isinstance(action, int) or action & ~C.CONFIG_ALL or not action:
+        raise ImpError("imp.clearconfiguration: the action must be CONFIG_WIFI, CONFIG_STATIC_NETWORK, "
+                       "CONFIG_PROXY or CONFIG_ALL")
+    if action & C.CONFIG_WIFI:
+        host.owner.wifi_config = None
+    if action == C.CONFIG_ALL:  # everything, device enrollment included
+        host.owner.enrolled = False
 
 
 @imp.native((DEVICE,), available=_wifi)
@@ -193,4 +217,6 @@ def getchannel(host: Any) -> int:
 
 @imp.native((DEVICE,), available=_wifi)
 def scanwifinetworks(host: Any) -> list:
-    return [{"ssid": "impsim", "bssid": "0050c2" + host.owner.id[-6:], "channel": 6, "rssi": -55, "open": False}]
+    ssid = host.sim.config.wifi_ssid
+    return [{"ssid": ssid, "bssid": "0050c2" + host.owner.id[-6:], "channel": 6, "rssi": -55,
+             "open": host.sim.config.wifi_key == ""}]

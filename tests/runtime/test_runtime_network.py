@@ -108,3 +108,110 @@ def test_sleepuntil_wakes_at_the_next_utc_time():
 def test_invalid_policy_is_an_error():
     sim = simulate('try { server.setsendtimeoutpolicy(99, WAIT_TIL_SENT, 1); } catch (e) { server.log(e); }')
     assert device_lines(sim)[0].startswith("invalid error policy")
+
+
+# --- the stored WiFi configuration (D:api/imp/setwificonfiguration, D:api/imp/clearconfiguration) ---
+
+
+def test_clearing_the_wifi_configuration_keeps_the_connection_but_blocks_the_next_one():
+    """Clearing affects future connections only: the device stays connected until it disconnects,
+    then cannot connect (NO_WIFI) until a configuration naming its network is stored again. (What
+    happens offline is logged once the device is back.)"""
+    sim = simulate(RETURN + '''
+        local seen = [];
+        seen.push("ssid " + imp.getssid() + " " + imp.net.info().interface[0].ssid);
+        imp.clearconfiguration(CONFIG_WIFI);
+        seen.push("still " + server.isconnected() + " ssid '" + imp.getssid() + "' " + ("ssid" in imp.net.info().interface[0]));
+        server.disconnect();
+        server.connect(function(r) {
+            seen.push("cleared " + r + " at " + hardware.millis());
+            imp.setwificonfiguration("elsewhere", "pw");
+            server.connect(function(r) {
+                seen.push("wrong network " + r);
+                imp.setwificonfiguration("impsim", "any key");
+                server.connect(function(r) {
+                    seen.push("configured " + r + " " + imp.getssid());
+                    foreach (line in seen) server.log(line);
+                }, 10);
+            }, 10);
+        }, 10);
+    ''', run="1m")
+    assert device_lines(sim) == ["ssid impsim impsim", "still true ssid '' false", "cleared 1 at 10000",
+                                 "wrong network 1", "configured 5 impsim"]
+
+
+def _device_global(sim, name):
+    return sim.device.host.vm.root[name]
+
+
+def test_the_wifi_configuration_survives_every_boot():
+    """It is kept in non-volatile memory: after a power cycle the device cannot connect (Squirrel
+    starts offline after 10 s), and a stored configuration is used at the next cold boot."""
+    code = '''
+        boot <- [hardware.wakereason(), server.isconnected(), imp.getssid()];
+        if (imp.getssid() == "impsim") imp.clearconfiguration(CONFIG_WIFI);
+    '''
+    sim = simulate(code, run="5s")
+    assert list(_device_global(sim, "boot")) == [0, True, "impsim"]
+    sim.power_cycle()
+    sim.run("30s")
+    assert list(_device_global(sim, "boot")) == [0, False, ""]
+    assert not sim.device.connected
+    sim.device.wifi_config = ("impsim", "")  # as a BlinkUp would store it
+    sim.power_cycle()
+    sim.run("30s")
+    assert list(_device_global(sim, "boot")) == [0, True, "impsim"]
+
+
+def test_the_network_password_is_checked_when_configured():
+    from impapi.simulation import Config
+
+    code = RETURN + '''
+        server.disconnect();
+        imp.setwificonfiguration("impsim", "wrong");
+        server.connect(function(r) {
+            imp.setwificonfiguration("impsim", "s3cret");
+            server.connect(function(r2) { server.log(r + " then " + r2); }, 10);
+        }, 10);
+    '''
+    assert device_lines(simulate(code, run="1m", config=Config(wifi_key="s3cret"))) == ["1 then 5"]
+    assert device_lines(simulate(code, run="1m")) == ["5 then 5"]  # wifi_key None: any key
+
+
+def test_clearing_everything_forgets_the_enrollment_too():
+    """imp.clearconfiguration() (CONFIG_ALL, the default) also clears the enrollment: a WiFi
+    configuration alone no longer gets the device onto the server (NOT_AUTHORISED is our
+    choice of reason, UNCONFIRMED)."""
+    sim = simulate(RETURN + '''
+        imp.clearconfiguration();
+        server.disconnect();
+        imp.setwificonfiguration("impsim", "");
+        server.connect(function(r) { reason <- r; }, 10);
+    ''', run="1m")
+    assert _device_global(sim, "reason") == 7 and not sim.device.connected
+
+
+def test_config_constants_and_bad_arguments():
+    sim = simulate('''
+        server.log(CONFIG_WIFI + " " + CONFIG_STATIC_NETWORK + " " + CONFIG_PROXY + " " + CONFIG_ALL);
+        foreach (bad in [99, "wifi", 0]) {
+            try { imp.clearconfiguration(bad); } catch (e) { server.log(e); }
+        }
+        try { imp.setwificonfiguration("x"); } catch (e) { server.log("one argument"); }
+        try { imp.setwificonfiguration("x", 5); } catch (e) { server.log(e); }
+        imp.clearconfiguration(CONFIG_PROXY | CONFIG_STATIC_NETWORK);
+        server.log("kept " + imp.getssid());
+    ''', run="5s")
+    bad = ("imp.clearconfiguration: the action must be CONFIG_WIFI, CONFIG_STATIC_NETWORK, CONFIG_PROXY "
+           "or CONFIG_ALL")
+    assert device_lines(sim) == ["1 2 4 7", bad, bad, bad, "one argument",
+                                 'imp.setwificonfiguration(ssid, key) needs two strings (key "" for an open network)',
+                                 "kept impsim"]
+
+
+def test_wifi_settings_exist_only_on_wifi_devices_and_not_on_the_agent():
+    sim = simulate('server.log(("setwificonfiguration" in imp) + " " + ("clearconfiguration" in imp));',
+                   'server.log(("setwificonfiguration" in imp) + " " + ("CONFIG_WIFI" in getroottable()));',
+                   run="15s", imp="impC001")
+    assert device_lines(sim) == ["false true"]
+    assert [e.text for e in sim.log if e.source == "agent"] == ["false false"]
