@@ -78,15 +78,25 @@ def deliver_request(agent: Any, method: str, path: str, body: str, headers: dict
     return resp.status, resp.body, resp.headers
 
 
-# Outgoing requests. The simulation has no Internet: a request to the agent's own URL loops back
-# to its http.onrequest; any other URL fails like an unreachable host (statuscode 0).
+# Outgoing requests (D:api/httprequest). The simulation has no Internet: a request to the agent's
+# own URL loops back to its http.onrequest; any other URL fails like an unreachable host
+# (statuscode 0).
+
+UNREACHABLE = {"statuscode": 0, "body": "", "headers": {}}
+
 
 def _request(host: Any, method: str, url: str, headers: Any, body: Any) -> dict:
     agent = host.owner
+    state = {"sent": False, "cancelled": False}
 
-    def send_async(callback: Any, *_: Any) -> None:
+    def send_async(callback: Any, streaming: Any = None, timeout: Any = None) -> None:
+        if state["sent"]:
+            raise ImpError("httprequest: a request can be sent only once")
+        state["sent"] = True
+
         def answer(status: int, text: str, hdrs: dict) -> None:
-            if host.alive:
+            # After httprequest.cancel() neither callback is called.
+            if host.alive and not state["cancelled"]:
                 host._fire(callback, (host.vm.to_squirrel({"statuscode": status, "body": text, "headers": hdrs}),))
 
         if not url.startswith(agent.url):
@@ -97,6 +107,8 @@ def _request(host: Any, method: str, url: str, headers: Any, body: Any) -> dict:
         text = body if isinstance(body, str) else ""
 
         def start() -> None:
+            if state["cancelled"]:
+                return
             resp = _start_request(agent, method, path, text, hdrs,
                                   lambda r: host.clock.schedule(0, answer, r.status, r.body, r.headers))
             if resp is None:
@@ -104,10 +116,23 @@ def _request(host: Any, method: str, url: str, headers: Any, body: Any) -> dict:
 
         host.clock.schedule(0, start)
 
-    def send_sync() -> dict:
-        raise ImpError("http request sendsync() is not simulated: use sendasync()")
+    def send_sync() -> Any:
+        if state["sent"]:
+            raise ImpError("httprequest: a request can be sent only once")
+        state["sent"] = True
+        if url.startswith(agent.url):
+            # The agent would wait on itself: its http.onrequest cannot run until it returns.
+            raise ImpError("httprequest.sendsync() to the agent's own URL cannot be answered "
+                           "while the agent waits; use sendasync()")
+        return host.vm.to_squirrel(dict(UNREACHABLE))
 
-    return {"sendasync": send_async, "sendsync": send_sync}
+    def cancel() -> None:
+        state["cancelled"] = True
+
+    def setvalidation(mode: Any = None) -> None:
+        """Certificate validation does not matter without a network."""
+
+    return {"sendasync": send_async, "sendsync": send_sync, "cancel": cancel, "setvalidation": setvalidation}
 
 
 @http.native((AGENT,))

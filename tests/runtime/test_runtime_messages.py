@@ -212,3 +212,26 @@ def test_net_info_has_active_only_when_connected():
         server.log(a.interface[0].type + " " + ("active" in a) + " " + ("active" in b));
     ''')
     assert device_lines(sim) == ["wifi true false"]
+
+
+def test_http_request_objects_cancel_and_send_once():
+    """D:api/httprequest/cancel: after cancel() neither callback runs; sendsync() to another host
+    answers like an unreachable one; a request is sent once."""
+    sim = simulate(None, '''
+        http.onrequest(function(req, res) { server.log("handler ran"); res.send(200, "ok"); });
+        local r = http.post(http.agenturl() + "/x", {}, "hi");
+        r.sendasync(function(resp) { server.log("never " + resp.statuscode); });
+        r.cancel();
+        local other = http.get("https://example.invalid/");
+        other.sendasync(function(resp) { server.log("never either"); }, null, 30);
+        other.cancel();
+        http.post("", {}, "").cancel();  // cancelling a request never sent does nothing
+        local sync = http.get("https://example.invalid/");
+        sync.setvalidation(0);
+        server.log("sync " + sync.sendsync().statuscode);
+        try { sync.sendsync(); } catch (e) { server.log(e); }
+        local kept = http.post(http.agenturl() + "/y", {}, "hi");
+        kept.sendasync(function(resp) { server.log("kept " + resp.statuscode + " " + resp.body); });
+    ''', run="5s")
+    assert [e.text for e in sim.log if e.source == "agent"] == [
+        "sync 0", "httprequest: a request can be sent only once", "handler ran", "kept 200 ok"]
