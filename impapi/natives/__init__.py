@@ -9,7 +9,7 @@ from squirrel import NativeSet
 
 from ..api import Api
 from .hardware import hardware, spiflash
-from .http import http
+from .http import hash_, http
 from .imp import imp, net
 from .messaging import agent, device
 from .server import server
@@ -35,9 +35,11 @@ def _flash_view(host: Any) -> Any:
 def _native_set(host: Any) -> NativeSet:
     device_side = host.side == "device"
     has_flash = device_side and host.owner.flash is not None
-    nested: dict[Api, dict[str, NativeSet]] = {imp: {}, hardware: {}}
+    nested: dict[Api, dict[str, NativeSet]] = {imp: {}, hardware: {}, http: {}}
     if device_side:
         nested[imp]["net"] = NativeSet(net.functions(host))
+    else:
+        nested[http]["hash"] = NativeSet(hash_.functions(host))
     if has_flash:
         nested[hardware]["spiflash"] = NativeSet(spiflash.functions(host), readers={"read": _flash_view})
     tables = {}

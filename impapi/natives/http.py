@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 import squirrel
 
 from ..api import AGENT, Api, ImpError
+from ..language.web import to_bytes
 
 http = Api("http")
+hash_ = Api("hash")  # http.hash
 
 
 @http.native((AGENT,))
@@ -158,3 +162,28 @@ def put(host: Any, url: str, headers: Any, body: Any) -> Any:
 @http.native((AGENT,))
 def httpdelete(host: Any, url: str, headers: Any = None) -> Any:
     return host.vm.to_squirrel(_request(host, "DELETE", url, headers, ""))
+
+
+# http.hash (D:api/http/hash): digests and HMACs of a string or blob, returned as a blob.
+
+def _digest(host: Any, algorithm: str, data: Any, key: Any = None) -> Any:
+    what = f"http.hash.{'hmac' if key is not None else ''}{algorithm}"
+    raw = to_bytes(data, what)
+    if key is None:
+        return host.vm.new_blob(hashlib.new(algorithm, raw).digest())
+    return host.vm.new_blob(hmac.new(to_bytes(key, what), raw, algorithm).digest())
+
+
+def _register_hashes() -> None:
+    for algorithm in ("md5", "sha1", "sha256", "sha512"):
+        def plain(host: Any, data: Any, _a: str = algorithm) -> Any:
+            return _digest(host, _a, data)
+
+        def keyed(host: Any, data: Any, key: Any, _a: str = algorithm) -> Any:
+            return _digest(host, _a, data, key)
+
+        hash_.native((AGENT,), name=algorithm)(plain)
+        hash_.native((AGENT,), name="hmac" + algorithm)(keyed)
+
+
+_register_hashes()

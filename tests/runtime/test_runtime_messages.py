@@ -235,3 +235,25 @@ def test_http_request_objects_cancel_and_send_once():
     ''', run="5s")
     assert [e.text for e in sim.log if e.source == "agent"] == [
         "sync 0", "httprequest: a request can be sent only once", "handler ran", "kept 200 ok"]
+
+
+def test_http_hash_digests_and_hmacs_are_blobs():
+    """D:api/http/hash/hmacsha256 (and its siblings): a string or blob in, the digest as a blob
+    out; the documented example's HMAC-SHA-256 of the quick brown fox with key "key"."""
+    sim = simulate('server.log("http" in getroottable());', r'''
+        function hex(b) { local s = ""; foreach (x in b) s += format("%02x", x); return s; }
+        local h = http.hash.hmacsha256("The quick brown fox jumps over the lazy dog", "key");
+        server.log(typeof h + " " + hex(h));
+        local b = blob(); b.writestring("abc");
+        server.log(hex(http.hash.md5(b)) + " " + hex(http.hash.sha1("abc")));
+        server.log(http.hash.sha256("").len() + " " + http.hash.sha512("abc").len() + " "
+                   + http.hash.hmacmd5("a", "k").len() + " " + http.hash.hmacsha1("a", b).len() + " "
+                   + http.hash.hmacsha512("a", "k").len());
+        try { http.hash.sha256(5); } catch (e) { server.log(e); }
+    ''', run="5s")
+    assert agent_lines(sim) == [
+        "blob f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8",
+        "900150983cd24fb0d6963f7d28e17f72 a9993e364706816aba3e25717850c26c9cd0d89d",
+        "32 64 16 20 64",
+        "http.hash.sha256: string or blob expected, got integer"]
+    assert device_lines(sim) == ["false"]  # the device has no http object
