@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .cache import RemoteCache
 from .errors import MAX_DEPTH, BuildError, BuildWarning
 from .expressions import Env, ExprError, eval_node, parse_expr, strip_comments, to_number, to_str, truthy
 from .lines import LineOutput
@@ -215,7 +216,8 @@ class Builder:
     ``#line`` file names are shown relative to unless ``display_root`` says otherwise).
     ``variables`` are Builder variables (the JSON builder config); ``env`` the environment
     (default ``os.environ``), whose entries are variables too. ``github_dir`` holds checkouts for
-    ``github:`` includes (default: ``env["IMPSIM_GITHUB_DIR"]``).
+    ``github:`` includes (default: ``env["IMPSIM_GITHUB_DIR"]``). ``cache_dir``, when given, is
+    Builder's cache of remote includes (:mod:`.cache`).
     """
 
     def __init__(
@@ -227,6 +229,7 @@ class Builder:
         github_dir: PathLike | None = None,
         line_control: bool = True,
         display_root: PathLike | None = None,
+        cache_dir: PathLike | None = None,
     ) -> None:
         self.home = Path(os.path.abspath(home if home is not None else os.getcwd()))
         self.variables: dict[str, Any] = dict(variables or {})
@@ -236,6 +239,7 @@ class Builder:
         self.github_dir = Path(os.path.abspath(github_dir)) if github_dir is not None else None
         self.line_control = line_control
         self.display_root = Path(os.path.abspath(display_root)) if display_root is not None else self.home
+        self.cache = RemoteCache(cache_dir) if cache_dir is not None else None
 
     def build_file(self, path: PathLike, *, text: str | None = None, display: str | None = None) -> BuildResult:
         """Build the file at ``path`` (relative paths are relative to the current directory).
@@ -265,7 +269,8 @@ class Builder:
         return _Run(self, self._sources(d)).run(source)
 
     def _sources(self, input_dir: Path) -> Sources:
-        return Sources(home=self.home, input_dir=input_dir, display_root=self.display_root, github_dir=self.github_dir)
+        return Sources(home=self.home, input_dir=input_dir, display_root=self.display_root, github_dir=self.github_dir,
+                       cache=self.cache)
 
 
 def build(path: PathLike, **options: Any) -> BuildResult:

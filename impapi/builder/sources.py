@@ -11,7 +11,8 @@ case-insensitively if the exact spelling is absent). Without ``@ref`` the workin
 read; with ``@ref`` (tag, branch or commit) ``git -C DIR/owner/repo show ref:./path``. A github
 path without ``@ref`` that points into the repository of the including github file inherits that
 file's ref, so ``@include __PATH__ + "/src/x.nut"`` in a pinned library stays at the same version.
-HTTP includes are refused: nothing is fetched.
+HTTP includes are refused: nothing is fetched. With a :class:`~.cache.RemoteCache` (Builder's
+``.builder-cache``), remote includes are read from the cache when it holds them.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
+from .cache import RemoteCache
 from .errors import BuildError
 
 __all__ = ["GITHUB_DIR_ENV", "GithubRef", "Source", "Sources", "display_name", "parse_github", "read_text"]
@@ -122,11 +125,13 @@ class Sources:
     ``github_dir`` holds the checkouts; files read from git are cached for the build.
     """
 
-    def __init__(self, *, home: Path, input_dir: Path, display_root: Path, github_dir: Path | None) -> None:
+    def __init__(self, *, home: Path, input_dir: Path, display_root: Path, github_dir: Path | None,
+                 cache: RemoteCache | None = None) -> None:
         self.home = home
         self.input_dir = input_dir
         self.display_root = display_root
         self.github_dir = github_dir
+        self.cache = cache
         self.git_cache: dict[tuple[str, str, str], str | None] = {}
 
     def local(self, p: Path, *, text: str | None = None) -> Source:
@@ -145,12 +150,7 @@ class Sources:
     def resolve(self, spec: str, src: Source, line: int) -> Source:
         """The source ``@include spec`` names on ``line`` of ``src``."""
         if re.match(r"^https?://", spec, re.IGNORECASE):
-            raise BuildError(
-                f'cannot include "{spec}": HTTP includes are not fetched offline; '
-                "download the file and @include it by its local path",
-                src.display,
-                line,
-            )
+            return self._http_source(spec, src, line)
         try:
             gh = parse_github(spec)
         except ValueError as e:
@@ -224,7 +224,32 @@ class Sources:
             )
         return repo_dir
 
+    def _http_source(self, url: str, src: Source, line: int) -> Source:
+        cached = self.cache.http_path(url) if self.cache is not None else None
+        text = self.cache.read(cached, fresh_only=False) if cached is not None else None
+        if text is None:
+            where = f" or put a copy at {cached.as_posix()}" if cached is not None else ""
+            raise BuildError(
+                f'cannot include "{url}": HTTP includes are not fetched offline; '
+                f"download the file and @include it by its local path{where}",
+                src.display,
+                line,
+            )
+        return Source(key=url, display=url, file_var=posixpath.basename(urlsplit(url).path),
+                      path_var=url.rsplit("/", 1)[0], local_dir=None, github=None, text=text)
+
     def _github_text(self, gh: GithubRef, src: Source, line: int, *, must_exist: bool = True) -> str | None:
+        if self.cache is None:
+            return self._github_checkout_text(gh, src, line, must_exist=must_exist)
+        cached = self.cache.github_path(gh.owner, gh.repo, gh.path, gh.ref)
+        text = self.cache.read(cached)
+        if text is None:
+            text = self._github_checkout_text(gh, src, line, must_exist=must_exist)
+            if text is not None:
+                self.cache.write(cached, text)
+        return text
+
+    def _github_checkout_text(self, gh: GithubRef, src: Source, line: int, *, must_exist: bool = True) -> str | None:
         checkout = self._checkout(gh, src, line)
         if gh.ref is None:
             f = checkout / gh.path

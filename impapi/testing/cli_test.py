@@ -65,6 +65,8 @@ def add_test_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
                    help="test file glob, repeatable (overrides testFiles)")
     p.add_argument("-j", "--builder-config", metavar="FILE",
                    help="JSON file of Builder variables (overrides builderConfig)")
+    p.add_argument("-e", "--clear-cache", action="store_true",
+                   help="remove the test home's .builder-cache (remote @includes kept when builderCache is true) first")
     p.add_argument("--lib-dir", metavar="DIR", action="append", default=[],
                    help="directory of libraries for #require, repeatable (also IMPSIM_LIB_PATH)")
     p.add_argument("--github-dir", metavar="DIR",
@@ -117,5 +119,6 @@ def cmd_test(args: argparse.Namespace) -> int:
         seed=args.seed,
         imp=args.imp,
         sim_config=sim_config,
+        clear_cache=args.clear_cache,
     )
     return result.exit_code

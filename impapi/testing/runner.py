@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
@@ -41,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from ..builder.cache import CACHE_DIR_NAME
 from ..durations import DEFAULT_EPOCH
 from .config import CONFIG_FILE, LEGACY_CONFIG_FILE, ConfigError, TestConfig, TestSelector, parse_selector
 from .session import SessionOptions, SessionResult, run_session
@@ -162,6 +164,7 @@ def run_tests(
     imp: str = "imp003",
     env: Mapping[str, str] | None = None,
     sim_config: Any = None,
+    clear_cache: bool = False,
 ) -> RunResult:
     """Run the tests of a test home (a directory, a configuration file or a loaded
     :class:`TestConfig`) and print impt's output to ``out`` (default stdout).
@@ -170,6 +173,7 @@ def run_tests(
     settings given on the command line (:meth:`TestConfig.with_overrides` names, e.g.
     ``{"timeout": 10, "stop_on_fail": True}``). ``sim_config`` is the
     :class:`~impapi.simulation.Config` of every session's simulation (None: the defaults).
+    ``clear_cache`` removes the test home's ``.builder-cache`` first (impt's ``--clear-cache``).
     """
     out = out if out is not None else sys.stdout
     printer = _Printer(out, color)
@@ -195,6 +199,10 @@ def run_tests(
         files = config.discover(selector)
     except ConfigError as e:
         return fatal(str(e))
+    if clear_cache:
+        cache = Path(config.home) / CACHE_DIR_NAME
+        if cache.is_dir():
+            shutil.rmtree(cache, ignore_errors=True)
     if config.source is None:
         printer.line("warning", f"No {CONFIG_FILE} (or {LEGACY_CONFIG_FILE}) in {config.home}; using the defaults", 0)
     for warning in config.warnings:

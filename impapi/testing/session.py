@@ -48,6 +48,7 @@ from typing import Any
 from ..clock import STILL_EVENTS
 from . import _stack
 from ..builder import BUILTIN_LIBRARIES, LIBRARIES_DIR, BuildError, Builder, js_number, library_dirs, resolve_requires
+from ..builder.cache import CACHE_DIR_NAME
 from .config import TestConfig, TestFile, TestSelector
 
 __all__ = [
@@ -306,7 +307,10 @@ def build_session_code(test_file: TestFile, config: TestConfig, *, session_id: s
     selector = selector or TestSelector()
     test_text, other_text = _session_texts(test_file, config, session_id, selector.test_class,
                                            selector.test_method, trigger)
-    builder = Builder(home=config.home, variables=config.builder_variables(), env=env, github_dir=github_dir)
+    # builderCache: impt lets Builder keep remote includes in the test home's .builder-cache.
+    cache_dir = Path(config.home) / CACHE_DIR_NAME if config.builder_cache else None
+    builder = Builder(home=config.home, variables=config.builder_variables(), env=env, github_dir=github_dir,
+                      cache_dir=cache_dir)
     name = "__session__"
     test_built = builder.build_text(test_text, name=name).text
     other_built = builder.build_text(other_text, name=name).text
