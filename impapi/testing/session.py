@@ -947,7 +947,9 @@ def _deploy(sim: Any) -> None:
     the agent is running, and an agent test's runner has started, before the device's first
     message arrives, as on hardware."""
     if sim.agent is not None:
-        sim.agent.start()
+        # As an event, like every restart the cloud causes: the agent's code may block in
+        # imp.sleep while it loads, which needs the clock running.
+        sim.clock.schedule(0, sim.agent.start)
     if sim.device is not None:
         delay = sim.config.device_start_delay_us
         if delay > 0:

@@ -543,6 +543,22 @@ def test_a_device_test_starts_two_seconds_after_the_device(tmp_path):
     assert timed[1].startswith("[+3.00/2.00s test] T::testA()")
 
 
+def test_code_that_sleeps_while_it_loads(tmp_path):
+    """Both sides start as events of the deployment, so top-level code may block in imp.sleep."""
+    result, out = run_home(tmp_path, {
+        "tests/nap.agent.nut": 'imp.sleep(0.5);\ndevice.on("ping", function(d) { device.send("pong", d); });\n',
+        "tests/nap.device.test.nut": r'''
+imp.sleep(0.25);
+class Nap extends ImpTestCase {
+    function testPing() {
+        return Promise(function(resolve, reject) { agent.on("pong", resolve); agent.send("ping", 7); });
+    }
+}
+'''})
+    assert steps(out) == ["Nap::testPing()", "Success: 7", "Tests: 1, Assertions: 0, Failures: 0"]
+    assert result.exit_code == 0
+
+
 def test_cli_device_start_delay(tmp_path, capsys):
     from impapi.cli import main
 
