@@ -47,6 +47,8 @@ def test_every_config_field_is_documented_in_the_imp_model():
 
 def _documented_default(cell: str):
     word = cell.strip().split()[0].replace(",", "")
+    if word.startswith('"'):
+        return word.strip('"')
     return {"None": None, "True": True, "False": False}.get(word) if word in ("None", "True", "False") \
         else float(word) if "." in word else int(word)
 
