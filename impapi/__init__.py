@@ -1,5 +1,6 @@
 """impapi: the Electric Imp API, devices, agents and impCloud, simulated in virtual time."""
 
-from .simulation import Config, Simulation
+from .config import Config
+from .simulation import Simulation
 
 __all__ = ["Config", "Simulation"]

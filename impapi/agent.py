@@ -14,15 +14,17 @@ from .host import ScriptHost
 from .serialize import from_wire
 
 if TYPE_CHECKING:
+    from .environment import Environment
     from .simulation import Simulation
 
 AGENT_MEMORY = 1024 * 1024  # imp-api.md has no figure for agents; generous, configurable via Config
 
 
 class Agent:
-    def __init__(self, sim: "Simulation", source: str, filename: str, agent_id: str) -> None:
+    def __init__(self, env: "Environment", sim: "Simulation", source: str, filename: str, agent_id: str) -> None:
+        self.env = env
         self.sim = sim
-        self.clock = sim.clock
+        self.clock = env.clock
         self.source = source
         self.filename = filename
         self.spare_vm: Any = None  # (VM, the ScriptHost that used it last): see ScriptHost
@@ -38,14 +40,14 @@ class Agent:
         if self.host is not None:
             self.host.stop()
         self.restarts += 1
-        self.sim.record("agent-restart")
-        self.sim.log.add(self.clock.now_us, "status", "Agent restarted: reload.")
+        self.env.record("agent-restart")
+        self.env.log.add(self.clock.now_us, "status", "Agent restarted: reload.")
         try:
-            host = ScriptHost(self.sim, self, "agent", self.source, self.filename, self.sim.config.agent_memory)
+            host = ScriptHost(self.env, self, "agent", self.source, self.filename, self.env.config.agent_memory)
         except squirrel.CompileError as e:
             self.host = None
-            self.sim.log.add(self.clock.now_us, "agent.error", f"ERROR: {e.msg} (agent_code:{e.lineno}:{e.column})")
-            self.sim.fatal(f"{e.filename}:{e.lineno}:{e.column}: {e.msg}")
+            self.env.log.add(self.clock.now_us, "agent.error", f"ERROR: {e.msg} (agent_code:{e.lineno}:{e.column})")
+            self.env.fatal(f"{e.filename}:{e.lineno}:{e.column}: {e.msg}")
             return
         self.host = host
         host.start()
@@ -61,16 +63,16 @@ class Agent:
     def on_script_error(self, host: ScriptHost, e: Any) -> None:
         """Imp-api.md §10 leaves agent restarts after an error unconfirmed: by default the agent
         logs it and keeps running (``Config.agent_error_restarts`` restarts it instead)."""
-        if host is self.host and self.sim.config.agent_error_restarts:
+        if host is self.host and self.env.config.agent_error_restarts:
             host.stop()
             self.host = None
-            self.clock.schedule(self.sim.config.error_restart_delay_us, self.start)
+            self.clock.schedule(self.env.config.error_restart_delay_us, self.start)
 
     def on_out_of_memory(self, host: ScriptHost) -> None:
         if host is self.host:
             self.host = None
-            self.sim.log.add(self.clock.now_us, "agent.error", "ERROR: out of memory")
-            self.clock.schedule(self.sim.config.error_restart_delay_us, self.start)
+            self.env.log.add(self.clock.now_us, "agent.error", "ERROR: out of memory")
+            self.clock.schedule(self.env.config.error_restart_delay_us, self.start)
 
     def script_output(self, host: ScriptHost, text: str, is_error: bool) -> None:
         host.log("agent.error" if is_error else "agent.log", text)
@@ -97,7 +99,7 @@ class Agent:
             if not was:
                 self._fire_presence("onconnect", ())
         else:
-            self.clock.schedule(self.sim.config.agent_disconnect_detect_us, self._disconnect_noticed, token)
+            self.clock.schedule(self.env.config.agent_disconnect_detect_us, self._disconnect_noticed, token)
 
     def _disconnect_noticed(self, token: int) -> None:
         if token == self._presence and self.device_connected:

@@ -30,6 +30,7 @@ from .halt import Restart
 if TYPE_CHECKING:
     from .device import Device
     from .host import ScriptHost
+    from .environment import Environment
     from .simulation import Simulation
 
 
@@ -47,7 +48,8 @@ class Update:
 
 
 class Cloud:
-    def __init__(self, sim: "Simulation", group: str = "development") -> None:
+    def __init__(self, env: "Environment", sim: "Simulation", group: str = "development") -> None:
+        self.env = env
         self.sim = sim
         self.group = group
         self.pending: dict[str, Update] = {}
@@ -58,7 +60,7 @@ class Cloud:
 
     def release_impos(self, version: str) -> None:
         """A new impOS release reaches the device's group."""
-        self.pending["impos"] = Update("impos", str(version), self.sim.clock.now_us)
+        self.pending["impos"] = Update("impos", str(version), self.env.clock.now_us)
         self._record("released", self.pending["impos"])
         self._offer()
 
@@ -76,7 +78,7 @@ class Cloud:
         if sim.agent is not None:
             sim.agent.start()
         if device_source is not None and sim.device is not None:
-            upd = Update("squirrel", version, sim.clock.now_us, device_source=device_source,
+            upd = Update("squirrel", version, self.env.clock.now_us, device_source=device_source,
                          device_file=device_file, forced="force" if force else None)
             self.pending["squirrel"] = upd
             self._record("released", upd)
@@ -87,7 +89,7 @@ class Cloud:
         self.group = name
         sim = self.sim
         self.deployments += 1
-        upd = self.pending.get("squirrel") or Update("squirrel", f"v{self.deployments}", sim.clock.now_us,
+        upd = self.pending.get("squirrel") or Update("squirrel", f"v{self.deployments}", self.env.clock.now_us,
                                                      device_source=sim.device.source if sim.device else None)
         upd.forced = "group-move"
         self.pending["squirrel"] = upd
@@ -102,7 +104,7 @@ class Cloud:
         """An online device hears of a new update at once (over its live connection)."""
         dev = self.sim.device
         if dev is not None and dev.connected and dev.host is not None and dev.host.alive:
-            self.sim.clock.schedule(self.sim.config.message_latency_us, self._offer_now)
+            self.env.clock.schedule(self.env.config.message_latency_us, self._offer_now)
 
     def _offer_now(self) -> None:
         dev = self.sim.device
@@ -114,7 +116,7 @@ class Cloud:
         host = dev.host
         if not self.pending or host is None or not host.alive:
             return
-        now = self.sim.clock.now_us
+        now = self.env.clock.now_us
         kind = "impos" if "impos" in self.pending else "squirrel"
         upd = self.pending[kind]
         if upd.announced_us is None:
@@ -130,17 +132,17 @@ class Cloud:
             self._record("handler-called", upd)
             reason = C.SHUTDOWN_NEWFIRMWARE if kind == "impos" else C.SHUTDOWN_NEWSQUIRREL
             host.schedule(0, host.shutdown_handler, reason)
-            deadline = self.sim.config.update_deadline_us
+            deadline = self.env.config.update_deadline_us
             if deadline is not None and len(upd.notified) == 1:
-                self.sim.clock.schedule(deadline, self._deadline, upd)
+                self.env.clock.schedule(deadline, self._deadline, upd)
 
     def _deadline(self, upd: Update) -> None:
         if self.pending.get(upd.kind) is not upd:
             return  # applied meanwhile
         sim = self.sim
-        sim.log.add(sim.clock.now_us, "status",
+        self.env.log.add(self.env.clock.now_us, "status",
                     f"impCloud forced the {'impOS' if upd.kind == 'impos' else 'Squirrel'} update "
-                    f"after {format_duration(sim.config.update_deadline_us)} without server.restart()")
+                    f"after {format_duration(self.env.config.update_deadline_us)} without server.restart()")
         upd.forced = "deadline"
         dev = sim.device
         if dev is not None and dev.connected:
@@ -155,30 +157,30 @@ class Cloud:
     def install(self, dev: "Device", wakereason: int, path: str) -> int:
         """Apply every pending update as Squirrel starts; returns the wake reason to report."""
         sim = self.sim
-        now = sim.clock.now_us
+        now = self.env.clock.now_us
         impos = self.pending.pop("impos", None)
         squirrel = self.pending.pop("squirrel", None)
         if impos is not None:
             dev.impos = impos.version
-            sim.log.add(now, "firmware", f"impOS {impos.version} installed")
+            self.env.log.add(now, "firmware", f"impOS {impos.version} installed")
             self._applied(impos, path)
             wakereason = C.WAKEREASON_NEW_FIRMWARE
         if squirrel is not None:
             if squirrel.device_source is not None:
                 dev.source = squirrel.device_source
                 dev.filename = squirrel.device_file or dev.filename
-            sim.log.add(now, "status", f"Downloading new code; {dev.storage_used():.2f}% program storage used")
+            self.env.log.add(now, "status", f"Downloading new code; {dev.storage_used():.2f}% program storage used")
             self._applied(squirrel, path)
             if impos is None:
                 wakereason = C.WAKEREASON_NEW_SQUIRREL
         return wakereason
 
     def _applied(self, upd: Update, path: str) -> None:
-        self.history.append((self.sim.clock.now_us, upd.kind, upd.version))
+        self.history.append((self.env.clock.now_us, upd.kind, upd.version))
         self._record("applied", upd, path)
 
     def _record(self, stage: str, upd: Update, path: str | None = None) -> None:
-        self.sim.record("update", stage=stage, update=upd.kind, version=upd.version, path=path or upd.forced,
+        self.env.record("update", stage=stage, update=upd.kind, version=upd.version, path=path or upd.forced,
                         forced=bool(upd.forced) or path in ("power-cycle", "force", "group-move", "deadline"))
 
 

@@ -20,6 +20,7 @@ from .cloud import restart_for
 from .serialize import SerialisationError, from_wire, to_wire, wire_size
 
 if TYPE_CHECKING:
+    from .environment import Environment
     from .simulation import Simulation
 
 NV_KEPT = frozenset({C.WAKEREASON_TIMER, C.WAKEREASON_PIN, C.WAKEREASON_SNOOZE})
@@ -28,10 +29,11 @@ NV_KEPT = frozenset({C.WAKEREASON_TIMER, C.WAKEREASON_PIN, C.WAKEREASON_SNOOZE})
 class Device:
     """One simulated imp. ``state`` is "off", "booting", "running", "asleep" or "snoozing"."""
 
-    def __init__(self, sim: "Simulation", source: str, filename: str, profile: Profile,
+    def __init__(self, env: "Environment", sim: "Simulation", source: str, filename: str, profile: Profile,
                  device_id: str, flash: SpiFlash | None) -> None:
+        self.env = env
         self.sim = sim
-        self.clock = sim.clock
+        self.clock = env.clock
         self.source = source
         self.filename = filename
         self.spare_vm: Any = None  # (VM, the ScriptHost that used it last): see ScriptHost
@@ -42,7 +44,7 @@ class Device:
         self.userconfig: bytes | None = None
         # Network settings kept in non-volatile memory (they survive every boot): the stored WiFi
         # configuration (ssid, key), None when cleared, and the enrollment credentials.
-        self.wifi_config: tuple[str, str] | None = (sim.config.wifi_ssid, sim.config.wifi_key or "")
+        self.wifi_config: tuple[str, str] | None = (env.config.wifi_ssid, env.config.wifi_key or "")
         self.enrolled = True
         self.nv_store: Any = None
         self.state = "off"
@@ -63,7 +65,7 @@ class Device:
     def _set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state
-            self.sim.record("state", state=state)
+            self.env.record("state", state=state)
 
     def power_on(self, wakereason: int = C.WAKEREASON_POWER_ON, path: str = "power-cycle") -> None:
         """A cold boot: impOS connects, installs pending updates, then Squirrel starts — or
@@ -71,7 +73,7 @@ class Device:
         self._cancel_pending()
         self.nv_store = None
         self._set_state("booting")
-        attempt = self.connect_attempt(self.sim.config.cold_boot_wait_us)
+        attempt = self.connect_attempt(self.env.config.cold_boot_wait_us)
         if attempt.ok:
             self._pending_event = self.clock.schedule_at(attempt.completes_at, self._cold_connected, wakereason, path)
         else:
@@ -88,8 +90,8 @@ class Device:
             self.set_connected(False)
         self.nv_store = None
         self._set_state("off")
-        self.sim.record("power", on=False)
-        self.sim.log.add(self.clock.now_us, "powerstate", "Device powered off")
+        self.env.record("power", on=False)
+        self.env.log.add(self.clock.now_us, "powerstate", "Device powered off")
 
     def boot(self, wakereason: int, path: str = "restart") -> None:
         """Start Squirrel afresh (a new VM), with what survives ``wakereason``. Online, impOS
@@ -104,17 +106,17 @@ class Device:
         self.wakereason = wakereason
         self.policy = (C.SUSPEND_ON_ERROR, C.WAIT_TIL_SENT, 30.0)
         self.disconnect_handler = None
-        self.sim.record("boot", wakereason=wakereason, reason_name=C.name_of(C.WAKE_REASONS, wakereason))
+        self.env.record("boot", wakereason=wakereason, reason_name=C.name_of(C.WAKE_REASONS, wakereason))
         if self.connected:
-            self.sim.log.add(self.clock.now_us, "status", f"Device Booting; {self.storage_used():.2f}% program storage used")
+            self.env.log.add(self.clock.now_us, "status", f"Device Booting; {self.storage_used():.2f}% program storage used")
         nv = self.nv_store if wakereason in NV_KEPT else None
         self.nv_store = None
         try:
-            host = ScriptHost(self.sim, self, "device", self.source, self.filename, self.profile.memory_free)
+            host = ScriptHost(self.env, self, "device", self.source, self.filename, self.profile.memory_free)
         except squirrel.CompileError as e:
             self._set_state("off")
-            self.sim.log.add(self.clock.now_us, "server.error", f"ERROR: {e.msg} (device_code:{e.lineno}:{e.column})")
-            self.sim.fatal(f"{e.filename}:{e.lineno}:{e.column}: {e.msg}")
+            self.env.log.add(self.clock.now_us, "server.error", f"ERROR: {e.msg} (device_code:{e.lineno}:{e.column})")
+            self.env.fatal(f"{e.filename}:{e.lineno}:{e.column}: {e.msg}")
             return
         self.host = host
         if nv is not None:
@@ -151,7 +153,7 @@ class Device:
         elif isinstance(h, Restart):
             self.host = None
             if h.exit_code:
-                self.sim.log.add(self.clock.now_us, "lastexitcode", h.exit_code)
+                self.env.log.add(self.clock.now_us, "lastexitcode", h.exit_code)
             path = getattr(h, "update_path", None)
             if path is None:
                 told = any(id(host) in u.notified for u in self.sim.cloud.pending.values())
@@ -166,7 +168,7 @@ class Device:
     def _restart(self, wakereason: int, path: str) -> None:
         """server.restart() and friends: the device connects automatically (seed)."""
         if not self.connected:
-            attempt = self.connect_attempt(self.sim.config.cold_boot_wait_us)
+            attempt = self.connect_attempt(self.env.config.cold_boot_wait_us)
             if attempt.ok:
                 self._pending_event = self.clock.schedule_at(attempt.completes_at, self._cold_connected,
                                                              wakereason, path)
@@ -195,23 +197,23 @@ class Device:
             return
         self.host = None
         self.crash_streak += 1
-        if self.crash_streak >= self.sim.config.crash_loop_boots:
+        if self.crash_streak >= self.env.config.crash_loop_boots:
             self.crash_loop = True
-        self.sim.record("error", message=e.message if e is not None else "watchdog")
+        self.env.record("error", message=e.message if e is not None else "watchdog")
         self._set_state("booting")
-        self._pending_event = self.clock.schedule(self.sim.config.error_restart_delay_us, self.boot,
+        self._pending_event = self.clock.schedule(self.env.config.error_restart_delay_us, self.boot,
                                                   C.WAKEREASON_SQUIRREL_ERROR)
 
     def on_out_of_memory(self, host: ScriptHost) -> None:
         if host is not self.host:
             return
         self.host = None
-        self.sim.log.add(self.clock.now_us, "lastexitcode", "Device restarted: out of memory")
+        self.env.log.add(self.clock.now_us, "lastexitcode", "Device restarted: out of memory")
         self.crash_streak += 1  # an app that runs out of memory at every boot is a crash loop too
-        if self.crash_streak >= self.sim.config.crash_loop_boots:
+        if self.crash_streak >= self.env.config.crash_loop_boots:
             self.crash_loop = True
         self._set_state("booting")
-        self._pending_event = self.clock.schedule(self.sim.config.error_restart_delay_us, self.boot,
+        self._pending_event = self.clock.schedule(self.env.config.error_restart_delay_us, self.boot,
                                                   C.WAKEREASON_SW_RESET)
 
     def script_output(self, host: ScriptHost, text: str, is_error: bool) -> None:
@@ -227,14 +229,14 @@ class Device:
         nv = host.vm.root.get("nv")
         if not isinstance(nv, squirrel.Table):
             return
-        cfg = self.sim.config
+        cfg = self.env.config
         try:
             wire = to_wire(nv, "nv", on_drop=_ignore)  # the device's serialiser leaves parts out
             size = wire_size(wire)
             if size > cfg.nv_limit:
                 raise SerialisationError(f"nv is {size} bytes, over the {cfg.nv_limit}-byte limit")
         except SerialisationError as e:
-            self.sim.log.add(self.clock.now_us, "impsim", f"nv not preserved: {e} (Config.nv_limit, §6)")
+            self.env.log.add(self.clock.now_us, "impsim", f"nv not preserved: {e} (Config.nv_limit, §6)")
             return
         self.nv_store = wire
 
@@ -250,15 +252,15 @@ class Device:
         Squirrel then restarts, online, with WAKEREASON_SNOOZE and nv kept (§2.3)."""
         self.host = None
         self._set_state("snoozing")
-        self._pending_event = self.clock.schedule(self.sim.config.snooze_us, self._snooze_retry)
+        self._pending_event = self.clock.schedule(self.env.config.snooze_us, self._snooze_retry)
 
     def _snooze_retry(self) -> None:
-        attempt = self.connect_attempt(self.sim.config.reconnect_window_us)
+        attempt = self.connect_attempt(self.env.config.reconnect_window_us)
         if attempt.ok:
             self._pending_event = self.clock.schedule_at(attempt.completes_at, self._cold_connected,
                                                          C.WAKEREASON_SNOOZE, "restart")
         else:
-            self._pending_event = self.clock.schedule_at(attempt.completes_at + self.sim.config.snooze_us,
+            self._pending_event = self.clock.schedule_at(attempt.completes_at + self.env.config.snooze_us,
                                                          self._snooze_retry)
 
     # --- the connection (imp-api.md §2.3-§2.8) ------------------------------------------------
@@ -279,7 +281,7 @@ class Device:
         return attempt
 
     def wifi_joinable(self) -> bool:
-        cfg = self.sim.config
+        cfg = self.env.config
         stored = self.wifi_config
         return stored is not None and stored[0] == cfg.wifi_ssid and (cfg.wifi_key is None or stored[1] == cfg.wifi_key)
 
@@ -288,8 +290,8 @@ class Device:
             return
         self.connected = on
         now = self.clock.now_us
-        self.sim.record("connection", connected=on)
-        self.sim.log.add(now, "status", "Device connected" if on else "Device disconnected")
+        self.env.record("connection", connected=on)
+        self.env.log.add(now, "status", "Device connected" if on else "Device disconnected")
         if on:
             self._watch_link()
         elif self._link_watch is not None:
@@ -315,7 +317,7 @@ class Device:
         host = self.host
         if host is not None and self.policy[0] != C.SUSPEND_ON_ERROR and self.disconnect_handler is not None:
             # impOS retries for 60 s itself; only a longer outage reaches the app (§2.7).
-            self.clock.schedule(self.sim.config.reconnect_window_us, self._report_disconnect, host, reason)
+            self.clock.schedule(self.env.config.reconnect_window_us, self._report_disconnect, host, reason)
 
     def _report_disconnect(self, host: ScriptHost, reason: int) -> None:
         if host is self.host and host.alive and not self.connected and self.disconnect_handler is not None:
@@ -325,12 +327,12 @@ class Device:
         """Called by every native that talks to the server: 0 when the device is (now) online,
         else a send error. Under SUSPEND_ON_ERROR it blocks while impOS reconnects, and snoozes
         when that fails."""
-        self.sim.record("server-contact", **host.call_site())
+        self.env.record("server-contact", **host.call_site())
         if self.connected:
             return 0
         if self.policy[0] != C.SUSPEND_ON_ERROR:
             return C.SEND_ERROR_NOT_CONNECTED
-        attempt = self.connect_attempt(self.sim.config.reconnect_window_us)
+        attempt = self.connect_attempt(self.env.config.reconnect_window_us)
         self.clock.advance(attempt.completes_at - self.clock.now_us)
         if not attempt.ok:
             raise Snooze()

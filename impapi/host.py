@@ -18,7 +18,7 @@ import squirrel
 from .halt import Halt
 
 if TYPE_CHECKING:
-    from .simulation import Simulation
+    from .environment import Environment
 
 # Most timers a device may hold at once (imp-api.md §4.1); beyond, imp.wakeup returns null.
 DEVICE_TIMER_LIMIT = 20
@@ -36,11 +36,11 @@ class TimerHandle:
 class ScriptHost:
     """The Squirrel side of one boot. ``side`` is "device" or "agent"."""
 
-    def __init__(self, sim: "Simulation", owner: Any, side: str, source: str, filename: str,
+    def __init__(self, env: "Environment", owner: Any, side: str, source: str, filename: str,
                  memory: int) -> None:
         from . import natives  # the API modules register on import
 
-        self.sim = sim
+        self.env = env
         self.owner = owner
         self.side = side
         self.filename = filename
@@ -48,7 +48,7 @@ class ScriptHost:
         # What decides which natives exist (impapi.api): the module and whether it has flash.
         self.variant = (owner.profile.name, owner.flash is not None) if side == "device" else None
         self.flash = getattr(owner, "flash", None)  # the chip this run's natives read
-        self.clock = sim.clock
+        self.clock = env.clock
         self.alive = True
         self.timers: dict[int, TimerHandle] = {}
         self.handlers: dict[str, Any] = {}
@@ -57,16 +57,16 @@ class ScriptHost:
         self.shutdown_handler: Any = None
         self.vm = self._reused_vm()
         if self.vm is None:
-            self.vm = squirrel.VM("imp", instruction_limit=sim.config.watchdog_instructions,
+            self.vm = squirrel.VM("imp", instruction_limit=env.config.watchdog_instructions,
                                   print=self._print, error=self._print_error)
             natives.install(self)
-            if sim.config.reuse_vms:
+            if env.config.reuse_vms:
                 self.vm.snapshot()  # the imp's globals as every later boot of this owner starts
             self.base_memory = self.vm.memory_used  # the VM in its pristine state
-        if sim.coverage is not None and sim.coverage.wants(filename):
+        if env.coverage is not None and env.coverage.wants(filename):
             self.vm.set_coverage(True)  # the app's code only: the API's prelude is compiled
         # The module's free memory is what the app gets on top of the imp API itself.
-        self.vm.memory_limit = self.vm.memory_used + int(memory * sim.config.memory_scale)
+        self.vm.memory_limit = self.vm.memory_used + int(memory * env.config.memory_scale)
         self.main = self.vm.compile(source, filename)
 
     # --- running Squirrel as events ------------------------------------------------------
@@ -90,8 +90,8 @@ class ScriptHost:
             self.stop()
             self.owner.on_out_of_memory(self)
         except squirrel.TimeLimitError:
-            self.sim.log.add(self.clock.now_us, "impsim",
-                             f"{self.side} watchdog: an event ran over {self.sim.config.watchdog_instructions} "
+            self.env.log.add(self.clock.now_us, "impsim",
+                             f"{self.side} watchdog: an event ran over {self.env.config.watchdog_instructions} "
                              "Squirrel instructions (see Config.watchdog_instructions)")
             self.report_error(squirrel.ScriptError("watchdog: Squirrel ran too long"))
             self.owner.on_script_error(self, None)
@@ -117,8 +117,8 @@ class ScriptHost:
         (or closed, once the current call unwinds if it was stopped from inside one)."""
         if not self.alive:
             return
-        if self.sim.coverage is not None:
-            self.sim.coverage.collect(self.vm)
+        if self.env.coverage is not None:
+            self.env.coverage.collect(self.vm)
         self.alive = False
         for h in self.timers.values():
             h.timer.cancel()
@@ -156,7 +156,7 @@ class ScriptHost:
                 return None
         vm.rebind(previous, self)
         vm.print, vm.error = self._print, self._print_error
-        vm.instruction_limit = self.sim.config.watchdog_instructions  # as a new VM would have it
+        vm.instruction_limit = self.env.config.watchdog_instructions  # as a new VM would have it
         return vm
 
     def _release_vm(self) -> None:
@@ -164,7 +164,7 @@ class ScriptHost:
         vm = self.vm
         if vm.closed:
             return
-        if self.sim.config.reuse_vms and self.owner.spare_vm is None and not vm.running:
+        if self.env.config.reuse_vms and self.owner.spare_vm is None and not vm.running:
             vm.print = vm.error = None
             self.owner.spare_vm = (vm, self)
         elif not vm.running:
@@ -197,7 +197,7 @@ class ScriptHost:
     # --- output -----------------------------------------------------------------------------
 
     def log(self, type_: str, text: str) -> None:
-        self.sim.log.add(self.clock.now_us, type_, text)
+        self.env.log.add(self.clock.now_us, type_, text)
 
     def _print(self, text: str) -> None:
         self.owner.script_output(self, text, False)

@@ -8,9 +8,7 @@
 from __future__ import annotations
 
 import os
-import random
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,57 +16,17 @@ from .agent import Agent
 from .builder import BuildError, LoadedCode, LoadOptions, build_app
 from .clock import Clock
 from .cloud import Cloud
+from .config import Config
 from .device import Device, make_device_id
 from .durations import DEFAULT_EPOCH, format_duration, parse_duration
-from .events import Event, EventLog
+from .environment import Environment
+from .events import EventLog
 from .flash import SpiFlash
 from .log import Log, LogEntry
 from .network import Network
 from .profiles import Profile, get_profile, software_version
 
 DEFAULT_IMP = "imp003"  # has nv, deep sleep and SPI flash: the common imp API surface
-
-
-@dataclass
-class Config:
-    """Behaviour imp-api.md leaves unconfirmed or that depends on the world, with documented
-    defaults (times in microseconds)."""
-
-    message_latency_us: int = 50_000  # device <-> agent, one way
-    error_restart_delay_us: int = 5_000_000  # §10: delay before Squirrel restarts after an error
-    watchdog_instructions: int | None = 50_000_000  # per event; None: no watchdog (§10 unconfirmed)
-    cold_boot_wait_us: int = 10_000_000  # §1.3: Squirrel starts after 10 s without a connection
-    snooze_us: int = 540_000_000  # §2.3: 9 minutes of snooze between reconnect attempts
-    reconnect_window_us: int = 60_000_000  # §2.3, §2.7: impOS retries for a minute
-    nv_limit: int = 4096  # §6 unconfirmed; over it, or unserialisable: nv is not kept (logged)
-    agent_disconnect_detect_us: int = 270_000_000  # §3.5
-    agent_error_restarts: bool = False  # §10 unconfirmed
-    agent_memory: int = 1024 * 1024
-    crash_loop_boots: int = 5  # consecutive error restarts that count as a crash loop
-    update_deadline_us: int | None = None  # §1.1 unconfirmed: the cloud forces a delayed update
-    # The VM is a 64-bit build: a Squirrel value takes 16 bytes where the imp's 32-bit build uses
-    # 8, and pointers double too. Memory budgets are scaled by this factor (and
-    # imp.getmemoryfree() divided by it) so an app fits as it would on the module.
-    memory_scale: float = 2.0
-    # Each boot starts from a pristine copy of the imp's globals in a VM kept from the previous
-    # boot (squirrel.VM.snapshot/restore) rather than in a new VM: the same behaviour, several
-    # times faster. A VM whose shared state a script changed is replaced, not reused. False:
-    # a new VM per boot (the reference the tests compare against). imp.getmemoryfree() may
-    # differ by a few hundred bytes: Squirrel's string and hash tables are already grown.
-    reuse_vms: bool = True
-    # A deployment to an online device (how `impsim test` starts every session): the agent
-    # restarts at once; the device runs the new code only after downloading it. UNCONFIRMED:
-    # impt's testing guide logs the agent restart about 2.25-2.5 s before the device code runs
-    # (22 KB of code); the device stays connected while it downloads, which the model does not
-    # show (it is offline until it runs the code). The default keeps the order suites written
-    # for hardware rely on: the device runs after the agent restarted and before an agent-side
-    # test runner starts (2 s after the agent), so neither side's first message is lost.
-    device_start_delay_us: int = 1_000_000
-    # The WiFi network around the device, which its stored configuration (BlinkUp, or
-    # imp.setwificonfiguration) must name to connect. The device starts configured for it.
-    # wifi_key None: the network's password is not checked (any key joins).
-    wifi_ssid: str = "impsim"
-    wifi_key: str | None = None
 
 
 def _source(spec: str | os.PathLike | LoadedCode | None, what: str, load: LoadOptions) -> tuple[str, str] | None:
@@ -143,22 +101,13 @@ class Simulation:
         ``sim.events`` keep none (a long run that streams its log then runs in constant memory;
         the checks and the timeline need the history)."""
         self.load_options = load or LoadOptions()
-        self.config = config or Config()
-        self.seed = seed
-        self.rng = random.Random(seed)
-        self.clock = Clock(tie_break=None if tie_seed is None else random.Random(tie_seed))
-        self.log = Log(epoch=epoch, sink=log_sink, keep=keep_history)
-        self._keep_history = keep_history
-        self.events = EventLog()
-        # Line coverage of the app: an object with wants(filename) -> bool, asked as each boot
-        # compiles its code, and collect(vm), handed each VM before it closes
-        # (impapi.testing.fuzz.coverage.CoverageCollector). None: no line hook at all.
-        self.coverage: Any = None
-        self.cloud = Cloud(self)
-        self.epoch_us = int((epoch if epoch.tzinfo else epoch.replace(tzinfo=timezone.utc)).timestamp()) * 1_000_000
+        self.env = env = Environment(config, seed=seed, tie_seed=tie_seed, epoch=epoch, log_sink=log_sink,
+                                     keep_history=keep_history)
+        self.clock: Clock = env.clock
+        self.log: Log = env.log
+        self.cloud = Cloud(env, self)
         self.network = Network()
         self.profile = imp if isinstance(imp, Profile) else get_profile(imp)
-        self.fatal_error: str | None = None
         dev_src = _source(device, "device", self.load_options)
         agent_src = _source(agent, "agent", self.load_options)
         if dev_src is None and agent_src is None:
@@ -170,14 +119,14 @@ class Simulation:
             fl = None
             if self.profile.has_spiflash:
                 fl = SpiFlash(self.profile.spiflash_size, chipid=self.profile.spiflash_chipid or 0xC22016,
-                              speeds=self.profile.spiflash_speeds, image=flash, now=lambda: self.clock.now_us)
+                              speeds=self.profile.spiflash_speeds, image=flash, now=lambda: env.clock.now_us)
             elif flash is not None:
                 raise ValueError(f"{self.profile.name} has no hardware.spiflash: --flash needs imp003 or later")
-            self.device = Device(self, dev_src[0], dev_src[1], self.profile, device_id, fl)
+            self.device = Device(env, self, dev_src[0], dev_src[1], self.profile, device_id, fl)
             if impos:
                 self.device.impos = impos
         if agent_src is not None:
-            self.agent = Agent(self, agent_src[0], agent_src[1], device_id[::-1][:12])
+            self.agent = Agent(env, self, agent_src[0], agent_src[1], device_id[::-1][:12])
         if start:
             self.start()
 
@@ -194,9 +143,53 @@ class Simulation:
 
         return play(self, scenario, **options)
 
+    # --- what the environment holds -----------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self.env.config
+
+    @config.setter
+    def config(self, value: Config) -> None:
+        self.env.config = value
+
+    @property
+    def seed(self) -> int:
+        return self.env.seed
+
+    @property
+    def rng(self) -> Any:
+        return self.env.rng
+
+    @property
+    def epoch_us(self) -> int:
+        return self.env.epoch_us
+
+    @property
+    def events(self) -> EventLog:
+        """The structured record of the run (:mod:`impapi.events`)."""
+        return self.env.events
+
+    @events.setter
+    def events(self, value: EventLog) -> None:
+        self.env.events = value
+
+    @property
+    def coverage(self) -> Any:
+        """The line-coverage hook (see :class:`~impapi.environment.Environment`), or None."""
+        return self.env.coverage
+
+    @coverage.setter
+    def coverage(self, value: Any) -> None:
+        self.env.coverage = value
+
+    @property
+    def fatal_error(self) -> str | None:
+        """Why the run stopped for good (code that does not compile...), or None."""
+        return self.env.fatal_error
+
     def record(self, kind: str, **data: Any) -> None:
-        if self._keep_history:
-            self.events.append(Event(self.clock.now_us, kind, data))
+        self.env.record(kind, **data)
 
     # --- what the world does to the device ----------------------------------------------------
 
@@ -255,8 +248,7 @@ class Simulation:
                    "or imp.onidle() loop?)")
 
     def fatal(self, message: str) -> None:
-        self.fatal_error = message
-        self.clock.stop()
+        self.env.fatal(message)
 
     @property
     def crash_loop(self) -> bool:

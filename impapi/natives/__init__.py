@@ -55,16 +55,17 @@ def install(host: Any) -> None:
     """Turn ``host.vm`` into the imp's Squirrel for ``host.side``."""
     from ..language import install_language
 
-    sim = host.sim
+    env = host.env
     vm = host.vm
     owner = host.owner  # not host: a VM serves all the runs of its owner (Config.reuse_vms)
-    install_language(vm, side=host.side, now_us=lambda: sim.clock.now_us, epoch_us=sim.epoch_us,
-                     uptime_us=(lambda: owner.micros()) if host.side == "device" else (lambda: sim.clock.now_us),
-                     rng=sim.rng)
+    clock = env.clock
+    install_language(vm, side=host.side, now_us=lambda: clock.now_us, epoch_us=env.epoch_us,
+                     uptime_us=(lambda: owner.micros()) if host.side == "device" else (lambda: clock.now_us),
+                     rng=env.rng)
     key = (host.side, host.variant)
     ns = _SETS.get(key)
     if ns is None:
         ns = _SETS[key] = _native_set(host)
     vm.install(vm.root, ns, host)
     if host.side != "device":
-        vm.root["imp"]["configparams"] = vm.to_squirrel({"deviceid": sim.device.id if sim.device else ""})
+        vm.root["imp"]["configparams"] = vm.to_squirrel({"deviceid": owner.sim.device.id if owner.sim.device else ""})

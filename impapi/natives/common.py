@@ -39,10 +39,10 @@ def sleep_until_us(host: Any, hour: int, minute: int, second: int = 0, dayofweek
             raise ImpError(f"{name} must be an integer from 0 to {hi}")
     if dayofweek is not None and (not isinstance(dayofweek, int) or not 0 <= dayofweek <= 6):
         raise ImpError("dayofweek must be an integer from 0 (Sunday) to 6")
-    sim = host.sim
-    now_abs = sim.epoch_us + host.clock.now_us
+    epoch_us = host.env.epoch_us
+    now_abs = epoch_us + host.clock.now_us
     day_start = now_abs - now_abs % DAY_US
     target = day_start + ((hour * 60 + minute) * 60 + second) * 1_000_000
     while target <= now_abs or (dayofweek is not None and ((target // DAY_US) + 4) % 7 != dayofweek):
         target += DAY_US
-    return target - sim.epoch_us
+    return target - epoch_us

@@ -79,17 +79,17 @@ def reset(host: Any) -> None:
 @imp.native(BOTH)
 def getmemoryfree(host: Any) -> int:
     vm = host.vm
-    return int(max(0, (vm.memory_limit or 0) - vm.memory_used) / host.sim.config.memory_scale)
+    return int(max(0, (vm.memory_limit or 0) - vm.memory_used) / host.env.config.memory_scale)
 
 
 @imp.native(BOTH)
 def getsoftwareversion(host: Any) -> str:
-    return host.sim.software_version(host.side)
+    return host.owner.sim.software_version(host.side)
 
 
 @imp.native((DEVICE,))
 def getbootromversion(host: Any) -> str:
-    return host.sim.software_version("device")
+    return host.owner.sim.software_version("device")
 
 
 @imp.native((DEVICE,))
@@ -217,6 +217,6 @@ def getchannel(host: Any) -> int:
 
 @imp.native((DEVICE,), available=_wifi)
 def scanwifinetworks(host: Any) -> list:
-    ssid = host.sim.config.wifi_ssid
+    ssid = host.env.config.wifi_ssid
     return [{"ssid": ssid, "bssid": "0050c2" + host.owner.id[-6:], "channel": 6, "rssi": -55,
-             "open": host.sim.config.wifi_key == ""}]
+             "open": host.env.config.wifi_key == ""}]

@@ -109,7 +109,7 @@ def expectonlineat(host: Any, hour: int, minute: int, second: int = 0, dayofweek
 def onshutdown(host: Any, callback: Any) -> None:
     host.shutdown_handler = callback
     if callback is not None:
-        host.sim.record("handler-registered", **host.call_site())
+        host.env.record("handler-registered", **host.call_site())
 
 
 @server.native(BOTH)
