@@ -11,20 +11,23 @@ import squirrel
 
 from .halt import Halt, Restart
 from .host import ScriptHost
+from .profiles import software_version
 from .serialize import from_wire
 
 if TYPE_CHECKING:
     from .environment import Environment
-    from .simulation import Simulation
+    from .relay import Relay
 
 AGENT_MEMORY = 1024 * 1024  # imp-api.md has no figure for agents; generous, configurable via Config
 
 
 class Agent:
-    def __init__(self, env: "Environment", sim: "Simulation", source: str, filename: str, agent_id: str) -> None:
+    def __init__(self, env: "Environment", source: str, filename: str, agent_id: str, *, relay: "Relay",
+                 impos: str) -> None:
         self.env = env
-        self.sim = sim
         self.clock = env.clock
+        self.relay = relay
+        self.impos = impos  # the impOS release the impCloud reports to agents
         self.source = source
         self.filename = filename
         self.spare_vm: Any = None  # (VM, the ScriptHost that used it last): see ScriptHost
@@ -112,6 +115,9 @@ class Agent:
             handler = host.handlers.get(f"\x00{which}")
             if handler is not None:
                 host._fire(handler, args)
+
+    def software_version(self) -> str:
+        return software_version(self.impos)
 
     # --- HTTP (http.onrequest) ------------------------------------------------------------------
 

@@ -15,13 +15,15 @@ from . import constants as C
 from .flash import SpiFlash
 from .halt import DeepSleep, Halt, Restart, Snooze
 from .host import ScriptHost
-from .profiles import Profile
+from .profiles import Profile, software_version
 from .cloud import restart_for
 from .serialize import SerialisationError, from_wire, to_wire, wire_size
 
 if TYPE_CHECKING:
+    from .cloud import Cloud
     from .environment import Environment
-    from .simulation import Simulation
+    from .network import Network
+    from .relay import Relay
 
 NV_KEPT = frozenset({C.WAKEREASON_TIMER, C.WAKEREASON_PIN, C.WAKEREASON_SNOOZE})
 
@@ -29,11 +31,13 @@ NV_KEPT = frozenset({C.WAKEREASON_TIMER, C.WAKEREASON_PIN, C.WAKEREASON_SNOOZE})
 class Device:
     """One simulated imp. ``state`` is "off", "booting", "running", "asleep" or "snoozing"."""
 
-    def __init__(self, env: "Environment", sim: "Simulation", source: str, filename: str, profile: Profile,
-                 device_id: str, flash: SpiFlash | None) -> None:
+    def __init__(self, env: "Environment", source: str, filename: str, profile: Profile, device_id: str,
+                 flash: SpiFlash | None, *, network: "Network", cloud: "Cloud", relay: "Relay") -> None:
         self.env = env
-        self.sim = sim
         self.clock = env.clock
+        self.network = network
+        self.cloud = cloud
+        self.relay = relay
         self.source = source
         self.filename = filename
         self.spare_vm: Any = None  # (VM, the ScriptHost that used it last): see ScriptHost
@@ -98,8 +102,8 @@ class Device:
         first installs whatever updates are pending."""
         self._pending_event = None
         self._end_run()
-        if self.connected and self.sim.cloud.pending:
-            wakereason = self.sim.cloud.install(self, wakereason, path)
+        if self.connected and self.cloud.pending:
+            wakereason = self.cloud.install(self, wakereason, path)
         self._set_state("running")
         self.boots += 1
         self.boot_us = self.clock.now_us
@@ -144,7 +148,7 @@ class Device:
             return  # a run something else already ended
         self.crash_streak = 0
         if isinstance(h, DeepSleep):
-            self.sim.cloud.deferred(host)
+            self.cloud.deferred(host)
             self._save_nv(host)
             self._sleep_until(h.wake_us, C.WAKEREASON_TIMER, "asleep")
         elif isinstance(h, Snooze):
@@ -156,7 +160,7 @@ class Device:
                 self.env.log.add(self.clock.now_us, "lastexitcode", h.exit_code)
             path = getattr(h, "update_path", None)
             if path is None:
-                told = any(id(host) in u.notified for u in self.sim.cloud.pending.values())
+                told = any(id(host) in u.notified for u in self.cloud.pending.values())
                 path = "polite" if told and h.wakereason == C.WAKEREASON_SW_RESTART else "restart"
             if h.cold:
                 if self.connected:
@@ -177,7 +181,7 @@ class Device:
 
     def update_restart(self, path: str, in_squirrel: bool) -> None:
         """End the run so the pending updates install (an impOS update as a cold boot)."""
-        has_impos = "impos" in self.sim.cloud.pending
+        has_impos = "impos" in self.cloud.pending
         if in_squirrel:
             raise restart_for(path, has_impos)
         if self.host is not None:
@@ -275,7 +279,7 @@ class Device:
         now = self.clock.now_us
         if self.profile.interfaces[0] == "wifi" and not self.wifi_joinable():
             return ConnectAttempt(False, C.NO_WIFI, now + timeout_us)
-        attempt = self.sim.network.connect_attempt(now, timeout_us)
+        attempt = self.network.connect_attempt(now, timeout_us)
         if attempt.ok and not self.enrolled:
             return ConnectAttempt(False, C.NOT_AUTHORISED, now + timeout_us)
         return attempt
@@ -297,14 +301,14 @@ class Device:
         elif self._link_watch is not None:
             self._link_watch.cancel()
             self._link_watch = None
-        self.sim.device_connection_changed(self, on)
+        self.relay.presence(on)
 
     def _watch_link(self) -> None:
         """Arrange to notice when the network drops under an open connection."""
         if self._link_watch is not None:
             self._link_watch.cancel()
             self._link_watch = None
-        down = self.sim.network.next_down(self.clock.now_us)
+        down = self.network.next_down(self.clock.now_us)
         if down is not None:
             self._link_watch = self.clock.schedule_at(max(down, self.clock.now_us), self._link_lost)
 
@@ -312,7 +316,7 @@ class Device:
         self._link_watch = None
         if not self.connected:
             return
-        reason = self.sim.network.reason_at(self.clock.now_us)
+        reason = self.network.reason_at(self.clock.now_us)
         self.set_connected(False)
         host = self.host
         if host is not None and self.policy[0] != C.SUSPEND_ON_ERROR and self.disconnect_handler is not None:
@@ -337,7 +341,7 @@ class Device:
         if not attempt.ok:
             raise Snooze()
         self.set_connected(True)
-        self.sim.cloud.device_online(self, in_squirrel=True)  # may end the run for an update
+        self.cloud.device_online(self, in_squirrel=True)  # may end the run for an update
         return 0
 
     def connect_async(self, host: ScriptHost, callback: Any, timeout_s: float) -> None:
@@ -355,7 +359,7 @@ class Device:
             return
         if attempt.ok:
             self.set_connected(True)
-            self.sim.cloud.device_online(self, in_squirrel=False)
+            self.cloud.device_online(self, in_squirrel=False)
         if callback is not None and host.alive:
             host._fire(callback, (attempt.reason,))
 
@@ -378,6 +382,10 @@ class Device:
 
     def micros(self) -> int:
         return self.clock.now_us - self.boot_us
+
+    def software_version(self) -> str:
+        """What imp.getsoftwareversion() reports: the impOS release the device runs."""
+        return software_version(self.impos)
 
 
 def _ignore(part: str) -> None:

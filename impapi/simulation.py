@@ -25,6 +25,8 @@ from .flash import SpiFlash
 from .log import Log, LogEntry
 from .network import Network
 from .profiles import Profile, get_profile, software_version
+from .relay import Relay
+from .serialize import python_to_wire
 
 DEFAULT_IMP = "imp003"  # has nv, deep sleep and SPI flash: the common imp API surface
 
@@ -107,6 +109,7 @@ class Simulation:
         self.log: Log = env.log
         self.cloud = Cloud(env, self)
         self.network = Network()
+        self.relay = relay = Relay(env)
         self.profile = imp if isinstance(imp, Profile) else get_profile(imp)
         dev_src = _source(device, "device", self.load_options)
         agent_src = _source(agent, "agent", self.load_options)
@@ -122,11 +125,14 @@ class Simulation:
                               speeds=self.profile.spiflash_speeds, image=flash, now=lambda: env.clock.now_us)
             elif flash is not None:
                 raise ValueError(f"{self.profile.name} has no hardware.spiflash: --flash needs imp003 or later")
-            self.device = Device(env, self, dev_src[0], dev_src[1], self.profile, device_id, fl)
+            self.device = Device(env, dev_src[0], dev_src[1], self.profile, device_id, fl, network=self.network,
+                                 cloud=self.cloud, relay=relay)
             if impos:
                 self.device.impos = impos
         if agent_src is not None:
-            self.agent = Agent(env, self, agent_src[0], agent_src[1], device_id[::-1][:12])
+            self.agent = Agent(env, agent_src[0], agent_src[1], device_id[::-1][:12], relay=relay,
+                               impos=self.profile.default_impos)
+        relay.device, relay.agent = self.device, self.agent
         if start:
             self.start()
 
@@ -210,11 +216,8 @@ class Simulation:
 
     def agent_to_device(self, name: str, data: Any = None) -> None:
         """The agent sends the device a message (as ``device.send`` would)."""
-        dev = self.device
-        if dev is not None and dev.connected:  # otherwise lost, as device.send's are (§3.3)
-            from .serialize import python_to_wire
-
-            self.clock.schedule(self.config.message_latency_us, dev.receive, name, python_to_wire(data, "the message"))
+        if self.device is not None and self.device.connected:  # otherwise lost, as device.send's are (§3.3)
+            self.relay.to_device(name, python_to_wire(data, "the message"))
 
     # --- running --------------------------------------------------------------------------------
 
@@ -280,17 +283,9 @@ class Simulation:
             on_response(404, "", {})
         return None
 
-    # --- the cloud's view ---------------------------------------------------------------------
-
-    def device_connection_changed(self, device: Device, connected: bool) -> None:
-        if self.agent is not None:
-            self.agent.device_presence(connected)
-
-    def agent_receive(self, name: str, wire: Any) -> None:
-        if self.agent is not None:
-            self.agent.receive(name, wire)
-
     def software_version(self, side: str) -> str:
-        if side == "device" and self.device is not None:
-            return software_version(self.device.impos)
-        return software_version(self.profile.default_impos)
+        """What imp.getsoftwareversion() reports on ``side`` ("device" or "agent")."""
+        owner = self.device if side == "device" and self.device is not None else self.agent
+        if owner is None:
+            return software_version(self.profile.default_impos)
+        return owner.software_version()

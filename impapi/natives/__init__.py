@@ -68,4 +68,4 @@ def install(host: Any) -> None:
         ns = _SETS[key] = _native_set(host)
     vm.install(vm.root, ns, host)
     if host.side != "device":
-        vm.root["imp"]["configparams"] = vm.to_squirrel({"deviceid": owner.sim.device.id if owner.sim.device else ""})
+        vm.root["imp"]["configparams"] = vm.to_squirrel({"deviceid": owner.relay.device_id})

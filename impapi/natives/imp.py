@@ -84,12 +84,12 @@ def getmemoryfree(host: Any) -> int:
 
 @imp.native(BOTH)
 def getsoftwareversion(host: Any) -> str:
-    return host.owner.sim.software_version(host.side)
+    return host.owner.software_version()
 
 
 @imp.native((DEVICE,))
 def getbootromversion(host: Any) -> str:
-    return host.owner.sim.software_version("device")
+    return host.owner.software_version()
 
 
 @imp.native((DEVICE,))

@@ -36,8 +36,7 @@ def send(host: Any, name: str, data: Any) -> int:
     rc = host.owner.reach_server(host)
     if rc:
         return rc
-    sim = host.owner.sim
-    sim.clock.schedule(sim.config.message_latency_us, sim.agent_receive, name, wire)
+    host.owner.relay.to_agent(name, wire)
     return 0
 
 
@@ -57,9 +56,7 @@ def _register(host: Any, name: str, callback: Any) -> None:
 def device_send(host: Any, name: str, data: Any) -> None:
     name = _name(name, "device.send")
     wire = _wire(data, "device.send")
-    sim = host.owner.sim
-    if sim.device is not None and sim.device.connected:  # otherwise lost, not queued (§3.3)
-        sim.clock.schedule(sim.config.message_latency_us, sim.device.receive, name, wire)
+    host.owner.relay.to_device(name, wire)
 
 
 @device.native((AGENT,), name="on")
@@ -84,6 +81,5 @@ def isconnected(host: Any) -> bool:
 
 @device.native((AGENT,))
 def info(host: Any) -> dict:
-    sim = host.owner.sim
-    return {"id": sim.device.id if sim.device else "", "isconnected": host.owner.device_connected,
+    return {"id": host.owner.relay.device_id, "isconnected": host.owner.device_connected,
             "ipaddress": "192.0.2.1" if host.owner.device_connected else ""}
