@@ -15,6 +15,7 @@ from .profiles import software_version
 from .serialize import from_wire
 
 if TYPE_CHECKING:
+    from .cloud import Cloud
     from .environment import Environment
     from .relay import Relay
 
@@ -23,7 +24,7 @@ AGENT_MEMORY = 1024 * 1024  # imp-api.md has no figure for agents; generous, con
 
 class Agent:
     def __init__(self, env: "Environment", source: str, filename: str, agent_id: str, *, relay: "Relay",
-                 impos: str) -> None:
+                 cloud: "Cloud", impos: str) -> None:
         self.env = env
         self.clock = env.clock
         self.relay = relay
@@ -38,6 +39,7 @@ class Agent:
         self.device_connected = False
         self._presence = 0
         self.restarts = 0
+        cloud.agent_deployments.subscribe(self.deployed)
 
     def start(self) -> None:
         if self.host is not None:
@@ -55,6 +57,13 @@ class Agent:
         self.host = host
         host.start()
         host.after_event()
+
+    def deployed(self, source: str | None, filename: str | None) -> None:
+        """A deployment: the agent restarts at once, with new code if it brings some."""
+        if source is not None:
+            self.source = source
+            self.filename = filename or self.filename
+        self.start()
 
     # --- how runs end -------------------------------------------------------------------------
 

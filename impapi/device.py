@@ -2,7 +2,8 @@
 
 What survives what follows imp-api.md §5-§6: the SPI flash, user configuration and RTC survive
 everything; nv survives deep sleep and snooze only; timers, handlers and the send-timeout policy
-die with the VM; ``hardware.millis()`` restarts at every boot."""
+die with the VM; ``hardware.millis()`` restarts at every boot. How updates reach the running app
+is the device's :class:`~impapi.lifecycle.UpdateLifecycle` (``device.updates``)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from . import constants as C
 from .flash import SpiFlash
 from .halt import DeepSleep, Halt, Restart, Snooze
 from .host import ScriptHost
+from .lifecycle import UpdateLifecycle, restart_for
 from .profiles import Profile, software_version
-from .cloud import restart_for
 from .serialize import SerialisationError, from_wire, to_wire, wire_size
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class Device:
         self.network = network
         self.cloud = cloud
         self.relay = relay
+        self.updates = UpdateLifecycle(env, self, cloud)  # polite deployment, the device's side
         self.source = source
         self.filename = filename
         self.spare_vm: Any = None  # (VM, the ScriptHost that used it last): see ScriptHost
@@ -103,7 +105,7 @@ class Device:
         self._pending_event = None
         self._end_run()
         if self.connected and self.cloud.pending:
-            wakereason = self.cloud.install(self, wakereason, path)
+            wakereason = self.updates.install(wakereason, path)
         self._set_state("running")
         self.boots += 1
         self.boot_us = self.clock.now_us
@@ -148,7 +150,7 @@ class Device:
             return  # a run something else already ended
         self.crash_streak = 0
         if isinstance(h, DeepSleep):
-            self.cloud.deferred(host)
+            self.updates.deferred(host)
             self._save_nv(host)
             self._sleep_until(h.wake_us, C.WAKEREASON_TIMER, "asleep")
         elif isinstance(h, Snooze):
@@ -160,8 +162,7 @@ class Device:
                 self.env.log.add(self.clock.now_us, "lastexitcode", h.exit_code)
             path = getattr(h, "update_path", None)
             if path is None:
-                told = any(id(host) in u.notified for u in self.cloud.pending.values())
-                path = "polite" if told and h.wakereason == C.WAKEREASON_SW_RESTART else "restart"
+                path = "polite" if self.updates.told(host) and h.wakereason == C.WAKEREASON_SW_RESTART else "restart"
             if h.cold:
                 if self.connected:
                     self.set_connected(False)
@@ -179,9 +180,9 @@ class Device:
                 return
         self.boot(wakereason, path)
 
-    def update_restart(self, path: str, in_squirrel: bool) -> None:
+    def restart_for_update(self, path: str, in_squirrel: bool) -> None:
         """End the run so the pending updates install (an impOS update as a cold boot)."""
-        has_impos = "impos" in self.cloud.pending
+        has_impos = self.updates.impos_pending()
         if in_squirrel:
             raise restart_for(path, has_impos)
         if self.host is not None:
@@ -298,9 +299,12 @@ class Device:
         self.env.log.add(now, "status", "Device connected" if on else "Device disconnected")
         if on:
             self._watch_link()
-        elif self._link_watch is not None:
-            self._link_watch.cancel()
-            self._link_watch = None
+            self.updates.online()
+        else:
+            if self._link_watch is not None:
+                self._link_watch.cancel()
+                self._link_watch = None
+            self.updates.offline()
         self.relay.presence(on)
 
     def _watch_link(self) -> None:
@@ -341,7 +345,7 @@ class Device:
         if not attempt.ok:
             raise Snooze()
         self.set_connected(True)
-        self.cloud.device_online(self, in_squirrel=True)  # may end the run for an update
+        self.updates.announce(in_squirrel=True)  # may end the run for an update
         return 0
 
     def connect_async(self, host: ScriptHost, callback: Any, timeout_s: float) -> None:
@@ -359,7 +363,7 @@ class Device:
             return
         if attempt.ok:
             self.set_connected(True)
-            self.cloud.device_online(self, in_squirrel=False)
+            self.updates.announce(in_squirrel=False)
         if callback is not None and host.alive:
             host._fire(callback, (attempt.reason,))
 

@@ -107,7 +107,6 @@ class Simulation:
                                      keep_history=keep_history)
         self.clock: Clock = env.clock
         self.log: Log = env.log
-        self.cloud = Cloud(env, self)
         self.network = Network()
         self.relay = relay = Relay(env)
         self.profile = imp if isinstance(imp, Profile) else get_profile(imp)
@@ -115,6 +114,7 @@ class Simulation:
         agent_src = _source(agent, "agent", self.load_options)
         if dev_src is None and agent_src is None:
             raise ValueError("a simulation needs device code, agent code or both")
+        self.cloud = Cloud(env, device_code=dev_src[0] if dev_src else None)
         self.device: Device | None = None
         self.agent: Agent | None = None
         device_id = make_device_id(f"{seed}:{dev_src[1] if dev_src else agent_src[1]}")
@@ -131,7 +131,7 @@ class Simulation:
                 self.device.impos = impos
         if agent_src is not None:
             self.agent = Agent(env, agent_src[0], agent_src[1], device_id[::-1][:12], relay=relay,
-                               impos=self.profile.default_impos)
+                               cloud=self.cloud, impos=self.profile.default_impos)
         relay.device, relay.agent = self.device, self.agent
         if start:
             self.start()
