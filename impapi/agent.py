@@ -33,13 +33,16 @@ class Agent:
         self.filename = filename
         self.spare_vm: Any = None  # (VM, the ScriptHost that used it last): see ScriptHost
         self.id = agent_id
-        self.url = f"https://agent.electricimp.com/{agent_id}"
         self.saved: Any = {}
         self.host: ScriptHost | None = None
         self.device_connected = False
         self._presence = 0
         self.restarts = 0
         cloud.agent_deployments.subscribe(self.deployed)
+
+    @property
+    def url(self) -> str:
+        return f"https://agent.electricimp.com/{self.id}"
 
     def start(self) -> None:
         if self.host is not None:

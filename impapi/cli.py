@@ -20,7 +20,7 @@ from .builder.load import add_load_arguments, load_options_from_args
 from .durations import format_duration, parse_duration
 from .log import LogEntry
 from .profiles import PROFILES
-from .scenario import Scenario, apply, load_toml, parse_at
+from .scenario import Scenario, load_toml, parse_at
 from .simulation import DEFAULT_IMP, Simulation, compile_problem, load_code
 from .testing.cli_test import add_test_parser, cmd_test
 from .testing.fuzz_cli import add_fuzz_parser, cmd_fuzz
@@ -141,12 +141,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ReaderGone from None  # not an error of the app's: its try/catch must not see it
 
     try:
-        sim = Simulation(device=codes.get(scn.device), agent=codes.get(scn.agent), imp=scn.imp, seed=scn.seed,
-                         flash=args.flash, impos=args.impos, start=False, tie_seed=scn.tie_seed,
-                         log_sink=None if args.quiet else show,
-                         keep_history=bool(args.timeline), load=load)
-        sim.start()
-        apply(scn, sim)
+        sim = Simulation.from_scenario(scn, device=codes.get(scn.device), agent=codes.get(scn.agent),
+                                       flash=args.flash, impos=args.impos, log_sink=None if args.quiet else show,
+                                       keep_history=bool(args.timeline), load=load)
         interrupted = []
 
         def on_sigint(signum: int, frame: object) -> None:
@@ -157,7 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         previous = signal.signal(signal.SIGINT, on_sigint)
         try:
-            sim.run(for_us=None if args.until_idle else scn.duration_us, until_idle=args.until_idle)
+            sim.play(scn, until_idle=args.until_idle)
         finally:
             signal.signal(signal.SIGINT, previous)
         if interrupted:  # the run saved the flash image as it stopped

@@ -61,8 +61,9 @@ Events are kept in time order; events at the same time happen in the order writt
 Python: :func:`parse_at` and :func:`load_toml` make :class:`ScenarioEvent` and :class:`Scenario`
 values (frozen; they can also be built directly, with the same validation);
 :meth:`Scenario.to_toml` / :meth:`Scenario.save` and :meth:`Scenario.to_cli_args` write them back
-in forms that parse to equal values; :func:`apply` schedules them on a simulation and
-:func:`simulate` builds, applies and runs one.
+in forms that parse to equal values; :func:`apply` schedules them on a simulation.
+:meth:`impapi.Simulation.play` replays one from the start, exactly as ``impsim run`` does, and
+returns an :class:`impapi.replay.Replay`.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 try:
     import tomllib
@@ -89,8 +90,9 @@ from .durations import format_duration, parse_duration
 from .profiles import PROFILES, parse_impos
 
 if TYPE_CHECKING:
-    from .clock import Timer
-    from .simulation import Simulation
+    from .clock import Clock, Timer
+    from .cloud import Cloud
+    from .log import Log
 
 __all__ = [
     "EVENTS",
@@ -100,12 +102,13 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "ScenarioEvent",
+    "World",
     "apply",
     "load_toml",
     "loads_toml",
     "parse_at",
     "parse_event",
-    "simulate",
+    "read_code",
 ]
 
 
@@ -694,28 +697,63 @@ def _toml_event(entry: dict, index: int, name: Any, base: Path) -> ScenarioEvent
 # --- applying -----------------------------------------------------------------------------------
 
 
-def apply(scenario: Scenario, sim: Simulation, *, start_us: int | None = None) -> list[Timer]:
-    """Schedule the scenario's events on ``sim``'s clock, at ``start_us`` (default: now) plus
-    each event's offset. Deployed code is read now, so a missing file fails before the run.
-    Each event writes a ``[Sim]`` line to the log. Returns the timers (cancellable)."""
-    if isinstance(scenario, ScenarioEvent):
-        scenario = Scenario((scenario,))
-    start = sim.clock.now_us if start_us is None else start_us
-    kinds = {e.kind for e in scenario.events}
+class World(Protocol):
+    """What a scenario acts on: :class:`impapi.Simulation` is one. ``device`` and ``agent`` are
+    None when the simulation has no such code; deployed files load with ``load_options``
+    (None: the defaults)."""
+
+    clock: Clock
+    log: Log
+    cloud: Cloud
+    device: Any
+    agent: Any
+    load_options: LoadOptions | None
+
+    def power_cycle(self) -> None: ...
+
+    def power_off(self) -> None: ...
+
+    def power_on(self) -> None: ...
+
+    def outage(self, start: str | int | float, duration: str | int | float | None) -> None: ...
+
+    def agent_to_device(self, name: str, data: Any = None) -> None: ...
+
+    def http(self, method: str, path: str, body: str, *, on_response: Any) -> Any: ...
+
+
+def read_code(scenario: Scenario | ScenarioEvent, sim: World) -> dict[str, str]:
+    """Check that ``scenario`` fits ``sim`` and read the code it deploys, by path, so that a
+    missing file or an event the simulation cannot take is an error before anything runs."""
+    events = (scenario,) if isinstance(scenario, ScenarioEvent) else scenario.events
+    kinds = {e.kind for e in events}
     if "http" in kinds and sim.agent is None:
         raise ScenarioError("the scenario sends HTTP requests to the agent, but the simulation has no agent code")
     if "message" in kinds and sim.device is None:
         raise ScenarioError("the scenario sends messages to the device, but the simulation has no device code")
     sources: dict[str, str] = {}
-    for e in scenario.events:
+    for e in events:
         if isinstance(e.arg, Deploy):
             for path in (e.arg.device, e.arg.agent):
                 if path and path not in sources:
                     sources[path] = _read_code(path, e, sim.load_options)
+    return sources
+
+
+def apply(scenario: Scenario | ScenarioEvent, sim: World, *, start_us: int | None = None,
+          code: dict[str, str] | None = None) -> list[Timer]:
+    """Schedule the scenario's events on ``sim``'s clock, at ``start_us`` (default: now) plus
+    each event's offset. Deployed code is read now (or taken from ``code``, what
+    :func:`read_code` returned), so a missing file fails before the run. Each event writes a
+    ``[Sim]`` line to the log. Returns the timers (cancellable)."""
+    if isinstance(scenario, ScenarioEvent):
+        scenario = Scenario((scenario,))
+    sources = read_code(scenario, sim) if code is None else code
+    start = sim.clock.now_us if start_us is None else start_us
     return [sim.clock.schedule_at(start + e.at_us, _run_event, sim, e, sources) for e in scenario.events]
 
 
-def _run_event(sim: Simulation, e: ScenarioEvent, sources: dict[str, str]) -> None:
+def _run_event(sim: World, e: ScenarioEvent, sources: dict[str, str]) -> None:
     sim.log.add(sim.clock.now_us, "impsim", f"Scenario: {e.describe()}")
     arg: Any = e.arg
     kind = e.kind
@@ -725,7 +763,7 @@ def _run_event(sim: Simulation, e: ScenarioEvent, sources: dict[str, str]) -> No
         device_source = sources[arg.device] if arg.device else None
         agent_source = sources[arg.agent] if arg.agent else None
         if arg.device is None and arg.agent is None:
-            device_source = _current_device_source(sim)
+            device_source = sim.cloud.device_code  # a new version of the code the cloud has
         sim.cloud.deploy(device_source, agent_source, force=kind == "force-deploy",
                          device_file=arg.device, agent_file=arg.agent)
     elif kind == "power-cycle":
@@ -748,35 +786,6 @@ def _run_event(sim: Simulation, e: ScenarioEvent, sources: dict[str, str]) -> No
 
         sim.http(arg.method, arg.path, arg.body, on_response=answered)
     # "advance": nothing but the log line
-
-
-def simulate(scenario: Scenario, **overrides: Any) -> Simulation:
-    """Build a :class:`~impapi.Simulation` from the scenario's code, imp and seed (``overrides``
-    are passed to it and win), apply the scenario and run it for its duration (or until idle)."""
-    from .simulation import Simulation
-
-    kwargs: dict[str, Any] = {"device": scenario.device, "agent": scenario.agent}
-    if scenario.imp is not None:
-        kwargs["imp"] = scenario.imp
-    if scenario.seed is not None:
-        kwargs["seed"] = scenario.seed
-    if scenario.tie_seed is not None:
-        kwargs["tie_seed"] = scenario.tie_seed
-    kwargs.update(overrides)
-    sim = Simulation(**kwargs)
-    apply(scenario, sim, start_us=0)
-    if scenario.duration_us is None:
-        sim.run(until_idle=True)
-    else:
-        sim.run(for_us=scenario.duration_us - sim.clock.now_us)
-    return sim
-
-
-def _current_device_source(sim: Simulation) -> str | None:
-    pending = getattr(sim.cloud, "pending", {}).get("squirrel")
-    if pending is not None and getattr(pending, "device_source", None) is not None:
-        return pending.device_source
-    return sim.device.source if sim.device is not None else None
 
 
 def _read_code(path: str, e: ScenarioEvent, load: LoadOptions) -> str:

@@ -3,6 +3,10 @@
     sim = Simulation(device="app.device.nut", agent="app.agent.nut", imp="imp003")
     sim.run(for_="2d")
     print(sim.log.text())
+
+It builds the :class:`~impapi.environment.Environment` and the parts on it (device, agent,
+cloud, relay, network), says what the world does to them (power, outages, messages, HTTP) and
+plays scenarios (:meth:`Simulation.play`, the one path every entry point replays through).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
+
+from dataclasses import replace
 
 from .agent import Agent
 from .builder import BuildError, LoadedCode, LoadOptions, build_app
@@ -26,6 +32,8 @@ from .log import Log, LogEntry
 from .network import Network
 from .profiles import Profile, get_profile, software_version
 from .relay import Relay
+from .replay import Replay
+from .scenario import Scenario, ScenarioError, apply, read_code
 from .serialize import python_to_wire
 
 DEFAULT_IMP = "imp003"  # has nv, deep sleep and SPI flash: the common imp API surface
@@ -117,7 +125,10 @@ class Simulation:
         self.cloud = Cloud(env, device_code=dev_src[0] if dev_src else None)
         self.device: Device | None = None
         self.agent: Agent | None = None
-        device_id = make_device_id(f"{seed}:{dev_src[1] if dev_src else agent_src[1]}")
+        # The IDs follow from what the user names, the seed and the code file's name, so a run is
+        # the same wherever the files are.
+        self._code_name = Path(dev_src[1] if dev_src else agent_src[1]).name
+        device_id, agent_id = _ids(seed, self._code_name)
         if dev_src is not None:
             fl = None
             if self.profile.has_spiflash:
@@ -130,24 +141,119 @@ class Simulation:
             if impos:
                 self.device.impos = impos
         if agent_src is not None:
-            self.agent = Agent(env, agent_src[0], agent_src[1], device_id[::-1][:12], relay=relay,
+            self.agent = Agent(env, agent_src[0], agent_src[1], agent_id, relay=relay,
                                cloud=self.cloud, impos=self.profile.default_impos)
         relay.device, relay.agent = self.device, self.agent
+        self._started = False
         if start:
             self.start()
 
     def start(self) -> None:
         """Start the agent and power the device on, at the current virtual time."""
+        self._started = True
         if self.agent is not None:
             self.agent.start()
         self.power_on()
 
-    def play(self, scenario: Any, **options: Any) -> Any:
-        """Play a :class:`~impapi.scenario.Scenario` from now; returns the run the checks of
-        :mod:`impapi.testing.checks` take."""
-        from .testing.fuzz.run import play
+    @property
+    def started(self) -> bool:
+        """Whether anything has happened yet (:meth:`start`, or a part driven directly)."""
+        return (self._started or self.clock.now_us != 0 or not self.clock.idle
+                or (self.device is not None and self.device.state != "off")
+                or (self.agent is not None and self.agent.restarts > 0))
 
-        return play(self, scenario, **options)
+    # --- scenarios ------------------------------------------------------------------------------
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario, **options: Any) -> "Simulation":
+        """A simulation, not started yet, of the scenario's code, imp, seed and tie seed
+        (``options`` go to the constructor and win): what ``impsim run`` builds before it plays
+        the scenario (:meth:`play`)."""
+        kwargs: dict[str, Any] = {"device": scenario.device, "agent": scenario.agent, "start": False}
+        for key in ("imp", "seed", "tie_seed"):
+            if getattr(scenario, key) is not None:
+                kwargs[key] = getattr(scenario, key)
+        kwargs.update(options)
+        return cls(**kwargs)
+
+    def play(self, scenario: Scenario, *, duration: str | int | None = None, tie_seed: int | None | str = "scenario",
+             until_idle: bool = False, coverage: Any = None) -> Replay:
+        """Play ``scenario`` and return the :class:`~impapi.replay.Replay`.
+
+        Every way of running a scenario comes through here (``impsim run`` with ``--scenario``
+        or ``--at``, this method, the fuzzer's replays), so one scenario gives one log, byte for
+        byte: the simulation is started, the scenario's events are scheduled from that moment,
+        and it runs for the scenario's duration.
+
+        A simulation that has not started yet (``start=False``, :meth:`from_scenario`) takes
+        the scenario's seed and tie seed and is started here. One that has started plays the
+        scenario from its current time; its seeds took effect as it started, so a scenario that
+        names other ones is refused.
+
+        ``duration``: how long to run when the scenario does not say (``"2d"``, or seconds).
+        ``tie_seed``: the same-instant order, instead of the scenario's (None: first in, first
+        out). ``until_idle``: run until nothing is scheduled instead. ``coverage``: a line
+        coverage collector for the run (see :class:`~impapi.environment.Environment`); at the
+        end it also gets the VMs still running."""
+        seed = scenario.seed if scenario.seed is not None else self.seed
+        if tie_seed == "scenario":
+            tie_seed = scenario.tie_seed if scenario.tie_seed is not None else self.env.tie_seed
+        fresh = not self.started
+        if fresh:
+            if seed != self.seed or tie_seed != self.env.tie_seed:
+                self._reseed(seed, tie_seed)  # type: ignore[arg-type]
+        else:
+            for what, wanted, have in (("seed", seed, self.seed), ("tie seed", tie_seed, self.env.tie_seed)):
+                if wanted != have:
+                    raise ScenarioError(
+                        f"the scenario is played with {what} {wanted}, but this simulation started with "
+                        f"{have}: make it with start=False (play() then starts it) or with that {what}")
+        if until_idle:
+            run_us = None
+        elif scenario.duration_us is not None:
+            run_us = scenario.duration_us
+        elif duration is not None:
+            run_us = parse_duration(duration)
+        else:
+            raise ValueError("the scenario has no duration: give it one, or pass duration= (e.g. '2d')")
+        code = read_code(scenario, self)  # a missing file is an error before anything runs
+        replay = Replay(self, self._as_played(scenario, seed, run_us), tie_seed=tie_seed,  # type: ignore[arg-type]
+                        start_us=self.clock.now_us)
+        if coverage is not None:
+            self.coverage = coverage
+        if fresh:
+            self.start()
+        apply(scenario, self, start_us=replay.start_us, code=code)
+        if run_us is None:
+            self.run(until_idle=True)
+        else:
+            self.run(for_us=replay.start_us + run_us - self.clock.now_us)
+        if coverage is not None:
+            self.collect_coverage()
+        return replay
+
+    def _reseed(self, seed: int, tie_seed: int | None) -> None:
+        self.env.reseed(seed, tie_seed)
+        device_id, agent_id = _ids(seed, self._code_name)
+        if self.device is not None:
+            self.device.id = device_id
+        if self.agent is not None:
+            self.agent.id = agent_id
+
+    def _as_played(self, scenario: Scenario, seed: int, run_us: int | None) -> Scenario:
+        """The scenario with what this simulation runs: its code files, imp, seed, duration."""
+        changes: dict[str, Any] = {}
+        for side, part in (("device", self.device), ("agent", self.agent)):
+            path = _real_file(part.filename) if part is not None else None
+            if path is not None and path != getattr(scenario, side):
+                changes[side] = path
+        if self.profile.name != (scenario.imp or DEFAULT_IMP):
+            changes["imp"] = self.profile.name
+        if scenario.seed is None and seed:
+            changes["seed"] = seed
+        if scenario.duration_us is None and run_us is not None:
+            changes["duration_us"] = run_us
+        return replace(scenario, **changes) if changes else scenario
 
     # --- what the environment holds -----------------------------------------------------------
 
@@ -240,6 +346,29 @@ class Simulation:
             self.flash.sync()
         return self
 
+    def collect_coverage(self) -> None:
+        """Hand the VMs still running to the coverage hook (a run's end does not close them)."""
+        collector = self.env.coverage
+        if collector is None:
+            return
+        for owner in (self.device, self.agent):
+            host = owner.host if owner is not None else None
+            if host is not None and host.alive:
+                collector.collect(host.vm)
+
+    def close(self) -> None:
+        """Free the VMs now rather than whenever the garbage collector gets to them (the record
+        stays readable)."""
+        for owner in (self.device, self.agent):
+            host = owner.host if owner is not None else None
+            if host is not None:
+                host.stop()
+                if not host.vm.closed:
+                    try:
+                        host.vm.close()
+                    except Exception:  # still running: the garbage collector will close it
+                        pass
+
     @property
     def flash(self) -> SpiFlash | None:
         return self.device.flash if self.device is not None else None
@@ -289,3 +418,23 @@ class Simulation:
         if owner is None:
             return software_version(self.profile.default_impos)
         return owner.software_version()
+
+
+def simulate(scenario: Scenario, **overrides: Any) -> Simulation:
+    """Build a simulation from the scenario's code, imp and seeds (``overrides`` go to the
+    constructor and win), play the scenario for its duration (or until idle) and return it."""
+    seeds = {key: overrides[key] for key in ("seed", "tie_seed") if key in overrides}
+    if seeds:
+        scenario = replace(scenario, **seeds)
+    sim = Simulation.from_scenario(scenario, **overrides)
+    return sim.play(scenario, until_idle=scenario.duration_us is None).sim
+
+
+def _ids(seed: int, code_name: str) -> tuple[str, str]:
+    """(device ID, agent ID) for ``seed`` and the name of the code file (not its path)."""
+    device_id = make_device_id(f"{seed}:{code_name}")
+    return device_id, device_id[::-1][:12]
+
+
+def _real_file(path: str) -> str | None:
+    return os.path.abspath(path) if "\n" not in path and os.path.isfile(path) else None

@@ -15,8 +15,8 @@ from impapi.scenario import (
     apply,
     loads_toml,
     parse_at,
-    simulate,
 )
+from impapi.simulation import simulate
 
 POLITE = '''
     server.onshutdown(function(reason) {

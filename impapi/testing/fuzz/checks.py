@@ -1,7 +1,8 @@
 """Checks over a played run, drawn from the polite-deployment best practices (the seed,
 ``polite-impos-deployment.txt``).
 
-Each check takes a :class:`~impapi.testing.fuzz.run.Run` (what :func:`play` returns) and raises a
+Each check takes a :class:`~impapi.testing.fuzz.run.Run` (what :func:`play` returns; the
+:class:`~impapi.replay.Replay` :meth:`impapi.Simulation.play` returns will do) and raises a
 :class:`PoliteViolation` — an ``AssertionError`` — whose message names the rule, quotes the
 seed, says when it happened and points at the app's ``file:line`` when it can. ``polite(run)``
 runs the default set. Definitions:
@@ -246,6 +247,7 @@ def _handler_first(run: Run, when: str = "always") -> Iterator[PoliteViolation]:
 
 def handler_registered_first(run: Run, *, when: str = "always") -> None:
     """The shutdown handler is registered before the first server contact of every boot."""
+    run = Run.of(run)
     _raise_first(_handler_first(run, when))
 
 
@@ -276,6 +278,7 @@ def _restart_before_sleep(run: Run) -> Iterator[PoliteViolation]:
 
 def restart_before_sleep(run: Run) -> None:
     """When the handler has heard of an update, the app restarts before it deep-sleeps."""
+    run = Run.of(run)
     _raise_first(_restart_before_sleep(run))
 
 
@@ -365,6 +368,7 @@ def _update_applied(run: Run, bound: str | int = "1h", since: str = "announced")
 
 def update_applied_within(run: Run, bound: str | int = "1h", *, since: str = "announced") -> None:
     """A pending update is applied within ``bound`` of the device hearing of it."""
+    run = Run.of(run)
     _raise_first(_update_applied(run, bound, since))
 
 
@@ -488,6 +492,7 @@ def _mid_write(run: Run, paths: Iterable[str] = ("no-handler", "deadline"),
 def no_forced_update_mid_write(run: Run, *, paths: Iterable[str] = ("no-handler", "deadline"),
                                critical: Any = None) -> None:
     """No update the app did not consent to ends a boot while it is mid-write."""
+    run = Run.of(run)
     _raise_first(_mid_write(run, paths, critical))
 
 
@@ -528,6 +533,7 @@ def _data_persists(run: Run, declare: Callable[[Run], Iterable[Any]] | None = No
 
 def data_persists(run: Run, *, declare: Callable[[Run], Iterable[Any]] | None = None) -> None:
     """What the app claimed stored is still in the flash at the end (see the module docstring)."""
+    run = Run.of(run)
     _raise_first(_data_persists(run, declare))
 
 
@@ -578,6 +584,7 @@ def _crash_loop(run: Run, boots: int | None = None) -> Iterator[PoliteViolation]
 
 def no_crash_loop(run: Run, *, boots: int | None = None) -> None:
     """No ``boots`` (default ``Config.crash_loop_boots``) error restarts in a row."""
+    run = Run.of(run)
     _raise_first(_crash_loop(run, boots))
 
 
@@ -609,6 +616,7 @@ def _simultaneous(run: Run, window_us: int = 0) -> Iterator[PoliteViolation]:
 
 def no_simultaneous_restart(run: Run, *, window_us: int = 0) -> None:
     """Device and agent do not restart at the same instant."""
+    run = Run.of(run)
     _raise_first(_simultaneous(run, window_us))
 
 
@@ -694,6 +702,7 @@ def violations(run: Run, *, only: Iterable[str] | str = "all", bound: str | int 
                crash_boots: int | None = None, window_us: int = 0,
                extra: Iterable[Callable[[Run], Any]] = ()) -> list[PoliteViolation]:
     """Every check's first violation (in the order of :data:`CHECKS`, then ``extra``)."""
+    run = Run.of(run)
     options: dict[str, dict[str, Any]] = {
         "handler-first": {"when": handler_when},
         "update-applied": {"bound": bound, "since": since},

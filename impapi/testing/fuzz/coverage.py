@@ -53,13 +53,7 @@ class CoverageCollector:
 
 def collect_live(sim: Any) -> None:
     """Take the coverage of the VMs still running at the end of a run."""
-    collector = sim.coverage
-    if collector is None:
-        return
-    for owner in (sim.device, sim.agent):
-        host = getattr(owner, "host", None) if owner is not None else None
-        if host is not None and host.alive:
-            collector.collect(host.vm)
+    sim.collect_coverage()
 
 
 # --- the lines that can run ------------------------------------------------------------------

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from impapi.durations import MS, H, M, S, format_duration
+from impapi.replay import Replay
 from impapi.scenario import Deploy, Message, Scenario, ScenarioEvent, apply
 
 from . import checks as _checks
@@ -51,15 +52,15 @@ class PoliteMachine(RuleBasedStateMachine):
         super().__init__()
         from impapi.simulation import Simulation
 
-        kwargs: dict[str, Any] = {"device": self.device, "agent": self.agent, "start": False, "load": self.load}
+        seed = ties.tie_seed()
+        kwargs: dict[str, Any] = {"device": self.device, "agent": self.agent, "start": False, "tie_seed": seed,
+                                  "load": self.load}
         if self.imp:
             kwargs["imp"] = self.imp
         self.sim = Simulation(**kwargs)
-        seed = ties.tie_seed()
-        self.sim.clock.tie_break = ties.clock_tie_break(seed)
         self.recorded: list[ScenarioEvent] = []
-        self.run = Run(self.sim, Scenario(device=_abs(self.device), agent=_abs(self.agent), imp=self.imp),
-                       tie_seed=seed, claim=self.claim)
+        played = Scenario(device=_abs(self.device), agent=_abs(self.agent), imp=self.imp)
+        self.run = Run(Replay(self.sim, played, tie_seed=seed, start_us=0), claim=self.claim)
         self.sim.start()
 
     # --- the world --------------------------------------------------------------------------

@@ -1,15 +1,17 @@
-"""Playing a scenario against an app: :func:`play` and the :class:`Run` it returns.
+"""The run the checks read: :class:`Run`, an analysis of the core's
+:class:`~impapi.replay.Replay`, and :func:`play`, which makes one.
 
-A run is built the way ``impsim run ... --at ...`` builds it (``Simulation(..., start=False)``,
-``start()``, the scenario applied from time 0, then run for its duration), so the command a
-failure prints replays it byte for byte. Besides the simulation's own record (``sim.events``,
-``sim.log``, the flash's operation log), a run keeps what the checks need and the simulation
-does not record:
+:func:`play` builds the simulation the way ``impsim run`` does
+(:meth:`impapi.Simulation.from_scenario`) and plays the scenario through
+:meth:`impapi.Simulation.play`, the one replay path, so the command a failure prints replays it
+byte for byte; under hypothesis it also lets hypothesis choose the order of same-instant events
+(:mod:`.ties`). A run adds to the replay's record what the checks share:
 
-- the flash operations made by each boot (the operation index at every ``boot`` event);
-- *claims*: when the device logs a line matching ``claim`` (default: starting with ``stored``),
-  the bytes its current boot has written so far, as they are at that moment — the data the app
-  says is safe, compared with the flash at the end by ``checks.data_persists``;
+- the device's boots (:meth:`Run.boots`), each with the flash operations it made and the
+  updates installed as it started;
+- *claims*: the device log lines matching ``claim`` (default: starting with ``stored``), with
+  the bytes their boot had written so far as they were at that moment — the data the app says
+  is safe, compared with the flash at the end by ``checks.data_persists``;
 - optionally, the app lines the VMs executed (:mod:`.coverage`).
 """
 
@@ -19,28 +21,26 @@ import os
 import re
 import shlex
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Union
+from typing import Any, Callable, Union
 
-from impapi.durations import parse_duration
 from impapi.events import Event, EventLog
 from impapi.log import LogEntry
-from impapi.scenario import Scenario, apply
+from impapi.replay import Replay
+from impapi.scenario import Deploy, Scenario
+from impapi.simulation import Simulation
 
 from . import ties
-from .coverage import CoverageCollector, collect_live
+from .coverage import CoverageCollector
 from .source import AppSource
-
-if TYPE_CHECKING:
-    from impapi.simulation import Simulation
 
 __all__ = ["DEFAULT_CLAIM", "Boot", "Claim", "Run", "play"]
 
 DEFAULT_CLAIM = r"^stored\b"
 
-SimSpec = Union["Simulation", Callable[[], "Simulation"], str, os.PathLike, tuple, dict, None]
+SimSpec = Union[Simulation, Callable[[], Simulation], str, os.PathLike, tuple, dict, None]
 
 
 @dataclass(frozen=True)
@@ -74,63 +74,65 @@ class Boot:
         return self.applied[0].data.get("path") if self.applied else None
 
 
-class _Recorder(EventLog):
-    """The simulation's event list, also noting the flash operation index at every boot."""
-
-    def __init__(self, run: "Run", existing: list[Event]) -> None:
-        super().__init__(existing)
-        self._run = run
-
-    def append(self, event: Event) -> None:  # type: ignore[override]
-        if event.kind == "boot":
-            run = self._run
-            run._boot_ops.append((len(self), run._op_count()))
-            dev = run.sim.device
-            run._boot_sources.append(dev.source if dev is not None else None)
-        super().append(event)
-
-
 class Run:
-    """A played scenario: the simulation after it, and views the checks share."""
+    """A played scenario, as the checks see it: the core's :class:`~impapi.replay.Replay` (the
+    simulation after the run and its record) and the views the checks share."""
 
-    def __init__(self, sim: "Simulation", scenario: Scenario, *, tie_seed: int | None = None,
-                 start_us: int = 0, claim: str | re.Pattern | None = DEFAULT_CLAIM) -> None:
-        self.sim = sim
-        self.scenario = scenario
-        self.tie_seed = tie_seed
-        self.start_us = start_us
-        self.claims: list[Claim] = []
-        self._boot_ops: list[tuple[int, int]] = []  # (event index, flash op index) per boot
-        self._boot_sources: list[str | None] = []  # the device code each boot ran
+    def __init__(self, replay: Replay, *, claim: str | re.Pattern | None = DEFAULT_CLAIM,
+                 coverage: CoverageCollector | None = None) -> None:
+        self.replay = replay
         self._claim_re = re.compile(claim) if isinstance(claim, str) else claim
-        self.coverage: CoverageCollector | None = None
-        self.device_source = sim.device.source if sim.device is not None else None
-        self.agent_source = sim.agent.source if sim.agent is not None else None
-        # Boots that happened before the run was observed (a Simulation started earlier).
-        for i, e in enumerate(sim.events):
-            if e.kind == "boot":
-                self._boot_ops.append((i, 0))
-                self._boot_sources.append(self.device_source)
-        sim.events = _Recorder(self, sim.events)
-        sim.log.add_sink(self._on_log)
+        self.coverage = coverage
+        self._claims: list[Claim] = []
+        self._lines_seen = 0
 
-    # --- recording ------------------------------------------------------------------------
+    @classmethod
+    def of(cls, run: "Run | Replay") -> "Run":
+        """A Run of ``run`` (what :meth:`impapi.Simulation.play` returns), with the default claims."""
+        if isinstance(run, Run):
+            return run
+        made = cls(run)
+        _note(made)
+        return made
+
+    @property
+    def sim(self) -> Simulation:
+        return self.replay.sim
+
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario as played (without the tie seed: see :attr:`tie_seed`)."""
+        return self.replay.scenario
+
+    @property
+    def tie_seed(self) -> int | None:
+        return self.replay.tie_seed
+
+    @property
+    def start_us(self) -> int:
+        return self.replay.start_us
+
+    @property
+    def device_source(self) -> str | None:
+        return self.replay.device_source
+
+    @property
+    def agent_source(self) -> str | None:
+        return self.replay.agent_source
+
+    @property
+    def claims(self) -> list[Claim]:
+        """The device log lines matching ``claim``, with what their boot had written by then."""
+        lines = self.replay.lines
+        if self._claim_re is not None and self._lines_seen < len(lines):  # a machine's run keeps growing
+            search = self._claim_re.search
+            self._claims += [Claim(line.entry.time_us, line.entry.text, line.boot, line.written, line.op_index)
+                             for line in lines[self._lines_seen:] if search(line.entry.text)]
+            self._lines_seen = len(lines)
+        return self._claims
 
     def _op_count(self) -> int:
-        fl = self.sim.flash
-        return len(fl._ops) if fl is not None else 0  # the list itself: ops copies it
-
-    def _on_log(self, entry: LogEntry) -> None:
-        if self._claim_re is None or entry.source != "device" or not self._claim_re.search(entry.text):
-            return
-        fl = self.sim.flash
-        if fl is None or not self._boot_ops:
-            return
-        first = self._boot_ops[-1][1]
-        ranges = _merge((op.addr, op.addr + op.length) for op in fl._ops[first:]
-                        if op.kind == "write" and op.result != 2)
-        self.claims.append(Claim(entry.time_us, entry.text, len(self._boot_ops) - 1,
-                                 tuple((lo, fl.peek(lo, hi - lo)) for lo, hi in ranges), len(fl._ops)))
+        return self.replay._op_count()
 
     # --- what happened --------------------------------------------------------------------
 
@@ -164,8 +166,8 @@ class Run:
         events = self.sim.events
         out: list[Boot] = []
         n_ops = self._op_count()
-        marks = self._boot_ops
-        for i, (ev_index, op_index) in enumerate(marks):
+        marks = self.replay.boots
+        for i, (ev_index, op_index, _) in enumerate(marks):
             e = events[ev_index]
             end_ev = marks[i + 1][0] if i + 1 < len(marks) else len(events)
             end_op = marks[i + 1][1] if i + 1 < len(marks) else n_ops
@@ -209,9 +211,10 @@ class Run:
         """The device code a boot ran (a deployment may have replaced the first), named after the
         file it was deployed from when the scenario says."""
         index = boot.index if isinstance(boot, Boot) else boot
-        if index is None or not 0 <= index < len(self._boot_sources):
+        marks = self.replay.boots
+        if index is None or not 0 <= index < len(marks):
             return self.device_app
-        source = self._boot_sources[index]
+        source = marks[index].source
         first = self.device_app
         if source is None or first is None or source == first.source:
             return first
@@ -232,8 +235,6 @@ class Run:
         return found
 
     def _deployed_files(self) -> list[str]:
-        from impapi.scenario import Deploy
-
         return [e.arg.device for e in self.scenario.events if isinstance(e.arg, Deploy) and e.arg.device]
 
     # --- reproduction -----------------------------------------------------------------------
@@ -246,7 +247,7 @@ class Run:
         return self._replay().to_toml(relative_to)
 
     def _replay(self) -> Scenario:
-        return replace(self.scenario, tie_seed=self.tie_seed)
+        return self.replay.replayable
 
     def save_scenario(self, path: str | os.PathLike) -> Path:
         path = Path(path)
@@ -261,15 +262,7 @@ class Run:
 
     def close(self) -> None:
         """Free the VMs (the run's record stays readable)."""
-        for owner in (self.sim.device, self.sim.agent):
-            host = getattr(owner, "host", None) if owner is not None else None
-            if host is not None:
-                host.stop()
-                if not host.vm.closed:
-                    try:
-                        host.vm.close()
-                    except Exception:  # still running: the GC will close it
-                        pass
+        self.sim.close()
 
     def __repr__(self) -> str:
         return f"<Run {len(self.scenario.events)} events, {len(self.sim.events)} sim events, tie_seed={self.tie_seed}>"
@@ -280,16 +273,6 @@ def _read(path: str) -> str | None:
         return Path(path).read_text(encoding="utf-8")
     except OSError:
         return None
-
-
-def _merge(ranges: Iterator[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[list[int]] = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], hi)
-        else:
-            out.append([lo, hi])
-    return [(lo, hi) for lo, hi in out]
 
 
 def _paths(spec: Any, scenario: Scenario) -> tuple[str | None, str | None]:
@@ -323,52 +306,22 @@ def play(sim: SimSpec, scenario: Scenario, *, duration: str | int | None = None,
     ``config``: an :class:`impapi.Config` for simulations made here.
     ``load``: how simulations made here load code (an :class:`impapi.builder.LoadOptions`).
     """
-    from impapi.simulation import Simulation
-
-    if tie_seed == "auto":
-        tie_seed = scenario.tie_seed if scenario.tie_seed is not None else ties.tie_seed()
-    made_here = not isinstance(sim, Simulation)
     if isinstance(sim, Simulation):
         s = sim
     elif callable(sim):
         s = sim()
     else:
         device, agent = _paths(sim, scenario)
-        kwargs: dict[str, Any] = {"device": device, "agent": agent, "start": False}
-        if scenario.imp is not None:
-            kwargs["imp"] = scenario.imp
-        if scenario.seed is not None:
-            kwargs["seed"] = scenario.seed
-        if config is not None:
-            kwargs["config"] = config
-        if load is not None:
-            kwargs["load"] = load
-        s = Simulation(**kwargs)
-        scenario = replace(scenario, device=_real_path(device) or scenario.device,
-                           agent=_real_path(agent) or scenario.agent)
-    fresh = s.clock.now_us == 0 and s.clock.idle and (s.device is None or s.device.state == "off")
-    if tie_seed is not None:
-        s.clock.tie_break = ties.clock_tie_break(tie_seed)
-    run = Run(s, scenario, tie_seed=tie_seed, start_us=s.clock.now_us, claim=claim)
+        s = Simulation.from_scenario(scenario, device=device, agent=agent, config=config, load=load)
+    if tie_seed == "auto":
+        # A started simulation's order was fixed as it started: only a fresh one can explore.
+        tie_seed = (scenario.tie_seed if scenario.tie_seed is not None else
+                    s.env.tie_seed if s.started else ties.tie_seed())
+    collector = None
     if coverage:
-        run.coverage = coverage if isinstance(coverage, CoverageCollector) else CoverageCollector()
-        s.coverage = run.coverage
-    if fresh:
-        s.start()
-    if not made_here:
-        scenario = _with_code_of(scenario, s)
-        run.scenario = scenario
-    apply(scenario, s, start_us=run.start_us)
-    if scenario.duration_us is not None:
-        run_us = scenario.duration_us
-    elif duration is not None:
-        run_us = parse_duration(duration)
-        run.scenario = replace(scenario, duration_us=run_us)
-    else:
-        raise ValueError("the scenario has no duration: give it one, or pass duration= (e.g. '2d')")
-    s.run(for_us=run.start_us + run_us - s.clock.now_us)
-    if coverage:
-        collect_live(s)
+        collector = coverage if isinstance(coverage, CoverageCollector) else CoverageCollector()
+    run = Run(s.play(scenario, duration=duration, tie_seed=tie_seed, coverage=collector), claim=claim,
+              coverage=collector)
     _note(run)
     return run
 
@@ -378,26 +331,3 @@ def _note(run: Run) -> None:
     hypothesis = sys.modules.get("hypothesis")
     if hypothesis is not None and hypothesis.currently_in_test_context():
         hypothesis.note(f"replay: {run.command()}")
-
-
-def _real_path(path: Any) -> str | None:
-    if path is None:
-        return None
-    text = os.fspath(path)
-    return os.path.abspath(text) if "\n" not in text and os.path.isfile(text) else None
-
-
-def _with_code_of(scenario: Scenario, sim: "Simulation") -> Scenario:
-    """Fill the scenario's device/agent from a simulation made elsewhere (for the command)."""
-    device = scenario.device or (_real_path(sim.device.filename) if sim.device else None)
-    agent = scenario.agent or (_real_path(sim.agent.filename) if sim.agent else None)
-    changes: dict[str, Any] = {}
-    if device != scenario.device:
-        changes["device"] = device
-    if agent != scenario.agent:
-        changes["agent"] = agent
-    if scenario.imp is None and sim.profile.name != "imp003":
-        changes["imp"] = sim.profile.name
-    if scenario.seed is None and sim.seed:
-        changes["seed"] = sim.seed
-    return replace(scenario, **changes) if changes else scenario

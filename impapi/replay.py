@@ -1,0 +1,127 @@
+"""What :meth:`impapi.Simulation.play` returns: a scenario played on a simulation.
+
+A :class:`Replay` holds the simulation after the run, the scenario as played (completed with
+what the simulation ran: its code files, imp, seed and duration, so that
+:attr:`Replay.replayable` replays it byte for byte through ``impsim run``) and, besides the
+simulation's own record (``sim.events``, ``sim.log``, the flash's operation log), what that
+record does not keep and a later analysis may need (the checks of
+:mod:`impapi.testing.fuzz.checks` read it):
+
+- :attr:`Replay.boots`: at every ``boot`` event, the flash operations made so far and the
+  device code the boot runs;
+- :attr:`Replay.lines`: at every line the device logs, the bytes its boot has written to the
+  flash so far, as they are at that moment (an app that logs "stored ..." can then be held to
+  its word at the end of the run).
+
+Recording starts when the Replay is made, before the simulation starts, and only when the
+simulation keeps its history (``keep_history=False`` streams a run in constant memory)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from .events import Event, EventLog
+
+if TYPE_CHECKING:
+    from .log import LogEntry
+    from .scenario import Scenario
+
+__all__ = ["BootMark", "Line", "Replay"]
+
+
+class BootMark(NamedTuple):
+    event_index: int  # of the boot event in sim.events
+    op_index: int  # flash operations made before the boot
+    source: str | None  # the device code the boot runs
+
+
+class Line(NamedTuple):
+    entry: "LogEntry"  # a line the device logged
+    boot: int  # index into Replay.boots
+    op_index: int  # flash operations made before the line
+    written: tuple[tuple[int, bytes], ...]  # (address, bytes there now) of each range the boot wrote
+
+
+class _Recorder(EventLog):
+    """The simulation's event list, also telling the replay of every boot."""
+
+    def __init__(self, replay: "Replay", existing: list[Event]) -> None:
+        super().__init__(existing)
+        self._replay = replay
+
+    def append(self, event: Event) -> None:  # type: ignore[override]
+        if event.kind == "boot":
+            self._replay._booted(len(self))
+        super().append(event)
+
+
+class Replay:
+    """``sim``: the :class:`impapi.Simulation` that played it; ``scenario``: the scenario as
+    played; ``tie_seed``: the same-instant order it ran with; ``start_us``: when it started."""
+
+    def __init__(self, sim: Any, scenario: "Scenario", *, tie_seed: int | None, start_us: int) -> None:
+        self.sim = sim
+        self.scenario = scenario
+        self.tie_seed = tie_seed
+        self.start_us = start_us
+        dev, agent = sim.device, sim.agent
+        self.device_source: str | None = dev.source if dev is not None else None
+        self.agent_source: str | None = agent.source if agent is not None else None
+        self._device = dev
+        self._flash = dev.flash if dev is not None else None
+        self.boots: list[BootMark] = []
+        self.lines: list[Line] = []
+        self._written: tuple[int, int, tuple] | None = None  # (boot, op count, written): the last line's
+        env = sim.env
+        # Boots before the replay started (a simulation started earlier) ran the code it has now.
+        self.boots += [BootMark(i, 0, self.device_source) for i, e in enumerate(env.events) if e.kind == "boot"]
+        if env.keep_history:
+            env.events = _Recorder(self, env.events)
+            if self._flash is not None:
+                env.log.add_sink(self._on_log)
+
+    @property
+    def replayable(self) -> "Scenario":
+        """The scenario with the tie seed it ran with: ``impsim run`` replays it exactly."""
+        return replace(self.scenario, tie_seed=self.tie_seed)
+
+    # --- recording ------------------------------------------------------------------------
+
+    def _op_count(self) -> int:
+        fl = self._flash
+        return len(fl._ops) if fl is not None else 0  # the list itself: fl.ops copies it
+
+    def _booted(self, event_index: int) -> None:
+        self.boots.append(BootMark(event_index, self._op_count(), self._device.source))
+
+    def _on_log(self, entry: "LogEntry") -> None:
+        if entry.source != "device" or not self.boots:
+            return
+        fl = self._flash
+        ops = fl._ops
+        boot = len(self.boots) - 1
+        count = len(ops)
+        last = self._written
+        if last is not None and last[0] == boot and last[1] == count:
+            written = last[2]  # no flash operation since the last line: the same bytes
+        else:
+            ranges = _merge((op.addr, op.addr + op.length) for op in ops[self.boots[boot].op_index:]
+                            if op.kind == "write" and op.result != 2)
+            written = tuple((lo, fl.peek(lo, hi - lo)) for lo, hi in ranges)
+            self._written = (boot, count, written)
+        self.lines.append(Line(entry, boot, count, written))
+
+    def __repr__(self) -> str:
+        return (f"<Replay {len(self.scenario.events)} events, {len(self.sim.events)} sim events, "
+                f"tie_seed={self.tie_seed}>")
+
+
+def _merge(ranges: Any) -> list[tuple[int, int]]:
+    out: list[list[int]] = []
+    for lo, hi in sorted(ranges):
+        if out and lo <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return [(lo, hi) for lo, hi in out]
