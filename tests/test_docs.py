@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from impapi import Config
-from impapi.scenario import EVENTS, loads_toml, simulate
+from impapi.scenario import EVENTS, loads_toml
+from impapi.simulation import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
