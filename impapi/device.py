@@ -114,7 +114,8 @@ class Device:
         self.disconnect_handler = None
         self.env.record("boot", wakereason=wakereason, reason_name=C.name_of(C.WAKE_REASONS, wakereason))
         if self.connected:
-            self.env.log.add(self.clock.now_us, "status", f"Device Booting; {self.storage_used():.2f}% program storage used")
+            self.env.log.add(self.clock.now_us, "status",
+                             f"Device Booting; {self.storage_used():.2f}% program storage used")
         nv = self.nv_store if wakereason in NV_KEPT else None
         self.nv_store = None
         try:

@@ -203,11 +203,11 @@ class Simulation:
             if seed != self.seed or tie_seed != self.env.tie_seed:
                 self._reseed(seed, tie_seed)  # type: ignore[arg-type]
         else:
-            for what, wanted, have in (("seed", seed, self.seed), ("tie seed", tie_seed, self.env.tie_seed)):
+            for key, wanted, have in (("seed", seed, self.seed), ("tie_seed", tie_seed, self.env.tie_seed)):
                 if wanted != have:
                     raise ScenarioError(
-                        f"the scenario is played with {what} {wanted}, but this simulation started with "
-                        f"{have}: make it with start=False (play() then starts it) or with that {what}")
+                        f"the scenario is played with {key}={wanted}, but this simulation started with "
+                        f"{key}={have}: make it with start=False (play() then starts it) or with {key}={wanted}")
         if until_idle:
             run_us = None
         elif scenario.duration_us is not None:

@@ -136,9 +136,9 @@ def test_a_started_simulation_refuses_a_scenario_with_other_seeds(tmp_path):
     write_app(tmp_path)
     device, agent = str(tmp_path / "app.device.nut"), str(tmp_path / "app.agent.nut")
     scn = load_toml_text(tmp_path, 'duration = "1m"\nseed = 3\n')
-    with pytest.raises(ScenarioError, match="played with seed 3, but this simulation started with 0"):
+    with pytest.raises(ScenarioError, match="seed=3, but this simulation started with seed=0: make it with start="):
         Simulation(device, agent).play(scn)
-    with pytest.raises(ScenarioError, match="tie seed 9, but this simulation started with None"):
+    with pytest.raises(ScenarioError, match="tie_seed=9, but this simulation started with tie_seed=None"):
         Simulation(device, agent, seed=3).play(load_toml_text(tmp_path, 'duration = "1m"\nseed = 3\ntie_seed = 9\n'))
     replay = Simulation(device, agent, seed=3).play(scn)  # the seeds it started with: fine
     assert isinstance(replay, Replay) and replay.scenario.seed == 3 and replay.tie_seed is None

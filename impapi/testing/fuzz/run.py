@@ -101,7 +101,7 @@ class Run:
 
     @property
     def scenario(self) -> Scenario:
-        """The scenario as played (without the tie seed: see :attr:`tie_seed`)."""
+        """The scenario as played, its tie seed as given (:attr:`tie_seed`: the one the run used)."""
         return self.replay.scenario
 
     @property
