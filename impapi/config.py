@@ -7,7 +7,9 @@ reads it from :class:`Config`; each field names the section of imp-api.md it sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .peripherals import HardwareConfig
 
 __all__ = ["Config"]
 
@@ -52,3 +54,6 @@ class Config:
     # wifi_key None: the network's password is not checked (any key joins).
     wifi_ssid: str = "impsim"
     wifi_key: str | None = None
+    # What pins and buses show with nothing attached, and whether bus transfers take time
+    # (impapi.peripherals.HardwareConfig; docs/imp-model/hardware.md).
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)

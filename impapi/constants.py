@@ -77,6 +77,61 @@ CONFIG_STATIC_NETWORK = 2
 CONFIG_PROXY = 4
 CONFIG_ALL = 7
 
+# The hardware objects' constants (docs/imp-model/hardware.md). Sources: pin modes, I2C speeds,
+# UART events: a public imp API stub file and real code; SPI flags: the spi.configure page.
+# Values marked (choice) are not published: ours are distinct bits; code uses the names.
+DIGITAL_IN = 256
+DIGITAL_IN_PULLUP = 512
+DIGITAL_IN_PULLDOWN = 768
+DIGITAL_OUT = 1024
+DIGITAL_OUT_OD = 1280
+DIGITAL_OUT_OD_PULLUP = 1536
+ANALOG_IN = 1792  # (choice)
+ANALOG_OUT = 2048  # (choice)
+PWM_OUT = 2304  # (choice)
+DIGITAL_IN_WAKEUP = 2560
+PULSE_COUNTER = 2816  # (choice)
+PWM_OUT_STEPS = 3072  # (choice)
+
+CLOCK_SPEED_10_KHZ = 10_000
+CLOCK_SPEED_50_KHZ = 50_000
+CLOCK_SPEED_100_KHZ = 100_000
+CLOCK_SPEED_400_KHZ = 400_000
+
+SIMPLEX_RX = 1
+SIMPLEX_TX = 2
+CLOCK_IDLE_LOW = 0
+CLOCK_IDLE_HIGH = 4
+CLOCK_2ND_EDGE = 8
+MSB_FIRST = 0
+LSB_FIRST = 16
+NO_SCLK = 32
+USE_CS_L = 64
+
+PARITY_NONE = 0  # (choice)
+PARITY_EVEN = 1  # (choice)
+PARITY_ODD = 2  # (choice)
+NO_TX = 1  # (choice) uart.configure flags
+NO_RX = 2  # (choice)
+NO_CTSRTS = 4  # (choice)
+TIMING_ENABLED = 8  # (choice)
+
+READ_READY = 1  # uart callback events / uart.flags()
+WRITE_DONE = 2
+NOISE_ERROR = 4
+FRAME_ERROR = 8
+PARITY_ERROR = 16
+OVERRUN_ERROR = 32
+LINE_IDLE = 64
+
+A_LAW_COMPRESS = 1  # (choice) sampler flag
+A_LAW_DECOMPRESS = 2  # (choice) fixedfrequencydac flag
+NORMALISE = 4  # (choice) sampler flag
+AUDIO = 8  # (choice) fixedfrequencydac flag
+
+# The older name of WAKEREASON_PIN (from when pin 1 was the only wake pin); still used by apps.
+WAKEREASON_PIN1 = 3
+
 # §9.2 math.rand() bound. [UNCONFIRMED] (§12 gap 9): 2^31-1 is the C library value on both
 # the imp's ARM toolchain and glibc, and it fits the imp's 32-bit signed integers.
 RAND_MAX = 2147483647
@@ -108,6 +163,18 @@ SPIFLASH_FLAGS = _group("SPIFLASH_POSTVERIFY SPIFLASH_PREVERIFY")
 ENVIRONMENTS = _group("ENVIRONMENT_CARD ENVIRONMENT_MODULE ENVIRONMENT_AGENT")
 CONFIG_ACTIONS = _group("CONFIG_WIFI CONFIG_STATIC_NETWORK CONFIG_PROXY CONFIG_ALL")
 MATH = _group("RAND_MAX")
+PIN_MODES = _group(
+    "DIGITAL_IN DIGITAL_IN_PULLUP DIGITAL_IN_PULLDOWN DIGITAL_OUT DIGITAL_OUT_OD DIGITAL_OUT_OD_PULLUP "
+    "ANALOG_IN ANALOG_OUT PWM_OUT DIGITAL_IN_WAKEUP PULSE_COUNTER PWM_OUT_STEPS"
+)
+I2C_SPEEDS = _group("CLOCK_SPEED_10_KHZ CLOCK_SPEED_50_KHZ CLOCK_SPEED_100_KHZ CLOCK_SPEED_400_KHZ")
+SPI_FLAGS = _group(
+    "SIMPLEX_RX SIMPLEX_TX CLOCK_IDLE_LOW CLOCK_IDLE_HIGH CLOCK_2ND_EDGE MSB_FIRST LSB_FIRST NO_SCLK USE_CS_L"
+)
+UART_SETTINGS = _group("PARITY_NONE PARITY_EVEN PARITY_ODD NO_TX NO_RX NO_CTSRTS TIMING_ENABLED")
+UART_EVENTS = _group("READ_READY WRITE_DONE NOISE_ERROR FRAME_ERROR PARITY_ERROR OVERRUN_ERROR LINE_IDLE")
+AUDIO_FLAGS = _group("A_LAW_COMPRESS A_LAW_DECOMPRESS NORMALISE AUDIO")
+LEGACY = _group("WAKEREASON_PIN1")
 
 GROUPS: Mapping[str, Mapping[str, int]] = MappingProxyType(
     {
@@ -121,6 +188,13 @@ GROUPS: Mapping[str, Mapping[str, int]] = MappingProxyType(
         "environments": ENVIRONMENTS,
         "config_actions": CONFIG_ACTIONS,
         "math": MATH,
+        "pin_modes": PIN_MODES,
+        "i2c_speeds": I2C_SPEEDS,
+        "spi_flags": SPI_FLAGS,
+        "uart_settings": UART_SETTINGS,
+        "uart_events": UART_EVENTS,
+        "audio_flags": AUDIO_FLAGS,
+        "legacy": LEGACY,
     }
 )
 

@@ -18,6 +18,7 @@ from .halt import DeepSleep, Halt, Restart, Snooze
 from .host import ScriptHost
 from .lifecycle import UpdateLifecycle, restart_for
 from .profiles import Profile, software_version
+from .peripherals import Board
 from .serialize import SerialisationError, from_wire, to_wire, wire_size
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ class Device:
         self.profile = profile
         self.id = device_id
         self.flash = flash
+        self.board = Board(env.config.hardware)  # what is wired to the pins and buses
+        self.board.bind(lambda: self.clock.now_us, self._uart_from_peer)
         self.impos = profile.default_impos
         self.userconfig: bytes | None = None
         # Network settings kept in non-volatile memory (they survive every boot): the stored WiFi
@@ -379,6 +382,11 @@ class Device:
             host.log("server.error", f'ERROR: no handler for device.send(): "{name}"')
             return
         host._fire(handler, (from_wire(host.vm, wire),))
+
+    def _uart_from_peer(self, bus: str, data: bytes, at_us: int) -> None:
+        from .natives.buses import uart_arrive
+
+        self.clock.schedule_at(max(at_us, self.clock.now_us), uart_arrive, self, bus, data)
 
     # --- facts for natives --------------------------------------------------------------------
 

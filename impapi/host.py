@@ -55,6 +55,7 @@ class ScriptHost:
         self.onidle_handler: Any = None
         self.unhandled_handler: Any = None
         self.shutdown_handler: Any = None
+        self.hardware: Any = None  # the imp's side of pins and buses this run (natives.objects)
         self.vm = self._reused_vm()
         if self.vm is None:
             self.vm = squirrel.VM("imp", instruction_limit=env.config.watchdog_instructions,
@@ -124,6 +125,8 @@ class ScriptHost:
             h.timer.cancel()
         self.timers.clear()
         self.handlers.clear()
+        if self.hardware is not None:
+            self.hardware.end()
         self._release_vm()
 
     def _close(self) -> None:
@@ -220,7 +223,7 @@ class ScriptHost:
         lines = [f"ERROR: {e.message}"]
         first = True
         for f in e.traceback:
-            if f.line < 0:
+            if f.line < 0 or f.file.startswith("impsim:"):  # the imp API's own code shows no frames
                 continue
             lines.append(f"ERROR:   {'in' if first else 'from'} {f.function} {self.location(f)}")
             first = False
@@ -235,7 +238,7 @@ class ScriptHost:
             self.unhandled_handler = None
             where = ""
             for f in e.traceback:
-                if f.line >= 0:
+                if f.line >= 0 and not f.file.startswith("impsim:"):
                     where = f": in {f.function} {self.location(f)}"
                     break
             try:

@@ -8,17 +8,21 @@ from .. import constants as C
 from squirrel import NativeSet
 
 from ..api import Api
+from . import audio, buses, pins, radio  # noqa: F401  (they register the objects' natives)
 from .hardware import hardware, spiflash
 from .http import hash_, http
 from .imp import imp, net
 from .messaging import agent, device
+from .objects import install_objects, objects
 from .server import server
 
 APIS: tuple[Api, ...] = (server, imp, hardware, agent, device, http)
 
 _DEVICE_CONSTANTS = (dict(C.WAKE_REASONS) | dict(C.SHUTDOWN_REASONS) | dict(C.SEND_ERRORS)
                      | dict(C.CONNECTION_REASONS) | dict(C.ERROR_POLICIES) | dict(C.WAIT_POLICIES)
-                     | dict(C.ENVIRONMENTS) | dict(C.CONFIG_ACTIONS))
+                     | dict(C.ENVIRONMENTS) | dict(C.CONFIG_ACTIONS) | dict(C.PIN_MODES) | dict(C.I2C_SPEEDS)
+                     | dict(C.SPI_FLAGS) | dict(C.UART_SETTINGS) | dict(C.UART_EVENTS) | dict(C.AUDIO_FLAGS)
+                     | dict(C.LEGACY))
 _FLASH_CONSTANTS = dict(C.SPIFLASH_FLAGS)
 _AGENT_CONSTANTS = dict(C.ENVIRONMENTS)
 
@@ -38,6 +42,8 @@ def _native_set(host: Any) -> NativeSet:
     nested: dict[Api, dict[str, NativeSet]] = {imp: {}, hardware: {}, http: {}}
     if device_side:
         nested[imp]["net"] = NativeSet(net.functions(host))
+        # The hardware objects' natives; the builder (install_objects) takes them out of sight.
+        nested[hardware]["_impsim"] = NativeSet(objects.functions(host))
     else:
         nested[http]["hash"] = NativeSet(hash_.functions(host))
     if has_flash:
@@ -67,5 +73,7 @@ def install(host: Any) -> None:
     if ns is None:
         ns = _SETS[key] = _native_set(host)
     vm.install(vm.root, ns, host)
-    if host.side != "device":
+    if host.side == "device":
+        install_objects(host)
+    else:
         vm.root["imp"]["configparams"] = vm.to_squirrel({"deviceid": owner.relay.device_id})

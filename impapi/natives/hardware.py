@@ -8,6 +8,7 @@ import squirrel
 
 from ..api import DEVICE, Api, ImpError
 from ..flash import FlashError
+from ..pinmux import module_hardware
 
 hardware = Api("hardware")
 spiflash = Api("spiflash")
@@ -46,7 +47,17 @@ def getimpeeid(host: Any) -> str:
 
 @hardware.native((DEVICE,))
 def voltage(host: Any) -> float:
-    return 3.3
+    return float(host.owner.board.config.supply_voltage)
+
+
+@hardware.native((DEVICE,), available=lambda host: module_hardware(host.owner.profile.name).vbat)
+def vbat(host: Any) -> float:
+    return float(host.owner.board.config.vbat)
+
+
+@hardware.native((DEVICE,), available=lambda host: module_hardware(host.owner.profile.name).lightlevel)
+def lightlevel(host: Any) -> int:
+    return max(0, min(65535, int(host.owner.board.config.light_level)))
 
 
 def _flash(host: Any) -> Any:

@@ -1,0 +1,25 @@
+"""What is wired to the imp's pins and buses: the interfaces peripheral models implement, and the
+board that holds them.
+
+The imp's bus and pin objects (``impapi.natives.pins``, ``impapi.natives.buses``) talk only to a
+:class:`Board`. A board with nothing attached behaves like a bare module: I2C addresses are not
+acknowledged, SPI reads the idle line, UARTs receive nothing, inputs read their pull (or the
+configured floating level) and analog inputs the configured level. Attaching a model changes
+what one address, bus or pin sees; nothing else changes::
+
+    board = sim.device.board
+    board.attach_i2c("i2c89", 0xBE, MySensor())      # 8-bit address, as the imp API uses
+    board.attach_spi("spi257", MyFlash(), cs="pin8")  # selected while pin8 is low
+    board.attach_uart("uart57", MyModem())
+    board.drive("pin1", 1)                            # an input driven high from now on
+    board.analog("pin2", lambda t_us: 0.25)           # a quarter of the supply
+
+Every output the imp makes (pin writes, PWM duty, bus transfers, bytes sent) is also recorded as
+a structured event of the simulation (kinds ``pin``, ``i2c``, ``spi``, ``uart``; see
+:mod:`impapi.events`).
+"""
+
+from .base import AnalogSource, I2CDevice, SPIDevice, UARTLine, UARTPeer
+from .board import Board, HardwareConfig, PinLine
+
+__all__ = ["AnalogSource", "Board", "HardwareConfig", "I2CDevice", "PinLine", "SPIDevice", "UARTLine", "UARTPeer"]

@@ -1,0 +1,31 @@
+"""Running a few lines of device code on a module and reading what it logged and recorded."""
+
+from __future__ import annotations
+
+import textwrap
+
+from impapi import Config, Simulation
+from impapi.peripherals import HardwareConfig
+
+
+def sim_of(device: str, imp: str = "imp001", run: str | None = "2s", hardware: HardwareConfig | None = None,
+           **kw) -> Simulation:
+    config = kw.pop("config", None) or Config()
+    if hardware is not None:
+        config.hardware = hardware
+    sim = Simulation(device=textwrap.dedent(device) + "\n", imp=imp, config=config, **kw)
+    if run:
+        sim.run(run)
+    return sim
+
+
+def lines(sim: Simulation) -> list[str]:
+    return [e.text for e in sim.log if e.source == "device"]
+
+
+def logged(device: str, imp: str = "imp001", **kw) -> list[str]:
+    return lines(sim_of(device, imp, **kw))
+
+
+def events(sim: Simulation, kind: str) -> list[dict]:
+    return [e.data for e in sim.events if e.kind == kind]
