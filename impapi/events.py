@@ -16,6 +16,14 @@ Kinds and their data:
 - ``server-contact`` {file: str, line: int} — a native talked to the server
   (file and line: the Squirrel code that made the call, absent when none ran it)
 - ``error`` {message: str} — an uncaught runtime error
+- ``pin`` {pin: str, mode: str, value: int|float} or {pin, mode, duty: float[, period: float]} —
+  a pin write (digital level, DAC level or PWM duty)
+- ``i2c`` {bus: str, address: int, write: hex str, read: hex str|None, error: int} — one transfer
+- ``spi`` {bus: str, write: hex str, read: hex str} — one full-duplex transfer
+- ``uart`` {bus: str, data: hex str} — bytes the imp sent
+- ``dac`` {pin: str, samples: int, rate: float} — a DAC buffer started playing
+- ``bluetooth`` {action: "open"|"scan"|"advertise"[, data: hex str]}
+  (pin and bus events stop after ``HardwareConfig.record_io_limit``; see docs/imp-model/hardware.md)
 
 Flash activity is not an event: ``sim.device.flash.ops`` holds every write and erase with its time.
 """

@@ -16,7 +16,7 @@ import squirrel
 from .. import constants as C
 from ..api import DEVICE, ImpError
 from ..pinmux import ADC, DAC
-from .objects import PIN, PWMPAIR, bad_type, is_function, mux_of, need_int, need_number, objects, run_of, typename
+from .objects import PIN, PWMPAIR, bad_type, mux_of, need_function, need_int, need_number, objects, run_of
 
 
 def _blobs(n: int, buffers: Any) -> list:
@@ -26,12 +26,6 @@ def _blobs(n: int, buffers: Any) -> list:
     if not out or not all(isinstance(b, squirrel.Blob) for b in out):
         raise ImpError(f"parameter {n} must be an array of blobs")
     return out
-
-
-def _function(n: int, value: Any) -> Any:
-    if not is_function(value):
-        raise ImpError(f"parameter {n} has an invalid type '{typename(value)}' ; expected: 'function'")
-    return value
 
 
 def _rate(n: int, value: Any) -> float:
@@ -213,7 +207,7 @@ def _has_sampler(host: Any) -> bool:
 @objects.native((DEVICE,), available=_has_dac)
 def dac_configure(host: Any, pin: Any, rate: Any, buffers: Any, callback: Any, flags: Any) -> None:
     dac = _dac(host)
-    dac.configure(_pin_name(dac.run, pin, DAC), _rate(2, rate), _blobs(3, buffers), _function(4, callback),
+    dac.configure(_pin_name(dac.run, pin, DAC), _rate(2, rate), _blobs(3, buffers), need_function(4, callback),
                   need_int(5, flags))
 
 
@@ -250,7 +244,7 @@ def sampler_configure(host: Any, pins: Any, rate: Any, buffers: Any, callback: A
     if not ids:
         raise ImpError("parameter 1 must be a pin or an array of pins")
     sampler.configure([_pin_name(run, oid, ADC) for oid in ids], _rate(2, rate), _blobs(3, buffers),
-                      _function(4, callback), need_int(5, flags))
+                      need_function(4, callback), need_int(5, flags))
 
 
 @objects.native((DEVICE,), available=_has_sampler)

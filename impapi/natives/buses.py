@@ -13,8 +13,8 @@ from typing import Any
 from .. import constants as C
 from ..api import DEVICE, ImpError
 from ..peripherals.base import I2C_NOT_ENABLED
-from .objects import (I2C, SPI, UART, bad_type, is_function, need_bytes, need_int, need_number, objects, run_of,
-                      typename, wrong_count)
+from .objects import (I2C, SPI, UART, bad_type, need_bytes, need_function, need_int, need_number, objects, run_of,
+                      wrong_count)
 
 
 def _bus(host: Any, oid: int, base: int, names: tuple, make: Any) -> Any:
@@ -244,8 +244,8 @@ def uart_configure(host: Any, oid: int, *args: Any) -> int:
         raise wrong_count()
     baud, word, parity, stop, flags = (need_int(i + 1, a) for i, a in enumerate(args[:5]))
     callback = args[5] if len(args) == 6 else None
-    if callback is not None and not is_function(callback):
-        raise ImpError(f"parameter 6 has an invalid type '{typename(callback)}' ; expected: 'function'")
+    if callback is not None:
+        need_function(6, callback)
     if word not in (7, 8):
         raise ImpError("the UART word size must be 7 or 8")
     if parity not in (C.PARITY_NONE, C.PARITY_EVEN, C.PARITY_ODD):

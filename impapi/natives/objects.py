@@ -25,7 +25,7 @@ from typing import Any
 
 import squirrel
 
-from ..api import DEVICE, Api, ImpError
+from ..api import Api, ImpError
 from ..pinmux import ModuleHardware, module_hardware
 
 # The natives the objects' methods forward to, installed as ``hardware._impsim`` and moved into
@@ -87,6 +87,12 @@ def need_bytes(n: int, value: Any, *, blob: bool = True) -> bytes:
 
 def is_function(value: Any) -> bool:
     return isinstance(value, (squirrel.Function, squirrel.BoundFunction))
+
+
+def need_function(n: int, value: Any) -> Any:
+    if not is_function(value):
+        raise bad_type(n, value, "function")
+    return value
 
 
 # --- the Squirrel side -----------------------------------------------------------------------------
@@ -278,7 +284,11 @@ class HardwareRun:
             self.clock.advance(us)
 
     def end(self) -> None:
-        """The run ended: detach from the board (input listeners, UART delivery)."""
+        """The run ended: detach from the board (input listeners, UART delivery), and leave on
+        it the wake-up inputs that were configured, which stay armed through a deep sleep."""
+        from .. import constants as C
+
+        self.board.wake_armed = frozenset(p.name for p in self.pins.values() if p.mode == C.DIGITAL_IN_WAKEUP)
         for state in self.pins.values():
             state.detach()
         for state in self.extras.values():

@@ -11,7 +11,7 @@ from typing import Any
 from .. import constants as C
 from ..api import DEVICE, ImpError
 from ..pinmux import ADC, DAC, PULSE, PWM, WAKE
-from .objects import (PIN, is_function, need_int, need_number, objects, run_of, typename, wrong_count)
+from .objects import PIN, need_function, need_int, need_number, objects, run_of, wrong_count
 
 MODE_NAMES = {v: k for k, v in C.PIN_MODES.items()}
 # Input modes and the pull each applies (None: none; the wake input is pulled down).
@@ -118,8 +118,8 @@ def pin_configure(host: Any, pid: int, *args: Any) -> None:
         if len(extra) > 1:
             raise wrong_count()
         callback = extra[0] if extra else None
-        if callback is not None and not is_function(callback):
-            raise ImpError(f"parameter 2 has an invalid type '{typename(callback)}' ; expected: 'function'")
+        if callback is not None:
+            need_function(2, callback)
         p.pull = INPUT_PULL[mode]
         p.callback = callback
         p.listen()

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import squirrel
-
 from ..api import DEVICE, ImpError
-from .objects import UART, bad_type, is_function, mux_of, need_bytes, need_number, objects, run_of, typename, \
-    wrong_count
+from .objects import UART, bad_type, mux_of, need_bytes, need_function, need_number, objects, run_of, wrong_count
 
 
 def _has_ble(host: Any) -> bool:
@@ -22,12 +19,6 @@ def _has_ble(host: Any) -> bool:
 
 def _has_usb(host: Any) -> bool:
     return mux_of(host).usb
-
-
-def _callback(n: int, value: Any) -> Any:
-    if not is_function(value):
-        raise ImpError(f"parameter {n} has an invalid type '{typename(value)}' ; expected: 'function'")
-    return value
 
 
 @objects.native((DEVICE,), available=_has_ble)
@@ -59,7 +50,7 @@ def ble_startscan(host: Any, *args: Any) -> None:
     run = _open(host)
     if not 1 <= len(args) <= 2:
         raise wrong_count()
-    _callback(1, args[0])
+    need_function(1, args[0])
     run.record("bluetooth", action="scan")
 
 
@@ -71,9 +62,12 @@ def ble_stopscan(host: Any) -> None:
 @objects.native((DEVICE,), available=_has_ble)
 def ble_startadvertise(host: Any, *args: Any) -> None:
     run = _open(host)
-    if len(args) not in (1, 3):
+    if len(args) not in (1, 3, 4):  # advert[, min, max[, scan response]]
         raise wrong_count()
     data = need_bytes(1, args[0])
+    if len(args) == 4:
+        need_bytes(4, args[3])
+        args = args[:3]
     for i, a in enumerate(args[1:]):
         need_number(i + 2, a)
     run.record("bluetooth", action="advertise", data=data.hex())
@@ -88,7 +82,7 @@ def ble_stopadvertise(host: Any) -> None:
 def ble_onconnect(host: Any, callback: Any) -> None:
     _open(host)
     if callback is not None:
-        _callback(1, callback)
+        need_function(1, callback)
 
 
 @objects.native((DEVICE,), available=_has_ble)
@@ -98,7 +92,7 @@ def ble_close(host: Any) -> None:
 
 @objects.native((DEVICE,), available=_has_usb)
 def usb_configure(host: Any, callback: Any) -> None:
-    _callback(1, callback)
+    need_function(1, callback)
     run_of(host).extras["usb"] = True
 
 

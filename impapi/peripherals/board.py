@@ -58,6 +58,9 @@ class Board:
         self.uart: dict[str, Any] = {}
         self.lines: dict[str, PinLine] = {}
         self.recorded = 0  # I/O events recorded so far (HardwareConfig.record_io_limit)
+        # The DIGITAL_IN_WAKEUP pins of the run that ended last: what a pin change may wake a
+        # deep-sleeping imp with (WAKEREASON_PIN) when the device acts on it.
+        self.wake_armed: frozenset[str] = frozenset()
         # Set by the device: deliver UART bytes to the running imp, and the clock's now.
         self._uart_sink: Callable[[str, bytes, int], None] = lambda bus, data, at: None
         self._now: Callable[[], int] = lambda: 0

@@ -170,3 +170,13 @@ def test_a_method_taken_off_its_object_is_an_error_not_a_crash():
         server.log("still running");
     ''')
     assert out[-1] == "still running"
+
+
+def test_the_wake_input_configured_when_the_run_ends_is_left_armed_on_the_board():
+    sim = sim_of('''
+        hardware.pin1.configure(DIGITAL_IN_WAKEUP);
+        hardware.pin2.configure(DIGITAL_IN_PULLUP);
+        imp.deepsleepfor(60);
+    ''', run="10s")
+    assert sim.device.state == "asleep"
+    assert sim.device.board.wake_armed == {"pin1"}
