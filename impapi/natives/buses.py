@@ -13,8 +13,8 @@ from typing import Any
 from .. import constants as C
 from ..api import DEVICE, ImpError
 from ..peripherals.base import I2C_NOT_ENABLED
-from .objects import (I2C, SPI, UART, bad_type, need_bytes, need_function, need_int, need_number, objects, run_of,
-                      wrong_count)
+from .objects import (I2C, SPI, UART, bad_type, need_bytes, need_count, need_function, need_int, need_number,
+                      objects, run_of, wrong_count)
 
 
 def _bus(host: Any, oid: int, base: int, names: tuple, make: Any) -> Any:
@@ -71,7 +71,7 @@ def i2c_read(host: Any, oid: int, address: Any, register: Any, count: Any) -> An
     bus = _i2c(host, oid)
     address = need_int(1, address)
     register = need_bytes(2, register, blob=False)
-    count = need_int(3, count)
+    count = need_count(3, count, host)
     run = bus.run
     if bus.speed is None:
         bus.error = I2C_NOT_ENABLED
@@ -81,14 +81,14 @@ def i2c_read(host: Any, oid: int, address: Any, register: Any, count: Any) -> An
     if device is None:
         result: bytes | int = run.board.i2c_nack(run.mux.name, read_phase=not register)
     else:
-        result = device.i2c_read(register, max(0, count), host.clock.now_us)
+        result = device.i2c_read(register, count, host.clock.now_us)
     if isinstance(result, int):
         bus.error = result
         run.record("i2c", bus=bus.name, address=address, write=register.hex(), read=None, error=result)
         bus.spend(1 + len(register))
         return None
     data = bytes(result)
-    if len(data) != max(0, count):
+    if len(data) != count:
         raise ValueError(f"I2C model at 0x{address:02X} on {bus.name} returned {len(data)} bytes for a "
                          f"{count}-byte read")
     bus.error = 0
@@ -178,12 +178,12 @@ def spi_writeread(host: Any, oid: int, data: Any) -> Any:
 
 @objects.native((DEVICE,))
 def spi_readstring(host: Any, oid: int, count: Any) -> bytes:
-    return _spi(host, oid).transfer(bytes(max(0, need_int(1, count))))
+    return _spi(host, oid).transfer(bytes(need_count(1, count, host)))
 
 
 @objects.native((DEVICE,))
 def spi_readblob(host: Any, oid: int, count: Any) -> Any:
-    return host.vm.new_blob(_spi(host, oid).transfer(bytes(max(0, need_int(1, count)))))
+    return host.vm.new_blob(_spi(host, oid).transfer(bytes(need_count(1, count, host))))
 
 
 @objects.native((DEVICE,))

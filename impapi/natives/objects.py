@@ -21,6 +21,7 @@ Per boot, the imp's side of the hardware (pin modes, bus settings, FIFOs, callba
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import squirrel
@@ -69,9 +70,23 @@ def need_int(n: int, value: Any) -> int:
 
 
 def need_number(n: int, value: Any) -> float:
+    """A finite number (an infinite or NaN period, rate or level means nothing to the hardware)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise bad_type(n, value, "integer|float")
-    return float(value)
+    value = float(value)
+    if not math.isfinite(value):
+        raise ImpError(f"parameter {n} must be a finite number")
+    return value
+
+
+def need_count(n: int, value: Any, host: Any) -> int:
+    """A byte count for data the call returns: at least 0, and a count the VM cannot hold is what
+    asking Squirrel for that much memory is, out of memory."""
+    count = max(0, need_int(n, value))
+    vm = host.vm
+    if vm.memory_limit is not None and count > vm.memory_limit - vm.memory_used:
+        raise squirrel.MemoryLimitError("out of memory")
+    return count
 
 
 def need_bytes(n: int, value: Any, *, blob: bool = True) -> bytes:

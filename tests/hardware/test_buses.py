@@ -251,3 +251,19 @@ def test_io_events_stop_at_the_limit_with_one_log_line():
     assert len(events(sim, "pin")) == 10
     notes = [e.text for e in sim.log if "record_io_limit" in e.text]
     assert notes == ["10 pin and bus events recorded: later ones are not (HardwareConfig.record_io_limit)"]
+
+
+def test_absurd_arguments_are_squirrel_errors_or_out_of_memory_never_python_errors():
+    sim = sim_of('''
+        hardware.spi257.configure(0, 1000);
+        foreach (f in [@() hardware.pin5.configure(PWM_OUT, 1e39, 0.5), @() hardware.pin1.configure(PULSE_COUNTER, -1e39),
+                       @() hardware.fixedfrequencydac.configure(hardware.pin5, 1e39 * 0, [blob(2)], @(b) null),
+                       @() hardware.spi257.configure(0, 1e39)]) {
+            try { f(); server.log("no error"); } catch (e) { server.log(e); }
+        }
+        server.log(hardware.spi257.readstring(-5).len());
+        hardware.spi257.readstring(2000000000);
+    ''', run="3s")
+    assert lines(sim) == ["parameter 2 must be a finite number", "parameter 2 must be a finite number",
+                          "parameter 2 must be a finite number", "parameter 2 must be a finite number", "0"]
+    assert any("out of memory" in e.text for e in sim.log)
