@@ -7,9 +7,7 @@ reads it from :class:`Config`; each field names the section of imp-api.md it sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from .peripherals import HardwareConfig
+from dataclasses import dataclass
 
 __all__ = ["Config"]
 
@@ -54,6 +52,17 @@ class Config:
     # wifi_key None: the network's password is not checked (any key joins).
     wifi_ssid: str = "impsim"
     wifi_key: str | None = None
-    # What pins and buses show with nothing attached, and whether bus transfers take time
-    # (impapi.peripherals.HardwareConfig; docs/imp-model/hardware.md).
-    hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    # The hardware with nothing attached, and bus time (docs/imp-model/hardware.md).
+    floating_input: int = 0  # a DIGITAL_IN pin with no pull and nothing driving it reads this
+    analog_input: float = 0.5  # an ANALOG_IN pin with nothing attached: a fraction of the supply
+    spi_idle_byte: int = 0xFF  # what SPI reads with no device selected (MISO pulled up)
+    # i2c.write()/readerror() when no device acknowledges; None: the module's own code (-2 for a
+    # write or a sub-address phase, -6 for a bare read; -9 on the imp005).
+    i2c_nack_error: int | None = None
+    supply_voltage: float = 3.3  # hardware.voltage()
+    vbat_voltage: float = 3.0  # hardware.vbat(), where the module has it
+    light_level: int = 32768  # hardware.lightlevel(), 0-65535
+    # Bus transfers take the time their bits need at the configured clock or baud rate.
+    bus_timing: bool = False
+    record_io: bool = True  # pin writes and bus transfers become structured events ...
+    record_io_limit: int | None = 100_000  # ... this many per device at most (None: no limit)

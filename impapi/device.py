@@ -47,7 +47,7 @@ class Device:
         self.profile = profile
         self.id = device_id
         self.flash = flash
-        self.board = Board(env.config.hardware)  # what is wired to the pins and buses
+        self.board = Board(env.config)  # what is wired to the pins and buses
         self.board.bind(lambda: self.clock.now_us, self._uart_from_peer)
         self.impos = profile.default_impos
         self.userconfig: bytes | None = None

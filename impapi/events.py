@@ -23,7 +23,7 @@ Kinds and their data:
 - ``uart`` {bus: str, data: hex str} — bytes the imp sent
 - ``dac`` {pin: str, samples: int, rate: float} — a DAC buffer started playing
 - ``bluetooth`` {action: "open"|"scan"|"advertise"[, data: hex str]}
-  (pin and bus events stop after ``HardwareConfig.record_io_limit``; see docs/imp-model/hardware.md)
+  (pin and bus events stop after ``Config.record_io_limit``; see docs/imp-model/hardware.md)
 
 Flash activity is not an event: ``sim.device.flash.ops`` holds every write and erase with its time.
 """

@@ -4,7 +4,7 @@ Each transfer asks the board what is attached; with nothing attached an I2C addr
 acknowledged (``read()`` gives null, ``readerror()`` the module's code), SPI reads the idle
 line and a UART receives nothing. Every transfer is recorded (kinds ``i2c``, ``spi``, ``uart``)
 with its bytes as lowercase hex, and takes the time its bits need at the configured rate when
-``HardwareConfig.bus_timing`` is on."""
+``Config.bus_timing`` is on."""
 
 from __future__ import annotations
 

@@ -284,7 +284,7 @@ class HardwareRun:
             if board.recorded == limit:
                 board.recorded += 1
                 self.env.log.add(self.clock.now_us, "impsim", f"{limit} pin and bus events recorded: later ones are "
-                                 "not (HardwareConfig.record_io_limit)")
+                                 "not (Config.record_io_limit)")
             return
         board.recorded += 1
         self.env.record(kind, **data)

@@ -20,6 +20,6 @@ a structured event of the simulation (kinds ``pin``, ``i2c``, ``spi``, ``uart``;
 """
 
 from .base import AnalogSource, I2CDevice, SPIDevice, UARTLine, UARTPeer
-from .board import Board, HardwareConfig, PinLine
+from .board import Board, PinLine
 
-__all__ = ["AnalogSource", "Board", "HardwareConfig", "I2CDevice", "PinLine", "SPIDevice", "UARTLine", "UARTPeer"]
+__all__ = ["AnalogSource", "Board", "I2CDevice", "PinLine", "SPIDevice", "UARTLine", "UARTPeer"]

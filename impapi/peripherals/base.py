@@ -59,7 +59,7 @@ class UARTLine:
     def send(self, data: bytes, delay_us: int = 0) -> None:
         """The peer transmits ``data`` to the imp, starting ``delay_us`` from now. The bytes
         reach the imp's receive FIFO as the line would carry them at the configured baud rate
-        when bus timing is on (``HardwareConfig.bus_timing``), at once otherwise."""
+        when bus timing is on (``Config.bus_timing``), at once otherwise."""
         if delay_us < 0:
             raise ValueError("a UART peer cannot send in the past")
         self._deliver(self.bus, bytes(data), self._now() + int(delay_us))

@@ -4,33 +4,9 @@ restarts); the per-boot state of the imp's side (modes, callbacks, FIFOs) is in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from .base import I2C_ADDR_CLEAR_ERROR, I2C_SLAVE_NACKED_ERROR, I2C_TRANSMIT_SELECT_ERROR, AnalogSource, UARTLine
-
-
-@dataclass
-class HardwareConfig:
-    """What a board with nothing attached shows, and how much time buses cost. Each default is a
-    documented choice (docs/imp-model/hardware.md) where the imp's behaviour is not known."""
-
-    floating_input: int = 0  # a DIGITAL_IN pin with no pull and nothing driving it reads this
-    analog_input: float = 0.5  # an ANALOG_IN pin with nothing attached: a fraction of the supply
-    spi_idle_byte: int = 0xFF  # MISO of an SPI bus with no device selected (pulled up)
-    # i2c.write()/readerror() when no device acknowledges; None: the module's own code (-2 for a
-    # write or a sub-address phase, -6 for a bare read; -9 on the imp005).
-    i2c_nack_error: int | None = None
-    supply_voltage: float = 3.3  # hardware.voltage()
-    vbat: float = 3.0  # hardware.vbat(), where the module has it
-    light_level: int = 32768  # hardware.lightlevel(), 0-65535
-    # Bus transfers take the time their bytes need at the configured clock or baud rate
-    # (I2C: 9 bits a byte; SPI: 8; UART: start + data + parity + stop bits). False: no time.
-    bus_timing: bool = False
-    record_io: bool = True  # pin writes and bus transfers become structured events
-    # At most this many such events per device (an app polling a bus in a loop would otherwise
-    # fill memory); past it, one log line says so and recording stops. None: no limit.
-    record_io_limit: int | None = 100_000
 
 
 class PinLine:
@@ -51,13 +27,16 @@ class PinLine:
 class Board:
     """The wiring of one device. See :mod:`impapi.peripherals` for how to attach models."""
 
-    def __init__(self, config: HardwareConfig | None = None) -> None:
-        self.config = config or HardwareConfig()
+    def __init__(self, config: Any) -> None:
+        """``config``: the simulation's :class:`~impapi.Config`, for what nothing attached shows
+        (``floating_input``, ``analog_input``, ``spi_idle_byte``, ``i2c_nack_error``) and the
+        I/O record's switches."""
+        self.config = config
         self.i2c: dict[tuple[str, int], Any] = {}
         self.spi: dict[str, list[tuple[str | None, Any]]] = {}
         self.uart: dict[str, Any] = {}
         self.lines: dict[str, PinLine] = {}
-        self.recorded = 0  # I/O events recorded so far (HardwareConfig.record_io_limit)
+        self.recorded = 0  # I/O events recorded so far (Config.record_io_limit)
         # The DIGITAL_IN_WAKEUP pins of the run that ended last: what a pin change may wake a
         # deep-sleeping imp with (WAKEREASON_PIN) when the device acts on it.
         self.wake_armed: frozenset[str] = frozenset()

@@ -5,15 +5,11 @@ from __future__ import annotations
 import textwrap
 
 from impapi import Config, Simulation
-from impapi.peripherals import HardwareConfig
 
 
-def sim_of(device: str, imp: str = "imp001", run: str | None = "2s", hardware: HardwareConfig | None = None,
+def sim_of(device: str, imp: str = "imp001", run: str | None = "2s", config: Config | None = None,
            **kw) -> Simulation:
-    config = kw.pop("config", None) or Config()
-    if hardware is not None:
-        config.hardware = hardware
-    sim = Simulation(device=textwrap.dedent(device) + "\n", imp=imp, config=config, **kw)
+    sim = Simulation(device=textwrap.dedent(device) + "\n", imp=imp, config=config or Config(), **kw)
     if run:
         sim.run(run)
     return sim

@@ -4,7 +4,7 @@
 import pytest
 from hw_helpers import events, lines, logged, sim_of
 
-from impapi.peripherals import HardwareConfig
+from impapi import Config
 
 
 # --- I2C ---------------------------------------------------------------------------------------------
@@ -28,7 +28,7 @@ def test_i2c_nothing_attached(imp, bus, sub, bare, write):
 
 
 def test_i2c_nack_code_is_configurable():
-    out = logged(I2C_PROBE.format(bus="i2c89"), hardware=HardwareConfig(i2c_nack_error=-3))
+    out = logged(I2C_PROBE.format(bus="i2c89"), config=Config(i2c_nack_error=-3))
     assert out[1:] == ["sub (null : (nil)) -3", "bare (null : (nil)) -3", "write -3"]
 
 
@@ -102,7 +102,7 @@ def test_spi_nothing_attached_reads_the_idle_line_and_configure_returns_the_rate
         server.log(spi.readstring(2).len() + " " + spi.readblob(4).len());
     '''
     assert logged(src) == ["3750 15000 117", "string 3 255 blob 2 255", "2 4"]
-    assert logged(src, hardware=HardwareConfig(spi_idle_byte=0x00))[1] == "string 3 0 blob 2 0"
+    assert logged(src, config=Config(spi_idle_byte=0x00))[1] == "string 3 0 blob 2 0"
     assert logged(src.replace("spi257", "spiEBCA"), "imp003")[0] == "3750 30000 117"
 
 
@@ -240,17 +240,17 @@ def test_bus_transfers_take_no_time_by_default():
 def test_bus_timing_spends_the_bits_at_the_configured_rate():
     # I2C: the address is not acknowledged: start, address byte, stop = 11 bits at 100 kHz;
     # SPI: 1000 bits at 937.5 kHz (the rate the imp001 picks for 1000); UART: 100 x 10 bits at 10 kbaud.
-    assert logged(BUSY, hardware=HardwareConfig(bus_timing=True)) == ["110 1067 100000"]
+    assert logged(BUSY, config=Config(bus_timing=True)) == ["110 1067 100000"]
 
 
 def test_io_events_stop_at_the_limit_with_one_log_line():
     sim = sim_of('''
         hardware.pin9.configure(DIGITAL_OUT);
         for (local i = 0; i < 50; i++) hardware.pin9.write(i % 2);
-    ''', hardware=HardwareConfig(record_io_limit=10))
+    ''', config=Config(record_io_limit=10))
     assert len(events(sim, "pin")) == 10
     notes = [e.text for e in sim.log if "record_io_limit" in e.text]
-    assert notes == ["10 pin and bus events recorded: later ones are not (HardwareConfig.record_io_limit)"]
+    assert notes == ["10 pin and bus events recorded: later ones are not (Config.record_io_limit)"]
 
 
 def test_absurd_arguments_are_squirrel_errors_or_out_of_memory_never_python_errors():

@@ -3,7 +3,7 @@
 import pytest
 from hw_helpers import events, lines, logged, sim_of
 
-from impapi.peripherals import HardwareConfig
+from impapi import Config
 
 
 def test_inputs_read_their_pull_and_floating_reads_the_configured_level():
@@ -17,7 +17,7 @@ def test_inputs_read_their_pull_and_floating_reads_the_configured_level():
                    + hardware.pin7.read() + " " + hardware.pin8.read());
     '''
     assert logged(src) == ["0 1 0 0 0"]
-    assert logged(src, hardware=HardwareConfig(floating_input=1)) == ["0 1 0 1 1"]
+    assert logged(src, config=Config(floating_input=1)) == ["0 1 0 1 1"]
 
 
 def test_outputs_read_back_and_every_write_is_recorded():
@@ -48,8 +48,8 @@ def test_open_drain_reads_the_line_when_released():
 def test_analog_in_reads_the_configured_level_and_a_source():
     src = 'hardware.pin2.configure(ANALOG_IN); server.log(hardware.pin2.read());'
     assert logged(src) == ["32768"]
-    assert logged(src, hardware=HardwareConfig(analog_input=0.25)) == ["16384"]
-    assert logged(src, hardware=HardwareConfig(analog_input=1.0)) == ["65535"]
+    assert logged(src, config=Config(analog_input=0.25)) == ["16384"]
+    assert logged(src, config=Config(analog_input=1.0)) == ["65535"]
     sim = sim_of(src + 'imp.wakeup(1, function() { server.log(hardware.pin2.read()); });', run=None)
     sim.device.board.analog("pin2", lambda t_us: t_us / 10_000_000)
     sim.run("5s")
