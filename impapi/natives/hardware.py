@@ -47,17 +47,17 @@ def getimpeeid(host: Any) -> str:
 
 @hardware.native((DEVICE,))
 def voltage(host: Any) -> float:
-    return float(host.sim.config.supply_voltage)
+    return float(host.env.config.supply_voltage)
 
 
 @hardware.native((DEVICE,), available=lambda host: module_hardware(host.owner.profile.name).vbat)
 def vbat(host: Any) -> float:
-    return float(host.sim.config.vbat_voltage)
+    return float(host.env.config.vbat_voltage)
 
 
 @hardware.native((DEVICE,), available=lambda host: module_hardware(host.owner.profile.name).lightlevel)
 def lightlevel(host: Any) -> int:
-    return max(0, min(65535, int(host.sim.config.light_level)))
+    return max(0, min(65535, int(host.env.config.light_level)))
 
 
 def _flash(host: Any) -> Any:

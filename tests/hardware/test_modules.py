@@ -128,3 +128,12 @@ def test_nothing_a_script_does_to_an_object_survives_a_boot():
         if (nv.n < 3) imp.deepsleepfor(1);
     ''', "imp001", run="30s")
     assert [t for t in (e.text for e in sim.log) if t.startswith("boot")] == ["boot 1 1", "boot 2 0", "boot 3 1"]
+
+
+def test_voltage_vbat_and_lightlevel_read_the_configured_values():
+    """With nothing attached the supply, battery and light level are the Config's (hardware.md)."""
+    from impapi import Config
+
+    out = logged('server.log(hardware.voltage() + " " + hardware.vbat() + " " + hardware.lightlevel());',
+                 "imp003", config=Config(supply_voltage=3.0, vbat_voltage=2.5, light_level=1234))
+    assert out == ["3 2.5 1234"]
