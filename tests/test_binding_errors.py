@@ -23,16 +23,17 @@ def test_compile_error_is_a_syntax_error(vm):
     assert isinstance(e, SyntaxError) and isinstance(e, squirrel.SquirrelError)
     assert e.filename == "app.nut"
     assert e.lineno == 2
-    # Squirrel's lexer column: just past the token where the compiler stopped (here the `;`).
-    assert e.column == e.offset == 12
+    # The lexer's column: the 1-based position of the last character read (here the `;`), on
+    # every line (patch 08).
+    assert e.column == e.offset == 11
     assert e.text == "local y = ;"
     assert e.msg == "expression expected"
-    assert str(e).startswith("app.nut:2:12: expression expected")
+    assert str(e).startswith("app.nut:2:11: expression expected")
 
 
 @pytest.mark.parametrize("source, line, column", [
     ("local a = 1 +* 2", 1, 14),
-    ("\n\n\tfunction f( {", 3, 15),
+    ("\n\n\tfunction f( {", 3, 14),
     ("local s = \"abc", 1, 14),
     ("class {", 1, 7),
 ])

@@ -479,3 +479,19 @@ def test_a_regexp_that_backtracks_on_a_long_text_gives_up_instead_of_running_for
     with pytest.raises(squirrel.ScriptError, match="regexp: gave up after 20000000 steps"):
         vm.run('local s = "a"; while (s.len() < 1 << 16) s += s; return regexp("a*b").search(s);')
     assert vm.run('local s = "x"; while (s.len() < 1 << 17) s += s; return regexp("ne+dle").search(s + "needle").begin') == 1 << 17
+
+
+# --- 08-lexer-columns --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("source, line, column", [
+    ("local a = 1 +* 2", 1, 14),
+    ("local a = 1;\nlocal b = 1 +* 2", 2, 14),
+    ("local a = 1;\r\nlocal b = 1 +* 2", 2, 14),
+    ("/* one\n two */ local a = 1 +* 2", 2, 22),
+    ("local s = @\"one\ntwo\" +* 2", 2, 7),
+])
+def test_compile_error_columns_count_from_1_on_every_line(vm, source, line, column):
+    with pytest.raises(squirrel.CompileError) as e:
+        vm.compile(source, "x.nut")
+    assert (e.value.lineno, e.value.column) == (line, column)
+    assert e.value.text[column - 1] == "*"

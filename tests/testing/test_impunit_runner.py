@@ -980,11 +980,11 @@ def test_build_and_compile_errors_fail_the_file_only(tmp_path):
     # impCentral refuses the deployment with a "Compilation Error"; impt prints it and its location
     # and goes on with the next file (impt's spec test_run_build_api_error).
     assert errors[1] == "Compilation Error: the device code does not compile"
-    assert "\ntests/b_syntax.test.nut error (line 3, column 16): expression expected\n" in out
+    assert "\ntests/b_syntax.test.nut error (line 3, column 15): expression expected\n" in out
     assert 'Using device test file "tests/c_fine.test.nut"' in lines(out, ("info",))
     assert steps(out) == ["Fine::testA()", "Success", "Tests: 1, Assertions: 0, Failures: 0"]
     assert result.sessions[1].errors[0].message == ("Compilation Error: the device code does not compile: "
-                                                    "tests/b_syntax.test.nut:3:16: expression expected")
+                                                    "tests/b_syntax.test.nut:3:15: expression expected")
     assert [s.errors[0].kind for s in result.sessions[:2]] == ["build", "compile"]
     assert result.exit_code == 1
 
