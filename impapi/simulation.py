@@ -92,7 +92,34 @@ def compile_problem(code: str | os.PathLike | LoadedCode, load: LoadOptions | No
     return None
 
 
+def _check_compiles(code: tuple[str, str] | None) -> None:
+    """Raise :class:`squirrel.CompileError` (file, line, column, the offending line) for code
+    that does not compile, before anything runs. The bytecode is cached, so the boot that
+    compiles it next pays nothing more."""
+    if code is not None:
+        import squirrel
+
+        with squirrel.VM("imp") as vm:
+            vm.compile(*code)
+
+
 class Simulation:
+    """A device and its agent, the impCloud and the network between them, in virtual time.
+
+        sim = Simulation(device="app.device.nut", agent="app.agent.nut", imp="imp003")
+        sim.outage("3h", "45m")          # the world: outages, power, messages, HTTP requests
+        sim.run("1d")
+        sim.cloud.release_impos("44.0")  # the cloud: impOS releases, deployments, group moves
+        sim.run("1d")
+        print(sim.log.text())            # what happened: sim.log, sim.events, sim.device...
+
+    Code that does not compile raises :class:`squirrel.CompileError` here, naming the file,
+    line and column; a Builder or ``#require`` problem raises
+    :class:`~impapi.builder.BuildError`; a missing file ``FileNotFoundError``. Everything after
+    that is reported the way an imp reports it: in the log (``sim.log``), as structured events
+    (``sim.events``), and in ``sim.crash_loop`` and ``sim.fatal_error``.
+    """
+
     def __init__(self, device: str | os.PathLike | LoadedCode | None = None,
                  agent: str | os.PathLike | LoadedCode | None = None, *,
                  imp: str | Profile = DEFAULT_IMP, seed: int = 0, flash: str | os.PathLike | None = None,
@@ -104,7 +131,8 @@ class Simulation:
         ``#require``) with ``load`` (default :class:`~impapi.builder.LoadOptions`: libraries from
         ``IMPSIM_LIB_PATH``, checkouts from ``IMPSIM_GITHUB_DIR``); so are the files scenario
         deployments name. A file without directives runs as written. A build failure raises
-        :class:`~impapi.builder.BuildError` naming the file and line.
+        :class:`~impapi.builder.BuildError` naming the file and line; code that does not compile
+        raises :class:`squirrel.CompileError` naming the file, line and column.
         ``tie_seed``: the order of events due at the same virtual microsecond: None for first
         in, first out; an integer for the order ``impsim fuzz`` explored with that seed.
         ``keep_history=False``: ``log_sink`` sees every log entry, but ``sim.log`` and
@@ -122,6 +150,8 @@ class Simulation:
         agent_src = _source(agent, "agent", self.load_options)
         if dev_src is None and agent_src is None:
             raise ValueError("a simulation needs device code, agent code or both")
+        _check_compiles(dev_src)
+        _check_compiles(agent_src)
         self.cloud = Cloud(env, device_code=dev_src[0] if dev_src else None)
         self.device: Device | None = None
         self.agent: Agent | None = None
