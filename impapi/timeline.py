@@ -17,8 +17,7 @@ Lanes, top to bottom:
 
 The SVG is deterministic (same events, same bytes), carries ``class`` and ``data-*`` attributes
 (``data-time-us``, ``data-start-us``...) so tests and tools can find things in it, and a
-``<title>`` tooltip on each mark. PNG output rasterises the SVG with CairoSVG (an optional
-dependency: ``pip install 'impsim[timeline]'``).
+``<title>`` tooltip on each mark. PNG output rasterises the SVG with resvg (:func:`svg_to_png`).
 """
 
 from __future__ import annotations
@@ -42,11 +41,12 @@ from .timeline_model import (
     path_words,
 )
 
-__all__ = ["COLORS", "TimelineError", "build_model", "render_html", "render_png", "render_svg", "write_timeline"]
+__all__ = ["COLORS", "FORMATS", "TimelineError", "build_model", "check_output", "png_problem", "render_html",
+           "render_png", "render_svg", "svg_to_png", "write_timeline"]
 
 
 class TimelineError(ValueError):
-    """The timeline cannot be written (unknown file type, PNG support missing)."""
+    """The timeline cannot be written (unknown file type, a directory that is not there)."""
 
 
 COLORS = {
@@ -127,28 +127,67 @@ def render_png(events: Any, path: str | os.PathLike, *, duration_us: int | None 
                epoch: datetime | None = None, title: str | None = None, width: int = 1200,
                scale: float = 2.0) -> Path:
     """Rasterise the SVG to ``path`` at ``scale`` device pixels per SVG pixel (2: sharp on
-    high-density screens). Needs CairoSVG and the cairo library."""
+    high-density screens)."""
     svg = render_svg(events, duration_us=duration_us, epoch=epoch, title=title, width=width)
-    svg2png = _cairosvg()
+    return svg_to_png(svg, path, scale=scale)
+
+
+def svg_to_png(svg: str, path: str | os.PathLike, *, scale: float = 2.0,
+               background: str = COLORS["background"]) -> Path:
+    """Rasterise an SVG document to a PNG file: every picture impsim writes as PNG goes through
+    here. resvg draws it (a self-contained wheel: no system library), with the system's fonts."""
+    import resvg_py
+
+    try:
+        png = resvg_py.svg_to_bytes(svg_string=svg, zoom=scale, background=background)
+    except ValueError as e:  # resvg refused the document: a bug of ours, said plainly
+        raise TimelineError(f"could not rasterise the timeline: {e}") from None
     path = Path(path)
-    svg2png(bytestring=svg.encode("utf-8"), write_to=str(path), scale=scale, background_color=COLORS["background"])
+    path.write_bytes(bytes(png))
+    return path
+
+
+def png_problem() -> str | None:
+    """Why PNG files cannot be written here (and what to do), or None when they can."""
+    try:
+        import resvg_py  # noqa: F401
+    except ImportError as e:
+        return f"PNG output needs the resvg-py package ({e}): pip install resvg-py, or write .svg or .html"
+    return None
+
+
+FORMATS = {".svg": "SVG", ".html": "HTML", ".htm": "HTML", ".png": "PNG"}
+
+
+def check_output(path: str | os.PathLike) -> Path:
+    """``path`` if a timeline can be written there, checked before a run spends any time:
+    a known extension, PNG support when it is ``.png``, and a directory that exists. Raises
+    :class:`TimelineError` saying what to do otherwise."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    if path.is_dir():
+        raise TimelineError(f"{path}: is a directory; name the timeline file, e.g. {path / 'run.svg'}")
+    if ext not in FORMATS:
+        raise TimelineError(f"{path}: unknown timeline format {ext or '(no extension)'!r}: "
+                            "name the file .svg, .html or .png")
+    if ext == ".png" and (problem := png_problem()):
+        raise TimelineError(f"{path}: {problem}")
+    parent = path.parent
+    if not parent.is_dir():
+        raise TimelineError(f"{path}: the directory {parent} does not exist; create it or write the timeline elsewhere")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise TimelineError(f"{path}: the directory {parent} is not writable; write the timeline elsewhere")
     return path
 
 
 def write_timeline(path: str | os.PathLike, events: Any, **options: Any) -> Path:
     """Write the timeline to ``path``; the extension picks the format: ``.svg``, ``.html`` (or
     ``.htm``) or ``.png``. ``options`` are those of :func:`render_svg` (and ``scale`` for PNG)."""
-    path = Path(path)
+    path = check_output(path)
     ext = path.suffix.lower()
     if ext == ".png":
         return render_png(events, path, **options)
-    if ext == ".svg":
-        text = render_svg(events, **options)
-    elif ext in (".html", ".htm"):
-        text = render_html(events, **options)
-    else:
-        raise TimelineError(f"{path}: unknown timeline format {ext or '(no extension)'!r}: "
-                            "name the file .svg, .html or .png")
+    text = render_svg(events, **options) if ext == ".svg" else render_html(events, **options)
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -168,21 +207,6 @@ def _inputs(events: Any, duration_us: int | None, epoch: datetime | None,
     if not isinstance(events, Iterable):
         raise TypeError(f"a timeline needs a list of events or a Simulation, not {type(events).__name__}")
     return build_model(events, duration_us), epoch, title or "impsim timeline"
-
-
-def _cairosvg() -> Any:
-    try:
-        import cairosvg
-    except ImportError as e:
-        if "cairo" in str(e) and "cairosvg" not in str(e).lower():
-            raise TimelineError(f"PNG output needs the cairo library ({e}); on Debian/Ubuntu: "
-                                "apt-get install libcairo2 — or write .svg or .html") from None
-        raise TimelineError("PNG output needs CairoSVG: pip install 'impsim[timeline]' "
-                            "(or write the timeline as .svg or .html)") from None
-    except OSError as e:  # cairocffi could not load libcairo
-        raise TimelineError(f"PNG output needs the cairo library ({e}); on Debian/Ubuntu: "
-                            "apt-get install libcairo2 — or write .svg or .html") from None
-    return cairosvg.svg2png
 
 
 # --- drawing ------------------------------------------------------------------------------------

@@ -487,17 +487,8 @@ def test_a_simulation_can_be_drawn_directly(tmp_path):
 # --- PNG: colours where they belong ---------------------------------------------------------------
 
 
-def _png_support():
-    try:
-        import cairosvg  # noqa: F401
-        from PIL import Image  # noqa: F401
-    except (ImportError, OSError) as e:  # OSError: cairocffi without the cairo library
-        pytest.skip(f"PNG rendering needs CairoSVG, cairo and Pillow (pip install 'impsim[test]'): {e}")
-
-
 @pytest.fixture(scope="module")
 def png(tmp_path_factory):
-    _png_support()
     from PIL import Image
 
     path = tmp_path_factory.mktemp("png") / "run.png"
@@ -572,7 +563,6 @@ def test_png_labels_are_drawn(png, svg):
 
 
 def test_png_scale_doubles_the_pixels(tmp_path, svg):
-    _png_support()
     from PIL import Image
 
     path = write_timeline(tmp_path / "big.png", EVENTS, duration_us=DURATION)  # default scale 2
