@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import signal
 import sys
 from dataclasses import replace
@@ -15,16 +16,18 @@ from typing import Sequence
 
 import squirrel
 
+from . import __version__
 from .builder import BuildError
 from .builder.load import add_load_arguments, load_options_from_args
 from .durations import format_duration, parse_duration
-from .log import LogEntry
+from .log import Log, LogEntry
 from .profiles import PROFILES
-from .scenario import Scenario, load_toml, parse_at
+from .scenario import Scenario, load_toml, parse_at, template
 from .simulation import DEFAULT_IMP, Simulation, compile_problem, load_code
+from .terminal import COLOR_CHOICES, StatusLine, bar, is_terminal, paint, use_color
 from .testing.cli_test import add_test_parser, cmd_test
 from .testing.fuzz_cli import add_fuzz_parser, cmd_fuzz
-from .timeline import write_timeline
+from .timeline import TimelineError, check_output, write_timeline
 
 EVENT_HELP = """Events for --at TIME:EVENT[=ARG] (TIME from the start: 90s, 30m, 3h, 2d):
   impos=VERSION              a new impOS release, e.g. 43.1
@@ -36,7 +39,14 @@ EVENT_HELP = """Events for --at TIME:EVENT[=ARG] (TIME from the start: 90s, 30m,
   message=NAME[:JSON]        the agent sends the device a message
   http=METHOD PATH[ BODY]    an HTTP request to the agent
   advance                    a marker in the log
-The same events go in a --scenario TOML file: [[event]] at = "30m"  type = "impos"  version = "43.1"."""
+The same events go in a scenario file (--scenario FILE.toml), one [[event]] table each:
+
+[[event]]
+at = "30m"
+type = "impos"
+version = "43.1"
+
+`impsim run --scenario-template` prints a complete scenario file with every event and field."""
 
 EXIT_OK, EXIT_APP_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # what a shell reports for a program Ctrl-C ended
@@ -54,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="impsim",
         description="Run Electric Imp Squirrel apps on the real Squirrel 3 VM, in virtual time.",
     )
+    p.add_argument("--version", action="version",
+                   version=f"impsim {__version__} (Squirrel {squirrel.SQUIRREL_VERSION}, "
+                           f"Python {platform.python_version()})")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     run = sub.add_parser(
         "run", help="run a device app (and its agent) and print the log",
@@ -70,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "--at help lists every event)")
     run.add_argument("--scenario", metavar="FILE.toml", help="a scenario file (its events, code, duration, imp, seed); "
                      "flags given here win")
+    run.add_argument("--scenario-template", action="store_true",
+                     help="print a complete scenario file, every event and field explained, and exit "
+                          "(impsim run --scenario-template > run.toml)")
     run.add_argument("--timeline", metavar="FILE", help="draw the run: FILE.svg, FILE.html or FILE.png")
     run.add_argument("--until-idle", action="store_true",
                      help="stop as soon as nothing is scheduled (overrides --for)")
@@ -85,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     out = run.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON object per log entry")
     out.add_argument("--quiet", action="store_true", help="print no log, only the outcome")
+    run.add_argument("--color", choices=COLOR_CHOICES, default="auto",
+                     help="colour the log (default auto: on a terminal, unless NO_COLOR is set)")
     add_load_arguments(run)
     add_test_parser(sub)
     add_fuzz_parser(sub)
@@ -106,13 +124,36 @@ class ReaderGone(squirrel.Uncatchable):
     """Whoever read impsim's output stopped reading (a closed pipe)."""
 
 
+# The colours of a log line's label, by source (error lines are red throughout).
+_SOURCE_COLORS = {"device": "cyan", "agent": "magenta", "status": "yellow", "sim": "blue"}
+
+
+def _in_color(log: Log, entry: LogEntry) -> str:
+    """``log.format(entry)`` in colour."""
+    text = paint("red", entry.text) if entry.is_error else entry.text
+    return f"{paint('grey', log.timestamp(entry.time_us))} {paint(_SOURCE_COLORS.get(entry.source, 'grey'), entry.label)} {text}"
+
+
+def _check_outputs(args: argparse.Namespace, scn: Scenario) -> None:
+    """Refuse, before anything runs, what would only fail (or print nothing) at the end."""
+    if args.timeline:
+        check_output(args.timeline)
+    if not args.until_idle and scn.duration_us <= 0:
+        raise ValueError("a run of 0s simulates nothing: give a duration above 0 (--for 90s, --for 2d) "
+                         "or --until-idle")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.scenario_template:
+        sys.stdout.write(template())
+        return EXIT_OK
     if any(text.strip() == "help" for text in args.events):
         print(EVENT_HELP)
         return EXIT_OK
     try:
         scn = _scenario(args)
-    except ValueError as e:
+        _check_outputs(args, scn)
+    except (ValueError, TimelineError) as e:
         print(f"impsim: {e}", file=sys.stderr)
         return EXIT_USAGE
     if scn.device is None and scn.agent is None:
@@ -133,12 +174,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         for warning in code.warnings:
             print(f"impsim: warning: {warning}", file=sys.stderr)
     out = sys.stdout
+    color = use_color(args.color, out)
+    status = StatusLine(sys.stderr)
+    shares_terminal = status.enabled and is_terminal(out)
 
     def show(entry: LogEntry) -> None:
+        if shares_terminal:
+            status.clear()
         try:
-            out.write((sim.log.to_json_line(entry) if args.json else sim.log.format(entry)) + "\n")
+            if args.json:
+                out.write(sim.log.to_json_line(entry) + "\n")
+            else:
+                out.write((_in_color(sim.log, entry) if color else sim.log.format(entry)) + "\n")
         except BrokenPipeError:
             raise ReaderGone from None  # not an error of the app's: its try/catch must not see it
+
+    total_us = None if args.until_idle else scn.duration_us
+
+    def progress(now_us: int) -> None:
+        if total_us:
+            status.show(f"impsim: {bar(now_us / total_us)} {format_duration(now_us)} of "
+                        f"{format_duration(total_us)} simulated")
+        else:
+            status.show(f"impsim: {format_duration(now_us)} simulated")
 
     try:
         sim = Simulation.from_scenario(scn, device=codes.get(scn.device), agent=codes.get(scn.agent),
@@ -154,9 +212,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         previous = signal.signal(signal.SIGINT, on_sigint)
         try:
-            sim.play(scn, until_idle=args.until_idle)
+            sim.play(scn, until_idle=args.until_idle, progress=progress if status.enabled else None)
         finally:
             signal.signal(signal.SIGINT, previous)
+            status.close()
         if interrupted:  # the run saved the flash image as it stopped
             out.flush()
             print(f"impsim: interrupted at {format_duration(sim.clock.now_us)} of virtual time", file=sys.stderr)

@@ -28,7 +28,7 @@ Events (CLI spelling, then the TOML ``[[event]]`` keys besides ``at`` and ``type
 
 ``at`` in TOML is a duration string (``"1d6h"``) or a number of seconds.
 
-A scenario file::
+A scenario file (:func:`template` gives a complete one, with every field and event type)::
 
     [scenario]
     duration = "2d"              # how long to run (optional; the runner's default otherwise)
@@ -109,6 +109,7 @@ __all__ = [
     "parse_at",
     "parse_event",
     "read_code",
+    "template",
 ]
 
 
@@ -529,6 +530,14 @@ def load_toml(path: str | os.PathLike) -> Scenario:
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"{path}: invalid TOML: {e}") from None
     return _from_document(doc, path, path.parent)
+
+
+def template() -> str:
+    """A complete scenario file, every field and event type with a comment
+    (``impsim run --scenario-template``; docs/scenarios.md shows the same file)."""
+    from importlib.resources import files
+
+    return files("impapi").joinpath("templates", "scenario.toml").read_text(encoding="utf-8")
 
 
 def loads_toml(text: str, base_dir: str | os.PathLike | None = None, name: str = "<scenario>") -> Scenario:

@@ -207,7 +207,8 @@ class Simulation:
         return cls(**kwargs)
 
     def play(self, scenario: Scenario, *, duration: str | int | None = None, tie_seed: int | None | str = "scenario",
-             until_idle: bool = False, coverage: Any = None) -> Replay:
+             until_idle: bool = False, coverage: Any = None,
+             progress: Callable[[int], Any] | None = None) -> Replay:
         """Play ``scenario`` and return the :class:`~impapi.replay.Replay`.
 
         Every way of running a scenario comes through here (``impsim run`` with ``--scenario``
@@ -224,7 +225,7 @@ class Simulation:
         ``tie_seed``: the same-instant order, instead of the scenario's (None: first in, first
         out). ``until_idle``: run until nothing is scheduled instead. ``coverage``: a line
         coverage collector for the run (see :class:`~impapi.environment.Environment`); at the
-        end it also gets the VMs still running."""
+        end it also gets the VMs still running. ``progress``: as for :meth:`run`."""
         seed = scenario.seed if scenario.seed is not None else self.seed
         if tie_seed == "scenario":
             tie_seed = scenario.tie_seed if scenario.tie_seed is not None else self.env.tie_seed
@@ -255,9 +256,9 @@ class Simulation:
             self.start()
         apply(scenario, self, start_us=replay.start_us, code=code)
         if run_us is None:
-            self.run(until_idle=True)
+            self.run(until_idle=True, progress=progress)
         else:
-            self.run(for_us=replay.start_us + run_us - self.clock.now_us)
+            self.run(for_us=replay.start_us + run_us - self.clock.now_us, progress=progress)
         if coverage is not None:
             self.collect_coverage()
         return replay
@@ -358,18 +359,30 @@ class Simulation:
     # --- running --------------------------------------------------------------------------------
 
     def run(self, for_: str | int | float | None = None, *, for_us: int | None = None,
-            until_idle: bool = False) -> "Simulation":
+            until_idle: bool = False, progress: Callable[[int], Any] | None = None) -> "Simulation":
         """Advance virtual time by ``for_`` (``"90s"``, ``"2d"``, or seconds) or ``for_us``, or
-        until nothing is scheduled. Stops early on a fatal error (code that does not compile)."""
+        until nothing is scheduled. Stops early on a fatal error (code that does not compile).
+        ``progress(now_us)`` is called every half per cent of the way (every thousand events
+        when running until idle); it sees the run, it cannot change it."""
         if for_us is None and for_ is not None:
             for_us = parse_duration(for_)
         self.clock.on_still = self._time_stands_still
         try:
             if until_idle or for_us is None:
+                steps = 0
                 while self.fatal_error is None and self.clock.step():
-                    pass
-            else:
+                    steps += 1
+                    if progress is not None and steps % 1000 == 0:
+                        progress(self.clock.now_us)
+            elif progress is None:
                 self.clock.run_until(self.clock.now_us + for_us)
+            else:
+                # Running to each half per cent in turn runs the same events in the same order
+                # as running to the end at once: run_until only moves time when nothing is due.
+                end, stride = self.clock.now_us + for_us, max(1, for_us // 200)
+                while self.clock.now_us < end and self.fatal_error is None:
+                    self.clock.run_until(min(end, self.clock.now_us + stride))
+                    progress(self.clock.now_us)
         finally:
             self.clock.on_still = None
         if self.flash is not None:

@@ -17,8 +17,21 @@ from .vm import DIALECTS, VM, CallContext, NativeSet, native
 
 SQUIRREL_VERSION = "3.1"
 
+
+def _package_version() -> str:
+    """The installed distribution's version: the one source of truth is its metadata."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("impsim")
+    except PackageNotFoundError:  # a source tree on sys.path that was never installed
+        return "0+unknown"
+
+
+__version__ = _package_version()
+
 __all__ = [
-    "VM", "native", "NativeSet", "CallContext", "DIALECTS", "SQUIRREL_VERSION", "to_python",
+    "VM", "native", "NativeSet", "CallContext", "DIALECTS", "SQUIRREL_VERSION", "__version__", "to_python",
     "SquirrelError", "CompileError", "ScriptError", "MemoryLimitError", "TimeLimitError",
     "Uncatchable", "Frame",
     "SquirrelObject", "Table", "Array", "Function", "NativeFunction", "BoundFunction", "Class",

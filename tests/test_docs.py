@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from impapi import Config
-from impapi.scenario import EVENTS, loads_toml
+from impapi.scenario import EVENTS, loads_toml, template
 from impapi.simulation import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +93,11 @@ def complete_example() -> str:
     text = (DOCS / "scenarios.md").read_text(encoding="utf-8")
     after = text.split("<!-- complete-example", 1)[1]
     return re.search(r"```toml\n(.*?)```", after, re.DOTALL).group(1)
+
+
+def test_the_complete_scenario_example_is_the_template_impsim_prints():
+    # impsim run --scenario-template prints impapi/templates/scenario.toml: one file, shown here.
+    assert complete_example() == template()
 
 
 def test_the_complete_scenario_example_parses_with_every_event_type_and_field():
