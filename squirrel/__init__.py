@@ -9,6 +9,18 @@
 ``squirrel`` knows nothing of the Electric Imp beyond its integer dialect; ``impapi`` builds the
 imp on top of it."""
 
+try:
+    from ._squirrel import ffi as _ffi  # the VM, compiled by build.py
+except ModuleNotFoundError as _e:  # a source tree that was never built: say how to build it
+    import os as _os
+
+    raise ImportError(
+        f"No module named 'squirrel._squirrel': the squirrel package in {_os.path.dirname(__file__)} has "
+        "no compiled VM. In a clone of impsim, build it in place with `pip install -e .` (or "
+        "`python build.py`); if impsim is installed elsewhere, run Python outside the clone so that "
+        "the installed copy is imported.", name=_e.name) from None
+del _ffi
+
 from .errors import (CompileError, Frame, MemoryLimitError, ScriptError, SquirrelError,
                      TimeLimitError, Uncatchable)
 from .proxies import (Array, Blob, BoundFunction, Class, Function, Generator, Instance,
