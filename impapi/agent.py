@@ -15,6 +15,7 @@ from .profiles import software_version
 from .serialize import from_wire
 
 if TYPE_CHECKING:
+    from .internet import Internet
     from .cloud import Cloud
     from .environment import Environment
     from .relay import Relay
@@ -24,10 +25,11 @@ AGENT_MEMORY = 1024 * 1024  # imp-api.md has no figure for agents; generous, con
 
 class Agent:
     def __init__(self, env: "Environment", source: str, filename: str, agent_id: str, *, relay: "Relay",
-                 cloud: "Cloud", impos: str) -> None:
+                 internet: "Internet", cloud: "Cloud", impos: str) -> None:
         self.env = env
         self.clock = env.clock
         self.relay = relay
+        self.internet = internet  # what answers the agent's outgoing HTTP requests
         self.impos = impos  # the impOS release the impCloud reports to agents
         self.source = source
         self.filename = filename

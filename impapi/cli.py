@@ -201,7 +201,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         sim = Simulation.from_scenario(scn, device=codes.get(scn.device), agent=codes.get(scn.agent),
                                        flash=args.flash, impos=args.impos, log_sink=None if args.quiet else show,
-                                       keep_history=bool(args.timeline), load=load)
+                                       keep_history=bool(args.timeline), load=load,
+                                       internet=scn.routes())
         interrupted = []
 
         def on_sigint(signum: int, frame: object) -> None:

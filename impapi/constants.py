@@ -133,6 +133,12 @@ AUDIO = 8  # (choice) fixedfrequencydac flag
 # The older name of WAKEREASON_PIN (from when pin 1 was the only wake pin); still used by apps.
 WAKEREASON_PIN1 = 3
 
+# The agent's httprequest (D:api/httprequest/sendasync, D:api/httprequest/setvalidation).
+# [UNCONFIRMED] values: only the names are documented.
+NO_TIMEOUT = -1
+VALIDATE_NONE = 0
+VALIDATE_USING_SYSTEM_CA_CERTS = 1
+
 # §9.2 math.rand() bound. [UNCONFIRMED] (§12 gap 9): 2^31-1 is the C library value on both
 # the imp's ARM toolchain and glibc, and it fits the imp's 32-bit signed integers.
 RAND_MAX = 2147483647
@@ -177,6 +183,8 @@ UART_EVENTS = _group("READ_READY WRITE_DONE NOISE_ERROR FRAME_ERROR PARITY_ERROR
 AUDIO_FLAGS = _group("A_LAW_COMPRESS A_LAW_DECOMPRESS NORMALISE AUDIO")
 LEGACY = _group("WAKEREASON_PIN1")
 
+HTTP = _group("NO_TIMEOUT VALIDATE_NONE VALIDATE_USING_SYSTEM_CA_CERTS")
+
 GROUPS: Mapping[str, Mapping[str, int]] = MappingProxyType(
     {
         "wake_reasons": WAKE_REASONS,
@@ -196,6 +204,7 @@ GROUPS: Mapping[str, Mapping[str, int]] = MappingProxyType(
         "uart_events": UART_EVENTS,
         "audio_flags": AUDIO_FLAGS,
         "legacy": LEGACY,
+        "http": HTTP,
     }
 )
 

@@ -28,6 +28,9 @@ Events (CLI spelling, then the TOML ``[[event]]`` keys besides ``at`` and ``type
 
 ``at`` in TOML is a duration string (``"1d6h"``) or a number of seconds.
 
+A file's ``[[http]]`` tables are routes that answer the agent's outgoing HTTP requests
+(:func:`impapi.internet.route_from_toml`; ``Scenario.http``, ``Scenario.routes()``).
+
 A scenario file (:func:`template` gives a complete one, with every field and event type)::
 
     [scenario]
@@ -87,6 +90,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from .builder import BuildError, LoadOptions, build_app
 from .durations import format_duration, parse_duration
+from .internet import Route, Routes, route_from_toml, route_to_toml
 from .profiles import PROFILES, parse_impos
 
 if TYPE_CHECKING:
@@ -339,8 +343,12 @@ class Scenario:
     imp: str | None = None
     seed: int | None = None
     tie_seed: int | None = None  # the same-instant order (Simulation's tie_seed); None: FIFO
+    http: tuple[Route, ...] = ()  # answers to the agent's outgoing requests ([[http]] tables)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "http", tuple(self.http))
+        if not all(isinstance(r, Route) for r in self.http):
+            raise ScenarioError("a scenario's http holds impapi.internet.Route objects (Routes().route(...))")
         events = tuple(self.events)
         for e in events:
             if not isinstance(e, ScenarioEvent):
@@ -388,6 +396,8 @@ class Scenario:
         for e in self.events:
             lines += ["", "[[event]]", f"at = {_toml_str(format_duration(e.at_us))}", f"type = {_toml_str(e.kind)}"]
             lines += [f"{k} = {v}" for k, v in _toml_fields(e, base)]
+        for rule in self.http:
+            lines += ["", "[[http]]", *route_to_toml(rule)]
         return "\n".join(lines) + "\n"
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -399,7 +409,11 @@ class Scenario:
     def to_cli_args(self, relative_to: str | os.PathLike | None = None) -> list[str]:
         """Arguments for ``impsim run`` (after ``run``) that replay this scenario: the device
         code first if set, then ``--agent``, ``--for``, ``--imp``, ``--seed``, ``--tie-seed`` and
-        one ``--at`` per event. Paths are relative to ``relative_to`` (default: the working directory)."""
+        one ``--at`` per event. Paths are relative to ``relative_to`` (default: the working directory).
+        HTTP routes have no flags: a scenario with some must be saved and run with ``--scenario``."""
+        if self.http:
+            raise ScenarioError("[[http]] routes cannot be written as impsim run flags: save the scenario "
+                                "(Scenario.save) and run it with --scenario")
         base = os.path.abspath(relative_to if relative_to is not None else os.getcwd())
         args: list[str] = []
         if self.device is not None:
@@ -425,6 +439,10 @@ class Scenario:
             if isinstance(e.arg, Deploy):
                 files += [p for p in (e.arg.device, e.arg.agent) if p]
         return list(dict.fromkeys(files))
+
+    def routes(self) -> Routes:
+        """A new route table of the ``[[http]]`` routes, for ``Simulation(internet=...)``."""
+        return Routes().add(*(rule.copy() for rule in self.http))
 
     def with_events(self, *events: ScenarioEvent) -> Scenario:
         """A copy with more events (e.g. ``--at`` flags added to a scenario file's)."""
@@ -560,12 +578,12 @@ _SCENARIO_KEYS = ("duration", "device", "agent", "imp", "seed", "tie_seed")
 
 def _from_document(doc: dict, name: Any, base: Path) -> Scenario:
     for key in doc:
-        if key not in ("scenario", "event"):
-            close = difflib.get_close_matches(key, ("scenario", "event"), n=1)
-            hint = f" (did you mean [[{close[0]}]]?)" if close == ["event"] else \
-                f" (did you mean [{close[0]}]?)" if close else ""
+        if key not in ("scenario", "event", "http"):
+            close = difflib.get_close_matches(key, ("scenario", "event", "http"), n=1)
+            hint = f" (did you mean [{close[0]}]?)" if close == ["scenario"] else \
+                f" (did you mean [[{close[0]}]]?)" if close else ""
             raise ScenarioError(f"{name}: unknown top-level key {key!r}{hint}: a scenario file has a "
-                                "[scenario] table and [[event]] entries")
+                                "[scenario] table, [[event]] entries and [[http]] routes")
     head = doc.get("scenario", {})
     if not isinstance(head, dict):
         raise ScenarioError(f"{name}: 'scenario' must be a table: write [scenario] on a line of its own")
@@ -606,9 +624,16 @@ def _from_document(doc: dict, name: Any, base: Path) -> Scenario:
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ScenarioError(f"{name}: 'event' must be an array of tables: write each event under [[event]]")
     events = [_toml_event(entry, i, name, base) for i, entry in enumerate(entries, 1)]
+    routes = doc.get("http", [])
+    if not isinstance(routes, list) or not all(isinstance(r, dict) for r in routes):
+        raise ScenarioError(f"{name}: 'http' must be an array of tables: write each route under [[http]]")
+    try:
+        http = tuple(route_from_toml(r, f"{name}: [[http]] {i}") for i, r in enumerate(routes, 1))
+    except ValueError as e:
+        raise ScenarioError(str(e)) from None
     try:
         return Scenario(tuple(events), duration, files.get("device"), files.get("agent"), imp,
-                        head.get("seed"), head.get("tie_seed"))
+                        head.get("seed"), head.get("tie_seed"), http)
     except ScenarioError as e:
         raise ScenarioError(f"{name}: {e}") from None
 
@@ -740,6 +765,10 @@ def read_code(scenario: Scenario | ScenarioEvent, sim: World) -> dict[str, str]:
         raise ScenarioError("the scenario sends HTTP requests to the agent, but the simulation has no agent code")
     if "message" in kinds and sim.device is None:
         raise ScenarioError("the scenario sends messages to the device, but the simulation has no device code")
+    # Routes are best given to the Simulation before it starts (Scenario.routes()): an agent asks
+    # at once. Those not there yet take effect now.
+    if scenario.http:
+        sim.internet.routes.add(*(r.copy() for r in scenario.http if r not in sim.internet.routes.rules))
     sources: dict[str, str] = {}
     for e in events:
         if isinstance(e.arg, Deploy):

@@ -28,6 +28,7 @@ from .durations import DEFAULT_EPOCH, format_duration, parse_duration
 from .environment import Environment
 from .events import EventLog
 from .flash import SpiFlash
+from .internet import Internet, Routes
 from .log import Log, LogEntry
 from .network import Network
 from .profiles import Profile, get_profile, software_version
@@ -125,7 +126,8 @@ class Simulation:
                  imp: str | Profile = DEFAULT_IMP, seed: int = 0, flash: str | os.PathLike | None = None,
                  impos: str | None = None, config: Config | None = None, epoch: datetime = DEFAULT_EPOCH,
                  log_sink: Callable[[LogEntry], Any] | None = None, start: bool = True,
-                 tie_seed: int | None = None, keep_history: bool = True, load: LoadOptions | None = None) -> None:
+                 tie_seed: int | None = None, keep_history: bool = True, load: LoadOptions | None = None,
+                 internet: Routes | None = None) -> None:
         """``device``/``agent``: a ``.nut`` path, code loaded with :func:`impapi.builder.load_app`,
         or the code itself. A path is loaded as impCloud builds code (Builder directives,
         ``#require``) with ``load`` (default :class:`~impapi.builder.LoadOptions`: libraries from
@@ -137,7 +139,9 @@ class Simulation:
         in, first out; an integer for the order ``impsim fuzz`` explored with that seed.
         ``keep_history=False``: ``log_sink`` sees every log entry, but ``sim.log`` and
         ``sim.events`` keep none (a long run that streams its log then runs in constant memory;
-        the checks and the timeline need the history)."""
+        the checks and the timeline need the history).
+        ``internet``: the :class:`~impapi.internet.Routes` that answer the agent's outgoing HTTP
+        requests (shareable; default: a new, empty table, as ``sim.internet.routes``)."""
         self.load_options = load or LoadOptions()
         self.env = env = Environment(config, seed=seed, tie_seed=tie_seed, epoch=epoch, log_sink=log_sink,
                                      keep_history=keep_history)
@@ -145,6 +149,7 @@ class Simulation:
         self.log: Log = env.log
         self.network = Network()
         self.relay = relay = Relay(env)
+        self.internet = Internet(routes=internet if internet is not None else Routes(), keep=keep_history)
         self.profile = imp if isinstance(imp, Profile) else get_profile(imp)
         dev_src = _source(device, "device", self.load_options)
         agent_src = _source(agent, "agent", self.load_options)
@@ -171,7 +176,7 @@ class Simulation:
             if impos:
                 self.device.impos = impos
         if agent_src is not None:
-            self.agent = Agent(env, agent_src[0], agent_src[1], agent_id, relay=relay,
+            self.agent = Agent(env, agent_src[0], agent_src[1], agent_id, relay=relay, internet=self.internet,
                                cloud=self.cloud, impos=self.profile.default_impos)
         relay.device, relay.agent = self.device, self.agent
         self._started = False

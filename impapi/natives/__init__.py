@@ -24,7 +24,7 @@ _DEVICE_CONSTANTS = (dict(C.WAKE_REASONS) | dict(C.SHUTDOWN_REASONS) | dict(C.SE
                      | dict(C.SPI_FLAGS) | dict(C.UART_SETTINGS) | dict(C.UART_EVENTS) | dict(C.AUDIO_FLAGS)
                      | dict(C.LEGACY))
 _FLASH_CONSTANTS = dict(C.SPIFLASH_FLAGS)
-_AGENT_CONSTANTS = dict(C.ENVIRONMENTS)
+_AGENT_CONSTANTS = dict(C.ENVIRONMENTS) | dict(C.HTTP)
 
 # What decides the natives of a VM: its side and ScriptHost.variant (the module, and flash or not).
 _SETS: dict[tuple, NativeSet] = {}

@@ -10,6 +10,7 @@ import squirrel
 
 from ..api import AGENT, Api, ImpError
 from ..language.web import to_bytes
+from .httprequest import new_request as _request
 
 http = Api("http")
 hash_ = Api("hash")  # http.hash
@@ -82,61 +83,7 @@ def deliver_request(agent: Any, method: str, path: str, body: str, headers: dict
     return resp.status, resp.body, resp.headers
 
 
-# Outgoing requests (D:api/httprequest). The simulation has no Internet: a request to the agent's
-# own URL loops back to its http.onrequest; any other URL fails like an unreachable host
-# (statuscode 0).
-
-UNREACHABLE = {"statuscode": 0, "body": "", "headers": {}}
-
-
-def _request(host: Any, method: str, url: str, headers: Any, body: Any) -> dict:
-    agent = host.owner
-    state = {"sent": False, "cancelled": False}
-
-    def send_async(callback: Any, streaming: Any = None, timeout: Any = None) -> None:
-        if state["sent"]:
-            raise ImpError("httprequest: a request can be sent only once")
-        state["sent"] = True
-
-        def answer(status: int, text: str, hdrs: dict) -> None:
-            # After httprequest.cancel() neither callback is called.
-            if host.alive and not state["cancelled"]:
-                host._fire(callback, (host.vm.to_squirrel({"statuscode": status, "body": text, "headers": hdrs}),))
-
-        if not url.startswith(agent.url):
-            host.clock.schedule(0, answer, 0, "", {})
-            return
-        path = url[len(agent.url):] or "/"
-        hdrs = squirrel.to_python(headers) if isinstance(headers, squirrel.Table) else {}
-        text = body if isinstance(body, str) else ""
-
-        def start() -> None:
-            if state["cancelled"]:
-                return
-            resp = _start_request(agent, method, path, text, hdrs,
-                                  lambda r: host.clock.schedule(0, answer, r.status, r.body, r.headers))
-            if resp is None:
-                answer(404, "", {})
-
-        host.clock.schedule(0, start)
-
-    def send_sync() -> Any:
-        if state["sent"]:
-            raise ImpError("httprequest: a request can be sent only once")
-        state["sent"] = True
-        if url.startswith(agent.url):
-            # The agent would wait on itself: its http.onrequest cannot run until it returns.
-            raise ImpError("httprequest.sendsync() to the agent's own URL cannot be answered "
-                           "while the agent waits; use sendasync()")
-        return host.vm.to_squirrel(dict(UNREACHABLE))
-
-    def cancel() -> None:
-        state["cancelled"] = True
-
-    def setvalidation(mode: Any = None) -> None:
-        """Certificate validation does not matter without a network."""
-
-    return {"sendasync": send_async, "sendsync": send_sync, "cancel": cancel, "setvalidation": setvalidation}
+# Outgoing requests (http.request, get, post...): natives/httprequest.py.
 
 
 @http.native((AGENT,))

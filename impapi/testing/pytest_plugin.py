@@ -806,8 +806,9 @@ def parse_definitions(text: str, home: Path | str) -> Definitions:
 class _Simulations:
     """The factory behind ``impsim_simulation``: remembers what it made, closes it afterwards."""
 
-    def __init__(self, request: pytest.FixtureRequest) -> None:
+    def __init__(self, request: pytest.FixtureRequest, internet: Any = None) -> None:
         self.request = request
+        self.internet = internet  # the impsim_internet route table every simulation here uses
         self.made: list[Any] = []
 
     @property
@@ -833,6 +834,8 @@ class _Simulations:
         Simulation's: ``imp``, ``seed``, ``config``, ``start``, ...); closed after the test."""
         from ..simulation import Simulation
 
+        if self.internet is not None:
+            kw.setdefault("internet", self.internet)
         sim = Simulation(device=self.resolve(device), agent=self.resolve(agent), **kw)
         self.made.append(sim)
         return sim
@@ -849,11 +852,23 @@ class _Simulations:
 
 
 @pytest.fixture
-def impsim_simulation(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+def impsim_internet() -> Any:
+    """The :class:`~impapi.internet.Routes` that answer the agent's outgoing HTTP requests in the
+    simulations ``impsim_simulation`` and ``impsim_device`` make in this test:
+    ``impsim_internet.route(url, status=..., json=...)``, ``.respond(fn)``,
+    ``.forward(url, "http://127.0.0.1:PORT")`` (a server on this machine, e.g. pytest-httpserver's)."""
+    from ..internet import Routes
+
+    return Routes()
+
+
+@pytest.fixture
+def impsim_simulation(request: pytest.FixtureRequest, impsim_internet: Any) -> Iterator[Callable[..., Any]]:
     """A factory: ``impsim_simulation(device=..., agent=..., **kw)`` returns a started
     :class:`~impapi.simulation.Simulation` (code inline or from files; a relative path is also
-    looked up next to the test module). Every simulation made is closed after the test."""
-    sims = _Simulations(request)
+    looked up next to the test module). Every simulation made is closed after the test; the
+    agent's outgoing requests are answered by ``impsim_internet``."""
+    sims = _Simulations(request, impsim_internet)
     yield sims
     sims.close()
 

@@ -205,7 +205,7 @@ def test_apis_of_the_other_side_do_not_exist():
 
 
 def test_http_request_to_own_url_loops_back_to_onrequest():
-    """§1.2: the agent's own URL reaches its http.onrequest; other URLs are unreachable (status 0)."""
+    """§1.2: the agent's own URL reaches its http.onrequest; other URLs are unreachable (status 6)."""
     sim = simulate(None, '''
         http.onrequest(function(req, res) { res.send(200, "echo " + req.body); });
         http.post(http.agenturl() + "/x", {}, "hi").sendasync(function(r) {
@@ -213,7 +213,7 @@ def test_http_request_to_own_url_loops_back_to_onrequest():
             http.get("https://example.invalid/").sendasync(function(r2) { server.log("other " + r2.statuscode); });
         });
     ''', run="5s")
-    assert agent_lines(sim) == ["200 echo hi", "other 0"]
+    assert agent_lines(sim) == ["200 echo hi", "other 6"]
 
 
 def test_net_info_has_active_only_when_connected():
@@ -229,8 +229,8 @@ def test_net_info_has_active_only_when_connected():
 
 
 def test_http_request_objects_cancel_and_send_once():
-    """D:api/httprequest/cancel: after cancel() neither callback runs; sendsync() to another host
-    answers like an unreachable one; a request is sent once."""
+    """D:api/httprequest/cancel: after cancel() neither callback runs; sendsync() to a host nothing
+    answers fails like an unreachable one (6); a request is sent once."""
     sim = simulate(None, '''
         http.onrequest(function(req, res) { server.log("handler ran"); res.send(200, "ok"); });
         local r = http.post(http.agenturl() + "/x", {}, "hi");
@@ -248,7 +248,7 @@ def test_http_request_objects_cancel_and_send_once():
         kept.sendasync(function(resp) { server.log("kept " + resp.statuscode + " " + resp.body); });
     ''', run="5s")
     assert [e.text for e in sim.log if e.source == "agent"] == [
-        "sync 0", "httprequest: a request can be sent only once", "handler ran", "kept 200 ok"]
+        "sync 6", "httprequest: a request can be sent only once", "handler ran", "kept 200 ok"]
 
 
 def test_http_hash_digests_and_hmacs_are_blobs():

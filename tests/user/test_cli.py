@@ -110,3 +110,40 @@ def test_no_progress_goes_into_pipes(tmp_path):
                "--for", "30d", "--quiet", cwd=ROOT)
     assert r.code == 0
     assert r.err == "" and "\r" not in r.out and "#" not in r.out
+
+
+# --- the agent's requests to other services ----------------------------------------------------
+
+WEATHER_AGENT = '''
+http.get("https://api.weather.example/v1/now?city=Oslo").sendasync(function(r) {
+    server.log("weather " + r.statuscode + " " + r.body);
+});
+'''
+
+
+def test_a_scenario_file_answers_the_agents_requests(tmp_path):
+    (tmp_path / "app.agent.nut").write_text(WEATHER_AGENT)
+    (tmp_path / "routes.toml").write_text('[[http]]\nurl = "https://api.weather.example/v1/*"\n'
+                                          'json = { temp = -3 }\nlatency = "1s"\n')
+    r = impsim("run", "--agent", "app.agent.nut", "--scenario", "routes.toml", "--for", "10s", cwd=tmp_path)
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[1:] == ['2026-01-01T00:00:01.000Z [Agent] weather 200 {"temp":-3}']
+
+
+def test_an_unanswered_request_fails_and_the_log_says_how_to_answer_it(tmp_path):
+    (tmp_path / "app.agent.nut").write_text(WEATHER_AGENT)
+    r = impsim("run", "--agent", "app.agent.nut", "--for", "10s", cwd=tmp_path)
+    assert r.code == 0, r.err
+    sim_line, agent_line = r.out.splitlines()[1:]
+    assert sim_line.startswith("2026-01-01T00:00:00.000Z [Sim] HTTP GET https://api.weather.example/v1/now?city=Oslo "
+                               "from the agent: nothing answers it here")
+    assert "an [[http]] table in the scenario file" in sim_line
+    assert agent_line == "2026-01-01T00:00:00.100Z [Agent] weather 6 "
+
+
+def test_a_bad_http_table_is_a_usage_error_before_the_run(tmp_path):
+    (tmp_path / "app.agent.nut").write_text(WEATHER_AGENT)
+    (tmp_path / "routes.toml").write_text('[[http]]\nurl = "https://x/"\nforward = "http://203.0.113.9/"\n')
+    r = impsim("run", "--agent", "app.agent.nut", "--scenario", "routes.toml", cwd=tmp_path)
+    assert (r.code, r.out) == (2, "")
+    assert "routes.toml: [[http]] 1: 'http://203.0.113.9/': only a server on this machine" in r.err
