@@ -658,7 +658,8 @@ class TestSelector:
     """``--tests [file][:Class][::method]``: the file part is a regular expression searched in the
     test file's relative path; class and method are exact names (ImpUnitRunner's ``testClass`` and
     ``testCase``). As in impt, a class or method name is not checked: one that is not a Squirrel
-    identifier, or that no file defines, selects nothing (each file is skipped) and is not an error."""
+    identifier, or that no file defines, makes impt skip each file; the run as a whole then fails
+    (:func:`impapi.testing.runner.run_tests`: a selector that runs no test is not a pass)."""
 
     __test__ = False
 

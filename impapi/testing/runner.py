@@ -251,6 +251,14 @@ def run_tests(
         if config.stop_on_fail and (result.errors or result.failed_tests):
             break
 
+    if not selector.is_empty and run.success and run.tests == 0 and \
+            all(o.method in ("setUp", "tearDown") for s in run.sessions for o in s.outcomes):
+        # impt reports success here; a selector that matches nothing is more likely a typo than a pass.
+        message = _nothing_selected(selector, files)
+        printer.line("error", message, offset)
+        run.success = False
+        run.error = message
+
     printer.plain("")
     printer.line("info", SUMMARY_HEADER, offset)
     printer.plain("")
@@ -271,6 +279,16 @@ def run_tests(
     return run
 
 
+def _nothing_selected(selector: TestSelector, files: Sequence[Any]) -> str:
+    text = selector.file_pattern + (f":{selector.test_class}" if selector.test_class else "") + \
+        (f"::{selector.test_method}" if selector.test_method else "")
+    what = " ".join(filter(None, [f"class {selector.test_class}" if selector.test_class else "",
+                                  f"method {selector.test_method}" if selector.test_method else ""]))
+    names = ", ".join(f.name for f in files)
+    return (f"--tests {text} selected no test: no {what or 'test'} in {names}. Class and method names are "
+            "exact (case matters); the file part is a regular expression searched in the file's path")
+
+
 # ---------------------------------------------------------------------------------------------
 # JUnit XML
 
@@ -286,8 +304,8 @@ def _xml_text(text: str | None) -> str | None:
 
 
 def write_junit_xml(run: RunResult, path: str | os.PathLike) -> None:
-    """One ``<testsuite>`` per test file, one ``<testcase>`` per reported step (``setUp`` and
-    ``tearDown`` included); times are virtual seconds. A failing assertion's location gives the
+    """One ``<testsuite>`` per test file, one ``<testcase>`` per test method (and per ``setUp`` or
+    ``tearDown`` that failed); times are virtual seconds. A failing assertion's location gives the
     testcase's ``file`` and ``line`` and ends the failure text (``at tests/foo.test.nut:42``). Session errors become an ``<error>`` in a
     testcase named ``<session>``; a skipped file is a suite with one skipped testcase."""
     root = ET.Element("testsuites", name="impsim test")
@@ -298,6 +316,8 @@ def write_junit_xml(run: RunResult, path: str | os.PathLike) -> None:
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         classname_default = session.test_file.name
         for o in session.outcomes:
+            if o.passed and o.method in ("setUp", "tearDown"):
+                continue  # not tests: they count only when they fail
             case = ET.SubElement(suite, "testcase", classname=o.class_name or classname_default,
                                  name=o.method or o.name, time=f"{o.duration_s:.3f}",
                                  file=str(session.test_file.name))

@@ -399,6 +399,7 @@ class _Session:
         self.test_file = test_file
         self.config = config
         self.options = options
+        self.sim: Any = None  # the session's Simulation, once made
         self.result = result
         self.emit = emit
         self.id = result.session_id
@@ -631,6 +632,20 @@ class _Session:
 
     # -- watchdogs ----------------------------------------------------------------------------
 
+    def startup_hint(self) -> str:
+        """Why the tests never started, when the simulation shows it: the device went to deep
+        sleep (impsim's addition to impt's message)."""
+        sim = self.sim
+        if sim is None:
+            return ""
+        slept = [e for e in sim.events if e.kind == "state" and e.data.get("state") == "asleep"]
+        if not slept or self.test_file.side == "agent":
+            return ""
+        return (f": the device went to deep sleep at +{slept[0].time_us / 1e6:.2f}s (imp.deepsleepfor, "
+                "server.sleepfor...) before the tests could start. Code under test must not sleep while "
+                "it loads: start the app from a function the tests do not call, or guard the sleep, e.g. "
+                "if (!(\"ImpTestCase\" in getroottable())) imp.deepsleepfor(60);")
+
     def next_deadline(self) -> int | None:
         ds = [d for d in (self.start_deadline, self.message_deadline) if d is not None]
         return min(ds) if ds else None
@@ -640,7 +655,7 @@ class _Session:
             return
         if self.start_deadline is not None and now >= self.start_deadline:
             self.now = self.start_deadline
-            self.fail("startup-timeout", "Session startup timeout")
+            self.fail("startup-timeout", "Session startup timeout" + self.startup_hint())
         elif self.message_deadline is not None and now >= self.message_deadline:
             self.now = self.message_deadline
             self.fail("testing-timeout", "Testing timeout")
@@ -712,7 +727,7 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
         emit("info", "Test session is agent-only", 0)
 
     session = _Session(test_file, config, options, result, emit)
-    sim = Simulation(device=code.device, agent=code.agent, imp=options.imp, seed=options.seed,
+    sim = session.sim = Simulation(device=code.device, agent=code.agent, imp=options.imp, seed=options.seed,
                      config=options.config, log_sink=session.on_log, start=False)
     where = _Where(session, test_file, config, code) if options.locations and _stack.available() else None
     result.log = sim.log

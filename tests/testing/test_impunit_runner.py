@@ -406,40 +406,46 @@ def test_select_by_method_only(tmp_path):
         "Beta::testOne()", "Alpha::testOne()", "Gamma::testOne()"]  # table order, then file order
 
 
-def test_selecting_a_missing_class_skips_every_file(tmp_path):
+def test_selecting_a_missing_class_skips_every_file_and_fails(tmp_path):
     result, out = run_home(tmp_path, SELECT_FILES, tests=":Nope")
     assert lines(out, ("info",)).count('Skip "tests/alpha.test.nut" testing') == 1
     assert "Starting test session" not in out
-    assert result.exit_code == 0
     assert all(s.skipped for s in result.sessions)
+    # impt would succeed; a selection that runs no test is no pass here.
+    assert lines(out, ("error",))[0].startswith("--tests :Nope selected no test: no class Nope in tests/")
+    assert result.exit_code == 1
 
 
-def test_selecting_a_missing_method_of_a_class_skips_the_file_and_succeeds(tmp_path):
+def test_selecting_a_missing_method_of_a_class_skips_the_file_and_fails(tmp_path):
     """impt's spec (test run not exist test method): ``file:Class::notExistingMethod`` runs nothing
-    in that file, and the command succeeds."""
+    in that file, and impt succeeds; impsim skips the file too, then fails the command saying
+    what matched nothing."""
     result, out = run_home(tmp_path, SELECT_FILES, tests="alpha:Alpha::notExistingMethod")
     assert lines(out, ("info",)).count('Skip "tests/alpha.test.nut" testing') == 1
     assert "Starting test session" not in out
-    assert "IMPT COMMAND SUCCEEDS" in out and result.exit_code == 0
+    assert "selected no test: no class Alpha method notExistingMethod" in out
+    assert "IMPT COMMAND FAILS" in out and result.exit_code == 1
 
 
 @pytest.mark.parametrize("selection", ["alpha:Alpha::not-exist-method", "alpha:Not.A.Class",
                                        'alpha:Alpha::say"hi\\'])
-def test_a_name_that_is_not_an_identifier_is_not_an_error(tmp_path, selection):
+def test_a_name_that_is_not_an_identifier_is_not_a_configuration_error(tmp_path, selection):
     """impt does not check the names: a method or class name that is no Squirrel identifier just
-    selects nothing (the file is skipped) and the run succeeds."""
+    selects nothing (the file is skipped); the run then fails as any selection of no test does."""
     result, out = run_home(tmp_path, SELECT_FILES, tests=selection)
-    assert "Error:" not in out
+    assert "Error:" not in out  # not a configuration error
     assert 'Skip "tests/alpha.test.nut" testing' in lines(out, ("info",))
-    assert result.exit_code == 0
+    assert "selected no test" in out and result.exit_code == 1
 
 
 def test_a_pattern_name_found_in_the_code_runs_no_test(tmp_path):
     """The pre-deploy check searches the name as a regular expression (impt's), so ``test.*`` is
-    found; the runner then compares names exactly, so no method runs and the session passes."""
+    found; the runner then compares names exactly, so no method runs: the session passes, the
+    command fails because no test ran."""
     result, out = run_home(tmp_path, SELECT_FILES, tests="alpha:Alpha::test.*")
     assert "Tests: 0, Assertions: 0, Failures: 0" in lines(out)
-    assert result.exit_code == 0
+    assert result.sessions[0].passed
+    assert "selected no test" in out and result.exit_code == 1
 
 
 # --- device/agent pairing (§1.6) and agent-only sessions ---------------------------------------
