@@ -7,10 +7,10 @@ and ``if args.command == "test": return cmd_test(args)``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from ..profiles import PROFILES
+from ..terminal import COLOR_CHOICES, use_color
 from ..simulation import Config
 from .runner import run_tests
 
@@ -82,7 +82,7 @@ def add_test_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--device-start-delay", metavar="SECONDS", type=_non_negative_float,
                    help="virtual time from the agent's restart to the device running the session's code, "
                         "which it downloads first (default 1)")
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+    p.add_argument("--color", choices=COLOR_CHOICES, default="auto",
                    help="colour the output (default: when writing to a terminal)")
     return p
 
@@ -98,10 +98,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         "builder_config": args.builder_config,
     }
     out = sys.stdout
-    if args.color == "auto":
-        color = out.isatty() and not os.environ.get("NO_COLOR")
-    else:
-        color = args.color == "always"
+    color = use_color(args.color, out)
     sim_config = None
     if args.device_start_delay is not None:
         sim_config = Config(device_start_delay_us=round(args.device_start_delay * 1_000_000))
