@@ -139,6 +139,6 @@ class Agent:
                      wait_us: int = 60_000_000) -> tuple[int, str, dict]:
         """Send an HTTP request to the agent's URL and run the simulation until it answers.
         Returns (status, body, headers); 404 without an ``http.onrequest`` handler (§1.2)."""
-        from .natives.http import deliver_request
+        from .natives.incoming import deliver_request
 
         return deliver_request(self, method, path, body, headers or {}, wait_us)

@@ -66,3 +66,10 @@ class Config:
     bus_timing: bool = False
     record_io: bool = True  # pin writes and bus transfers become structured events ...
     record_io_limit: int | None = 100_000  # ... this many per device at most (None: no limit)
+    # The agent's outgoing HTTP requests (docs/imp-model/agent-http.md). sendasync() without a
+    # timeout gives up after 600 s (documented); sendsync() waits at most 60 s (UNCONFIRMED: the
+    # imp's "short-term" request limit); an answer without its own latency arrives 100 ms after
+    # the request (the world's, not the imp's).
+    http_timeout_us: int = 600_000_000
+    http_sync_timeout_us: int = 60_000_000
+    http_latency_us: int = 100_000

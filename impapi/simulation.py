@@ -453,7 +453,7 @@ class Simulation:
             raise ValueError("this simulation has no agent")
         if on_response is None:
             return self.agent.http_request(method, path, body, headers)
-        from .natives.http import _start_request
+        from .natives.incoming import _start_request
 
         if _start_request(self.agent, method, path, body, headers or {},
                           lambda r: on_response(r.status, r.body, r.headers)) is None:

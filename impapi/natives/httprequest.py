@@ -189,7 +189,7 @@ class _Request:
         return self.url.startswith(self.host.owner.url)
 
     def _loop_back(self, req: OutboundRequest, done: Any) -> None:
-        from .http import _start_request
+        from .incoming import _start_request
 
         agent, host = self.host.owner, self.host
         path = self.url[len(agent.url):] or "/"

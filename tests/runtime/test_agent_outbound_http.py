@@ -11,7 +11,8 @@ import pytest
 
 from impapi import Config, Simulation
 from impapi.internet import Reply, Routes
-from impapi.scenario import Scenario, loads_toml, simulate
+from impapi.scenario import Scenario, loads_toml
+from impapi.simulation import simulate
 
 S = 1_000_000
 
