@@ -38,7 +38,7 @@ class Update:
     device_file: str | None = None  # the name the new device code runs under (errors, events)
     forced: str | None = None  # the forced path, when the update skips the handler
     announced_us: int | None = None
-    notified: set = field(default_factory=set)  # ids of the runs whose handler heard of it
+    notified: set = field(default_factory=set)  # numbers of the runs whose handler heard of it
 
 
 class Topic:
@@ -130,7 +130,7 @@ class Cloud:
 
     def handler_called(self, upd: Update, run: Any) -> None:
         """The shutdown handler of ``run`` is being told of ``upd``."""
-        upd.notified.add(id(run))
+        upd.notified.add(run.number)
         self.record("handler-called", upd)
 
     def await_restart(self, upd: Update) -> None:

@@ -11,6 +11,7 @@ or of the watchdog's budget) is handed to the owner (:class:`~impapi.device.Devi
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any, Callable
 
 import squirrel
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 DEVICE_TIMER_LIMIT = 20
 # Bytes a reused VM may hold beyond its pristine state before a cycle collection.
 GARBAGE_SLACK = 64 * 1024
+# Names runs for those who must tell them apart later (the cloud remembers which runs heard of an
+# update): unlike id(), a run's number is never given to another run once it has ended.
+_RUN_NUMBERS = itertools.count(1)
 
 
 class TimerHandle:
@@ -43,6 +47,7 @@ class ScriptHost:
         self.env = env
         self.owner = owner
         self.side = side
+        self.number = next(_RUN_NUMBERS)
         self.filename = filename
         self.code_label = "device_code" if side == "device" else "agent_code"
         # What decides which natives exist (impapi.api): the module and whether it has flash.

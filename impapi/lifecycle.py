@@ -96,7 +96,7 @@ class UpdateLifecycle:
             self.device.restart_for_update(forced, in_squirrel)
         elif host.shutdown_handler is None:
             self.device.restart_for_update("no-handler", in_squirrel)
-        elif id(host) not in upd.notified:
+        elif host.number not in upd.notified:
             cloud.handler_called(upd, host)
             reason = C.SHUTDOWN_NEWFIRMWARE if upd.kind == "impos" else C.SHUTDOWN_NEWSQUIRREL
             host.schedule(0, host.shutdown_handler, reason)
@@ -104,12 +104,12 @@ class UpdateLifecycle:
 
     def told(self, host: "ScriptHost") -> bool:
         """Whether the handler of run ``host`` heard of an update that is still pending."""
-        return any(id(host) in u.notified for u in self.cloud.pending.values())
+        return any(host.number in u.notified for u in self.cloud.pending.values())
 
     def deferred(self, host: "ScriptHost") -> None:
         """The app went to sleep with an update it had been told about."""
         for u in self.cloud.pending.values():
-            if id(host) in u.notified:
+            if host.number in u.notified:
                 self.cloud.record("deferred", u)
 
     def impos_pending(self) -> bool:

@@ -164,6 +164,25 @@ def test_sleeping_without_restart_defers_and_handler_must_be_registered_again():
     assert applied(sim) == []
 
 
+def test_every_run_that_registers_a_handler_is_told_however_many_runs_came_before():
+    """Seed: the handler "will be called when, upon reconnecting, the device receives a message ...
+    that an impOS update is pending" — in every run, the two-hundredth as well as the first, and
+    whether or not the simulation keeps its history (which changes how memory is reused)."""
+    app = '''
+        server.onshutdown(function(r) { server.log("told " + r); });
+        server.log("awake");
+        imp.wakeup(1, function() { imp.deepsleepfor(600); });
+    '''
+    for keep in (True, False):
+        told = []
+        sim = simulate(app, run="1h", keep_history=keep,
+                       log_sink=lambda e: told.append(e.time_us) if e.text == "told 2" else None)
+        boots_before = sim.device.boots
+        sim.cloud.release_impos("44.0")
+        sim.run("2d")
+        assert len(told) == sim.device.boots - boots_before
+
+
 def test_power_cycle_applies_update_without_handler():
     """Seed: "Any device which is manually power-cycled will receive and apply the impOS update
     irrespective of your use of polite deployment, and the ... callback will not be executed"."""
