@@ -19,6 +19,7 @@ import squirrel
 from . import __version__
 from .builder import BuildError
 from .builder.load import add_load_arguments, load_options_from_args
+from .config import Config
 from .durations import format_duration, parse_duration
 from .log import Log, LogEntry
 from .profiles import PROFILES
@@ -94,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--impos", metavar="VERSION", help="the impOS release the device runs, e.g. 43.1")
     run.add_argument("--flash", metavar="FILE",
                      help="SPI flash image: loaded if it exists, saved at the end (keeps flash across runs)")
+    run.add_argument("--update-deadline", metavar="DURATION", type=_duration, default=None,
+                     help="the impCloud forces an update a shutdown handler has delayed this long "
+                          "(default: never; Config.update_deadline_us)")
     run.add_argument("--seed", type=int, default=None, help="seed for math.rand() and the device ID (default 0)")
     run.add_argument("--tie-seed", type=int, default=None,
                      help="order events due at the same instant as `impsim fuzz` did with this seed "
@@ -202,7 +206,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         sim = Simulation.from_scenario(scn, device=codes.get(scn.device), agent=codes.get(scn.agent),
                                        flash=args.flash, impos=args.impos, log_sink=None if args.quiet else show,
                                        keep_history=bool(args.timeline), load=load,
-                                       internet=scn.routes())
+                                       internet=scn.routes(),
+                                       config=Config(update_deadline_us=args.update_deadline))
         interrupted = []
 
         def on_sigint(signum: int, frame: object) -> None:

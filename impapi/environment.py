@@ -26,14 +26,15 @@ class Environment:
     """``seed``: math.rand() and the device ID; ``tie_seed``: the order of events due at the
     same virtual microsecond (None: first in, first out; an integer: the order ``impsim fuzz``
     explored with that seed). ``keep_history=False``: ``log_sink`` sees every log entry, but
-    the log and the event record keep none."""
+    the log and the event record keep none. ``event_sink`` sees every structured event as it
+    is recorded, whether or not the record keeps it."""
 
     __slots__ = ("config", "clock", "log", "events", "keep_history", "seed", "rng", "tie_seed", "epoch_us",
-                 "coverage", "fatal_error")
+                 "coverage", "fatal_error", "event_sink")
 
     def __init__(self, config: Config | None = None, *, seed: int = 0, tie_seed: int | None = None,
                  epoch: datetime = DEFAULT_EPOCH, log_sink: Callable[[LogEntry], Any] | None = None,
-                 keep_history: bool = True) -> None:
+                 keep_history: bool = True, event_sink: Callable[[Event], Any] | None = None) -> None:
         self.config = config or Config()
         self.seed = seed
         self.rng = random.Random(seed)
@@ -41,6 +42,7 @@ class Environment:
         self.clock = Clock(tie_break=None if tie_seed is None else random.Random(tie_seed))
         self.log = Log(epoch=epoch, sink=log_sink, keep=keep_history)
         self.keep_history = keep_history
+        self.event_sink = event_sink
         self.events = EventLog()
         self.epoch_us = int((epoch if epoch.tzinfo else epoch.replace(tzinfo=timezone.utc)).timestamp()) * 1_000_000
         # Line coverage of the app: an object with wants(filename) -> bool, asked as each boot
@@ -51,7 +53,12 @@ class Environment:
 
     def record(self, kind: str, **data: Any) -> None:
         """Add a structured event (:mod:`impapi.events`) at the current virtual time."""
-        if self.keep_history:
+        if self.event_sink is not None:
+            event = Event(self.clock.now_us, kind, data)
+            self.event_sink(event)
+            if self.keep_history:
+                self.events.append(event)
+        elif self.keep_history:
             self.events.append(Event(self.clock.now_us, kind, data))
 
     def fatal(self, message: str) -> None:

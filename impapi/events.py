@@ -24,6 +24,10 @@ Kinds and their data:
 - ``dac`` {pin: str, samples: int, rate: float} — a DAC buffer started playing
 - ``bluetooth`` {action: "open"|"scan"|"advertise"[, data: hex str]}
   (pin and bus events stop after ``Config.record_io_limit``; see docs/imp-model/hardware.md)
+- ``message`` {to: "agent"|"device", name: str} — a device<->agent message was sent (over a live
+  connection: a device message that could not be sent, or an agent message to an offline
+  device, is not one)
+- ``http-request`` {method: str, url: str} — the agent sent an outgoing HTTP request
 
 Flash activity is not an event: ``sim.device.flash.ops`` holds every write and erase with its time.
 """

@@ -45,6 +45,7 @@ class Relay:
     def to_agent(self, name: str, wire: Any) -> None:
         """``agent.send`` on the device, once the device is online."""
         env = self.env
+        env.record("message", to="agent", name=name)
         env.clock.schedule(env.config.message_latency_us, self._deliver_to_agent, name, wire)
 
     def _deliver_to_agent(self, name: str, wire: Any) -> None:
@@ -56,6 +57,7 @@ class Relay:
         dev = self.device
         if dev is not None and dev.connected:
             env = self.env
+            env.record("message", to="device", name=name)
             env.clock.schedule(env.config.message_latency_us, dev.receive, name, wire)
 
     def presence(self, connected: bool) -> None:

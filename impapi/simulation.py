@@ -26,7 +26,7 @@ from .config import Config
 from .device import Device, make_device_id
 from .durations import DEFAULT_EPOCH, format_duration, parse_duration
 from .environment import Environment
-from .events import EventLog
+from .events import Event, EventLog
 from .flash import SpiFlash
 from .internet import Internet, Routes
 from .log import Log, LogEntry
@@ -127,7 +127,7 @@ class Simulation:
                  impos: str | None = None, config: Config | None = None, epoch: datetime = DEFAULT_EPOCH,
                  log_sink: Callable[[LogEntry], Any] | None = None, start: bool = True,
                  tie_seed: int | None = None, keep_history: bool = True, load: LoadOptions | None = None,
-                 internet: Routes | None = None) -> None:
+                 internet: Routes | None = None, event_sink: Callable[[Event], Any] | None = None) -> None:
         """``device``/``agent``: a ``.nut`` path, code loaded with :func:`impapi.builder.load_app`,
         or the code itself. A path is loaded as impCloud builds code (Builder directives,
         ``#require``) with ``load`` (default :class:`~impapi.builder.LoadOptions`: libraries from
@@ -141,10 +141,12 @@ class Simulation:
         ``sim.events`` keep none (a long run that streams its log then runs in constant memory;
         the checks and the timeline need the history).
         ``internet``: the :class:`~impapi.internet.Routes` that answer the agent's outgoing HTTP
-        requests (shareable; default: a new, empty table, as ``sim.internet.routes``)."""
+        requests (shareable; default: a new, empty table, as ``sim.internet.routes``).
+        ``event_sink`` sees every structured event as it is recorded, whether or not
+        ``sim.events`` keeps it."""
         self.load_options = load or LoadOptions()
         self.env = env = Environment(config, seed=seed, tie_seed=tie_seed, epoch=epoch, log_sink=log_sink,
-                                     keep_history=keep_history)
+                                     keep_history=keep_history, event_sink=event_sink)
         self.clock: Clock = env.clock
         self.log: Log = env.log
         self.network = Network()

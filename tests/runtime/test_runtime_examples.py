@@ -117,6 +117,17 @@ def test_crash_loop_exits_1(capsys, tmp_path):
     assert code == 1 and "crash-looped" in err and err.count("\n") == 1
 
 
+def test_update_deadline_flag_forces_a_delayed_update(capsys, tmp_path):
+    """CLI: --update-deadline is Config.update_deadline_us: a handler that never restarts is
+    overruled after that long; without the flag the update stays pending."""
+    app = tmp_path / "stubborn.device.nut"
+    app.write_text('server.onshutdown(function(r) { server.log("not now"); });\nserver.log("up");\n')
+    code, out, _ = run_cli(capsys, app, "--for", "3h", "--at", "10m:impos=44.0", "--update-deadline", "1h")
+    assert code == 0 and "impOS 44.0 installed" in out and "forced the impOS update after 1h" in out
+    code, out, _ = run_cli(capsys, app, "--for", "3h", "--at", "10m:impos=44.0")
+    assert code == 0 and "installed" not in out
+
+
 def test_json_output_is_one_object_per_entry(capsys):
     code, out, _ = run_cli(capsys, EXAMPLES / "ping-pong/pingpong.device.nut", "--for", "5s", "--json")
     rows = [json.loads(l) for l in out.splitlines()]
