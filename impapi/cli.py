@@ -1,4 +1,5 @@
-"""``impsim``: run imp apps in virtual time.
+"""``impsim``: run imp apps in virtual time (``run``), test them (``test``), fuzz them
+(``fuzz``) and roll releases out to simulated fleets (``fleet``).
 
 Exit codes: 0 a clean run; 1 the app crash-looped; 2 bad usage or files (the message names the
 file, the line and what to do)."""
@@ -21,6 +22,7 @@ from .builder import BuildError
 from .builder.load import add_load_arguments, load_options_from_args
 from .config import Config
 from .durations import format_duration, parse_duration
+from .fleet.cli import add_fleet_parser, cmd_fleet
 from .log import Log, LogEntry
 from .profiles import PROFILES
 from .scenario import Scenario, load_toml, parse_at, template
@@ -110,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_load_arguments(run)
     add_test_parser(sub)
     add_fuzz_parser(sub)
+    add_fleet_parser(sub)
     return p
 
 
@@ -248,7 +251,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    commands = {"run": cmd_run, "test": cmd_test, "fuzz": cmd_fuzz}
+    commands = {"run": cmd_run, "test": cmd_test, "fuzz": cmd_fuzz, "fleet": cmd_fleet}
     try:
         return commands[args.command](args)
     except (BrokenPipeError, ReaderGone):

@@ -1,0 +1,56 @@
+"""The unit of work a Dask worker runs: many devices, one after the other, returning one compact
+outcome per device and the shard's load counts per minute — never logs, so a worker's memory
+stays that of one simulation however many devices its shards hold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .devices import Plan
+from .observe import DeviceOutcome, simulate_device
+
+__all__ = ["BIN_US", "Job", "ShardResult", "run_shard"]
+
+BIN_US = 60_000_000  # load is counted per minute
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a worker needs, shipped once: the plan and the code as text (a worker on another
+    machine has none of the user's files), under the names of the files it came from."""
+
+    plan: Plan
+    device: tuple[str, str]  # (source, absolute path)
+    agent: tuple[str, str] | None
+    sources: dict[str, str] = field(default_factory=dict)  # deployed code, by absolute path
+
+    @property
+    def bins(self) -> int:
+        return -(-self.plan.duration_us // BIN_US)
+
+    def scenario(self, index: int):  # noqa: ANN201 - (spec, scenario)
+        spec = self.plan.spec(index)
+        return spec, self.plan.scenario(spec, self.device[1], self.agent[1] if self.agent else None)
+
+
+@dataclass
+class ShardResult:
+    start: int
+    outcomes: list[DeviceOutcome]
+    messages: list[int]
+    http: list[int]
+    connects: list[int]
+
+
+def run_shard(job: Job, start: int, stop: int) -> ShardResult:
+    """Simulate devices ``start`` to ``stop - 1`` of the fleet."""
+    n = job.bins
+    bins = ([0] * n, [0] * n, [0] * n)
+    outcomes = []
+    for index in range(start, stop):
+        spec, scenario = job.scenario(index)
+        outcome, _ = simulate_device(scenario, spec, device=job.device, agent=job.agent,
+                                     deadline_us=job.plan.config.deadline_us, sources=job.sources,
+                                     bin_us=BIN_US, bins=bins)
+        outcomes.append(outcome)
+    return ShardResult(start, outcomes, *bins)

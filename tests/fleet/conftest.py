@@ -1,0 +1,33 @@
+"""Fleets on a real Dask LocalCluster (two single-threaded worker processes, shared by the
+module's tests), with small fleets and short runs."""
+
+import logging
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+APPS_DIR = Path(__file__).resolve().parent / "apps"
+
+
+def app(name: str) -> tuple[str, str]:
+    base = {"sleepy": "sleepy-sensor/sensor", "polite": "polite-logger/logger",
+            "impolite": "impolite-logger/logger"}[name]
+    return str(EXAMPLES / f"{base}.device.nut"), str(EXAMPLES / f"{base}.agent.nut")
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                  silence_logs=logging.ERROR) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def client(cluster):
+    from distributed import Client
+
+    with Client(cluster) as c:
+        yield c

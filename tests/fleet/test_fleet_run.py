@@ -1,0 +1,125 @@
+"""Fleets on a real LocalCluster: the same result for one or two workers and any shard size, a
+staged rollout in the curve, polite and impolite apps told apart, forced and never-updated
+devices, the thundering herd, and outliers that replay alone with the same outcome."""
+
+import json
+import logging
+import shlex
+from pathlib import Path
+
+import pytest
+
+from conftest import app
+
+from impapi.cli import _scenario, build_parser, main
+from impapi.fleet import Fleet
+from impapi.fleet.observe import simulate_device
+from impapi.fleet.shard import BIN_US
+
+pytest.importorskip("distributed")
+
+APPS = Path(__file__).parent / "apps"
+H = 3_600_000_000
+QUIET = {"connectivity": {"flaky": 0.0}, "power": {"cycles_per_day": 0.0}}
+
+
+def test_one_worker_and_two_workers_give_the_same_result(client):
+    from distributed import Client, LocalCluster
+
+    fleet = Fleet(*app("polite"), devices=24, seed=5, at=["1h30m:impos=44.0"],
+                  fleet={"connectivity": {"flaky": 0.3, "outages_per_day": 8}, "power": {"cycles_per_day": 2}})
+    two = fleet.run("6h", client, shard_size=5)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      silence_logs=logging.ERROR) as c, Client(c) as one_client:
+        one = fleet.run("6h", one_client, shard_size=24)
+    assert two.json_text() == one.json_text()
+    assert two.devices == one.devices and two.load == one.load
+    s = two.summary()
+    assert s["updated"] + s["never_updated"] == 24 and sum(o.outages for o in two.devices) > 0
+
+
+def test_staged_rollout_shows_in_the_curve(client):
+    fleet = Fleet(*app("sleepy"), devices=40, seed=2, at=["2h:impos=44.0"],
+                  fleet={**QUIET, "group": [{"name": "canary", "share": 0.25}, {"name": "production", "delay": "6h"}]})
+    r = fleet.run("12h", client)
+    total = [sum(series[i] for series in r.rollout().values()) for i in range(r.bins)]
+    assert total[2 * 60 - 1] == 0  # nothing before the release
+    assert total[8 * 60 - 1] == 10  # the canary group (a quarter) only, until production's turn
+    assert total[-1] == 40
+    canary = [o for o in r.devices if o.group == "canary"]
+    production = [o for o in r.devices if o.group == "production"]
+    assert max(o.applied_us for o in canary) < 8 * H <= min(o.applied_us for o in production)
+    assert r.summary()["time_to"]["100%"] is not None
+
+
+def test_polite_and_impolite_apps_differ_as_they_should(client):
+    events = ["1h:impos=44.0"]
+    polite = Fleet(*app("polite"), devices=20, seed=3, at=events, fleet=QUIET).run("4h", client).summary()
+    impolite = Fleet(*app("impolite"), devices=20, seed=3, at=events, fleet=QUIET).run("4h", client).summary()
+    # the polite logger restarts when told; the impolite one is restarted at once, unannounced
+    assert polite["by_path"] == {"polite": 20}
+    assert impolite["by_path"] == {"no-handler": 20}
+    assert polite["never_updated"] == impolite["never_updated"] == 0
+
+
+def test_a_handler_that_never_restarts_is_never_updated_unless_the_cloud_forces_it(client):
+    device = str(APPS / "stubborn.device.nut")
+    held = Fleet(device, devices=12, seed=4, at=["1h:impos=44.0"], fleet=QUIET).run("8h", client)
+    s = held.summary()
+    assert s["never_updated"] == 12 and s["updated"] == 0 and s["deferrals"] >= 12 * 10
+    kinds = {x.kind: x for x in held.outliers()}
+    assert "never updated" in kinds and "most deferrals" in kinds
+    forced = Fleet(device, devices=12, seed=4, at=["1h:impos=44.0"],
+                   fleet={**QUIET, "rollout": {"deadline": "2h"}}).run("8h", client)
+    s = forced.summary()
+    assert s["by_path"] == {"deadline": 12} and s["forced"] == 12 and s["never_updated"] == 0
+    for o in forced.devices:  # two hours after the handler heard of it (and the device next woke)
+        assert o.applied_us >= o.handler_us + 2 * H
+
+
+def test_agents_that_all_call_home_on_restart_are_a_thundering_herd(client):
+    device, agent = str(APPS / "herd.device.nut"), str(APPS / "herd.agent.nut")
+    r = Fleet(device, agent, devices=30, seed=6, at=["3h:deploy"], fleet=QUIET).run("6h", client)
+    http = r.summary()["herd"]["http"]
+    assert http["herd"] and http["peak_per_minute"] >= 30 and http["peak_at_us"] == 3 * H
+    staged = Fleet(device, agent, devices=30, seed=6, at=["3h:deploy"], fleet={
+        **QUIET, "group": [{"name": "a", "share": 0.5}, {"name": "b", "delay": "1h"}], "report": {"herd_factor": 20}})
+    assert not staged.run("6h", client).summary()["herd"]["http"]["herd"]
+
+
+def test_outliers_replay_alone_with_the_same_outcome(client, capsys):
+    device, agent = app("polite")
+    fleet = Fleet(device, agent, devices=30, seed=8, at=["2h:impos=44.0"], fleet={
+        "connectivity": {"flaky": 0.5, "outages_per_day": 6}, "power": {"cycles_per_day": 3},
+        "moves": {"share": 0.3, "to": "lab"}, "rollout": {"deadline": "3h"}})
+    r = fleet.run("8h", client)
+    outliers = r.outliers()
+    assert {"updated by power-cycle", "slowest update", "busiest"} <= {x.kind for x in outliers}
+    job = fleet.job("8h")
+    for x in outliers:
+        args = build_parser().parse_args(shlex.split(x.command)[1:])
+        scenario = _scenario(args)
+        spec = job.plan.spec(x.index)
+        alone, _ = simulate_device(scenario, spec, device=scenario.device, agent=scenario.agent,
+                                   deadline_us=args.update_deadline, sources={}, bin_us=BIN_US)
+        assert alone == r.devices[x.index], x.kind
+    # and the command itself, as a user runs it, shows the update where the fleet says it happened
+    x = next(x for x in outliers if x.kind == "slowest update")
+    o = r.devices[x.index]
+    assert main(shlex.split(x.command)[1:] + ["--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    installed = [row for row in rows if row["msg"] == "impOS 44.0 installed"]
+    assert len(installed) == 1 and installed[0]["ts"].startswith(_clock(o.applied_us))
+
+
+def _clock(us: int) -> str:
+    s = us // 1_000_000
+    return f"2026-01-01T{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def test_replay_keeps_the_whole_story_of_one_device(client):
+    fleet = Fleet(*app("polite"), devices=6, seed=9, at=["1h:impos=44.0"], fleet=QUIET)
+    r = fleet.run("3h", client)
+    outcome, sim = fleet.replay(3, "3h")
+    assert outcome == r.devices[3]
+    assert sim.events.of("update", stage="applied") and len(sim.log) > 10
