@@ -213,8 +213,12 @@ class FleetResult:
                        f"({o.path})")
         pick("most deferrals", [o for o in devices if o.deferrals], lambda o: -o.deferrals,
              lambda o: f"deferred the update {o.deferrals} times")
-        pick("busiest", [o for o in devices if o.messages + o.http_requests], lambda o: -(o.messages + o.http_requests),
-             lambda o: f"{o.messages} messages and {o.http_requests} agent HTTP requests")
+        traffic = sorted(o.messages + o.http_requests for o in devices)
+        typical = traffic[len(traffic) // 2]
+        pick("busiest", [o for o in devices if o.messages + o.http_requests >= max(1, 2 * typical)],
+             lambda o: -(o.messages + o.http_requests),
+             lambda o: f"{o.messages} messages and {o.http_requests} agent HTTP requests "
+                       f"(the median device: {typical})")
         return [Outlier(kind, o.index, why, self.replay_command(o.index, relative_to)) for kind, o, why in picks]
 
     # --- outputs --------------------------------------------------------------------------------

@@ -88,13 +88,14 @@ def test_agents_that_all_call_home_on_restart_are_a_thundering_herd(client):
 
 
 def test_outliers_replay_alone_with_the_same_outcome(client, capsys):
-    device, agent = app("polite")
+    device, agent = str(APPS / "stubborn.device.nut"), app("polite")[1]
     fleet = Fleet(device, agent, devices=30, seed=8, at=["2h:impos=44.0"], fleet={
         "connectivity": {"flaky": 0.5, "outages_per_day": 6}, "power": {"cycles_per_day": 3},
         "moves": {"share": 0.3, "to": "lab"}, "rollout": {"deadline": "3h"}})
     r = fleet.run("8h", client)
     outliers = r.outliers()
-    assert {"updated by power-cycle", "slowest update", "busiest"} <= {x.kind for x in outliers}
+    assert {"updated by deadline", "updated by power-cycle", "updated by group-move", "slowest update",
+            "most deferrals"} <= {x.kind for x in outliers}
     job = fleet.job("8h")
     for x in outliers:
         args = build_parser().parse_args(shlex.split(x.command)[1:])
@@ -104,7 +105,7 @@ def test_outliers_replay_alone_with_the_same_outcome(client, capsys):
                                    deadline_us=args.update_deadline, sources={}, bin_us=BIN_US)
         assert alone == r.devices[x.index], x.kind
     # and the command itself, as a user runs it, shows the update where the fleet says it happened
-    x = next(x for x in outliers if x.kind == "slowest update")
+    x = next(x for x in outliers if x.kind == "updated by deadline")
     o = r.devices[x.index]
     assert main(shlex.split(x.command)[1:] + ["--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -1,0 +1,139 @@
+"""Fleet throughput: device-days per CPU-second, parallel efficiency, and a 10,000-device day.
+
+    python bench/bench_fleet.py              # (a) and (b), about two minutes
+    python bench/bench_fleet.py --big        # and (c): 10,000 devices x 1 day on 2 workers
+    python bench/bench_fleet.py --devices 5000 --big   # (c) with another size
+
+The app is examples/sleepy-sensor (wakes every 15 minutes, reports every hour).
+
+(a) Fleet machinery: CPU time per device-day of plain ``Simulation(...).run("1d")`` in one
+    process (the reference), against the fleet's shard task running the same devices in one
+    process (per-device scenario, event sink, outcome, load bins): the fleet may add <= 10 %.
+    The fleet file switches the variation off (no start phase, outages or power cycles) so both
+    simulate the same days; the default fleet's cost is shown beside it.
+(b) Parallel efficiency on a LocalCluster: the same fleet on 1 worker and on 2 workers,
+    wall-clock T1 / (2 x T2) (target >= 0.9), with the workers' CPU time, which the machine's
+    other users do not inflate, and the load average beside it.
+(c) 10,000 devices x 1 day on 2 workers: wall-clock (target <= 100 s), the workers' CPU time,
+    and each worker's peak memory (bounded: it does not grow with the fleet).
+
+CPU times are process CPU (``time.process_time`` here, ``getrusage`` in the workers); every
+figure of (a) is the best of 3 repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from impapi import Simulation  # noqa: E402
+from impapi.fleet import Fleet  # noqa: E402
+from impapi.fleet.shard import run_shard  # noqa: E402
+
+DEVICE = str(ROOT / "examples/sleepy-sensor/sensor.device.nut")
+AGENT = str(ROOT / "examples/sleepy-sensor/sensor.agent.nut")
+PLAIN = {"start": {"spread": "0s"}, "connectivity": {"flaky": 0.0}, "power": {"cycles_per_day": 0.0}}
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def reference(n: int) -> float:
+    """CPU seconds per device-day, plain simulations in one process."""
+    from impapi.fleet import device_seed
+
+    best = float("inf")
+    for _ in range(3):
+        t = time.process_time()
+        for i in range(n):
+            Simulation(device=DEVICE, agent=AGENT, seed=device_seed(1, i), keep_history=False).run("1d")
+        best = min(best, (time.process_time() - t) / n)
+    return best
+
+
+def machinery(n: int, fleet: dict | None) -> float:
+    job = Fleet(DEVICE, AGENT, devices=n, seed=1, fleet=fleet).job("1d")
+    best = float("inf")
+    for _ in range(3):
+        t = time.process_time()
+        run_shard(job, 0, n)
+        best = min(best, (time.process_time() - t) / n)
+    return best
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def on_cluster(workers: int, devices: int, fleet: dict | None) -> dict:
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        warm = Fleet(DEVICE, AGENT, devices=2 * workers, seed=99, fleet=fleet)
+        warm.run("1h", client, shard_size=1)  # imports and first compiles in every worker
+        before = client.run(_cpu)
+        start, load_before = time.perf_counter(), load()
+        result = Fleet(DEVICE, AGENT, devices=devices, seed=1, fleet=fleet).run("1d", client)
+        wall = time.perf_counter() - start
+        cpu = sum(client.run(_cpu)[w] - before[w] for w in before)
+        rss = client.run(_rss_mb)
+    return {"wall": wall, "cpu": cpu, "rss": sorted(rss.values()), "load": f"{load_before} -> {load()}",
+            "updated": result.summary()["devices"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
+    ap.add_argument("--big", action="store_true", help="also (c): a 10,000-device day on 2 workers")
+    ap.add_argument("--devices", type=int, default=10_000, help="devices for (c) (default 10000)")
+    args = ap.parse_args()
+    n_a, n_b = (8, 40) if args.quick else (40, 400)
+
+    print(f"load average at start: {load()}")
+    ref = reference(n_a)
+    plain = machinery(n_a, PLAIN)
+    default = machinery(n_a, None)
+    print("(a) CPU per device-day, sleepy sensor, one process (best of 3)")
+    print(f"    plain Simulation(...).run('1d'):   {ref * 1000:7.2f} ms  ({1 / ref:6.1f} device-days per CPU-second)")
+    print(f"    fleet shard, same days:            {plain * 1000:7.2f} ms  ({1 / plain:6.1f})  "
+          f"overhead {100 * (plain / ref - 1):+.1f}%  (target <= +10%)")
+    print(f"    fleet shard, default fleet file:   {default * 1000:7.2f} ms  ({1 / default:6.1f})  "
+          "(start phases, outages, power cycles)")
+
+    one = on_cluster(1, n_b, PLAIN)
+    two = on_cluster(2, n_b, PLAIN)
+    eff = one["wall"] / (2 * two["wall"])
+    print(f"(b) {n_b} devices x 1 day on a LocalCluster")
+    for name, r in (("1 worker ", one), ("2 workers", two)):
+        print(f"    {name}: wall {r['wall']:6.2f} s, workers' CPU {r['cpu']:6.2f} s "
+              f"({1000 * r['cpu'] / n_b:.2f} ms per device-day), load {r['load']}")
+    print(f"    parallel efficiency (wall) T1 / (2 T2) = {eff:.2f}  (target >= 0.9)")
+    print(f"    CPU efficiency (CPU1 / CPU2) = {one['cpu'] / two['cpu']:.2f}  (1.0: two workers cost no extra CPU)")
+
+    if args.big:
+        big = on_cluster(2, args.devices, None)
+        print(f"(c) {args.devices} devices x 1 day, default fleet file, 2 workers")
+        print(f"    wall {big['wall']:.1f} s (target <= 100 s), workers' CPU {big['cpu']:.1f} s "
+              f"({1000 * big['cpu'] / args.devices:.2f} ms per device-day), load {big['load']}")
+        print(f"    peak memory per worker: {', '.join(f'{m:.0f} MB' for m in big['rss'])}")
+        print(f"    on an idle 2-core machine the wall time would be about {big['cpu'] / 2:.0f} s "
+              "(the workers' CPU time over 2 cores)")
+
+
+if __name__ == "__main__":
+    main()
