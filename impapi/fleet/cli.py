@@ -3,7 +3,8 @@
 Hooked into :mod:`impapi.cli` with ``add_fleet_parser(subparsers)`` and ``cmd_fleet(args)``.
 
 Exit codes: 0 the fleet ran; 1 it ran and some device crash-looped; 2 bad usage or files (checked
-before the run, outputs included); 130 interrupted.
+before the run, outputs included), or a device whose run could not finish (time standing still:
+its replay command is printed); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def add_fleet_parser(subparsers: Any) -> argparse.ArgumentParser:
         "fleet", help="roll a release out to a simulated fleet of devices (on Dask)",
         description="Simulate one app on many devices — each with its own seed, start phase, module, "
                     "network and power, in its device group — under one release plan, on Dask (a local "
-                    "cluster by default). Reports the rollout curve, the times to 50/95/99/100 %%, the "
+                    "cluster by default). Reports the rollout curve, the times to 50/95/99/100 %, the "
                     "devices never updated, the backend load with any post-release thundering herd, and "
                     "for each kind of outlier the `impsim run` command that replays that device alone.",
         epilog="The fleet file (--fleet) and running on an existing cluster are described in docs/fleet.md.")
@@ -68,7 +69,7 @@ def add_fleet_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive, default=None, metavar="N",
                    help="worker processes of the local Dask cluster (default: one per CPU)")
     p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="run on an existing Dask cluster instead, e.g. tcp://10.0.0.5:8786")
+                   help="run on an existing Dask cluster instead, e.g. tcp://scheduler-host:8786")
     p.add_argument("--shard-size", type=_positive, default=None, metavar="N",
                    help="devices per Dask task (default: about four tasks per worker, at most 100 devices)")
     p.add_argument("--report", action="append", default=[], metavar="FILE",
@@ -146,6 +147,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     from .config import FleetFileError
     from .engine import FleetError, default_workers
     from .fleet import Fleet
+    from .shard import DeviceFailed
 
     problems = _problems(args)
     if problems:
@@ -171,6 +173,10 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     except FleetError as e:
         progress.close()
         print(f"impsim: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except DeviceFailed as e:
+        progress.close()
+        print(f"impsim: {e}\nimpsim: replay it alone: {fleet.replay_command(e.index, duration)}", file=sys.stderr)
         return EXIT_USAGE
     progress.close()
     for path in args.report:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from .devices import Plan
 from .observe import DeviceOutcome, simulate_device
 
-__all__ = ["BIN_US", "Job", "ShardResult", "run_shard"]
+__all__ = ["BIN_US", "DeviceFailed", "Job", "ShardResult", "run_shard"]
 
 BIN_US = 60_000_000  # load is counted per minute
 
@@ -33,6 +33,18 @@ class Job:
         return spec, self.plan.scenario(spec, self.device[1], self.agent[1] if self.agent else None)
 
 
+class DeviceFailed(RuntimeError):
+    """A device's simulation could not finish (a fatal error such as time standing still, or a
+    simulator fault): ``index`` is the device, the message says why."""
+
+    def __init__(self, index: int, why: str) -> None:
+        super().__init__(index, why)
+        self.index, self.why = index, why
+
+    def __str__(self) -> str:
+        return f"device {self.index}: {self.why}"
+
+
 @dataclass
 class ShardResult:
     start: int
@@ -49,8 +61,13 @@ def run_shard(job: Job, start: int, stop: int) -> ShardResult:
     outcomes = []
     for index in range(start, stop):
         spec, scenario = job.scenario(index)
-        outcome, _ = simulate_device(scenario, spec, device=job.device, agent=job.agent,
-                                     deadline_us=job.plan.config.deadline_us, sources=job.sources,
-                                     bin_us=BIN_US, bins=bins)
+        try:
+            outcome, sim = simulate_device(scenario, spec, device=job.device, agent=job.agent,
+                                           deadline_us=job.plan.config.deadline_us, sources=job.sources,
+                                           bin_us=BIN_US, bins=bins)
+        except Exception as e:  # the message travels back to the client; the device replays alone
+            raise DeviceFailed(index, f"{type(e).__name__}: {e}") from e
+        if sim.fatal_error:
+            raise DeviceFailed(index, sim.fatal_error)
         outcomes.append(outcome)
     return ShardResult(start, outcomes, *bins)

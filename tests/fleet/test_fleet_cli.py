@@ -102,3 +102,29 @@ def test_a_release_that_crash_loops_devices_exits_1(capsys, cluster):
     code, out, _ = fleet(capsys, APPS_DIR / "crash.device.nut", "--devices", "4", "--for", "3h",
                          "--at", "1h:impos=44.0", "--scheduler", cluster.scheduler_address)
     assert code == 1 and "crash loops 4" in out and "crash loop: device" in out
+
+
+def test_progress_bar_only_on_a_terminal():
+    import io
+
+    from impapi.fleet.cli import _Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty, pipe = Terminal(), io.StringIO()
+    for stream in (tty, pipe):
+        bar = _Progress(stream)
+        bar(250, 1000)
+        bar(1000, 1000)
+        bar.close()
+    assert pipe.getvalue() == ""
+    assert "250/1,000 devices  25%" in tty.getvalue() and "1,000/1,000 devices 100%" in tty.getvalue()
+
+
+def test_a_device_that_cannot_finish_names_itself_and_its_replay(capsys, cluster):
+    code, out, err = fleet(capsys, APPS_DIR / "still.device.nut", "--devices", "3", "--for", "2h",
+                           "--at", "1h:impos=44.0", "--scheduler", cluster.scheduler_address)
+    assert code == 2 and out == ""
+    assert "virtual time stands still" in err and "replay it alone: impsim run " in err

@@ -124,3 +124,15 @@ def test_replay_keeps_the_whole_story_of_one_device(client):
     outcome, sim = fleet.replay(3, "3h")
     assert outcome == r.devices[3]
     assert sim.events.of("update", stage="applied") and len(sim.log) > 10
+
+
+def test_result_has_the_table_the_curves_and_a_picture(client):
+    r = Fleet(*app("sleepy"), devices=5, seed=10, at=["1h:impos=44.0"], fleet=QUIET).run("3h", client)
+    table = r.table()
+    rows = r.rows()
+    assert len(rows) == 5 and rows[2]["index"] == 2 and rows[2]["path"] == "no-handler"
+    assert len(table) == 5  # a DataFrame with pandas, the rows without
+    assert sum(r.load["messages"]) == sum(o.messages for o in r.devices) > 0
+    assert list(r.rollout()) == ["no-handler"] and r.rollout()["no-handler"][-1] == 5
+    picture = r.plot()
+    assert picture._repr_svg_().startswith("<svg") and "Rollout" in str(picture)
