@@ -104,3 +104,16 @@ def test_bad_fleet_files_say_where_and_what_is_valid(text, message):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(FleetFileError, match="no such fleet file"):
         load_fleet(tmp_path / "nope.toml")
+
+
+def test_the_documented_fleet_file_reads_and_its_comments_state_the_defaults():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "fleet.md").read_text()
+    block = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    cfg = loads_fleet(block, "docs/fleet.md")
+    assert [g.name for g in cfg.groups] == ["canary", "production"] and cfg.deadline_us == 86_400_000_000
+    d = FleetConfig()
+    assert f'default "{d.start_spread_us // 60_000_000 // 60}h"' in block
+    assert f"default {d.flaky_share}" in block and f"default {d.power_cycles_per_day}" in block
+    assert f'default "{d.move_to}"' in block and f"default {d.herd_factor:g}" in block
