@@ -20,7 +20,6 @@ IMP_MODEL = DOCS / "imp-model"
 # Pages written alongside these ones; a link to one of them may land before the page does.
 PAGES_IN_PROGRESS = {
     DOCS / "architecture.md",
-    DOCS / "fleet.md",
     IMP_MODEL / "language.md",
     IMP_MODEL / "hardware.md",
     IMP_MODEL / "testing-runner.md",
