@@ -83,7 +83,10 @@ def _run(client: Any, job: Job, shard_size: int | None, on_shard: Callable[[Shar
     from distributed import as_completed
 
     devices = job.plan.devices
-    threads = sum(client.nthreads().values()) or 1
+    threads = sum(client.nthreads().values())
+    if not threads:
+        raise FleetError(f"the Dask cluster at {client.scheduler.address} has no workers: start some with "
+                         f"`dask worker {client.scheduler.address} --nthreads 1`")
     size = shard_size or default_shard_size(devices, threads)
     shipped = client.scatter(job, broadcast=True, hash=False)
     futures = [client.submit(run_shard, shipped, start, stop, pure=False)

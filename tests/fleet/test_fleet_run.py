@@ -136,3 +136,13 @@ def test_result_has_the_table_the_curves_and_a_picture(client):
     assert list(r.rollout()) == ["no-handler"] and r.rollout()["no-handler"][-1] == 5
     picture = r.plot()
     assert picture._repr_svg_().startswith("<svg") and "Rollout" in str(picture)
+
+
+def test_a_cluster_without_workers_is_an_error_not_a_wait():
+    from distributed import Client, LocalCluster
+
+    from impapi.fleet import FleetError
+
+    with LocalCluster(n_workers=0, dashboard_address=":0", silence_logs=logging.ERROR) as c, Client(c) as empty:
+        with pytest.raises(FleetError, match="has no workers: start some with `dask worker tcp://"):
+            Fleet(*app("sleepy"), devices=2).run("1h", empty)
