@@ -110,7 +110,7 @@ def render_html(result: FleetResult, relative_to: str | os.PathLike | None = Non
     out_rows = "\n".join(f"<tr><td>{esc(x.kind)}</td><td>{x.index}</td><td>{esc(x.why)}</td>"
                          f"<td><code>{esc(x.command)}</code></td></tr>" for x in outliers)
     out_html = ("<h2>Outliers</h2><p class=\"note\">One device of each kind; its command replays it alone, "
-                "exactly.</p><table><tr><th>Kind</th><th>Device</th><th>What happened</th><th>Replay</th></tr>"
+                "exactly (run it where the fleet ran: its paths are relative to that directory).</p><table><tr><th>Kind</th><th>Device</th><th>What happened</th><th>Replay</th></tr>"
                 + out_rows + "</table>") if outliers else ""
     title = f"impsim fleet · {Path(result.device_file).name}"
     return f"""<!DOCTYPE html>
