@@ -13,6 +13,8 @@ import argparse
 import sys
 from typing import Any
 
+from ..builder.load import add_load_arguments, load_arguments, load_options_from_args
+
 EXIT_OK, EXIT_APP_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -79,6 +81,7 @@ def add_fleet_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="print the whole result (summary, curves, outliers, devices) as JSON; the same "
                         "fleet seed gives the same bytes whatever the workers or shard size")
+    add_load_arguments(p)
     return p
 
 
@@ -90,6 +93,10 @@ def _problems(args: argparse.Namespace) -> list[str]:
     from .report import REPORT_KINDS, output_problem
 
     problems = []
+    try:
+        load = load_options_from_args(args)
+    except ValueError as e:
+        return [str(e)]
     files = [args.device] + ([args.agent] if args.agent else [])
     events = []
     for text in args.events:
@@ -101,7 +108,7 @@ def _problems(args: argparse.Namespace) -> list[str]:
         if isinstance(e.arg, Deploy):
             files += [p for p in (e.arg.device, e.arg.agent) if p]
     for path in dict.fromkeys(files):
-        problem = compile_problem(path)
+        problem = compile_problem(path, load)
         if problem:
             problems.append(problem)
     for path in args.report:
@@ -143,6 +150,7 @@ class _Progress:
 
 
 def cmd_fleet(args: argparse.Namespace) -> int:
+    from ..builder import BuildError
     from ..durations import format_duration
     from .config import FleetFileError
     from .engine import FleetError, default_workers
@@ -156,10 +164,10 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         fleet = Fleet(args.device, args.agent, devices=args.devices, seed=args.seed, fleet=args.fleet,
-                      at=args.events)
+                      at=args.events, load=load_options_from_args(args), load_args=load_arguments(args))
         duration = format_duration(args.duration)
         fleet.plan(duration)  # events after the end, groups that cannot hold the fleet: now
-    except (FleetFileError, ValueError, OSError) as e:
+    except (FleetFileError, BuildError, ValueError, OSError) as e:
         print(f"impsim: {e}", file=sys.stderr)
         return EXIT_USAGE
     progress = _Progress(sys.stderr)

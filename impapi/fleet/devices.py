@@ -67,14 +67,15 @@ class DeviceSpec:
 
 @dataclass(frozen=True)
 class Plan:
-    """What every device of the fleet shares: the fleet file, its size and seed, the run's length
-    and the ``--at`` events."""
+    """What every device of the fleet shares: the fleet file, its size and seed, the run's length,
+    the ``--at`` events and how the code is loaded."""
 
     config: FleetConfig
     devices: int
     seed: int
     duration_us: int
     events: tuple[ScenarioEvent, ...] = ()
+    load_args: tuple[str, ...] = ()  # impsim run's options for loading the code (--lib-dir, -D...)
 
     def __post_init__(self) -> None:
         if not 0 < self.duration_us <= MAX_DURATION_US:
@@ -176,7 +177,7 @@ class Plan:
         args = self.scenario(spec, device, agent).to_cli_args(relative_to)
         if self.config.deadline_us is not None:
             args += ["--update-deadline", format_duration(self.config.deadline_us)]
-        return args
+        return args + list(self.load_args)
 
     def replay_command(self, spec: DeviceSpec, device: str, agent: str | None, relative_to: Any = None) -> str:
         return "impsim run " + shlex.join(self.replay_args(spec, device, agent, relative_to))

@@ -11,12 +11,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from ..durations import parse_duration
 from ..scenario import Deploy, ScenarioEvent, parse_at
-from ..simulation import Simulation, read_code
+from ..builder import LoadOptions
+from ..simulation import Simulation, load_code
 from .config import FleetConfig, from_dict, load_fleet
 from .devices import Plan
 from .engine import run_job
@@ -38,7 +38,8 @@ class Fleet:
     def __init__(self, device: str | os.PathLike, agent: str | os.PathLike | None = None, *,
                  devices: int | None = None, seed: int | None = None,
                  fleet: str | os.PathLike | FleetConfig | dict | None = None,
-                 at: Iterable[str | ScenarioEvent] = ()) -> None:
+                 at: Iterable[str | ScenarioEvent] = (), load: LoadOptions | None = None,
+                 load_args: Sequence[str] = ()) -> None:
         if isinstance(fleet, FleetConfig):
             self.config = fleet
         elif isinstance(fleet, dict):
@@ -56,19 +57,21 @@ class Fleet:
         self.config.group_sizes(self.devices)  # a fleet file whose groups cannot hold the fleet fails now
         self.device_file = os.path.abspath(device)
         self.agent_file = os.path.abspath(agent) if agent is not None else None
-        # Read now, on this machine: the workers get the text, under these names.
-        self.device_code = read_code(Path(self.device_file), "device")
-        self.agent_code = read_code(Path(self.agent_file), "agent") if self.agent_file else None
+        # Loaded now, on this machine (Builder, #require): the workers get the code, under these
+        # names, and need none of the user's files.
+        self.load_args = tuple(load_args)
+        self.device_code = load_code(self.device_file, load)
+        self.agent_code = load_code(self.agent_file, load) if self.agent_file else None
         self.events = tuple(e if isinstance(e, ScenarioEvent) else parse_at(e) for e in at)
         self.sources: dict[str, str] = {}
         for e in self.events:
             if isinstance(e.arg, Deploy):
                 for path in (e.arg.device, e.arg.agent):
                     if path and path not in self.sources:
-                        self.sources[path] = read_code(Path(path), "deployed")[0]  # type: ignore[index]
+                        self.sources[path] = load_code(path, load).source
 
     def plan(self, duration: str | int | float) -> Plan:
-        return Plan(self.config, self.devices, self.seed, parse_duration(duration), self.events)
+        return Plan(self.config, self.devices, self.seed, parse_duration(duration), self.events, self.load_args)
 
     def job(self, duration: str | int | float) -> Job:
         return Job(self.plan(duration), self.device_code, self.agent_code, self.sources)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from ..builder import LoadedCode
 from ..events import Event
 from ..scenario import Scenario, apply
 from ..simulation import Config, Simulation
@@ -144,8 +145,8 @@ class Observer:
             self.errors, crash_us, self.n_messages, self.n_http, self.n_connects)
 
 
-def simulate_device(scenario: Scenario, spec: DeviceSpec, *, device: tuple[str, str] | str,
-                    agent: tuple[str, str] | str | None, deadline_us: int | None, sources: dict[str, str],
+def simulate_device(scenario: Scenario, spec: DeviceSpec, *, device: LoadedCode | str,
+                    agent: LoadedCode | str | None, deadline_us: int | None, sources: dict[str, str],
                     bin_us: int, bins: tuple[list[int], list[int], list[int]] | None = None,
                     keep_history: bool = False) -> tuple[DeviceOutcome, Simulation]:
     """Run one device the way ``impsim run`` runs its replay command, watching its events."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..builder import LoadedCode
 from .devices import Plan
 from .observe import DeviceOutcome, simulate_device
 
@@ -20,8 +21,8 @@ class Job:
     machine has none of the user's files), under the names of the files it came from."""
 
     plan: Plan
-    device: tuple[str, str]  # (source, absolute path)
-    agent: tuple[str, str] | None
+    device: LoadedCode  # built on the client, named by the file's absolute path
+    agent: LoadedCode | None
     sources: dict[str, str] = field(default_factory=dict)  # deployed code, by absolute path
 
     @property
@@ -30,7 +31,7 @@ class Job:
 
     def scenario(self, index: int):  # noqa: ANN201 - (spec, scenario)
         spec = self.plan.spec(index)
-        return spec, self.plan.scenario(spec, self.device[1], self.agent[1] if self.agent else None)
+        return spec, self.plan.scenario(spec, self.device.filename, self.agent.filename if self.agent else None)
 
 
 class DeviceFailed(RuntimeError):

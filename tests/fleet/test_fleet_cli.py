@@ -128,3 +128,25 @@ def test_a_device_that_cannot_finish_names_itself_and_its_replay(capsys, cluster
                            "--at", "1h:impos=44.0", "--scheduler", cluster.scheduler_address)
     assert code == 2 and out == ""
     assert "virtual time stands still" in err and "replay it alone: impsim run " in err
+
+
+def test_code_is_loaded_as_impsim_run_loads_it_and_replays_say_how(capsys, tmp_path, cluster, monkeypatch):
+    """#require from --lib-dir: the workers get the built code; the replay commands carry the option."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "libs").mkdir()
+    (tmp_path / "libs" / "Greeting.lib.nut").write_text('class Greeting { static TEXT = "hello from the library"; }\n')
+    (tmp_path / "app.device.nut").write_text(
+        '#require "Greeting.lib.nut:1.0.0"\n'
+        'server.log(Greeting.TEXT);\n'
+        'imp.wakeup(5, function() { agent.send("hi", 1); imp.deepsleepfor(600); });\n')
+    code, out, err = fleet(capsys, "app.device.nut", "--devices", "3", "--for", "2h", "--at", "1h:impos=44.0",
+                           "--lib-dir", "libs", "--scheduler", cluster.scheduler_address, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["summary"]["updated"] == 3 and data["summary"]["crash_loops"] == 0
+    replay = data["outliers"][0]["replay"]
+    assert replay.endswith("--lib-dir libs")
+    assert main(replay.split()[1:]) == 0
+    assert "hello from the library" in capsys.readouterr().out
+    code, _, err = fleet(capsys, "app.device.nut", "--devices", "3", "--for", "2h")
+    assert code == 2 and "Greeting.lib.nut" in err  # without the library: stopped before the run
