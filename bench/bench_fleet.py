@@ -125,7 +125,8 @@ def main() -> None:
     print(f"(b) {n_b} devices x 1 day on a LocalCluster")
     for name, r in (("1 worker ", one), ("2 workers", two)):
         print(f"    {name}: wall {r['wall']:6.2f} s, workers' CPU {r['cpu']:6.2f} s "
-              f"({1000 * r['cpu'] / n_b:.2f} ms per device-day), load {r['load']}")
+              f"({1000 * r['cpu'] / n_b:.2f} ms per device-day), peak memory per worker "
+              f"{', '.join(f'{m:.0f} MB' for m in r['rss'])}, load {r['load']}")
     print(f"    parallel efficiency (wall) T1 / (2 T2) = {eff:.2f}  (target >= 0.9)")
     print(f"    workers busy in shard tasks: {100 * one['busy']:.1f}% (1 worker), {100 * two['busy']:.1f}% "
           "(2 workers) of workers x wall")

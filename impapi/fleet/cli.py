@@ -170,6 +170,9 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     except (FleetFileError, BuildError, ValueError, OSError) as e:
         print(f"impsim: {e}", file=sys.stderr)
         return EXIT_USAGE
+    for code in filter(None, (fleet.device_code, fleet.agent_code)):
+        for warning in code.warnings:
+            print(f"impsim: warning: {warning}", file=sys.stderr)
     progress = _Progress(sys.stderr)
     try:
         result = fleet.run(duration, scheduler=args.scheduler, workers=args.workers,
@@ -187,10 +190,14 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         print(f"impsim: {e}\nimpsim: replay it alone: {fleet.replay_command(e.index, duration)}", file=sys.stderr)
         return EXIT_USAGE
     progress.close()
-    for path in args.report:
-        result.write_report(path)
-    if args.csv:
-        result.write_csv(args.csv)
+    try:
+        for path in args.report:
+            result.write_report(path)
+        if args.csv:
+            result.write_csv(args.csv)
+    except (OSError, ValueError) as e:  # checked before the run; the disk can still fill up
+        print(f"impsim: cannot write the output: {e}", file=sys.stderr)
+        return EXIT_USAGE
     if args.json:
         sys.stdout.write(result.json_text())
     else:
