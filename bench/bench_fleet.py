@@ -80,10 +80,14 @@ def _rss_mb() -> float:
 
 
 def on_cluster(workers: int, devices: int, fleet: dict | None) -> dict:
+    import dask
     from distributed import Client, LocalCluster, get_task_stream
 
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    from impapi.fleet.engine import NO_PROFILER
+
+    with dask.config.set(NO_PROFILER), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                         silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         warm = Fleet(DEVICE, AGENT, devices=2 * workers, seed=99, fleet=fleet)
         warm.run("1h", client, shard_size=1)  # imports and first compiles in every worker
         before = client.run(_cpu)

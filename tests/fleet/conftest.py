@@ -20,7 +20,11 @@ def app(name: str) -> tuple[str, str]:
 @pytest.fixture(scope="session")
 def cluster():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+    import dask
+
+    from impapi.fleet.engine import NO_PROFILER
+
+    with dask.config.set(NO_PROFILER), distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   silence_logs=logging.ERROR) as c:
         yield c
 
