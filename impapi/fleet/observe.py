@@ -158,6 +158,6 @@ def simulate_device(scenario: Scenario, spec: DeviceSpec, *, device: LoadedCode 
                      event_sink=observer)
     observer.sim = sim
     sim.start()
-    apply(scenario, sim, sources=sources)
+    apply(scenario, sim, code=sources)
     sim.run(for_us=scenario.duration_us)
     return observer.outcome(spec, sim), sim

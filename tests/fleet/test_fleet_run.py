@@ -82,9 +82,11 @@ def test_agents_that_all_call_home_on_restart_are_a_thundering_herd(client):
     r = Fleet(device, agent, devices=30, seed=6, at=["3h:deploy"], fleet=QUIET).run("6h", client)
     http = r.summary()["herd"]["http"]
     assert http["herd"] and http["peak_per_minute"] >= 30 and http["peak_at_us"] == 3 * H
+    # staged over two groups an hour apart, each minute's bunch is half as large
     staged = Fleet(device, agent, devices=30, seed=6, at=["3h:deploy"], fleet={
-        **QUIET, "group": [{"name": "a", "share": 0.5}, {"name": "b", "delay": "1h"}], "report": {"herd_factor": 20}})
-    assert not staged.run("6h", client).summary()["herd"]["http"]["herd"]
+        **QUIET, "group": [{"name": "a", "share": 0.5}, {"name": "b", "delay": "1h"}]}).run("6h", client)
+    assert staged.summary()["herd"]["http"]["peak_per_minute"] == 15
+    assert staged.load["http"][3 * 60] == staged.load["http"][4 * 60] == 15
 
 
 def test_outliers_replay_alone_with_the_same_outcome(client, capsys):
