@@ -8,14 +8,11 @@ its busiest minute (so no peak is averaged away)."""
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
+from typing import Any
 
 from ..durations import format_duration
 from ..timeline import COLORS, FONT, text_width
 from .observe import PATHS
-
-if TYPE_CHECKING:
-    from .result import FleetResult
 
 __all__ = ["PATH_COLORS", "PATH_WORDS", "Picture", "render_svg"]
 
@@ -61,7 +58,7 @@ def _text(x: float, y: float, text: str, size: int = 11, anchor: str = "start", 
             f"{_esc(text)}</text>")
 
 
-def facts(result: FleetResult) -> list[str]:
+def facts(result: Any) -> list[str]:
     s = result.summary()
     n = s["devices"]
     out = [f"{n} devices · {format_duration(result.plan.duration_us)} · fleet seed {result.plan.seed}",
@@ -75,7 +72,7 @@ def facts(result: FleetResult) -> list[str]:
 
 
 class _Chart:
-    def __init__(self, result: FleetResult) -> None:
+    def __init__(self, result: Any) -> None:
         self.r = result
         self.plot_w = WIDTH - LEFT - RIGHT
         self.duration = result.plan.duration_us
@@ -249,5 +246,5 @@ def _nice_ceiling(v: float) -> float:
         step *= 10
 
 
-def render_svg(result: FleetResult) -> str:
+def render_svg(result: Any) -> str:
     return _Chart(result).svg()

@@ -208,8 +208,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
 
 def _text(result: Any, where: str, args: argparse.Namespace) -> str:
     from ..durations import format_duration
-    from .chart import PATH_WORDS
-    from .result import SERIES_NAMES
+    from .chart import LOAD_WORDS, PATH_WORDS
 
     s = result.summary()
     n = s["devices"]
@@ -226,7 +225,7 @@ def _text(result: Any, where: str, args: argparse.Namespace) -> str:
         if h["peak_per_minute"]:
             verdict = " — THUNDERING HERD" if h["herd"] else ""
             ratio = f" ({h['ratio']:g}×)" if h["ratio"] else ""
-            lines.append(f"{SERIES_NAMES[name]} per minute after the release: peak {h['peak_per_minute']} at "
+            lines.append(f"{LOAD_WORDS[name]} per minute after the release: peak {h['peak_per_minute']} at "
                          f"{h['peak_at']} vs {h['busiest_before']} at most before it{ratio}{verdict}")
     outliers = result.outliers()
     if outliers:

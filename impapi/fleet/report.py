@@ -8,16 +8,12 @@ import csv
 import html
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from ..durations import format_duration
 from ..timeline import COLORS, FONT, png_problem, svg_to_png
-from .chart import PATH_WORDS, facts, render_svg
+from .chart import LOAD_WORDS, PATH_WORDS, facts, render_svg
 from .observe import FIELDS
-from .result import SERIES_NAMES
-
-if TYPE_CHECKING:
-    from .result import FleetResult
 
 __all__ = ["REPORT_KINDS", "output_problem", "render_html", "write_csv", "write_report"]
 
@@ -46,7 +42,7 @@ def output_problem(path: str | os.PathLike, kinds: tuple[str, ...] | None, what:
     return None
 
 
-def write_report(result: FleetResult, path: str | os.PathLike) -> Path:
+def write_report(result: Any, path: str | os.PathLike) -> Path:
     path = Path(path)
     problem = output_problem(path, REPORT_KINDS, "report")
     if problem:
@@ -59,7 +55,7 @@ def write_report(result: FleetResult, path: str | os.PathLike) -> Path:
     return path
 
 
-def write_csv(result: FleetResult, path: str | os.PathLike) -> Path:
+def write_csv(result: Any, path: str | os.PathLike) -> Path:
     """One row per device; times in seconds from the start of the run (empty: never)."""
     path = Path(path)
     with path.open("w", newline="", encoding="utf-8") as f:
@@ -75,7 +71,7 @@ def _seconds(us: int) -> str:
     return text
 
 
-def render_html(result: FleetResult, relative_to: str | os.PathLike | None = None) -> str:
+def render_html(result: Any, relative_to: str | os.PathLike | None = None) -> str:
     s = result.summary()
     esc = html.escape
     rows = [("Devices", f"{s['devices']} ({', '.join(f'{g.name} {n}' for g, n in result.plan.config.group_sizes(result.plan.devices))})"),
@@ -96,7 +92,7 @@ def render_html(result: FleetResult, relative_to: str | os.PathLike | None = Non
     for name, h in (s["herd"] or {}).items():
         verdict = "<b>thundering herd</b>" if h["herd"] else "no herd"
         ratio = "–" if h["ratio"] is None else f"{h['ratio']:g}×"
-        herd_rows.append(f"<tr class=\"{'herd' if h['herd'] else ''}\"><td>{esc(SERIES_NAMES[name])}</td>"
+        herd_rows.append(f"<tr class=\"{'herd' if h['herd'] else ''}\"><td>{esc(LOAD_WORDS[name])}</td>"
                          f"<td>{h['baseline_per_minute']:g}</td><td>{h['busiest_before']}</td><td>{h['peak_per_minute']}</td>"
                          f"<td>{esc(h['peak_at'])}</td><td>{ratio}</td><td>{verdict}</td></tr>")
     herd = ""

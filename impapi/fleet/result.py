@@ -24,8 +24,6 @@ __all__ = ["FleetResult", "Merger", "Outlier"]
 
 MILESTONES = (50, 95, 99, 100)
 SERIES = ("messages", "http", "connects")
-SERIES_NAMES = {"messages": "device→agent messages", "http": "agent HTTP requests",
-                "connects": "device connections"}
 FORCED = ("power-cycle", "force", "group-move", "deadline")
 
 
