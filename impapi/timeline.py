@@ -180,15 +180,6 @@ def check_output(path: str | os.PathLike) -> Path:
     return path
 
 
-def png_problem() -> str | None:
-    """Why PNG files cannot be written here (and what to do), or None when they can."""
-    try:
-        _cairosvg()
-    except TimelineError as e:
-        return str(e)
-    return None
-
-
 def write_timeline(path: str | os.PathLike, events: Any, **options: Any) -> Path:
     """Write the timeline to ``path``; the extension picks the format: ``.svg``, ``.html`` (or
     ``.htm``) or ``.png``. ``options`` are those of :func:`render_svg` (and ``scale`` for PNG)."""
