@@ -240,7 +240,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     elapsed = format_duration(sim.clock.now_us)
     if sim.crash_loop:
-        print(f"impsim: the device crash-looped ({sim.device.crash_streak} restarts in a row after "
+        print(f"impsim: the device crash-looped ({len(sim.device.crashes.loop)} restarts in a row after "
               f"runtime errors); see the ERROR lines above", file=sys.stderr)
         return EXIT_APP_FAILED
     if args.quiet:

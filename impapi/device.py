@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import squirrel
 
 from . import constants as C
+from .crashloop import CrashStreak
+from .events import Event
 from .flash import SpiFlash
 from .halt import DeepSleep, Halt, Restart, Snooze
 from .host import ScriptHost
@@ -62,8 +64,7 @@ class Device:
         self.boot_us = 0
         self.boots = 0
         self.wakereason = C.WAKEREASON_POWER_ON
-        self.crash_streak = 0
-        self.crash_loop = False
+        self.crashes = CrashStreak(env.config.crash_loop_boots)
         self.policy = (C.SUSPEND_ON_ERROR, C.WAIT_TIL_SENT, 30.0)
         self.disconnect_handler: Any = None
         self._pending_event: Any = None
@@ -75,6 +76,21 @@ class Device:
         if state != self.state:
             self.state = state
             self.env.record("state", state=state)
+
+    @property
+    def crash_loop(self) -> bool:
+        """Whether the device has crash-looped (:mod:`impapi.crashloop`)."""
+        return self.crashes.loop is not None
+
+    @property
+    def crash_streak(self) -> int:
+        """Error restarts in a row so far (:mod:`impapi.crashloop`)."""
+        return len(self.crashes.errors)
+
+    def _record(self, kind: str, **data: Any) -> None:
+        """A structured event of this device, which the crash-loop rule reads too."""
+        self.env.record(kind, **data)
+        self.crashes.see(Event(self.clock.now_us, kind, data))
 
     def power_on(self, wakereason: int = C.WAKEREASON_POWER_ON, path: str = "power-cycle") -> None:
         """A cold boot: impOS connects, installs pending updates, then Squirrel starts — or
@@ -99,7 +115,7 @@ class Device:
             self.set_connected(False)
         self.nv_store = None
         self._set_state("off")
-        self.env.record("power", on=False)
+        self._record("power", on=False)
         self.env.log.add(self.clock.now_us, "powerstate", "Device powered off")
 
     def boot(self, wakereason: int, path: str = "restart") -> None:
@@ -115,7 +131,7 @@ class Device:
         self.wakereason = wakereason
         self.policy = (C.SUSPEND_ON_ERROR, C.WAIT_TIL_SENT, 30.0)
         self.disconnect_handler = None
-        self.env.record("boot", wakereason=wakereason, reason_name=C.name_of(C.WAKE_REASONS, wakereason))
+        self._record("boot", wakereason=wakereason, reason_name=C.name_of(C.WAKE_REASONS, wakereason))
         if self.connected:
             self.env.log.add(self.clock.now_us, "status",
                              f"Device Booting; {self.storage_used():.2f}% program storage used")
@@ -152,7 +168,6 @@ class Device:
     def on_halt(self, host: ScriptHost, h: Halt) -> None:
         if host is not self.host:
             return  # a run something else already ended
-        self.crash_streak = 0
         if isinstance(h, DeepSleep):
             self.updates.deferred(host)
             self._save_nv(host)
@@ -205,10 +220,7 @@ class Device:
         if host is not self.host:
             return
         self.host = None
-        self.crash_streak += 1
-        if self.crash_streak >= self.env.config.crash_loop_boots:
-            self.crash_loop = True
-        self.env.record("error", message=e.message if e is not None else "watchdog")
+        self._record("error", message=e.message if e is not None else "watchdog")
         self._set_state("booting")
         self._pending_event = self.clock.schedule(self.env.config.error_restart_delay_us, self.boot,
                                                   C.WAKEREASON_SQUIRREL_ERROR)
@@ -218,9 +230,7 @@ class Device:
             return
         self.host = None
         self.env.log.add(self.clock.now_us, "lastexitcode", "Device restarted: out of memory")
-        self.crash_streak += 1  # an app that runs out of memory at every boot is a crash loop too
-        if self.crash_streak >= self.env.config.crash_loop_boots:
-            self.crash_loop = True
+        self._record("error", message="out of memory")  # an error restart, as the crash-loop rule counts
         self._set_state("booting")
         self._pending_event = self.clock.schedule(self.env.config.error_restart_delay_us, self.boot,
                                                   C.WAKEREASON_SW_RESET)

@@ -218,9 +218,23 @@ def test_no_crash_loop_points_at_the_error_line(tmp_path):
     path = app(tmp_path, 'server.log("up");\nlocal t = {};\nt.missing.call();\n')
     (v,) = only(play(path, scenario("10m")), "no-crash-loop")
     assert isinstance(v, CrashLoop)
-    assert "5 boots in a row ended in an uncaught error (the index 'missing' does not exist)" in str(v)
+    assert "5 boots in a row ended in an error restart (the index 'missing' does not exist)" in str(v)
     assert f"{path}:3: t.missing.call();" in str(v)
     assert not only(play(path, scenario("10m")), "no-crash-loop", crash_boots=1000)
+
+
+def test_the_check_and_impsim_run_apply_one_crash_loop_rule(tmp_path):
+    """impapi.crashloop: power cycles end a streak, running out of memory is an error restart;
+    the fuzzer's check and the CLI's verdict (Simulation.crash_loop) agree on both."""
+    crashes = app(tmp_path, 'imp.wakeup(1, function() { local t = {}; t.missing.call(); });\n')
+    cycled = play(crashes, scenario("2m", *(f"{20 * i}s:power-cycle" for i in range(1, 6))))
+    assert len(cycled.events.of("error")) > 5  # three or so between power cycles
+    assert not cycled.sim.crash_loop and not only(cycled, "no-crash-loop")
+    hog = app(tmp_path, 'imp.wakeup(1, function() { local a = []; while (true) a.push(blob(10000)); });\n',
+              name="hog.device.nut")
+    oom = play(hog, scenario("2m"))
+    (v,) = only(oom, "no-crash-loop")
+    assert oom.sim.crash_loop and "ended in an error restart (out of memory)" in str(v)
 
 
 def test_no_simultaneous_restart(tmp_path):

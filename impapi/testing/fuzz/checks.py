@@ -37,7 +37,9 @@ runs the default set. Definitions:
     that with the app's own statement: a function of the run returning problems (strings), for
     instance :func:`log_records` (log lines vs records decoded from the flash).
 ``no_crash_loop`` (no-crash-loop)
-    No ``Config.crash_loop_boots`` (default 5) boots in a row end in an uncaught error.
+    No ``Config.crash_loop_boots`` (default 5) runs in a row end in an error restart (an uncaught
+    error, the watchdog, out of memory): the rule of :mod:`impapi.crashloop`, which ``impsim
+    run`` applies too.
 ``no_simultaneous_restart`` (no-simultaneous-restart)
     A deployment does not restart the device at the same instant (within ``window_us``,
     default 0) as it restarts the agent: when the device was told of deployment *v* (``announced``
@@ -58,7 +60,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from impapi import constants as C
+from impapi.crashloop import CrashStreak
 from impapi.durations import format_duration, parse_duration
 
 from .run import Boot, Run
@@ -564,22 +566,17 @@ def log_records(pattern: str, decode: Callable[[bytes], Iterable[tuple]], *, key
 
 
 def _crash_loop(run: Run, boots: int | None = None) -> Iterator[PoliteViolation]:
-    limit = boots or run.sim.config.crash_loop_boots
-    streak: list[Any] = []
+    streak = CrashStreak(boots or run.sim.config.crash_loop_boots)  # the rule impsim run applies
     for e in run.events:
-        if e.kind == "error":
-            streak.append(e)
-            if len(streak) >= limit:
-                lines = [x.text for x in run.log if streak[0].time_us <= x.time_us and x.text.startswith("ERROR:")]
-                site = error_site(lines, run.sources)
-                yield CrashLoop(
-                    f"{len(streak)} boots in a row ended in an uncaught error ({streak[0].data.get('message')})",
-                    time_us=_rel(run, e.time_us), where=[site] if site else [],
-                    details=[f"first at {format_duration(_rel(run, streak[0].time_us))}"])
-                return
-        elif (e.kind == "power" or e.kind == "state" and e.data.get("state") in ("asleep", "snoozing", "off")
-              or e.kind == "boot" and e.data.get("wakereason") != C.WAKEREASON_SQUIRREL_ERROR):
-            streak.clear()  # a clean halt, a power change or a boot for another reason ends a streak
+        if streak.see(e):
+            errors = streak.loop or []
+            lines = [x.text for x in run.log if errors[0].time_us <= x.time_us and x.text.startswith("ERROR:")]
+            site = error_site(lines, run.sources)
+            yield CrashLoop(
+                f"{len(errors)} boots in a row ended in an error restart ({errors[0].data.get('message')})",
+                time_us=_rel(run, e.time_us), where=[site] if site else [],
+                details=[f"first at {format_duration(_rel(run, errors[0].time_us))}"])
+            return
 
 
 def no_crash_loop(run: Run, *, boots: int | None = None) -> None:
