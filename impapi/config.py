@@ -23,6 +23,9 @@ class Config:
     cold_boot_wait_us: int = 10_000_000  # §1.3: Squirrel starts after 10 s without a connection
     snooze_us: int = 540_000_000  # §2.3: 9 minutes of snooze between reconnect attempts
     reconnect_window_us: int = 60_000_000  # §2.3, §2.7: impOS retries for a minute
+    # Joining the network, DHCP, DNS and TLS on a good network: how long a connection attempt
+    # needs the network up without a break. No document gives a figure (inferred).
+    connect_latency_us: int = 2_000_000
     nv_limit: int = 4096  # §6 unconfirmed; over it, or unserialisable: nv is not kept (logged)
     agent_disconnect_detect_us: int = 270_000_000  # §3.5
     agent_error_restarts: bool = False  # §10 unconfirmed

@@ -3,7 +3,12 @@
 What survives what follows imp-api.md §5-§6: the SPI flash, user configuration and RTC survive
 everything; nv survives deep sleep and snooze only; timers, handlers and the send-timeout policy
 die with the VM; ``hardware.millis()`` restarts at every boot. How updates reach the running app
-is the device's :class:`~impapi.lifecycle.UpdateLifecycle` (``device.updates``)."""
+is the device's :class:`~impapi.lifecycle.UpdateLifecycle` (``device.updates``).
+
+Every connection attempt (at a cold boot, a restart, a snooze, impOS's own retry after the link
+drops, ``server.connect``) is a :class:`_Attempt`: its outcome is worked out from the network as
+it is known, and worked out again whenever an outage is added while it is in flight, so an
+outage that begins during an attempt defeats it as it would on an imp."""
 
 from __future__ import annotations
 
@@ -69,6 +74,9 @@ class Device:
         self.disconnect_handler: Any = None
         self._pending_event: Any = None
         self._link_watch: Any = None
+        self._attempts: list[_Attempt] = []  # connection attempts in flight, oldest first
+        self._retry: _Attempt | None = None  # impOS's own retry after the link dropped
+        self._connecting: _Attempt | None = None  # server.connect's attempt (RETURN_ON_ERROR)
 
     # --- power and boots --------------------------------------------------------------------
 
@@ -98,11 +106,20 @@ class Device:
         self._cancel_pending()
         self.nv_store = None
         self._set_state("booting")
-        attempt = self.connect_attempt(self.env.config.cold_boot_wait_us)
-        if attempt.ok:
-            self._pending_event = self.clock.schedule_at(attempt.completes_at, self._cold_connected, wakereason, path)
+        self._connect_then_boot(wakereason, path)
+
+    def _connect_then_boot(self, wakereason: int, path: str) -> None:
+        """Squirrel starts once impOS has connected, or after ``Config.cold_boot_wait_us``
+        offline, whichever comes first."""
+        self._pending_event = self._attempt(self.env.config.cold_boot_wait_us, self._cold_attempt_done,
+                                            wakereason, path)
+
+    def _cold_attempt_done(self, attempt: "_Attempt", wakereason: int, path: str) -> None:
+        self._pending_event = None
+        if attempt.result.ok:
+            self._cold_connected(wakereason, path)
         else:
-            self._pending_event = self.clock.schedule_at(attempt.completes_at, self.boot, wakereason)
+            self.boot(wakereason)
 
     def _cold_connected(self, wakereason: int, path: str) -> None:
         self.set_connected(True)
@@ -113,6 +130,7 @@ class Device:
         self._end_run()
         if self.connected:
             self.set_connected(False)
+        self._drop_attempts()
         self.nv_store = None
         self._set_state("off")
         self._record("power", on=False)
@@ -157,6 +175,10 @@ class Device:
         if self.host is not None:
             self.host.stop()
             self.host = None
+        for attempt in (self._retry, self._connecting):  # they were the ended run's
+            if attempt is not None:
+                attempt.cancel()
+        self._retry = self._connecting = None
 
     def _cancel_pending(self) -> None:
         if self._pending_event is not None:
@@ -190,14 +212,14 @@ class Device:
                 self._pending_event = self.clock.schedule(0, self._restart, h.wakereason, path)
 
     def _restart(self, wakereason: int, path: str) -> None:
-        """server.restart() and friends: the device connects automatically (seed)."""
-        if not self.connected:
-            attempt = self.connect_attempt(self.env.config.cold_boot_wait_us)
-            if attempt.ok:
-                self._pending_event = self.clock.schedule_at(attempt.completes_at, self._cold_connected,
-                                                             wakereason, path)
-                return
-        self.boot(wakereason, path)
+        """server.restart() and friends: "the equivalent of a cold boot so that the device
+        connects automatically" (seed): offline, Squirrel starts once connected or after the
+        cold-boot wait."""
+        if self.connected:
+            self.boot(wakereason, path)
+        else:
+            self._set_state("booting")
+            self._connect_then_boot(wakereason, path)
 
     def restart_for_update(self, path: str, in_squirrel: bool) -> None:
         """End the run so the pending updates install (an impOS update as a cold boot)."""
@@ -274,30 +296,47 @@ class Device:
         self._pending_event = self.clock.schedule(self.env.config.snooze_us, self._snooze_retry)
 
     def _snooze_retry(self) -> None:
-        attempt = self.connect_attempt(self.env.config.reconnect_window_us)
-        if attempt.ok:
-            self._pending_event = self.clock.schedule_at(attempt.completes_at, self._cold_connected,
-                                                         C.WAKEREASON_SNOOZE, "restart")
+        self._pending_event = self._attempt(self.env.config.reconnect_window_us, self._snooze_attempt_done)
+
+    def _snooze_attempt_done(self, attempt: "_Attempt") -> None:
+        if attempt.result.ok:
+            self._pending_event = None
+            self._cold_connected(C.WAKEREASON_SNOOZE, "restart")
         else:
-            self._pending_event = self.clock.schedule_at(attempt.completes_at + self.env.config.snooze_us,
-                                                         self._snooze_retry)
+            self._pending_event = self.clock.schedule(self.env.config.snooze_us, self._snooze_retry)
 
     # --- the connection (imp-api.md §2.3-§2.8) ------------------------------------------------
 
     def connect_attempt(self, timeout_us: int) -> Any:
-        """A connection attempt starting now. Over WiFi the stored configuration must name the
-        network around the device (``Config.wifi_ssid``, and ``wifi_key`` when set), else the
-        attempt fails with NO_WIFI; a device whose enrollment was cleared cannot be admitted
-        (NOT_AUTHORISED, UNCONFIRMED)."""
-        from .network import ConnectAttempt
+        """The outcome of a connection attempt starting now (see :class:`_Attempt`)."""
+        return _Attempt(self, timeout_us).result
 
-        now = self.clock.now_us
-        if self.profile.interfaces[0] == "wifi" and not self.wifi_joinable():
-            return ConnectAttempt(False, C.NO_WIFI, now + timeout_us)
-        attempt = self.network.connect_attempt(now, timeout_us)
-        if attempt.ok and not self.enrolled:
-            return ConnectAttempt(False, C.NOT_AUTHORISED, now + timeout_us)
+    def _attempt(self, timeout_us: int, then: Any, *args: Any) -> "_Attempt":
+        """Start a connection attempt now; ``then(attempt, *args)`` runs when it succeeds or
+        gives up. The attempt follows outages added while it is in flight (:meth:`network_changed`)."""
+        attempt = _Attempt(self, timeout_us, then, args)
+        self._attempts.append(attempt)
+        attempt.schedule()
         return attempt
+
+    def _attempt_done(self, attempt: "_Attempt") -> None:
+        if attempt in self._attempts:
+            self._attempts.remove(attempt)
+        attempt.then(attempt, *attempt.args)
+
+    def _drop_attempts(self) -> None:
+        """The power went: no attempt in flight finishes."""
+        for attempt in list(self._attempts):
+            attempt.cancel()
+        self._retry = self._connecting = None
+
+    def network_changed(self) -> None:
+        """An outage was added: watch the open connection again, and work the attempts in
+        flight out again (an outage that starts during an attempt defeats it)."""
+        if self.connected:
+            self._watch_link()
+        for attempt in list(self._attempts):
+            attempt.update()
 
     def wifi_joinable(self) -> bool:
         cfg = self.env.config
@@ -312,6 +351,9 @@ class Device:
         self.env.record("connection", connected=on)
         self.env.log.add(now, "status", "Device connected" if on else "Device disconnected")
         if on:
+            if self._retry is not None:  # connected another way while impOS was retrying
+                self._retry.cancel()
+                self._retry = None
             self._watch_link()
             self.updates.online()
         else:
@@ -320,6 +362,13 @@ class Device:
                 self._link_watch = None
             self.updates.offline()
         self.relay.presence(on)
+
+    def disconnect(self) -> None:
+        """server.disconnect(): on purpose, so impOS does not retry and nothing is reported."""
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        self.set_connected(False)
 
     def _watch_link(self) -> None:
         """Arrange to notice when the network drops under an open connection."""
@@ -331,19 +380,28 @@ class Device:
             self._link_watch = self.clock.schedule_at(max(down, self.clock.now_us), self._link_lost)
 
     def _link_lost(self) -> None:
+        """The network dropped under the open connection. Under RETURN_ON_ERROR impOS at once
+        tries to reconnect, for a minute, by itself: a blip ends in a new connection the app
+        never hears of, and only a longer outage reaches ``server.onunexpecteddisconnect``
+        (§2.7). Meanwhile the device is disconnected, as ``server.isconnected()`` says."""
         self._link_watch = None
         if not self.connected:
             return
-        reason = self.network.reason_at(self.clock.now_us)
         self.set_connected(False)
         host = self.host
-        if host is not None and self.policy[0] != C.SUSPEND_ON_ERROR and self.disconnect_handler is not None:
-            # impOS retries for 60 s itself; only a longer outage reaches the app (§2.7).
-            self.clock.schedule(self.env.config.reconnect_window_us, self._report_disconnect, host, reason)
+        if host is not None and host.alive and self.policy[0] != C.SUSPEND_ON_ERROR:
+            self._retry = self._attempt(self.env.config.reconnect_window_us, self._retry_done, host)
 
-    def _report_disconnect(self, host: ScriptHost, reason: int) -> None:
-        if host is self.host and host.alive and not self.connected and self.disconnect_handler is not None:
-            host._fire(self.disconnect_handler, (reason,))
+    def _retry_done(self, attempt: "_Attempt", host: ScriptHost) -> None:
+        self._retry = None
+        if host is not self.host or not host.alive or self.connected:
+            return
+        if attempt.result.ok:
+            self.set_connected(True)
+            self.updates.announce(in_squirrel=False)
+            self._connect_settled()
+        elif self.policy[0] != C.SUSPEND_ON_ERROR and self.disconnect_handler is not None:
+            host._fire(self.disconnect_handler, (attempt.result.reason,))
 
     def reach_server(self, host: ScriptHost) -> int:
         """Called by every native that talks to the server: 0 when the device is (now) online,
@@ -354,32 +412,51 @@ class Device:
             return 0
         if self.policy[0] != C.SUSPEND_ON_ERROR:
             return C.SEND_ERROR_NOT_CONNECTED
-        attempt = self.connect_attempt(self.env.config.reconnect_window_us)
-        self.clock.advance(attempt.completes_at - self.clock.now_us)
-        if not attempt.ok:
+        attempt = _Attempt(self, self.env.config.reconnect_window_us)
+        while self.clock.now_us < attempt.result.completes_at:
+            self.clock.advance(attempt.result.completes_at - self.clock.now_us)
+            attempt.update()  # an outage that began while Squirrel waited
+        if not attempt.result.ok:
             raise Snooze()
         self.set_connected(True)
         self.updates.announce(in_squirrel=True)  # may end the run for an update
         return 0
 
     def connect_async(self, host: ScriptHost, callback: Any, timeout_s: float) -> None:
-        """server.connect under RETURN_ON_ERROR: the outcome arrives through ``callback``."""
+        """server.connect under RETURN_ON_ERROR: the outcome arrives through ``callback``. Only
+        one callback can be pending: a call made while an attempt is in flight replaces the
+        callback of that attempt, which goes on as it started (§2.4)."""
         if self.connected:
             if callback is not None:
                 host.schedule(0, callback, C.SERVER_CONNECTED)
             return
+        pending = self._connecting
+        if pending is not None and pending.args[0] is host:
+            pending.args = (host, callback)
+            return
         timeout_us = max(0, int(round(timeout_s * 1e6)))
-        attempt = self.connect_attempt(timeout_us)
-        self.clock.schedule_at(attempt.completes_at, self._connect_done, host, callback, attempt)
+        self._connecting = self._attempt(timeout_us, self._connect_done, host, callback)
 
-    def _connect_done(self, host: ScriptHost, callback: Any, attempt: Any) -> None:
+    def _connect_done(self, attempt: "_Attempt", host: ScriptHost, callback: Any) -> None:
+        if self._connecting is attempt:
+            self._connecting = None
         if host is not self.host or not host.alive:
             return
-        if attempt.ok:
+        if attempt.result.ok:
             self.set_connected(True)
             self.updates.announce(in_squirrel=False)
         if callback is not None and host.alive:
-            host._fire(callback, (attempt.reason,))
+            host._fire(callback, (attempt.result.reason,))
+
+    def _connect_settled(self) -> None:
+        """The device connected while server.connect() was waiting: its callback hears so now."""
+        pending, self._connecting = self._connecting, None
+        if pending is None:
+            return
+        pending.cancel()
+        host, callback = pending.args
+        if callback is not None and host is self.host and host.alive:
+            host._fire(callback, (C.SERVER_CONNECTED,))
 
     # --- messages (imp-api.md §3) -------------------------------------------------------------
 
@@ -413,6 +490,61 @@ class Device:
 
 def _ignore(part: str) -> None:
     pass
+
+
+class _Attempt:
+    """One connection attempt of a device: started at ``start_us``, it needs the network up for
+    the connect latency without a break and gives up after ``timeout_us``. Over WiFi the stored
+    configuration must name the network around the device (``Config.wifi_ssid``, and
+    ``wifi_key`` when set), else it fails with NO_WIFI; a device whose enrollment was cleared
+    cannot be admitted (NOT_AUTHORISED, UNCONFIRMED). The settings and the latency are those of
+    the moment it started; the network is the one known now (:meth:`update`)."""
+
+    __slots__ = ("device", "start_us", "timeout_us", "latency_us", "joinable", "enrolled", "result",
+                 "then", "args", "event")
+
+    def __init__(self, device: Device, timeout_us: int, then: Any = None, args: tuple = ()) -> None:
+        self.device = device
+        self.start_us = device.clock.now_us
+        self.timeout_us = timeout_us
+        self.latency_us = device.network.connect_latency_us
+        self.joinable = device.profile.interfaces[0] != "wifi" or device.wifi_joinable()
+        self.enrolled = device.enrolled
+        self.then = then
+        self.args = args
+        self.event: Any = None
+        self.result = self._outcome()
+
+    def _outcome(self) -> Any:
+        from .network import ConnectAttempt
+
+        deadline = self.start_us + self.timeout_us
+        if not self.joinable:
+            return ConnectAttempt(False, C.NO_WIFI, deadline)
+        result = self.device.network.connect_attempt(self.start_us, self.timeout_us, self.latency_us)
+        if result.ok and not self.enrolled:
+            return ConnectAttempt(False, C.NOT_AUTHORISED, deadline)
+        return result
+
+    def schedule(self) -> None:
+        clock = self.device.clock
+        self.event = clock.schedule_at(max(self.result.completes_at, clock.now_us), self.device._attempt_done, self)
+
+    def update(self) -> None:
+        """Work the outcome out again from the network as now known; reschedule if it changed."""
+        result = self._outcome()
+        if result != self.result:
+            self.result = result
+            if self.event is not None:
+                self.event.cancel()
+                self.schedule()
+
+    def cancel(self) -> None:
+        if self.event is not None:
+            self.event.cancel()
+            self.event = None
+        if self in self.device._attempts:
+            self.device._attempts.remove(self)
 
 
 def make_device_id(seed: str) -> str:

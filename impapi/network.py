@@ -10,9 +10,10 @@ never tried). Reasons are ranked:
     NO_PPP_CONNECTION, PPP_NO_CONNECTIVITY) < NO_IP_ADDRESS < NOT_RESOLVED < NO_PROXY
     < NOT_AUTHORISED < NO_SERVER < NOT_CONNECTED (the catch-all)
 
-A connection attempt takes ``connect_latency_us`` (default 2 s: joining WiFi, DHCP, DNS and
-TLS on a good network; the real figure varies and is not in imp-api.md) of uninterrupted
-network, and gives up after a timeout (default 60 s, ``server.connect``'s default, §2.4).
+A connection attempt takes ``connect_latency_us`` (a simulation takes it from
+``Config.connect_latency_us``, default 2 s: joining WiFi, DHCP, DNS and TLS on a good network;
+the real figure varies and is not in imp-api.md) of uninterrupted network, and gives up after a
+timeout (default 60 s, ``server.connect``'s default, §2.4).
 """
 
 from __future__ import annotations
@@ -189,8 +190,10 @@ class Network:
         i = bisect_right(self._starts, t_us)
         return self._starts[i] if i < len(self._starts) else None
 
-    def connect_attempt(self, t_us: int, timeout_us: int = DEFAULT_CONNECT_TIMEOUT_US) -> ConnectAttempt:
-        """Outcome of a connection attempt started at ``t_us``.
+    def connect_attempt(self, t_us: int, timeout_us: int = DEFAULT_CONNECT_TIMEOUT_US,
+                        latency_us: int | None = None) -> ConnectAttempt:
+        """Outcome of a connection attempt started at ``t_us`` (taking ``latency_us``, default
+        ``connect_latency_us``).
 
         It succeeds at the first ``s + latency`` (``s >= t_us``) such that the network is up
         throughout ``[s, s + latency)``, provided that is no later than ``t_us + timeout_us``.
@@ -201,7 +204,7 @@ class Network:
         if not _is_int(timeout_us) or timeout_us < 0:
             raise ValueError(f"timeout_us must be a non-negative int, got {timeout_us!r}")
         deadline = t_us + timeout_us
-        latency = self.connect_latency_us
+        latency = self.connect_latency_us if latency_us is None else latency_us
         s: int | None = t_us
         while s is not None and s + latency <= deadline:
             if not self.is_up(s):

@@ -149,7 +149,7 @@ class Simulation:
                                      keep_history=keep_history, event_sink=event_sink)
         self.clock: Clock = env.clock
         self.log: Log = env.log
-        self.network = Network()
+        self.network = Network(connect_latency_us=env.config.connect_latency_us)
         self.relay = relay = Relay(env)
         self.internet = Internet(routes=internet if internet is not None else Routes(), keep=keep_history)
         self.profile = imp if isinstance(imp, Profile) else get_profile(imp)
@@ -442,8 +442,8 @@ class Simulation:
         dur = None if duration is None else parse_duration(duration)
         self.network.add_outage(start_us, dur, reason if reason is not None else self.profile.default_outage_reason)
         self.record("outage", start_us=start_us, end_us=None if dur is None else start_us + dur)
-        if self.device is not None and self.device.connected:
-            self.device._watch_link()
+        if self.device is not None:
+            self.device.network_changed()
 
     def http(self, method: str = "GET", path: str = "/", body: str = "", headers: dict | None = None, *,
              on_response: Callable[[int, str, dict], Any] | None = None) -> tuple[int, str, dict] | None:

@@ -55,7 +55,7 @@ def connectwith(host: Any, interface: Any, callback: Any = None, timeout: float 
 
 @server.native((DEVICE,))
 def disconnect(host: Any) -> None:
-    host.owner.set_connected(False)
+    host.owner.disconnect()
 
 
 @server.native((DEVICE,))
@@ -95,13 +95,13 @@ def sleepuntil(host: Any, hour: int, minute: int, second: int = 0, dayofweek: in
 
 @server.native((DEVICE,))
 def expectonlinein(host: Any, secs: float) -> int:
-    host.owner.set_connected(False)
+    host.owner.disconnect()
     return 0
 
 
 @server.native((DEVICE,))
 def expectonlineat(host: Any, hour: int, minute: int, second: int = 0, dayofweek: int | None = None) -> int:
-    host.owner.set_connected(False)
+    host.owner.disconnect()
     return 0
 
 

@@ -97,6 +97,14 @@ def test_the_cold_boot_wait_is_configurable():
     assert sim.device.boot_us == 30 * S and not sim.device.connected
 
 
+def test_the_connect_latency_is_configurable():
+    """A connection takes Config.connect_latency_us (2 s) of network; the simulation's Network
+    takes it from there (sim.network.connect_latency_us)."""
+    assert simulate('server.log("up");', run="10s").device.boot_us == 2 * S
+    slow = simulate('server.log("up");', run="10s", config=Config(connect_latency_us=5 * S))
+    assert slow.device.boot_us == 5 * S and slow.network.connect_latency_us == 5 * S
+
+
 def test_the_snooze_and_the_reconnect_window_are_configurable():
     sim = simulate('''
         server.log("boot " + hardware.wakereason());

@@ -2,6 +2,10 @@
 
 from runtime_helpers import device_lines, simulate
 
+from impapi import Simulation
+
+S = 1_000_000
+
 RETURN = "server.setsendtimeoutpolicy(RETURN_ON_ERROR, WAIT_TIL_SENT, 10);\n"
 
 
@@ -62,16 +66,93 @@ def test_suspend_on_error_snoozes_when_reconnect_fails_and_keeps_nv():
     assert snooze and snooze[0].time_us == 12_000_000 + 60_000_000  # boot at 2 s, wakeup(10), a minute of retries
 
 
-def test_onunexpecteddisconnect_only_after_a_minute_of_outage():
-    """§2.7: under RETURN_ON_ERROR the callback fires only if the link stays down 60 s."""
+def status_lines(sim):
+    """(seconds, text) of the connection's status lines."""
+    return [(e.time_us // S, e.text) for e in sim.log if e.type == "status" and e.text.startswith("Device ")
+            and "connected" in e.text]
+
+
+def test_a_blip_never_reaches_onunexpecteddisconnect_impos_reconnects_by_itself():
+    """§2.7: under RETURN_ON_ERROR impOS retries for 60 s by itself, so a short outage ends in
+    a new connection the app is not told of. Meanwhile the device is offline as the app sees it:
+    server.isconnected() is false and a send returns SEND_ERROR_NOT_CONNECTED."""
     sim = simulate(RETURN + '''
-        server.onunexpecteddisconnect(function(reason) { server.connect(function(r) { server.log("lost " + reason); }); });
+        notes <- [];
+        server.onunexpecteddisconnect(function(reason) { notes.append("unexpected " + reason); });
+        imp.wakeup(10, function() { notes.append("at 12s: " + server.isconnected() + " " + server.log("lost")); });
+        imp.wakeup(30, function() {
+            server.log("at 32s: " + server.isconnected() + "; " + notes.reduce(@(a, b) a + ", " + b));
+        });
     ''', run=None, start=False)
-    sim.outage("10s", "20s")   # a blip: never reported
+    sim.outage("10s", "5s")
+    sim.start()
+    sim.run("3m")
+    assert device_lines(sim) == ["at 32s: true; at 12s: false 1"]
+    # The link drops at 10 s; impOS has a new connection 2 s after the network is back.
+    assert status_lines(sim) == [(2, "Device connected"), (10, "Device disconnected"), (17, "Device connected")]
+
+
+def test_onunexpecteddisconnect_only_after_a_minute_of_outage_and_nothing_reconnects_after():
+    """§2.7: the callback runs, with the reason, once impOS has tried for a minute; from then on
+    only server.connect() reconnects (§2.3), even after the network is back."""
+    sim = simulate(RETURN + '''
+        notes <- [];
+        server.onunexpecteddisconnect(function(reason) {
+            notes.append("unexpected " + reason + " at " + hardware.millis() / 1000);
+        });
+        imp.wakeup(478, function() { notes.append("at 8m: " + server.isconnected()); });
+        imp.wakeup(538, function() {
+            server.connect(function(r) { server.log(r + "; " + notes.reduce(@(a, b) a + ", " + b)); });
+        });
+    ''', run=None, start=False)
     sim.outage("2m", "5m")
     sim.start()
     sim.run("10m")
-    assert device_lines(sim) == ["lost 1"]
+    # Booted at 2 s: the link dropped at 120 s, the callback ran at 180 s (millis 178 s).
+    assert device_lines(sim) == ["5; unexpected 1 at 178, at 8m: false"]
+    assert status_lines(sim) == [(2, "Device connected"), (120, "Device disconnected"), (542, "Device connected")]
+
+
+def test_overlapping_connect_calls_keep_only_the_last_callback():
+    """§2.4: one callback can be pending; a second server.connect() while an attempt is in
+    flight replaces its callback. The attempt goes on as it started (its timeout), inferred."""
+    sim = simulate(RETURN + '''
+        server.disconnect();
+        server.connect(function(r) { server.log("first " + r); }, 5);
+        server.connect(function(r) { imp.wakeup(0, function() {
+            server.connect(function(r2) { server.log("second " + r + ", then " + r2); }, 60);
+        }); }, 60);
+    ''', run=None, start=False)
+    sim.outage("3s", "20s")
+    sim.start()
+    sim.run("2m")
+    # The attempt from 2 s gives up at 7 s (its 5 s timeout) with NO_WIFI; the next connects.
+    assert device_lines(sim) == ["second 1, then 5"]
+    assert status_lines(sim)[-1] == (25, "Device connected")
+
+
+def test_an_outage_that_begins_during_a_connection_attempt_defeats_it():
+    """An attempt needs the network up for the whole 2 s; an outage that begins while it is in
+    flight (as a scenario's offline event does) makes it start again once the network is back."""
+    sim = Simulation(device='server.log("up");\n', start=False)
+    sim.clock.schedule_at(1 * S, sim.outage, 0, "5s")  # from 1 s to 6 s, during the cold boot's attempt
+    sim.start()
+    sim.run("30s")
+    assert status_lines(sim) == [(8, "Device connected")]
+    assert [e.time_us // S for e in sim.log if e.text == "up"] == [8]
+
+
+def test_server_restart_offline_waits_for_a_connection_as_a_cold_boot_does():
+    """server.restart() "performs the equivalent of a cold boot": an offline device starts
+    Squirrel once connected or after 10 s, not before it could know the attempt fails."""
+    sim = simulate('''
+        if (hardware.wakereason() == WAKEREASON_POWER_ON) imp.wakeup(8, function() { server.restart(); });
+    ''', run=None, start=False)
+    sim.outage("5s", "1m")
+    sim.start()
+    sim.run("2m")
+    boots = [(e.time_us // S, e.data["wakereason"]) for e in sim.events.of("boot")]
+    assert boots == [(2, 0), (20, 10)]  # restart asked at 10 s; no connection by 20 s: offline
 
 
 def test_isconnected_flush_and_disconnect():
