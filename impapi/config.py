@@ -27,6 +27,9 @@ class Config:
     # needs the network up without a break. No document gives a figure (inferred).
     connect_latency_us: int = 2_000_000
     nv_limit: int = 4096  # §6 unconfirmed; over it, or unserialisable: nv is not kept (logged)
+    # §6 unconfirmed: whether server.restart() (WAKEREASON_SW_RESTART) keeps nv. impOS saves nv
+    # as it goes to deep sleep, and server.restart() does not sleep: dropped by default.
+    nv_survives_restart: bool = False
     agent_disconnect_detect_us: int = 270_000_000  # §3.5
     agent_error_restarts: bool = False  # §10 unconfirmed
     agent_memory: int = 1024 * 1024

@@ -1,9 +1,11 @@
 """The device: persistent parts, the boot kinds, the connection, and one VM per boot.
 
-What survives what follows imp-api.md §5-§6: the SPI flash, user configuration and RTC survive
-everything; nv survives deep sleep and snooze only; timers, handlers and the send-timeout policy
-die with the VM; ``hardware.millis()`` restarts at every boot. How updates reach the running app
-is the device's :class:`~impapi.lifecycle.UpdateLifecycle` (``device.updates``).
+What survives what follows imp-api.md §5-§6: the SPI flash's contents, user configuration and
+RTC survive everything; nv survives deep sleep and snooze only (and ``server.restart()`` when
+``Config.nv_survives_restart``); timers, handlers, the send-timeout policy and the SPI flash's
+enabled state die with the VM; ``hardware.millis()`` restarts at every boot; the power-save flag
+dies with the power. How updates reach the running app is the device's
+:class:`~impapi.lifecycle.UpdateLifecycle` (``device.updates``).
 
 Every connection attempt (at a cold boot, a restart, a snooze, impOS's own retry after the link
 drops, ``server.connect``) is a :class:`_Attempt`: its outcome is worked out from the network as
@@ -35,6 +37,9 @@ if TYPE_CHECKING:
     from .relay import Relay
 
 NV_KEPT = frozenset({C.WAKEREASON_TIMER, C.WAKEREASON_PIN, C.WAKEREASON_SNOOZE})
+# The TCP send buffer of a new connection (imp-api.md §2.3: about 3 KB; the exact figure is
+# unpublished, 3456 is the one a sample suggests).
+DEFAULT_SEND_BUFFER = 3456
 
 
 class Device:
@@ -72,6 +77,10 @@ class Device:
         self.crashes = CrashStreak(env.config.crash_loop_boots)
         self.policy = (C.SUSPEND_ON_ERROR, C.WAIT_TIL_SENT, 30.0)
         self.disconnect_handler: Any = None
+        # imp.setpowersave: off at power-up (D:resources/imprestartoptions), kept by every other
+        # boot. imp.setsendbuffersize: a property of the connection (D:node/2430).
+        self.powersave = False
+        self.sendbuffer = DEFAULT_SEND_BUFFER
         self._pending_event: Any = None
         self._link_watch: Any = None
         self._attempts: list[_Attempt] = []  # connection attempts in flight, oldest first
@@ -102,9 +111,11 @@ class Device:
 
     def power_on(self, wakereason: int = C.WAKEREASON_POWER_ON, path: str = "power-cycle") -> None:
         """A cold boot: impOS connects, installs pending updates, then Squirrel starts — or
-        Squirrel starts after 10 s offline (§1.3)."""
+        Squirrel starts after 10 s offline (§1.3). Power-save mode is off again."""
         self._cancel_pending()
         self.nv_store = None
+        self.powersave = False
+        self.sendbuffer = DEFAULT_SEND_BUFFER
         self._set_state("booting")
         self._connect_then_boot(wakereason, path)
 
@@ -149,11 +160,13 @@ class Device:
         self.wakereason = wakereason
         self.policy = (C.SUSPEND_ON_ERROR, C.WAIT_TIL_SENT, 30.0)
         self.disconnect_handler = None
+        if self.flash is not None:
+            self.flash.reset()  # a new run finds the flash disabled, at its default speed
         self._record("boot", wakereason=wakereason, reason_name=C.name_of(C.WAKE_REASONS, wakereason))
         if self.connected:
             self.env.log.add(self.clock.now_us, "status",
                              f"Device Booting; {self.storage_used():.2f}% program storage used")
-        nv = self.nv_store if wakereason in NV_KEPT else None
+        nv = self.nv_store if wakereason in NV_KEPT or self._restart_keeps_nv(wakereason) else None
         self.nv_store = None
         try:
             host = ScriptHost(self.env, self, "device", self.source, self.filename, self.profile.memory_free)
@@ -170,6 +183,9 @@ class Device:
 
     def storage_used(self) -> float:
         return 100.0 * len(self.source.encode("utf-8")) / self.profile.code_space
+
+    def _restart_keeps_nv(self, wakereason: int) -> bool:
+        return wakereason == C.WAKEREASON_SW_RESTART and self.env.config.nv_survives_restart
 
     def _end_run(self) -> None:
         if self.host is not None:
@@ -198,6 +214,8 @@ class Device:
             self._save_nv(host)
             self._snooze()
         elif isinstance(h, Restart):
+            if self._restart_keeps_nv(h.wakereason) and not h.cold:
+                self._save_nv(host)
             self.host = None
             if h.exit_code:
                 self.env.log.add(self.clock.now_us, "lastexitcode", h.exit_code)
@@ -263,7 +281,8 @@ class Device:
             host.log("server.error" if is_error else "server.log", text)
 
     def _save_nv(self, host: ScriptHost) -> None:
-        """At deep sleep impOS keeps a root-table ``nv`` table (§6)."""
+        """At deep sleep impOS keeps a root-table ``nv`` table (§6); what it cannot keep is
+        logged, with the setting that changes it."""
         self.nv_store = None
         if not self.profile.has_nv:
             return
@@ -273,11 +292,14 @@ class Device:
         cfg = self.env.config
         try:
             wire = to_wire(nv, "nv", on_drop=_ignore)  # the device's serialiser leaves parts out
-            size = wire_size(wire)
-            if size > cfg.nv_limit:
-                raise SerialisationError(f"nv is {size} bytes, over the {cfg.nv_limit}-byte limit")
         except SerialisationError as e:
-            self.env.log.add(self.clock.now_us, "impsim", f"nv not preserved: {e} (Config.nv_limit, §6)")
+            self.env.log.add(self.clock.now_us, "impsim", f"nv not kept for the next run: {e}")
+            return
+        size = wire_size(wire)
+        if size > cfg.nv_limit:
+            self.env.log.add(self.clock.now_us, "impsim",
+                             f"nv not kept for the next run: it is {size} bytes, over the {cfg.nv_limit}-byte "
+                             "limit (Config.nv_limit sets the limit)")
             return
         self.nv_store = wire
 
@@ -351,6 +373,7 @@ class Device:
         self.env.record("connection", connected=on)
         self.env.log.add(now, "status", "Device connected" if on else "Device disconnected")
         if on:
+            self.sendbuffer = DEFAULT_SEND_BUFFER  # a new connection, a new TCP socket (D:node/2430)
             if self._retry is not None:  # connected another way while impOS was retrying
                 self._retry.cancel()
                 self._retry = None

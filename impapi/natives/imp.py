@@ -107,6 +107,10 @@ def getmacaddress(host: Any) -> str:
     return host.owner.id[-12:]  # 12 lowercase hex characters (§4.3)
 
 
+# Power-save mode is off after a power cycle (D:resources/imprestartoptions) and kept by every
+# other boot; the send buffer belongs to the connection (D:node/2430): see Device.
+
+
 @imp.native((DEVICE,))
 def setpowersave(host: Any, on: bool) -> None:
     host.owner.powersave = bool(on)
@@ -114,7 +118,7 @@ def setpowersave(host: Any, on: bool) -> None:
 
 @imp.native((DEVICE,))
 def getpowersave(host: Any) -> bool:
-    return bool(getattr(host.owner, "powersave", False))
+    return host.owner.powersave
 
 
 @imp.native((DEVICE,))
@@ -124,7 +128,7 @@ def enableblinkup(host: Any, on: bool) -> None:
 
 @imp.native((DEVICE,))
 def setsendbuffersize(host: Any, size: int) -> int:
-    old = getattr(host.owner, "sendbuffer", 3456)
+    old = host.owner.sendbuffer
     host.owner.sendbuffer = int(size)
     return old
 

@@ -133,6 +133,30 @@ def test_spiflash_nor_semantics_through_squirrel():
     assert device_lines(sim) == ["disabled: true", "ff size 65536", "w 0", "pre 2 post 1", "00", "unaligned", "4 00"]
 
 
+@pytest.mark.parametrize("how", ["server.restart()", "imp.deepsleepfor(1)", "throw \"oops\""])
+def test_every_run_finds_the_spiflash_disabled_at_its_default_speed(how):
+    """§7.3: a run must enable() the flash before using it, whatever ended the previous run
+    (inferred: a new run's hardware objects start as at power-up); setspeed() of an earlier run
+    is forgotten. The data stays."""
+    sim = simulate(f'''
+        local f = hardware.spiflash;
+        try {{ f.read(0, 1); server.log("enabled"); }} catch (e) {{ server.log("disabled"); }}
+        if (hardware.wakereason() == WAKEREASON_POWER_ON) {{
+            f.setspeed(18000000);
+            f.enable();
+            f.erasesector(0);
+            f.write(0, blob(1));
+            imp.wakeup(1, function() {{ {how}; }});
+        }} else {{
+            f.enable();
+            server.log("byte " + f.read(0, 1)[0]);
+        }}
+    ''', imp="imp003", run="30s")
+    lines = [line for line in device_lines(sim) if not line.startswith("ERROR:")]
+    assert lines[:3] == ["disabled", "disabled", "byte 0"]
+    assert sim.device.flash.speed == 4_500_000  # what the second run's enable() applied: the default
+
+
 def test_spiflash_read_fast_path_agrees_with_the_model():
     """§7.3: hardware.spiflash.read gives the chip's bytes in the same boot, at the edges of the
     chip, after disable() and across a deep sleep; every refusal keeps the model's error text

@@ -89,6 +89,31 @@ def test_server_restart_restarts_squirrel_with_sw_restart_and_loses_nv():
     assert device_lines(sim) == ["reason 0 nv false", "reason 10 nv false"]
 
 
+def test_power_save_lasts_until_a_power_cycle_and_the_send_buffer_until_a_new_connection():
+    """D:resources/imprestartoptions: power-save mode is off after a power cycle (other boots
+    keep it: UNCONFIRMED). D:node/2430: the send-buffer size survives a Squirrel restart as long
+    as the device does not reconnect; a new connection starts with the default (3456 here)."""
+    sim = simulate('''
+        local r = hardware.wakereason();
+        server.log("run " + r);  // online from here
+        server.log("powersave " + imp.getpowersave() + ", send buffer " + imp.setsendbuffersize(8192));
+        if (r == WAKEREASON_POWER_ON) {
+            imp.setpowersave(true);
+            imp.wakeup(1, function() { server.restart(); });
+        } else if (r == WAKEREASON_SW_RESTART) {
+            imp.wakeup(1, function() { imp.deepsleepfor(5); });
+        }
+    ''', run="20s")
+    sim.power_cycle()
+    sim.run("20s")
+    assert device_lines(sim)[:8] == [
+        "run 0", "powersave false, send buffer 3456",
+        "run 10", "powersave true, send buffer 8192",  # the same connection
+        "run 1", "powersave true, send buffer 3456",  # reconnected after the deep sleep
+        "run 0", "powersave false, send buffer 3456",  # power cycled
+    ]
+
+
 def test_runtime_error_logs_and_restarts_with_squirrel_error():
     """§10: ERROR lines, onunhandledexception first, then a restart with WAKEREASON_SQUIRREL_ERROR."""
     sim = simulate('''
