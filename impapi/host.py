@@ -56,6 +56,7 @@ class ScriptHost:
         self.clock = env.clock
         self.alive = True
         self.timers: dict[int, TimerHandle] = {}
+        self.timer_names: dict[str, Any] = {}  # the agent's named timers (natives.imp)
         self.handlers: dict[str, Any] = {}
         self.onidle_handler: Any = None
         self.unhandled_handler: Any = None

@@ -39,11 +39,24 @@ def wakeup(host: Any, interval: float, callback: Any, name: str | None = None) -
         raise ImpError(f"imp.wakeup interval must be at most {MAX_WAKEUP_S:.0f} s")
     if not isinstance(callback, (squirrel.Function, squirrel.BoundFunction)):
         raise ImpError("imp.wakeup callback must be a function")
-    return host.add_timer(timer_delay_us(interval), callback)
+    timer = host.add_timer(timer_delay_us(interval), callback)
+    if name is not None and host.side == AGENT and timer is not None:
+        # D:api/imp/wakeup: an agent-only name, which imp.cancelwakeup() takes instead of the
+        # timer. A name given again names the newer timer (UNCONFIRMED); on the device it is
+        # ignored (UNCONFIRMED).
+        host.timer_names[name] = timer
+    return timer
 
 
 @imp.native(BOTH)
 def cancelwakeup(host: Any, timer: Any) -> None:
+    if isinstance(timer, str) and host.side == AGENT:
+        # D:api/imp/cancelwakeup: a name that identifies no active timer (cancelled, fired, or
+        # never set) throws. The wording is ours (UNCONFIRMED).
+        named = host.timer_names.pop(timer, None)
+        if named is None or not host.cancel_timer(named):
+            raise ImpError(f'imp.cancelwakeup(): no active timer is named "{timer}"')
+        return
     host.cancel_timer(timer)  # a fired or cancelled timer is ignored (§4.1)
 
 

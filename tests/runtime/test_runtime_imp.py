@@ -1,7 +1,7 @@
 """Timers, the imp object, hardware and the SPI flash natives (imp-api.md §4, §5, §7)."""
 
 import pytest
-from runtime_helpers import device_lines, simulate
+from runtime_helpers import agent_lines, device_lines, simulate
 
 
 def test_timers_run_in_time_order_and_wakeup_zero_after_the_current_event():
@@ -49,6 +49,36 @@ def test_cancelwakeup_and_cancelling_twice():
         imp.wakeup(0.5, function() { imp.cancelwakeup(u); server.log("ok"); });
     ''', run="5s")
     assert device_lines(sim) == ["fired", "ok"]
+
+
+def test_agent_timers_have_names_that_cancelwakeup_takes():
+    """D:api/imp/cancelwakeup: on the agent a timer may be named and cancelled by its name; a
+    name that identifies no active timer (cancelled, fired, never set) throws."""
+    sim = simulate(agent='''
+        imp.wakeup(5, function() { server.log("named fired"); }, "poll");
+        imp.wakeup(1, function() { server.log("other fired"); }, "other");
+        imp.cancelwakeup("poll");
+        foreach (name in ["poll", "nosuch"]) {
+            try { imp.cancelwakeup(name); server.log("no error"); } catch (e) { server.log(e); }
+        }
+        imp.wakeup(2, function() {
+            try { imp.cancelwakeup("other"); } catch (e) { server.log("after firing: " + e); }
+        });
+    ''', run="10s")
+    assert agent_lines(sim) == ['imp.cancelwakeup(): no active timer is named "poll"',
+                                'imp.cancelwakeup(): no active timer is named "nosuch"',
+                                "other fired",
+                                'after firing: imp.cancelwakeup(): no active timer is named "other"']
+
+
+def test_a_timer_name_given_again_names_the_newer_timer():
+    """UNCONFIRMED: the name follows the newest timer; the older one runs unless cancelled by reference."""
+    sim = simulate(agent='''
+        imp.wakeup(1, function() { server.log("older"); }, "t");
+        imp.wakeup(2, function() { server.log("newer"); }, "t");
+        imp.cancelwakeup("t");
+    ''', run="5s")
+    assert agent_lines(sim) == ["older"]
 
 
 def test_about_20_timers_then_null():
