@@ -403,16 +403,18 @@ class Device:
             self._link_watch = self.clock.schedule_at(max(down, self.clock.now_us), self._link_lost)
 
     def _link_lost(self) -> None:
-        """The network dropped under the open connection. Under RETURN_ON_ERROR impOS at once
-        tries to reconnect, for a minute, by itself: a blip ends in a new connection the app
-        never hears of, and only a longer outage reaches ``server.onunexpecteddisconnect``
-        (§2.7). Meanwhile the device is disconnected, as ``server.isconnected()`` says."""
+        """The network dropped under the open connection. impOS at once tries to reconnect, for
+        a minute, by itself, under either policy: a blip ends in a new connection the app never
+        hears of. Meanwhile the device is disconnected, as ``server.isconnected()`` says. If the
+        minute passes without one: under RETURN_ON_ERROR ``server.onunexpecteddisconnect`` is
+        called (§2.7) and nothing reconnects by itself any more; under SUSPEND_ON_ERROR the
+        device snoozes (§2.3)."""
         self._link_watch = None
         if not self.connected:
             return
         self.set_connected(False)
         host = self.host
-        if host is not None and host.alive and self.policy[0] != C.SUSPEND_ON_ERROR:
+        if host is not None and host.alive:
             self._retry = self._attempt(self.env.config.reconnect_window_us, self._retry_done, host)
 
     def _retry_done(self, attempt: "_Attempt", host: ScriptHost) -> None:
@@ -423,7 +425,11 @@ class Device:
             self.set_connected(True)
             self.updates.announce(in_squirrel=False)
             self._connect_settled()
-        elif self.policy[0] != C.SUSPEND_ON_ERROR and self.disconnect_handler is not None:
+        elif self.policy[0] == C.SUSPEND_ON_ERROR:
+            self._save_nv(host)  # as when a server call gives up: the run ends in a snooze
+            self._snooze()
+            host.stop()
+        elif self.disconnect_handler is not None:
             host._fire(self.disconnect_handler, (attempt.result.reason,))
 
     def reach_server(self, host: ScriptHost) -> int:
@@ -435,10 +441,14 @@ class Device:
             return 0
         if self.policy[0] != C.SUSPEND_ON_ERROR:
             return C.SEND_ERROR_NOT_CONNECTED
-        attempt = _Attempt(self, self.env.config.reconnect_window_us)
+        # impOS may be reconnecting already (the link dropped): the call waits for that minute.
+        attempt = self._retry or _Attempt(self, self.env.config.reconnect_window_us)
         while self.clock.now_us < attempt.result.completes_at:
             self.clock.advance(attempt.result.completes_at - self.clock.now_us)
             attempt.update()  # an outage that began while Squirrel waited
+        if self._retry is not None:
+            self._retry.cancel()  # its outcome is this call's
+            self._retry = None
         if not attempt.result.ok:
             raise Snooze()
         self.set_connected(True)

@@ -135,12 +135,12 @@ def test_the_snooze_and_the_reconnect_window_are_configurable():
     sim.start()
     sim.run("10m")
     snooze = sim.events.of("state", state="snoozing")[0]
-    assert snooze.time_us == 12 * S + 20 * S  # the call at 12 s tried for 20 s
+    assert snooze.time_us == 5 * S + 20 * S  # the link dropped at 5 s; impOS tried for 20 s
     boots = sim.events.of("boot")
     assert [b.data["wakereason"] for b in boots] == [0, 7]
-    # 60 s asleep, then a 20 s try: from 92 s (fails at 112 s), from 172 s: the network is back at
-    # 185 s and the device connects 2 s later
-    assert boots[1].time_us == 185 * S + 2 * S
+    # 60 s asleep, then a 20 s try: from 85 s (fails at 105 s), from 165 s (the network is back
+    # at 185 s: too late to connect by then), from 245 s: connected 2 s later
+    assert boots[1].time_us == 245 * S + 2 * S
 
 
 def test_the_agent_disconnect_detection_delay_is_configurable():

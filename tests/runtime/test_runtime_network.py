@@ -63,7 +63,41 @@ def test_suspend_on_error_snoozes_when_reconnect_fails_and_keeps_nv():
     sim.run("1h")
     assert device_lines(sim) == ["boot 0 n 1", "boot 7 n 2"]
     snooze = [e for e in sim.events if e.kind == "state" and e.data["state"] == "snoozing"]
-    assert snooze and snooze[0].time_us == 12_000_000 + 60_000_000  # boot at 2 s, wakeup(10), a minute of retries
+    # The link dropped at 5 s and impOS retried for a minute; the call at 12 s waited for its end.
+    assert snooze and snooze[0].time_us == 5_000_000 + 60_000_000
+
+
+def test_suspend_on_error_reconnects_by_itself_after_a_blip():
+    """§2.3: SUSPEND_ON_ERROR is "automatic reconnect": after a short outage impOS connects
+    again without the app calling the server, so an app that only listens hears its agent."""
+    sim = simulate('''
+        agent.on("ping", function(n) { server.log("ping " + n); });
+    ''', agent='''
+        local n = 0;
+        function ping() { device.send("ping", ++n); imp.wakeup(10, ping); }
+        imp.wakeup(5, ping);
+    ''', run=None, start=False)
+    sim.outage("12s", "5s")
+    sim.start()
+    sim.run("40s")
+    assert status_lines(sim) == [(2, "Device connected"), (12, "Device disconnected"), (19, "Device connected")]
+    assert device_lines(sim) == ["ping 1", "ping 3", "ping 4"]  # the one sent during the blip is lost
+
+
+def test_suspend_on_error_snoozes_a_minute_after_the_link_drops():
+    """§2.3: "the imp will ... attempt to reconnect to the server for one minute. If it fails to
+    do so, it will go into a deep sleep", whether or not the app was talking to the server."""
+    sim = simulate('''
+        if (!("nv" in getroottable())) nv <- { boots = 0 };
+        nv.boots++;
+        imp.wakeup(1, function() { server.log("boot " + hardware.wakereason() + ", " + nv.boots); });
+    ''', run=None, start=False)
+    sim.outage("10s", "5m")
+    sim.start()
+    sim.run("30m")
+    assert [(e.time_us // S, e.data["state"]) for e in sim.events.of("state")][:3] == [
+        (0, "booting"), (2, "running"), (70, "snoozing")]
+    assert device_lines(sim) == ["boot 0, 1", "boot 7, 2"]
 
 
 def status_lines(sim):
