@@ -330,3 +330,17 @@ def test_wifi_settings_exist_only_on_wifi_devices_and_not_on_the_agent():
                    run="15s", imp="impC001")
     assert device_lines(sim) == ["false true"]
     assert [e.text for e in sim.log if e.source == "agent"] == ["false false"]
+
+
+def test_an_update_released_during_a_blip_is_heard_when_impos_reconnects_by_itself():
+    """updates.md: a device hears of a pending update whenever it connects again, impOS's own
+    reconnection after a dropped link included."""
+    sim = simulate(RETURN + '''
+        server.onshutdown(function(reason) { server.log("shutdown " + reason); });
+    ''', run=None, start=False)
+    sim.outage("10s", "5s")
+    sim.start()
+    sim.run("12s")
+    sim.cloud.release_impos("44.0")  # the device is offline: it cannot hear of it now
+    sim.run("30s")
+    assert [(e.time_us // S, e.text) for e in sim.log if e.source == "device"] == [(17, "shutdown 2")]
