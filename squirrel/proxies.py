@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ._squirrel import ffi, lib
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
 _fcall, _fcall1i, _fcall1s = lib.sqpy_fcall, lib.sqpy_fcall1i, lib.sqpy_fcall1s
 _INTEGER, _NULL, _FLOAT, _STRING = lib.SQPY_INTEGER, lib.SQPY_NULL, lib.SQPY_FLOAT, lib.SQPY_STRING
 _TEXT = lib.SQPY_TEXT
+_get_ident = threading.get_ident
 
 
 class SquirrelObject:
@@ -111,6 +113,8 @@ class SquirrelObject:
             vm = self._vm
             n = lib.sqpy_len(vm._live(), self._live())
             if n <= 0:
+                if n == -2:
+                    vm._raise(lib.SQPY_WRONG_THREAD)
                 return iter(())
             keys, vals = ffi.new("sqpy_value[]", n), ffi.new("sqpy_value[]", n)
             got = lib.sqpy_items(vm._ptr, self._ref, n, keys, vals)
@@ -136,6 +140,8 @@ class SquirrelObject:
 
     def __len__(self) -> int:
         n = lib.sqpy_len(self._vm._live(), self._live())
+        if n == -2:
+            self._vm._raise(lib.SQPY_WRONG_THREAD)
         if n < 0:
             raise TypeError(f"a Squirrel {self.kind} has no length")
         return n
@@ -239,7 +245,7 @@ class Function(SquirrelObject):
         if vm._closed or self._ref < 0:
             return vm._call(self._ref, None, args, False)  # raises the right error
         if not args:
-            rc = _fcall(vm._ptr, self._ref, 0, b"")
+            rc = _fcall(vm._ptr, self._ref, 0, b"", 0)
         elif len(args) == 1 and type(args[0]) is int:
             try:
                 rc = _fcall1i(vm._ptr, self._ref, args[0])
@@ -249,6 +255,8 @@ class Function(SquirrelObject):
             b = args[0].encode("utf-8")
             rc = _fcall1s(vm._ptr, self._ref, b, len(b))
         elif len(args) <= 4:
+            if _get_ident() != vm._home:  # before writing the slots its own thread may be using
+                return vm._call(self._ref, None, args, False)
             bt = vm._bt
             strs = b""
             i = 0
@@ -271,7 +279,7 @@ class Function(SquirrelObject):
                     return vm._call(self._ref, None, args, False)
                 i += 1
             try:
-                rc = _fcall(vm._ptr, self._ref, i, strs)
+                rc = _fcall(vm._ptr, self._ref, i, strs, len(strs))
             except OverflowError:
                 return vm._call(self._ref, None, args, False)
         else:
@@ -418,7 +426,10 @@ class Instance(_Members):
         return vm._from(out)
 
     def isinstance(self, cls: Class) -> bool:
-        return lib.sqpy_instanceof(self._vm._live(), self._live(), cls._live()) == 1
+        r = lib.sqpy_instanceof(self._vm._live(), self._live(), cls._live())
+        if r == -2:
+            self._vm._raise(lib.SQPY_WRONG_THREAD)
+        return r == 1
 
     def __call__(self, *args: Any) -> Any:
         """Calls the ``_call`` metamethod, as ``inst(...)`` does in Squirrel (``this`` is the
@@ -469,7 +480,10 @@ class Generator(SquirrelObject):
 
     @property
     def dead(self) -> bool:
-        return lib.sqpy_generator_dead(self._vm._live(), self._live()) == 1
+        r = lib.sqpy_generator_dead(self._vm._live(), self._live())
+        if r == -2:
+            self._vm._raise(lib.SQPY_WRONG_THREAD)
+        return r == 1
 
 
 class WeakRef(SquirrelObject):
@@ -507,7 +521,7 @@ _KINDS: dict[int, type[SquirrelObject]] = {
     lib.SQPY_BLOB: Blob,
     lib.SQPY_GENERATOR: Generator,
     lib.SQPY_WEAKREF: WeakRef,
-    lib.SQPY_THREAD: Thread,
+    lib.SQPY_WRONG_THREAD: Thread,
     lib.SQPY_USERDATA: UserData,
 }
 

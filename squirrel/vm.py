@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
+import threading
 import weakref
 from typing import Any, Callable, Iterable
 
@@ -18,7 +19,7 @@ NULL, INTEGER, FLOAT, BOOL, STRING = lib.SQPY_NULL, lib.SQPY_INTEGER, lib.SQPY_F
 TABLE, ARRAY = lib.SQPY_TABLE, lib.SQPY_ARRAY
 OK, ERROR, COMPILE_ERROR = lib.SQPY_OK, lib.SQPY_ERROR, lib.SQPY_COMPILE_ERROR
 TIME_LIMIT, MEMORY_LIMIT, STOPPED, BADREF = lib.SQPY_TIME_LIMIT, lib.SQPY_MEMORY_LIMIT, lib.SQPY_STOPPED, lib.SQPY_BADREF
-STACK_OVERFLOW, OVERFLOW = lib.SQPY_STACK_OVERFLOW, lib.SQPY_OVERFLOW
+STACK_OVERFLOW, OVERFLOW, WRONG_THREAD = lib.SQPY_STACK_OVERFLOW, lib.SQPY_OVERFLOW, lib.SQPY_WRONG_THREAD
 SQPY_HAS_THIS = lib.SQPY_HAS_THIS
 CB_RETURN, CB_NORETURN, CB_RAISE, CB_STOP = lib.SQPY_CB_RETURN, lib.SQPY_CB_NORETURN, lib.SQPY_CB_RAISE, lib.SQPY_CB_STOP
 CB_RETURN_TEMP, CB_RETURN_INT, CB_RETURN_TEXT = lib.SQPY_CB_RETURN_TEMP, lib.SQPY_CB_RETURN_INT, lib.SQPY_CB_RETURN_TEXT
@@ -28,6 +29,7 @@ MIN_STACK, MAX_STACK = 64, 1 << 20  # VM(stack_size=): initial slots of the Squi
 _PLAIN = frozenset((int, str, float, type(None)))  # what the fast path writes straight into a slot
 _VMS: dict[int, Any] = {}  # vmid -> weakref to the VM, for sqpy_fdispatch
 _VMIDS = itertools.count(1)
+_get_ident = threading.get_ident
 
 DIALECTS = {"imp": 32, "standard": 64}
 _BYTECODE: dict[tuple, tuple[Any, bytes]] = {}  # (source, filename, dialect) -> (line map, bytecode)
@@ -219,7 +221,14 @@ class VM:
     ``instruction_limit`` (VM instructions) apply to each call from Python; exceeding one raises
     :class:`MemoryLimitError` or :class:`TimeLimitError`, which the script cannot catch, and the
     VM stays usable. ``print``/``error`` receive what the script prints (the binding never
-    writes to stdout or stderr; output is dropped when they are None)."""
+    writes to stdout or stderr; output is dropped when they are None).
+
+    Threads: a VM belongs to the thread that made it. A call from any other thread (running
+    code, reading a table, closing it) raises :class:`SquirrelError` and changes nothing; a
+    proxy freed in another thread by Python's collector is released later, by the VM's own
+    thread. Make one VM per thread (VMs in different threads run in parallel: the GIL is
+    released while Squirrel runs). Sharing one safely would need a lock on every call, and the
+    slots that carry values between Python and C are the VM's, not the thread's."""
 
     def __init__(self, dialect: str = "imp", *, memory_limit: int | None = None,
                  time_limit: float | None = None, instruction_limit: int | None = None,
@@ -249,6 +258,7 @@ class VM:
         self._dirty = False  # _pending or _callback_exc was set: look at them after a call
         self._linemaps: dict[str, LineMap] = {}
         self._ret_keep: Any = None
+        self._home = threading.get_ident()  # the thread the VM belongs to (sqpy_open's)
         self._ptr = lib.sqpy_open(self._handle, DIALECTS[dialect], stack_size)
         self._closed = False
         self._vmid = next(_VMIDS)
@@ -271,16 +281,18 @@ class VM:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    def close(self) -> None:
+    def close(self, _finalizing: bool = False) -> None:
         """Free the VM. Proxies that outlive it raise :class:`SquirrelError` when used."""
         if self._ptr == ffi.NULL:
             return
+        if lib.sqpy_foreign(self._ptr) and not _finalizing:
+            self._raise(WRONG_THREAD)
         if lib.sqpy_depth(self._ptr):
             raise SquirrelError("cannot close a VM while it is running (close it after the call returns)")
-        ptr, self._ptr = self._ptr, ffi.NULL
+        lib.sqpy_close(self._ptr, 1)
+        self._ptr = ffi.NULL
         self._closed = True
         _VMS.pop(self._vmid, None)
-        lib.sqpy_close(ptr)
         self._functions.clear()
         self._direct.clear()
         self._batches.clear()
@@ -356,7 +368,7 @@ class VM:
     def __del__(self) -> None:
         try:
             if self._ptr != ffi.NULL and not lib.sqpy_depth(self._ptr):
-                self.close()
+                self.close(_finalizing=True)  # from any thread: nothing else refers to the VM now
         except Exception:
             pass
 
@@ -372,8 +384,9 @@ class VM:
                         ("instruction_limit", self._instruction_limit)):
             if v is not None and v <= 0:
                 raise ValueError(f"{name} must be positive or None, got {v!r}")
-        lib.sqpy_set_limits(self._live(), self._memory_limit or 0, self._instruction_limit or 0,
-                            float(self._time_limit or 0))
+        if lib.sqpy_set_limits(self._live(), self._memory_limit or 0, self._instruction_limit or 0,
+                               float(self._time_limit or 0)):
+            self._raise(WRONG_THREAD)
 
     memory_limit = property(lambda self: self._memory_limit,
                             lambda self, v: (setattr(self, "_memory_limit", v), self._apply_limits()),
@@ -521,11 +534,15 @@ class VM:
 
     def collect_garbage(self) -> int:
         """Run Squirrel's cycle collector; returns what it freed."""
-        return lib.sqpy_collectgarbage(self._live())
+        n = lib.sqpy_collectgarbage(self._live())
+        if n < 0:
+            self._raise(WRONG_THREAD)
+        return n
 
     def set_coverage(self, on: bool = True) -> None:
         """Count executed lines of code compiled from now on (see :meth:`coverage`)."""
-        lib.sqpy_set_coverage(self._live(), 1 if on else 0)
+        if lib.sqpy_set_coverage(self._live(), 1 if on else 0):
+            self._raise(WRONG_THREAD)
         self._coverage = bool(on)
         self._coverage_used = self._coverage_used or self._coverage
 
@@ -681,6 +698,8 @@ class VM:
             raise SquirrelError("the VM is closed")
         if ref < 0:
             raise SquirrelError("this proxy no longer refers to anything")
+        if _get_ident() != self._home:  # before writing the slots its own thread may be using
+            self._raise(WRONG_THREAD)
         if has_this:
             args = (this, *args)
         n = len(args)
@@ -718,7 +737,7 @@ class VM:
         except OverflowError:  # beyond 64 bits: cffi refuses it
             self._check_ints(args)
             raise
-        rc = lib.sqpy_fcall(self._ptr, ref, n | SQPY_HAS_THIS if has_this else n, strs)
+        rc = lib.sqpy_fcall(self._ptr, ref, n | SQPY_HAS_THIS if has_this else n, strs, len(strs))
         if rc == INTEGER:
             result = bi[0]
         elif rc == NULL:
@@ -791,7 +810,7 @@ class VM:
         """The value in slot 0 after a fast call that returned ``rc`` (its type, or -error)."""
         if rc == STRING:
             n = self._bi[0]
-            b = self._tbuf[:n] if n <= TEXT else ffi.unpack(self._bs[0], n)
+            b = self._tbuf[:n] if n <= TEXT else self._kept_string()
             try:
                 return b.decode("utf-8")
             except UnicodeDecodeError:
@@ -806,6 +825,14 @@ class VM:
             self._check_ints(args)
         self._raise(-rc)
 
+    def _kept_string(self) -> bytes:
+        """A string result that did not fit the slot buffer's text, by the length C kept."""
+        s, n = ffi.new("const char **"), ffi.new("long long *")
+        rc = lib.sqpy_kept_string(self._ptr, s, n)
+        if rc:
+            self._raise(rc)
+        return ffi.unpack(s[0], n[0])
+
     def _after_call(self) -> None:
         """After a call that returned normally: an exception from a print target reaches the
         outermost caller; a Python exception some script caught is forgotten."""
@@ -819,6 +846,8 @@ class VM:
 
     def _call_general(self, ref: int, this: Any, args: Iterable[Any], has_this: bool) -> Any:
         ptr = self._live()
+        if _get_ident() != self._home:  # before writing the scratch slots
+            self._raise(WRONG_THREAD)
         args = tuple(args)
         n = len(args)
         outer = lib.sqpy_depth(ptr) == 0
@@ -879,6 +908,9 @@ class VM:
         ptr = self._ptr
         if rc == BADREF:
             raise SquirrelError("the object belongs to a closed or different VM, or to a run before restore()")
+        if rc == WRONG_THREAD:
+            raise SquirrelError(f"this VM belongs to thread {self._home}, not to thread {threading.get_ident()}: "
+                                "a VM is used only by the thread that made it (make one VM per thread)")
         frames = self._frames() if ptr != ffi.NULL else []
         if rc == STOPPED and self._stop_exc is not None:
             exc, self._stop_exc = self._stop_exc, None

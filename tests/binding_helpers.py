@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import subprocess
 import sys
@@ -64,3 +65,22 @@ def assert_clean_run(result: subprocess.CompletedProcess, *expected_lines: str) 
     assert result.returncode == 0, "the child did not exit cleanly (crash?)" + detail
     lines = result.stdout.splitlines()
     assert lines == list(expected_lines), detail
+
+
+def assert_errors_isolated(cases: list[tuple[str, str]], tmp_path: Path) -> None:
+    """Run each (source, message) case in both dialects in a child process: each script raises a
+    ScriptError with that message (and the child does not crash)."""
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps(cases))
+    result = run_isolated(f"""
+        import json, squirrel
+        for dialect in ("imp", "standard"):
+            with squirrel.VM(dialect) as vm:
+                for source, _ in json.load(open({str(path)!r})):
+                    try:
+                        vm.run(source)
+                        print("no error")
+                    except squirrel.ScriptError as e:
+                        print(e.message)
+    """)
+    assert_clean_run(result, *[message for _, message in cases] * 2)

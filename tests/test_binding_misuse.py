@@ -216,17 +216,22 @@ def test_suspend_in_the_main_thread():
 
 
 def test_use_from_another_python_thread():
+    # A VM belongs to the thread that made it: another thread gets a clear error, and the VM
+    # goes on working in its own (tests/test_vm_crashes.py has the concurrent cases).
     assert_clean_run(run_isolated("""
         import threading, squirrel
         vm = squirrel.VM()
         f = vm.compile("return function(x) { return [x] }")()
         out = []
         def work():
-            out.append(f(5)[0])
+            try:
+                out.append(f(5)[0])
+            except squirrel.SquirrelError as e:
+                out.append("the thread that made it" in str(e))
         t = threading.Thread(target=work)
         t.start(); t.join()
-        print(out)
-    """), "[5]")
+        print(out, f(6)[0])
+    """), "[True] 6")
 
 
 def test_threads_each_with_their_own_vm():

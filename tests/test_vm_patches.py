@@ -4,13 +4,12 @@ interruption that try/catch cannot swallow."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
 import squirrel
-from binding_helpers import assert_clean_run, run_isolated
+from binding_helpers import assert_clean_run, assert_errors_isolated, run_isolated
 
 DIALECTS = ("imp", "standard")
 
@@ -383,21 +382,7 @@ SCRIPT_CRASHES = [
 
 
 def test_scripts_that_crashed_stock_squirrel_raise_errors(tmp_path):
-    cases = tmp_path / "cases.json"
-    cases.write_text(json.dumps(SCRIPT_CRASHES))
-    result = run_isolated(f"""
-        import json, squirrel
-        for dialect in ("imp", "standard"):
-            vm = squirrel.VM(dialect)
-            for source, _ in json.load(open({str(cases)!r})):
-                try:
-                    vm.run(source)
-                    print("no error")
-                except squirrel.ScriptError as e:
-                    print(e.message)
-            vm.close()
-    """)
-    assert_clean_run(result, *[message for _, message in SCRIPT_CRASHES] * 2)
+    assert_errors_isolated(SCRIPT_CRASHES, tmp_path)
 
 
 def test_acall_takes_as_many_arguments_as_the_array_holds(vm):

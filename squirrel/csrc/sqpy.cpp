@@ -11,6 +11,7 @@
 #include <sqstdmath.h>
 #include <sqstdstring.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -19,6 +20,8 @@
 #include <ctime>
 #include <unistd.h>
 #include <map>
+#include <mutex>
+#include <pthread.h>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -53,6 +56,12 @@ struct sqpy_vm {
     HSQUIRRELVM v;
     void *owner;
     int depth;
+    uintptr_t home;  /* the thread that made the VM: the only one that may use it (see Claim) */
+    /* Handles released by other threads (proxies freed by Python's collector there): the home
+     * thread releases them when it next leaves the VM. */
+    std::mutex foreign_mutex;
+    std::vector<long long> foreign;
+    std::atomic<bool> has_foreign;
     int intwidth;
 
     sqpy_buf buf;     /* the fast path's slots */
@@ -181,13 +190,34 @@ static inline void take_gil(sqpy_vm *vm) {
     if (vm->gil && *vm->gil == -1) *vm->gil = (int)PyGILState_Ensure();
 }
 
+/* Thread affinity. cffi releases the GIL inside every call, so two Python threads could be in
+ * one VM at once, which nothing in Squirrel (or the slot buffer shared with Python) survives.
+ * A VM belongs to the thread that made it: a call from another thread is refused
+ * (SQPY_WRONG_THREAD: the host raises a clear error) before it touches anything. The host does the
+ * same check in Python where Python itself writes the shared slots. */
+static inline uintptr_t thread_id(void) { return (uintptr_t)pthread_self(); }
+
+struct Claim {
+    bool refused;
+    Claim(sqpy_vm *vm) : refused(vm->home != thread_id()) {}
+};
+
+#define CLAIM(vm, refusal) Claim claim_(vm); if (claim_.refused) return refusal
+
+static void release_foreign(sqpy_vm *vm);
+#define ENTER(vm, refusal) Entry e(vm); if (e.claim.refused) return refusal
+
 struct Entry {
+    Claim claim;  /* first: nothing below runs for a refused entry */
     sqpy_vm *vm;
     sqpy_vm *saved;
     bool outer;
     int gil;
     int *saved_gil;
-    Entry(sqpy_vm *vm_) : vm(vm_), saved(g_current), outer(vm_->depth == 0), gil(-1), saved_gil(vm_->gil) {
+    Entry(sqpy_vm *vm_) : claim(vm_), vm(vm_), saved(g_current), outer(false), gil(-1), saved_gil(NULL) {
+        if (claim.refused) return;
+        outer = vm->depth == 0;
+        saved_gil = vm->gil;
         vm->gil = &gil;
         g_current = vm;
         if (outer) {
@@ -210,7 +240,9 @@ struct Entry {
         return SQPY_ERROR;
     }
     ~Entry() {
+        if (claim.refused) return;
         vm->depth--;
+        if (outer && vm->has_foreign.load(std::memory_order_relaxed)) release_foreign(vm);
         if (outer) {
             sq_setuncatchable(vm->v, SQFalse);
             vm->stop = 0;
@@ -338,8 +370,9 @@ static int write_slot(sqpy_vm *vm, HSQUIRRELVM v, SQInteger idx, int i) {
     return type;
 }
 
-/* Pushes slot i; a string slot's bytes are at *strs, which moves past them. */
-static bool push_slot(sqpy_vm *vm, HSQUIRRELVM v, int i, const char **strs) {
+/* Pushes slot i; a string slot's bytes are at *strs, which moves past them (*left: how many
+ * bytes remain there). */
+static bool push_slot(sqpy_vm *vm, HSQUIRRELVM v, int i, const char **strs, long long *left) {
     sqpy_buf *b = &vm->buf;
     switch (b->type[i]) {
     case SQPY_NULL: sq_pushnull(v); return true;
@@ -350,7 +383,12 @@ static bool push_slot(sqpy_vm *vm, HSQUIRRELVM v, int i, const char **strs) {
     case SQPY_FLOAT: sq_pushfloat(v, (SQFloat)b->f[i]); return true;
     case SQPY_BOOL: sq_pushbool(v, b->i[i] ? SQTrue : SQFalse); return true;
     case SQPY_STRING:
-        if (strs) { sq_pushstring(v, *strs, (SQInteger)b->i[i]); *strs += b->i[i]; }
+        if (strs) {
+            if (b->i[i] < 0 || b->i[i] > *left) return false;  /* not what the caller wrote */
+            sq_pushstring(v, *strs, (SQInteger)b->i[i]);
+            *strs += b->i[i];
+            *left -= b->i[i];
+        }
         else sq_pushstring(v, b->s[i], (SQInteger)b->i[i]);
         return true;
     default:
@@ -560,8 +598,10 @@ static SQInteger trampoline(HSQUIRRELVM v) {
         /* Arguments without `this` (Python asks for it when it wants it) and without the
          * free variable on top. */
         int n = (int)(top - 2);
-        for (int i = 0; i < n; i++) write_slot(vm, v, i + 2, i);
+        /* The GIL first: Python code of another thread must not write the slots between these
+         * writes and the callback's reads (it could, were it using this VM from there). */
         take_gil(vm);
+        for (int i = 0; i < n; i++) write_slot(vm, v, i + 2, i);
         int rc = sqpy_fdispatch(vm->vmid, fid, n | (n ? (long long)vm->buf.type[0] << 8 : 0),
                                 n ? vm->buf.i[0] : 0);
         sqpy_buf *b = &vm->buf;
@@ -579,7 +619,7 @@ static SQInteger trampoline(HSQUIRRELVM v) {
         switch (rc) {
         case SQPY_CB_RETURN:
         case SQPY_CB_RETURN_TEMP: {
-            bool ok = push_slot(vm, v, 0, NULL);
+            bool ok = push_slot(vm, v, 0, NULL, NULL);
             if (rc == SQPY_CB_RETURN_TEMP) sqpy_release(vm, b->i[0]);
             if (!ok) return sq_throwerror(v, "invalid value returned by a Python function");
             return 1;
@@ -743,6 +783,30 @@ static void line_hook(HSQUIRRELVM v, SQInteger type, const SQChar *source, SQInt
     vm->cov[k]++;
 }
 
+/* ---- releasing handles ---- */
+
+static void release_ref(sqpy_vm *vm, long long r) {
+    if (!ref_ok(vm, r)) return;
+    sqpy_vm *saved = g_current;
+    g_current = vm;
+    HSQOBJECT o = REF(vm, r);
+    sq_resetobject(&REF(vm, r));
+    vm->freelist.push_back(r & 0xFFFFFFFFLL);
+    vm->live--;
+    sq_release(vm->v, &o);
+    g_current = saved;
+}
+
+static void release_foreign(sqpy_vm *vm) {
+    std::vector<long long> refs;
+    {
+        std::lock_guard<std::mutex> lock(vm->foreign_mutex);
+        refs.swap(vm->foreign);
+        vm->has_foreign.store(false, std::memory_order_relaxed);
+    }
+    for (size_t i = 0; i < refs.size(); i++) release_ref(vm, refs[i]);
+}
+
 /* ---- the API ---- */
 
 extern "C" {
@@ -750,6 +814,7 @@ extern "C" {
 sqpy_vm *sqpy_open(void *owner, int intwidth, long long stacksize) {
     sqpy_vm *vm = new sqpy_vm();
     vm->owner = owner;
+    vm->home = thread_id();
     vm->intwidth = intwidth;
     vm->gen = 0;
     sq_resetobject(&vm->keep);
@@ -786,7 +851,8 @@ sqpy_vm *sqpy_open(void *owner, int intwidth, long long stacksize) {
     return vm;
 }
 
-void sqpy_close(sqpy_vm *vm) {
+int sqpy_close(sqpy_vm *vm, int any_thread) {
+    if (!any_thread && vm->home != thread_id()) return SQPY_WRONG_THREAD;
     sqpy_vm *saved = g_current;
     g_current = vm;
     for (size_t i = 0; i < vm->refs.size(); i++) sq_release(vm->v, &REF(vm, i));
@@ -800,16 +866,19 @@ void sqpy_close(sqpy_vm *vm) {
     sq_close(vm->v);
     g_current = saved;
     delete vm;
+    return SQPY_OK;
 }
 
 HSQUIRRELVM sqpy_handle(sqpy_vm *vm) { return vm->v; }
 int sqpy_depth(sqpy_vm *vm) { return vm->depth; }
 
-void sqpy_set_limits(sqpy_vm *vm, long long memory_limit, long long budget, double seconds) {
+int sqpy_set_limits(sqpy_vm *vm, long long memory_limit, long long budget, double seconds) {
+    CLAIM(vm, SQPY_WRONG_THREAD);
     vm->mem_limit = memory_limit > 0 ? memory_limit : 0;
     vm->budget = budget > 0 ? budget : 0;
     vm->seconds = seconds > 0 ? seconds : 0;
     if (vm->depth == 0) arm(vm);
+    return SQPY_OK;
 }
 
 long long sqpy_memory_used(sqpy_vm *vm) { return vm->mem_used; }
@@ -817,6 +886,7 @@ long long sqpy_memory_peak(sqpy_vm *vm) { return vm->mem_peak; }
 long long sqpy_instructions(sqpy_vm *vm) { return vm->executed; }
 
 long long sqpy_ref_root(sqpy_vm *vm) {
+    CLAIM(vm, -1);
     sqpy_vm *saved = g_current;
     g_current = vm;
     sq_pushroottable(vm->v);
@@ -827,25 +897,26 @@ long long sqpy_ref_root(sqpy_vm *vm) {
 }
 
 void sqpy_release(sqpy_vm *vm, long long r) {
-    if (!ref_ok(vm, r)) return;
-    sqpy_vm *saved = g_current;
-    g_current = vm;
-    HSQOBJECT o = REF(vm, r);
-    sq_resetobject(&REF(vm, r));
-    vm->freelist.push_back(r & 0xFFFFFFFFLL);
-    vm->live--;
-    sq_release(vm->v, &o);
-    g_current = saved;
+    if (vm->home != thread_id()) {  /* the home thread releases it when it next leaves the VM */
+        std::lock_guard<std::mutex> lock(vm->foreign_mutex);
+        vm->foreign.push_back(r);
+        vm->has_foreign.store(true, std::memory_order_relaxed);
+        return;
+    }
+    release_ref(vm, r);
 }
+
+int sqpy_foreign(sqpy_vm *vm) { return vm->home != thread_id(); }
 
 long long sqpy_live_refs(sqpy_vm *vm) { return vm->live; }
 
 int sqpy_ref_type(sqpy_vm *vm, long long r) {
+    CLAIM(vm, 0);
     return ref_ok(vm, r) ? (int)_RAW_TYPE(REF(vm, r)._type) : 0;
 }
 
 int sqpy_compile(sqpy_vm *vm, const char *src, long long len, const char *name, sqpy_value *out) {
-    Entry e(vm);
+    ENTER(vm, SQPY_WRONG_THREAD);
     clear_error(vm);
     if (SQ_FAILED(sq_compilebuffer(vm->v, src, (SQInteger)len, name, SQTrue))) {
         if (vm->stop) return vm->stop;
@@ -878,8 +949,8 @@ static SQInteger read_bytes(SQUserPointer up, SQUserPointer p, SQInteger n) {
 }
 
 long long sqpy_dump(sqpy_vm *vm, long long fn, char *out, long long cap) {
+    ENTER(vm, -1);
     if (!ref_ok(vm, fn) || sq_type(REF(vm, fn)) != OT_CLOSURE) return -1;
-    Entry e(vm);
     Buffer b;
     b.pos = 0;
     sq_pushobject(vm->v, REF(vm, fn));
@@ -891,7 +962,7 @@ long long sqpy_dump(sqpy_vm *vm, long long fn, char *out, long long cap) {
 }
 
 int sqpy_load(sqpy_vm *vm, const char *data, long long len, sqpy_value *out) {
-    Entry e(vm);
+    ENTER(vm, SQPY_WRONG_THREAD);
     Buffer b;
     b.data.assign(data, data + len);
     b.pos = 0;
@@ -902,8 +973,8 @@ int sqpy_load(sqpy_vm *vm, const char *data, long long len, sqpy_value *out) {
 }
 
 int sqpy_call(sqpy_vm *vm, long long fn, const sqpy_value *self, int nargs, const sqpy_value *args, sqpy_value *out) {
+    ENTER(vm, SQPY_WRONG_THREAD);
     if (!ref_ok(vm, fn)) return SQPY_BADREF;
-    Entry e(vm);
     clear_error(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
@@ -944,11 +1015,11 @@ sqpy_buf *sqpy_fast_init(sqpy_vm *vm, int vmid) {
     return &vm->buf;
 }
 
-int sqpy_fcall(sqpy_vm *vm, long long fn, int n, const char *strs) {
+int sqpy_fcall(sqpy_vm *vm, long long fn, int n, const char *strs, long long nstrs) {
+    ENTER(vm, -SQPY_WRONG_THREAD);
     bool has_this = (n & SQPY_HAS_THIS) != 0;
     n &= ~SQPY_HAS_THIS;
     if (!ref_ok(vm, fn) || n < 0 || n > SQPY_NBUF) return -SQPY_BADREF;
-    Entry e(vm);
     clear_error(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
@@ -956,9 +1027,10 @@ int sqpy_fcall(sqpy_vm *vm, long long fn, int n, const char *strs) {
     sq_pushobject(v, REF(vm, fn));
     if (!has_this) sq_pushroottable(v);
     for (int i = 0; i < n; i++) {
-        if (!push_slot(vm, v, i, &strs)) {
+        if (!push_slot(vm, v, i, &strs, &nstrs)) {
             sq_settop(v, top);
-            return vm->buf.type[i] == SQPY_INTEGER ? -SQPY_OVERFLOW : -SQPY_BADREF;
+            return vm->buf.type[i] == SQPY_INTEGER ? -SQPY_OVERFLOW :
+                   vm->buf.type[i] == SQPY_STRING ? -SQPY_WRONG_THREAD : -SQPY_BADREF;
         }
     }
     sq_reseterror(v);
@@ -988,16 +1060,17 @@ int sqpy_fcall(sqpy_vm *vm, long long fn, int n, const char *strs) {
 int sqpy_fcall1i(sqpy_vm *vm, long long fn, long long a0) {
     vm->buf.type[0] = SQPY_INTEGER;
     vm->buf.i[0] = a0;
-    return sqpy_fcall(vm, fn, 1, NULL);
+    return sqpy_fcall(vm, fn, 1, NULL, 0);
 }
 
 int sqpy_fcall1s(sqpy_vm *vm, long long fn, const char *s, long long len) {
     vm->buf.type[0] = SQPY_STRING;
     vm->buf.i[0] = len;
-    return sqpy_fcall(vm, fn, 1, s);
+    return sqpy_fcall(vm, fn, 1, s, len);
 }
 
 int sqpy_cbthis(sqpy_vm *vm, sqpy_value *out) {
+    CLAIM(vm, SQPY_WRONG_THREAD);
     if (!vm->cbv) return SQPY_BADARG;
     read_value(vm, vm->cbv, 1, out);
     return SQPY_OK;
@@ -1005,9 +1078,19 @@ int sqpy_cbthis(sqpy_vm *vm, sqpy_value *out) {
 
 HSQUIRRELVM sqpy_cbthread(sqpy_vm *vm) { return vm->cbv; }
 
+int sqpy_kept_string(sqpy_vm *vm, const char **s, long long *len) {
+    CLAIM(vm, SQPY_WRONG_THREAD);
+    if (sq_type(vm->keep) != OT_STRING) return SQPY_BADARG;
+    sq_pushobject(vm->v, vm->keep);
+    sq_getstring(vm->v, -1, s);
+    *len = sq_getsize(vm->v, -1);
+    sq_pop(vm->v, 1);
+    return SQPY_OK;
+}
+
 int sqpy_get(sqpy_vm *vm, long long obj, const sqpy_value *key, int raw, sqpy_value *out) {
+    ENTER(vm, SQPY_WRONG_THREAD);
     if (!ref_ok(vm, obj)) return SQPY_BADREF;
-    Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
     sq_pushobject(v, REF(vm, obj));
@@ -1020,8 +1103,8 @@ int sqpy_get(sqpy_vm *vm, long long obj, const sqpy_value *key, int raw, sqpy_va
 }
 
 int sqpy_set(sqpy_vm *vm, long long obj, const sqpy_value *key, const sqpy_value *val, int newslot) {
+    ENTER(vm, SQPY_WRONG_THREAD);
     if (!ref_ok(vm, obj)) return SQPY_BADREF;
-    Entry e(vm);
     clear_error(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
@@ -1049,8 +1132,8 @@ int sqpy_set(sqpy_vm *vm, long long obj, const sqpy_value *key, const sqpy_value
 }
 
 int sqpy_delete(sqpy_vm *vm, long long obj, const sqpy_value *key) {
+    ENTER(vm, SQPY_WRONG_THREAD);
     if (!ref_ok(vm, obj)) return SQPY_BADREF;
-    Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
     sq_pushobject(v, REF(vm, obj));
@@ -1061,8 +1144,8 @@ int sqpy_delete(sqpy_vm *vm, long long obj, const sqpy_value *key) {
 }
 
 int sqpy_next(sqpy_vm *vm, long long obj, sqpy_value *iter, sqpy_value *key, sqpy_value *val) {
+    ENTER(vm, -SQPY_WRONG_THREAD);
     if (!ref_ok(vm, obj)) return SQPY_BADREF;
-    Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
     sq_pushobject(v, REF(vm, obj));
@@ -1097,8 +1180,8 @@ int sqpy_next(sqpy_vm *vm, long long obj, sqpy_value *iter, sqpy_value *key, sqp
 }
 
 int sqpy_items(sqpy_vm *vm, long long obj, int cap, sqpy_value *keys, sqpy_value *vals) {
+    ENTER(vm, -SQPY_WRONG_THREAD);
     if (!ref_ok(vm, obj)) return -SQPY_BADREF;
-    Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
     sq_pushobject(v, REF(vm, obj));
@@ -1115,8 +1198,8 @@ int sqpy_items(sqpy_vm *vm, long long obj, int cap, sqpy_value *keys, sqpy_value
 }
 
 int sqpy_fill(sqpy_vm *vm, long long obj, int n, const sqpy_value *keys, const sqpy_value *vals) {
+    ENTER(vm, SQPY_WRONG_THREAD);
     if (!ref_ok(vm, obj)) return SQPY_BADREF;
-    Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
     sq_pushobject(v, REF(vm, obj));
@@ -1134,8 +1217,8 @@ int sqpy_fill(sqpy_vm *vm, long long obj, int n, const sqpy_value *keys, const s
 }
 
 long long sqpy_len(sqpy_vm *vm, long long obj) {
+    ENTER(vm, -2);
     if (!ref_ok(vm, obj)) return -1;
-    Entry e(vm);
     sq_pushobject(vm->v, REF(vm, obj));
     SQInteger n = sq_getsize(vm->v, -1);
     sq_pop(vm->v, 1);
@@ -1143,8 +1226,8 @@ long long sqpy_len(sqpy_vm *vm, long long obj) {
 }
 
 int sqpy_append(sqpy_vm *vm, long long arr, const sqpy_value *val) {
+    ENTER(vm, SQPY_WRONG_THREAD);
     if (!ref_ok(vm, arr)) return SQPY_BADREF;
-    Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
     sq_pushobject(v, REF(vm, arr));
@@ -1155,7 +1238,7 @@ int sqpy_append(sqpy_vm *vm, long long arr, const sqpy_value *val) {
 }
 
 int sqpy_new(sqpy_vm *vm, int type, long long size, sqpy_value *out) {
-    Entry e(vm);
+    ENTER(vm, SQPY_WRONG_THREAD);
     HSQUIRRELVM v = vm->v;
     if (type == SQPY_TABLE) sq_newtableex(v, size > 0 ? size : 0);
     else if (type == SQPY_ARRAY) sq_newarray(v, size > 0 ? size : 0);
@@ -1166,7 +1249,7 @@ int sqpy_new(sqpy_vm *vm, int type, long long size, sqpy_value *out) {
 }
 
 int sqpy_new_blob(sqpy_vm *vm, const char *data, long long len, sqpy_value *out) {
-    Entry e(vm);
+    ENTER(vm, SQPY_WRONG_THREAD);
     HSQUIRRELVM v = vm->v;
     SQUserPointer p = sqstd_createblob(v, (SQInteger)len);
     if (!p) return e.fail();  /* SQPY_MEMORY_LIMIT when that is why */
@@ -1177,8 +1260,8 @@ int sqpy_new_blob(sqpy_vm *vm, const char *data, long long len, sqpy_value *out)
 }
 
 int sqpy_blob_data(sqpy_vm *vm, long long ref, const char **data, long long *len) {
+    ENTER(vm, SQPY_WRONG_THREAD);
     if (!ref_ok(vm, ref)) return SQPY_BADREF;
-    Entry e(vm);
     HSQUIRRELVM v = vm->v;
     sq_pushobject(v, REF(vm, ref));
     SQUserPointer p;
@@ -1193,7 +1276,7 @@ int sqpy_blob_data(sqpy_vm *vm, long long ref, const char **data, long long *len
 }
 
 int sqpy_new_function(sqpy_vm *vm, long long fid, long long nparams, const char *name, sqpy_value *out) {
-    Entry e(vm);
+    ENTER(vm, SQPY_WRONG_THREAD);
     HSQUIRRELVM v = vm->v;
     FunctionTag *tag = (FunctionTag *)sq_newuserdata(v, sizeof(FunctionTag));
     tag->vm = vm;
@@ -1224,9 +1307,9 @@ static void push_subtable(HSQUIRRELVM v, SQInteger idx, const char *name) {
 
 int sqpy_install(sqpy_vm *vm, long long table, const char *subtable, const sqpy_natives *set, long long fid_base,
                  int nreaders, const sqpy_reader *readers) {
+    ENTER(vm, SQPY_WRONG_THREAD);
     if (!ref_ok(vm, table)) return SQPY_BADREF;
     if (sq_type(REF(vm, table)) != OT_TABLE) return SQPY_BADARG;  /* natives go into tables only */
-    Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
     sq_pushobject(v, REF(vm, table));
@@ -1268,7 +1351,7 @@ int sqpy_install(sqpy_vm *vm, long long table, const char *subtable, const sqpy_
 }
 
 int sqpy_tostring(sqpy_vm *vm, const sqpy_value *val, sqpy_value *out) {
-    Entry e(vm);
+    ENTER(vm, SQPY_WRONG_THREAD);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
     if (!push_value(vm, v, val)) return SQPY_BADREF;
@@ -1279,7 +1362,7 @@ int sqpy_tostring(sqpy_vm *vm, const sqpy_value *val, sqpy_value *out) {
 }
 
 int sqpy_typeof(sqpy_vm *vm, const sqpy_value *val, sqpy_value *out) {
-    Entry e(vm);
+    ENTER(vm, SQPY_WRONG_THREAD);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
     if (!push_value(vm, v, val)) return SQPY_BADREF;
@@ -1290,8 +1373,8 @@ int sqpy_typeof(sqpy_vm *vm, const sqpy_value *val, sqpy_value *out) {
 }
 
 static int unary(sqpy_vm *vm, long long ref, SQRESULT (*op)(HSQUIRRELVM, SQInteger), sqpy_value *out) {
+    ENTER(vm, SQPY_WRONG_THREAD);
     if (!ref_ok(vm, ref)) return SQPY_BADREF;
-    Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
     sq_pushobject(v, REF(vm, ref));
@@ -1306,8 +1389,8 @@ int sqpy_getbase(sqpy_vm *vm, long long ref, sqpy_value *out) { return unary(vm,
 int sqpy_getclass(sqpy_vm *vm, long long ref, sqpy_value *out) { return unary(vm, ref, sq_getclass, out); }
 
 int sqpy_instanceof(sqpy_vm *vm, long long inst, long long cls) {
+    ENTER(vm, -2);
     if (!ref_ok(vm, inst) || !ref_ok(vm, cls)) return -1;
-    Entry e(vm);
     /* sq_instanceof wants the class below the instance; on wrong types it returns SQ_ERROR,
      * which is not SQTrue. */
     sq_pushobject(vm->v, REF(vm, cls));
@@ -1318,8 +1401,8 @@ int sqpy_instanceof(sqpy_vm *vm, long long inst, long long cls) {
 }
 
 int sqpy_generator_dead(sqpy_vm *vm, long long ref) {
+    ENTER(vm, -2);
     if (!ref_ok(vm, ref)) return -1;
-    Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
     int dead = 0;
@@ -1337,24 +1420,26 @@ int sqpy_generator_dead(sqpy_vm *vm, long long ref) {
 }
 
 long long sqpy_collectgarbage(sqpy_vm *vm) {
-    Entry e(vm);
+    ENTER(vm, -1);
     return sq_collectgarbage(vm->v);
 }
 
 int sqpy_same(sqpy_vm *vm, long long a, long long b) {
+    CLAIM(vm, 0);
     if (!ref_ok(vm, a) || !ref_ok(vm, b)) return 0;
     return REF(vm, a)._type == REF(vm, b)._type &&
            REF(vm, a)._unVal.pRefCounted == REF(vm, b)._unVal.pRefCounted;
 }
 
 long long sqpy_hash(sqpy_vm *vm, long long ref) {
+    CLAIM(vm, 0);
     if (!ref_ok(vm, ref)) return 0;
     return (long long)(size_t)REF(vm, ref)._unVal.pRefCounted;
 }
 
 int sqpy_closure_info(sqpy_vm *vm, long long ref, long long *nparams, sqpy_value *name, sqpy_value *source, long long *line) {
+    ENTER(vm, SQPY_WRONG_THREAD);
     if (!ref_ok(vm, ref)) return SQPY_BADREF;
-    Entry e(vm);
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
     sq_pushobject(v, REF(vm, ref));
@@ -1371,17 +1456,18 @@ int sqpy_closure_info(sqpy_vm *vm, long long ref, long long *nparams, sqpy_value
 }
 
 int sqpy_error_value(sqpy_vm *vm, sqpy_value *out) {
-    Entry e(vm);
+    ENTER(vm, SQPY_WRONG_THREAD);
     sq_pushobject(vm->v, vm->err);
     take_result(vm, vm->v, out);
     sq_pop(vm->v, 1);
     return SQPY_OK;
 }
 
-const char *sqpy_error_message(sqpy_vm *vm) { return vm->errmsg.c_str(); }
-int sqpy_error_frames(sqpy_vm *vm) { return (int)vm->frames.size(); }
+const char *sqpy_error_message(sqpy_vm *vm) { CLAIM(vm, ""); return vm->errmsg.c_str(); }
+int sqpy_error_frames(sqpy_vm *vm) { CLAIM(vm, 0); return (int)vm->frames.size(); }
 
 int sqpy_error_frame(sqpy_vm *vm, int i, const char **func, const char **source, long long *line, int *nlocals) {
+    CLAIM(vm, 0);
     if (i < 0 || i >= (int)vm->frames.size()) return 0;
     const Frame &f = vm->frames[(size_t)i];
     *func = f.func.c_str();
@@ -1392,6 +1478,7 @@ int sqpy_error_frame(sqpy_vm *vm, int i, const char **func, const char **source,
 }
 
 int sqpy_error_local(sqpy_vm *vm, int frame, int i, const char **name, const char **repr) {
+    CLAIM(vm, 0);
     if (frame < 0 || frame >= (int)vm->frames.size()) return 0;
     const Frame &f = vm->frames[(size_t)frame];
     if (i < 0 || i >= (int)f.locals.size()) return 0;
@@ -1402,21 +1489,25 @@ int sqpy_error_local(sqpy_vm *vm, int frame, int i, const char **name, const cha
 
 long long sqpy_error_line(sqpy_vm *vm) { return vm->cline; }
 long long sqpy_error_column(sqpy_vm *vm) { return vm->ccol; }
-const char *sqpy_error_source(sqpy_vm *vm) { return vm->csource.c_str(); }
+const char *sqpy_error_source(sqpy_vm *vm) { CLAIM(vm, ""); return vm->csource.c_str(); }
 void sqpy_capture_locals(sqpy_vm *vm, int on) { vm->capture_locals = on != 0; }
 
-void sqpy_set_coverage(sqpy_vm *vm, int on) {
+int sqpy_set_coverage(sqpy_vm *vm, int on) {
+    CLAIM(vm, SQPY_WRONG_THREAD);
     vm->coverage = on != 0;
     sq_enabledebuginfo(vm->v, on ? SQTrue : SQFalse);
     sq_setnativedebughook(vm->v, on ? line_hook : NULL);
+    return SQPY_OK;
 }
 
 int sqpy_coverage_count(sqpy_vm *vm) {
+    CLAIM(vm, 0);
     vm->covflat.assign(vm->cov.begin(), vm->cov.end());
     return (int)vm->covflat.size();
 }
 
 int sqpy_coverage_item(sqpy_vm *vm, int i, const char **source, long long *line, long long *hits) {
+    CLAIM(vm, 0);
     if (i < 0 || i >= (int)vm->covflat.size()) return 0;
     *source = vm->covflat[(size_t)i].first.source.c_str();
     *line = vm->covflat[(size_t)i].first.line;
@@ -1570,8 +1661,8 @@ static bool set_copies(sqpy_vm *vm) {
 }
 
 int sqpy_snapshot(sqpy_vm *vm) {
-    if (vm->depth) return SQPY_BADARG;
-    Entry e(vm);
+    ENTER(vm, SQPY_WRONG_THREAD);
+    if (!e.outer) return SQPY_BADARG;
     HSQUIRRELVM v = vm->v;
     sq_reservestack(v, 8 * MAX_NESTING + 16);
     sq_release(v, &vm->snap_root);
@@ -1600,8 +1691,8 @@ int sqpy_snapshot(sqpy_vm *vm) {
 }
 
 int sqpy_restore(sqpy_vm *vm) {
-    if (vm->depth || sq_type(vm->snap_root) != OT_TABLE) return SQPY_BADARG;
-    Entry e(vm);
+    ENTER(vm, SQPY_WRONG_THREAD);
+    if (!e.outer || sq_type(vm->snap_root) != OT_TABLE) return SQPY_BADARG;
     HSQUIRRELVM v = vm->v;
     sq_reservestack(v, 8 * MAX_NESTING + 16);
     if (snapshot_digest(vm) != vm->snap_digest) return SQPY_ERROR;
@@ -1630,6 +1721,7 @@ int sqpy_restore(sqpy_vm *vm) {
 }
 
 int sqpy_caller(sqpy_vm *vm, const char **src, long long *line) {
+    CLAIM(vm, 0);
     HSQUIRRELVM v = vm->depth ? vm->cbv : NULL;
     if (!v) return 0;
     SQStackInfos si;
@@ -1644,6 +1736,7 @@ int sqpy_caller(sqpy_vm *vm, const char **src, long long *line) {
 }
 
 void sqpy_coverage_clear(sqpy_vm *vm) {
+    CLAIM(vm, );
     vm->cov.clear();
     vm->covflat.clear();
 }

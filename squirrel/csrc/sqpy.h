@@ -45,7 +45,8 @@ enum {
     SQPY_BADREF = 7,
     SQPY_BADARG = 8,
     SQPY_STACK_OVERFLOW = 9, /* runaway recursion: the script was stopped (uncatchable) */
-    SQPY_OVERFLOW = 10       /* an integer argument does not fit the dialect's integers */
+    SQPY_OVERFLOW = 10,      /* an integer argument does not fit the dialect's integers */
+    SQPY_WRONG_THREAD = 11        /* called from a thread other than the VM's (the one that made it) */
 };
 
 /* What a Python native returns to the trampoline. RETURN_TEMP: the returned handle was made for
@@ -70,20 +71,28 @@ typedef struct {
 typedef struct sqpy_vm sqpy_vm;
 
 sqpy_vm *sqpy_open(void *owner, int intwidth, long long stacksize);
-void sqpy_close(sqpy_vm *vm);
+/* SQPY_THREAD (nothing done) from another thread than the VM's, unless any_thread (a host
+ * finalizer, when nothing else can refer to the VM). The VM must not be running. */
+int sqpy_close(sqpy_vm *vm, int any_thread);
 HSQUIRRELVM sqpy_handle(sqpy_vm *vm);
 int sqpy_depth(sqpy_vm *vm);
 
 /* Limits. memory_limit 0, budget 0 and seconds 0 mean none. Budget and deadline restart at each
  * entry from the host (not for re-entrant calls made from natives). */
-void sqpy_set_limits(sqpy_vm *vm, long long memory_limit, long long instruction_budget, double seconds);
+int sqpy_set_limits(sqpy_vm *vm, long long memory_limit, long long instruction_budget, double seconds);
 long long sqpy_memory_used(sqpy_vm *vm);
 long long sqpy_memory_peak(sqpy_vm *vm);
 long long sqpy_instructions(sqpy_vm *vm);
 
 /* Handles. */
 long long sqpy_ref_root(sqpy_vm *vm);
+/* From any thread: from one other than the VM's, the handle is released later, by the VM's own
+ * thread when it next leaves the VM. */
 void sqpy_release(sqpy_vm *vm, long long ref);
+/* 1 when called from a thread other than the VM's (what a -2 / -1 result of the functions that
+ * return counts means then). A VM is used by the thread that made it; every call from another
+ * thread is refused with SQPY_THREAD. */
+int sqpy_foreign(sqpy_vm *vm);
 long long sqpy_live_refs(sqpy_vm *vm);
 int sqpy_ref_type(sqpy_vm *vm, long long ref);
 
@@ -94,12 +103,15 @@ int sqpy_ref_type(sqpy_vm *vm, long long ref);
  * or -(error code).
  * Inside a dispatch, sqpy_cbthis gives `this` and sqpy_cbthread the calling thread. */
 sqpy_buf *sqpy_fast_init(sqpy_vm *vm, int vmid);
-int sqpy_fcall(sqpy_vm *vm, long long fn, int n, const char *strs);
+int sqpy_fcall(sqpy_vm *vm, long long fn, int n, const char *strs, long long nstrs);
 /* sqpy_fcall with one integer argument, passed by value (the commonest call costs less). */
 int sqpy_fcall1i(sqpy_vm *vm, long long fn, long long a0);
 /* ... and with one string argument. */
 int sqpy_fcall1s(sqpy_vm *vm, long long fn, const char *s, long long len);
 int sqpy_cbthis(sqpy_vm *vm, sqpy_value *out);
+/* The string result of the last fast call when it did not fit the buffer's text (its bytes and
+ * length, kept alive until the next call). */
+int sqpy_kept_string(sqpy_vm *vm, const char **s, long long *len);
 HSQUIRRELVM sqpy_cbthread(sqpy_vm *vm);
 
 /* Operations. `out` receives a result; strings in it stay valid until the next operation. */
@@ -185,7 +197,7 @@ const char *sqpy_error_source(sqpy_vm *vm);
 void sqpy_capture_locals(sqpy_vm *vm, int on);
 
 /* Line coverage through the native debug hook (only code compiled after switching on). */
-void sqpy_set_coverage(sqpy_vm *vm, int on);
+int sqpy_set_coverage(sqpy_vm *vm, int on);
 int sqpy_coverage_count(sqpy_vm *vm);
 int sqpy_coverage_item(sqpy_vm *vm, int i, const char **source, long long *line, long long *hits);
 void sqpy_coverage_clear(sqpy_vm *vm);
