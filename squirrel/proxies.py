@@ -545,29 +545,38 @@ def tostring(vm: "VM", value: Any) -> str:
     return r if isinstance(r, str) else r.decode("latin-1")
 
 
-def to_python(value: Any, _memo: dict | None = None) -> Any:
+def to_python(value: Any) -> Any:
     """Deep-convert: tables to dicts, arrays to lists, blobs to bytes, weakrefs to their referent.
-    Functions, classes, instances, generators and threads stay proxies. Shared and cyclic
-    structure is preserved."""
+    Functions, classes, instances, generators and threads stay proxies, and so do table keys
+    that are tables, arrays or other objects (a dict or list cannot be a key). Shared and cyclic
+    structure is preserved. Nesting depth is not limited by Python's recursion limit."""
     if not isinstance(value, SquirrelObject):
         return value
-    memo = {} if _memo is None else _memo
-    key = (value._type, lib.sqpy_hash(value._vm._live(), value._ref))
-    if key in memo:
-        return memo[key]
-    if isinstance(value, Table):
-        d: dict = {}
-        memo[key] = d
-        for k, v in value._items():
-            d[to_python(k, memo)] = to_python(v, memo)
-        return d
-    if isinstance(value, Array):
-        out: list = []
-        memo[key] = out
-        out.extend(to_python(v, memo) for v in value)
-        return out
-    if isinstance(value, Blob):
-        return bytes(value)
-    if isinstance(value, WeakRef):
-        return to_python(value(), memo)
-    return value
+    memo: dict = {}
+    work: list = []  # (container proxy, its empty Python copy) still to fill
+
+    def shallow(v: Any, key: bool = False) -> Any:
+        while isinstance(v, WeakRef):
+            v = v()
+        if not isinstance(v, SquirrelObject):
+            return v
+        if isinstance(v, Blob):
+            return bytes(v)
+        if key or not isinstance(v, (Table, Array)):
+            return v
+        k = (v._type, lib.sqpy_hash(v._vm._live(), v._ref))
+        made = memo.get(k)
+        if made is None:
+            made = memo[k] = {} if isinstance(v, Table) else []
+            work.append((v, made))
+        return made
+
+    result = shallow(value)
+    while work:
+        src, made = work.pop()
+        if isinstance(made, dict):
+            for k, v in src._items():
+                made[shallow(k, key=True)] = shallow(v)
+        else:
+            made.extend(shallow(v) for v in src)
+    return result

@@ -32,7 +32,8 @@ _VMIDS = itertools.count(1)
 _get_ident = threading.get_ident
 
 DIALECTS = {"imp": 32, "standard": 64}
-_BYTECODE: dict[tuple, tuple[Any, bytes]] = {}  # (source, filename, dialect) -> (line map, bytecode)
+# (source, filename, dialect, coverage, consts digest) -> (line map, bytecode, constants it defines)
+_BYTECODE: dict[tuple, tuple[Any, bytes, dict]] = {}
 _BYTECODE_ENTRIES = 64
 _INT_RANGE = {32: (-(1 << 31), (1 << 31) - 1), 64: (-(1 << 63), (1 << 63) - 1)}
 _SCRATCH = 16
@@ -220,7 +221,12 @@ class VM:
     stock 64-bit. ``memory_limit`` (bytes), ``time_limit`` (seconds of wall clock) and
     ``instruction_limit`` (VM instructions) apply to each call from Python; exceeding one raises
     :class:`MemoryLimitError` or :class:`TimeLimitError`, which the script cannot catch, and the
-    VM stays usable. ``print``/``error`` receive what the script prints (the binding never
+    VM stays usable (a script stopped for memory has its reference cycles collected at once).
+    The limits reach inside natives: string, array, blob and regexp natives charge their work
+    to the instruction budget in units of one instruction's time (16 bytes of text scanned = 4
+    units, a regexp step = 1, a sort comparison = 3...: the ``SQ_COST_*`` figures in
+    ``vendor/squirrel3/patches/10-limits-in-natives.patch``), the deadline is checked as they
+    charge, and they ask before allocating 64 KiB or more at once. ``print``/``error`` receive what the script prints (the binding never
     writes to stdout or stderr; output is dropped when they are None).
 
     Threads: a VM belongs to the thread that made it. A call from any other thread (running
@@ -423,19 +429,27 @@ class VM:
     def compile(self, source: str | bytes, filename: str = "<script>") -> "_p.Function":
         """Compile a script into a function; calling it runs the script with ``this`` = root.
 
-        The bytecode of recent compiles is kept (keyed by source, filename and dialect), so a
-        source loaded into many VMs is compiled once."""
+        The bytecode of recent compiles is kept, so a source loaded into many VMs is compiled
+        once. Compiled code has the constants (``const``, ``enum``) it saw written into it, so
+        the key includes the VM's constants (a digest of the const table), and loading cached
+        bytecode defines the constants the source defines, as compiling it would have."""
         ptr = self._live()
         data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
-        key = (data, filename, self.dialect, self._coverage)  # line hooks need debug-info bytecode
+        # line hooks need debug-info bytecode
+        key = (data, filename, self.dialect, self._coverage, lib.sqpy_consts_digest(ptr))
         cached = _BYTECODE.get(key)
         if cached is not None:
-            linemap, code = cached
+            linemap, code, consts = cached
             if linemap:
                 self._linemaps[filename] = linemap
             rc = lib.sqpy_load(ptr, code, len(code), self._out)
             if rc == OK:
-                return self._from(self._out)
+                fn = self._from(self._out)
+                if consts:
+                    table = self._consts()
+                    for name, value in consts.items():
+                        table[name] = value
+                return fn
         text = data.decode("utf-8", "replace")
         nul = text.find("\0")
         if nul >= 0:  # Squirrel's lexer takes it for the end of the source and ignores the rest
@@ -450,6 +464,7 @@ class VM:
             self._linemaps[filename] = linemap
         else:
             self._linemaps.pop(filename, None)
+        before = set(self._consts().keys())
         rc = lib.sqpy_compile(ptr, data, len(data), filename.encode("utf-8"), self._out)
         if rc == OK:
             fn = self._from(self._out)
@@ -459,7 +474,8 @@ class VM:
                 lib.sqpy_dump(ptr, fn._ref, buf, size)
                 if len(_BYTECODE) >= _BYTECODE_ENTRIES:
                     _BYTECODE.pop(next(iter(_BYTECODE)))
-                _BYTECODE[key] = (linemap, ffi.buffer(buf)[:])
+                consts = {k: _p.to_python(v) for k, v in self._consts().items() if k not in before}
+                _BYTECODE[key] = (linemap, ffi.buffer(buf)[:], consts)
             return fn
         if rc == COMPILE_ERROR:
             msg = ffi.string(lib.sqpy_error_message(ptr)).decode("utf-8", "replace")
@@ -471,6 +487,13 @@ class VM:
         if rc != OK:
             self._raise(rc)
         return self._from(self._out)
+
+    def _consts(self) -> "_p.Table":
+        """The const table (``const`` and ``enum`` definitions land there)."""
+        ref = lib.sqpy_ref_consts(self._live())
+        if ref < 0:
+            self._raise(WRONG_THREAD)
+        return _p.Table(self, ref, TABLE)
 
     def run(self, source: str | bytes, filename: str = "<script>") -> Any:
         """Compile and run a script; returns its ``return`` value converted to Python values

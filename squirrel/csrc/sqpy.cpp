@@ -144,6 +144,7 @@ static double now_seconds(void) {
 }
 
 static SQRESULT interrupt_hook(HSQUIRRELVM v);
+static long long physical_memory(void);
 
 static void arm(sqpy_vm *vm) {
     long long n = CHECK_INTERVAL;
@@ -163,9 +164,11 @@ static double deadline_of(sqpy_vm *vm) {
 
 static SQRESULT interrupt_hook(HSQUIRRELVM v) {
     sqpy_vm *vm = (sqpy_vm *)sq_getsharedforeignptr(v);
-    vm->executed += vm->interval;
+    vm->executed += sq_interruptelapsed(v);  /* instructions, and what natives charged */
+    long long pending = (long long)sq_pendingalloc(v);  /* a native about to allocate this much */
     if (!vm->stop) {
-        if (vm->mem_limit && vm->mem_used > vm->mem_limit) vm->stop = SQPY_MEMORY_LIMIT;
+        if (vm->mem_limit && vm->mem_used + pending > vm->mem_limit) vm->stop = SQPY_MEMORY_LIMIT;
+        else if (pending > physical_memory()) vm->stop = SQPY_MEMORY_LIMIT;
         else if (vm->budget && vm->executed >= vm->budget) vm->stop = SQPY_TIME_LIMIT;
         else if (vm->seconds > 0 && now_seconds() >= deadline_of(vm)) vm->stop = SQPY_TIME_LIMIT;
         else {
@@ -230,7 +233,12 @@ struct Entry {
                 vm->deadline.tv_nsec = (long)((d - (double)(time_t)d) * 1e9);
             }
             arm(vm);
-            if (vm->mem_limit && vm->mem_used > vm->mem_limit) sq_requestinterrupt(vm->v);
+            /* Over the limit before anything ran: what a stopped script left in reference
+             * cycles may be all of it; only what survives a collection counts against the call. */
+            if (vm->mem_limit && vm->mem_used > vm->mem_limit) {
+                sq_collectgarbage(vm->v);
+                if (vm->mem_used > vm->mem_limit) sq_requestinterrupt(vm->v);
+            }
         }
         vm->depth++;
     }
@@ -245,6 +253,9 @@ struct Entry {
         if (outer && vm->has_foreign.load(std::memory_order_relaxed)) release_foreign(vm);
         if (outer) {
             sq_setuncatchable(vm->v, SQFalse);
+            /* A script stopped for memory often holds it in cycles, which reference counting
+             * never frees: collect now, so the VM is usable for the next call. */
+            if (vm->stop == SQPY_MEMORY_LIMIT) sq_collectgarbage(vm->v);
             vm->stop = 0;
             arm(vm);
         }
@@ -885,16 +896,19 @@ long long sqpy_memory_used(sqpy_vm *vm) { return vm->mem_used; }
 long long sqpy_memory_peak(sqpy_vm *vm) { return vm->mem_peak; }
 long long sqpy_instructions(sqpy_vm *vm) { return vm->executed; }
 
-long long sqpy_ref_root(sqpy_vm *vm) {
+/* A new handle to what push() puts on the stack (the root or the const table). */
+static long long ref_of(sqpy_vm *vm, void (*push)(HSQUIRRELVM)) {
     CLAIM(vm, -1);
     sqpy_vm *saved = g_current;
     g_current = vm;
-    sq_pushroottable(vm->v);
+    push(vm->v);
     long long r = ref_new(vm, vm->v, -1);
     sq_pop(vm->v, 1);
     g_current = saved;
     return r;
 }
+
+long long sqpy_ref_root(sqpy_vm *vm) { return ref_of(vm, sq_pushroottable); }
 
 void sqpy_release(sqpy_vm *vm, long long r) {
     if (vm->home != thread_id()) {  /* the home thread releases it when it next leaves the VM */
@@ -1659,6 +1673,58 @@ static bool set_copies(sqpy_vm *vm) {
     }
     return ok;
 }
+
+/* ---- the const table (the bytecode cache of the host replays what a source defined) ---- */
+
+static unsigned long long digest_const(HSQUIRRELVM v, SQInteger idx, int depth);
+
+/* Order-independent: the same constants give the same digest in any VM. */
+static unsigned long long digest_const_table(HSQUIRRELVM v, SQInteger idx, int depth) {
+    if (idx < 0) idx = sq_gettop(v) + 1 + idx;
+    unsigned long long h = (unsigned long long)sq_getsize(v, idx) * 0x9e3779b97f4a7c15ULL;
+    sq_pushnull(v);
+    while (SQ_SUCCEEDED(sq_next(v, idx))) {
+        h += mix(digest_const(v, -2, depth), digest_const(v, -1, depth + 1));
+        sq_pop(v, 2);
+    }
+    sq_pop(v, 1);
+    return h;
+}
+
+static unsigned long long digest_const(HSQUIRRELVM v, SQInteger idx, int depth) {
+    SQObjectType t = sq_gettype(v, idx);
+    unsigned long long h = (unsigned long long)t;
+    switch (t) {
+    case OT_INTEGER: { SQInteger i; sq_getinteger(v, idx, &i); return mix(h, (unsigned long long)i); }
+    case OT_BOOL: { SQBool b; sq_getbool(v, idx, &b); return mix(h, b); }
+    case OT_FLOAT: {
+        SQFloat f; sq_getfloat(v, idx, &f);
+        unsigned long long bits = 0;
+        memcpy(&bits, &f, sizeof f);
+        return mix(h, bits);
+    }
+    case OT_STRING: {
+        const SQChar *str; sq_getstring(v, idx, &str);
+        SQInteger n = sq_getsize(v, idx);
+        for (SQInteger i = 0; i < n; i++) h = mix(h, (unsigned char)str[i]);
+        return mix(h, (unsigned long long)n);
+    }
+    case OT_TABLE:  /* an enum */
+        return depth < 4 ? mix(h, digest_const_table(v, idx, depth)) : h;
+    default:
+        return mix(h, obj_word(v, idx));  /* nothing else is a constant: identity */
+    }
+}
+
+unsigned long long sqpy_consts_digest(sqpy_vm *vm) {
+    ENTER(vm, 0);
+    sq_pushconsttable(vm->v);
+    unsigned long long h = digest_const_table(vm->v, -1, 0);
+    sq_pop(vm->v, 1);
+    return h;
+}
+
+long long sqpy_ref_consts(sqpy_vm *vm) { return ref_of(vm, sq_pushconsttable); }
 
 int sqpy_snapshot(sqpy_vm *vm) {
     ENTER(vm, SQPY_WRONG_THREAD);

@@ -178,6 +178,12 @@ int sqpy_same(sqpy_vm *vm, long long a, long long b);
 long long sqpy_hash(sqpy_vm *vm, long long ref);
 int sqpy_closure_info(sqpy_vm *vm, long long ref, long long *nparams, sqpy_value *name, sqpy_value *source, long long *line);
 
+/* The const table: a handle to it, and a digest of its contents (names and values, enums
+ * included, in any order). Compiled code depends on the constants it saw, so a host that
+ * reuses bytecode keys it on the digest and replays the constants the source defined. */
+long long sqpy_ref_consts(sqpy_vm *vm);
+unsigned long long sqpy_consts_digest(sqpy_vm *vm);
+
 /* Reuse of a VM for a new script (see sqpy.cpp, "snapshot and restore"). sqpy_snapshot keeps
  * the root and const tables as pristine and hands the script deep copies; sqpy_restore hands it
  * new copies (SQPY_OK), or returns SQPY_ERROR when something shared with the pristine state was
