@@ -36,8 +36,9 @@ class Config:
     crash_loop_boots: int = 5  # consecutive error restarts that count as a crash loop
     update_deadline_us: int | None = None  # §1.1 unconfirmed: the cloud forces a delayed update
     # The VM is a 64-bit build: a Squirrel value takes 16 bytes where the imp's 32-bit build uses
-    # 8, and pointers double too. Memory budgets are scaled by this factor (and
-    # imp.getmemoryfree() divided by it) so an app fits as it would on the module.
+    # 8, and pointers double too. Object overhead is counted divided by this factor, while the
+    # contents of strings and blobs (the same size on the imp) count in full, so an app fits as
+    # it would on the module and imp.getmemoryfree() is in the imp's bytes.
     memory_scale: float = 2.0
     # Each boot starts from a pristine copy of the imp's globals in a VM kept from the previous
     # boot (squirrel.VM.snapshot/restore) rather than in a new VM: the same behaviour, several

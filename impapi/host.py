@@ -64,17 +64,24 @@ class ScriptHost:
         self.hardware: Any = None  # the imp's side of pins and buses this run (natives.objects)
         self.vm = self._reused_vm()
         if self.vm is None:
+            # Object overhead is scaled to the imp's 32-bit build; contents count in full.
             self.vm = squirrel.VM("imp", instruction_limit=env.config.watchdog_instructions,
-                                  print=self._print, error=self._print_error)
+                                  print=self._print, error=self._print_error,
+                                  overhead_scale=1 / env.config.memory_scale)
             natives.install(self)
             if env.config.reuse_vms:
                 self.vm.snapshot()  # the imp's globals as every later boot of this owner starts
             self.base_memory = self.vm.memory_used  # the VM in its pristine state
         if env.coverage is not None and env.coverage.wants(filename):
             self.vm.set_coverage(True)  # the app's code only: the API's prelude is compiled
-        # The module's free memory is what the app gets on top of the imp API itself.
-        self.vm.memory_limit = self.vm.memory_used + int(memory * env.config.memory_scale)
+        # The module's free memory is what the app gets on top of the imp API itself; its
+        # compiled code counts against it only where the module keeps code in RAM (agents do).
+        code_in_ram = owner.profile.code_in_ram if side == "device" else True
+        if code_in_ram:
+            self.vm.memory_limit = self.vm.memory_used + memory
         self.main = self.vm.compile(source, filename)
+        if not code_in_ram:
+            self.vm.memory_limit = self.vm.memory_used + memory
 
     # --- running Squirrel as events ------------------------------------------------------
 

@@ -57,6 +57,10 @@ class Profile:
     code_space: int  # bytes of compiled code storage ("program storage used" in status lines)
     wake_reasons: frozenset[int]  # values hardware.wakereason() can return (§5.1)
     default_impos: str = DEFAULT_IMPOS
+    # Where compiled code lives: False, it runs from flash and only memory_free is RAM for the
+    # app (code space and RAM are separate budgets, as on imp002: 85 KB RAM, 128 KB code);
+    # True, it is copied into RAM and charged to memory_free (imp005, UNCONFIRMED).
+    code_in_ram: bool = False
 
     @property
     def info_type(self) -> str:
@@ -168,7 +172,7 @@ PROFILES: dict[str, Profile] = {
             has_nv=False, has_deep_sleep=False,
             has_spiflash=True, spiflash_size=2 * MB, spiflash_chipid=0xC22017, spiflash_speeds=None,
             has_spiflash_info=True, has_impeeid=False,
-            memory_free=1 * MB, code_space=256 * KB,
+            memory_free=1 * MB, code_space=256 * KB, code_in_ram=True,
             # no deep sleep, so only these (§5.1)
             wake_reasons=frozenset({
                 WAKEREASON_POWER_ON, WAKEREASON_SW_RESET, WAKEREASON_NEW_SQUIRREL,

@@ -222,6 +222,10 @@ class VM:
     ``instruction_limit`` (VM instructions) apply to each call from Python; exceeding one raises
     :class:`MemoryLimitError` or :class:`TimeLimitError`, which the script cannot catch, and the
     VM stays usable (a script stopped for memory has its reference cycles collected at once).
+    Memory counts the contents of strings and blobs in full and everything else (objects,
+    tables, arrays, code) times ``overhead_scale``: a host modelling a 32-bit target with this
+    64-bit build sets about 0.5, so a 64 KB blob costs 64 KB where a table costs what it would
+    there. ``memory_used``, ``memory_peak`` and ``memory_limit`` are in those bytes.
     The limits reach inside natives: string, array, blob and regexp natives charge their work
     to the instruction budget in units of one instruction's time (16 bytes of text scanned = 4
     units, a regexp step = 1, a sort comparison = 3...: the ``SQ_COST_*`` figures in
@@ -239,14 +243,17 @@ class VM:
     def __init__(self, dialect: str = "imp", *, memory_limit: int | None = None,
                  time_limit: float | None = None, instruction_limit: int | None = None,
                  print: Callable[[str], Any] | None = None, error: Callable[[str], Any] | None = None,
-                 capture_locals: bool = False, stack_size: int = 1024) -> None:
+                 capture_locals: bool = False, stack_size: int = 1024, overhead_scale: float = 1.0) -> None:
         if dialect not in DIALECTS:
             raise ValueError(f"unknown dialect {dialect!r}: use 'imp' (32-bit integers) or 'standard' (64-bit)")
         if not MIN_STACK <= stack_size <= MAX_STACK:
             # Squirrel grows the stack as calls need it; it cannot start smaller than its own
             # working room, and a huge start is an allocation the VM does not check.
             raise ValueError(f"stack_size must be {MIN_STACK}..{MAX_STACK} slots, got {stack_size}")
+        if not 0 < overhead_scale <= 16:
+            raise ValueError(f"overhead_scale must be in (0, 16], got {overhead_scale!r}")
         self.dialect = dialect
+        self.overhead_scale = overhead_scale
         self._intmin, self._intmax = _INT_RANGE[DIALECTS[dialect]]
         self.print = print
         self.error = error
@@ -265,7 +272,7 @@ class VM:
         self._linemaps: dict[str, LineMap] = {}
         self._ret_keep: Any = None
         self._home = threading.get_ident()  # the thread the VM belongs to (sqpy_open's)
-        self._ptr = lib.sqpy_open(self._handle, DIALECTS[dialect], stack_size)
+        self._ptr = lib.sqpy_open(self._handle, DIALECTS[dialect], stack_size, float(overhead_scale))
         self._closed = False
         self._vmid = next(_VMIDS)
         _VMS[self._vmid] = weakref.ref(self)
@@ -406,7 +413,7 @@ class VM:
 
     @property
     def memory_used(self) -> int:
-        """Bytes the VM holds now."""
+        """Bytes the VM holds now (contents in full, the rest times ``overhead_scale``)."""
         return lib.sqpy_memory_used(self._live())
 
     @property

@@ -92,7 +92,7 @@ def reset(host: Any) -> None:
 @imp.native(BOTH)
 def getmemoryfree(host: Any) -> int:
     vm = host.vm
-    return int(max(0, (vm.memory_limit or 0) - vm.memory_used) / host.env.config.memory_scale)
+    return max(0, (vm.memory_limit or 0) - vm.memory_used)  # in the imp's bytes (ScriptHost)
 
 
 @imp.native(BOTH)

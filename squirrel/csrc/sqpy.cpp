@@ -76,7 +76,11 @@ struct sqpy_vm {
     long long live;
     HSQOBJECT keep;  /* keeps the last result (and its string) alive */
 
+    /* Memory, in units of 1/MEM_ONE byte: contents (payload: string characters, blob bytes) at
+     * full size, everything else (object overhead) times overhead_fx / MEM_ONE. A host that
+     * models a 32-bit target with this 64-bit build scales the overhead, not the contents. */
     long long mem_used, mem_peak, mem_limit;
+    long long overhead_fx;
 
     long long budget, executed, interval;
     double seconds;
@@ -105,13 +109,27 @@ static thread_local sqpy_vm *g_current = NULL;
 
 /* ---- memory accounting: Squirrel's allocator hooks (sqmem.cpp is not compiled) ---- */
 
-static inline void account(long long delta) {
-    sqpy_vm *vm = g_current;
-    if (!vm) return;
+static const long long MEM_ONE = 1 << 16;
+
+static inline void account_weighted(sqpy_vm *vm, long long delta) {
     vm->mem_used += delta;
     if (vm->mem_used > vm->mem_peak) vm->mem_peak = vm->mem_used;
     if (delta > 0 && vm->mem_limit && vm->mem_used > vm->mem_limit && vm->v)
         sq_requestinterrupt(vm->v);
+}
+
+static inline void account(long long delta) {
+    sqpy_vm *vm = g_current;
+    if (!vm) return;
+    account_weighted(vm, delta * vm->overhead_fx);
+}
+
+/* Of what was just allocated (or is about to be freed), `delta` bytes are contents: they count
+ * in full, so they get the part of MEM_ONE that account() left out. */
+void sq_vm_payload(SQInteger delta) {
+    sqpy_vm *vm = g_current;
+    if (!vm || vm->overhead_fx == MEM_ONE) return;
+    account_weighted(vm, (long long)delta * (MEM_ONE - vm->overhead_fx));
 }
 
 void *sq_vm_malloc(SQUnsignedInteger size) {
@@ -167,7 +185,7 @@ static SQRESULT interrupt_hook(HSQUIRRELVM v) {
     vm->executed += sq_interruptelapsed(v);  /* instructions, and what natives charged */
     long long pending = (long long)sq_pendingalloc(v);  /* a native about to allocate this much */
     if (!vm->stop) {
-        if (vm->mem_limit && vm->mem_used + pending > vm->mem_limit) vm->stop = SQPY_MEMORY_LIMIT;
+        if (vm->mem_limit && vm->mem_used + pending * MEM_ONE > vm->mem_limit) vm->stop = SQPY_MEMORY_LIMIT;
         else if (pending > physical_memory()) vm->stop = SQPY_MEMORY_LIMIT;
         else if (vm->budget && vm->executed >= vm->budget) vm->stop = SQPY_TIME_LIMIT;
         else if (vm->seconds > 0 && now_seconds() >= deadline_of(vm)) vm->stop = SQPY_TIME_LIMIT;
@@ -698,7 +716,9 @@ static SQInteger guarded_alloc(HSQUIRRELVM v) {
         if (!(n >= 0)) return sq_throwerror(v, "size must not be negative");
         if (n > 0) {
             double bytes = n * (double)unit;
-            if (vm->mem_limit && bytes + (double)vm->mem_used > (double)vm->mem_limit) {
+            /* a unit of 1 is a byte of a blob's contents (full weight); an array's is a slot */
+            double weight = unit == 1 ? (double)MEM_ONE : (double)vm->overhead_fx;
+            if (vm->mem_limit && bytes * weight + (double)vm->mem_used > (double)vm->mem_limit) {
                 if (!vm->stop) vm->stop = SQPY_MEMORY_LIMIT;
                 sq_setuncatchable(v, SQTrue);
                 sq_requestinterrupt(v);
@@ -822,10 +842,12 @@ static void release_foreign(sqpy_vm *vm) {
 
 extern "C" {
 
-sqpy_vm *sqpy_open(void *owner, int intwidth, long long stacksize) {
+sqpy_vm *sqpy_open(void *owner, int intwidth, long long stacksize, double overhead_scale) {
     sqpy_vm *vm = new sqpy_vm();
     vm->owner = owner;
     vm->home = thread_id();
+    vm->overhead_fx = (long long)(overhead_scale * MEM_ONE + 0.5);
+    if (vm->overhead_fx < 1) vm->overhead_fx = 1;
     vm->intwidth = intwidth;
     vm->gen = 0;
     sq_resetobject(&vm->keep);
@@ -885,15 +907,15 @@ int sqpy_depth(sqpy_vm *vm) { return vm->depth; }
 
 int sqpy_set_limits(sqpy_vm *vm, long long memory_limit, long long budget, double seconds) {
     CLAIM(vm, SQPY_WRONG_THREAD);
-    vm->mem_limit = memory_limit > 0 ? memory_limit : 0;
+    vm->mem_limit = memory_limit > 0 ? memory_limit * MEM_ONE : 0;
     vm->budget = budget > 0 ? budget : 0;
     vm->seconds = seconds > 0 ? seconds : 0;
     if (vm->depth == 0) arm(vm);
     return SQPY_OK;
 }
 
-long long sqpy_memory_used(sqpy_vm *vm) { return vm->mem_used; }
-long long sqpy_memory_peak(sqpy_vm *vm) { return vm->mem_peak; }
+long long sqpy_memory_used(sqpy_vm *vm) { return vm->mem_used / MEM_ONE; }
+long long sqpy_memory_peak(sqpy_vm *vm) { return vm->mem_peak / MEM_ONE; }
 long long sqpy_instructions(sqpy_vm *vm) { return vm->executed; }
 
 /* A new handle to what push() puts on the stack (the root or the const table). */

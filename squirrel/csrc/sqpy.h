@@ -70,7 +70,9 @@ typedef struct {
 
 typedef struct sqpy_vm sqpy_vm;
 
-sqpy_vm *sqpy_open(void *owner, int intwidth, long long stacksize);
+/* overhead_scale: memory other than contents (string characters, blob bytes) counts this many
+ * times its size (a host modelling a 32-bit target with this 64-bit build sets about 0.5). */
+sqpy_vm *sqpy_open(void *owner, int intwidth, long long stacksize, double overhead_scale);
 /* SQPY_THREAD (nothing done) from another thread than the VM's, unless any_thread (a host
  * finalizer, when nothing else can refer to the VM). The VM must not be running. */
 int sqpy_close(sqpy_vm *vm, int any_thread);
@@ -80,6 +82,8 @@ int sqpy_depth(sqpy_vm *vm);
 /* Limits. memory_limit 0, budget 0 and seconds 0 mean none. Budget and deadline restart at each
  * entry from the host (not for re-entrant calls made from natives). */
 int sqpy_set_limits(sqpy_vm *vm, long long memory_limit, long long instruction_budget, double seconds);
+/* Bytes in use: contents (string characters, blob bytes) in full, the rest times the overhead
+ * scale, which is also what memory_limit compares against. */
 long long sqpy_memory_used(sqpy_vm *vm);
 long long sqpy_memory_peak(sqpy_vm *vm);
 long long sqpy_instructions(sqpy_vm *vm);
