@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 from ._squirrel import ffi, lib
 from .errors import SquirrelError
-
-if TYPE_CHECKING:
-    from .vm import VM
+from .kinds import FLOAT, INTEGER, NULL, STRING, TEXT, VMLike
 
 _fcall, _fcall1i, _fcall1s = lib.sqpy_fcall, lib.sqpy_fcall1i, lib.sqpy_fcall1s
-_INTEGER, _NULL, _FLOAT, _STRING = lib.SQPY_INTEGER, lib.SQPY_NULL, lib.SQPY_FLOAT, lib.SQPY_STRING
-_TEXT = lib.SQPY_TEXT
 _get_ident = threading.get_ident
 
 
@@ -23,7 +19,7 @@ class SquirrelObject:
     __slots__ = ("_vm", "_ref", "_type", "__weakref__")
     kind = "object"
 
-    def __init__(self, vm: "VM", ref: int, type_: int) -> None:
+    def __init__(self, vm: VMLike, ref: int, type_: int) -> None:
         self._vm = vm
         self._ref = ref
         self._type = type_
@@ -127,7 +123,7 @@ class SquirrelObject:
     def _next_items(self) -> Iterator[tuple[Any, Any]]:
         vm = self._vm
         it = ffi.new("sqpy_value *")
-        it.type = lib.SQPY_NULL
+        it.type = NULL
         k, v = ffi.new("sqpy_value *"), ffi.new("sqpy_value *")
         while True:
             rc = lib.sqpy_next(vm._live(), self._live(), it, k, v)
@@ -263,18 +259,18 @@ class Function(SquirrelObject):
             for a in args:
                 t = type(a)
                 if t is int:
-                    bt[i] = _INTEGER
+                    bt[i] = INTEGER
                     vm._bi[i] = a
                 elif t is str:
                     b = a.encode("utf-8")
-                    bt[i] = _STRING
+                    bt[i] = STRING
                     vm._bi[i] = len(b)
                     strs += b
                 elif t is float:
-                    bt[i] = _FLOAT
+                    bt[i] = FLOAT
                     vm._bf[i] = a
                 elif a is None:
-                    bt[i] = _NULL
+                    bt[i] = NULL
                 else:
                     return vm._call(self._ref, None, args, False)
                 i += 1
@@ -284,11 +280,11 @@ class Function(SquirrelObject):
                 return vm._call(self._ref, None, args, False)
         else:
             return vm._call(self._ref, None, args, False)
-        if rc == _INTEGER:
+        if rc == INTEGER:
             result = vm._bi[0]
-        elif rc == _NULL:
+        elif rc == NULL:
             result = None
-        elif rc == _STRING and vm._bi[0] <= _TEXT:
+        elif rc == STRING and vm._bi[0] <= TEXT:
             b = vm._tbuf[:vm._bi[0]]
             try:
                 result = b.decode("utf-8")
@@ -529,11 +525,11 @@ _KINDS: dict[int, type[SquirrelObject]] = {
 _SIZED = frozenset({lib.SQPY_TABLE, lib.SQPY_ARRAY})
 
 
-def make_proxy(vm: "VM", ref: int, type_: int) -> SquirrelObject:
+def make_proxy(vm: VMLike, ref: int, type_: int) -> SquirrelObject:
     return _KINDS.get(type_, SquirrelObject)(vm, ref, type_)
 
 
-def tostring(vm: "VM", value: Any) -> str:
+def tostring(vm: VMLike, value: Any) -> str:
     """Squirrel's ``tostring`` of a value (honours ``_tostring``)."""
     slot, out = ffi.new("sqpy_value *"), ffi.new("sqpy_value *")
     temps: list = []

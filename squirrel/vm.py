@@ -12,18 +12,16 @@ from typing import Any, Callable, Iterable
 from ._squirrel import ffi, lib
 from .errors import (CompileError, Frame, MemoryLimitError, ScriptError, SquirrelError,
                      TimeLimitError, Uncatchable, format_traceback)
+from .kinds import ARRAY, BOOL, FLOAT, INTEGER, NULL, STRING, TABLE, TEXT
 from .lines import LineMap
 from . import proxies as _p
 
-NULL, INTEGER, FLOAT, BOOL, STRING = lib.SQPY_NULL, lib.SQPY_INTEGER, lib.SQPY_FLOAT, lib.SQPY_BOOL, lib.SQPY_STRING
-TABLE, ARRAY = lib.SQPY_TABLE, lib.SQPY_ARRAY
 OK, ERROR, COMPILE_ERROR = lib.SQPY_OK, lib.SQPY_ERROR, lib.SQPY_COMPILE_ERROR
 TIME_LIMIT, MEMORY_LIMIT, STOPPED, BADREF = lib.SQPY_TIME_LIMIT, lib.SQPY_MEMORY_LIMIT, lib.SQPY_STOPPED, lib.SQPY_BADREF
 STACK_OVERFLOW, OVERFLOW, WRONG_THREAD = lib.SQPY_STACK_OVERFLOW, lib.SQPY_OVERFLOW, lib.SQPY_WRONG_THREAD
 SQPY_HAS_THIS = lib.SQPY_HAS_THIS
 CB_RETURN, CB_NORETURN, CB_RAISE, CB_STOP = lib.SQPY_CB_RETURN, lib.SQPY_CB_NORETURN, lib.SQPY_CB_RAISE, lib.SQPY_CB_STOP
 CB_RETURN_TEMP, CB_RETURN_INT, CB_RETURN_TEXT = lib.SQPY_CB_RETURN_TEMP, lib.SQPY_CB_RETURN_INT, lib.SQPY_CB_RETURN_TEXT
-TEXT = lib.SQPY_TEXT  # strings up to this many bytes cross in the buffer's text area
 NBUF = lib.SQPY_NBUF  # values per call on the fast path (more take the general one)
 MIN_STACK, MAX_STACK = 64, 1 << 20  # VM(stack_size=): initial slots of the Squirrel stack
 _PLAIN = frozenset((int, str, float, type(None)))  # what the fast path writes straight into a slot
