@@ -25,7 +25,8 @@ from .errors import (CompileError, Frame, MemoryLimitError, ScriptError, Squirre
                      TimeLimitError, Uncatchable)
 from .proxies import (Array, Blob, BoundFunction, Class, Function, Generator, Instance,
                       NativeFunction, SquirrelObject, Table, Thread, UserData, WeakRef, to_python)
-from .vm import DIALECTS, VM, CallContext, NativeSet, native
+from .natives import CallContext, NativeSet, native
+from .vm import DIALECTS, VM
 
 SQUIRREL_VERSION = "3.1"
 
