@@ -128,10 +128,11 @@ class VM:
             self._raise(WRONG_THREAD)
         if lib.sqpy_depth(self._ptr):
             raise SquirrelError("cannot close a VM while it is running (close it after the call returns)")
-        lib.sqpy_close(self._ptr, 1)
-        self._ptr = ffi.NULL
+        # Proxies freed while it closes (Python code runs: natives are forgotten) must see it closed.
+        ptr, self._ptr = self._ptr, ffi.NULL
         self._closed = True
         _VMS.pop(self._vmid, None)
+        lib.sqpy_close(ptr, 1)
         self._functions.clear()
         self._direct.clear()
         self._batches.clear()

@@ -264,3 +264,25 @@ def test_a_vm_shared_by_busy_threads_does_not_crash():
         print(len(wrong), errors.count(True), errors.count(False))
     """, timeout=600)
     assert_clean_run(result, "0 0 4000")
+
+
+def test_proxies_freed_while_their_vm_closes():
+    # Closing releases the VM's handles; the one of a Python native frees it, and forgetting
+    # the Python function drops the proxies it held, whose release must not reach the VM being
+    # torn down (nor release a handle a second time).
+    result = run_isolated("""
+        import gc, squirrel
+        for i in range(50):
+            vm = squirrel.VM()
+            tables = [vm.compile("return {x = [1, 2]}")() for _ in range(20)]
+            native = vm.to_squirrel((lambda held: lambda: held)(tables))
+            del tables
+            vm.close()
+            vm = squirrel.VM()
+            held = [vm.compile("return [{}]")() for _ in range(20)]
+            native = vm.to_squirrel((lambda h: lambda: h)(held))
+            del held, vm, native  # closed by the collector this time
+            gc.collect()
+        print("ok")
+    """)
+    assert_clean_run(result, "ok")

@@ -888,7 +888,11 @@ int sqpy_close(sqpy_vm *vm, int any_thread) {
     if (!any_thread && vm->home != thread_id()) return SQPY_WRONG_THREAD;
     sqpy_vm *saved = g_current;
     g_current = vm;
-    for (size_t i = 0; i < vm->refs.size(); i++) sq_release(vm->v, &REF(vm, i));
+    for (size_t i = 0; i < vm->refs.size(); i++) {  /* each slot emptied first: see sqpy_release */
+        HSQOBJECT o = vm->refs[i];
+        sq_resetobject(&vm->refs[i]);
+        sq_release(vm->v, &o);
+    }
     sq_release(vm->v, &vm->keep);
     sq_release(vm->v, &vm->err);
     sq_release(vm->v, &vm->snap_root);
