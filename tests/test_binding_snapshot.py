@@ -81,6 +81,26 @@ def test_proxies_of_an_earlier_run_stop_working_and_free_what_they_held(vm):
     assert fresh["n"] == 2 and vm.run("return t.a") == 1
 
 
+@pytest.mark.parametrize("script", [
+    'local s = "' + "x" * 20000 + '"; return s.len();',  # the closure last called holds the literal
+    'local s = "y"; for (local i = 0; i < 14; i++) s += s; throw s;',  # the last error, the scratch pad
+    'local a = []; for (local i = 0; i < 5000; i++) a.push("s" + i);',  # the string table's slots
+])
+def test_restore_frees_what_the_last_call_left_in_the_vm(vm, script):
+    # The VM's temporary register keeps the closure it last called (its only reference once
+    # Python lets go of it), the VM keeps its last error, its scratch pad and string table keep
+    # the size they grew to: the restore gives all of it back, not the next script's run.
+    base = vm.memory_used
+    main = vm.compile(script)
+    try:
+        main()
+    except squirrel.ScriptError:
+        pass
+    del main
+    assert vm.restore()
+    assert vm.memory_used < base + 1024
+
+
 def test_cycles_are_collected_on_request(vm):
     base = vm.memory_used
     vm.run("for (local i = 0; i < 200; i++) { local a = {}; a.self <- a; }")

@@ -97,6 +97,7 @@ struct sqpy_vm {
 
     HSQOBJECT snap_root, snap_consts;  /* pristine state for sqpy_restore (OT_NULL: none) */
     unsigned long long snap_digest;
+    SQInteger snap_scratch, snap_strings;  /* working space at the snapshot (sq_getworkspace) */
 
     bool coverage;
     std::map<CoverageKey, long long> cov;
@@ -1779,6 +1780,7 @@ int sqpy_snapshot(sqpy_vm *vm) {
         return SQPY_ERROR;
     }
     vm->snap_digest = snapshot_digest(vm);
+    sq_getworkspace(v, &vm->snap_scratch, &vm->snap_strings);
     return SQPY_OK;
 }
 
@@ -1803,6 +1805,11 @@ int sqpy_restore(sqpy_vm *vm) {
     vm->live = 0;
     vm->gen++;
     sq_resetobjectids(v);  /* as a new VM would number what the script prints */
+    /* What the last script left behind (its main function in a register, its error, a scratch
+     * pad and string table its strings grew) goes now, not during the next script's run: the
+     * VM then holds what it held at the snapshot, as a new VM would. */
+    sq_resetworkspace(v, vm->snap_scratch, vm->snap_strings);
+    sq_reseterror(v);
     clear_error(vm);
     vm->coverage = false;
     sq_enabledebuginfo(v, SQFalse);
