@@ -27,3 +27,15 @@ def test_the_same_work_in_small_pieces_passes():
     light = HEAVY.replace("i < 1000; i++) s +=", "i < 10; i++) s +=")
     sim = simulate(light, run="20s", config=Config(watchdog_instructions=50_000_000))
     assert "done" in device_lines(sim)
+
+
+def test_long_work_that_finishes_is_not_stopped_by_default():
+    """The default watchdog is a safety net for runaway loops: one event that does about
+    100 million instructions' worth of work (25,600 searches of a 16 KB string) finishes."""
+    long_event = """
+    local s = blob(16384).tostring() + "x";
+    local found = 0;
+    for (local i = 0; i < 25600; i++) found += s.find("x") > 0 ? 1 : 0;
+    server.log("found " + found);
+    """
+    assert "found 25600" in device_lines(simulate(long_event, run="10s"))
