@@ -100,6 +100,9 @@ OPS = ("rand", "time", "clock", "blob_to_string", "string_to_blob", "format32", 
 
 
 def _blob_to_string(b: Any) -> bytes:
+    if not isinstance(b, squirrel.Blob):  # a subclass whose constructor never ran blob's
+        raise squirrel.ScriptError("this blob was never initialised (its class's constructor must call "
+                                   "base.constructor())")
     return bytes(b)
 
 

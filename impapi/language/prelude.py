@@ -58,6 +58,8 @@ function blob::readstring(n) {
     return s;
 }
 function blob::tostring() { return py(3, this) }
+// Squirrel turns a blob in a string concatenation into text through _tostring: the bytes, as tostring() gives them.
+function blob::_tostring() { return py(3, this) }
 function blob::writestring(s) {
     if (typeof s != "string" || s.len() > 16) _writeblob.call(this, py(4, s));
     else foreach (c in s) _writen.call(this, c, 'b');

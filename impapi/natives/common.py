@@ -21,11 +21,16 @@ def seconds(value: Any, what: str) -> float:
 
 def text_of(host: Any, value: Any) -> str:
     """What server.log shows: Squirrel's tostring(); a non-UTF-8 string as binary (§2.9)."""
-    if isinstance(value, str):
-        return value
+    if not isinstance(value, (str, bytes)):  # a blob's _tostring gives its bytes, which may not be text
+        value = squirrel.proxies.tostring(host.vm, value) if not isinstance(value, squirrel.Blob) else bytes(value)
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
     if isinstance(value, bytes):
         return "binary: " + value.hex()
-    return squirrel.proxies.tostring(host.vm, value)
+    return value
 
 
 def deep_sleep_ok(host: Any) -> bool:

@@ -1396,7 +1396,12 @@ int sqpy_tostring(sqpy_vm *vm, const sqpy_value *val, sqpy_value *out) {
     HSQUIRRELVM v = vm->v;
     SQInteger top = sq_gettop(v);
     if (!push_value(vm, v, val)) return SQPY_BADREF;
-    if (SQ_FAILED(sq_tostring(v, -1))) { sq_settop(v, top); return e.fail(); }
+    if (SQ_FAILED(sq_tostring(v, -1))) {  /* a _tostring metamethod threw: its error, not an empty one */
+        vm->handled = false;  /* a metamethod's error never reaches the error handler */
+        record_unhandled(vm, v);
+        sq_settop(v, top);
+        return e.fail();
+    }
     take_result(vm, v, out);
     sq_settop(v, top);
     return SQPY_OK;

@@ -521,3 +521,13 @@ def test_wrong_argument_count_is_a_squirrel_error(vm):
     assert "wrong number of parameters" in error_of(vm, "return time(1, 2, 3)")
     assert "wrong number of parameters" in error_of(vm, "return crypto.equals(\"a\")")
     assert vm.run("try { crypto.equals(\"a\") } catch (e) { return e }") == "wrong number of parameters"
+
+
+def test_a_blob_in_a_string_concatenation_gives_its_bytes(vm):
+    """A blob turned into text is its bytes (as b.tostring()), not "(instance : 0x...)": UBX
+    packets are built as string + blob on the imp."""
+    assert vm.run('local b = blob(); b.writen(0xB5, \'b\'); b.writen(0, \'b\'); b.writen(0x62, \'b\');'
+                  'return "<" + b + ">";') == b"<\xb5\x00\x62>"
+    assert vm.run('local b = blob(); b.writestring("ok"); return b + "!";') == "ok!"
+    assert error_of(vm, "class B extends blob { constructor() {} } return \"x\" + B();").startswith(
+        "this blob was never initialised (its class's constructor must call base.constructor())")

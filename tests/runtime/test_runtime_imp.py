@@ -236,3 +236,17 @@ def test_deep_sleep_absent_on_imp005():
     """§4.2: imp.deepsleepfor is absent on imp005."""
     sim = simulate('server.log(("deepsleepfor" in imp) + " " + ("sleepfor" in server));', imp="imp005")
     assert device_lines(sim) == ["false false"]
+
+
+def test_server_log_of_a_blob_shows_its_bytes():
+    """server.log(b) logs the blob's bytes: text as text, other bytes as binary: and hex; a
+    _tostring that throws is the script's error, with its message."""
+    sim = simulate('''
+        local t = blob(); t.writestring("text");
+        server.log(t);
+        local b = blob(); b.writestring("A\\xff");
+        server.log(b);
+        class T { function _tostring() { throw "no text"; } }
+        try { server.log(T()); } catch (e) { server.log("caught " + e); }
+    ''', run="5s")
+    assert device_lines(sim) == ["text", "binary: 41ff", "caught no text"]
