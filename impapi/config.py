@@ -69,6 +69,10 @@ class Config:
     supply_voltage: float = 3.3  # hardware.voltage()
     vbat_voltage: float = 3.0  # hardware.vbat(), where the module has it
     light_level: int = 32768  # hardware.lightlevel(), 0-65535
+    # A deep sleep begun with an armed wake-up pin already high ends this long after it began,
+    # with WAKEREASON_PIN (the wake input sees its level, not only an edge); None: the imp
+    # sleeps on until its timer or the pin's next rising edge.
+    wake_pin_high_at_sleep_us: int | None = 1_000
     # Bus transfers take the time their bits need at the configured clock or baud rate.
     bus_timing: bool = False
     record_io: bool = True  # pin writes and bus transfers become structured events ...

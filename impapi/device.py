@@ -60,7 +60,9 @@ class Device:
         self.id = device_id
         self.flash = flash
         self.board = Board(env.config)  # what is wired to the pins and buses
-        self.board.bind(lambda: self.clock.now_us, self._uart_from_peer)
+        self.board.bind(lambda: self.clock.now_us, self._uart_from_peer, schedule=self.clock.schedule,
+                        record=env.record, log=lambda text: env.log.add(self.clock.now_us, "impsim", text))
+        self.board.on_change = self._pin_changed
         self.impos = profile.default_impos
         self.userconfig: bytes | None = None
         # Network settings kept in non-volatile memory (they survive every boot): the stored WiFi
@@ -152,6 +154,7 @@ class Device:
         first installs whatever updates are pending."""
         self._pending_event = None
         self._end_run()
+        self.board.wake_armed = frozenset()  # a new run starts with its pins unconfigured
         if self.connected and self.cloud.pending:
             wakereason = self.updates.install(wakereason, path)
         self._set_state("running")
@@ -209,7 +212,9 @@ class Device:
         if isinstance(h, DeepSleep):
             self.updates.deferred(host)
             self._save_nv(host)
+            self.board.wake_armed = host.hardware.wake_pins() if host.hardware is not None else frozenset()
             self._sleep_until(h.wake_us, C.WAKEREASON_TIMER, "asleep")
+            self._wake_if_pin_high()
         elif isinstance(h, Snooze):
             self._save_nv(host)
             self._snooze()
@@ -309,6 +314,30 @@ class Device:
             self.set_connected(False)
         self._set_state(state)
         self._pending_event = self.clock.schedule_at(max(wake_us, self.clock.now_us), self.boot, reason)
+
+    # --- the wake-up pin (docs/imp-model/boot-and-wake.md) ------------------------------------
+
+    def _armed_high(self) -> bool:
+        """A DIGITAL_IN_WAKEUP pin left armed by the last run reads high (its pull is down)."""
+        return any(self.board.input_level(pin, 0) == 1 for pin in sorted(self.board.wake_armed))
+
+    def _wake_if_pin_high(self) -> None:
+        """Going to sleep with an armed wake pin already high: the imp wakes at once
+        (Config.wake_pin_high_at_sleep_us; None: it sleeps until the timer or a new edge)."""
+        delay = self.env.config.wake_pin_high_at_sleep_us
+        if delay is not None and self._armed_high():
+            self._cancel_pending()
+            self._pending_event = self.clock.schedule(delay, self._pin_wake)
+
+    def _pin_changed(self, pin: str) -> None:
+        """The outside level of ``pin`` changed: an armed wake pin going high wakes a sleeping imp."""
+        if self.state == "asleep" and pin in self.board.wake_armed and self.board.input_level(pin, 0) == 1:
+            self._cancel_pending()
+            self._pending_event = self.clock.schedule(0, self._pin_wake)
+
+    def _pin_wake(self) -> None:
+        if self.state == "asleep":
+            self.boot(C.WAKEREASON_PIN)
 
     def _snooze(self) -> None:
         """SUSPEND_ON_ERROR gave up: sleep 9 minutes, then retry for a minute, until connected;
@@ -504,9 +533,14 @@ class Device:
         host._fire(handler, (from_wire(host.vm, wire),))
 
     def _uart_from_peer(self, bus: str, data: bytes, at_us: int) -> None:
-        from .natives.buses import uart_arrive
+        """A peer sends ``data`` from ``at_us``: it reaches the imp once on the line (at the
+        configured rate with Config.bus_timing, else at once)."""
+        from .natives.buses import uart_arrive, uart_line_us
 
-        self.clock.schedule_at(max(at_us, self.clock.now_us), uart_arrive, self, bus, data)
+        at_us = max(at_us, self.clock.now_us)
+        if self.env.config.bus_timing:
+            at_us = self.board.uart_line_free(bus, at_us, uart_line_us(self, bus, len(data)))
+        self.clock.schedule_at(at_us, uart_arrive, self, bus, data)
 
     # --- facts for natives --------------------------------------------------------------------
 

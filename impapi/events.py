@@ -21,6 +21,8 @@ Kinds and their data:
 - ``i2c`` {bus: str, address: int, write: hex str, read: hex str|None, error: int} — one transfer
 - ``spi`` {bus: str, write: hex str, read: hex str} — one full-duplex transfer
 - ``uart`` {bus: str, data: hex str} — bytes the imp sent
+- ``uart-rx`` {bus: str, data: hex str, lost: int} — bytes a peer sent that reached the imp's FIFO
+- ``pin-in`` {pin: str, level: int|None} or {pin, analog} — something outside changed an input
 - ``dac`` {pin: str, samples: int, rate: float} — a DAC buffer started playing
 - ``bluetooth`` {action: "open"|"scan"|"advertise"[, data: hex str]}
   (pin and bus events stop after ``Config.record_io_limit``; see docs/imp-model/hardware.md)

@@ -24,6 +24,13 @@ Events (CLI spelling, then the TOML ``[[event]]`` keys besides ``at`` and ``type
 - ``http=METHOD PATH[ BODY]``: an HTTP request to the agent's URL; the body is everything after
   the second space. TOML: ``method = "POST"`` (default GET), ``path = "/led"``, optionally
   ``body = "on"``.
+- ``pin=PIN:LEVEL``: something outside drives input PIN (``pin1``, ``pinA``) to LEVEL from now
+  on: ``1``, ``0``, or ``float`` (released). ``pin=PIN:pulse:DURATION`` drives it high for
+  DURATION (a button press, ``pin=pinW:pulse:50ms``), then back to what drove it before;
+  ``pin=PIN:0:DURATION`` is a low pulse. TOML: ``pin = "pinW"``, ``level = 1`` (or ``0``,
+  ``"float"``), optionally ``pulse = "50ms"``.
+- ``analog=PIN:VALUE``: the voltage on analog input PIN from now on, as a fraction of the supply
+  (0 to 1). TOML: ``pin = "pin2"``, ``value = 0.25``.
 - ``advance``: nothing happens but a line in the log (a marker). TOML: no other keys.
 
 ``at`` in TOML is a duration string (``"1d6h"``) or a number of seconds.
@@ -40,6 +47,7 @@ A scenario file (:func:`template` gives a complete one, with every field and eve
     imp = "imp003"               # optional: the imp module
     seed = 0                     # optional
     tie_seed = 1234              # optional: same-instant order (what `impsim fuzz` found; default FIFO)
+    wiring = "board.toml"        # optional: the models on the device's pins and buses (docs/wiring.md)
 
     [[event]]
     at = "30m"
@@ -101,8 +109,10 @@ if TYPE_CHECKING:
 __all__ = [
     "EVENTS",
     "Deploy",
+    "Analog",
     "Http",
     "Message",
+    "Pin",
     "Scenario",
     "ScenarioError",
     "ScenarioEvent",
@@ -118,6 +128,7 @@ __all__ = [
 
 
 _METHOD = re.compile(r"[A-Za-z]+")
+_PIN = re.compile(r"pin[0-9A-Z]+")
 
 
 class ScenarioError(ValueError):
@@ -194,7 +205,53 @@ class Http:
             raise ScenarioError(f"http: the body must be a str, not {type(self.body).__name__}")
 
 
-Arg = None | str | int | Deploy | Message | Http
+@dataclass(frozen=True)
+class Pin:
+    """An input pin driven from outside: to ``level`` (0, 1; None: released), for ``pulse_us``
+    only when set (then back to what drove it before)."""
+
+    pin: str
+    level: int | None = 1
+    pulse_us: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.pin, str) or not _PIN.fullmatch(self.pin):
+            raise ScenarioError(f"pin: bad pin name {self.pin!r}: write the hardware name, such as pin1 or pinW")
+        if self.level is not None and (isinstance(self.level, bool) or self.level not in (0, 1)):
+            raise ScenarioError(f"pin {self.pin}: the level is 0, 1 or float (released), not {self.level!r}")
+        if self.pulse_us is not None:
+            if isinstance(self.pulse_us, bool) or not isinstance(self.pulse_us, int) or self.pulse_us <= 0:
+                raise ScenarioError(f"pin {self.pin}: a pulse lasts longer than 0s, not {self.pulse_us!r}us")
+            if self.level is None:
+                raise ScenarioError(f"pin {self.pin}: a pulse drives the pin to 0 or 1, not float")
+
+    @property
+    def text(self) -> str:
+        """The CLI spelling after ``pin=``."""
+        if self.pulse_us is not None:
+            if self.level == 1:
+                return f"{self.pin}:pulse:{format_duration(self.pulse_us)}"
+            return f"{self.pin}:{self.level}:{format_duration(self.pulse_us)}"
+        return f"{self.pin}:{'float' if self.level is None else self.level}"
+
+
+@dataclass(frozen=True)
+class Analog:
+    """The voltage on an analog input, as a fraction of the supply."""
+
+    pin: str
+    value: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.pin, str) or not _PIN.fullmatch(self.pin):
+            raise ScenarioError(f"analog: bad pin name {self.pin!r}: write the hardware name, such as pin2")
+        value = self.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise ScenarioError(f"analog {self.pin}: the value is a fraction of the supply from 0 to 1, not {value!r}")
+        object.__setattr__(self, "value", float(value))
+
+
+Arg = None | str | int | Deploy | Message | Http | Pin | Analog
 
 
 @dataclass(frozen=True)
@@ -227,6 +284,11 @@ _KINDS = (
           ("name", "data", "json"), "the agent sends the device a message"),
     _Kind("http", "http=METHOD PATH[ BODY]", "an HTTP method and a path, optionally followed by a body",
           ("method", "path", "body"), "an HTTP request to the agent"),
+    _Kind("pin", "pin=PIN:LEVEL | pin=PIN:pulse:DURATION",
+          "a pin and a level (1, 0 or float), or pulse and a duration, such as pinW:1 or pinW:pulse:50ms",
+          ("pin", "level", "pulse"), "an input pin driven from outside (a button, a sensor's interrupt line)"),
+    _Kind("analog", "analog=PIN:VALUE", "a pin and a fraction of the supply, such as pin2:0.25",
+          ("pin", "value"), "the voltage on an analog input"),
     _Kind("advance", "advance", "no argument", (), "nothing (a marker in the log)"),
 )
 EVENTS: dict[str, _Kind] = {k.name: k for k in _KINDS}
@@ -266,7 +328,7 @@ class ScenarioEvent:
             raise ScenarioError(_unknown(self.kind))
         expected: Any = {
             "impos": str, "deploy": Deploy, "force-deploy": Deploy, "offline": int, "move-group": str,
-            "message": Message, "http": Http,
+            "message": Message, "http": Http, "pin": Pin, "analog": Analog,
         }.get(self.kind, type(None))
         arg: Any = self.arg
         if self.kind in ("deploy", "force-deploy") and arg is None:
@@ -307,6 +369,10 @@ class ScenarioEvent:
             text += f"={arg.name}" + (f":{arg.json}" if arg.json is not None else "")
         elif self.kind == "http":
             text += f"={arg.method} {arg.path}" + (f" {arg.body}" if arg.body else "")
+        elif self.kind == "pin":
+            text += f"={arg.text}"
+        elif self.kind == "analog":
+            text += f"={arg.pin}:{arg.value!r}"
         elif arg is not None:
             text += f"={arg}"
         return text
@@ -328,6 +394,12 @@ class ScenarioEvent:
             return f"agent sends the device {arg.name!r}" + (f" with {arg.json}" if arg.json is not None else "")
         if self.kind == "http":
             return f"HTTP {arg.method} {arg.path}" + (f" with a {len(arg.body)}-character body" if arg.body else "")
+        if self.kind == "pin":
+            if arg.pulse_us is not None:
+                return f"{arg.pin} pulsed {'high' if arg.level else 'low'} for {format_duration(arg.pulse_us)}"
+            return f"{arg.pin} " + ("released" if arg.level is None else f"driven {'high' if arg.level else 'low'}")
+        if self.kind == "analog":
+            return f"{arg.pin} at {arg.value:g} of the supply"
         return self.kind.replace("-", " ")
 
 
@@ -344,6 +416,7 @@ class Scenario:
     seed: int | None = None
     tie_seed: int | None = None  # the same-instant order (Simulation's tie_seed); None: FIFO
     http: tuple[Route, ...] = ()  # answers to the agent's outgoing requests ([[http]] tables)
+    wiring: str | None = None  # a wiring file (docs/wiring.md)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "http", tuple(self.http))
@@ -368,7 +441,7 @@ class Scenario:
             value = getattr(self, what)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise ScenarioError(f"{what} must be an integer, not {value!r}")
-        for what in ("device", "agent"):
+        for what in ("device", "agent", "wiring"):
             value = getattr(self, what)
             if value is not None:
                 object.__setattr__(self, what, os.path.abspath(value))
@@ -393,6 +466,8 @@ class Scenario:
             lines.append(f"seed = {self.seed}")
         if self.tie_seed is not None:
             lines.append(f"tie_seed = {self.tie_seed}")
+        if self.wiring is not None:
+            lines.append(f"wiring = {_toml_str(_rel(self.wiring, base))}")
         for e in self.events:
             lines += ["", "[[event]]", f"at = {_toml_str(format_duration(e.at_us))}", f"type = {_toml_str(e.kind)}"]
             lines += [f"{k} = {v}" for k, v in _toml_fields(e, base)]
@@ -409,8 +484,9 @@ class Scenario:
     def to_cli_args(self, relative_to: str | os.PathLike | None = None) -> list[str]:
         """Arguments for ``impsim run`` (after ``run``) that replay this scenario: the device
         code first if set, then ``--agent``, ``--for``, ``--imp``, ``--seed``, ``--tie-seed`` and
-        one ``--at`` per event. Paths are relative to ``relative_to`` (default: the working directory).
-        HTTP routes have no flags: a scenario with some must be saved and run with ``--scenario``."""
+        ``--wiring`` and one ``--at`` per event. Paths are relative to ``relative_to`` (default:
+        the working directory). HTTP routes have no flags: a scenario with some must be saved and
+        run with ``--scenario``."""
         if self.http:
             raise ScenarioError("[[http]] routes cannot be written as impsim run flags: save the scenario "
                                 "(Scenario.save) and run it with --scenario")
@@ -428,6 +504,8 @@ class Scenario:
             args += ["--seed", str(self.seed)]
         if self.tie_seed is not None:
             args += ["--tie-seed", str(self.tie_seed)]
+        if self.wiring is not None:
+            args += ["--wiring", _rel(self.wiring, base)]
         for e in self.events:
             args += ["--at", e.to_cli(base)]
         return args
@@ -512,6 +590,17 @@ def parse_event(at_us: int, kind: str, arg: str | None, base_dir: str | os.PathL
         return ScenarioEvent(at_us, kind, us)
     if kind == "move-group":
         return ScenarioEvent(at_us, kind, arg.strip())
+    if kind == "pin":
+        return ScenarioEvent(at_us, kind, _pin_arg(arg, bad))
+    if kind == "analog":
+        pin, colon, value = arg.partition(":")
+        if not colon:
+            raise bad(f"got {arg!r}: give the pin and a value, e.g. pin2:0.25")
+        try:
+            number = float(value)
+        except ValueError:
+            raise bad(f"{value!r} is not a number (a fraction of the supply, 0 to 1)") from None
+        return ScenarioEvent(at_us, kind, Analog(pin.strip(), number))
     if kind == "message":
         name, colon, data = arg.partition(":")
         if not name.strip():
@@ -528,6 +617,28 @@ def parse_event(at_us: int, kind: str, arg: str | None, base_dir: str | os.PathL
     if len(parts) < 2:
         raise bad(f"got {arg!r}: give a method and a path, e.g. http=GET /status")
     return ScenarioEvent(at_us, kind, _http(parts[0], parts[1], parts[2] if len(parts) > 2 else "", bad))
+
+
+def _pin_arg(arg: str, bad: Any) -> Pin:
+    """``PIN:LEVEL``, ``PIN:pulse:DURATION`` or ``PIN:LEVEL:DURATION``."""
+    parts = [p.strip() for p in arg.split(":")]
+    if len(parts) not in (2, 3) or not all(parts):
+        raise bad(f"got {arg!r}: write PIN:1, PIN:0, PIN:float or PIN:pulse:50ms")
+    pin, level_text = parts[0], parts[1]
+    if level_text == "pulse":
+        if len(parts) != 3:
+            raise bad(f"got {arg!r}: a pulse needs a duration, e.g. {pin}:pulse:50ms")
+        level_text = "1"
+    levels = {"1": 1, "0": 0, "float": None, "high": 1, "low": 0}
+    if level_text not in levels:
+        raise bad(f"{level_text!r} is not a level: write 1, 0, float or pulse")
+    pulse = None
+    if len(parts) == 3:
+        try:
+            pulse = parse_duration(parts[2])
+        except (ValueError, TypeError) as e:
+            raise bad(str(e)) from None
+    return Pin(pin, levels[level_text], pulse)
 
 
 def load_toml(path: str | os.PathLike) -> Scenario:
@@ -573,7 +684,7 @@ def _need_toml() -> None:
         raise ScenarioError("reading TOML scenario files needs Python 3.11 or later (or: pip install tomli)")
 
 
-_SCENARIO_KEYS = ("duration", "device", "agent", "imp", "seed", "tie_seed")
+_SCENARIO_KEYS = ("duration", "device", "agent", "imp", "seed", "tie_seed", "wiring")
 
 
 def _from_document(doc: dict, name: Any, base: Path) -> Scenario:
@@ -602,7 +713,7 @@ def _from_document(doc: dict, name: Any, base: Path) -> Scenario:
         except (ValueError, TypeError) as e:
             raise field_error("duration", str(e)) from None
     files: dict[str, str | None] = {}
-    for key in ("device", "agent"):
+    for key in ("device", "agent", "wiring"):
         value = head.get(key)
         if value is not None:
             if not isinstance(value, str) or not value:
@@ -633,7 +744,7 @@ def _from_document(doc: dict, name: Any, base: Path) -> Scenario:
         raise ScenarioError(str(e)) from None
     try:
         return Scenario(tuple(events), duration, files.get("device"), files.get("agent"), imp,
-                        head.get("seed"), head.get("tie_seed"), http)
+                        head.get("seed"), head.get("tie_seed"), http, files.get("wiring"))
     except ScenarioError as e:
         raise ScenarioError(f"{name}: {e}") from None
 
@@ -703,6 +814,31 @@ def _toml_event(entry: dict, index: int, name: Any, base: Path) -> ScenarioEvent
         if not group:
             raise err("group", "the group name is empty")
         return ScenarioEvent(at_us, kind, group)
+    if kind == "pin":
+        pin = text("pin")
+        level = entry.get("level", 1)
+        if level == "float":
+            level = None
+        elif isinstance(level, bool) or level not in (0, 1):
+            raise err("level", f"0, 1 or \"float\" (released), not {level!r}")
+        pulse = None
+        if "pulse" in entry:
+            try:
+                pulse = parse_duration(_duration_value(entry["pulse"]))
+            except (ValueError, TypeError) as e:
+                raise err("pulse", str(e)) from None
+            if pulse <= 0 or level is None:
+                raise err("pulse", "a pulse lasts longer than 0s and drives the pin to 0 or 1")
+        try:
+            return ScenarioEvent(at_us, kind, Pin(pin, level, pulse))
+        except ScenarioError as e:
+            raise err("pin", str(e)) from None
+    if kind == "analog":
+        value = entry.get("value")
+        try:
+            return ScenarioEvent(at_us, kind, Analog(text("pin"), value))
+        except ScenarioError as e:
+            raise err("value" if "pin" in entry else "pin", str(e)) from None
     if kind == "message":
         msg_name = text("name").strip()
         if not msg_name:
@@ -755,6 +891,12 @@ class World(Protocol):
 
     def http(self, method: str, path: str, body: str, *, on_response: Any) -> Any: ...
 
+    def drive(self, pin: str, level: int | None, *, at: Any = None, note: str | None = None) -> None: ...
+
+    def pulse(self, pin: str, width: Any, *, level: int = 1, at: Any = None, note: str | None = None) -> None: ...
+
+    def analog(self, pin: str, value: Any, *, note: str | None = None) -> None: ...
+
 
 def read_code(scenario: Scenario | ScenarioEvent, sim: World) -> dict[str, str]:
     """Check that ``scenario`` fits ``sim`` and read the code it deploys, by path, so that a
@@ -765,6 +907,18 @@ def read_code(scenario: Scenario | ScenarioEvent, sim: World) -> dict[str, str]:
         raise ScenarioError("the scenario sends HTTP requests to the agent, but the simulation has no agent code")
     if "message" in kinds and sim.device is None:
         raise ScenarioError("the scenario sends messages to the device, but the simulation has no device code")
+    for e in events:
+        if isinstance(e.arg, (Pin, Analog)):
+            if sim.device is None:
+                raise ScenarioError(f"{e.to_cli()}: the simulation has no device code, so no pins")
+            profile = getattr(sim, "profile", None)
+            if profile is not None:
+                from .pinmux import module_hardware
+
+                mux = module_hardware(profile.name)
+                if mux.pin(e.arg.pin) is None:
+                    raise ScenarioError(f"{e.to_cli()}: the {profile.name} has no pin {e.arg.pin!r}; its pins: "
+                                        f"{', '.join(p.name for p in mux.pins)}")
     # Routes are best given to the Simulation before it starts (Scenario.routes()): an agent asks
     # at once. Those not there yet take effect now.
     if scenario.http:
@@ -783,12 +937,25 @@ def apply(scenario: Scenario | ScenarioEvent, sim: World, *, start_us: int | Non
     """Schedule the scenario's events on ``sim``'s clock, at ``start_us`` (default: now) plus
     each event's offset. Deployed code is read now (or taken from ``code``, what
     :func:`read_code` returned), so a missing file fails before the run. Each event writes a
-    ``[Sim]`` line to the log. Returns the timers (cancellable)."""
+    ``[Sim]`` line to the log. Returns the timers (cancellable) of all but ``pin`` events, which
+    are planned on the device's board (:meth:`impapi.Simulation.drive`)."""
     if isinstance(scenario, ScenarioEvent):
         scenario = Scenario((scenario,))
     sources = read_code(scenario, sim) if code is None else code
     start = sim.clock.now_us if start_us is None else start_us
-    return [sim.clock.schedule_at(start + e.at_us, _run_event, sim, e, sources) for e in scenario.events]
+    timers = []
+    for e in scenario.events:
+        if e.kind == "pin":
+            # Planned on the board now: a pulse counter counting over the time sees the edges.
+            at = start + e.at_us - sim.clock.now_us
+            note = f"Scenario: {e.describe()}"
+            if e.arg.pulse_us is None:
+                sim.drive(e.arg.pin, e.arg.level, at=f"{at}us", note=note)
+            else:
+                sim.pulse(e.arg.pin, f"{e.arg.pulse_us}us", level=e.arg.level, at=f"{at}us", note=note)
+            continue
+        timers.append(sim.clock.schedule_at(start + e.at_us, _run_event, sim, e, sources))
+    return timers
 
 
 def _run_event(sim: World, e: ScenarioEvent, sources: dict[str, str]) -> None:
@@ -816,6 +983,8 @@ def _run_event(sim: World, e: ScenarioEvent, sources: dict[str, str]) -> None:
         sim.cloud.move_group(arg)
     elif kind == "message":
         sim.agent_to_device(arg.name, arg.data)
+    elif kind == "analog":
+        sim.analog(arg.pin, arg.value)
     elif kind == "http":
         def answered(status: int, body: str, _headers: dict) -> None:
             shown = body if len(body) <= 80 else body[:77] + "..."
@@ -986,6 +1155,13 @@ def _toml_fields(e: ScenarioEvent, base: str) -> list[tuple[str, str]]:
             value = _toml_value(arg.data)
             out.append(("data", value) if value is not None else ("json", _toml_str(arg.json)))
         return out
+    if e.kind == "pin":
+        out = [("pin", _toml_str(arg.pin)), ("level", '"float"' if arg.level is None else str(arg.level))]
+        if arg.pulse_us is not None:
+            out.append(("pulse", _toml_str(format_duration(arg.pulse_us))))
+        return out
+    if e.kind == "analog":
+        return [("pin", _toml_str(arg.pin)), ("value", repr(arg.value))]
     if e.kind == "http":
         out = [("method", _toml_str(arg.method)), ("path", _toml_str(arg.path))]
         if arg.body:

@@ -30,7 +30,10 @@ from .events import Event, EventLog
 from .flash import SpiFlash
 from .internet import Internet, Routes
 from .log import Log, LogEntry
+from .iorecord import IORecord
 from .network import Network
+from .peripherals import Board, Wiring, signal
+from .pinmux import module_hardware
 from .profiles import Profile, get_profile, software_version
 from .relay import Relay
 from .replay import Replay
@@ -127,7 +130,8 @@ class Simulation:
                  impos: str | None = None, config: Config | None = None, epoch: datetime = DEFAULT_EPOCH,
                  log_sink: Callable[[LogEntry], Any] | None = None, start: bool = True,
                  tie_seed: int | None = None, keep_history: bool = True, load: LoadOptions | None = None,
-                 internet: Routes | None = None, event_sink: Callable[[Event], Any] | None = None) -> None:
+                 internet: Routes | None = None, event_sink: Callable[[Event], Any] | None = None,
+                 wiring: str | os.PathLike | Wiring | Callable[[Board], Any] | None = None) -> None:
         """``device``/``agent``: a ``.nut`` path, code loaded with :func:`impapi.builder.load_app`,
         or the code itself. A path is loaded as impCloud builds code (Builder directives,
         ``#require``) with ``load`` (default :class:`~impapi.builder.LoadOptions`: libraries from
@@ -143,7 +147,10 @@ class Simulation:
         ``internet``: the :class:`~impapi.internet.Routes` that answer the agent's outgoing HTTP
         requests (shareable; default: a new, empty table, as ``sim.internet.routes``).
         ``event_sink`` sees every structured event as it is recorded, whether or not
-        ``sim.events`` keeps it."""
+        ``sim.events`` keeps it.
+        ``wiring``: what is attached to the device's pins and buses: a wiring file
+        (docs/wiring.md), a :class:`~impapi.peripherals.Wiring`, or a function given the board
+        (``sim.device.board``) to attach models to; each simulation gets fresh models."""
         self.load_options = load or LoadOptions()
         self.env = env = Environment(config, seed=seed, tie_seed=tie_seed, epoch=epoch, log_sink=log_sink,
                                      keep_history=keep_history, event_sink=event_sink)
@@ -181,9 +188,25 @@ class Simulation:
             self.agent = Agent(env, agent_src[0], agent_src[1], agent_id, relay=relay, internet=self.internet,
                                cloud=self.cloud, impos=self.profile.default_impos)
         relay.device, relay.agent = self.device, self.agent
+        self.wiring_file: str | None = None  # the wiring file attached, for scenarios and replays
+        if wiring is not None:
+            self._attach(wiring)
         self._started = False
         if start:
             self.start()
+
+    def _attach(self, wiring: Any) -> None:
+        if self.device is None:
+            raise ValueError("a wiring attaches models to the device's pins and buses: the simulation has no "
+                             "device code")
+        board = self.device.board
+        if callable(wiring) and not isinstance(wiring, Wiring):
+            wiring(board)
+            return
+        if not isinstance(wiring, Wiring):
+            wiring = Wiring.load(wiring)
+        wiring.attach(board, module_hardware(self.profile.name), self.config.supply_voltage)
+        self.wiring_file = wiring.path
 
     def start(self) -> None:
         """Start the agent and power the device on, at the current virtual time."""
@@ -207,6 +230,8 @@ class Simulation:
         (``options`` go to the constructor and win): what ``impsim run`` builds before it plays
         the scenario (:meth:`play`)."""
         kwargs: dict[str, Any] = {"device": scenario.device, "agent": scenario.agent, "start": False}
+        if scenario.wiring is not None:
+            kwargs["wiring"] = scenario.wiring
         for key in ("imp", "seed", "tie_seed"):
             if getattr(scenario, key) is not None:
                 kwargs[key] = getattr(scenario, key)
@@ -285,6 +310,8 @@ class Simulation:
             path = _real_file(part.filename) if part is not None else None
             if path is not None and path != getattr(scenario, side):
                 changes[side] = path
+        if self.wiring_file is not None and self.wiring_file != scenario.wiring:
+            changes["wiring"] = self.wiring_file
         if self.profile.name != (scenario.imp or DEFAULT_IMP):
             changes["imp"] = self.profile.name
         if scenario.seed is None and seed:
@@ -341,6 +368,16 @@ class Simulation:
     def record(self, kind: str, **data: Any) -> None:
         self.env.record(kind, **data)
 
+    @property
+    def io(self) -> IORecord:
+        """The run's pin and bus activity, as questions (:class:`~impapi.iorecord.IORecord`)."""
+        return IORecord(self.env.events)
+
+    @property
+    def models(self) -> dict[str, Any]:
+        """The peripheral models attached to the device, by name (a wiring file names them)."""
+        return self.device.board.models if self.device is not None else {}
+
     # --- what the world does to the device ----------------------------------------------------
 
     def power_on(self) -> None:
@@ -357,6 +394,54 @@ class Simulation:
         Squirrel starts, without calling the shutdown handler (seed, §1.1)."""
         self.power_off()
         self.power_on()
+
+    def drive(self, pin: str, level: int | None, *, at: str | int | float | None = None, note: str | None = None) -> None:
+        """Something outside drives input ``pin`` to ``level`` (0, 1; None: releases it), now or
+        ``at`` (a duration) from now. Input callbacks fire; a deep-sleeping imp whose wake-up
+        pin goes high wakes (WAKEREASON_PIN). ``note``: a log line written as it happens."""
+        board = self._board_pin(pin)
+        if at is None:
+            if note:
+                self.log.add(self.clock.now_us, "impsim", note)
+            board.drive(pin, level)
+        else:
+            board.plan(pin, self.clock.now_us + parse_duration(at), level, then=self._noter(note))
+
+    def pulse(self, pin: str, width: str | int | float, *, level: int = 1, at: str | int | float | None = None,
+              note: str | None = None) -> None:
+        """A pulse on input ``pin``: driven to ``level`` ``at`` from now (default now) for
+        ``width`` (a duration: ``"50ms"``), then back to what drove it before (a button press)."""
+        board = self._board_pin(pin)
+        start = self.clock.now_us + (0 if at is None else parse_duration(at))
+        width_us = parse_duration(width)
+        if width_us <= 0:
+            raise ValueError(f"a pulse lasts longer than 0s, not {width!r}")
+        before = board.level_planned(pin, start)
+        board.plan(pin, start, level, then=self._noter(note))
+        board.plan(pin, start + width_us, before)
+
+    def analog(self, pin: str, value: Any, *, note: str | None = None) -> None:
+        """The voltage on analog input ``pin`` from now on: a fraction of the supply (0-1), a
+        signal description or a function of virtual time (:func:`impapi.peripherals.signal`)."""
+        board = self._board_pin(pin)
+        board.analog(pin, signal(value, f"analog {pin}"))
+        board.record("pin-in", pin=pin, analog=value if isinstance(value, (int, float)) else "signal")
+        if note:
+            self.log.add(self.clock.now_us, "impsim", note)
+
+    def _board_pin(self, pin: str) -> Board:
+        if self.device is None:
+            raise ValueError("the simulation has no device: there are no pins to drive")
+        mux = module_hardware(self.profile.name)
+        if mux.pin(pin) is None:
+            names = ", ".join(p.name for p in mux.pins)
+            raise ValueError(f"the {self.profile.name} has no pin {pin!r}; its pins: {names}")
+        return self.device.board
+
+    def _noter(self, note: str | None) -> Callable[[], None] | None:
+        if not note:
+            return None
+        return lambda: self.log.add(self.clock.now_us, "impsim", note)
 
     def agent_to_device(self, name: str, data: Any = None) -> None:
         """The agent sends the device a message (as ``device.send`` would)."""

@@ -193,6 +193,7 @@ def spi_chipselect(host: Any, oid: int, *args: Any) -> None:
         raise wrong_count()
     level = need_int(1, args[0]) if args else 1
     bus.run.record("spi", bus=bus.name, chipselect=1 if level else 0)
+    bus.run.board.spi_chipselect(bus.name, bool(level), host.clock.now_us)
 
 
 # --- UART ------------------------------------------------------------------------------------------
@@ -224,10 +225,13 @@ class UARTState:
         if self.baud is None or self.flags & C.NO_RX:
             return
         room = self.rx_size - len(self.rx)
+        lost = 0
         if len(data) > room:
             self.events |= C.OVERRUN_ERROR
+            lost = len(data) - max(0, room)
             data = data[:max(0, room)]
         self.rx += data
+        self.run.record("uart-rx", bus=self.name, data=data.hex(), lost=lost)
         self.events |= C.READ_READY
         if self.callback is not None:
             self.run.schedule(0, self.callback, self.events)
@@ -291,7 +295,12 @@ def uart_write(host: Any, oid: int, data: Any) -> None:
         run.spend(max(0, bus.tx_done_us - bus.line_us(bus.tx_size) - now))
     peer = run.board.uart.get(bus.name)
     if peer is not None:
-        peer.uart_receive(data, host.clock.now_us)
+        # The peer has the bytes once they are through the line (at once without bus timing).
+        done = bus.tx_done_us if run.config.bus_timing else host.clock.now_us
+        if done > host.clock.now_us:
+            host.clock.schedule_at(done, peer.uart_receive, data, done)
+        else:
+            peer.uart_receive(data, host.clock.now_us)
 
 
 @objects.native((DEVICE,))
@@ -358,6 +367,20 @@ def uart_settxactive(host: Any, oid: int, pin: Any, *args: Any) -> None:
         raise wrong_count()
     for i, a in enumerate(args):
         need_number(i + 2, a)
+
+
+def uart_line_us(device: Any, bus: str, nbytes: int) -> int:
+    """How long ``nbytes`` take on ``bus`` at the rate and frame the imp configured (0: not
+    configured)."""
+    host = device.host
+    run = host.hardware if host is not None and host.alive else None
+    if run is None:
+        return 0
+    for oid, spec in enumerate(run.mux.uart, UART):
+        if spec.name == bus:
+            state = run.buses.get(oid)
+            return state.line_us(nbytes) if state is not None else 0
+    return 0
 
 
 def uart_arrive(device: Any, bus: str, data: bytes) -> None:

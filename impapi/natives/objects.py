@@ -276,18 +276,8 @@ class HardwareRun:
         self.extras: dict[str, Any] = {}
 
     def record(self, kind: str, **data: Any) -> None:
-        if not self.record_io:
-            return
-        board = self.board
-        limit = self.config.record_io_limit
-        if limit is not None and board.recorded >= limit:
-            if board.recorded == limit:
-                board.recorded += 1
-                self.env.log.add(self.clock.now_us, "impsim", f"{limit} pin and bus events recorded: later ones are "
-                                 "not (Config.record_io_limit)")
-            return
-        board.recorded += 1
-        self.env.record(kind, **data)
+        if self.record_io:
+            self.board.record(kind, **data)
 
     def schedule(self, delay_us: int, fn: Any, *args: Any) -> Any:
         """Run Squirrel ``fn(*args)`` as its own event, if this run is still alive then."""
@@ -298,12 +288,16 @@ class HardwareRun:
         if us > 0 and self.config.bus_timing:
             self.clock.advance(us)
 
+    def wake_pins(self) -> frozenset[str]:
+        """The pins configured as DIGITAL_IN_WAKEUP now."""
+        from .. import constants as C
+
+        return frozenset(p.name for p in self.pins.values() if p.mode == C.DIGITAL_IN_WAKEUP)
+
     def end(self) -> None:
         """The run ended: detach from the board (input listeners, UART delivery), and leave on
         it the wake-up inputs that were configured, which stay armed through a deep sleep."""
-        from .. import constants as C
-
-        self.board.wake_armed = frozenset(p.name for p in self.pins.values() if p.mode == C.DIGITAL_IN_WAKEUP)
+        self.board.wake_armed = self.wake_pins()
         for state in self.pins.values():
             state.detach()
         for state in self.extras.values():

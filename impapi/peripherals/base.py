@@ -8,7 +8,7 @@ the same answers (no wall clock, no unseeded randomness).
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 # The imp's I2C error codes (i2c.write() results and i2c.readerror() values; see
 # docs/imp-model/hardware.md). A model returns one of these to make a transfer fail.
@@ -49,12 +49,15 @@ class SPIDevice(Protocol):
 
 
 class UARTLine:
-    """The peer's end of a UART: what it sends the imp arrives through :meth:`send`."""
+    """The peer's end of a UART: what it sends the imp arrives through :meth:`send`;
+    :meth:`after` runs a function of the peer's later (its own timer)."""
 
-    def __init__(self, bus: str, deliver: Callable[[str, bytes, int], None], now: Callable[[], int]) -> None:
+    def __init__(self, bus: str, deliver: Callable[[str, bytes, int], None], now: Callable[[], int],
+                 schedule: Callable[[int, Callable[[], None]], Any] | None = None) -> None:
         self.bus = bus
         self._deliver = deliver
         self._now = now
+        self._schedule = schedule
 
     def send(self, data: bytes, delay_us: int = 0) -> None:
         """The peer transmits ``data`` to the imp, starting ``delay_us`` from now. The bytes
@@ -63,6 +66,14 @@ class UARTLine:
         if delay_us < 0:
             raise ValueError("a UART peer cannot send in the past")
         self._deliver(self.bus, bytes(data), self._now() + int(delay_us))
+
+    def after(self, delay_us: int, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` ``delay_us`` from now, in virtual time."""
+        if delay_us < 0:
+            raise ValueError("a UART peer cannot act in the past")
+        if self._schedule is None:
+            raise RuntimeError(f"the UART line {self.bus} is not part of a running simulation")
+        self._schedule(int(delay_us), fn)
 
 
 @runtime_checkable

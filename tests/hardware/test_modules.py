@@ -63,6 +63,16 @@ def test_vbat_lightlevel_voltage_presence(imp):
     assert out == [f"{str(imp in ('imp003', 'imp004m', 'impC001')).lower()} true true"]
 
 
+def test_voltage_vbat_and_lightlevel_give_the_configured_values():
+    """The board's supply, battery and light level come from Config (nothing measures them)."""
+    from impapi import Config
+
+    out = logged('server.log(hardware.voltage() + " " + hardware.vbat() + " " + hardware.lightlevel());', "imp003",
+                 config=Config(supply_voltage=3.0, vbat_voltage=2.5, light_level=70000))
+    assert out == ["3 2.5 65535"]
+    assert logged('server.log(hardware.voltage());', "imp001") == ["3.3"]
+
+
 @pytest.mark.parametrize("imp", NAMES)
 def test_audio_bluetooth_usb_presence(imp):
     m = MODULES[imp]

@@ -58,7 +58,7 @@ def test_parse_at_each_event(text, at_us, kind, arg):
 
 def test_the_vocabulary_is_the_documented_one():
     assert list(EVENTS) == ["impos", "deploy", "force-deploy", "power-cycle", "power-off", "power-on",
-                            "offline", "move-group", "message", "http", "advance"]
+                            "offline", "move-group", "message", "http", "pin", "analog", "advance"]
 
 
 def test_deploy_paths_resolve_against_the_working_directory_and_are_kept_absolute(code):
@@ -83,7 +83,8 @@ def test_deploy_paths_resolve_against_a_given_base_dir(code, tmp_path_factory):
     ("-3h:power-cycle", "durations cannot be negative"),
     ("3h:reboot", ("unknown event 'reboot': valid events are impos=VERSION, deploy[=DEVICE.nut][,AGENT.nut], "
                   "force-deploy[=DEVICE.nut][,AGENT.nut], power-cycle, power-off, power-on, offline=DURATION, "
-                  "move-group=NAME, message=NAME[:JSON], http=METHOD PATH[ BODY], advance")),
+                  "move-group=NAME, message=NAME[:JSON], http=METHOD PATH[ BODY], pin=PIN:LEVEL | "
+                  "pin=PIN:pulse:DURATION, analog=PIN:VALUE, advance")),
     ("3h:powercycle", "unknown event 'powercycle' (did you mean 'power-cycle'?)"),
     ("3h:power-cycle=now", "power-cycle takes no argument: got '=now'"),
     ("3h:advance=", "advance takes no argument"),
