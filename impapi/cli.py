@@ -41,6 +41,9 @@ EVENT_HELP = """Events for --at TIME:EVENT[=ARG] (TIME from the start: 90s, 30m,
   move-group=NAME            move the device to another device group (a forced deployment)
   message=NAME[:JSON]        the agent sends the device a message
   http=METHOD PATH[ BODY]    an HTTP request to the agent
+  pin=PIN:1 | PIN:0 | PIN:float        an input driven high, low, or released (from outside)
+  pin=PIN:pulse:DURATION     a button press: high for DURATION (PIN:0:DURATION: a low pulse)
+  analog=PIN:VALUE           the voltage on an analog input, a fraction of the supply (0-1)
   advance                    a marker in the log
 The same events go in a scenario file (--scenario FILE.toml), one [[event]] table each:
 
@@ -89,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scenario-template", action="store_true",
                      help="print a complete scenario file, every event and field explained, and exit "
                           "(impsim run --scenario-template > run.toml)")
+    run.add_argument("--wiring", metavar="FILE.toml",
+                     help="what is attached to the device's pins and buses: sensor models, UART peers, inputs "
+                          "(see docs/wiring.md)")
     run.add_argument("--timeline", metavar="FILE", help="draw the run: FILE.svg, FILE.html or FILE.png")
     run.add_argument("--until-idle", action="store_true",
                      help="stop as soon as nothing is scheduled (overrides --for)")
@@ -124,6 +130,7 @@ def _scenario(args: argparse.Namespace) -> Scenario:
                    imp=args.imp or scn.imp or DEFAULT_IMP,
                    seed=args.seed if args.seed is not None else (scn.seed or 0),
                    tie_seed=args.tie_seed if args.tie_seed is not None else scn.tie_seed,
+                   wiring=args.wiring or scn.wiring,
                    duration_us=args.duration if args.duration is not None else (scn.duration_us or _duration("1h")))
 
 

@@ -88,6 +88,8 @@ def add_fuzz_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "CPU. --jobs 1 with --seed repeats a search exactly; with more, which worker "
                         "reports a failure first can vary")
     p.add_argument("--imp", default=None, choices=sorted(PROFILES), help="the imp module (default imp003)")
+    p.add_argument("--wiring", metavar="FILE.toml",
+                   help="models on the device's pins and buses (docs/wiring.md); the reproduction command names it")
     p.add_argument("--bound", type=_duration, default=_duration("1h"), metavar="DURATION",
                    help="update-applied: how long an update may wait once the device heard of it (default 1h)")
     p.add_argument("--handler-when", choices=("always", "pending"), default="always",
@@ -183,6 +185,10 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
                 raise ValueError(f"{option}: {pattern!r} is not a regular expression ({e})") from None
         if args.max_events < 0:
             raise ValueError("--max-events must be 0 or more")
+        if args.wiring:
+            from impapi.peripherals import Wiring
+
+            Wiring.load(args.wiring)  # a mistake in it is an error now, not in every example
         # Before the search, not after it: a failure found must not be lost to a bad --out.
         try:
             Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -199,7 +205,7 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
                       handler_when=args.handler_when, persist=persist, claim=args.claim or DEFAULT_CLAIM,
                       critical=critical, extra=extra, coverage=not args.no_coverage,
                       interleavings=not args.no_interleavings, jobs=args.jobs, shrink=not args.no_shrink,
-                      load=load)
+                      load=load, wiring=args.wiring)
     except checks_mod.CheckFunctionError as e:
         return usage(f"{e}; fix the check and run again")
     span = format_duration(result.duration_us)

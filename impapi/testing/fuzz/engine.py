@@ -84,6 +84,7 @@ class _Options:
     config: Any
     shrink: bool
     load: Any = None  # impapi.builder.LoadOptions for the app's code
+    wiring: str | None = None  # the wiring file every scenario carries
     stop: Any = None  # a multiprocessing Event shared by the processes of one search
 
 
@@ -93,10 +94,12 @@ def fuzz(device: str | os.PathLike | None, agent: str | os.PathLike | None = Non
          handler_when: str = "always", persist: Callable[[Run], Iterable[Any]] | None = None,
          claim: str | None = DEFAULT_CLAIM, critical: Any = None,
          extra: Iterable[Callable[[Run], Any]] = (), coverage: bool = True, interleavings: bool = True,
-         config: Any = None, jobs: int = 1, shrink: bool = True, load: Any = None) -> FuzzResult:
+         config: Any = None, jobs: int = 1, shrink: bool = True, load: Any = None,
+         wiring: str | os.PathLike | None = None) -> FuzzResult:
     """Search for a scenario that breaks a check. Options as in :func:`checks.violations`;
     ``seed`` makes the search repeatable (default: a fresh one, reported in the result);
-    ``load``: :class:`impapi.builder.LoadOptions` for the app's code (libraries, includes)."""
+    ``load``: :class:`impapi.builder.LoadOptions` for the app's code (libraries, includes);
+    ``wiring``: a wiring file of models on the device's pins and buses (docs/wiring.md)."""
     started = time.perf_counter()
     if seed is None:
         seed = random.SystemRandom().randrange(2**32)
@@ -108,7 +111,7 @@ def fuzz(device: str | os.PathLike | None, agent: str | os.PathLike | None = Non
         interleavings=interleavings,
         check_options={"bound": bound, "handler_when": handler_when, "persist": persist,
                        "critical": critical, "extra": tuple(extra)},
-        config=config, shrink=shrink, load=load)
+        config=config, shrink=shrink, load=load, wiring=os.path.abspath(wiring) if wiring is not None else None)
     jobs = max(1, min(jobs, examples or 1))
     if jobs == 1:
         result = _search(opts)
@@ -125,7 +128,7 @@ def _search(o: _Options) -> FuzzResult:
     result = FuzzResult(o.device, o.agent, parse_duration(o.duration), o.seed, o.names)
     collector = CoverageCollector() if o.coverage else None
     strategy = scenarios(o.duration, o.events, app=(o.device, o.agent), imp=o.imp, max_events=o.max_events,
-                         interleavings=o.interleavings, load=o.load)
+                         interleavings=o.interleavings, load=o.load, wiring=o.wiring)
     state: dict[str, Any] = {"found": None, "first_events": 0, "shrinks": 0, "last": None, "broken": None}
     code = _code_files(o)
 

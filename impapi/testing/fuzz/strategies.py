@@ -29,7 +29,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from impapi.durations import MS, H, M, S, parse_duration
-from impapi.scenario import EVENTS, Deploy, Http, Message, Scenario, ScenarioEvent
+from impapi.scenario import EVENTS, Analog, Deploy, Http, Message, Pin, Scenario, ScenarioEvent
 
 from . import ties
 
@@ -61,7 +61,7 @@ def event_kinds() -> tuple[str, ...]:
 
 
 def _args(kind: str, *, versions: Sequence[str], outages: Sequence[int], deploys: Sequence[Deploy],
-          messages: Sequence[str], paths: Sequence[str]) -> st.SearchStrategy[Any]:
+          messages: Sequence[str], paths: Sequence[str], pins: Sequence[str] = ("pin1",)) -> st.SearchStrategy[Any]:
     if kind == "impos":
         return st.sampled_from(list(versions))
     if kind in ("deploy", "force-deploy"):
@@ -75,15 +75,22 @@ def _args(kind: str, *, versions: Sequence[str], outages: Sequence[int], deploys
         return st.builds(Message.of, st.sampled_from(list(messages) or ["ping"]), data)
     if kind == "http":
         return st.builds(Http, st.sampled_from(["GET", "POST"]), st.sampled_from(list(paths) or ["/"]))
+    if kind == "pin":
+        held = st.builds(Pin, st.sampled_from(list(pins)), st.sampled_from([1, 0, None]))
+        pressed = st.builds(Pin, st.sampled_from(list(pins)), st.sampled_from([1, 0]),
+                            st.one_of(st.sampled_from([50 * MS, 1 * S]), st.integers(1 * MS, 10 * S)))
+        return st.one_of(pressed, held)
+    if kind == "analog":
+        return st.builds(Analog, st.sampled_from(list(pins)), st.floats(0.0, 1.0))
     return st.none()
 
 
 @lru_cache(maxsize=16)
 def _activity(device: str | None, agent: str | None, imp: str | None, seed: int | None,
-              duration_us: int, load: Any = None) -> tuple[int, ...]:
+              duration_us: int, load: Any = None, wiring: str | None = None) -> tuple[int, ...]:
     from .run import play
 
-    run = play((device, agent), Scenario(duration_us=duration_us, imp=imp, seed=seed), tie_seed=None,
+    run = play((device, agent), Scenario(duration_us=duration_us, imp=imp, seed=seed, wiring=wiring), tie_seed=None,
                claim=None, load=load)
     try:
         instants = {e.time_us for e in run.events
@@ -95,12 +102,13 @@ def _activity(device: str | None, agent: str | None, imp: str | None, seed: int 
 
 
 def activity_of(app: Any, duration: str | int, *, imp: str | None = None, seed: int | None = None,
-                load: Any = None) -> tuple[int, ...]:
+                load: Any = None, wiring: str | None = None) -> tuple[int, ...]:
     """Instants (µs) at which an undisturbed run of ``app`` (a device path or a (device, agent)
     pair, loaded with ``load``, an :class:`impapi.builder.LoadOptions`) does something: boots,
     state and connection changes, server contacts, flash writes."""
     device, agent = _app_paths(app)
-    return _activity(device, agent, imp, seed, parse_duration(duration), load)
+    return _activity(device, agent, imp, seed, parse_duration(duration), load,
+                     os.path.abspath(wiring) if wiring else None)
 
 
 def _app_paths(app: Any) -> tuple[str | None, str | None]:
@@ -120,7 +128,8 @@ def scenarios(duration: str | int = "1d", events: Iterable[str] = DEFAULT_EVENTS
               imp: str | None = None, seed: int | None = None, interleavings: bool = True,
               versions: Sequence[str] = IMPOS_VERSIONS, outages: Sequence[str | int] = OUTAGES,
               deploys: Sequence[Deploy | str | tuple] = (), messages: Sequence[str] | None = None,
-              paths: Sequence[str] = ("/",), load: Any = None) -> st.SearchStrategy[Scenario]:
+              paths: Sequence[str] = ("/",), load: Any = None, wiring: str | os.PathLike | None = None,
+              pins: Sequence[str] | None = None) -> st.SearchStrategy[Scenario]:
     """Scenarios of up to ``max_events`` events of the kinds ``events`` within ``duration``.
 
     ``app``: the device path or a (device, agent) pair; it goes into the scenarios (so
@@ -129,7 +138,9 @@ def scenarios(duration: str | int = "1d", events: Iterable[str] = DEFAULT_EVENTS
     objects, device paths or (device, agent) pairs; default: redeploy the current code).
     ``messages``: names the agent may send the device (default: the names the device code
     registers with ``agent.on``). ``load``: how the app's code is loaded (an
-    :class:`impapi.builder.LoadOptions`)."""
+    :class:`impapi.builder.LoadOptions`). ``wiring``: a wiring file the scenarios carry
+    (docs/wiring.md). ``pins``: the inputs ``pin`` and ``analog`` events drive (default: the
+    module's wake-up pins)."""
     duration_us = parse_duration(duration)
     kinds = list(dict.fromkeys(events))
     if not kinds:
@@ -151,15 +162,21 @@ def scenarios(duration: str | int = "1d", events: Iterable[str] = DEFAULT_EVENTS
         if "message" in kinds and not messages:
             messages = ["ping"]
     deploy_args = [d if isinstance(d, Deploy) else Deploy(*_app_paths(d)) for d in deploys]
+    wiring = os.path.abspath(wiring) if wiring is not None else None
+    if pins is None:
+        from impapi.pinmux import module_hardware
+        from impapi.simulation import DEFAULT_IMP
+
+        pins = module_hardware(imp or DEFAULT_IMP).wake_pins or ("pin1",)
     outage_us = [parse_duration(o) for o in outages]
     arg_for = {k: _args(k, versions=versions, outages=outage_us, deploys=deploy_args, messages=messages,
-                        paths=paths) for k in kinds}
+                        paths=paths, pins=pins) for k in kinds}
     # The app's undisturbed run is played now (once per app and duration), not at the first draw,
     # where its time would count against hypothesis's health checks.
     if activity is not None:
         instants = tuple(sorted(activity))
     else:
-        instants = _activity(device, agent, imp, seed, duration_us, load) if device or agent else ()
+        instants = _activity(device, agent, imp, seed, duration_us, load, wiring) if device or agent else ()
     when = _when(instants, duration_us)
     one = st.one_of([st.tuples(st.just(k), when, arg_for[k]) for k in kinds])
     event_list = st.lists(one, min_size=min_events, max_size=max_events)
@@ -175,7 +192,8 @@ def scenarios(duration: str | int = "1d", events: Iterable[str] = DEFAULT_EVENTS
             at = min(max(value if how == "at" else previous + value, 0), duration_us)
             previous = at
             out.append(ScenarioEvent(at, kind, arg))
-        return Scenario(tuple(out), duration_us=duration_us, device=device, agent=agent, imp=imp, seed=seed)
+        return Scenario(tuple(out), duration_us=duration_us, device=device, agent=agent, imp=imp, seed=seed,
+                        wiring=wiring)
 
     return build()
 
