@@ -65,6 +65,8 @@ def add_test_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
                    help="test file glob, repeatable (overrides testFiles)")
     p.add_argument("-j", "--builder-config", metavar="FILE",
                    help="JSON file of Builder variables (overrides builderConfig)")
+    p.add_argument("--wiring", metavar="FILE.toml",
+                   help="models on the device's pins and buses, see docs/wiring.md (overrides wiring)")
     p.add_argument("-e", "--clear-cache", action="store_true",
                    help="remove the test home's .builder-cache (remote @includes kept when builderCache is true) first")
     p.add_argument("--lib-dir", metavar="DIR", action="append", default=[],
@@ -96,6 +98,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         "allow_disconnect": args.allow_disconnect,
         "test_files": args.test_file,
         "builder_config": args.builder_config,
+        "wiring": args.wiring,
     }
     out = sys.stdout
     color = use_color(args.color, out)

@@ -213,6 +213,7 @@ _IMPT_FIELDS: dict[str, tuple[str, Any]] = {
     "testFiles": ("test_files", _patterns),
     "githubConfig": ("github_config", _optional_str),
     "builderConfig": ("builder_config", _builder_config),
+    "wiring": ("wiring", _optional_str),
 }
 _LEGACY_FIELDS: dict[str, tuple[str, Any]] = {
     "deviceFile": ("device_file", _source_file),
@@ -222,6 +223,7 @@ _LEGACY_FIELDS: dict[str, tuple[str, Any]] = {
     "builderCache": ("builder_cache", _bool),
     "allowDisconnect": ("allow_disconnect", _bool),
     "timeout": ("timeout", _timeout),
+    "wiring": ("wiring", _optional_str),
 }
 # Cloud-only settings of the old tool; they mean nothing locally but are not mistakes.
 _LEGACY_IGNORED = {"apiKey", "modelId", "devices"}
@@ -238,6 +240,7 @@ _OVERRIDES: dict[str, Any] = {
     "builder_config": _builder_config,
     "device_group_id": _optional_str,
     "device_group_name": _optional_str,
+    "wiring": _optional_str,
 }
 
 
@@ -272,6 +275,8 @@ class TestConfig:
     builder_config: str | dict[str, Any] | None = None
     device_group_id: str | None = None
     device_group_name: str | None = None
+    #: impsim's own field: a wiring file (relative to home) of models on the device's pins and buses.
+    wiring: str | None = None
     #: Non-fatal findings, such as unknown fields, for the runner to show.
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -353,6 +358,11 @@ class TestConfig:
     def agent_source(self) -> Path | None:
         """The agent source file, like :meth:`device_source`."""
         return self._file(self.agent_file, "agentFile")
+
+    def wiring_file(self) -> Path | None:
+        """The wiring file (docs/wiring.md), or ``None``; a configured file that does not exist
+        is an error."""
+        return self._file(self.wiring, "wiring")
 
     def builder_variables(self) -> dict[str, Any]:
         """Builder variables from ``builderConfig`` (a JSON object file, relative to home)."""

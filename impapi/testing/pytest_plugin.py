@@ -817,12 +817,12 @@ class _Simulations:
             raise LookupError("impsim_log: no simulation was made yet (call impsim_simulation or impsim_device first)")
         return self.made[-1]
 
-    def resolve(self, spec: Any) -> Any:
-        """A relative ``*.nut`` path that does not exist from the current directory is looked up
-        next to the test module."""
+    def resolve(self, spec: Any, suffix: str = ".nut") -> Any:
+        """A relative ``*.nut`` (or ``suffix``) path that does not exist from the current
+        directory is looked up next to the test module."""
         if isinstance(spec, (str, os.PathLike)):
             text = os.fspath(spec)
-            if "\n" not in text and text.rstrip().endswith(".nut") and not os.path.isabs(text) \
+            if "\n" not in text and text.rstrip().endswith(suffix) and not os.path.isabs(text) \
                     and not os.path.exists(text):
                 beside = Path(self.request.path).parent / text
                 if beside.exists():
@@ -836,6 +836,8 @@ class _Simulations:
 
         if self.internet is not None:
             kw.setdefault("internet", self.internet)
+        if "wiring" in kw:
+            kw["wiring"] = self.resolve(kw["wiring"], ".toml")
         sim = Simulation(device=self.resolve(device), agent=self.resolve(agent), **kw)
         self.made.append(sim)
         return sim
@@ -905,6 +907,25 @@ def impsim_device(request: pytest.FixtureRequest, impsim_simulation: _Simulation
 
     def factory(path: Any, agent: Any = None, **kw: Any) -> Any:
         return impsim_simulation(device=build(path), agent=build(agent), **kw)
+
+    return factory
+
+
+@pytest.fixture
+def impsim_wiring(impsim_simulation: _Simulations) -> Callable[[Any], Any]:
+    """A factory: ``impsim_wiring(spec)`` returns a :class:`~impapi.peripherals.Wiring` from a
+    wiring file (a relative path is also looked up next to the test module) or from TOML text,
+    to pass as ``impsim_simulation(..., wiring=...)``; each simulation gets fresh models."""
+    from ..peripherals import Wiring
+
+    def factory(spec: Any) -> Any:
+        text = os.fspath(spec) if isinstance(spec, os.PathLike) else spec
+        if isinstance(text, str) and "\n" not in text and text.strip().endswith(".toml"):
+            return Wiring.load(impsim_simulation.resolve(text, ".toml"))
+        if isinstance(text, str):
+            return Wiring.loads(text, base_dir=Path(impsim_simulation.request.path).parent,
+                                name=f"<wiring in {Path(impsim_simulation.request.path).name}>")
+        raise TypeError(f"impsim_wiring takes a file path or TOML text, not {type(spec).__name__}")
 
     return factory
 

@@ -47,6 +47,7 @@ from typing import Any
 
 from ..clock import STILL_EVENTS
 from . import _stack
+from .board_hook import BoardHook
 from ..builder import BUILTIN_LIBRARIES, LIBRARIES_DIR, BuildError, Builder, js_number, library_dirs, resolve_requires
 from ..builder.cache import CACHE_DIR_NAME
 from .config import TestConfig, TestFile, TestSelector
@@ -727,9 +728,18 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
         emit("info", "Test session is agent-only", 0)
 
     session = _Session(test_file, config, options, result, emit)
-    sim = session.sim = Simulation(device=code.device, agent=code.agent, imp=options.imp, seed=options.seed,
-                     config=options.config, log_sink=session.on_log, start=False)
+    try:
+        wiring = config.wiring_file()
+        sim = session.sim = Simulation(device=code.device, agent=code.agent, imp=options.imp,
+                                       seed=options.seed, config=options.config, log_sink=session.on_log,
+                                       start=False, wiring=wiring)
+    except ValueError as e:  # a wiring file that cannot be read or does not fit the module
+        emit("error", str(e), 0)
+        result.errors.append(SessionIssue("wiring", str(e), 0, True))
+        result.finished = True
+        return result
     where = _Where(session, test_file, config, code) if options.locations and _stack.available() else None
+    board = BoardHook(test_file.side)
     result.log = sim.log
     device_id = sim.device.id if sim.device is not None else (sim.agent.id if sim.agent else "")
     emit("info", f"Using Device {DEVICE_NAME} [{device_id}] (1/1)", 0)
@@ -741,6 +751,7 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
     while not session.stopped:
         if where is not None:
             where.install(sim)
+        board.install(sim)
         if sim.fatal_error:
             session.now = clock.now_us
             session.fail("compile", sim.fatal_error)

@@ -21,6 +21,14 @@ class ImpTestCase {
         return message;
     }
 
+    // impsim's view of the simulated board (docs/testing.md): what the app did to its pins and
+    // buses since this call, and the world outside the imp. Only impsim's test sessions have it.
+    function impsim() {
+        local root = getroottable();
+        if ("imp" in root && "__impsim_io" in root.imp) return root.imp.__impsim_io();
+        throw "impsim() reads the simulated board: it works only in impsim's test sessions";
+    }
+
     // format() on the imp accepts numbers (and other values) for %s; stock Squirrel 3.1 only
     // strings. Try the values as they are, then as their string forms. Any other format error
     // (a stray %, too few arguments) is what the assertion throws.
