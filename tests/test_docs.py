@@ -95,7 +95,7 @@ def test_the_complete_scenario_example_is_the_template_impsim_prints():
 def test_the_complete_scenario_example_parses_with_every_event_type_and_field():
     scn = loads_toml(complete_example(), base_dir=ROOT, name="docs/scenarios.md")
     assert {e.kind for e in scn.events} == set(EVENTS)
-    assert None not in (scn.duration_us, scn.device, scn.agent, scn.imp, scn.seed, scn.tie_seed)
+    assert None not in (scn.duration_us, scn.device, scn.agent, scn.imp, scn.seed, scn.tie_seed, scn.wiring)
     assert Path(scn.device).is_relative_to(ROOT / "examples")  # relative to the file's directory
 
 

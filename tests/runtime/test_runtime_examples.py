@@ -256,3 +256,22 @@ def test_ctrl_c_ends_a_run_quietly_and_keeps_the_flash_image(tmp_path):
     err = proc.stderr.read().decode()
     assert code == 130 and "Traceback" not in err and "impsim: interrupted at " in err
     assert image.read_bytes()[:2] == b"ok"
+
+
+def test_weather_station_reads_its_sensor_model_and_wakes_on_the_button(capsys):
+    """The README's wired example: an HTS221 model on i2cAB, a button on the wake pin."""
+    station = EXAMPLES / "weather-station"
+    code, out, _ = run_cli(capsys, station / "weather.device.nut", "--agent", station / "weather.agent.nut",
+                           "--wiring", station / "board.toml", "--for", "1d", "--at", "6h10m:pin=pinW:pulse:100ms")
+    assert code == 0
+    readings = [l for l in out.splitlines() if "[Agent] reading" in l]
+    assert len(readings) == 97  # every 15 minutes (and 2 s to connect), plus the button
+    assert "2026-01-01T06:10:02.050Z [Agent] reading 26 (button): 11.95 C, 83.4 %RH" in readings
+    assert sum("(button)" in l for l in readings) == 1
+    # The coolest reading is near 03:00, the warmest near 15:00 (board.toml's daily sine).
+    temps = [float(l.split(": ")[1].split(" C")[0]) for l in readings]
+    assert 9.9 <= min(temps) < 10.1 and 21.9 < max(temps) <= 22.0
+    # Without the wiring, nothing answers on the bus, as on a bare board.
+    code, out, _ = run_cli(capsys, station / "weather.device.nut", "--agent", station / "weather.agent.nut",
+                           "--for", "20m")
+    assert code == 0 and out.count("HTS221 does not answer (I2C error -2)") == 2 and "reading" not in out
