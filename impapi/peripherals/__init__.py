@@ -22,7 +22,7 @@ a structured event of the simulation (kinds ``pin``, ``i2c``, ``spi``, ``uart``;
 ``uart-rx``); ``sim.io`` (:mod:`impapi.iorecord`) queries them.
 """
 
-from .base import AnalogSource, I2CDevice, SPIDevice, UARTLine, UARTPeer
+from .base import AnalogSource, I2CDevice, ModelPins, SPIDevice, UARTLine, UARTPeer
 from .board import Board, PinLine
 from .chips import CHIPS, HTS221, LIS3DH
 from .registers import RegisterDevice
@@ -30,6 +30,6 @@ from .signals import Signal, SignalAttr, SignalError, signal
 from .uart import Loopback, Responder, Script, Step
 from .wiring import Wiring, WiringError
 
-__all__ = ["AnalogSource", "Board", "CHIPS", "HTS221", "I2CDevice", "LIS3DH", "Loopback", "PinLine", "RegisterDevice",
-           "Responder", "SPIDevice", "Script", "Signal", "SignalAttr", "SignalError", "Step", "UARTLine", "UARTPeer",
-           "Wiring", "WiringError", "signal"]
+__all__ = ["AnalogSource", "Board", "CHIPS", "HTS221", "I2CDevice", "LIS3DH", "Loopback", "ModelPins", "PinLine",
+           "RegisterDevice", "Responder", "SPIDevice", "Script", "Signal", "SignalAttr", "SignalError", "Step",
+           "UARTLine", "UARTPeer", "Wiring", "WiringError", "signal"]

@@ -76,6 +76,36 @@ class UARTLine:
         self._schedule(int(delay_us), fn)
 
 
+class ModelPins:
+    """The imp pins a model's own output pins (its interrupt lines) are wired to. The model
+    drives them by its own names for them (``drdy``, ``int1``); one that nothing is wired to is
+    ignored. A model that has output pins lists their names in ``OUTPUT_PINS`` and is handed
+    its ``ModelPins`` once, by ``pins_attached(pins)``."""
+
+    def __init__(self, board: Any, wired: dict[str, str]) -> None:
+        self._board = board
+        self.wired = dict(wired)  # model's pin name -> the imp's pin
+        self._levels: dict[str, int | None] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.wired)
+
+    def set(self, name: str, level: int | None) -> None:
+        """Drive the imp pin wired to output ``name`` to ``level`` (0, 1; None: released)."""
+        pin = self.wired.get(name)
+        if pin is None or (name in self._levels and self._levels[name] == level):
+            return
+        self._levels[name] = level
+        self._board.drive(pin, level)
+
+    def now(self) -> int:
+        return self._board._now()
+
+    def after(self, delay_us: int, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` ``delay_us`` from now, in virtual time (a sample the chip takes)."""
+        self._board._after(max(0, int(delay_us)), fn)
+
+
 @runtime_checkable
 class UARTPeer(Protocol):
     """What is at the other end of a UART. ``uart_attached(line)`` hands it its end of the wire

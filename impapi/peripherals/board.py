@@ -7,7 +7,8 @@ from __future__ import annotations
 import bisect
 from typing import Any, Callable
 
-from .base import I2C_ADDR_CLEAR_ERROR, I2C_SLAVE_NACKED_ERROR, I2C_TRANSMIT_SELECT_ERROR, AnalogSource, UARTLine
+from .base import (I2C_ADDR_CLEAR_ERROR, I2C_SLAVE_NACKED_ERROR, I2C_TRANSMIT_SELECT_ERROR, AnalogSource, ModelPins,
+                   UARTLine)
 
 
 class PinLine:
@@ -83,11 +84,13 @@ class Board:
 
     # --- attaching models ----------------------------------------------------------------------
 
-    def attach_i2c(self, bus: str, address: int | None, device: Any, name: str | None = None) -> None:
+    def attach_i2c(self, bus: str, address: int | None, device: Any, name: str | None = None,
+                   pins: dict[str, str] | None = None) -> None:
         """``device`` (an :class:`~impapi.peripherals.I2CDevice`) answers ``address`` on ``bus``.
         The address is the imp API's 8-bit form (the 7-bit datasheet address shifted left).
         ``address`` None: ``device`` is a function of the address making a device for every
-        address nothing else answers."""
+        address nothing else answers. ``pins``: the device's output pins (interrupt lines, by
+        the names in its ``OUTPUT_PINS``) and the imp pins they are wired to."""
         if address is None:
             if not callable(device):
                 raise TypeError("attach_i2c(bus, None, make): make(address) builds the device of each address")
@@ -97,12 +100,26 @@ class Board:
             raise ValueError(f"I2C address {address!r} is not an 8-bit address")
         self.i2c[(bus, address & 0xFE)] = device
         self._name(name, device)
+        self._wire_outputs(device, pins)
 
-    def attach_spi(self, bus: str, device: Any, cs: str | None = None, name: str | None = None) -> None:
+    def attach_spi(self, bus: str, device: Any, cs: str | None = None, name: str | None = None,
+                   pins: dict[str, str] | None = None) -> None:
         """``device`` (an :class:`~impapi.peripherals.SPIDevice`) on ``bus``, selected while the
-        pin ``cs`` is low (None: always selected, and by ``spi.chipselect()``)."""
+        pin ``cs`` is low (None: always selected, and by ``spi.chipselect()``); ``pins`` as
+        for :meth:`attach_i2c`."""
         self.spi.setdefault(bus, []).append((cs, device))
         self._name(name, device)
+        self._wire_outputs(device, pins)
+
+    def _wire_outputs(self, device: Any, pins: dict[str, str] | None) -> None:
+        if not pins:
+            return
+        outputs = tuple(getattr(device, "OUTPUT_PINS", ()))
+        for output in pins:
+            if output not in outputs:
+                raise ValueError(f"{type(device).__name__} has no output pin {output!r}; its output pins: "
+                                 f"{', '.join(outputs) or 'none'}")
+        device.pins_attached(ModelPins(self, pins))
 
     def attach_uart(self, bus: str, peer: Any, name: str | None = None) -> None:
         """``peer`` (an :class:`~impapi.peripherals.UARTPeer`) at the other end of ``bus``."""

@@ -67,6 +67,7 @@ class RegisterDevice:
     spi_read_bit: int = 0x80
     spi_increment_bit: int | None = None  # None: as auto_increment
     fill: int = 0x00
+    OUTPUT_PINS: tuple[str, ...] = ()  # the chip's own output pins (interrupt lines) a wiring may connect
 
     def __init__(self, *, auto_increment: bool | int | None = None, spi_read_bit: int | None = None,
                  spi_increment_bit: int | None = None, fill: int | None = None, name: str | None = None) -> None:
@@ -86,6 +87,11 @@ class RegisterDevice:
         self._increment = self.auto_increment is True  # whether the last addressing asked for it
         self._spi: list[Any] | None = None  # [register, reading, increment] within a selection
         self._selected = False
+        self.pins: Any = None  # a ModelPins once output pins are wired (pins_attached)
+
+    def pins_attached(self, pins: Any) -> None:
+        """The board wired some of ``OUTPUT_PINS`` to the imp (a :class:`~.base.ModelPins`)."""
+        self.pins = pins
 
     # --- defining the map -----------------------------------------------------------------------
 

@@ -75,6 +75,7 @@ class Entry:
     level: int | None = None  # pin: the driven level
     analog: Any = None  # pin: a signal, in the unit of `unit`
     unit: str = "fraction"  # pin analog: "fraction" of the supply or "volts"
+    pins: dict[str, str] = field(default_factory=dict, hash=False)  # the model's output pins -> the imp's pins
     table: dict = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -131,9 +132,9 @@ class Wiring:
                 continue
             model = e.make()
             if e.kind == "i2c":
-                board.attach_i2c(e.bus, e.address, model, name=e.name)
+                board.attach_i2c(e.bus, e.address, model, name=e.name, pins=e.pins)
             elif e.kind == "spi":
-                board.attach_spi(e.bus, model, cs=e.cs, name=e.name)
+                board.attach_spi(e.bus, model, cs=e.cs, name=e.name, pins=e.pins)
             else:
                 board.attach_uart(e.bus, model, name=e.name)
             made[e.name or ""] = model
@@ -204,8 +205,10 @@ def _int(value: Any, where: str, what: str, lo: int = 0, hi: int = 0xFF) -> int:
     return value
 
 
-def _model(table: dict, where: str, kind: str, fixed: tuple[str, ...]) -> tuple[Callable[[], Any], str, int | None]:
-    """(make, the model's name, its default I2C address) for an [[i2c]] or [[spi]] entry."""
+def _model(table: dict, where: str, kind: str,
+           fixed: tuple[str, ...]) -> tuple[Callable[[], Any], str, int | None, dict[str, str]]:
+    """(make, the model's name, its default I2C address, its output pins wired to the imp's) for
+    an [[i2c]] or [[spi]] entry."""
     from .chips import CHIPS
 
     model = table.get("model", "registers" if "register" in table or kind == "i2c" else None)
@@ -217,15 +220,17 @@ def _model(table: dict, where: str, kind: str, fixed: tuple[str, ...]) -> tuple[
     params = {k: v for k, v in table.items() if k not in fixed}
     if model == "registers":
         _keys(table, where, fixed + _REGISTER_KEYS)
-        return _register_map(params, where), "registers", None
+        return _register_map(params, where), "registers", None, {}
     if model in CHIPS:
         cls, buses, address = CHIPS[model]
         if kind not in buses:
             raise WiringError(f"{where}: the {model} model is not an {kind.upper()} device")
+        outputs = tuple(cls.OUTPUT_PINS)
         accepted = tuple(p for p in inspect.signature(cls).parameters if p != "name")
-        _keys(table, where, fixed + accepted)
+        _keys(table, where, fixed + accepted + outputs)
+        pins = _output_pins(params, outputs, where)
         signals = {k: signal(v, f"{where}, {k}") for k, v in params.items()}
-        return (lambda: cls(**signals)), model, address
+        return (lambda: cls(**signals)), model, address, pins
     if ":" not in model:
         close = difflib.get_close_matches(model, list(CHIPS) + ["registers"], n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -234,7 +239,21 @@ def _model(table: dict, where: str, kind: str, fixed: tuple[str, ...]) -> tuple[
     cls = load_object(model, where)
     if not callable(cls):
         raise WiringError(f"{where}: {model} is not a class")
-    return _python(cls, params, where, kind), model.split(":")[1], None
+    pins = _output_pins(params, tuple(getattr(cls, "OUTPUT_PINS", ())), where)
+    return _python(cls, params, where, kind), model.split(":")[1], None, pins
+
+
+def _output_pins(params: dict, outputs: tuple[str, ...], where: str) -> dict[str, str]:
+    """Takes the model's output pins (``drdy = "pin1"``) out of ``params``."""
+    pins = {}
+    for key in outputs:
+        if key in params:
+            value = params.pop(key)
+            if not isinstance(value, str) or not value.strip():
+                raise WiringError(f"{where}: {key} is the imp pin the chip's {key.upper()} output is wired to, "
+                                  f"such as \"pin1\", not {value!r}")
+            pins[key] = value.strip()
+    return pins
 
 
 _PROTOCOLS = {"i2c": ("i2c_write", "i2c_read"), "spi": ("spi_select", "spi_transfer"),
@@ -335,7 +354,7 @@ def _i2c(table: dict, where: str) -> Entry:
     if "address" in table and "address7" in table:
         raise WiringError(f"{where}: give address (8-bit, as the imp API writes it) or address7 (the "
                           "datasheet's 7-bit address), not both")
-    make, label, default = _model(table, where, "i2c", fixed)
+    make, label, default, pins = _model(table, where, "i2c", fixed)
     if "address7" in table:
         address = _int(table["address7"], where, "address7", 0, 0x7F) << 1
     elif "address" in table:
@@ -354,16 +373,18 @@ def _i2c(table: dict, where: str) -> Entry:
         raise WiringError(f"{where}: address is missing (the 8-bit address as the imp API writes it, e.g. "
                           "address = 0xBE, or address7 = 0x5F)")
     name = _text(table, "name", where, required=False) or (None if address is None else label)
-    return Entry("i2c", where, bus=bus, address=address, name=name, make=make, table=table)
+    if pins and address is None:
+        raise WiringError(f"{where}: a model at any address cannot have its output pins wired")
+    return Entry("i2c", where, bus=bus, address=address, name=name, make=make, pins=pins, table=table)
 
 
 def _spi(table: dict, where: str) -> Entry:
     fixed = ("bus", "cs", "model", "name")
     bus = _text(table, "bus", where)
     cs = _text(table, "cs", where, required=False)
-    make, label, _ = _model(table, where, "spi", fixed)
+    make, label, _, pins = _model(table, where, "spi", fixed)
     return Entry("spi", where, bus=bus, cs=cs, name=_text(table, "name", where, required=False) or label,
-                 make=make, table=table)
+                 make=make, pins=pins, table=table)
 
 
 def _bytes(step: dict, key: str, where: str) -> bytes | None:
@@ -484,3 +505,6 @@ def _check_names(e: Entry, module: Any) -> None:
         raise bad(f"{e.kind.upper()} bus" if e.kind != "uart" else "UART", e.bus, buses)
     if e.cs is not None and e.cs not in pins:
         raise bad("pin", e.cs, pins)
+    for pin in e.pins.values():
+        if pin not in pins:
+            raise bad("pin", pin, pins)

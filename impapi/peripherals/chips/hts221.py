@@ -17,6 +17,7 @@ WHO_AM_I, AV_CONF, CTRL_REG1, CTRL_REG2, CTRL_REG3, STATUS = 0x0F, 0x10, 0x20, 0
 HUMIDITY_OUT, TEMP_OUT = 0x28, 0x2A
 PD, ONE_SHOT, BOOT = 0x80, 0x01, 0x80
 H_DA, T_DA = 0x02, 0x01
+DRDY_H_L, PP_OD, DRDY_EN = 0x80, 0x40, 0x04  # CTRL_REG3
 ODR_US = {1: 1_000_000, 2: 142_857, 3: 80_000}  # CTRL_REG1 ODR bits: 1 Hz, 7 Hz, 12.5 Hz
 
 
@@ -27,6 +28,7 @@ class HTS221(RegisterDevice):
     degree); H0 = 25.5 %rH at code -5340, H1 = 75 %rH at code 7332 (256 codes a percent)."""
 
     I2C_ADDRESS = 0xBE
+    OUTPUT_PINS = ("drdy",)  # the data-ready output (pin 3), while CTRL_REG3's DRDY_EN is set
     auto_increment = 0x80  # I2C: bit 7 of the sub-address asks for auto-increment
     spi_read_bit, spi_increment_bit = 0x80, 0x40
 
@@ -63,6 +65,7 @@ class HTS221(RegisterDevice):
             self.define(r + 1, hi, writable=0)
         self._sample_us: int | None = None  # when the output registers were last sampled
         self._continuous_from: int | None = None  # continuous mode: the first sample's time
+        self._armed = 0  # the data-ready wake-up scheduled last (older ones are stale)
 
     # --- conversions ----------------------------------------------------------------------------
 
@@ -101,6 +104,8 @@ class HTS221(RegisterDevice):
             self.regs[STATUS] &= ~H_DA  # H_DA clears when HUMIDITY_OUT_H is read
         elif register == TEMP_OUT + 1:
             self.regs[STATUS] &= ~T_DA  # T_DA clears when TEMP_OUT_H is read
+        if register in (HUMIDITY_OUT + 1, TEMP_OUT + 1):
+            self._drdy(t_us)
         return value
 
     def write(self, register: int, value: int, t_us: int) -> None:
@@ -120,6 +125,35 @@ class HTS221(RegisterDevice):
                 self._convert(t_us)  # a one-shot conversion; the bit clears when it is done
             # BOOT (reload the calibration) and ONE_SHOT clear themselves once done.
             self.regs[CTRL_REG2] = ctrl2 & ~(BOOT | ONE_SHOT) & 0xFF
+        self._drdy(t_us)
+
+    # --- the data-ready pin ---------------------------------------------------------------------
+
+    def _drdy(self, t_us: int) -> None:
+        """DRDY shows whether new data waits to be read (a status bit set), while DRDY_EN is set;
+        active high or low (DRDY_H_L), push-pull or open drain (PP_OD: only the low level is
+        driven). With data waiting it stays active until read; otherwise the next continuous
+        sample is when it may change."""
+        if not self.pins:
+            return
+        ctrl3 = self.regs[CTRL_REG3]
+        waiting = bool(ctrl3 & DRDY_EN and self.regs[STATUS] & (H_DA | T_DA))
+        level = int(waiting) ^ (1 if ctrl3 & DRDY_H_L else 0)
+        self.pins.set("drdy", level if level == 0 or not ctrl3 & PP_OD else None)
+        self._armed += 1
+        period = ODR_US.get(self.regs[CTRL_REG1] & 0x03)
+        start = self._continuous_from
+        if waiting or not ctrl3 & DRDY_EN or not self.regs[CTRL_REG1] & PD or period is None or start is None:
+            return
+        due = start if t_us < start else start + ((t_us - start) // period + 1) * period
+        token = self._armed
+        self.pins.after(due - t_us, lambda: self._sampled(token))
+
+    def _sampled(self, token: int) -> None:
+        if token == self._armed:
+            now = self.pins.now()
+            self._catch_up(now)
+            self._drdy(now)
 
 
 def _int16(code: float) -> int:

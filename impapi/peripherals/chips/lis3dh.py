@@ -14,7 +14,9 @@ from ..registers import RegisterDevice
 from ..signals import SignalAttr
 
 STATUS_AUX, OUT_ADC1, WHO_AM_I, CTRL_REG0, TEMP_CFG = 0x07, 0x08, 0x0F, 0x1E, 0x1F
-CTRL_REG1, CTRL_REG4, CTRL_REG5 = 0x20, 0x23, 0x24
+CTRL_REG1, CTRL_REG3, CTRL_REG4, CTRL_REG5, CTRL_REG6 = 0x20, 0x22, 0x23, 0x24, 0x25
+I1_IA1, I1_ZYXDA, I1_WTM = 0x40, 0x10, 0x04  # CTRL_REG3: what INT1 shows
+LIR_INT1, INT_POLARITY = 0x08, 0x02  # CTRL_REG5: INT1_SRC latched until read; CTRL_REG6: active low
 STATUS, OUT_X_L, OUT_Z_H, FIFO_CTRL, FIFO_SRC = 0x27, 0x28, 0x2D, 0x2E, 0x2F
 INT1_CFG, INT1_SRC, INT1_THS, INT2_CFG, INT2_SRC, INT2_THS = 0x30, 0x31, 0x32, 0x34, 0x35, 0x36
 CLICK_SRC = 0x39
@@ -34,6 +36,7 @@ class LIS3DH(RegisterDevice):
     descriptions or functions of ``t_us``."""
 
     I2C_ADDRESS = 0x30
+    OUTPUT_PINS = ("int1",)  # the INT1 output: data ready, FIFO watermark, inertial interrupt 1
     auto_increment = 0x80  # I2C: bit 7 of the sub-address asks for auto-increment
     spi_read_bit, spi_increment_bit = 0x80, 0x40
 
@@ -66,6 +69,8 @@ class LIS3DH(RegisterDevice):
         self._read_tick = -1  # the last sample the outputs were read at (STATUS_REG's new-data bits)
         self._fifo_first: int | None = None  # FIFO: the tick of the oldest unread sample
         self._fifo_on_us = 0
+        self._ia1_latched = 0  # INT1_SRC as latched (LIR_INT1) when IA was seen, until INT1_SRC is read
+        self._armed = 0  # the INT1 wake-up scheduled last (older ones are stale)
 
     # --- sampling -------------------------------------------------------------------------------
 
@@ -145,6 +150,15 @@ class LIS3DH(RegisterDevice):
     # --- registers ------------------------------------------------------------------------------
 
     def read(self, register: int, t_us: int) -> int:
+        if register == INT1_SRC and self._ia1_latched:
+            value, self._ia1_latched = self._ia1_latched, 0  # reading INT1_SRC releases the latch
+        else:
+            value = self._read(register, t_us)
+        if self.pins and (OUT_X_L <= register <= OUT_Z_H or register == INT1_SRC):
+            self._int1(t_us)
+        return value
+
+    def _read(self, register: int, t_us: int) -> int:
         if OUT_X_L <= register <= OUT_Z_H:
             if self._fifo_mode() is not None:
                 if self._fifo_count(t_us) == 0:
@@ -189,6 +203,46 @@ class LIS3DH(RegisterDevice):
                 self._fifo_first = None
             elif self._fifo_first is None:
                 self._fifo_first = self._tick(t_us) + 1  # collecting from the next sample
+        if self.pins:
+            self._int1(t_us)
+
+    # --- the INT1 pin ---------------------------------------------------------------------------
+
+    def _int1_active(self, t_us: int) -> bool:
+        """INT1 shows what CTRL_REG3 routes to it: a sample not read yet (I1_ZYXDA), the FIFO past
+        its watermark (I1_WTM), inertial interrupt 1 (I1_IA1; held once seen with LIR_INT1)."""
+        ctrl3 = self.regs[CTRL_REG3]
+        tick = self._tick(t_us)
+        if ctrl3 & I1_ZYXDA and self._fifo_mode() is None and tick >= 0 and tick > self._read_tick:
+            return True
+        if ctrl3 & I1_WTM and self._fifo_mode() is not None and \
+                self._fifo_count(t_us) > (self.regs[FIFO_CTRL] & 0x1F):
+            return True
+        if ctrl3 & I1_IA1:
+            source = self._interrupt_source(INT1_CFG, t_us)
+            if source & 0x40:
+                if self.regs[CTRL_REG5] & LIR_INT1 and not self._ia1_latched:
+                    self._ia1_latched = source
+                return True
+            return bool(self._ia1_latched)
+        return False
+
+    def _int1(self, t_us: int) -> None:
+        """Drive INT1 (active high, or low with INT_POLARITY) and, while something routed to it
+        could change at the next sample, look again then."""
+        active = self._int1_active(t_us)
+        self.pins.set("int1", int(active) ^ (1 if self.regs[CTRL_REG6] & INT_POLARITY else 0))
+        self._armed += 1
+        period = self.period_us()
+        ctrl3 = self.regs[CTRL_REG3]
+        # Data ready, the watermark and a latched interrupt stay active until the app reads:
+        # nothing to look at until then.
+        if period is None or not ctrl3 & (I1_ZYXDA | I1_WTM | I1_IA1) or \
+                (active and (not ctrl3 & I1_IA1 or self._ia1_latched)):
+            return
+        due = self._tick_time(self._tick(t_us) + 1)
+        token = self._armed
+        self.pins.after(due - t_us, lambda: self._int1(self.pins.now()) if token == self._armed else None)
 
     def _interrupt_source(self, cfg_register: int, t_us: int) -> int:
         """INTx_SRC for the current sample: the high/low events of the axes INTx_CFG enables,
