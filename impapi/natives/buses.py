@@ -199,11 +199,12 @@ def spi_chipselect(host: Any, oid: int, *args: Any) -> None:
 # --- UART ------------------------------------------------------------------------------------------
 
 FIFO_DEFAULT = 80  # bytes, each way [UNCONFIRMED]: see hardware.md
+GAP_MAX_US = 0x7FFFFF  # TIMING_ENABLED: the longest interval uart.read() reports (8.388607 s)
 
 
 class UARTState:
     __slots__ = ("run", "spec", "name", "baud", "bits", "flags", "callback", "rx", "rx_size", "tx_size",
-                 "events", "tx_done_us")
+                 "events", "tx_done_us", "rx_gaps", "last_rx_us")
 
     def __init__(self, run: Any, spec: Any) -> None:
         self.run, self.spec, self.name = run, spec, spec.name
@@ -216,6 +217,19 @@ class UARTState:
         self.tx_size = FIFO_DEFAULT
         self.events = 0
         self.tx_done_us = 0
+        self.rx_gaps: list[int] = []  # TIMING_ENABLED: each FIFO byte's interval from the one before
+        self.last_rx_us: int | None = None  # when the last byte arrived (None: none since configure)
+
+    def clear_rx(self) -> None:
+        self.rx = bytearray()
+        self.rx_gaps = []
+        self.last_rx_us = None
+
+    def take(self, n: int) -> bytes:
+        out = bytes(self.rx[:n])
+        del self.rx[:n]
+        del self.rx_gaps[:n]
+        return out
 
     def line_us(self, nbytes: int) -> int:
         return int(round(nbytes * self.bits * 1e6 / self.baud)) if self.baud else 0
@@ -231,6 +245,13 @@ class UARTState:
             lost = len(data) - max(0, room)
             data = data[:max(0, room)]
         self.rx += data
+        # Each byte arrived as its last bit did: one character time apart on the line with bus
+        # timing (the chunk's last byte now), all at once without.
+        now, char_us = self.run.clock.now_us, self.line_us(1) if self.run.config.bus_timing else 0
+        for i in range(len(data)):
+            at = now - (len(data) - 1 - i) * char_us
+            self.rx_gaps.append(GAP_MAX_US if self.last_rx_us is None else min(GAP_MAX_US, at - self.last_rx_us))
+            self.last_rx_us = at
         self.run.record("uart-rx", bus=self.name, data=data.hex(), lost=lost)
         self.events |= C.READ_READY
         if self.callback is not None:
@@ -263,7 +284,7 @@ def uart_configure(host: Any, oid: int, *args: Any) -> int:
     bus.bits = 1 + word + (parity != C.PARITY_NONE) + stop
     bus.flags = flags
     bus.callback = callback
-    bus.rx = bytearray()
+    bus.clear_rx()
     bus.events = 0
     return bus.baud
 
@@ -273,7 +294,7 @@ def uart_disable(host: Any, oid: int) -> None:
     bus = _uart(host, oid)
     bus.baud = None
     bus.callback = None
-    bus.rx = bytearray()
+    bus.clear_rx()
 
 
 @objects.native((DEVICE,))
@@ -315,18 +336,17 @@ def uart_read(host: Any, oid: int) -> int:
     bus = _uart(host, oid)
     if not bus.rx:
         return -1
-    byte = bus.rx[0]
-    del bus.rx[0]
+    gap = bus.rx_gaps[0]
+    byte = bus.take(1)[0]
+    if bus.flags & C.TIMING_ENABLED:
+        return gap << 8 | byte  # bits 30-8: microseconds since the byte before
     return byte
 
 
 def _take(bus: UARTState, args: tuple) -> bytes:
     if len(args) > 1:
         raise wrong_count()
-    n = len(bus.rx) if not args else max(0, need_int(1, args[0]))
-    out = bytes(bus.rx[:n])
-    del bus.rx[:n]
-    return out
+    return bus.take(len(bus.rx) if not args else max(0, need_int(1, args[0])))
 
 
 @objects.native((DEVICE,))

@@ -298,3 +298,32 @@ def test_register_device_is_a_base_for_python_models():
     assert "barometer" in sim.models
     [transfer] = events(sim, "i2c")
     assert transfer["address"] == 0xBA and transfer["read"] == "00543f"
+
+
+TIMED_READER = '''
+    local u = hardware.uart57;
+    u.configure(9600, 8, PARITY_NONE, 1, NO_CTSRTS | TIMING_ENABLED, function() {
+        local out = [];
+        for (local v = u.read(); v != -1; v = u.read()) out.append(format("%c+%d", v & 0xFF, v >> 8));
+        server.log(out.reduce(@(a, b) a + " " + b));
+    });
+    u.write("?");
+'''
+TIMED_PEER = '''
+    [[uart]]
+    bus = "uart57"
+    step = [ { expect = "?", answer = "AB" }, { send = "C", delay = "50ms" } ]
+'''
+
+
+@pytest.mark.parametrize("timing, out", [
+    # The first byte since configure has no byte before it: the longest interval (0x7FFFFF).
+    (False, ["A+8388607 B+0", "C+50000"]),
+    # With bus timing each 10-bit character takes 1042 us at 9600 baud (1041.67): B follows A
+    # by one character; C starts 50 ms after the answer started, so it ends 50 ms + 1 character
+    # after A's end, 1 character after B's: 50000 - 1041.67 (rounded per byte arrival).
+    (True, ["A+8388607 B+1042", "C+48959"]),
+])
+def test_uart_timing_enabled_stamps_each_byte_with_the_interval_since_the_one_before(timing, out):
+    sim = wired(TIMED_READER, TIMED_PEER, config=Config(bus_timing=timing))
+    assert lines(sim) == out
