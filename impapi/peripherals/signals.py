@@ -96,6 +96,9 @@ class _Constant:
     def __call__(self, t_us: int) -> float:
         return self.value
 
+    def next_change(self, t_us: int) -> int | None:
+        return None
+
     def __repr__(self) -> str:
         return f"constant({self.value})"
 
@@ -196,6 +199,18 @@ class _Series:
         v0, v1 = values[i - 1], values[i]
         return v0 + (v1 - v0) * (t_us - t0) / (t1 - t0)
 
+    def next_change(self, t_us: int) -> int | None:
+        base, t = 0, t_us
+        if self.period is not None and t_us > self.period:
+            t = t_us % self.period
+            base = t_us - t
+        i = bisect.bisect_right(self.times, t)
+        if i == len(self.times):
+            return None if self.period is None else base + self.period + 1  # the series starts again
+        if i > 0 and not self.step and self.values[i - 1] != self.values[i]:
+            return t_us + 1  # on a slope: changing all the time
+        return base + self.times[i]
+
 
 def _series(points: list[tuple[int, float]], spec: dict, where: str) -> Signal:
     for (a, _), (b, _) in zip(points, points[1:]):
@@ -283,6 +298,14 @@ def _function(ref: Any, where: str) -> Signal:
         raise SignalError(f"{where}: {ref} is not a function")
     return fn
 
+
+
+def next_change(source: Any, t_us: int) -> int | None:
+    """The earliest time after ``t_us`` at which ``source`` may give another value (None: it never
+    will): lets a model that watches a signal look again only then. A function of time, a wave
+    or a slope may change at any moment (``t_us + 1``)."""
+    ask = getattr(source, "next_change", None)
+    return ask(t_us) if ask is not None else t_us + 1
 
 
 class SignalAttr:

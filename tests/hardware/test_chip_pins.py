@@ -84,7 +84,7 @@ z = { points = [["0s", 1], ["600s", 1], ["600.001s", 0], ["600.3s", 0], ["600.30
 
 def test_a_free_fall_wakes_a_sleeping_imp_through_lis3dh_int1():
     sim = Simulation(device=LIS_FALL, imp="imp001", wiring=Wiring.loads(FALL_WIRING))
-    sim.run("1h")
+    sim.run("15m")
     wakes = [(e.time_us, e.data["wakereason"]) for e in sim.events if e.kind == "boot"]
     # Lying flat, X and Y are low (05), Z is not; in the fall all three are, with IA (55), held
     # until INT1_SRC is read; then the source shows the present sample again and the pin falls.
@@ -171,3 +171,56 @@ def test_nothing_is_scheduled_while_no_interrupt_is_enabled():
     sim.run(until_idle=True)
     assert sim.clock.now_us < 60_000_000
     assert not [e for e in events(sim, "pin-in") if e.get("level") == 1]
+
+
+def test_the_same_wiring_gives_the_same_interrupts_log_and_record(tmp_path, capsys):
+    """Two runs of the free-fall app, from Python and from impsim run: one log, one record."""
+    from impapi.cli import main
+
+    (tmp_path / "fall.toml").write_text(FALL_WIRING, encoding="utf-8")
+    (tmp_path / "app.device.nut").write_text(LIS_FALL, encoding="utf-8")
+    runs = []
+    for _ in range(2):
+        sim = Simulation(device=LIS_FALL, imp="imp001", seed=3, wiring=tmp_path / "fall.toml")
+        sim.run("15m")
+        runs.append(("\n".join(sim.log.format(e) for e in sim.log) + "\n",
+                     [(e.time_us, e.kind, sorted(e.data.items())) for e in sim.events]))
+    assert runs[0] == runs[1]
+    assert main(["run", str(tmp_path / "app.device.nut"), "--imp", "imp001", "--seed", "3", "--for", "15m",
+                 "--wiring", str(tmp_path / "fall.toml")]) == 0
+    assert capsys.readouterr().out == runs[0][0]
+
+
+@pytest.mark.parametrize("spec, at, change", [
+    (1.0, 5, None),                                                              # a constant never changes
+    ({"points": [["0s", 1], ["10s", 0]], "interpolate": "step"}, 3_000_000, 10_000_000),
+    ({"points": [["0s", 1], ["10s", 0]], "interpolate": "step"}, 11_000_000, None),
+    ({"points": [["0s", 1], ["10s", 0]]}, 3_000_000, 3_000_001),                  # on a slope
+    ({"points": [["0s", 1], ["10s", 1], ["20s", 0]]}, 3_000_000, 10_000_000),     # flat until 10 s
+    ({"points": [["0s", 1], ["10s", 0]], "interpolate": "step", "repeat": True}, 13_000_000, 20_000_000),
+    ({"wave": "sine", "period": "1h", "mean": 1, "amplitude": 1}, 7, 8),
+])
+def test_signals_say_when_they_may_change_next(spec, at, change):
+    from impapi.peripherals.signals import next_change, signal
+
+    assert next_change(signal(spec), at) == change
+
+
+def test_a_still_accelerometer_costs_a_sleeping_run_no_samples():
+    """Free fall armed, the chip lying still for a day: INT1 is looked at when the app writes its
+    registers (at each hourly boot) and never in between (the acceleration cannot change), yet a
+    drop later is still seen."""
+    chip = LIS3DH()
+    looks = []
+    original = chip._int1
+    chip._int1 = lambda t_us: (looks.append(t_us), original(t_us))[1]
+    sim = Simulation(device=LIS_FALL, imp="imp001", start=False)
+    sim.device.board.attach_i2c("i2c89", 0x32, chip, pins={"int1": "pin1"})
+    sim.start()
+    sim.run("1d")
+    boots = {e.time_us for e in sim.events if e.kind == "boot"}
+    assert len(boots) == 24 and set(looks) <= boots
+    chip.z = {"points": [["0s", 1], ["25h", 1], ["25h10ms", 0], ["25h100ms", 1]], "interpolate": "step"}
+    chip._int1(sim.clock.now_us)  # a model's signal changed from Python: it looks again
+    sim.run("2h")
+    assert lines(sim)[-2:] == ["pin wake: INT1 1", "src 55 then 05, INT1 0"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..registers import RegisterDevice
-from ..signals import SignalAttr
+from ..signals import SignalAttr, next_change
 
 STATUS_AUX, OUT_ADC1, WHO_AM_I, CTRL_REG0, TEMP_CFG = 0x07, 0x08, 0x0F, 0x1E, 0x1F
 CTRL_REG1, CTRL_REG3, CTRL_REG4, CTRL_REG5, CTRL_REG6 = 0x20, 0x22, 0x23, 0x24, 0x25
@@ -227,20 +227,38 @@ class LIS3DH(RegisterDevice):
             return bool(self._ia1_latched)
         return False
 
+    def _int1_next(self, t_us: int, active: bool) -> int | None:
+        """The next sample at which what INT1 shows may change (None: not before the app acts)."""
+        period = self.period_us()
+        ctrl3 = self.regs[CTRL_REG3]
+        if period is None:
+            return None
+        tick = self._tick(t_us)
+        ticks = []
+        # Data ready and the watermark stay active until the app reads: nothing to look at until then.
+        if ctrl3 & I1_ZYXDA and not active and self._fifo_mode() is None:
+            ticks.append(tick + 1)
+        if ctrl3 & I1_WTM and not active and self._fifo_mode() is not None:
+            first = self._fifo_first if self._fifo_first is not None else tick + 1
+            ticks.append(max(tick + 1, first + (self.regs[FIFO_CTRL] & 0x1F)))
+        if ctrl3 & I1_IA1 and not self._ia1_latched:
+            # The inertial interrupt follows the acceleration: look again at the first sample
+            # after any axis may have changed (a still chip costs nothing).
+            seen_at = self._tick_time(max(tick, 0))
+            changes = [c for c in (next_change(axis, seen_at) for axis in (self.x, self.y, self.z)) if c is not None]
+            if changes:
+                ticks.append(max(tick + 1, -(-(min(changes) - self._rate_from) // period)))
+        return self._tick_time(min(ticks)) if ticks else None
+
     def _int1(self, t_us: int) -> None:
         """Drive INT1 (active high, or low with INT_POLARITY) and, while something routed to it
         could change at the next sample, look again then."""
         active = self._int1_active(t_us)
         self.pins.set("int1", int(active) ^ (1 if self.regs[CTRL_REG6] & INT_POLARITY else 0))
         self._armed += 1
-        period = self.period_us()
-        ctrl3 = self.regs[CTRL_REG3]
-        # Data ready, the watermark and a latched interrupt stay active until the app reads:
-        # nothing to look at until then.
-        if period is None or not ctrl3 & (I1_ZYXDA | I1_WTM | I1_IA1) or \
-                (active and (not ctrl3 & I1_IA1 or self._ia1_latched)):
+        due = self._int1_next(t_us, active)
+        if due is None:
             return
-        due = self._tick_time(self._tick(t_us) + 1)
         token = self._armed
         self.pins.after(due - t_us, lambda: self._int1(self.pins.now()) if token == self._armed else None)
 
