@@ -32,7 +32,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -169,7 +169,7 @@ def _parse(doc: dict, name: str, base: Path) -> tuple[Entry, ...]:
                     entry = _ENTRY[kind](table, where)
                 except SignalError as e:
                     raise WiringError(str(e) if str(e).startswith(where) else f"{where}: {e}") from None
-                if entry.name is not None:
+                if entry.name is not None and "name" in table:
                     if entry.name in names:
                         raise WiringError(f"{where}: the name {entry.name!r} is taken by {names[entry.name]}: "
                                           "give each model its own name")
@@ -177,7 +177,22 @@ def _parse(doc: dict, name: str, base: Path) -> tuple[Entry, ...]:
                 entries.append(entry)
     finally:
         base_dir.reset(token)
-    return tuple(entries)
+    return tuple(_default_names(entries, names))
+
+
+def _default_names(entries: list[Entry], taken: dict[str, str]) -> list[Entry]:
+    """An entry without a name is called after its model ("hts221"); when two would share one,
+    or a given name has it, each says where it is ("registers@i2c89:0x90")."""
+    defaulted = [e.name for e in entries if e.name is not None and "name" not in e.table]
+    out = []
+    for e in entries:
+        if e.name is None or "name" in e.table or (defaulted.count(e.name) == 1 and e.name not in taken):
+            out.append(e)
+            continue
+        where = e.bus if e.kind == "uart" else \
+            f"{e.bus}:0x{e.address:02X}" if e.kind == "i2c" and e.address is not None else f"{e.bus}:{e.cs or 'cs'}"
+        out.append(replace(e, name=f"{e.name}@{where}"))
+    return out
 
 
 def _keys(table: dict, where: str, allowed: tuple[str, ...]) -> None:

@@ -298,3 +298,27 @@ def test_a_script_peer_is_a_script():
     ''')
     sim = Simulation(device="server.log(1);\n", imp="imp001", wiring=w, start=False)
     assert isinstance(sim.models["modem"], Script)
+
+
+def test_unnamed_models_that_would_share_a_name_say_where_they_are():
+    wiring = Wiring.loads(textwrap.dedent('''
+        [[i2c]]
+        bus = "i2c89"
+        address = 0x90
+        [[i2c]]
+        bus = "i2c89"
+        address = 0x3C
+        [[i2c]]
+        bus = "i2c89"
+        model = "hts221"
+        [[spi]]
+        bus = "spi257"
+        cs = "pin8"
+        model = "lis3dh"
+        [[i2c]]
+        bus = "i2c12"
+        model = "lis3dh"
+        name = "motion"
+    '''))
+    sim = Simulation(device="", imp="imp001", wiring=wiring, start=False)
+    assert sorted(sim.models) == ["hts221", "lis3dh", "motion", "registers@i2c89:0x3C", "registers@i2c89:0x90"]
