@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -69,6 +70,8 @@ COLORS = {
     "restart": "#334155",
     "power": "#0f172a",
     "agent": "#86efac",
+    "io-out": "#0369a1",
+    "io-in": "#c2410c",
     "text": "#0f172a",
     "muted": "#64748b",
     "grid": "#e2e8f0",
@@ -94,6 +97,8 @@ LANE_GAP = 26
 UPDATE_ROW = 20
 AGENT_H = 12
 AXIS_H = 44
+IO_ROW = 11  # one row per pin or bus the app used
+IO_ROWS_MAX = 12  # more than this: the busiest, and a note of the rest
 MIN_SLIVER = 1.6  # px: the narrowest visible interval (a wake takes no virtual time)
 
 _NICE_STEPS = [
@@ -510,7 +515,44 @@ class _Renderer:
             self._marker(p, y, labels_h, band_top, band_bottom)
         o.append("</g>")
         below = 14 if self.m.outages else 0
+        if lane.io:
+            lane_bottom = self._io_rows(lane, lane_bottom + below + 8)
+            below = 0
         return lane_bottom + below + LANE_GAP
+
+    def _io_rows(self, lane: DeviceLane, y: float) -> float:
+        """One thin row per pin or bus: a tick where the app wrote or sent (blue, upper half) and
+        where something outside drove or sent (orange, lower half), merged per pixel."""
+        o = self.out
+        rows = sorted(lane.io.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        shown = sorted(rows[:IO_ROWS_MAX], key=lambda kv: _io_order(kv[0]))
+        o.append('<g class="io">')
+        for name, events in shown:
+            o.append(f'<g class="io-row" data-line="{_esc(name)}">')
+            o.append(f'<text x="{LEFT - 12}" y="{_f(y + IO_ROW - 2)}" text-anchor="end" font-size="10" '
+                     f'fill="{COLORS["muted"]}">{_esc(name)}</text>')
+            o.append(f'<rect x="{LEFT}" y="{_f(y)}" width="{_f(self.plot_w)}" height="{IO_ROW - 2}" fill="#f8fafc"/>')
+            columns: dict[tuple[int, str], list[tuple[int, str]]] = {}
+            for t, way, text in events:
+                columns.setdefault((int(self.x(t)), way), []).append((t, text))
+            for (px, way), hits in sorted(columns.items()):
+                top = y if way == "out" else y + (IO_ROW - 2) / 2
+                first_t, first = hits[0]
+                tip = f"{name} {format_duration(first_t)}: {first}"
+                if len(hits) > 1:
+                    tip += f" (and {len(hits) - 1} more to {format_duration(hits[-1][0])})"
+                o.append(f'<rect class="io-{way}" x="{px}" y="{_f(top)}" width="1.4" height="{_f((IO_ROW - 2) / 2)}" '
+                         f'fill="{COLORS["io-" + way]}" data-time-us="{first_t}" data-count="{len(hits)}">'
+                         f'<title>{_esc(tip)}</title></rect>')
+            o.append("</g>")
+            y += IO_ROW
+        if len(rows) > len(shown):
+            rest = ", ".join(name for name, _ in sorted(rows[IO_ROWS_MAX:]))
+            o.append(f'<text x="{LEFT}" y="{_f(y + 9)}" font-size="10" fill="{COLORS["muted"]}">'
+                     f'also: {_esc(rest)}</text>')
+            y += IO_ROW
+        o.append("</g>")
+        return y
 
     @staticmethod
     def _density(brief: bool, count: int) -> str:
@@ -763,6 +805,9 @@ class _Renderer:
             items.append((self._bolt(8, 6, COLORS["power"]), "power"))
         if self.m.agent:
             items.append((swatch(COLORS["agent"]), "agent running"))
+        if any(ln.io for ln in self.m.devices):
+            items.append((swatch(COLORS["io-out"], 6, 0), "pin or bus: the imp wrote or sent"))
+            items.append((swatch(COLORS["io-in"], 6, 6), "pin or bus: driven or sent from outside"))
 
         out = ['<g class="legend">']
         x, row_y = float(LEFT), y
@@ -778,6 +823,12 @@ class _Renderer:
 
 
 # --- HTML ---------------------------------------------------------------------------------------
+
+
+def _io_order(name: str) -> tuple:
+    """Pins first, then buses, each in the module's natural order (pin2 before pin10)."""
+    kind = 0 if name.startswith("pin") else 1
+    return (kind, [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)])
 
 
 def _pct(part: int, whole: int) -> str:

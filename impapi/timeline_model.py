@@ -76,6 +76,8 @@ class DeviceLane:
     connection: list[Interval] = field(default_factory=list)
     markers: list[Marker] = field(default_factory=list)
     boots: Counter = field(default_factory=Counter)  # reason name -> count
+    # Pin and bus activity, one row per pin or bus: (time, "out" | "in", what happened).
+    io: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -100,6 +102,32 @@ class TimelineModel:
 
     def connected_us(self, lane: DeviceLane) -> int:
         return sum(iv.end_us - iv.start_us for iv in lane.connection if iv.value == "connected")
+
+
+IO_KINDS = frozenset({"pin", "pin-in", "i2c", "spi", "uart", "uart-rx", "dac", "bluetooth"})
+
+
+def io_text(kind: str, d: dict) -> str:
+    """A pin or bus event in a few words, for a tooltip."""
+    if kind == "pin":
+        if "duty" in d:
+            return f"duty {d['duty']:.3g}"
+        return f"wrote {d.get('value')}"
+    if kind == "pin-in":
+        return f"driven to {d['analog']}" if "analog" in d else \
+            ("released" if d.get("level") is None else f"driven {d.get('level')}")
+    if kind == "i2c":
+        what = f"0x{d.get('address', 0):02X} wrote {d.get('write') or '-'}"
+        if d.get("read") is not None:
+            what += f" read {d['read']}"
+        return what + (f" error {d['error']}" if d.get("error") else "")
+    if kind == "spi":
+        return "chip select " + str(d["chipselect"]) if "chipselect" in d else f"wrote {d.get('write')} read {d.get('read')}"
+    if kind in ("uart", "uart-rx"):
+        return ("sent " if kind == "uart" else "received ") + str(d.get("data", ""))
+    if kind == "dac":
+        return f"{d.get('samples')} samples at {d.get('rate')} Hz"
+    return str(d.get("action", kind))
 
 
 def short_reason(name: str) -> str:
@@ -214,6 +242,10 @@ def build_model(events: Iterable[Any], duration_us: int | None = None) -> Timeli
                                               update=span.update, forced=span.forced,
                                               priority=6 if span.forced else 5))
             # "released" (and unknown stages) only open the span
+        elif kind in IO_KINDS:
+            line = str(d.get("pin") or d.get("bus") or kind)
+            lane(e).io.setdefault(line, []).append((t, "in" if kind in ("pin-in", "uart-rx") else "out",
+                                                    io_text(kind, d)))
 
     # Power: an off and an on at the same instant are one power cycle.
     for key, changes in power.items():
