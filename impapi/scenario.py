@@ -1,5 +1,9 @@
 """Scenarios: what the cloud and the world do to a device, at given virtual times.
 
+(Over 1,000 lines on purpose: each event kind's argument type, CLI parser, TOML reader and
+writer, and its application to a simulation sit side by side, so a kind is added or changed in
+one place and the three spellings cannot drift apart.)
+
 One vocabulary and one parser serve the command line (``--at TIME:EVENT[=ARG]``, repeatable)
 and TOML scenario files. TIME is an offset from the start of the run, a duration as
 :func:`impapi.durations.parse_duration` reads it (``90s``, ``30m``, ``1d6h``, or plain seconds).
