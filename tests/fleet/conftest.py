@@ -17,7 +17,9 @@ def app(name: str) -> tuple[str, str]:
     return str(EXAMPLES / f"{base}.device.nut"), str(EXAMPLES / f"{base}.agent.nut")
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: a cluster torn down at the very end of a whole run once found its
+# event loop already closed; closing each module's cluster after its tests leaves nothing late.
+@pytest.fixture(scope="module")
 def cluster():
     distributed = pytest.importorskip("distributed")
     import dask
@@ -29,7 +31,7 @@ def cluster():
         yield c
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def client(cluster):
     from distributed import Client
 
