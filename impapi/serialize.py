@@ -43,6 +43,8 @@ _KIND_NAMES = {
 
 _SCALARS = (type(None), bool, int, float)
 
+MAX_DEPTH = 64  # values nested deeper are refused (a table that holds itself, say)
+
 
 class _Unserialisable(Exception):
     def __init__(self, kind: str) -> None:
@@ -66,8 +68,8 @@ def to_wire(value: Any, what: str = "value", on_drop: Callable[[str], Any] | Non
 
 
 def _copy(value: Any, what: str, on_drop: Callable[[str], Any] | None, depth: int) -> Any:
-    if depth > 64:
-        raise SerialisationError(f"cannot serialise {what}: nested too deeply (a cycle?)")
+    if depth > MAX_DEPTH:
+        raise SerialisationError(too_deep(what))
     t = type(value)
     if t in _SCALARS:
         return value
@@ -97,6 +99,10 @@ def _copy(value: Any, what: str, on_drop: Callable[[str], Any] | None, depth: in
                 _left_out(on_drop, what, f"a {e.kind}")
         return out
     raise _Unserialisable(_kind(value))
+
+
+def too_deep(what: str) -> str:
+    return f"cannot serialise {what}: nested too deeply (a cycle?)"
 
 
 def _left_out(on_drop: Callable[[str], Any] | None, what: str, part: str) -> None:

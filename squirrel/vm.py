@@ -539,6 +539,31 @@ class VM:
             self._raise(rc)  # over the memory limit, say: out holds no object then
         return _p.make_proxy(self, out.i, out.type)
 
+    def pack(self, value: "_p.SquirrelObject", max_depth: int = 64) -> tuple[bytes, int, int] | None:
+        """The plain data in a table or array, copied out in one call: the packed bytes, their
+        serialised size and how many parts that are not plain data were left out (see
+        ``sqpy_pack``). None when values nest deeper than ``max_depth`` (a cycle, say).
+        ``unpack`` makes the value again, in any VM."""
+        if not isinstance(value, (_p.Table, _p.Array)) or value._vm is not self:
+            raise TypeError("pack takes a table or an array of this VM")
+        data, out = ffi.new("const char **"), ffi.new("long long[2]")
+        n = lib.sqpy_pack(self._live(), value._live(), max_depth, data, out, out + 1)
+        if n == -lib.SQPY_BADARG:
+            return None
+        if n < 0:
+            self._raise(-n)
+        return ffi.unpack(data[0], n), out[0], out[1]
+
+    def unpack(self, packed: bytes) -> "_p.SquirrelObject":
+        """A new table or array from what ``pack`` returned."""
+        out = ffi.new("sqpy_value *")
+        rc = lib.sqpy_unpack(self._live(), packed, len(packed), out)
+        if rc:
+            if rc == lib.SQPY_BADARG:
+                raise ValueError("not a packed Squirrel value")
+            self._raise(rc)
+        return _p.make_proxy(self, out.i, out.type)
+
     def to_squirrel(self, value: Any) -> Any:
         """Convert ``value`` now: scalars stay Python values, containers become proxies."""
         if isinstance(value, (dict, list, tuple)) or (callable(value) and not isinstance(value, _p.SquirrelObject)):

@@ -1846,3 +1846,343 @@ void sqpy_coverage_clear(sqpy_vm *vm) {
 }
 
 }  /* extern "C" */
+
+/* ---- plain data: pack and unpack (sqpy.h) ---- */
+
+/* Squirrel's table of strong references (sq_addref) grows with the most objects referenced at
+ * once and never shrinks, and its memory counts as the script's: what imp.getmemoryfree()
+ * reports depends on it. The Python conversion these calls replace held a handle per object
+ * in a pattern of its own, so pack and unpack reference the same objects at the same points:
+ * a script sees the same free memory whichever way its data travelled. */
+
+namespace {
+
+enum : char { PK_NULL = 'n', PK_TRUE = 'T', PK_FALSE = 'F', PK_INT = 'i', PK_FLOAT = 'f',
+              PK_STR = 's', PK_BLOB = 'b', PK_ARRAY = 'a', PK_TABLE = 't' };
+
+thread_local std::string g_pack;
+
+/* Strict UTF-8 (no surrogates, overlongs or code points past U+10FFFF; what Python's decoder
+ * accepts) and no NUL: the strings that travel as text. */
+bool safe_text(const unsigned char *s, SQInteger n) {
+    SQInteger i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            if (c == 0) return false;
+            i++;
+            continue;
+        }
+        int more;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) more = 1;
+        else if (c == 0xE0) { more = 2; lo = 0xA0; }
+        else if (c == 0xED) { more = 2; hi = 0x9F; }
+        else if (c >= 0xE1 && c <= 0xEF) more = 2;
+        else if (c == 0xF0) { more = 3; lo = 0x90; }
+        else if (c >= 0xF1 && c <= 0xF3) more = 3;
+        else if (c == 0xF4) { more = 3; hi = 0x8F; }
+        else return false;
+        if (n - i <= more) return false;
+        unsigned c1 = s[i + 1];
+        if (c1 < lo || c1 > hi) return false;
+        for (int k = 2; k <= more; k++)
+            if ((s[i + k] & 0xC0) != 0x80) return false;
+        i += more + 1;
+    }
+    return true;
+}
+
+bool is_object(SQObjectType t) {
+    return !(t == OT_NULL || t == OT_INTEGER || t == OT_FLOAT || t == OT_BOOL || t == OT_STRING);
+}
+
+/* References held for the pattern above, released together. */
+struct Held {
+    HSQUIRRELVM v;
+    std::vector<HSQOBJECT> objs;
+    void add(SQInteger idx) {
+        HSQOBJECT o;
+        sq_getstackobj(v, idx, &o);
+        sq_addref(v, &o);
+        objs.push_back(o);
+    }
+    void release_from(size_t n) {
+        while (objs.size() > n) {
+            sq_release(v, &objs.back());
+            objs.pop_back();
+        }
+    }
+    ~Held() { release_from(0); }
+};
+
+void put_len(std::string &out, size_t n) {
+    uint32_t u = (uint32_t)n;
+    out.append((const char *)&u, sizeof u);
+}
+
+void put_bytes(std::string &out, char tag, const char *p, size_t n) {
+    out.push_back(tag);
+    put_len(out, n);
+    out.append(p, n);
+}
+
+enum { PACKED = 0, LEFT_OUT = 1, TOO_DEEP = 2 };
+
+struct Packer {
+    HSQUIRRELVM v;
+    std::string &out;
+    int maxdepth;
+    long long size = 0, left_out = 0;
+    Held held;
+
+    /* Packs the value at the top of v's stack. */
+    int top(int depth) {
+        if (depth > maxdepth) return TOO_DEEP;
+        switch (sq_gettype(v, -1)) {
+        case OT_NULL: out.push_back(PK_NULL); size += 1; return PACKED;
+        case OT_BOOL: { SQBool b; sq_getbool(v, -1, &b); out.push_back(b ? PK_TRUE : PK_FALSE); size += 1; return PACKED; }
+        case OT_INTEGER: {
+            SQInteger i; sq_getinteger(v, -1, &i);
+            out.push_back(PK_INT); out.append((const char *)&i, sizeof i); size += 5; return PACKED;
+        }
+        case OT_FLOAT: {
+            SQFloat f; sq_getfloat(v, -1, &f);
+            out.push_back(PK_FLOAT); out.append((const char *)&f, sizeof f); size += 5; return PACKED;
+        }
+        case OT_STRING: {
+            const SQChar *s; sq_getstring(v, -1, &s);
+            SQInteger n = sq_getsize(v, -1);
+            bool text = safe_text((const unsigned char *)s, n);
+            put_bytes(out, text ? PK_STR : PK_BLOB, s, (size_t)n);
+            size += (text ? 3 : 5) + n;
+            return PACKED;
+        }
+        case OT_INSTANCE: {
+            SQUserPointer p;
+            if (SQ_FAILED(sqstd_getblob(v, -1, &p))) return LEFT_OUT;
+            SQInteger n = sqstd_getblobsize(v, -1);
+            if (n < 0 || !p) n = 0;
+            put_bytes(out, PK_BLOB, (const char *)p, (size_t)n);
+            size += 5 + n;
+            return PACKED;
+        }
+        case OT_ARRAY:
+        case OT_TABLE: return container(depth);
+        default: return LEFT_OUT;
+        }
+    }
+
+    /* A handle on the value at idx if it is an object, made as the binding makes one (asking an
+     * instance whether it is a blob leaves Squirrel's last-error string behind). */
+    void hold(SQInteger idx) {
+        SQObjectType t = sq_gettype(v, idx);
+        if (!is_object(t)) return;
+        if (t == OT_INSTANCE) {
+            SQUserPointer p;
+            sqstd_getblob(v, idx, &p);
+        }
+        held.add(idx);
+    }
+
+    int container(int depth) {
+        bool table = sq_gettype(v, -1) == OT_TABLE;
+        /* the Python walk held a handle on every object among the keys and values at once */
+        size_t mark_held = held.objs.size();
+        sq_pushnull(v);
+        while (SQ_SUCCEEDED(sq_next(v, -2))) {
+            hold(-2);
+            hold(-1);
+            sq_pop(v, 2);
+        }
+        sq_pop(v, 1);
+        out.push_back(table ? PK_TABLE : PK_ARRAY);
+        size_t at = out.size();
+        put_len(out, 0);
+        size += 5;
+        uint32_t kept = 0;
+        sq_pushnull(v);
+        while (SQ_SUCCEEDED(sq_next(v, -2))) {
+            size_t mark = out.size();
+            long long before = size;
+            bool keep = true;
+            if (table) {
+                const SQChar *k;
+                if (sq_gettype(v, -2) != OT_STRING) keep = false;
+                else {
+                    sq_getstring(v, -2, &k);
+                    SQInteger n = sq_getsize(v, -2);
+                    if (!safe_text((const unsigned char *)k, n)) keep = false;
+                    else { put_len(out, (size_t)n); out.append(k, (size_t)n); size += 3 + n; }
+                }
+            }
+            if (keep) {
+                int rc = top(depth + 1);
+                if (rc == TOO_DEEP) return TOO_DEEP;  /* the caller resets the stack */
+                keep = rc == PACKED;
+            }
+            if (keep) kept++;
+            else { out.resize(mark); size = before; left_out++; }
+            sq_pop(v, 2);
+        }
+        sq_pop(v, 1);
+        held.release_from(mark_held);
+        memcpy(&out[at], &kept, sizeof kept);
+        return PACKED;
+    }
+};
+
+struct Reader {
+    const char *p, *end;
+    bool take(void *dst, size_t n) {
+        if ((size_t)(end - p) < n) return false;
+        memcpy(dst, p, n);
+        p += n;
+        return true;
+    }
+    bool len(uint32_t &n) { return take(&n, sizeof n); }
+    bool skip(size_t n) {
+        if ((size_t)(end - p) < n) return false;
+        p += n;
+        return true;
+    }
+};
+
+struct Unpacker {
+    HSQUIRRELVM v;
+    Held blobs;       /* every blob, made first and held to the end, as the Python conversion did */
+    size_t next_blob = 0;
+    Held containers;  /* each container while it is filled, and its filled children */
+
+    /* First pass: check the data and make its blobs, in order. */
+    bool scan(Reader &r, int depth) {
+        char tag;
+        if (depth > 1000 || !r.take(&tag, 1)) return false;
+        switch (tag) {
+        case PK_NULL: case PK_TRUE: case PK_FALSE: return true;
+        case PK_INT: return r.skip(sizeof(SQInteger));
+        case PK_FLOAT: return r.skip(sizeof(SQFloat));
+        case PK_STR: { uint32_t n; return r.len(n) && r.skip(n); }
+        case PK_BLOB: {
+            uint32_t n;
+            if (!r.len(n) || (size_t)(r.end - r.p) < n) return false;
+            SQUserPointer b = sqstd_createblob(v, (SQInteger)n);
+            if (!b) return false;
+            if (n) memcpy(b, r.p, n);
+            blobs.add(-1);
+            sq_pop(v, 1);
+            r.p += n;
+            return true;
+        }
+        case PK_ARRAY:
+        case PK_TABLE: {
+            uint32_t n;
+            /* each entry takes at least a byte (5 in a table): a count the data cannot hold is
+             * garbage, refused before it sizes a table */
+            if (!r.len(n) || (size_t)(r.end - r.p) / (tag == PK_TABLE ? 5 : 1) < n) return false;
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t k;
+                if (tag == PK_TABLE && !(r.len(k) && r.skip(k))) return false;
+                if (!scan(r, depth + 1)) return false;
+            }
+            return true;
+        }
+        default: return false;
+        }
+    }
+
+    /* Second pass (on checked data): pushes the next value. */
+    bool push(Reader &r) {
+        char tag = 0;
+        r.take(&tag, 1);
+        switch (tag) {
+        case PK_NULL: sq_pushnull(v); return true;
+        case PK_TRUE: sq_pushbool(v, SQTrue); return true;
+        case PK_FALSE: sq_pushbool(v, SQFalse); return true;
+        case PK_INT: { SQInteger i = 0; r.take(&i, sizeof i); sq_pushinteger(v, i); return true; }
+        case PK_FLOAT: { SQFloat f = 0; r.take(&f, sizeof f); sq_pushfloat(v, f); return true; }
+        case PK_STR: {
+            uint32_t n = 0;
+            r.len(n);
+            sq_pushstring(v, r.p, (SQInteger)n);
+            r.p += n;
+            return true;
+        }
+        case PK_BLOB: {
+            uint32_t n = 0;
+            r.len(n);
+            r.p += n;
+            sq_pushobject(v, blobs.objs[next_blob++]);
+            return true;
+        }
+        default: {  /* PK_ARRAY, PK_TABLE */
+            uint32_t n = 0;
+            r.len(n);
+            if (tag == PK_TABLE) sq_newtableex(v, (SQInteger)n);
+            else sq_newarray(v, 0);
+            containers.add(-1);
+            size_t mark = containers.objs.size();
+            sq_reservestack(v, 4);
+            for (uint32_t i = 0; i < n; i++) {
+                if (tag == PK_TABLE) {
+                    uint32_t k = 0;
+                    r.len(k);
+                    sq_pushstring(v, r.p, (SQInteger)k);
+                    r.p += k;
+                }
+                if (!push(r)) return false;
+                if (SQ_FAILED(tag == PK_TABLE ? sq_newslot(v, -3, SQFalse) : sq_arrayappend(v, -2))) return false;
+            }
+            containers.release_from(mark);  /* the children's handles; this one's stays */
+            return true;
+        }
+        }
+    }
+};
+
+}  /* namespace */
+
+extern "C" {
+
+long long sqpy_pack(sqpy_vm *vm, long long obj, int maxdepth, const char **data, long long *size,
+                    long long *left_out) {
+    ENTER(vm, -SQPY_WRONG_THREAD);
+    if (!ref_ok(vm, obj)) return -SQPY_BADREF;
+    HSQUIRRELVM v = vm->v;
+    SQInteger top = sq_gettop(v);
+    sq_reservestack(v, 4 * (maxdepth + 2) + 8);
+    sq_pushobject(v, REF(vm, obj));
+    g_pack.clear();
+    Packer pk{v, g_pack, maxdepth, 0, 0, Held{v, {}}};
+    int rc = pk.top(0);
+    sq_settop(v, top);
+    pk.held.release_from(0);
+    *size = pk.size;
+    *left_out = pk.left_out;
+    if (rc != PACKED) return -SQPY_BADARG;
+    *data = g_pack.data();
+    return (long long)g_pack.size();
+}
+
+int sqpy_unpack(sqpy_vm *vm, const char *data, long long len, sqpy_value *out) {
+    ENTER(vm, SQPY_WRONG_THREAD);
+    HSQUIRRELVM v = vm->v;
+    SQInteger top = sq_gettop(v);
+    sq_reservestack(v, 64);
+    Unpacker u{v, Held{v, {}}, 0, Held{v, {}}};
+    Reader r{data, data + len};
+    if (!u.scan(r, 0) || r.p != r.end) {
+        sq_settop(v, top);
+        return vm->stop ? vm->stop : SQPY_BADARG;
+    }
+    r.p = data;
+    if (!u.push(r)) {
+        sq_settop(v, top);
+        return vm->stop ? vm->stop : SQPY_BADARG;
+    }
+    read_value(vm, v, -1, out);  /* the caller's handle, made while the others are still held */
+    sq_settop(v, top);
+    return SQPY_OK;
+}
+
+}  /* extern "C" */

@@ -220,6 +220,22 @@ int sqpy_stack_frame(HSQUIRRELVM v, int level, const char **func, const char **s
  * when there is none. */
 int sqpy_caller(sqpy_vm *vm, const char **src, long long *line);
 
+/* Plain data out of one VM and into another (or the same one, later), in one call each way.
+ * sqpy_pack copies the value `obj` (a table or array) into a private byte form: null, bool,
+ * integer, float, strings (valid UTF-8 without NUL; any other string packs as a blob), blobs,
+ * arrays and tables. Anything else inside -- functions, classes, other instances, threads,
+ * generators, weak references, and table keys that are not such strings -- is left out.
+ * Returns the packed length (the bytes stay valid until the next pack on this thread), with
+ * *size the value's size in a serialised form (1 byte per null or bool, 5 per number, 3 plus
+ * the bytes per string, 5 plus the bytes per blob, 5 per array or table) and *left_out the
+ * number of elements and table slots left out; a negative result
+ * is -SQPY_BADARG when values nest deeper than maxdepth, another -SQPY_* otherwise.
+ * sqpy_unpack makes the value again in `vm`, building each table and array as a conversion
+ * from Python would (same sizes, same insertion order). */
+long long sqpy_pack(sqpy_vm *vm, long long obj, int maxdepth, const char **data, long long *size,
+                    long long *left_out);
+int sqpy_unpack(sqpy_vm *vm, const char *data, long long len, sqpy_value *out);
+
 /* cdef-end */
 
 #ifdef __cplusplus
