@@ -28,7 +28,7 @@ from .host import ScriptHost
 from .lifecycle import UpdateLifecycle, restart_for
 from .profiles import Profile, software_version
 from .peripherals import Board
-from .serialize import SerialisationError, from_wire, to_wire, wire_size
+from .serialize import MAX_DEPTH, from_wire, too_deep
 
 if TYPE_CHECKING:
     from .cloud import Cloud
@@ -180,7 +180,7 @@ class Device:
             return
         self.host = host
         if nv is not None:
-            host.vm.root["nv"] = from_wire(host.vm, nv)
+            host.vm.root["nv"] = host.vm.unpack(nv)
         host.start()
         host.after_event()
 
@@ -295,12 +295,13 @@ class Device:
         if not isinstance(nv, squirrel.Table):
             return
         cfg = self.env.config
-        try:
-            wire = to_wire(nv, "nv", on_drop=_ignore)  # the device's serialiser leaves parts out
-        except SerialisationError as e:
-            self.env.log.add(self.clock.now_us, "impsim", f"nv not kept for the next run: {e}")
+        # The device's serialiser leaves out what it cannot keep (serialize.to_wire's rules, the
+        # device's way), in one call into the VM; the packed bytes go back in at the next boot.
+        packed = host.vm.pack(nv, MAX_DEPTH)
+        if packed is None:
+            self.env.log.add(self.clock.now_us, "impsim", f"nv not kept for the next run: {too_deep('nv')}")
             return
-        size = wire_size(wire)
+        wire, size, _ = packed
         if size > cfg.nv_limit:
             self.env.log.add(self.clock.now_us, "impsim",
                              f"nv not kept for the next run: it is {size} bytes, over the {cfg.nv_limit}-byte "
@@ -553,10 +554,6 @@ class Device:
     def software_version(self) -> str:
         """What imp.getsoftwareversion() reports: the impOS release the device runs."""
         return software_version(self.impos)
-
-
-def _ignore(part: str) -> None:
-    pass
 
 
 class _Attempt:
