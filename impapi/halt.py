@@ -12,6 +12,8 @@ import squirrel
 class Halt(squirrel.Uncatchable):
     """Squirrel stops and its VM is destroyed."""
 
+    with_stack = False  # the device or agent performs the transition; where Squirrel was is moot
+
 
 class DeepSleep(Halt):
     """``imp.deepsleepfor/until``, ``server.sleepfor/until``: warm boot at ``wake_us``."""

@@ -90,3 +90,7 @@ class TimeLimitError(SquirrelError, TimeoutError):
 class Uncatchable(Exception):
     """Raise a subclass of this from a Python native to stop the script: Squirrel try/catch cannot
     catch it, and it reaches the Python caller unchanged (with the Squirrel stack as a note)."""
+
+    #: False on a subclass whose stop is an ordinary end its host handles (nobody reads where the
+    #: script was): the stop then costs no Squirrel stack.
+    with_stack = True

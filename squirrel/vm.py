@@ -793,11 +793,12 @@ class VM:
         if rc == WRONG_THREAD:
             raise SquirrelError(f"this VM belongs to thread {self._home}, not to thread {threading.get_ident()}: "
                                 "a VM is used only by the thread that made it (make one VM per thread)")
-        frames = self._frames() if ptr != ffi.NULL else []
         if rc == STOPPED and self._stop_exc is not None:
             exc, self._stop_exc = self._stop_exc, None
-            _attach(exc, frames)
+            if getattr(exc, "with_stack", True) and ptr != ffi.NULL:
+                _attach(exc, self._frames())
             raise exc
+        frames = self._frames() if ptr != ffi.NULL else []
         self._stop_exc = None  # a stop some script swallowed must not surface in a later call
         if rc == TIME_LIMIT:
             limit = (f"{self._instruction_limit} instructions" if self._instruction_limit else

@@ -260,6 +260,21 @@ def test_uncatchable_carries_the_squirrel_stack(vm):
     assert [(f.function, f.line) for f in info.value.squirrel_traceback][:2] == [("g", 2), ("main", 4)]
 
 
+def test_an_uncatchable_that_wants_no_stack_stops_the_script_without_one(vm):
+    class End(squirrel.Uncatchable):
+        with_stack = False
+
+    def end():
+        raise End("the run is over")
+
+    vm.root["end"] = end
+    with pytest.raises(End) as info:
+        vm.run("function g() {\n  try { end(); } catch (e) { ::caught <- e; }\n  ::after <- true;\n}\ng();", "u.nut")
+    assert not hasattr(info.value, "squirrel_traceback") and not getattr(info.value, "__notes__", None)
+    assert "caught" not in vm.root and "after" not in vm.root
+    assert vm.run("return 3") == 3
+
+
 def test_base_exceptions_are_uncatchable(vm):
     def interrupt():
         raise KeyboardInterrupt
