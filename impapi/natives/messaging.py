@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..api import AGENT, DEVICE, Api, ImpError
-from ..serialize import SerialisationError, to_wire
+from ..serialize import SerialisationError, to_wire_packed
 
 agent = Api("agent")
 device = Api("device")
@@ -17,9 +17,9 @@ def _name(name: Any, what: str) -> str:
     return name
 
 
-def _wire(data: Any, what: str, on_drop: Any = None) -> Any:
+def _wire(host: Any, data: Any, what: str, on_drop: Any = None) -> Any:
     try:
-        return to_wire(data, "the message", on_drop)
+        return to_wire_packed(data, host.vm, "the message", on_drop)
     except SerialisationError as e:
         raise ImpError(f"{what}: {e}") from None
 
@@ -28,7 +28,7 @@ def _wire(data: Any, what: str, on_drop: Any = None) -> Any:
 def send(host: Any, name: str, data: Any) -> int:
     name = _name(name, "agent.send")
     dropped: list[str] = []
-    wire = _wire(data, "agent.send", dropped.append)
+    wire = _wire(host, data, "agent.send", dropped.append)
     if dropped:
         # What the device logs when it leaves parts of a message out (code: MessageManager's
         # tests quote it as a "Device Runtime Error"); the agent says nothing (UNCONFIRMED).
@@ -55,7 +55,7 @@ def _register(host: Any, name: str, callback: Any) -> None:
 @device.native((AGENT,), name="send")
 def device_send(host: Any, name: str, data: Any) -> None:
     name = _name(name, "device.send")
-    wire = _wire(data, "device.send")
+    wire = _wire(host, data, "device.send")
     host.owner.relay.to_device(name, wire)
 
 
