@@ -148,3 +148,28 @@ def test_a_cluster_without_workers_is_an_error_not_a_wait():
     with LocalCluster(n_workers=0, dashboard_address=":0", silence_logs=logging.ERROR) as c, Client(c) as empty:
         with pytest.raises(FleetError, match="has no workers: start some with `dask worker tcp://"):
             Fleet(*app("sleepy"), devices=2).run("1h", empty)
+
+
+def test_a_shard_leaves_the_workers_garbage_collector_as_it_found_it(tmp_path):
+    """A shard runs with the worker's heap frozen out of the cycle collector and unfreezes it
+    after, also when a device fails, and the outcomes are the same as without the freeze."""
+    import gc
+
+    from impapi.fleet.shard import DeviceFailed, run_shard
+
+    device, agent = app("sleepy")
+    job = Fleet(device, agent, devices=3, seed=5).job("2h")
+    frozen_before = gc.get_freeze_count()
+    first = run_shard(job, 0, 3)
+    assert gc.get_freeze_count() == frozen_before
+    gc.disable()
+    try:
+        again = run_shard(job, 0, 3)
+    finally:
+        gc.enable()
+    assert again == first
+    broken = tmp_path / "broken.device.nut"
+    broken.write_text("local x = ;\n")
+    with pytest.raises(DeviceFailed):
+        run_shard(Fleet(str(broken), None, devices=1, seed=5).job("1h"), 0, 1)
+    assert gc.get_freeze_count() == frozen_before
