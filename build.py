@@ -296,6 +296,9 @@ def ffibuilder(absolute_paths: bool = False):
     # setuptools refuses absolute source paths (and runs from the project root); ffi.compile()
     # compiles from inside its temporary directory and needs them absolute.
     os.chdir(ROOT)
+    if not absolute_paths:  # pip is building: an in-place build of ours would shadow pip's
+        for stale in (ROOT / "squirrel").glob("_squirrel.cpython-*.so"):
+            stale.unlink()
     sources = [p if absolute_paths else Path(os.path.relpath(p, ROOT))
                for p in source_files(tree) + [CSRC / "sqpy.cpp"]]
     sources = [str(p) for p in sources]
@@ -321,3 +324,10 @@ if __name__ == "__main__":
         shutil.copy2(so, dest.with_suffix(".tmp"))
         os.replace(dest.with_suffix(".tmp"), dest)
         log(f"built squirrel/{so.name}")
+    # An extension left by another kind of build (pip's is .abi3.so, this one names the
+    # interpreter) would shadow this one or be shadowed by it: Python imports whichever suffix it
+    # tries first, however old.
+    for stale in (ROOT / "squirrel").glob("_squirrel*.so"):
+        if stale.name not in {so.name for so in built}:
+            stale.unlink()
+            log(f"removed squirrel/{stale.name} (an older build)")
