@@ -766,6 +766,15 @@ class VM:
         name = ffi.string(out[0][0]).decode("utf-8", "replace")
         return self._map(name, out[1][0]) if name in self._linemaps else (name, out[1][0])
 
+    def record_caught_errors(self, on: bool = True) -> None:
+        """Record errors a try/catch takes too (for :meth:`last_error_stack` in a catch block)."""
+        if lib.sqpy_record_caught_errors(self._live(), 1 if on else 0):
+            self._raise(WRONG_THREAD)
+
+    def last_error_stack(self) -> list[Frame]:
+        """Where the last recorded error was raised: frames innermost first, ``#line``-mapped."""
+        return self._frames() if self._ptr != ffi.NULL else []
+
     def _map(self, file: str, line: int) -> tuple[str, int]:
         m = self._linemaps.get(file)
         return m.map(line, file) if m and line >= 0 else (file, line)

@@ -155,6 +155,93 @@ def test_errors_do_not_leak_into_later_calls(vm):
     assert info.value.message == "second"
 
 
+
+# --- where a caught error was raised ---------------------------------------------------------------
+
+CATCHER = """
+function inner() {
+  local t = null;
+  return t.x;
+}
+function run() {
+  try {
+    inner();
+  } catch (e) {
+    where();
+    return e;
+  }
+}
+"""
+
+
+def _catcher(vm):
+    seen = []
+    vm.root["where"] = squirrel.native(lambda: seen.append(
+        [(f.function, f.file, f.line) for f in vm.last_error_stack()]))
+    vm.run(CATCHER, "catch.nut")
+    return seen
+
+
+def test_a_catch_block_sees_where_its_error_was_raised_when_asked(vm):
+    seen = _catcher(vm)
+    assert vm.root["run"]() == "the index 'x' does not exist"
+    assert seen == [[]]  # by default a caught error is not recorded
+    vm.record_caught_errors()
+    assert vm.root["run"]() == "the index 'x' does not exist"
+    assert seen[-1] == [("inner", "catch.nut", 4), ("run", "catch.nut", 8)]
+    vm.record_caught_errors(False)
+    vm.root["run"]()
+    assert seen[-1] == []
+    # like every call, only from the thread that made the VM
+    import threading
+    refused = []
+
+    def other() -> None:
+        try:
+            vm.record_caught_errors()
+        except squirrel.SquirrelError as e:
+            refused.append("the thread that made it" in str(e))
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert refused == [True]
+    vm.root["run"]()
+    assert seen[-1] == []  # still off
+
+
+def test_recording_caught_errors_leaves_uncaught_ones_as_they_were(vm):
+    vm.record_caught_errors()
+    vm.run("""
+function g() {
+  try { throw "caught"; } catch (e) {}
+  throw {code = 7};
+}
+function h() {
+  try { throw "caught"; } catch (e) {}
+  return [3, 1, 2].sort(function(a, b) { return "not an integer"; });
+}
+""", "g.nut")
+    with pytest.raises(squirrel.ScriptError) as info:
+        vm.root["g"]()
+    assert info.value.value["code"] == 7
+    assert [(f.function, f.line) for f in info.value.traceback] == [("g", 4)]
+    with pytest.raises(squirrel.ScriptError) as info:
+        vm.root["h"]()
+    assert info.value.message != "caught" and info.value.traceback[0].line == 8
+
+
+def test_an_error_a_native_raises_is_not_mistaken_for_one_caught_before(vm):
+    # A native called straight from Python fails without the error handler running; the last
+    # error recorded is then one its callback caught, which must not be reported instead.
+    vm.record_caught_errors()
+    array = vm.compile("::A <- [3, 1, 2]; return A;")()
+    sort = vm.compile("return A.sort")()
+    compare = vm.compile('return function(x, y) { try { throw "caught"; } catch (e) {} return "1"; }')()
+    with pytest.raises(squirrel.ScriptError) as info:
+        sort.call(array, compare)
+    assert info.value.message == "numeric value expected as return value of the compare function"
+
 # --- Python exceptions through Squirrel -------------------------------------------------------------
 
 class AppError(Exception):

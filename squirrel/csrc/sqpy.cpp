@@ -92,6 +92,7 @@ struct sqpy_vm {
     std::string errmsg;
     std::vector<Frame> frames;
     bool capture_locals;
+    bool caught_errors;  /* the error handler runs for caught errors too */
     std::string csource;
     long long cline, ccol;
 
@@ -510,10 +511,20 @@ static SQInteger error_handler(HSQUIRRELVM v) {
 
 /* After a failed sq_call: errors raised before the VM ran any code (a native called straight
  * from the host, paramscheck, "Native stack overflow") never reach the error handler, so take
- * them from the last error, with the stack of whatever is still running. */
+ * them from the last error, with the stack of whatever is still running. With caught errors
+ * recorded too (sqpy_record_caught_errors), the handler's record may be an error a script
+ * caught earlier in this call: it stands only when it is the error the call failed with. */
 static void record_unhandled(sqpy_vm *vm, HSQUIRRELVM v) {
-    if (vm->handled) return;
     sq_getlasterror(v);
+    if (vm->handled && vm->caught_errors) {
+        HSQOBJECT last;
+        sq_getstackobj(v, -1, &last);
+        bool same = sq_type(last) == sq_type(vm->err) && last._unVal.raw == vm->err._unVal.raw;
+        if (same || sq_type(last) == OT_NULL) { sq_pop(v, 1); return; }
+    } else if (vm->handled) {
+        sq_pop(v, 1);
+        return;
+    }
     if (sq_gettype(v, -1) == OT_NULL) {  /* sq_call of a value it cannot call sets no error */
         sq_pop(v, 1);
         sq_pushstring(v, "call failed: the value is not callable", -1);
@@ -1537,6 +1548,12 @@ long long sqpy_error_line(sqpy_vm *vm) { return vm->cline; }
 long long sqpy_error_column(sqpy_vm *vm) { return vm->ccol; }
 const char *sqpy_error_source(sqpy_vm *vm) { CLAIM(vm, ""); return vm->csource.c_str(); }
 void sqpy_capture_locals(sqpy_vm *vm, int on) { vm->capture_locals = on != 0; }
+int sqpy_record_caught_errors(sqpy_vm *vm, int on) {
+    CLAIM(vm, SQPY_WRONG_THREAD);
+    vm->caught_errors = on != 0;
+    sq_notifyallexceptions(vm->v, on ? SQTrue : SQFalse);
+    return SQPY_OK;
+}
 
 int sqpy_set_coverage(sqpy_vm *vm, int on) {
     CLAIM(vm, SQPY_WRONG_THREAD);

@@ -205,6 +205,9 @@ long long sqpy_error_line(sqpy_vm *vm);
 long long sqpy_error_column(sqpy_vm *vm);
 const char *sqpy_error_source(sqpy_vm *vm);
 void sqpy_capture_locals(sqpy_vm *vm, int on);
+/* Record errors a try/catch takes as well (the error handler runs at every raise), so the last
+ * error describes a caught one while its catch block runs. */
+int sqpy_record_caught_errors(sqpy_vm *vm, int on);
 
 /* Line coverage through the native debug hook (only code compiled after switching on). */
 int sqpy_set_coverage(sqpy_vm *vm, int on);
