@@ -24,9 +24,10 @@ Deviations from impt, on purpose:
 * ``runCommand()`` runs the host command only with ``allow_commands`` (``--allow-commands``);
   otherwise the session fails with an error saying so;
 * there is one device per session, so the ``(1/1)`` device index never varies;
-* a summary entry whose failure came from an ImpTestCase assertion says where it was called,
-  ``at tests/foo.test.nut:42`` (impt prints the file alone); so does the JUnit XML (the
-  testcase's ``file``/``line`` and the end of the failure text).
+* a summary entry says where the test failed, ``at tests/foo.test.nut:42`` (impt prints the
+  file alone): where the failing ImpTestCase assertion was called, or where a runtime error or
+  ``throw`` was raised; so does the JUnit XML (the testcase's ``file``/``line`` and the end of
+  the failure text).
 """
 
 from __future__ import annotations

@@ -199,8 +199,8 @@ class SessionOptions:
     imp: str = "imp003"
     seed: int = 0
     debug: bool = False  #: emit every log line, write preprocessed code under .build/
-    #: Record where failing assertions were called (TestOutcome.location), through a native the
-    #: session adds to the test side's ``imp`` table (``imp.__impsim_where``).
+    #: Record where steps failed (TestOutcome.location), through natives the session adds to
+    #: the test side's ``imp`` table (``imp.__impsim_where``, ``imp.__impsim_caught``).
     locations: bool = True
     #: The simulation's :class:`~impapi.simulation.Config` (None: the defaults), e.g. for
     #: ``device_start_delay_us``, the time the device takes to download the session's code.
@@ -413,6 +413,8 @@ class _Session:
         self.entries = 0  # log entries seen (the index of the next one)
         #: Failing assertions of the current step: (message, location, stack).
         self.sites: list[tuple[Any, str | None, list[tuple[str, str, int]]]] = []
+        #: Where the current step's error was raised, when it threw synchronously.
+        self.thrown: tuple[str, list[tuple[str, str, int]]] | None = None
         self.message_deadline: int | None = None
         self.start_deadline: int | None = STARTUP_TIMEOUT_US
         self.message_timeout_us = int(round(config.timeout * 1e6)) + EXTRA_MESSAGE_TIMEOUT_US
@@ -541,6 +543,7 @@ class _Session:
             shown = value if isinstance(value, str) else js_string(value)
             self.current = (shown, self.now, self.entries - 1)
             self.sites = []
+            self.thrown = None
             self.emit("test", shown, self.now)
         elif kind == "TEST_FAIL":
             if self.state != "started":
@@ -586,10 +589,18 @@ class _Session:
         outcome = TestOutcome(name, cls, method, passed, value, text, start, self.now,
                               log_start=max(first, 0), log_end=self.entries - 1)
         if not passed:
-            site = self.site_of(value)
+            # Where a synchronous step's error was raised; else (an asynchronous step) the
+            # failing assertion whose message was the rejection.
+            site = self.thrown or self.site_of(value)
             if site is not None:
-                outcome.location, outcome.stack = site[1], site[2]
+                outcome.location, outcome.stack = site[-2], site[-1]
         self.result.outcomes.append(outcome)
+
+    def step_threw(self, location: str | None, stack: list[tuple[str, str, int]]) -> None:
+        """The running step threw (from ``imp.__impsim_caught``, in the runner's catch block);
+        ``location`` is where the error was raised."""
+        if not self.stopped and location is not None:
+            self.thrown = (location, stack)
 
     def assertion_failed(self, message: Any, location: str | None, stack: list[tuple[str, str, int]]) -> None:
         """An ImpTestCase assertion is about to throw ``message`` (from ``imp.__impsim_where``)."""
@@ -788,10 +799,16 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
 
 
 class _Where:
-    """``imp.__impsim_where(message)``, the native ImpTestCase calls just before a failing
-    assertion throws: it reads the Squirrel stack (:mod:`._stack`), maps each frame through the
-    session code's ``#line`` directives and tells the session where the assertion was called --
-    the innermost frame in the test file, else the innermost outside the impUnit framework.
+    """Two natives that tell the session where a step failed, as the innermost frame in the test
+    file, else the innermost outside the impUnit framework (each frame mapped through the session
+    code's ``#line`` directives):
+
+    * ``imp.__impsim_where(message)``, which ImpTestCase calls just before a failing assertion
+      throws: the stack of its caller (:mod:`._stack`). Needed for asynchronous tests, whose
+      failure arrives later as a promise's rejection value;
+    * ``imp.__impsim_caught()``, which the runner calls in the catch block around a test method:
+      the stack where the caught error was raised (the VM records caught errors), so a runtime
+      error (``null.x``, a bad argument to a native, a ``throw``) has the line that threw.
 
     Installed into the test side's ``imp`` table (not the root table, which the runner walks)
     whenever that side starts a new VM, i.e. after every boot or agent restart."""
@@ -825,42 +842,67 @@ class _Where:
             self.maps[host.filename] = self.scan(self.text, host.filename)
         linemap = self.maps[host.filename]
 
+        vm = host.vm
+
         @squirrel.native(pass_context=True)
         def __impsim_where(ctx: Any, message: Any = None) -> None:
-            location, stack = self.where(ctx.handle, host.filename, linemap)
+            location, stack = self.locate(self.frames(ctx.handle, host.filename, linemap))
             self.session.assertion_failed(message if isinstance(message, (str, int, float, bool, type(None)))
                                           else object(), location, stack)
 
+        @squirrel.native
+        def __impsim_caught() -> None:
+            # First thing: the record is of the error the runner's catch block took.
+            raised = [(f.function, f.file, f.line) for f in vm.last_error_stack()]
+            self.session.step_threw(*self.locate(raised, raised=True))
+
         try:
-            host.vm.root["imp"]["__impsim_where"] = __impsim_where
+            imp = vm.root["imp"]
+            imp["__impsim_where"] = __impsim_where
+            imp["__impsim_caught"] = __impsim_caught
+            vm.record_caught_errors()
         except (KeyError, squirrel.SquirrelError):  # no imp table (not on a simulated imp): no locations
             pass
 
     def kind(self, file: str) -> str:
         """What ``file`` (a ``#line`` name) is: ``test`` (the test file), ``framework`` (impsim's
-        impUnit, Promise, JSONEncoder), ``session`` (code impt generates) or ``code``."""
+        impUnit, Promise, JSONEncoder, imp API), ``session`` (code impt generates) or ``code``."""
         k = self.kinds.get(file)
         if k is None:
             if file.startswith(("__", "<")):
                 k = "session"
+            elif file.startswith("impsim:"):  # the imp API's own Squirrel code (impapi.language)
+                k = "framework"
             else:
                 path = os.path.normcase(os.path.normpath(self.home / file))
                 k = "test" if path == self.test_path else "framework" if path.startswith(self.framework) else "code"
             self.kinds[file] = k
         return k
 
-    def where(self, handle: Any, chunk: str, linemap: Any) -> tuple[str | None, list[tuple[str, str, int]]]:
-        """(location, stack) of the assertion calling the native on thread ``handle``; ``linemap``
-        maps lines of the session code, compiled as ``chunk``."""
+    @staticmethod
+    def frames(handle: Any, chunk: str, linemap: Any) -> list[tuple[str, str, int]]:
+        """The frames of the code calling the native on thread ``handle``, ``#line``-mapped
+        (``linemap`` maps lines of the session code, compiled as ``chunk``)."""
+        return [(function, *(linemap.map(line, source) if linemap is not None and source == chunk
+                             else (source, line)))
+                for function, source, line in _stack.frames(handle)[1:]]
+
+    def locate(self, frames: list[tuple[str, str, int]], *, raised: bool = False) -> tuple[str | None, list[tuple[str, str, int]]]:
+        """(location, stack) from mapped frames, innermost first: the stack without native,
+        framework and session frames; the location is its innermost frame in the test file, else
+        its innermost frame -- except for an error ``raised`` outside the framework (a runtime
+        error, a ``throw``), whose location is the statement that raised it, in whatever file."""
         stack: list[tuple[str, str, int]] = []
         location = None
-        for function, source, line in _stack.frames(handle)[1:]:
-            if source == "NATIVE" or line < 0:
+        for function, file, mapped in frames:
+            if file == "NATIVE" or mapped < 0:
                 continue
-            file, mapped = linemap.map(line, source) if linemap is not None and source == chunk else (source, line)
             kind = self.kind(file)
             if kind in ("framework", "session"):
+                raised = False  # e.g. an assertion: where it was called is what matters
                 continue
+            if raised and location is None:
+                location = f"{file}:{mapped}"
             stack.append((function or "unknown", file, mapped))
             if location is None and kind == "test":
                 location = f"{file}:{mapped}"

@@ -79,6 +79,7 @@ class Foo extends Checks {
         throw "plain throw";
     }
     function testCaughtInside() { assertThrowsError(function() { assertTrue(false); }, this); }
+    function testRejected() { return Promise(function(ok, bad) { imp.wakeup(0.1, @() bad("no")); }); }
     function testPasses() { assertTrue(true); }
 }
 """
@@ -101,9 +102,9 @@ def test_outcomes_carry_the_location_of_the_assertion_call(tmp_path):
     assert got["Foo::testAsync()"].location == at('"late failure"')
     assert got["Foo::testDeep()"].location == at("assertDeepEqual")
     assert got["Foo::testThrows()"].location == at("assertThrowsError(function() { }")
-    # the assertion that failed first was caught: the test's own throw has no location
+    # the assertion that failed first was caught: the location is the test's own throw
     caught = got["Foo::testCaughtThenThrown()"]
-    assert caught.text == "plain throw" and caught.location is None and caught.stack == []
+    assert caught.text == "plain throw" and caught.location == at('throw "plain throw"')
     assert got["Foo::testCaughtInside()"].passed and got["Foo::testCaughtInside()"].location is None
     assert got["Foo::testPasses()"].location is None
 
@@ -127,7 +128,7 @@ def test_summary_and_junit_show_the_line(tmp_path):
     direct = line_of(tmp_path / "tests/foo.test.nut", "assertEqual(2, x)")
     assert f"at tests/foo.test.nut:{direct}\n" in text
     assert "Failure: Expected value: 2, got: 1\n" in text  # the failure line itself is impt's
-    assert [f.location for f in result.failed if f.test == "Foo::testCaughtThenThrown()"] == [None]
+    assert [f.location for f in result.failed if f.test == "Foo::testRejected()"] == [None]
     assert "] at tests/foo.test.nut\n" in text  # ... whose summary entry is impt's plain file
     cases = {c.get("name"): c for c in ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")}
     assert cases["testDirect"].get("file") == "tests/foo.test.nut"
@@ -136,7 +137,7 @@ def test_summary_and_junit_show_the_line(tmp_path):
     assert failure.get("message") == "Expected value: 2, got: 1"
     assert f"at tests/foo.test.nut:{direct}" in failure.text
     assert "Squirrel stack" in cases["testHelper"].find("failure").text
-    assert cases["testCaughtThenThrown"].get("line") is None
+    assert cases["testRejected"].get("line") is None
 
 
 def test_without_the_stack_there_is_no_location_and_nothing_else_changes(tmp_path, monkeypatch):
@@ -215,3 +216,94 @@ def test_list_tests_errors(tmp_path):
                    {"deviceFile": "src/d.nut"})
     listing = list_tests(config.discover()[0], config)
     assert listing.cases is None and "at load" in listing.problem
+
+
+# --- runtime errors in test methods ------------------------------------------------------------
+
+ERRORS = """
+@include "tests/helpers.nut"
+
+class Errors extends Checks {
+    function testNullIndex() {
+        local reading = null;
+        local x = reading.value;
+    }
+    function testNativeArgument() {
+        local pin = hardware.pinA;
+        pin.configure(12345);
+    }
+    function testInCodeUnderTest() {
+        local scaled = scale(3);
+        return scaled;
+    }
+    function testInHelper() {
+        broken();
+    }
+    function testCaughtRuntimeErrorThenAssertion() {
+        try { local t = {}; t.missing; } catch (e) { }
+        assertEqual(1, 2);
+    }
+    function testThrownTable() {
+        throw {code = 7};
+    }
+    function testAsyncRuntimeError() {
+        return Promise(function(ok, bad) {
+            local t = null;
+            t.x;
+        });
+    }
+}
+"""
+
+HELPER_ERRORS = """
+function broken() {
+    return [1, 2][5];
+}
+"""
+
+APP = """
+function scale(x) {
+    local factors = {a = 1};
+    return x * factors.b;
+}
+"""
+
+
+def test_a_runtime_error_is_located_at_the_statement_that_raised_it(tmp_path):
+    files = {"tests/helpers.nut": HELPERS + HELPER_ERRORS, "tests/errors.test.nut": ERRORS, "app.device.nut": APP}
+    config = write(tmp_path, files, {"timeout": 5, "deviceFile": "app.device.nut"})
+    [test_file] = config.discover()
+    got = {o.method: o for o in run_session(test_file, config, SessionOptions()).outcomes}
+    test = tmp_path / "tests/errors.test.nut"
+
+    def at(needle: str, name: str = "tests/errors.test.nut") -> str:
+        return f"{name}:{line_of(tmp_path / name, needle)}"
+
+    assert got["testNullIndex"].text == "the index 'value' does not exist"
+    assert got["testNullIndex"].location == at("reading.value")
+    assert got["testNativeArgument"].location == at('pin.configure(12345)')
+    # in the code under test and in an included helper: that file's line, then the test's call
+    under_test = got["testInCodeUnderTest"]
+    assert under_test.text == "the index 'b' does not exist"
+    assert under_test.location == at("factors.b", "app.device.nut")
+    assert under_test.stack == [("scale", "app.device.nut", line_of(tmp_path / "app.device.nut", "factors.b")),
+                                ("testInCodeUnderTest", "tests/errors.test.nut", line_of(test, "scale(3)"))]
+    assert got["testInHelper"].location == at("[1, 2][5]", "tests/helpers.nut")
+    assert [f[0] for f in got["testInHelper"].stack] == ["broken", "testInHelper"]
+    # a runtime error the test caught does not take the place of the assertion that failed
+    assert got["testCaughtRuntimeErrorThenAssertion"].location == at("assertEqual(1, 2)")
+    assert got["testThrownTable"].location == at("throw {code = 7}")
+    # an error the Promise took reaches the runner later, as a rejection: no location
+    assert got["testAsyncRuntimeError"].text == "the index 'x' does not exist"
+    assert got["testAsyncRuntimeError"].location is None
+
+
+def test_agent_runtime_errors_are_located_too(tmp_path):
+    got = outcomes(tmp_path, {"tests/x.agent.test.nut": """
+class A extends ImpTestCase {
+    function testA() {
+        http.post(1, {}, "").sendasync();
+    }
+}
+"""})
+    assert got["A::testA()"].location == "tests/x.agent.test.nut:3"

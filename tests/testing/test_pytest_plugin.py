@@ -320,6 +320,42 @@ def test_failures_point_at_the_assertion_call(pytester):
     result.stdout.fnmatch_lines([f"    at tests/a.test.nut:{four}"])
 
 
+
+def test_a_runtime_error_points_at_the_line_that_raised_it(pytester):
+    files(pytester, {"app.device.nut": "function average(values) {\n    return values.total / values.len();\n}\n",
+                     ".impt.test": '{"deviceFile": "app.device.nut"}',
+                     "tests/e.test.nut": """
+                         class E extends ImpTestCase {
+                             function testNull() {
+                                 local reading = null;
+                                 assertEqual(1, reading.value);
+                             }
+                             function testInApp() {
+                                 local avg = average([1, 2]);
+                                 return avg;
+                             }
+                         }
+                         """})
+    result = run(pytester, "-v")
+    result.assert_outcomes(failed=2)
+    null = line_of(pytester, "tests/e.test.nut", "reading.value")
+    call = line_of(pytester, "tests/e.test.nut", "average([1, 2])")
+    result.stdout.fnmatch_lines([
+        "*E::testNull() failed: the index 'value' does not exist",
+        f"    at tests/e.test.nut:{null}",
+        f"*{null} | assertEqual(1, reading.value);",
+        f"tests/e.test.nut:{null}: the index 'value' does not exist",
+    ])
+    result.stdout.fnmatch_lines([
+        "*E::testInApp() failed: the index 'total' does not exist",
+        "    at app.device.nut:2",
+        "*2 | return values.total / values.len();",
+        "Squirrel stack (innermost first):",
+        "    average  app.device.nut:2",
+        f"    testInApp  tests/e.test.nut:{call}",
+        "app.device.nut:2: the index 'total' does not exist",
+    ])
+
 def test_setup_and_teardown_failures_are_errors_of_the_first_and_last_item(pytester):
     files(pytester, {"tests/fix.test.nut": """
         class Fix extends ImpTestCase {

@@ -70,3 +70,30 @@ def test_a_top_level_deep_sleep_is_named_as_the_cause_of_a_startup_timeout(home)
     (home / "app.device.nut").write_text('function add(a, b) { return a + b; }\n'
                                          'if (!("ImpTestCase" in getroottable())) imp.deepsleepfor(3600);\n')
     assert impsim("test", cwd=home).code == 0
+
+
+def test_a_runtime_error_in_a_test_names_the_line_that_raised_it(home):
+    (home / "app.device.nut").write_text("function add(a, b) { return a + b; }\n"
+                                         "function average(values) {\n"
+                                         "    return values.total / values.len();\n"
+                                         "}\n")
+    (home / "tests" / "math.test.nut").write_text(
+        "class MathTest extends ImpTestCase {\n"
+        "    function testNull() {\n"
+        "        local reading = null;\n"
+        "        this.assertEqual(1, reading.value);\n"
+        "    }\n"
+        "    function testInApp() {\n"
+        "        local avg = average([1, 2]);\n"
+        "        return avg;\n"
+        "    }\n"
+        "}\n")
+    r = impsim("test", "--junit-xml", "results.xml", cwd=home)
+    assert r.code == 1
+    summary = r.out[r.out.index("TEST SUMMARY"):]
+    assert "MathTest::testNull()\n" in summary
+    assert "at tests/math.test.nut:4\n" in summary and "Error: the index 'value' does not exist" in summary
+    assert "at app.device.nut:3\n" in summary and "Error: the index 'total' does not exist" in summary
+    cases = {c.get("name"): c for c in ET.parse(home / "results.xml").getroot().iter("testcase")}
+    assert (cases["testNull"].get("file"), cases["testNull"].get("line")) == ("tests/math.test.nut", "4")
+    assert "tests/math.test.nut:7" in cases["testInApp"].find("failure").text  # the stack, through the test

@@ -244,6 +244,8 @@ class ImpUnitRunner {
         try {
             result = instance[step[2]]();
         } catch (e) {
+            // Under impsim's test session, imp.__impsim_caught records where e was raised.
+            if ("imp" in root && "__impsim_caught" in root.imp) root.imp.__impsim_caught();
             return _done(false, e, instance, before);
         }
 
