@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from ..profiles import PROFILES
-from ..terminal import COLOR_CHOICES, use_color
+from ..terminal import COLOR_CHOICES, StatusLine, use_color
 from ..simulation import Config
 from .runner import run_tests
 
@@ -105,20 +105,25 @@ def cmd_test(args: argparse.Namespace) -> int:
     sim_config = None
     if args.device_start_delay is not None:
         sim_config = Config(device_start_delay_us=round(args.device_start_delay * 1_000_000))
-    result = run_tests(
-        args.config,
-        tests=args.tests,
-        overrides={k: v for k, v in overrides.items() if v is not None},
-        lib_dirs=args.lib_dir,
-        github_dir=args.github_dir,
-        allow_commands=args.allow_commands,
-        junit_xml=args.junit_xml,
-        out=out,
-        color=color,
-        debug=args.output == "debug",
-        seed=args.seed,
-        imp=args.imp,
-        sim_config=sim_config,
-        clear_cache=args.clear_cache,
-    )
+    status = StatusLine(sys.stderr)  # progress, on a terminal only
+    try:
+        result = run_tests(
+            args.config,
+            tests=args.tests,
+            overrides={k: v for k, v in overrides.items() if v is not None},
+            lib_dirs=args.lib_dir,
+            github_dir=args.github_dir,
+            allow_commands=args.allow_commands,
+            junit_xml=args.junit_xml,
+            out=out,
+            color=color,
+            debug=args.output == "debug",
+            seed=args.seed,
+            imp=args.imp,
+            sim_config=sim_config,
+            clear_cache=args.clear_cache,
+            status=status,
+        )
+    finally:
+        status.close()
     return result.exit_code

@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..builder.cache import CACHE_DIR_NAME
-from ..durations import DEFAULT_EPOCH
+from ..durations import DEFAULT_EPOCH, format_duration
+from ..terminal import StatusLine, bar
 from .config import CONFIG_FILE, LEGACY_CONFIG_FILE, ConfigError, TestConfig, TestSelector, parse_selector
 from .session import SessionOptions, SessionResult, run_session
 
@@ -92,11 +93,13 @@ _ANSI = {"grey": "90", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
 
 
 class _Printer:
-    """impt's TestHelper._log: ``[+t/dts kind] text`` with virtual times."""
+    """impt's TestHelper._log: ``[+t/dts kind] text`` with virtual times. A status line on the
+    same terminal is cleared before each line (its next update draws it again)."""
 
-    def __init__(self, out: IO[str], color: bool) -> None:
+    def __init__(self, out: IO[str], color: bool, status: StatusLine | None = None) -> None:
         self.out = out
         self.color = color
+        self.status = status
         self.start_us: int | None = None
         self.last_us = 0
 
@@ -104,6 +107,8 @@ class _Printer:
         return f"\x1b[{_ANSI[name]}m{text}\x1b[39m" if self.color and text else text
 
     def line(self, kind: str, text: str, t_us: int) -> None:
+        if self.status is not None:
+            self.status.clear()
         if kind == "print":
             self.out.write(self._c("cyan", text) if text.startswith("> ") else text)
             self.out.write("\n")
@@ -141,6 +146,8 @@ class _Printer:
         return text
 
     def plain(self, text: str) -> None:
+        if self.status is not None:
+            self.status.clear()
         self.out.write(text + "\n")
         self.out.flush()
 
@@ -166,6 +173,7 @@ def run_tests(
     env: Mapping[str, str] | None = None,
     sim_config: Any = None,
     clear_cache: bool = False,
+    status: StatusLine | None = None,
 ) -> RunResult:
     """Run the tests of a test home (a directory, a configuration file or a loaded
     :class:`TestConfig`) and print impt's output to ``out`` (default stdout).
@@ -175,9 +183,12 @@ def run_tests(
     ``{"timeout": 10, "stop_on_fail": True}``). ``sim_config`` is the
     :class:`~impapi.simulation.Config` of every session's simulation (None: the defaults).
     ``clear_cache`` removes the test home's ``.builder-cache`` first (impt's ``--clear-cache``).
+    ``status`` (a terminal's :class:`~impapi.terminal.StatusLine`) shows the progress of the run:
+    the file, the tests passed and failed so far and the virtual time; it never changes what is
+    printed to ``out`` or what runs.
     """
     out = out if out is not None else sys.stdout
-    printer = _Printer(out, color)
+    printer = _Printer(out, color, status)
     run = RunResult()
     started = DEFAULT_EPOCH.strftime("%d %b %Y %H:%M:%S UTC")
     printer.line("info", f"Started at {started}", 0)
@@ -226,13 +237,24 @@ def run_tests(
     options = SessionOptions(selector=selector, lib_dirs=tuple(lib_dirs), github_dir=github_dir, env=env,
                              allow_commands=allow_commands, imp=imp, seed=seed, debug=debug, config=sim_config)
     offset = 0
+    counts = {"passed": 0, "failed": 0}
     for index, test_file in enumerate(files):
         rng = random.Random(f"{seed}:{index}:{test_file.name}")
+        progress = None
+        if status is not None and status.enabled:
+            def progress(t_us: int, _offset: int = offset, _index: int = index, _name: str = test_file.name) -> None:
+                status.show(f"impsim test: {bar(_index / len(files))} file {_index + 1}/{len(files)} {_name}: "
+                            f"{counts['passed']} passed, {counts['failed']} failed, "
+                            f"{format_duration((_offset + t_us) // 1_000_000 * 1_000_000)} simulated")
 
-        def emit(kind: str, text: str, t_us: int, _offset: int = offset) -> None:
+        def emit(kind: str, text: str, t_us: int, _offset: int = offset, _progress: Any = progress) -> None:
             printer.line(kind, text, _offset + t_us)
+            if kind == "test" and text.startswith(("Success", "Failure: ")):
+                counts["passed" if text.startswith("Success") else "failed"] += 1
+            if _progress is not None:
+                _progress(t_us)
 
-        result = run_session(test_file, config, options, on_output=emit, rng=rng)
+        result = run_session(test_file, config, options, on_output=emit, rng=rng, on_progress=progress)
         run.sessions.append(result)
         offset += result.duration_us
         if result.skipped:

@@ -691,8 +691,10 @@ def _ids(rng: random.Random) -> str:
 
 def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions | None = None, *,
                 on_output: Output | None = None, session_id: str | None = None,
-                rng: random.Random | None = None) -> SessionResult:
-    """Build and run the session of ``test_file``; report through ``on_output`` as it goes."""
+                rng: random.Random | None = None,
+                on_progress: Callable[[int], None] | None = None) -> SessionResult:
+    """Build and run the session of ``test_file``; report through ``on_output`` as it goes, and
+    the virtual time reached through ``on_progress`` after each event (for a progress display)."""
     from ..simulation import Simulation
 
     options = options or SessionOptions()
@@ -779,6 +781,8 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
             break
         clock.step()
         session.check_watchdogs(clock.now_us)
+        if on_progress is not None:
+            on_progress(clock.now_us)
         # Events that keep virtual time still (an imp.wakeup(0, ...) loop, a device or agent
         # that restarts at once because it runs out of memory while loading) would never let a
         # watchdog fire; on an imp, real time would pass.

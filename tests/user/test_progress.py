@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -85,3 +86,59 @@ def test_impsim_run_draws_progress_on_stderr_and_clears_it(monkeypatch, capsys):
     monkeypatch.undo()
     assert impapi.cli.main(["run", *SENSOR, "--for", "2d"]) == 0
     assert capsys.readouterr().out == with_progress.out
+
+
+# --- impsim test -----------------------------------------------------------------------------
+
+LONG_TEST = """
+class Slow extends ImpTestCase {
+    function testWaits() {
+        return Promise(function(ok, bad) { imp.wakeup(20, ok); });
+    }
+    function testFails() { assertEqual(1, 2); }
+}
+"""
+
+
+@pytest.fixture
+def test_home(tmp_path):
+    (tmp_path / ".impt.test").write_text('{"timeout": 30, "testFiles": ["tests/*.test.nut"]}')
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "a.test.nut").write_text(LONG_TEST)
+    (tmp_path / "tests" / "b.test.nut").write_text(LONG_TEST.replace("Slow", "Other"))
+    return tmp_path
+
+
+def test_impsim_test_draws_progress_on_stderr_and_clears_it(monkeypatch, capsys, test_home):
+    import impapi.testing.cli_test
+
+    args = ["test", "-c", str(test_home), "--color", "never"]
+    assert impapi.cli.main(args) == 1
+    plain = capsys.readouterr()
+    assert plain.err == ""  # capsys is no terminal
+    monkeypatch.setattr(impapi.testing.cli_test, "StatusLine",
+                        lambda stream: StatusLine(stream, delay=0, interval=0, enabled=True))
+    assert impapi.cli.main(args) == 1
+    shown = capsys.readouterr()
+    assert shown.out == plain.out  # progress changes nothing that is printed or run
+    err = shown.err
+    assert f"impsim test: {bar(0)} file 1/2 tests/a.test.nut: 0 passed, 0 failed, 0s simulated" in err
+    assert "file 1/2 tests/a.test.nut: 0 passed, 1 failed, 3s simulated" in err  # testFails runs first
+    assert "file 1/2 tests/a.test.nut: 1 passed, 1 failed, 23s simulated" in err  # testWaits, 20 s later
+    assert f"impsim test: {bar(0.5)} file 2/2 tests/b.test.nut: 1 passed, 1 failed" in err
+    assert "file 2/2 tests/b.test.nut: 2 passed, 2 failed" in err
+    assert "2 passed, 3 failed" not in err
+    assert err.endswith(CLEAR)  # nothing left on the terminal
+
+
+def test_impsim_test_progress_never_reaches_pipes_and_leaves_a_terminals_lines_intact(test_home):
+    from user_helpers import impsim, impsim_on_a_terminal
+
+    piped = impsim("test", cwd=test_home)
+    assert piped.code == 1 and piped.err == "" and "\x1b" not in piped.out
+    tty = impsim_on_a_terminal("test", "--color", "never", cwd=test_home)
+    assert tty.code == 1
+    # whatever status lines were drawn (it depends on how long the run took), each was cleared
+    # before the next output line, and the lines are those written into a pipe
+    lines = re.sub(re.escape(CLEAR) + r"[^\r\n]*(?=" + re.escape(CLEAR) + ")", "", tty.out).replace(CLEAR, "")
+    assert lines == piped.out
