@@ -1,13 +1,17 @@
 """Builder's expression language: a tokenizer, a recursive-descent parser and an evaluator with
 JavaScript value semantics (Builder is written in JavaScript; no Python ``eval``).
 
-Number literals (``1``, ``1.5``, ``1e6``, ``0x1F``), strings in ``"`` or ``'`` with JS escapes,
-``true``/``false``/``null``, array literals ``[a, b]``; variables; operators
-``?:  ||  &&  == != === !==  < > <= >=  + - * / %`` and unary ``! - +``; parentheses; member access
-``a.b`` / ``a[i]`` (``.length`` of strings and arrays); filters ``expr | name`` (same as
-``name(expr)``). ``+`` concatenates when either side is a string; ``==`` is JS loose equality (so an
-environment variable ``"1"`` equals ``1``); ``&&``/``||`` return an operand; ``/`` by zero gives
-``Infinity``/``NaN`` like JS. Functions: ``defined(NAME)`` (also ``defined("NAME")``), ``min``,
+Only what Builder 4.2 accepts (its parser is jsep 0.3 with some operators removed), so code that
+builds here builds with impt: decimal number literals (``1``, ``1.5``, ``1e6``; no hexadecimal),
+strings in ``"`` or ``'`` with the escapes ``\n \r \t \b \f \v`` (a backslash before any
+other character stands for that character: ``"\x41"`` is ``x41``), ``true``/``false``/``null``,
+array literals ``[a, b]``; variables; operators ``?:  ||  &&  == !=  < > <= >=  + - * / %`` and
+unary ``! - +`` (no ``===``/``!==``); parentheses; member access ``a.b`` / ``a[i]`` of arrays
+(an index, ``length``) and objects (a key they have; anything else is an error, as in Builder);
+filters ``expr | name`` (same as ``name(expr)``). ``+`` concatenates when either side is a string;
+unary ``+`` leaves its operand as it is (Builder's); ``==`` is JS loose equality (so an
+environment variable ``"1"`` equals ``1``); ``&&``/``||`` return an operand; ``/`` or ``%`` by the
+number zero is an error (by ``"0"``, ``Infinity``/``NaN`` like JS). Functions: ``defined(NAME)`` (also ``defined("NAME")``), ``min``,
 ``max``, ``abs``, ``escape``, ``base64``; the directive processor adds ``include(source)`` and
 macros through :class:`Env`. Not supported: the ``S.*`` string functions and JS method calls.
 
@@ -41,7 +45,7 @@ class ExprError(Exception):
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
-   |(?P<num>0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+   |(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
    |(?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
    |(?P<name>[A-Za-z_$][A-Za-z0-9_$]*)
    |(?P<op>===|!==|==|!=|<=|>=|&&|\|\||[-+*/%<>!?:.,;()\[\]|])
@@ -49,18 +53,13 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 
-_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.)", re.DOTALL)
-_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+# jsep 0.3's escapes; before any other character a backslash is dropped (no \x, \u or \0).
+_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v"}
 
 
 def _unescape(body: str) -> str:
-    def repl(m: re.Match[str]) -> str:
-        e = m.group(1)
-        if e[0] in "xu" and len(e) > 1:
-            return chr(int(e[1:], 16))
-        return _SIMPLE_ESCAPES.get(e, e)
-
-    return _ESCAPE.sub(repl, body)
+    return _ESCAPE.sub(lambda m: _SIMPLE_ESCAPES.get(m.group(1), m.group(1)), body)
 
 
 def _tokenize(src: str) -> list[tuple[str, Any]]:
@@ -79,14 +78,20 @@ def _tokenize(src: str) -> list[tuple[str, Any]]:
         if kind == "ws":
             continue
         if kind == "num":
-            if text[:2].lower() == "0x":
-                tokens.append(("lit", int(text, 16)))
-            elif re.fullmatch(r"\d+", text):
+            after = src[pos:pos + 1]
+            if after and (after.isalpha() or after in "_$"):
+                hint = "; Builder has no hexadecimal literals" if text == "0" and after in "xX" else ""
+                raise ExprError(f"a number cannot run into a name ({text}{after}...) in expression "
+                                f"{src.strip()!r}{hint}")
+            if re.fullmatch(r"\d+", text):
                 tokens.append(("lit", int(text)))
             else:
                 tokens.append(("lit", _norm(float(text))))
         elif kind == "str":
             tokens.append(("lit", _unescape(text[1:-1])))
+        elif text in ("===", "!=="):
+            raise ExprError(f"{text} is not an operator in Builder expressions (Builder removes it from its "
+                            f"parser): use {text[:-1]}, in expression {src.strip()!r}")
         else:
             tokens.append((kind, text))  # type: ignore[arg-type]
     tokens.append(("end", None))
@@ -230,7 +235,7 @@ class _Parser:
             node = ("and", node, self._binary(0))
         return node
 
-    _LEVELS = (("==", "!=", "===", "!=="), ("<", ">", "<=", ">="), ("+", "-"), ("*", "/", "%"))
+    _LEVELS = (("==", "!="), ("<", ">", "<=", ">="), ("+", "-"), ("*", "/", "%"))
 
     def _binary(self, level: int) -> tuple:
         if level == len(self._LEVELS):
@@ -467,6 +472,8 @@ def _arith(op: str, a: Any, b: Any) -> Any:
         if isinstance(a, (str, list, dict)) or isinstance(b, (str, list, dict)):
             return to_str(a) + to_str(b)
         return _norm(to_number(a) + to_number(b))
+    if op in "/%" and _is_num(b) and b == 0:  # Builder checks 0 === right: only the number zero
+        raise ExprError(f"division by zero ({to_str(a)} {op} 0)")
     x, y = to_number(a), to_number(b)
     if op == "-":
         return _norm(x - y)
@@ -541,6 +548,31 @@ class _DictEnv(Env):
         return False, None
 
 
+def _member(obj: Any, key: Any) -> Any:
+    """``obj[key]`` as Builder reads it: a falsy owner, a key the owner lacks and a member of a
+    string, number or boolean (JavaScript's ``in`` refuses those) are errors."""
+    name = to_str(key)
+    if not truthy(obj):
+        raise ExprError(f"cannot read member {name!r} of {to_str(obj) if obj != '' else 'an empty string'}")
+    if isinstance(obj, list):
+        if name == "length":
+            return len(obj)
+        if re.fullmatch(r"0|[1-9]\d*", name) and int(name) < len(obj):
+            return obj[int(name)]
+    elif isinstance(obj, dict):
+        if name in obj:
+            return obj[name]
+    else:
+        raise ExprError(f"cannot read member {name!r} of {_type_name(obj)} {to_str(obj)!r}: Builder reads "
+                        "members of arrays and objects only")
+    raise ExprError(f"no member {name!r} in the {'array' if isinstance(obj, list) else 'object'} (Builder makes "
+                    "a missing member an error; give it a value, or test for it with defined() on a variable)")
+
+
+def _type_name(v: Any) -> str:
+    return "a string" if isinstance(v, str) else "a boolean" if isinstance(v, bool) else "a number"
+
+
 def eval_node(node: tuple, env: Env) -> Any:
     tag = node[0]
     if tag == "lit":
@@ -553,10 +585,6 @@ def eval_node(node: tuple, env: Env) -> Any:
             return _loose_eq(a, b)
         if op == "!=":
             return not _loose_eq(a, b)
-        if op == "===":
-            return _strict_eq(a, b)
-        if op == "!==":
-            return not _strict_eq(a, b)
         if op in ("<", ">", "<=", ">="):
             return _compare(op, a, b)
         return _arith(op, a, b)
@@ -570,24 +598,11 @@ def eval_node(node: tuple, env: Env) -> Any:
         v = eval_node(node[2], env)
         if node[1] == "!":
             return not truthy(v)
-        n = to_number(v)
-        return _norm(-n) if node[1] == "-" else n
+        return _norm(-to_number(v)) if node[1] == "-" else v  # Builder's unary + converts nothing
     if tag == "cond":
         return eval_node(node[2], env) if truthy(eval_node(node[1], env)) else eval_node(node[3], env)
     if tag == "member":
-        obj = eval_node(node[1], env)
-        key = eval_node(node[2], env)
-        if obj is None:
-            raise ExprError(f"cannot read member {to_str(key)!r} of null")
-        if isinstance(obj, (str, list)):
-            if key == "length":
-                return len(obj)
-            if _is_num(key) and float(key).is_integer() and 0 <= key < len(obj):
-                return obj[int(key)]
-            return None
-        if isinstance(obj, dict):
-            return obj.get(to_str(key))
-        return None
+        return _member(eval_node(node[1], env), eval_node(node[2], env))
     if tag == "array":
         return [eval_node(item, env) for item in node[1]]
     if tag == "call":

@@ -202,3 +202,27 @@ def test_test_file_including_with_a_semicolon_passes(tmp_path, monkeypatch, caps
     assert cmd_test(parser.parse_args(["test"])) == 0
     out = capsys.readouterr().out
     assert "A::testAnswer()" in out and out.endswith("Testing succeeded\nIMPT COMMAND SUCCEEDS\n")
+
+
+# --------------------------------------------------------------------------- what Builder refuses
+
+
+@pytest.mark.parametrize("src, message", [
+    ("@if VALUE == 0x10\nx\n@endif\n", "Builder has no hexadecimal literals"),
+    ("@if VALUE === 16\nx\n@endif\n", "=== is not an operator"),
+    ("@set HALF VALUE / 0\n", "division by zero"),
+    ("v = @{CONFIG.missing};\n", "no member 'missing' in the object"),
+])
+def test_builder_4_2_refusals_are_errors_at_the_line(tmp_path, src, message):
+    # Builder 4.2 fails the build on each of these, so impt cannot deploy the code: a build here
+    # must fail too, pointing at the line.
+    (tmp_path / "main.nut").write_text("// app\n" + src)
+    builder = Builder(home=tmp_path, env={}, line_control=False, variables={"VALUE": 16, "CONFIG": {"on": 1}})
+    with pytest.raises(BuildError) as info:
+        builder.build_file(tmp_path / "main.nut")
+    assert message in info.value.message
+    assert (info.value.file, info.value.line) == ("main.nut", 2)
+
+
+def test_escapes_in_directive_strings_are_jseps(tmp_path):
+    assert text(tmp_path, '@set S "a\\x41\\tb"\n@{S}\n') == "ax41\tb\n"
