@@ -161,3 +161,21 @@ def test_no_module_is_over_1200_lines():
     assert len(sizes) > 100 and "impapi/simulation.py" in sizes
     over = {path: n for path, n in sizes.items() if n > MAX_LINES}
     assert not over, f"modules over {MAX_LINES} lines (split them by concern): {over}"
+
+
+def test_code_is_loaded_through_the_one_loader():
+    """run, fuzz, test, the pytest plugin and Simulation load code with impapi.builder's loader
+    (load_app / build_app, docs/loading-code.md): outside the builder package nothing runs
+    Builder or resolves #require itself, so every entry point builds code the same way."""
+    own = {"Builder", "resolve_requires", "build_file", "build_text"}
+    offenders = []
+    for module, path in MODULES.items():
+        if path.suffix != ".py" or module.startswith("impapi.builder") or not module.startswith("impapi"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Call):
+                f = node.func
+                name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+                if name in own:
+                    offenders.append(f"{module}:{node.lineno} {name}()")
+    assert not offenders

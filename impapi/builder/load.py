@@ -44,7 +44,8 @@ class LoadOptions:
     ``home``: the last place relative includes are looked up, and the directory file names in
     messages are relative to (default: the current directory). ``builtins``: libraries served
     when no directory has them (default: impsim's own). ``env``: the environment Builder and the
-    defaults read (default: ``os.environ``).
+    defaults read (default: ``os.environ``). ``cache_dir``: where Builder keeps what it reads from
+    GitHub and HTTP includes, and reads it from again (impt's ``builderCache``; default: none).
     """
 
     lib_dirs: Sequence[PathLike] = ()
@@ -53,6 +54,7 @@ class LoadOptions:
     home: PathLike | None = None
     builtins: Mapping[str, PathLike] = field(default_factory=lambda: dict(BUILTIN_LIBRARIES))
     env: Mapping[str, str] | None = None
+    cache_dir: PathLike | None = None
 
     @classmethod
     def from_cli(cls, lib_dirs: Sequence[PathLike] = (), github_dir: PathLike | None = None,
@@ -79,12 +81,14 @@ class LoadedCode:
     ``source``: the code (the file's own text when it needed no building). ``filename``: the
     name it is compiled under, the path as given. ``files``: every file read (the app first, then
     includes and libraries, by the names errors give them). ``warnings``: ``@warning`` messages.
+    ``built``: the text after Builder, before ``#require`` (what impt checks before deploying).
     """
 
     source: str
     filename: str
     files: tuple[str, ...] = ()
     warnings: tuple[BuildWarning, ...] = ()
+    built: str = ""
 
 
 def load_app(path: PathLike, options: LoadOptions | None = None) -> LoadedCode:
@@ -97,20 +101,24 @@ def load_app(path: PathLike, options: LoadOptions | None = None) -> LoadedCode:
     return build_app(read_text(Path(name), name), name, options)
 
 
-def build_app(text: str, path: PathLike, options: LoadOptions | None = None) -> LoadedCode:
-    """Build ``text``, the text of the file at ``path``, as impCloud would build it."""
+def build_app(text: str, path: PathLike, options: LoadOptions | None = None, *,
+              name: str | None = None) -> LoadedCode:
+    """Build ``text``, the text of the file at ``path``, as impCloud would build it. ``name`` is
+    what errors and ``#line`` directives call the file (default: ``path`` as given)."""
     options = options or LoadOptions()
-    name = os.fspath(path)
+    name = os.fspath(path) if name is None else name
     env: Mapping[str, str] = os.environ if options.env is None else options.env
     home = Path(os.path.abspath(options.home if options.home is not None else os.getcwd()))
     files: list[str] = [name]
     warnings: tuple[BuildWarning, ...] = ()
     if uses_directives(text):
-        builder = Builder(home=home, variables=options.variables, env=env, github_dir=options.github_dir)
-        result = builder.build_file(name, text=text, display=name)
+        builder = Builder(home=home, variables=options.variables, env=env, github_dir=options.github_dir,
+                          cache_dir=options.cache_dir)
+        result = builder.build_file(path, text=text, display=name)
         text = result.text
         files = result.sources
         warnings = tuple(result.warnings)
+    built = text
     if "#require" in text:
         required: list[str] = []
         resolved = resolve_requires(text, library_dirs(options.lib_dirs, env), options.builtins, filename=name,
@@ -118,7 +126,7 @@ def build_app(text: str, path: PathLike, options: LoadOptions | None = None) -> 
         if resolved != text:
             text = resolved
             files = files + [f for f in required if f not in files]
-    return LoadedCode(text, name, tuple(files), warnings)
+    return LoadedCode(text, name, tuple(files), warnings, built)
 
 
 def _read_variables(path: PathLike) -> dict[str, Any]:

@@ -893,17 +893,13 @@ def impsim_device(request: pytest.FixtureRequest, impsim_simulation: _Simulation
             if isinstance(text, str) and "\n" not in text and text.rstrip().endswith(".nut"):
                 raise FileNotFoundError(f"impsim_device: no such file: {text}")
             return spec
-        from ..builder import Builder, library_dirs, resolve_requires
-        from .session import BUILTIN_LIBRARIES
+        from ..builder import LoadOptions, load_app
 
-        path = Path(os.path.abspath(text))
-        config = settings.home_config(path.parent)
+        config = settings.home_config(Path(os.path.abspath(text)).parent)
         if isinstance(config, Exception):
             raise config
-        home, variables = config.home, config.builder_variables()
-        built = Builder(home=home, variables=variables, github_dir=settings.github_dir).build_file(path).text
-        return resolve_requires(built, library_dirs(settings.lib_dirs), BUILTIN_LIBRARIES,
-                                filename=path.name, display_root=home)
+        return load_app(text, LoadOptions(lib_dirs=tuple(settings.lib_dirs), github_dir=settings.github_dir,
+                                          variables=config.builder_variables(), home=config.home))
 
     def factory(path: Any, agent: Any = None, **kw: Any) -> Any:
         return impsim_simulation(device=build(path), agent=build(agent), **kw)

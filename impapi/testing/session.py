@@ -12,8 +12,9 @@ simulated device and agent in virtual time, and what came of it.
   with a 32-character string literal (impt's "force code update");
 * the other side gets its configured source file (or a comment) and the partner file, if any.
 
-Both go through :class:`~impapi.builder.Builder` (line control on, Builder variables from
-the configuration and the environment), then ``#require`` lines are resolved from the library
+Both are loaded as every app is (:func:`~impapi.builder.build_app`, docs/loading-code.md):
+Builder (line control on, Builder variables from the configuration and the environment, the
+test home's ``.builder-cache`` with ``builderCache``), then ``#require`` resolved from the library
 directories, falling back to impsim's own Promise and JSONEncoder.
 
 :func:`run_session` runs that code in a fresh :class:`~impapi.simulation.Simulation` and follows
@@ -48,7 +49,7 @@ from typing import Any
 from ..clock import STILL_EVENTS
 from . import _stack
 from .board_hook import BoardHook
-from ..builder import BUILTIN_LIBRARIES, LIBRARIES_DIR, BuildError, Builder, js_number, library_dirs, resolve_requires
+from ..builder import BUILTIN_LIBRARIES, LIBRARIES_DIR, BuildError, LoadOptions, build_app, js_number
 from ..builder.cache import CACHE_DIR_NAME
 from .config import TestConfig, TestFile, TestSelector
 
@@ -310,17 +311,16 @@ def build_session_code(test_file: TestFile, config: TestConfig, *, session_id: s
                                            selector.test_method, trigger)
     # builderCache: impt lets Builder keep remote includes in the test home's .builder-cache.
     cache_dir = Path(config.home) / CACHE_DIR_NAME if config.builder_cache else None
-    builder = Builder(home=config.home, variables=config.builder_variables(), env=env, github_dir=github_dir,
-                      cache_dir=cache_dir)
-    name = "__session__"
-    test_built = builder.build_text(test_text, name=name).text
-    other_built = builder.build_text(other_text, name=name).text
+    options = LoadOptions(lib_dirs=tuple(lib_dirs), github_dir=github_dir, variables=config.builder_variables(),
+                          home=config.home, env=env, cache_dir=cache_dir)
+    where = Path(config.home) / "__session__"  # the texts are built as a file in the test home
+    test = build_app(test_text, where, options, name="__session__")
+    other = build_app(other_text, where, options, name="__session__")
+    test_built, other_built = test.built, other.built
+    # impt checks Builder's output for the selection before deploying, i.e. before #require.
     if not selector.code_has_selection(test_built):
         return None, test_built, other_built
-    env_map = os.environ if env is None else env
-    dirs = library_dirs(lib_dirs, env_map)
-    test_code = resolve_requires(test_built, dirs, BUILTIN_LIBRARIES, filename=name, display_root=config.home)
-    other_code = resolve_requires(other_built, dirs, BUILTIN_LIBRARIES, filename=name, display_root=config.home)
+    test_code, other_code = test.source, other.source
     agent_only = test_file.side == "agent" and config.device_source() is None
     if test_file.side == "agent":
         has_device = config.device_source() is not None or test_file.partner is not None
@@ -335,10 +335,8 @@ def framework_code(lib_dirs: Sequence[str | os.PathLike] = (), env: Mapping[str,
     """The impUnit module alone (ImpUnit.nut, with Promise and JSONEncoder resolved), for running
     ``ImpUnitRunner`` by hand: ``ImpUnitRunner().run()`` then logs readable
     ``[impUnit:<TYPE>] <message>`` lines (impunit.md §1.11)."""
-    env_map = os.environ if env is None else env
-    text = Builder(home=NUT_DIR, env=env_map).build_file(IMPUNIT_INDEX).text
-    return resolve_requires(text, library_dirs(lib_dirs, env_map), BUILTIN_LIBRARIES, filename="index.nut",
-                            display_root=NUT_DIR)
+    options = LoadOptions(lib_dirs=tuple(lib_dirs), home=NUT_DIR, env=env)
+    return build_app(IMPUNIT_INDEX.read_text(encoding="utf-8"), IMPUNIT_INDEX, options, name="index.nut").source
 
 
 # ---------------------------------------------------------------------------------------------

@@ -92,6 +92,20 @@ def test_builtin_promise_serves_require(tmp_path):
     assert "class Promise" in code.source
 
 
+
+def test_a_text_built_under_a_name_of_its_own(tmp_path):
+    # how impsim test builds a session's generated code: as a file in the test home, named apart
+    write(tmp_path, {"libs/Greeter.lib.nut": GREETER, "part.nut": "server.log(2);\n"})
+    text = '#require "Greeter.lib.nut:1.0.0"\n@include "part.nut"\nserver.log(3);\n'
+    code = build_app(text, tmp_path / "__session__", LoadOptions(lib_dirs=[tmp_path / "libs"], home=tmp_path, env={}),
+                     name="__session__")
+    assert code.filename == "__session__"
+    assert ("part.nut", 1, "server.log(2);") in linemap(code.source, "__session__")
+    assert ("__session__", 3, "server.log(3);") in linemap(code.source, "__session__")
+    # built: Builder's output, before #require (what impt checks before deploying)
+    assert "class Greeter" in code.source and "class Greeter" not in code.built
+    assert '#require "Greeter.lib.nut:1.0.0"' in code.built and "server.log(2);" in code.built
+
 def test_lib_path_environment_variable(tmp_path):
     write(tmp_path, {"elsewhere/Greeter.lib.nut": GREETER})
     options = LoadOptions(home=tmp_path, env={"IMPSIM_LIB_PATH": str(tmp_path / "elsewhere")})
