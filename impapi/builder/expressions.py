@@ -8,7 +8,8 @@ other character stands for that character: ``"\x41"`` is ``x41``), ``true``/``fa
 array literals ``[a, b]``; variables; operators ``?:  ||  &&  == !=  < > <= >=  + - * / %`` and
 unary ``! - +`` (no ``===``/``!==``); parentheses; member access ``a.b`` / ``a[i]`` of arrays
 (an index, ``length``) and objects (a key they have; anything else is an error, as in Builder);
-filters ``expr | name`` (same as ``name(expr)``). ``+`` concatenates when either side is a string;
+filters ``expr | name`` and ``expr | name(args)`` (``name(expr)``, ``name(expr, args)``; ``|``
+binds less tightly than ``==`` and more than ``&&``, as in jsep). ``+`` concatenates when either side is a string;
 unary ``+`` leaves its operand as it is (Builder's); ``==`` is JS loose equality (so an
 environment variable ``"1"`` equals ``1``); ``&&``/``||`` return an operand; ``/`` or ``%`` by the
 number zero is an error (by ``"0"``, ``Infinity``/``NaN`` like JS). Functions: ``defined(NAME)`` (also ``defined("NAME")``), ``min``,
@@ -180,7 +181,7 @@ class _Parser:
                 continue
             if len(nodes) == 1:
                 second = token[1]
-            nodes.append(self._filter())
+            nodes.append(self._cond())
         if len(nodes) == 1:
             return nodes[0]
         src = self.src.strip()
@@ -204,16 +205,6 @@ class _Parser:
             got = "the end" if kind == "end" else repr(value)
             raise ExprError(f"expected {op!r} but found {got} in expression {self.src.strip()!r}")
 
-    def _filter(self) -> tuple:
-        node = self._cond()
-        while self._accept("|"):
-            kind, name = self.toks[self.i]
-            if kind != "name":
-                raise ExprError(f"a filter name must follow '|' in {self.src.strip()!r}")
-            self.i += 1
-            node = ("call", name, [node])
-        return node
-
     def _cond(self) -> tuple:
         test = self._or()
         if self._accept("?"):
@@ -230,9 +221,23 @@ class _Parser:
         return node
 
     def _and(self) -> tuple:
-        node = self._binary(0)
+        node = self._filter()
         while self._accept("&&"):
-            node = ("and", node, self._binary(0))
+            node = ("and", node, self._filter())
+        return node
+
+    def _filter(self) -> tuple:
+        # jsep's precedence: "|" binds less tightly than == and more than && (a || b | f is
+        # a || f(b)); "x | f(y)" is f(x, y).
+        node = self._binary(0)
+        while self._accept("|"):
+            right = self._binary(0)
+            if right[0] == "var":
+                node = ("call", right[1], [node])
+            elif right[0] == "call":
+                node = ("call", right[1], [node, *right[2]])
+            else:
+                raise ExprError(f"a filter name must follow '|' in {self.src.strip()!r}")
         return node
 
     _LEVELS = (("==", "!="), ("<", ">", "<=", ">="), ("+", "-"), ("*", "/", "%"))
@@ -261,7 +266,7 @@ class _Parser:
                 self.i += 1
                 node = ("member", node, ("lit", name))
             elif self._accept("["):
-                index = self._filter()
+                index = self._cond()
                 self._expect("]")
                 node = ("member", node, index)
             elif self._accept("("):
@@ -270,7 +275,7 @@ class _Parser:
                 args: list[tuple] = []
                 if not self._accept(")"):
                     while True:
-                        args.append(self._filter())
+                        args.append(self._cond())
                         if self._accept(")"):
                             break
                         self._expect(",")
@@ -289,14 +294,14 @@ class _Parser:
                 return ("lit", _KEYWORDS[value])
             return ("var", value)
         if self._accept("("):
-            node = self._filter()
+            node = self._cond()
             self._expect(")")
             return node
         if self._accept("["):
             items: list[tuple] = []
             if not self._accept("]"):
                 while True:
-                    items.append(self._filter())
+                    items.append(self._cond())
                     if self._accept("]"):
                         break
                     self._expect(",")

@@ -76,6 +76,13 @@ from impapi.builder import BuildError, evaluate
         ("base64('hi')", "aGk="),
         ("'hi' | base64", "aGk="),
         ("1 + 1 | escape", "2"),
+        # jsep's precedence for the filter: below == (and +), above && and ||, inside ?:
+        ("'a' || 'b' | base64", "a"),
+        ("0 || 'hi' | base64", "aGk="),
+        ("0 ? 1 : 'hi' | base64", "aGk="),
+        ("1 == 1 | escape", "true"),
+        ("3 | max(7, 5)", 7),
+        ("'x' | escape | base64", "eA=="),
         ("1 // trailing comment", 1),
     ],
 )
@@ -151,6 +158,7 @@ def test_number_formatting_like_js(tmp_path, expr, text):
         ("defined(1)", "defined() takes a variable name"),
         ("", "missing expression"),
         # what Builder 4.2 (jsep 0.3 without some operators) refuses
+        ("1 | 2", "a filter name must follow '|'"),
         ("0x1F", "Builder has no hexadecimal literals"),
         ("12abc", "a number cannot run into a name"),
         ("1e", "a number cannot run into a name"),
