@@ -601,7 +601,8 @@ class _Session:
             self.thrown = (location, stack)
 
     def assertion_failed(self, message: Any, location: str | None, stack: list[tuple[str, str, int]]) -> None:
-        """An ImpTestCase assertion is about to throw ``message`` (from ``imp.__impsim_where``)."""
+        """An ImpTestCase assertion is about to throw ``message`` (from ``imp.__impsim_where``), or
+        an error rejects a promise (``imp.__impsim_raised``)."""
         if not self.stopped:
             self.sites.append((message, location, stack))
 
@@ -810,7 +811,10 @@ class _Where:
       failure arrives later as a promise's rejection value;
     * ``imp.__impsim_caught()``, which the runner calls in the catch block around a test method:
       the stack where the caught error was raised (the VM records caught errors), so a runtime
-      error (``null.x``, a bad argument to a native, a ``throw``) has the line that threw.
+      error (``null.x``, a bad argument to a native, a ``throw``) has the line that threw;
+    * ``imp.__impsim_raised(error)``, which impsim's Promise calls when a callback's error
+      rejects a promise: where it was raised, matched to the step's rejection by its value,
+      as an assertion's message is.
 
     Installed into the test side's ``imp`` table (not the root table, which the runner walks)
     whenever that side starts a new VM, i.e. after every boot or agent restart."""
@@ -846,22 +850,32 @@ class _Where:
 
         vm = host.vm
 
+        def raise_site() -> tuple[str | None, list[tuple[str, str, int]]]:
+            return self.locate([(f.function, f.file, f.line) for f in vm.last_error_stack()], raised=True)
+
+        def key(value: Any) -> Any:  # what a site is matched on: a scalar, or any other value
+            return value if isinstance(value, (str, int, float, bool, type(None))) else object()
+
         @squirrel.native(pass_context=True)
         def __impsim_where(ctx: Any, message: Any = None) -> None:
-            location, stack = self.locate(self.frames(ctx.handle, host.filename, linemap))
-            self.session.assertion_failed(message if isinstance(message, (str, int, float, bool, type(None)))
-                                          else object(), location, stack)
+            self.session.assertion_failed(key(message), *self.locate(self.frames(ctx.handle, host.filename, linemap)))
 
         @squirrel.native
         def __impsim_caught() -> None:
             # First thing: the record is of the error the runner's catch block took.
-            raised = [(f.function, f.file, f.line) for f in vm.last_error_stack()]
-            self.session.step_threw(*self.locate(raised, raised=True))
+            self.session.step_threw(*raise_site())
+
+        @squirrel.native
+        def __impsim_raised(value: Any = None) -> None:
+            location, stack = raise_site()
+            if location is not None:
+                self.session.assertion_failed(key(value), location, stack)
 
         try:
             imp = vm.root["imp"]
             imp["__impsim_where"] = __impsim_where
             imp["__impsim_caught"] = __impsim_caught
+            imp["__impsim_raised"] = __impsim_raised
             vm.record_caught_errors()
         except (KeyError, squirrel.SquirrelError):  # no imp table (not on a simulated imp): no locations
             pass

@@ -252,6 +252,16 @@ class Errors extends Checks {
             t.x;
         });
     }
+    function testAsyncThen() {
+        return Promise.resolve({}).then(function(v) {
+            return v.missing;
+        });
+    }
+    function testAsyncAssertionInThen() {
+        return Promise.resolve(2).then(function(v) {
+            assertEqual(1, v);
+        }.bindenv(this));
+    }
 }
 """
 
@@ -293,9 +303,11 @@ def test_a_runtime_error_is_located_at_the_statement_that_raised_it(tmp_path):
     # a runtime error the test caught does not take the place of the assertion that failed
     assert got["testCaughtRuntimeErrorThenAssertion"].location == at("assertEqual(1, 2)")
     assert got["testThrownTable"].location == at("throw {code = 7}")
-    # an error the Promise took reaches the runner later, as a rejection: no location
+    # an error impsim's Promise took reaches the runner later, as the rejection: its raise point
     assert got["testAsyncRuntimeError"].text == "the index 'x' does not exist"
-    assert got["testAsyncRuntimeError"].location is None
+    assert got["testAsyncRuntimeError"].location == at("t.x;")
+    assert got["testAsyncThen"].location == at("return v.missing;")
+    assert got["testAsyncAssertionInThen"].location == at("assertEqual(1, v)")
 
 
 def test_agent_runtime_errors_are_located_too(tmp_path):

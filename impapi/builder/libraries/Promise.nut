@@ -32,7 +32,7 @@ class Promise {
         try {
             action(_resolve.bindenv(this), _reject.bindenv(this));
         } catch (e) {
-            _settle(e, 2);
+            _settle(Promise._raised(e), 2);
         }
     }
 
@@ -107,7 +107,7 @@ class Promise {
                 try {
                     if (!continueFunction()) return resolve(v);
                 } catch (e) {
-                    return reject(e);
+                    return reject(Promise._raised(e));
                 }
                 Promise._start(nextFunction).then(next, reject);
             };
@@ -123,7 +123,7 @@ class Promise {
             try {
                 item = item();
             } catch (e) {
-                return Promise.reject(e);
+                return Promise.reject(Promise._raised(e));
             }
         }
         return Promise._isThenable(item) ? item : Promise.resolve(item);
@@ -183,7 +183,7 @@ class Promise {
                 try {
                     value = cb(value);
                 } catch (e) {
-                    h[2]._settle(e, 2);
+                    h[2]._settle(Promise._raised(e), 2);
                     continue;
                 }
                 h[2]._resolve(value);
@@ -193,6 +193,15 @@ class Promise {
                 h[2]._settle(value, 2);
             }
         }
+    }
+
+    // An error a callback threw, which now rejects a promise. Under impsim's test session,
+    // imp.__impsim_raised records where it was raised, so a test failing with this rejection
+    // can say which line threw; elsewhere nothing happens.
+    function _raised(e) {
+        local root = getroottable();
+        if ("imp" in root && "__impsim_raised" in root.imp) root.imp.__impsim_raised(e);
+        return e;
     }
 
     // Jobs (functions, or promises whose callbacks are due) run at the next imp.wakeup(0).
