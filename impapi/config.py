@@ -19,7 +19,7 @@ class Config:
 
     message_latency_us: int = 50_000  # device <-> agent, one way
     error_restart_delay_us: int = 5_000_000  # §10: delay before Squirrel restarts after an error
-    watchdog_instructions: int | None = 1_000_000_000  # per event; None: no watchdog (a safety net, not an imp rule)
+    watchdog_instructions: int | None = 250_000_000  # per event; None: no watchdog (a safety net, not an imp rule)
     cold_boot_wait_us: int = 10_000_000  # §1.3: Squirrel starts after 10 s without a connection
     snooze_us: int = 540_000_000  # §2.3: 9 minutes of snooze between reconnect attempts
     reconnect_window_us: int = 60_000_000  # §2.3, §2.7: impOS retries for a minute
