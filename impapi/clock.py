@@ -1,27 +1,46 @@
-"""The virtual clock: one event heap in integer microseconds.
+"""The virtual clock: one event heap in integer microseconds, and the order of same-instant events.
 
-Modelled on SimPy's event heap and trio's MockClock. Heap entries are tuples
-``(when_us, tie_key, seq, timer)``: ``seq`` increases with every schedule, so with the default
-constant ``tie_key`` equal-time events run in the order they were scheduled, and an event
-scheduled for "now" from inside a running event runs after it (the running one has already
-left the heap). Passing a ``random.Random`` as ``tie_break`` draws ``tie_key`` from it, so a
-fuzzer can explore (and shrink) the order of same-instant events; ``seq`` still breaks any
-remaining tie, keeping every run a pure function of the seed.
+Modelled on SimPy's event heap and trio's MockClock. Time never comes from the wall clock: it
+moves only when events are processed (``step``/``run_until``/``run``), when an event blocks its
+own machine while the rest of the world runs on (``run_nested``, for ``imp.sleep``), or when a
+caller moves it on without running anything (``advance``).
 
-Time never comes from the wall clock. It moves only when events are processed
-(``step``/``run_until``/``run``) or when a running event blocks (``advance``, for ``imp.sleep``).
+**Sources.** Every event belongs to a *source*: the thing that made it happen. A VM's queue is
+one source ("device VM", "agent VM"); the work a machine's code sets going (messages in flight,
+connection attempts) is another ("device", "agent"); the scenario, the cloud and whatever the
+simulation's own start set going are "world". An event scheduled without naming a source
+inherits the source of the event (or VM) that scheduled it.
+
+**Same-instant order** (the model rules, docs/imp-model/timers-and-events.md):
+
+- events of one source run in the order they were scheduled (a VM's queue is first in, first
+  out; a handler never overtakes one queued before it);
+- events of different sources at the same instant may run in any order: the ``tie_break``
+  chooses among the head events of the sources that have one ready (``None``: the one scheduled
+  first, so a run with no tie-break is plain first in, first out by schedule order);
+- an *idle* entry (``schedule_idle``: ``imp.onidle``) is a candidate only when its source has
+  nothing else ready at that instant;
+- a source that is *busy* (its VM is on the Python stack, blocked in ``imp.sleep``) is not a
+  candidate: its events wait, in order, and run once it is free, late.
+
+A tie-break is any object with ``choose(n) -> int`` (an index into the ``n`` candidates, ordered
+by schedule order, so 0 is first in, first out); a ``random.Random`` is wrapped in
+:class:`RandomOrder`. Every run is a pure function of the scheduled events and the choices.
 """
 
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable
+from contextlib import contextmanager
 from heapq import heapify, heappop, heappush
-from typing import Any
+from typing import Any, Iterator, Protocol
 
-__all__ = ["Clock", "Timer", "US_PER_S"]
+__all__ = ["Clock", "RandomOrder", "TieBreak", "Timer", "US_PER_S", "WORLD"]
 
 US_PER_S = 1_000_000
+WORLD = "world"  # the source of events scheduled outside any event or VM
 
 _PENDING, _FIRED, _CANCELLED = 0, 1, 2
 
@@ -33,17 +52,38 @@ _COMPACT_MIN = 256
 STILL_EVENTS = 100_000  # events at one virtual instant after which Clock.on_still is called
 
 
+class TieBreak(Protocol):
+    def choose(self, n: int) -> int:
+        """Which of ``n`` (>= 2) same-instant candidates runs next, 0 being the first scheduled."""
+        ...
+
+
+class RandomOrder:
+    """A tie-break drawing each choice from a ``random.Random``: the same seed, the same order."""
+
+    __slots__ = ("rng",)
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def choose(self, n: int) -> int:
+        return int(self.rng.random() * n)
+
+
 class Timer:
     """Handle for one scheduled callback."""
 
-    __slots__ = ("when_us", "callback", "args", "_state", "_clock")
+    __slots__ = ("when_us", "callback", "args", "_state", "_clock", "seq", "source")
 
-    def __init__(self, clock: Clock, when_us: int, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    def __init__(self, clock: Clock, when_us: int, callback: Callable[..., Any], args: tuple[Any, ...],
+                 seq: int, source: str) -> None:
         self.when_us = when_us
         self.callback = callback
         self.args = args
         self._state = _PENDING
         self._clock = clock
+        self.seq = seq
+        self.source = source
 
     @property
     def pending(self) -> bool:
@@ -71,7 +111,7 @@ class Timer:
 
     def __repr__(self) -> str:
         state = ("pending", "fired", "cancelled")[self._state]
-        return f"<Timer at {self.when_us}us {state}>"
+        return f"<Timer at {self.when_us}us {self.source} {state}>"
 
 
 def _noop(*_: Any) -> None:
@@ -85,29 +125,49 @@ def _check_us(value: int, what: str) -> int:
     return value
 
 
+def _seq_of(timer: Timer) -> int:
+    return timer.seq
+
+
 class Clock:
     """Deterministic virtual clock.
 
-    ``tie_break``: ``None`` for strict FIFO among equal-time events, or a ``random.Random``
-    that supplies the tie key (can be replaced between runs through the attribute).
+    ``tie_break``: ``None`` for first in, first out among equal-time events, or a
+    :class:`TieBreak` (or a ``random.Random``) choosing among sources (see the module doc); it
+    can be replaced between runs through the attribute.
     """
 
-    __slots__ = ("_now", "_heap", "_seq", "_cancelled", "_running", "_stop", "tie_break", "still_events", "on_still")
+    __slots__ = ("_now", "_heap", "_ready", "_idle", "_busy", "_seq", "_live", "_dead", "_running", "_stop",
+                 "_tie", "source", "still_events", "on_still")
 
-    def __init__(self, start_us: int = 0, *, tie_break: random.Random | None = None) -> None:
+    def __init__(self, start_us: int = 0, *, tie_break: TieBreak | random.Random | None = None) -> None:
         if _check_us(start_us, "start_us") < 0:
             raise ValueError(f"start_us must be >= 0, got {start_us}")
         self._now = start_us
-        self._heap: list[tuple[int, float, int, Timer]] = []
+        self._heap: list[tuple[int, int, Timer]] = []  # events due after now: (when, seq, timer)
+        self._ready: dict[str, deque[Timer]] = {}  # events due now (or late), per source, in order
+        self._idle: dict[str, Timer] = {}  # one idle entry per source
+        self._busy: dict[str, int] = {}  # sources that cannot run now (a VM blocked on the stack)
         self._seq = 0
-        self._cancelled = 0
+        self._live = 0  # pending events
+        self._dead = 0  # cancelled events still stored
         self._running = False
         self._stop = False
+        self._tie: TieBreak | None = None
         self.tie_break = tie_break
+        self.source = WORLD  # of the running event (or VM); what schedule() tags new events with
         # Events run one after another without time passing, and what to call when that count
         # reaches STILL_EVENTS (an imp.wakeup(0, ...) loop would otherwise run for ever).
         self.still_events = 0
         self.on_still: Callable[[], Any] | None = None
+
+    @property
+    def tie_break(self) -> TieBreak | None:
+        return self._tie
+
+    @tie_break.setter
+    def tie_break(self, value: TieBreak | random.Random | None) -> None:
+        self._tie = RandomOrder(value) if isinstance(value, random.Random) else value
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -121,65 +181,144 @@ class Clock:
         return self._now / US_PER_S
 
     def advance(self, delta_us: int) -> None:
-        """Move time forward without running events: a running event that blocks (``imp.sleep``).
+        """Move time forward without running events: the whole world stands still meanwhile.
 
-        Events that fall due meanwhile run late, in their (time, seq) order, once control
-        returns to the event loop; time never moves backwards to meet them.
+        Events that fall due meanwhile run late, in their (time, schedule) order, once control
+        returns to the event loop; time never moves backwards to meet them. (A machine that
+        blocks while the rest of the world runs on uses ``run_nested``.)
         """
         if _check_us(delta_us, "delta_us") < 0:
             raise ValueError(f"cannot advance by a negative amount ({delta_us}us)")
         if delta_us:
-            self._now += delta_us
-            self.still_events = 0
+            self._move_to(self._now + delta_us)
+
+    def _move_to(self, t_us: int) -> None:
+        self._now = t_us
+        self.still_events = 0
+        self._pull()
 
     # -- scheduling ---------------------------------------------------------------------------
 
-    def schedule(self, delay_us: int, callback: Callable[..., Any], *args: Any) -> Timer:
-        """Run ``callback(*args)`` ``delay_us`` microseconds from now (0: after the current event)."""
+    def schedule(self, delay_us: int, callback: Callable[..., Any], *args: Any, source: str | None = None) -> Timer:
+        """Run ``callback(*args)`` ``delay_us`` microseconds from now (0: after the current event,
+        and after what its source has ready now). ``source``: default, the running one's."""
         if _check_us(delay_us, "delay_us") < 0:
             raise ValueError(f"delay_us must be >= 0, got {delay_us}")
-        return self._push(self._now + delay_us, callback, args)
+        return self._push(self._now + delay_us, callback, args, source or self.source)
 
-    def schedule_at(self, at_us: int, callback: Callable[..., Any], *args: Any) -> Timer:
+    def schedule_at(self, at_us: int, callback: Callable[..., Any], *args: Any, source: str | None = None) -> Timer:
         """Run ``callback(*args)`` at absolute virtual time ``at_us`` (not in the past)."""
         if _check_us(at_us, "at_us") < self._now:
             raise ValueError(f"cannot schedule at {at_us}us: it is before now ({self._now}us)")
-        return self._push(at_us, callback, args)
+        return self._push(at_us, callback, args, source or self.source)
 
-    def _push(self, when: int, callback: Callable[..., Any], args: tuple[Any, ...]) -> Timer:
-        timer = Timer(self, when, callback, args)
-        rng = self.tie_break
+    def schedule_idle(self, source: str, callback: Callable[..., Any], *args: Any) -> Timer:
+        """Run ``callback(*args)`` at this instant once ``source`` has nothing else ready (its
+        lowest-priority entry). One per source: a new one replaces a pending one."""
+        old = self._idle.pop(source, None)
+        if old is not None and old.cancel():
+            self._dead -= 1  # dropped here, not left for _next to find
         seq = self._seq
         self._seq = seq + 1
-        heappush(self._heap, (when, 0 if rng is None else rng.random(), seq, timer))
+        timer = Timer(self, self._now, callback, args, seq, source)
+        self._idle[source] = timer
+        self._live += 1
+        return timer
+
+    def _push(self, when: int, callback: Callable[..., Any], args: tuple[Any, ...], source: str) -> Timer:
+        seq = self._seq
+        self._seq = seq + 1
+        timer = Timer(self, when, callback, args, seq, source)
+        self._live += 1
+        if when <= self._now:
+            queue = self._ready.get(source)
+            if queue is None:
+                self._ready[source] = queue = deque()
+            queue.append(timer)
+        else:
+            heappush(self._heap, (when, seq, timer))
         return timer
 
     def _on_cancel(self) -> None:
-        self._cancelled += 1
+        self._live -= 1
+        self._dead += 1
         heap = self._heap
-        if self._cancelled >= _COMPACT_MIN and self._cancelled * 2 > len(heap):
-            heap[:] = [e for e in heap if e[3]._state == _PENDING]
+        if self._dead >= _COMPACT_MIN and self._dead * 2 > len(heap):
+            heap[:] = [e for e in heap if e[2]._state == _PENDING]
             heapify(heap)
-            self._cancelled = 0
+            for source, queue in list(self._ready.items()):
+                kept = deque(t for t in queue if t._state == _PENDING)
+                if kept:
+                    self._ready[source] = kept
+                else:
+                    del self._ready[source]
+            for source, timer in list(self._idle.items()):
+                if timer._state != _PENDING:
+                    del self._idle[source]
+            self._dead = 0
+
+    # -- sources ----------------------------------------------------------------------------
+
+    @contextmanager
+    def using(self, source: str) -> Iterator[None]:
+        """Events scheduled inside the block belong to ``source`` (unless they name one)."""
+        previous = self.source
+        self.source = source
+        try:
+            yield
+        finally:
+            self.source = previous
+
+    def hold(self, source: str) -> None:
+        """``source`` is busy (its VM is on the stack): none of its events runs until ``release``."""
+        self._busy[source] = self._busy.get(source, 0) + 1
+
+    def release(self, source: str) -> None:
+        n = self._busy[source] - 1
+        if n:
+            self._busy[source] = n
+        else:
+            del self._busy[source]
+
+    def is_held(self, source: str) -> bool:
+        return source in self._busy
+
+    def has_ready(self, source: str) -> bool:
+        """True when ``source`` has an event (not its idle entry) ready to run at this instant."""
+        queue = self._ready.get(source)
+        if not queue:
+            return False
+        while queue and queue[0]._state != _PENDING:
+            queue.popleft()
+            self._dead -= 1
+        if not queue:
+            del self._ready[source]
+            return False
+        return True
 
     # -- inspection ---------------------------------------------------------------------------
 
     @property
     def pending(self) -> int:
         """Number of scheduled, not yet fired, not cancelled events."""
-        return len(self._heap) - self._cancelled
+        return self._live
 
     @property
     def idle(self) -> bool:
         """True when nothing is scheduled."""
-        return len(self._heap) == self._cancelled
+        return self._live == 0
 
     def peek(self) -> int | None:
         """Time of the next event, or None when idle."""
+        if self._live == 0:
+            return None
+        if any(t._state == _PENDING for q in self._ready.values() for t in q) or \
+                any(t._state == _PENDING for t in self._idle.values()):
+            return self._now
         heap = self._heap
-        while heap and heap[0][3]._state != _PENDING:
+        while heap and heap[0][2]._state != _PENDING:
             heappop(heap)
-            self._cancelled -= 1
+            self._dead -= 1
         return heap[0][0] if heap else None
 
     # -- running ------------------------------------------------------------------------------
@@ -215,8 +354,7 @@ class Clock:
                 if self._stop:
                     return
             if t_us > self._now:
-                self._now = t_us
-                self.still_events = 0
+                self._move_to(t_us)
         finally:
             self._running = False
             self._stop = False
@@ -227,35 +365,123 @@ class Clock:
             raise ValueError(f"for_us must be >= 0, got {for_us}")
         self.run_until(self._now + for_us)
 
+    def run_nested(self, until_us: int, go_on: Callable[[], bool] | None = None) -> bool:
+        """From inside an event whose source is held (``hold``): run the other sources' events
+        due before ``until_us``, then move time to ``until_us`` (never back). Stops early, and
+        returns False, when ``go_on()`` turns false after an event or ``stop()`` is called."""
+        if not self._running:
+            raise RuntimeError("run_nested() is for a running event; use run_until()")
+        limit = until_us - 1
+        while self._pop_and_run(limit):
+            if self._stop or (go_on is not None and not go_on()):
+                return False
+        if until_us > self._now:
+            self._move_to(until_us)
+        return True
+
     def _enter(self) -> None:
         if self._running:
             raise RuntimeError("the clock is already running: step/run cannot be called from an event")
         self._running = True
 
+    def _pull(self) -> None:
+        """Move the heap's events due now (or late) into the sources' ready queues, in
+        (time, schedule) order."""
+        heap = self._heap
+        now = self._now
+        ready = self._ready
+        while heap and heap[0][0] <= now:
+            timer = heappop(heap)[2]
+            if timer._state != _PENDING:
+                self._dead -= 1
+                continue
+            queue = ready.get(timer.source)
+            if queue is None:
+                ready[timer.source] = queue = deque()
+            queue.append(timer)
+
+    def _next(self) -> Timer | None:
+        """The event to run next at this instant, or None when no source has one ready."""
+        ready = self._ready
+        idle = self._idle
+        busy = self._busy
+        if len(ready) == 1 and not idle and not busy:  # the common case: one source, no choice
+            source, queue = next(iter(ready.items()))
+            while queue:
+                timer = queue.popleft()
+                if timer._state == _PENDING:
+                    if not queue:
+                        del ready[source]
+                    return timer
+                self._dead -= 1
+            del ready[source]
+            return None
+        candidates: list[Timer] = []
+        for source, queue in list(ready.items()):
+            while queue and queue[0]._state != _PENDING:
+                queue.popleft()
+                self._dead -= 1
+            if not queue:
+                del ready[source]
+            elif source not in busy:
+                candidates.append(queue[0])
+        for source, timer in list(idle.items()):
+            if timer._state != _PENDING:
+                del idle[source]
+                self._dead -= 1
+            elif source not in busy and source not in ready:
+                candidates.append(timer)
+        if not candidates:
+            return None
+        if len(candidates) == 1:
+            chosen = candidates[0]
+        else:
+            candidates.sort(key=_seq_of)
+            tie = self._tie
+            chosen = candidates[0] if tie is None else candidates[tie.choose(len(candidates))]
+        source = chosen.source
+        if idle.get(source) is chosen:
+            del idle[source]
+        else:
+            queue = ready[source]
+            queue.popleft()
+            if not queue:
+                del ready[source]
+        return chosen
+
     def _pop_and_run(self, limit: int | None) -> bool:
         heap = self._heap
-        while heap:
-            entry = heap[0]
-            if limit is not None and entry[0] > limit:
+        while True:
+            timer = self._next() if (self._ready or self._idle) else None
+            if timer is not None:
+                break
+            # Nothing can run at this instant: time moves to the next event.
+            while heap and heap[0][2]._state != _PENDING:
+                heappop(heap)
+                self._dead -= 1
+            if not heap:
                 return False
-            heappop(heap)
-            timer = entry[3]
-            if timer._state != _PENDING:
-                self._cancelled -= 1
-                continue
-            timer._state = _FIRED
-            if entry[0] > self._now:
-                self._now = entry[0]
-                self.still_events = 0
-            else:
-                self.still_events += 1
-                if self.still_events == STILL_EVENTS and self.on_still is not None:
-                    self.on_still()
-            callback, args = timer.callback, timer.args
-            timer.callback, timer.args = _noop, ()
+            when = heap[0][0]
+            if limit is not None and when > limit:
+                return False
+            if when > self._now:
+                self._now = when
+                self.still_events = -1  # the first event at an instant is not "without time passing"
+            self._pull()
+        self.still_events += 1
+        if self.still_events == STILL_EVENTS and self.on_still is not None:
+            self.on_still()
+        timer._state = _FIRED
+        self._live -= 1
+        callback, args = timer.callback, timer.args
+        timer.callback, timer.args = _noop, ()
+        previous = self.source
+        self.source = timer.source
+        try:
             callback(*args)
-            return True
-        return False
+        finally:
+            self.source = previous
+        return True
 
     def __repr__(self) -> str:
         return f"<Clock now={self._now}us pending={self.pending}>"

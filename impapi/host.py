@@ -18,6 +18,13 @@ import squirrel
 
 from .halt import Halt
 
+
+class RunEnded(Halt):
+    """The run ended (power cut, update) while its Squirrel was blocked: the code unwinds."""
+
+    def __init__(self) -> None:
+        super().__init__("the run ended while Squirrel was blocked")
+
 if TYPE_CHECKING:
     from .environment import Environment
 
@@ -54,11 +61,14 @@ class ScriptHost:
         self.variant = (owner.profile.name, owner.flash is not None) if side == "device" else None
         self.flash = getattr(owner, "flash", None)  # the chip this run's natives read
         self.clock = env.clock
+        self.queue = f"{side} VM"  # the clock source of this VM's queue
+        self.timer_source = f"{side} timers"  # of its timers' expiries
         self.alive = True
         self.timers: dict[int, TimerHandle] = {}
         self.timer_names: dict[str, Any] = {}  # the agent's named timers (natives.imp)
         self.handlers: dict[str, Any] = {}
         self.onidle_handler: Any = None
+        self._idle: Any = None  # the clock's idle entry for onidle_handler
         self.unhandled_handler: Any = None
         self.shutdown_handler: Any = None
         self.hardware: Any = None  # the imp's side of pins and buses this run (natives.objects)
@@ -84,6 +94,13 @@ class ScriptHost:
             self.vm.memory_limit = self.vm.memory_used + memory
 
     # --- running Squirrel as events ------------------------------------------------------
+    #
+    # The VM's queue is the clock source ``self.queue`` ("device VM" / "agent VM"): the VM's
+    # timers and the events it queues for itself are scheduled there, first in, first out. An
+    # event from elsewhere (a message, a connection outcome, a request) joins the back of that
+    # queue when something is waiting in it, or when the VM is busy (on the stack: blocked in
+    # imp.sleep, or calling out); otherwise it runs at once. While Squirrel runs, what it sets
+    # going belongs to ``self.side`` (messages in flight, connection attempts), not to the queue.
 
     def start(self) -> None:
         self.invoke(self.main)
@@ -92,6 +109,11 @@ class ScriptHost:
         """Run Squirrel; whatever ends the run goes to the owner. Returns fn's result."""
         if not self.alive:
             return None
+        clock = self.clock
+        queue = self.queue
+        previous = clock.source
+        clock.source = self.side
+        clock.hold(queue)
         try:
             return fn(*args)
         except Halt as h:
@@ -104,27 +126,60 @@ class ScriptHost:
             self.stop()
             self.owner.on_out_of_memory(self)
         except squirrel.TimeLimitError:
-            self.env.log.add(self.clock.now_us, "impsim",
+            self.env.log.add(clock.now_us, "impsim",
                              f"{self.side} watchdog: an event ran over {self.env.config.watchdog_instructions} "
                              "Squirrel instructions (see Config.watchdog_instructions)")
             self.report_error(squirrel.ScriptError("watchdog: Squirrel ran too long"))
             self.owner.on_script_error(self, None)
+        finally:
+            clock.release(queue)
+            clock.source = previous
         return None
 
     def schedule(self, delay_us: int, fn: Callable, *args: Any) -> Any:
-        """Run Squirrel ``fn(*args)`` later, as its own event (if this run is still alive)."""
-        return self.clock.schedule(delay_us, self._fire, fn, args)
+        """Queue Squirrel ``fn(*args)`` to run ``delay_us`` from now, as its own event in the
+        VM's queue (if this run is still alive then)."""
+        return self.clock.schedule(delay_us, self._run, fn, args, source=self.queue)
 
-    def _fire(self, fn: Callable, args: tuple) -> None:
+    def _run(self, fn: Callable, args: tuple) -> None:
+        """A queued event's turn has come."""
         if self.alive:
             self.invoke(fn, *args)
             self.after_event()
 
+    def _fire(self, fn: Callable, args: tuple) -> None:
+        """Something outside the VM calls Squirrel ``fn(*args)`` now: it runs at once, or after
+        what the VM's queue already holds."""
+        if not self.alive:
+            return
+        clock = self.clock
+        if clock.has_ready(self.queue) or clock.is_held(self.queue):
+            clock.schedule(0, self._run, fn, args, source=self.queue)
+        else:
+            self._run(fn, args)
+
     def after_event(self) -> None:
-        """Squirrel returned to the event loop: a pending onidle handler may run."""
-        if self.alive and self.onidle_handler is not None:
-            handler, self.onidle_handler = self.onidle_handler, None
-            self.schedule(0, handler)
+        """Squirrel returned to the event loop: an onidle handler runs once the VM's queue has
+        nothing else ready at this instant (imp-api.md §4.1)."""
+        if self.alive and self.onidle_handler is not None and (self._idle is None or not self._idle.pending):
+            self._idle = self.clock.schedule_idle(self.queue, self._on_idle)
+
+    def _on_idle(self) -> None:
+        handler, self.onidle_handler = self.onidle_handler, None  # one slot, cleared as it runs
+        if handler is not None and self.alive:
+            self.invoke(handler)
+            self.after_event()
+
+    def block_until(self, until_us: int) -> None:
+        """Squirrel blocks (``imp.sleep``, a connection it waits for): the rest of the world runs
+        on until ``until_us`` while this VM's events wait, then they run late, in order. If the
+        run ends meanwhile (a power cut), the blocked code unwinds without running further."""
+        self.clock.run_nested(until_us, self._still_alive)
+        if not self.alive:
+            raise RunEnded()
+
+    def _still_alive(self) -> bool:
+        return self.alive
 
     def stop(self) -> None:
         """End this run: its timers and handlers die; the VM is kept for the owner's next run
@@ -134,6 +189,8 @@ class ScriptHost:
         if self.env.coverage is not None:
             self.env.coverage.collect(self.vm)
         self.alive = False
+        if self._idle is not None:
+            self._idle.cancel()
         for h in self.timers.values():
             h.timer.cancel()
         self.timers.clear()
@@ -191,17 +248,26 @@ class ScriptHost:
     # --- timers (imp-api.md §4.1) ---------------------------------------------------------
 
     def add_timer(self, delay_us: int, callback: Any) -> Any:
+        """A timer's expiry is an event of its own source ("device timers"): it joins the VM's
+        queue when it comes. ``imp.wakeup(0, f)`` queues ``f`` behind what the VM has queued."""
         if self.side == "device" and len(self.timers) >= DEVICE_TIMER_LIMIT:
             return None
         token = self.vm.to_squirrel({})
         key = hash(token)
-        timer = self.clock.schedule(delay_us, self._timer_fired, key, callback)
+        if delay_us:
+            timer = self.clock.schedule(delay_us, self._timer_due, key, callback, source=self.timer_source)
+        else:
+            timer = self.clock.schedule(0, self._timer_queued, key, callback, source=self.queue)
         self.timers[key] = TimerHandle(timer, token)
         return token
 
-    def _timer_fired(self, key: int, callback: Any) -> None:
+    def _timer_due(self, key: int, callback: Any) -> None:
         self.timers.pop(key, None)
         self._fire(callback, ())
+
+    def _timer_queued(self, key: int, callback: Any) -> None:
+        self.timers.pop(key, None)
+        self._run(callback, ())
 
     def cancel_timer(self, token: Any) -> bool:
         h = self.timers.pop(hash(token), None) if isinstance(token, squirrel.SquirrelObject) else None

@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from .agent import Agent
 from .builder import BuildError, LoadedCode, LoadOptions, build_app
-from .clock import Clock
+from .clock import Clock, TieBreak
 from .cloud import Cloud
 from .config import Config
 from .device import Device, make_device_id
@@ -239,7 +239,7 @@ class Simulation:
         return cls(**kwargs)
 
     def play(self, scenario: Scenario, *, duration: str | int | None = None, tie_seed: int | None | str = "scenario",
-             until_idle: bool = False, coverage: Any = None,
+             until_idle: bool = False, coverage: Any = None, order: TieBreak | None = None,
              progress: Callable[[int], Any] | None = None) -> Replay:
         """Play ``scenario`` and return the :class:`~impapi.replay.Replay`.
 
@@ -257,14 +257,21 @@ class Simulation:
         ``tie_seed``: the same-instant order, instead of the scenario's (None: first in, first
         out). ``until_idle``: run until nothing is scheduled instead. ``coverage``: a line
         coverage collector for the run (see :class:`~impapi.environment.Environment`); at the
-        end it also gets the VMs still running. ``progress``: as for :meth:`run`."""
+        end it also gets the VMs still running. ``order``: for a simulation not started yet, the
+        object that chooses the order of same-instant events instead of a tie seed (a tool that
+        enumerates every order: :func:`impapi.testing.fuzz.ties.every_order`); the replay's
+        tie seed is then None and does not reproduce it. ``progress``: as for :meth:`run`."""
         seed = scenario.seed if scenario.seed is not None else self.seed
         if tie_seed == "scenario":
             tie_seed = scenario.tie_seed if scenario.tie_seed is not None else self.env.tie_seed
         fresh = not self.started
+        if order is not None and not fresh:
+            raise ValueError("play(order=...) needs a simulation that has not started (start=False)")
         if fresh:
             if seed != self.seed or tie_seed != self.env.tie_seed:
                 self._reseed(seed, tie_seed)  # type: ignore[arg-type]
+            if order is not None:
+                self.clock.tie_break = order
         else:
             for key, wanted, have in (("seed", seed, self.seed), ("tie_seed", tie_seed, self.env.tie_seed)):
                 if wanted != have:

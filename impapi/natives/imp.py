@@ -67,8 +67,11 @@ def onidle(host: Any, callback: Any) -> None:
 
 @imp.native(BOTH)
 def sleep(host: Any, secs: float) -> None:
-    """Blocks Squirrel; timers and messages due meanwhile run late, in order (§4.2)."""
-    host.clock.advance(int(round(seconds(secs, "imp.sleep") * 1e6)))
+    """Blocks this VM only: its timers and messages due meanwhile run late, in order; the other
+    side runs on (§4.2)."""
+    us = int(round(seconds(secs, "imp.sleep") * 1e6))
+    if us:
+        host.block_until(host.clock.now_us + us)
 
 
 @imp.native((DEVICE,), available=deep_sleep_ok)

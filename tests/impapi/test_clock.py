@@ -296,50 +296,189 @@ def test_negative_delay_and_past_times_are_rejected():
         Clock(start_us=-1)
 
 
-# -- tie-break --------------------------------------------------------------------------------
+# -- sources and the same-instant order ---------------------------------------------------------
+
+SOURCES = ("device VM", "agent VM", "device", "world")
 
 
-def _order_with(rng: random.Random | None, n: int = 12) -> list[int]:
-    clock = Clock(tie_break=rng)
+def _order_with(tie, n: int = 12, sources=SOURCES) -> list[int]:
+    clock = Clock(tie_break=tie)
     seen, rec = recorder()
     for i in range(n):
-        clock.schedule(7, rec, i)
+        clock.schedule(7, rec, i, source=sources[i % len(sources)])
     clock.run(7)
     return seen
+
+
+def _fifo_per_source(order: list[int], sources=SOURCES) -> bool:
+    per: dict = {}
+    for i in order:
+        per.setdefault(sources[i % len(sources)], []).append(i)
+    return all(v == sorted(v) for v in per.values())
 
 
 def test_random_tie_break_is_reproducible_from_its_seed():
     assert _order_with(random.Random(42)) == _order_with(random.Random(42))
 
 
-def test_random_tie_break_explores_other_interleavings():
+def test_random_tie_break_interleaves_sources_but_keeps_each_first_in_first_out():
     orders = {tuple(_order_with(random.Random(seed))) for seed in range(20)}
     assert len(orders) > 1
+    assert all(_fifo_per_source(list(o)) for o in orders)
 
 
-def test_seq_remains_the_final_key_under_a_tie_break():
-    class Constant(random.Random):
-        def random(self) -> float:
-            return 0.5
+def test_one_source_is_first_in_first_out_whatever_the_tie_break():
+    assert _order_with(random.Random(3), sources=("device VM",)) == list(range(12))
 
-    assert _order_with(Constant()) == list(range(12))
+
+def test_without_a_tie_break_same_instant_events_run_in_schedule_order_across_sources():
+    assert _order_with(None) == list(range(12))
+
+
+def test_choice_zero_is_first_in_first_out():
+    class First:
+        def choose(self, n: int) -> int:
+            return 0
+
+    assert _order_with(First()) == list(range(12))
+
+
+def test_the_tie_break_is_asked_only_to_choose_between_sources():
+    asked = []
+
+    class Last:
+        def choose(self, n: int) -> int:
+            asked.append(n)
+            return n - 1
+
+    clock = Clock(tie_break=Last())
+    seen, rec = recorder()
+    clock.schedule(5, rec, "a1", source="a")
+    clock.schedule(5, rec, "a2", source="a")
+    clock.schedule(5, rec, "b1", source="b")
+    clock.schedule(6, rec, "alone", source="b")
+    clock.run(10)
+    assert seen == ["b1", "a1", "a2", "alone"]
+    assert asked == [2]  # once b1 ran, only source a had events at 5
+
+
+def test_events_inherit_the_source_of_the_event_that_scheduled_them():
+    clock = Clock()
+    sources = []
+
+    def parent():
+        sources.append(clock.source)
+        clock.schedule(0, lambda: sources.append(clock.source))
+        clock.schedule(0, lambda: sources.append(clock.source), source="other")
+
+    clock.schedule(1, parent, source="vm")
+    clock.schedule(2, lambda: sources.append(clock.source))
+    clock.run(5)
+    assert sources == ["vm", "vm", "other", "world"]
+    with clock.using("scenario"):
+        t = clock.schedule(1, lambda: None)
+    assert t.source == "scenario" and clock.source == "world"
+
+
+def test_an_idle_entry_runs_only_when_its_source_has_nothing_else_ready():
+    """imp.onidle: the lowest-priority entry of its VM at the instant, however the tie-break
+    chooses; other sources may still run before or after it."""
+    for seed in range(30):
+        clock = Clock(tie_break=random.Random(seed))
+        seen, rec = recorder()
+
+        def handler():
+            rec("handler")
+            clock.schedule(0, rec, "queued by the handler")
+
+        def main():
+            rec("main")
+            clock.schedule(0, handler)
+            clock.schedule_idle("vm", rec, "idle")
+
+        clock.schedule(10, main, source="vm")
+        clock.schedule(10, rec, "elsewhere", source="net")
+        clock.run(20)
+        vm = [s for s in seen if s != "elsewhere"]
+        assert vm == ["main", "handler", "queued by the handler", "idle"], seed
+        assert "elsewhere" in seen
+
+
+def test_a_new_idle_entry_replaces_the_pending_one():
+    clock = Clock()
+    seen, rec = recorder()
+    clock.schedule_idle("vm", rec, "old")
+    clock.schedule_idle("vm", rec, "new")
+    assert clock.pending == 1
+    clock.run(1)
+    assert seen == ["new"] and clock.idle
+
+
+def test_a_held_source_waits_and_its_events_run_late_in_order():
+    """run_nested: an event blocks its own source while the others run on (imp.sleep)."""
+    clock = Clock()
+    seen = []
+
+    def note(what):
+        seen.append((what, clock.now_us))
+
+    def sleeper():
+        clock.hold("vm")
+        try:
+            clock.run_nested(clock.now_us + 100)
+        finally:
+            clock.release("vm")
+        note("woke")
+        clock.schedule(0, note, "after waking")
+
+    clock.schedule(10, sleeper, source="vm")
+    clock.schedule(30, note, "vm timer", source="vm")
+    clock.schedule(40, note, "other side", source="agent VM")
+    clock.schedule(110, note, "vm timer due as it wakes", source="vm")
+    clock.schedule(200, note, "later", source="vm")
+    clock.run_until(300)
+    assert seen == [("other side", 40), ("woke", 110), ("vm timer", 110), ("vm timer due as it wakes", 110),
+                    ("after waking", 110), ("later", 200)]
+
+
+def test_run_nested_stops_when_told_to_and_needs_a_running_event():
+    clock = Clock()
+    alive = [True]
+    out = []
+
+    def sleeper():
+        clock.hold("vm")
+        out.append(clock.run_nested(clock.now_us + 1_000, lambda: alive[0]))
+        clock.release("vm")
+        out.append(clock.now_us)
+
+    clock.schedule(0, sleeper, source="vm")
+    clock.schedule(50, lambda: alive.__setitem__(0, False), source="world")
+    clock.schedule(60, lambda: out.append("after"), source="world")
+    clock.run_until(100)
+    assert out == [False, 50, "after"]
+    with pytest.raises(RuntimeError, match="running event"):
+        clock.run_nested(200)
 
 
 @given(
-    delays=st.lists(st.integers(min_value=0, max_value=20), min_size=1, max_size=60),
+    delays=st.lists(st.tuples(st.integers(min_value=0, max_value=20), st.integers(0, 2)), min_size=1, max_size=60),
     seed=st.one_of(st.none(), st.integers()),
 )
-def test_tie_break_never_reorders_different_times(delays, seed):
+def test_tie_break_never_reorders_different_times_nor_one_source(delays, seed):
     rng = None if seed is None else random.Random(seed)
     clock = Clock(tie_break=rng)
-    seen: list[tuple[int, int]] = []
-    for i, d in enumerate(delays):
-        clock.schedule(d, lambda i=i, d=d: seen.append((d, i)))
+    seen: list[tuple[int, int, int]] = []
+    for i, (d, src) in enumerate(delays):
+        clock.schedule(d, lambda i=i, d=d, src=src: seen.append((d, src, i)), source=f"s{src}")
     clock.run_until(20)
-    assert sorted(seen) == sorted((d, i) for i, d in enumerate(delays))
-    assert [d for d, _ in seen] == sorted(delays)
+    assert sorted(seen) == sorted((d, src, i) for i, (d, src) in enumerate(delays))
+    assert [d for d, _, _ in seen] == sorted(d for d, _ in delays)
+    for src in range(3):
+        mine = [(d, i) for d, s, i in seen if s == src]
+        assert mine == sorted(mine)  # each source first in, first out
     if rng is None:
-        assert seen == sorted(seen)  # FIFO: exactly (time, seq) order
+        assert [(d, i) for d, _, i in seen] == sorted((d, i) for d, _, i in seen)  # exactly (time, seq) order
 
 
 @given(

@@ -290,7 +290,8 @@ def _paths(spec: Any, scenario: Scenario) -> tuple[str | None, str | None]:
 
 
 def play(sim: SimSpec, scenario: Scenario, *, duration: str | int | None = None,
-         tie_seed: int | None | str = "auto", coverage: bool | CoverageCollector = False,
+         tie_seed: int | None | str = "auto", order: "ties.Choices | None" = None,
+         coverage: bool | CoverageCollector = False,
          claim: str | re.Pattern | None = DEFAULT_CLAIM, config: Any = None,
          keep_open: bool = True, load: Any = None) -> Run:
     """Play ``scenario`` and return the :class:`Run`.
@@ -301,6 +302,8 @@ def play(sim: SimSpec, scenario: Scenario, *, duration: str | int | None = None,
     ``duration``: how long to run when the scenario has none.
     ``tie_seed``: the same-instant order: ``"auto"`` (first-in first-out, unless hypothesis is
     exploring interleavings: see :mod:`.ties`), None (first-in first-out) or a seed.
+    ``order``: instead of a seed, a tie-break that makes given choices (:class:`.ties.Choices`,
+    as :func:`.ties.every_order` hands out); the run's ``command()`` does not carry it.
     ``coverage``: collect executed app lines (True, or a collector to accumulate into).
     ``claim``: the device log lines that claim data is stored (a regex; None: none).
     ``config``: an :class:`impapi.Config` for simulations made here.
@@ -320,7 +323,9 @@ def play(sim: SimSpec, scenario: Scenario, *, duration: str | int | None = None,
     collector = None
     if coverage:
         collector = coverage if isinstance(coverage, CoverageCollector) else CoverageCollector()
-    run = Run(s.play(scenario, duration=duration, tie_seed=tie_seed, coverage=collector), claim=claim,
+    if order is not None:
+        tie_seed = None
+    run = Run(s.play(scenario, duration=duration, tie_seed=tie_seed, coverage=collector, order=order), claim=claim,
               coverage=collector)
     _note(run)
     return run

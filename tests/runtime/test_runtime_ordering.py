@@ -1,0 +1,187 @@
+"""The order of events and imp.sleep (docs/imp-model/timers-and-events.md): each VM runs its
+events first in, first out; imp.onidle waits for the VM's queue; independent sources interleave
+in any order; imp.sleep blocks only the VM that calls it. Where an order is a choice, every
+order the clock can produce is enumerated (ties.every_order)."""
+
+import textwrap
+
+from runtime_helpers import agent_lines, device_lines, simulate
+
+from impapi.durations import S
+from impapi.scenario import Scenario, ScenarioEvent
+from impapi.testing.fuzz.run import play
+from impapi.testing.fuzz.ties import every_order
+
+
+def _code(text: str) -> str:
+    return textwrap.dedent(text) + "\n"
+
+
+def every_log(device: str, agent: str | None, scenario: Scenario, lines=device_lines, limit=500):
+    """{tuple of lines: choices} over every same-instant order of the scenario."""
+    seen: dict[tuple, tuple] = {}
+    app = (_code(device), _code(agent) if agent else None)
+    for choices, run in every_order(lambda order: play(app, scenario, order=order), limit=limit):
+        seen.setdefault(tuple(lines(run.sim)), choices)
+        run.close()
+    return seen
+
+
+# --- a VM's queue is first in, first out -------------------------------------------------------
+
+PING_PONG_DEVICE = '''
+    agent.on("pong", function(v) { server.log("pong"); });
+    imp.wakeup(0.1, function() {
+        server.log("timer");
+        imp.wakeup(0, function() { server.log("queued by the timer"); });
+    });
+    agent.send("ping", 1);
+'''
+PING_PONG_AGENT = 'device.on("ping", function(v) { device.send("pong", v); });'
+
+
+def test_a_message_never_overtakes_what_the_vm_queued_before_it_arrived():
+    """The device's timer and the agent's answer are due at the same instant (2.1 s): either may
+    come first, but once the timer has queued more work, the message waits behind it."""
+    orders = every_log(PING_PONG_DEVICE, PING_PONG_AGENT, Scenario(duration_us=5 * S))
+    assert set(orders) == {("pong", "timer", "queued by the timer"), ("timer", "queued by the timer", "pong")}
+
+
+def test_onidle_waits_for_the_shutdown_handler_queued_during_the_connection():
+    """The textbook sleepy app: the update notice arrives as its agent.send connects; the handler
+    call is queued then, so it runs before the idle callback, in every order."""
+    device = '''
+        server.onshutdown(function(reason) { server.log("handler"); server.restart(); });
+        if (!("nv" in getroottable())) nv <- { n = 0 };
+        nv.n++;
+        agent.send("reading", nv.n);
+        server.log("sent " + nv.n);
+        imp.onidle(function() { server.log("idle"); imp.deepsleepfor(900); });
+    '''
+    agent = 'device.on("reading", function(n) { server.log("reading " + n); });'
+    scenario = Scenario((ScenarioEvent(100 * S, "impos", "44.0"),), duration_us=950 * S)
+    orders = every_log(device, agent, scenario)
+    assert set(orders) == {("sent 1", "idle", "sent 2", "handler", "sent 1", "idle")}
+
+
+def test_a_connect_callback_runs_after_the_shutdown_handler_call_it_brought():
+    device = '''
+        server.setsendtimeoutpolicy(RETURN_ON_ERROR, WAIT_TIL_SENT, 10);
+        server.onshutdown(function(reason) { server.log("handler"); });
+        if (hardware.wakereason() == WAKEREASON_TIMER) {
+            server.connect(function(reason) { server.log("connected " + reason); imp.deepsleepfor(60); }, 30);
+        } else {
+            imp.deepsleepfor(60);
+        }
+    '''
+    scenario = Scenario((ScenarioEvent(30 * S, "impos", "44.0"),), duration_us=70 * S)
+    orders = every_log(device, None, scenario)
+    assert set(orders) == {("handler", "connected 5")}
+
+
+# --- imp.sleep blocks its own VM only ------------------------------------------------------------
+
+
+def test_an_agent_sleep_does_not_delay_the_device():
+    sim = simulate('''
+        imp.wakeup(1, function() { server.log("tick " + hardware.millis()); });
+        agent.send("go", 1);
+    ''', '''
+        imp.wakeup(3, function() { server.log("agent timer"); });
+        device.on("go", function(v) { imp.sleep(5); server.log("agent slept"); });
+    ''', run="10s")
+    assert device_lines(sim) == ["tick 1000"]
+    log = [(e.time_us, e.text) for e in sim.log if e.source == "agent"]
+    assert log == [(7_050_000, "agent slept"), (7_050_000, "agent timer")]  # its own timer waited
+
+
+def test_a_device_sleep_lets_the_agent_run_and_its_messages_wait_in_order():
+    sim = simulate('''
+        agent.on("msg", function(v) { server.log("msg " + v + " at " + hardware.millis()); });
+        agent.send("start", 1);
+        imp.sleep(2);
+        server.log("slept " + hardware.millis());
+    ''', '''
+        device.on("start", function(v) {
+            device.send("msg", 1);
+            imp.wakeup(0.5, function() { server.log("agent runs on"); device.send("msg", 2); });
+        });
+    ''', run="10s")
+    assert device_lines(sim) == ["slept 2000", "msg 1 at 2000", "msg 2 at 2000"]
+    assert [(e.time_us, e.text) for e in sim.log if e.source == "agent"] == [(2_550_000, "agent runs on")]
+
+
+def test_overlapping_sleeps_resume_the_outer_sleeper_when_the_inner_one_ends():
+    """The device sleeps 1 s; meanwhile the agent sleeps 3 s. The agent's sleep runs inside the
+    device's, so the device wakes late, when the agent's ends (documented)."""
+    sim = simulate('''
+        agent.send("go", 1);
+        imp.sleep(1);
+        server.log("device slept until " + hardware.millis());
+    ''', '''
+        device.on("go", function(v) { imp.sleep(3); server.log("agent slept"); });
+    ''', run="10s")
+    assert device_lines(sim) == ["device slept until 3050"]
+
+
+def test_a_power_cut_during_imp_sleep_ends_the_run_there():
+    device = '''
+        server.log("boot " + hardware.wakereason());
+        imp.sleep(10);
+        server.log("after the sleep");
+    '''
+    run = play(_code(device), Scenario((ScenarioEvent(5 * S, "power-cycle"),), duration_us=30 * S))
+    log = [(e.time_us, e.text) for e in run.sim.log if e.source == "device"]
+    assert log == [(2 * S, "boot 0"), (7 * S, "boot 0"), (17 * S, "after the sleep")]
+    assert [e.data["state"] for e in run.sim.events if e.kind == "state"] == ["booting", "running", "off", "booting",
+                                                                               "running"]
+
+
+def test_a_run_that_ends_while_a_vm_sleeps_ends_when_it_wakes():
+    """Python cannot leave a native half-way: sim.run() returns once the sleeping VM wakes."""
+    sim = simulate('''
+        imp.sleep(10);
+        server.log("slept");
+    ''', run="5s")
+    assert sim.clock.now_us == 12 * S and device_lines(sim) == ["slept"]
+
+
+def test_a_forced_deployment_during_imp_sleep_ends_the_run_and_starts_the_new_code(tmp_path):
+    from impapi.scenario import Deploy
+
+    new = tmp_path / "new.device.nut"
+    new.write_text('server.log("new");\n')
+    device = '''
+        server.log("old");
+        imp.sleep(10);
+        server.log("old again");
+    '''
+    run = play(_code(device), Scenario((ScenarioEvent(5 * S, "force-deploy", Deploy(str(new))),), duration_us=30 * S))
+    assert device_lines(run.sim) == ["old", "new"]
+
+
+def test_the_network_goes_on_during_imp_sleep():
+    """impOS keeps the connection during imp.sleep: an outage is noticed when it starts."""
+    sim = simulate('''
+        imp.sleep(60);
+        server.log("slept");
+    ''', run=None)
+    sim.outage("10s", "5m")
+    sim.run("70s")
+    down = next(e.time_us for e in sim.events if e.kind == "connection" and not e.data["connected"])
+    assert down == 10 * S
+
+
+def test_timers_due_during_imp_sleep_run_late_in_order_with_messages():
+    sim = simulate('''
+        agent.on("m", function(v) { server.log("message " + v); });
+        imp.wakeup(0.5, function() { server.log("timer 0.5"); });
+        imp.wakeup(1.5, function() { server.log("timer 1.5"); });
+        agent.send("go", 1);
+        imp.sleep(2);
+        server.log("awake");
+    ''', '''
+        device.on("go", function(v) { imp.wakeup(0.9, function() { device.send("m", 1); }); });
+    ''', run="5s")
+    assert device_lines(sim) == ["awake", "timer 0.5", "message 1", "timer 1.5"]
+    assert agent_lines(sim) == []
