@@ -474,7 +474,7 @@ class Device:
         # impOS may be reconnecting already (the link dropped): the call waits for that minute.
         attempt = self._retry or _Attempt(self, self.env.config.reconnect_window_us)
         while self.clock.now_us < attempt.result.completes_at:
-            self.clock.advance(attempt.result.completes_at - self.clock.now_us)
+            host.block_until(attempt.result.completes_at)  # Squirrel waits; the rest of the world runs on
             attempt.update()  # an outage that began while Squirrel waited
         if self._retry is not None:
             self._retry.cancel()  # its outcome is this call's
