@@ -42,11 +42,12 @@ runs the default set. Definitions:
     run`` applies too.
 ``no_simultaneous_restart`` (no-simultaneous-restart)
     A deployment does not restart the device at the same instant (within ``window_us``,
-    default 0) as it restarts the agent: when the device was told of deployment *v* (``announced``
-    or ``handler-called``), its restart applying *v* (``applied``) is not at the time *v* was
-    released, when the agent restarted. (A deployment that lands as the device happens to restart
-    for another reason — another update, a boot — is the world's timing, not the app's, and is not
-    flagged; nor are power cycles, forced deployments and group moves.)
+    default 0) as it restarts the agent: when the device, online at the release of deployment *v*,
+    was told of it (``announced`` or ``handler-called``), its restart applying *v* (``applied``) is
+    not at the time *v* was released, when the agent restarted. (A deployment that lands as the
+    device happens to restart for another reason — another update, a boot — or as an offline
+    device happens to connect is the world's timing, not the app's, and is not flagged; nor are
+    power cycles, forced deployments and group moves.)
 
 Custom checks are callables ``check(run)`` that raise ``AssertionError`` or return a problem
 (a string, a list of strings, or False); pass them as ``polite(run, extra=[...])`` or wrap one
@@ -589,12 +590,16 @@ def _simultaneous(run: Run, window_us: int = 0) -> Iterator[PoliteViolation]:
     agent_restarts = [e.time_us for e in run.events if e.kind == "agent-restart"]
     released: dict[str, int] = {}
     heard: set[str] = set()  # deployments the device was told of (announced, or its handler called)
+    connected = False
     for i, e in enumerate(run.events):
+        if e.kind == "connection":
+            connected = bool(e.data.get("connected"))
         if e.kind != "update" or e.data.get("update") != "squirrel":
             continue
         version, stage = e.data.get("version"), e.data.get("stage")
         if stage == "released":
-            released.setdefault(version, e.time_us)
+            if connected:  # offline, it hears when it next connects: when that is, is the world's doing
+                released.setdefault(version, e.time_us)
         elif stage in ("announced", "handler-called"):
             heard.add(version)
         elif (stage == "applied" and version in released and version in heard
