@@ -1,0 +1,1 @@
+device.on("readings", function(r) { server.log("batch of " + r.len()); });

@@ -1,0 +1,1 @@
+device.on("reading", function(n) { server.log("wake " + n); });
