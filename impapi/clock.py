@@ -59,15 +59,20 @@ class TieBreak(Protocol):
 
 
 class RandomOrder:
-    """A tie-break drawing each choice from a ``random.Random``: the same seed, the same order."""
+    """A tie-break drawing each choice from a ``random.Random``: the same seed, the same order.
+    ``reordered`` tells whether any choice differed from first in, first out."""
 
-    __slots__ = ("rng",)
+    __slots__ = ("rng", "reordered")
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
+        self.reordered = False
 
     def choose(self, n: int) -> int:
-        return int(self.rng.random() * n)
+        choice = int(self.rng.random() * n)
+        if choice:
+            self.reordered = True
+        return choice
 
 
 class Timer:

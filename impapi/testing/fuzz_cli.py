@@ -5,7 +5,11 @@ Hooked into :mod:`impapi.cli` with ``add_fuzz_parser(subparsers)`` and ``cmd_fuz
 runnable alone as ``python -m impapi.testing.fuzz_cli DEVICE.nut ...``.
 
 Exit codes: 0 every check held; 1 a failing scenario was found (printed, and written as a
-scenario file, a log and a timeline); 2 bad usage or files.
+scenario file, a log and a timeline); 2 bad usage or files; 130 interrupted (Ctrl-C): the
+workers stop and the best failure found so far is reported, if any.
+
+On a terminal, progress goes to stderr (examples checked, failures, examples/s, a bar); not on a
+terminal, nothing does.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ..builder.load import add_load_arguments, load_arguments, load_options_from
 from ..simulation import compile_problem
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # what a shell reports for a program Ctrl-C ended
 LOG_CONTEXT = 40  # log lines printed around the violation (all of them go to the .log file)
 
 
@@ -134,16 +139,53 @@ def load_callable(spec: str) -> Callable[..., Any]:
     return fn
 
 
+class ProgressBar:
+    """Draws a :class:`~impapi.testing.fuzz.engine.Progress` on one terminal line, redrawn in place
+    and cleared at the end."""
+
+    WIDTH = 24
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def __call__(self, p: Any) -> None:
+        if p.done:
+            self.stream.write("\r\x1b[K")
+        else:
+            filled = min(self.WIDTH, self.WIDTH * p.examples // max(1, p.total))
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            text = (f"[{bar}] {p.examples}/{p.total} examples, {p.failures} failure{'s' if p.failures != 1 else ''}, "
+                    f"{p.rate:.1f}/s")
+            if p.failures:
+                text += f", shrinking ({p.shrinks} steps)"
+            self.stream.write("\r\x1b[K" + text)
+        self.stream.flush()
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        return _cmd_fuzz(args, out, err)
+    except KeyboardInterrupt:  # before the search, or after it while writing the report
+        err.write("\nimpsim fuzz: interrupted\n")
+        return EXIT_INTERRUPTED
+
+
+def _cmd_fuzz(args: argparse.Namespace, out: Any, err: Any) -> int:
     from impapi.durations import format_duration
     from impapi.scenario import EVENTS
 
     from .fuzz import checks as checks_mod
     from .fuzz.engine import fuzz
     from .fuzz.run import DEFAULT_CLAIM
-
-    out = out or sys.stdout
-    err = err or sys.stderr
 
     def usage(message: str) -> int:
         print(f"impsim fuzz: {message}", file=err)
@@ -205,12 +247,16 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
                       handler_when=args.handler_when, persist=persist, claim=args.claim or DEFAULT_CLAIM,
                       critical=critical, extra=extra, coverage=not args.no_coverage,
                       interleavings=not args.no_interleavings, jobs=args.jobs, shrink=not args.no_shrink,
-                      load=load, wiring=args.wiring)
+                      load=load, wiring=args.wiring, progress=ProgressBar(err) if _is_terminal(err) else None)
     except checks_mod.CheckFunctionError as e:
         return usage(f"{e}; fix the check and run again")
     span = format_duration(result.duration_us)
     kinds_text = ", ".join(f"{k} {n}" for k, n in result.kinds.most_common()) or "none"
     held = names + tuple(c.__name__ for c in extra)
+    if result.interrupted and result.passed:
+        out.write(f"impsim fuzz: interrupted after {result.examples} of up to {args.examples} scenarios "
+                  f"(seed {result.seed}, {_jobs_text(result.jobs)}): no failure found so far\n")
+        return EXIT_INTERRUPTED
     if result.passed:
         out.write(f"impsim fuzz: passed: {result.examples} scenarios of {span} "
                   f"({result.examples * result.duration_us // 86_400_000_000} simulated days) in "
@@ -236,9 +282,13 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
     except Exception as e:  # a drawing problem must not hide the failure
         err.write(f"impsim fuzz: could not draw the timeline: {e}\n")
     n = len(f.scenario.events)
-    out.write(f"impsim fuzz: FAILED after {f.found_after} of up to {args.examples} scenarios "
-              f"(seed {result.seed}, {_jobs_text(result.jobs)}); shrunk from {f.first_events} to {n} event{'s' if n != 1 else ''} "
-              f"in {f.shrink_steps} steps\n\n")
+    shrunk = f"shrunk from {f.first_events} to {n} event{'s' if n != 1 else ''} in {f.shrink_steps} steps"
+    if result.interrupted:
+        out.write(f"impsim fuzz: FAILED, interrupted after {result.examples} scenarios (seed {result.seed}, "
+                  f"{_jobs_text(result.jobs)}); the best failure found so far, {shrunk}\n\n")
+    else:
+        out.write(f"impsim fuzz: FAILED after {f.found_after} of up to {args.examples} scenarios "
+                  f"(seed {result.seed}, {_jobs_text(result.jobs)}); {shrunk}\n\n")
     out.write(str(f.violation) + "\n\n")
     out.write("scenario:\n")
     for e in f.scenario.events:
@@ -256,7 +306,7 @@ def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
     out.write("\n" + _log_excerpt(run, f.violation) + "\n")
     if result.coverage is not None:
         out.write(f"coverage ({result.examples} scenarios): {result.coverage.summary()}\n")
-    return EXIT_FAILED
+    return EXIT_INTERRUPTED if result.interrupted else EXIT_FAILED
 
 
 def _jobs_text(jobs: int) -> str:

@@ -165,3 +165,18 @@ def test_a_scenario_tie_seed_must_be_an_integer(tmp_path):
     bad.write_text('[scenario]\ntie_seed = "7"\n')
     with pytest.raises(ScenarioError, match="tie_seed.*must be an integer"):
         load_toml(bad)
+
+
+def test_a_tie_seed_that_changed_no_order_is_dropped_from_the_run():
+    """With nothing at one instant but events of one source, every choice is first in, first
+    out: the run is the plain run, and its command says so (no --tie-seed)."""
+    quiet = Scenario((ScenarioEvent(100_000_000, "impos", "44.0"),), duration_us=700_000_000)
+    run = play(APP, quiet, tie_seed=7)
+    assert run.tie_seed is None and "--tie-seed" not in run.command()
+    assert run.log_text() == play(APP, quiet).log_text()
+    assert play(APP, SAME_INSTANT, tie_seed=_reordering_seed_for(APP)).tie_seed is not None
+
+
+def _reordering_seed_for(app):
+    fifo = order(play(app, SAME_INSTANT))
+    return next(s for s in range(1, 50) if order(play(app, SAME_INSTANT, tie_seed=s)) != fifo)

@@ -7,6 +7,11 @@ hypothesis, with the tie seed it had) for its log, timeline and reproduction com
 failing app is reported as soon as one of them has shrunk its failure; which process gets there
 first can vary from run to run (``jobs=1`` with a ``seed`` repeats a search exactly). A passing
 search runs every example whatever ``jobs`` is.
+
+``progress``: a function called about five times a second (from a thread of the calling process)
+and once at the end with a :class:`Progress`. Ctrl-C (SIGINT, in the main thread) stops the
+search cleanly between examples, in every process: the result says ``interrupted`` and carries
+the smallest failure found so far, if any.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import signal
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,7 +34,26 @@ from .coverage import CoverageCollector, CoverageReport
 from .run import DEFAULT_CLAIM, Run, play
 from .strategies import DEFAULT_EVENTS, scenarios
 
-__all__ = ["Failure", "FuzzResult", "fuzz"]
+__all__ = ["Failure", "FuzzResult", "Progress", "fuzz"]
+
+# Per process, three counters: examples checked, failures found, shrink steps.
+_EXAMPLES, _FAILURES, _SHRINKS = range(3)
+PROGRESS_EVERY_S = 0.2
+
+
+@dataclass(frozen=True)
+class Progress:
+    examples: int  # checked so far, over every process
+    total: int  # to check (a passing search checks them all)
+    failures: int  # processes that found a failure
+    shrinks: int  # shrink steps taken
+    elapsed_s: float
+    done: bool = False
+
+    @property
+    def rate(self) -> float:
+        """Examples per second of wall time."""
+        return self.examples / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
 @dataclass
@@ -60,6 +86,7 @@ class FuzzResult:
     coverage: CoverageReport | None = None
     wall_s: float = 0.0
     jobs: int = 1
+    interrupted: bool = False  # Ctrl-C ended the search early (failure: the best one found so far)
 
     @property
     def passed(self) -> bool:
@@ -86,6 +113,9 @@ class _Options:
     load: Any = None  # impapi.builder.LoadOptions for the app's code
     wiring: str | None = None  # the wiring file every scenario carries
     stop: Any = None  # a multiprocessing Event shared by the processes of one search
+    interrupt: Any = None  # set by Ctrl-C in any process: every process stops between examples
+    counters: Any = None  # _EXAMPLES/_FAILURES/_SHRINKS per process (shared between processes)
+    slot: int = 0  # this process's counters
 
 
 def fuzz(device: str | os.PathLike | None, agent: str | os.PathLike | None = None, *, duration: str | int = "2d",
@@ -95,11 +125,13 @@ def fuzz(device: str | os.PathLike | None, agent: str | os.PathLike | None = Non
          claim: str | None = DEFAULT_CLAIM, critical: Any = None,
          extra: Iterable[Callable[[Run], Any]] = (), coverage: bool = True, interleavings: bool = True,
          config: Any = None, jobs: int = 1, shrink: bool = True, load: Any = None,
-         wiring: str | os.PathLike | None = None) -> FuzzResult:
+         wiring: str | os.PathLike | None = None,
+         progress: Callable[[Progress], Any] | None = None) -> FuzzResult:
     """Search for a scenario that breaks a check. Options as in :func:`checks.violations`;
     ``seed`` makes the search repeatable (default: a fresh one, reported in the result);
     ``load``: :class:`impapi.builder.LoadOptions` for the app's code (libraries, includes);
-    ``wiring``: a wiring file of models on the device's pins and buses (docs/wiring.md)."""
+    ``wiring``: a wiring file of models on the device's pins and buses (docs/wiring.md);
+    ``progress``: see the module doc."""
     started = time.perf_counter()
     if seed is None:
         seed = random.SystemRandom().randrange(2**32)
@@ -113,15 +145,79 @@ def fuzz(device: str | os.PathLike | None, agent: str | os.PathLike | None = Non
                        "critical": critical, "extra": tuple(extra)},
         config=config, shrink=shrink, load=load, wiring=os.path.abspath(wiring) if wiring is not None else None)
     jobs = max(1, min(jobs, examples or 1))
-    if jobs == 1:
-        result = _search(opts)
-    else:
-        result = _parallel(opts, jobs)
+    ctx = _context()
+    opts.interrupt = ctx.Event() if jobs > 1 else threading.Event()
+    opts.counters = ctx.Array("q", 3 * jobs, lock=False) if jobs > 1 else [0, 0, 0]
+    reporter = _Reporter(progress, opts.counters, examples, started) if progress is not None else None
+    with _sigint_sets(opts.interrupt):
+        try:
+            result = _single(opts) if jobs == 1 else _parallel(opts, jobs)
+        finally:
+            if reporter is not None:
+                reporter.close()
     result.wall_s = time.perf_counter() - started
     return result
 
 
-def _search(o: _Options) -> FuzzResult:
+def _context() -> Any:
+    return multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+
+
+class _sigint_sets:
+    """While the search runs, Ctrl-C sets ``event`` (checked between examples) instead of raising
+    wherever Python happens to be. Outside the main thread, signals cannot be handled: no-op."""
+
+    def __init__(self, event: Any) -> None:
+        self.event = event
+        self.previous: Any = None
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, lambda *_: self.event.set())
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+class _Reporter:
+    """Calls ``progress`` from a thread while the search runs, and once at the end."""
+
+    def __init__(self, progress: Callable[[Progress], Any], counters: Any, total: int, started: float) -> None:
+        self.progress, self.counters, self.total, self.started = progress, counters, total, started
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="impsim-fuzz-progress", daemon=True)
+        self.thread.start()
+
+    def snapshot(self, done: bool = False) -> Progress:
+        c = list(self.counters)
+        return Progress(sum(c[_EXAMPLES::3]), self.total, sum(c[_FAILURES::3]), sum(c[_SHRINKS::3]),
+                        time.perf_counter() - self.started, done)
+
+    def _loop(self) -> None:
+        while not self.done.wait(PROGRESS_EVERY_S):
+            self.progress(self.snapshot())
+
+    def close(self) -> None:
+        self.done.set()
+        self.thread.join()
+        self.progress(self.snapshot(done=True))
+
+
+class _Interrupted(BaseException):
+    """Raised between examples after Ctrl-C: hypothesis lets it through at once."""
+
+
+def _single(o: _Options) -> FuzzResult:
+    result, found = _search(o)
+    if found is not None:
+        result.failure = _replay(o, *found)
+    return result
+
+
+def _search(o: _Options) -> tuple[FuzzResult, tuple[Scenario, int | None, dict[str, Any]] | None]:
+    """One process's share: its result, and the shrunk failing example (scenario, tie seed,
+    stats) if it found one, to replay for the report."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as hseed
 
@@ -131,8 +227,11 @@ def _search(o: _Options) -> FuzzResult:
                          interleavings=o.interleavings, load=o.load, wiring=o.wiring)
     state: dict[str, Any] = {"found": None, "first_events": 0, "shrinks": 0, "last": None, "broken": None}
     code = _code_files(o)
+    counters, base = o.counters, 3 * o.slot
 
     def check(scn: Scenario) -> None:
+        if o.interrupt.is_set():
+            raise _Interrupted()
         failing_before = state["found"] is not None
         if state["broken"] is not None:
             return  # a check function is broken: no example can be judged
@@ -152,8 +251,10 @@ def _search(o: _Options) -> FuzzResult:
             collector.mark_done(code)
         if failing_before:
             state["shrinks"] += 1
+            counters[base + _SHRINKS] += 1
         else:
             result.examples += 1
+            counters[base + _EXAMPLES] += 1
             result.events += len(scn.events)
             result.kinds.update(e.kind for e in scn.events)
             result.interleavings += run.tie_seed is not None
@@ -161,6 +262,7 @@ def _search(o: _Options) -> FuzzResult:
             if state["found"] is None:
                 state["found"] = result.examples
                 state["first_events"] = len(scn.events)
+                counters[base + _FAILURES] += 1
                 if o.stop is not None:
                     o.stop.set()
             state["last"] = (scn, run.tie_seed)
@@ -176,23 +278,29 @@ def _search(o: _Options) -> FuzzResult:
     try:
         test()
     except _checks.PoliteViolation:
-        scn, tie_seed = state["last"]
-        result.failure = _replay(o, scn, tie_seed, state)
+        pass
+    except _Interrupted:
+        result.interrupted = True
     if state["broken"] is not None:
         raise state["broken"]
+    found = None
+    if state["last"] is not None:
+        scn, tie_seed = state["last"]
+        found = (scn, tie_seed, {"found": state["found"], "shrinks": state["shrinks"],
+                                 "first_events": state["first_events"]})
     if collector is not None:
         result.coverage = CoverageReport.of(collector, code)
-    return result
+    return result, found
 
 
-def _replay(o: _Options, scn: Scenario, tie_seed: int | None, state: dict[str, Any]) -> Failure:
+def _replay(o: _Options, scn: Scenario, tie_seed: int | None, stats: dict[str, Any]) -> Failure:
     """Play the shrunk scenario again, outside hypothesis, and keep that run."""
     run = play(None, scn, tie_seed=tie_seed, claim=o.claim, config=o.config, load=o.load)
     found = _checks.violations(run, only=o.names, **o.check_options)
     if not found:  # pragma: no cover - the simulation is deterministic
         raise RuntimeError(f"the shrunk scenario did not fail again when replayed:\n{run.toml()}")
     found[0].add_others(found[1:])
-    return Failure(found[0], run, state["found"] or 0, state["shrinks"], state["first_events"])
+    return Failure(found[0], run, stats["found"] or 0, stats["shrinks"], stats["first_events"])
 
 
 def _code_files(o: _Options) -> dict[str, str]:
@@ -211,17 +319,15 @@ def _code_files(o: _Options) -> dict[str, str]:
 
 def _worker(o: _Options, conn: Any) -> None:
     try:
-        r = _search(o)
+        r, found = _search(o)
         summary: dict[str, Any] = {
             "examples": r.examples, "events": r.events, "kinds": dict(r.kinds), "interleavings": r.interleavings,
             "coverage": {k: dict(v) for k, v in (r.coverage and _hits(r.coverage) or {}).items()},
-            "failure": None,
+            "failure": None, "interrupted": r.interrupted,
         }
-        if r.failure is not None:
-            f = r.failure
-            summary["failure"] = {"toml": f.run.scenario.to_toml(os.getcwd()), "tie_seed": f.run.tie_seed,
-                                  "found_after": f.found_after, "shrinks": f.shrink_steps,
-                                  "first_events": f.first_events}
+        if found is not None:
+            scn, tie_seed, stats = found
+            summary["failure"] = {"toml": scn.to_toml(os.getcwd()), "tie_seed": tie_seed, **stats}
         conn.send(("ok", summary))
     except _checks.CheckFunctionError as e:
         conn.send(("broken", str(e)))
@@ -236,25 +342,25 @@ def _hits(report: CoverageReport) -> dict[str, Counter]:
 
 
 def _parallel(o: _Options, jobs: int) -> FuzzResult:
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    ctx = _context()
     share = [o.examples // jobs + (i < o.examples % jobs) for i in range(jobs)]
     o = _Options(**{**o.__dict__, "stop": ctx.Event()})
     procs = []
     for i in range(1, jobs):
         parent, child = ctx.Pipe(duplex=False)
-        sub = _Options(**{**o.__dict__, "examples": share[i], "seed": (o.seed + i) % 2**32})
+        sub = _Options(**{**o.__dict__, "examples": share[i], "seed": (o.seed + i) % 2**32, "slot": i})
         p = ctx.Process(target=_worker, args=(sub, child), daemon=True)
         p.start()
         child.close()
         procs.append((p, parent))
-    mine = _search(_Options(**{**o.__dict__, "examples": share[0]}))
+    mine, found = _search(_Options(**{**o.__dict__, "examples": share[0]}))
     result = FuzzResult(o.device, o.agent, parse_duration(o.duration), o.seed, o.names, jobs=jobs)
     result.examples, result.events, result.kinds = mine.examples, mine.events, Counter(mine.kinds)
     result.interleavings = mine.interleavings
+    result.interrupted = mine.interrupted
     collector = CoverageCollector()
     if mine.coverage is not None:
         collector.merge(_hits(mine.coverage))
-    failure = mine.failure
     for p, conn in procs:
         try:
             status, summary = conn.recv()
@@ -269,13 +375,14 @@ def _parallel(o: _Options, jobs: int) -> FuzzResult:
         result.events += summary["events"]
         result.kinds.update(summary["kinds"])
         result.interleavings += summary["interleavings"]
+        result.interrupted = result.interrupted or summary["interrupted"]
         collector.merge({k: Counter(v) for k, v in summary["coverage"].items()})
-        if failure is None and summary["failure"] is not None:
+        if found is None and summary["failure"] is not None:
             f = summary["failure"]
-            scn = loads_toml(f["toml"], base_dir=os.getcwd())
-            failure = _replay(o, scn, f["tie_seed"], {"found": f["found_after"], "shrinks": f["shrinks"],
-                                                       "first_events": f["first_events"]})
-    result.failure = failure
+            found = (loads_toml(f["toml"], base_dir=os.getcwd()), f["tie_seed"], f)
+    if found is not None:
+        scn, tie_seed, stats = found
+        result.failure = _replay(o, scn, tie_seed, stats)
     if o.coverage:
         result.coverage = CoverageReport.of(collector, _code_files(o))
     return result

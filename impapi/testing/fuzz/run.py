@@ -325,8 +325,11 @@ def play(sim: SimSpec, scenario: Scenario, *, duration: str | int | None = None,
         collector = coverage if isinstance(coverage, CoverageCollector) else CoverageCollector()
     if order is not None:
         tie_seed = None
-    run = Run(s.play(scenario, duration=duration, tie_seed=tie_seed, coverage=collector, order=order), claim=claim,
-              coverage=collector)
+    fresh = not s.started
+    replay = s.play(scenario, duration=duration, tie_seed=tie_seed, coverage=collector, order=order)
+    if fresh and replay.tie_seed is not None and not getattr(s.clock.tie_break, "reordered", True):
+        replay.tie_seed = None  # every choice was first in, first out: the plain run is this run
+    run = Run(replay, claim=claim, coverage=collector)
     _note(run)
     return run
 
