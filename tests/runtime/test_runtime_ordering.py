@@ -185,3 +185,36 @@ def test_timers_due_during_imp_sleep_run_late_in_order_with_messages():
     ''', run="5s")
     assert device_lines(sim) == ["awake", "timer 0.5", "message 1", "timer 1.5"]
     assert agent_lines(sim) == []
+
+
+def test_messages_from_one_side_arrive_in_order_in_every_order():
+    device = '''
+        agent.on("ack", function(v) { server.log("ack " + v); });
+        imp.wakeup(0.05, function() { server.log("timer"); });
+        for (local i = 1; i <= 3; i++) agent.send("m", i);
+    '''
+    agent = '''
+        device.on("m", function(v) { server.log("got " + v); device.send("ack", v); });
+        imp.wakeup(2.05, function() { server.log("agent timer"); });
+    '''
+    orders = every_log(device, agent, Scenario(duration_us=5 * S), lines=lambda sim: [e.text for e in sim.log
+                                                                                      if e.source in ("device", "agent")])
+    assert len(orders) > 1  # the agent's timer and the messages interleave...
+    for lines in orders:
+        assert [t for t in lines if t.startswith("got")] == ["got 1", "got 2", "got 3"]  # ...the messages never
+        assert [t for t in lines if t.startswith("ack")] == ["ack 1", "ack 2", "ack 3"]
+
+
+def test_a_blocking_reconnect_holds_the_device_only():
+    """SUSPEND_ON_ERROR: a server call made offline waits for the connection (2 s); the agent's
+    timer fires on time meanwhile, the device's own timer waits."""
+    sim = simulate('''
+        imp.wakeup(0.5, function() { server.log("device timer " + hardware.millis()); });
+        server.disconnect();
+        server.log("reconnecting");  // blocks until connected
+        server.log("reconnected at " + hardware.millis());
+    ''', '''
+        imp.wakeup(3, function() { server.log("agent timer " + time()); });
+    ''', run="10s")
+    assert device_lines(sim) == ["reconnecting", "reconnected at 2000", "device timer 2000"]
+    assert [(e.time_us, e.text) for e in sim.log if e.source == "agent"] == [(3 * S, "agent timer 1767225603")]
