@@ -456,22 +456,31 @@ class Clock:
 
     def _pop_and_run(self, limit: int | None) -> bool:
         heap = self._heap
+        ready = self._ready
         while True:
-            timer = self._next() if (self._ready or self._idle) else None
-            if timer is not None:
-                break
+            if ready or self._idle:
+                timer = self._next()
+                if timer is not None:
+                    break
             # Nothing can run at this instant: time moves to the next event.
-            while heap and heap[0][2]._state != _PENDING:
-                heappop(heap)
-                self._dead -= 1
             if not heap:
                 return False
             when = heap[0][0]
             if limit is not None and when > limit:
                 return False
+            timer = heappop(heap)[2]
+            if timer._state != _PENDING:
+                self._dead -= 1
+                continue
             if when > self._now:
                 self._now = when
                 self.still_events = -1  # the first event at an instant is not "without time passing"
+            if not ready and not self._idle and not self._busy and (not heap or heap[0][0] != when):
+                break  # alone at its instant (the common case): no choice to make
+            queue = ready.get(timer.source)
+            if queue is None:
+                ready[timer.source] = queue = deque()
+            queue.append(timer)
             self._pull()
         self.still_events += 1
         if self.still_events == STILL_EVENTS and self.on_still is not None:
