@@ -173,6 +173,25 @@ CONSENTED_PATHS = frozenset({"polite", "restart"})
 WORLD_PATHS = frozenset({"power-cycle", "force", "group-move"})  # updates the app cannot hold back
 
 
+def _select(run: Run, *kinds: str) -> list[tuple[int, Any]]:
+    """(index, event) of the run's events of ``kinds``, in order. The index by kind is made in
+    one pass and kept while the run does not grow, so each check walks only what it reads."""
+    events = run.events
+    cached = run.__dict__.get("_events_by_kind")
+    if cached is None or cached[0] != len(events):
+        by_kind: dict[str, list[int]] = {}
+        for i, e in enumerate(events):
+            by_kind.setdefault(e.kind, []).append(i)
+        cached = (len(events), by_kind)
+        run.__dict__["_events_by_kind"] = cached
+    by_kind = cached[1]
+    if len(kinds) == 1:
+        indices = by_kind.get(kinds[0], [])
+    else:
+        indices = sorted(i for k in kinds for i in by_kind.get(k, ()))
+    return [(i, events[i]) for i in indices]
+
+
 def _t(us: int | None) -> str:
     return "the end" if us is None else format_duration(us)
 
@@ -256,7 +275,7 @@ def handler_registered_first(run: Run, *, when: str = "always") -> None:
 
 def _restart_before_sleep(run: Run) -> Iterator[PoliteViolation]:
     told: dict[str, int] = {}  # update kind -> when the handler heard of it (this boot)
-    for i, e in enumerate(run.events):
+    for i, e in _select(run, "boot", "update", "state"):
         if e.kind == "boot":
             told.clear()
         elif e.kind == "update":
@@ -290,7 +309,7 @@ def _unavailable(run: Run) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     off_since: int | None = None
     end = run.end_us
-    for e in run.events:
+    for _i, e in _select(run, "outage", "power"):
         if e.kind == "outage":
             s, f = e.data.get("start_us", e.time_us), e.data.get("end_us")
             out.append((s, end if f is None else f))
@@ -331,17 +350,17 @@ def _update_applied(run: Run, bound: str | int = "1h", since: str = "announced")
     if since not in ("announced", "released"):
         raise ValueError(f"since= takes 'announced' or 'released', not {since!r}")
     limit = parse_duration(bound)
-    events = run.events
+    updates = [e for _i, e in _select(run, "update")]
     gaps = _unavailable(run)
     seen: set[tuple[str, int]] = set()
-    for i, e in enumerate(events):
-        if e.kind != "update" or e.data.get("stage") != "released":
+    for j, e in enumerate(updates):
+        if e.data.get("stage") != "released":
             continue
         kind = e.data.get("update")
         start = e.time_us if since == "released" else None
         applied = None
-        for later in events[i + 1:]:
-            if later.kind != "update" or later.data.get("update") != kind:
+        for later in updates[j + 1:]:
+            if later.data.get("update") != kind:
                 continue
             stage = later.data.get("stage")
             if stage == "announced" and start is None:
@@ -568,7 +587,9 @@ def log_records(pattern: str, decode: Callable[[bytes], Iterable[tuple]], *, key
 
 def _crash_loop(run: Run, boots: int | None = None) -> Iterator[PoliteViolation]:
     streak = CrashStreak(boots or run.sim.config.crash_loop_boots)  # the rule impsim run applies
-    for e in run.events:
+    if not _select(run, "error"):
+        return
+    for _i, e in _select(run, "error", "boot", "power"):  # the kinds CrashStreak reads
         if streak.see(e):
             errors = streak.loop or []
             lines = [x.text for x in run.log if errors[0].time_us <= x.time_us and x.text.startswith("ERROR:")]
@@ -587,11 +608,13 @@ def no_crash_loop(run: Run, *, boots: int | None = None) -> None:
 
 
 def _simultaneous(run: Run, window_us: int = 0) -> Iterator[PoliteViolation]:
-    agent_restarts = [e.time_us for e in run.events if e.kind == "agent-restart"]
+    agent_restarts = [e.time_us for _i, e in _select(run, "agent-restart")]
     released: dict[str, int] = {}
     heard: set[str] = set()  # deployments the device was told of (announced, or its handler called)
     connected = False
-    for i, e in enumerate(run.events):
+    if not _select(run, "update"):
+        return
+    for i, e in _select(run, "connection", "update"):
         if e.kind == "connection":
             connected = bool(e.data.get("connected"))
         if e.kind != "update" or e.data.get("update") != "squirrel":

@@ -162,11 +162,15 @@ class Run:
         return fl.image if fl is not None else b""
 
     def boots(self) -> list[Boot]:
-        """The device's Squirrel runs, in order. Not cached: a machine's run keeps growing."""
+        """The device's Squirrel runs, in order (made again when the run has grown: a machine's
+        run keeps going)."""
         events = self.sim.events
-        out: list[Boot] = []
         n_ops = self._op_count()
         marks = self.replay.boots
+        cached = self.__dict__.get("_boots")
+        if cached is not None and cached[0] == (len(events), n_ops, len(marks)):
+            return list(cached[1])
+        out: list[Boot] = []
         for i, (ev_index, op_index, _) in enumerate(marks):
             e = events[ev_index]
             end_ev = marks[i + 1][0] if i + 1 < len(marks) else len(events)
@@ -180,7 +184,8 @@ class Run:
                 j -= 1
             out.append(Boot(i, e.time_us, e.data.get("wakereason", -1), e.data.get("reason_name", ""),
                             ev_index, end_ev, op_index, end_op, applied))
-        return out
+        self.__dict__["_boots"] = ((len(events), n_ops, len(marks)), out)
+        return list(out)
 
     def boot_events(self, boot: Boot) -> list[Event]:
         return self.sim.events[boot.first_event:boot.end_event]
