@@ -265,3 +265,19 @@ def test_contact_and_handler_events_name_the_calling_line(tmp_path):
              if e.kind in ("server-contact", "handler-registered")]
     assert sites[:2] == [("server-contact", str(v1), 1), ("handler-registered", str(v1), 3)]
     assert ("handler-registered", str(v2), 2) in sites and ("server-contact", str(v2), 3) in sites
+
+
+def test_every_run_is_told_of_a_pending_update_it_did_not_apply():
+    """The cloud remembers which runs it told by a number per run, never reused: each of 170-odd
+    boots of an app that keeps sleeping on the update hears of it (an object's id() is reused
+    once it is freed, and some boots went untold)."""
+    sim = simulate('''
+        server.onshutdown(function(r) { server.log("told " + r); });
+        agent.send("x", 1);
+        imp.onidle(function() { imp.deepsleepfor(60); });
+    ''', 'device.on("x", function(v) {});', run="5m")
+    sim.cloud.release_impos("44.0")
+    sim.run("3h")
+    boots = [e for e in sim.events if e.kind == "boot" and e.time_us > 5 * 60_000_000]
+    assert len(boots) > 150
+    assert sum(1 for e in sim.log if e.text == "told 2") == len(boots)
