@@ -27,7 +27,7 @@ class Agent:
     def __init__(self, env: "Environment", source: str, filename: str, agent_id: str, *, relay: "Relay",
                  internet: "Internet", cloud: "Cloud", impos: str) -> None:
         self.env = env
-        self.clock = env.clock
+        self.clock = env.clock.for_source("agent")  # its restarts: its own source of events
         self.relay = relay
         self.internet = internet  # what answers the agent's outgoing HTTP requests
         self.impos = impos  # the impOS release the impCloud reports to agents
@@ -116,7 +116,9 @@ class Agent:
             if not was:
                 self._fire_presence("onconnect", ())
         else:
-            self.clock.schedule(self.env.config.agent_disconnect_detect_us, self._disconnect_noticed, token)
+            # The impCloud notices the missed pings: its doing, not the agent's.
+            self.clock.schedule(self.env.config.agent_disconnect_detect_us, self._disconnect_noticed, token,
+                                source="cloud")
 
     def _disconnect_noticed(self, token: int) -> None:
         if token == self._presence and self.device_connected:

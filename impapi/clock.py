@@ -6,10 +6,12 @@ own machine while the rest of the world runs on (``run_nested``, for ``imp.sleep
 caller moves it on without running anything (``advance``).
 
 **Sources.** Every event belongs to a *source*: the thing that made it happen. A VM's queue is
-one source ("device VM", "agent VM"); the work a machine's code sets going (messages in flight,
-connection attempts) is another ("device", "agent"); the scenario, the cloud and whatever the
-simulation's own start set going are "world". An event scheduled without naming a source
-inherits the source of the event (or VM) that scheduled it.
+one source ("device VM", "agent VM") and its timers' expiries another ("device timers"); a
+machine's own doings and what its code sets going (boots, connection attempts, messages in
+flight) are "device" and "agent"; then "network", "cloud", "scenario", and "world" for what the
+simulation's own start set going. An event scheduled without naming a source inherits the
+source of the event (or VM) that scheduled it; a part can hold a :class:`SourceClock` that names
+its own.
 
 **Same-instant order** (the model rules, docs/imp-model/timers-and-events.md):
 
@@ -37,7 +39,7 @@ from contextlib import contextmanager
 from heapq import heapify, heappop, heappush
 from typing import Any, Iterator, Protocol
 
-__all__ = ["Clock", "RandomOrder", "TieBreak", "Timer", "US_PER_S", "WORLD"]
+__all__ = ["Clock", "RandomOrder", "SourceClock", "TieBreak", "Timer", "US_PER_S", "WORLD"]
 
 US_PER_S = 1_000_000
 WORLD = "world"  # the source of events scheduled outside any event or VM
@@ -263,6 +265,10 @@ class Clock:
             self._dead = 0
 
     # -- sources ----------------------------------------------------------------------------
+
+    def for_source(self, source: str) -> "SourceClock":
+        """This clock as one part sees it: what the part schedules belongs to ``source``."""
+        return SourceClock(self, source)
 
     @contextmanager
     def using(self, source: str) -> Iterator[None]:
@@ -499,3 +505,27 @@ class Clock:
 
     def __repr__(self) -> str:
         return f"<Clock now={self._now}us pending={self.pending}>"
+
+
+class SourceClock:
+    """A :class:`Clock` whose ``schedule``/``schedule_at`` tag what they schedule with one source
+    (a part's own doings: the device's impOS, the agent's restarts); the rest is the clock's."""
+
+    __slots__ = ("clock", "source")
+
+    def __init__(self, clock: Clock, source: str) -> None:
+        self.clock = clock
+        self.source = source
+
+    @property
+    def now_us(self) -> int:
+        return self.clock._now
+
+    def schedule(self, delay_us: int, callback: Callable[..., Any], *args: Any, source: str | None = None) -> Timer:
+        return self.clock.schedule(delay_us, callback, *args, source=source or self.source)
+
+    def schedule_at(self, at_us: int, callback: Callable[..., Any], *args: Any, source: str | None = None) -> Timer:
+        return self.clock.schedule_at(at_us, callback, *args, source=source or self.source)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.clock, name)

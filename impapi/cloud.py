@@ -137,7 +137,7 @@ class Cloud:
         """The app was told; the deadline policy, when there is one, starts with the first run told."""
         deadline = self.env.config.update_deadline_us
         if deadline is not None and len(upd.notified) == 1:
-            self.env.clock.schedule(deadline, self._deadline, upd)
+            self.env.clock.schedule(deadline, self._deadline, upd, source="cloud")
 
     def _deadline(self, upd: Update) -> None:
         if self.pending.get(upd.kind) is not upd:

@@ -48,7 +48,7 @@ class Device:
     def __init__(self, env: "Environment", source: str, filename: str, profile: Profile, device_id: str,
                  flash: SpiFlash | None, *, network: "Network", cloud: "Cloud", relay: "Relay") -> None:
         self.env = env
-        self.clock = env.clock
+        self.clock = env.clock.for_source("device")  # impOS: its own source of events
         self.network = network
         self.cloud = cloud
         self.relay = relay
@@ -430,7 +430,7 @@ class Device:
             self._link_watch = None
         down = self.network.next_down(self.clock.now_us)
         if down is not None:
-            self._link_watch = self.clock.schedule_at(max(down, self.clock.now_us), self._link_lost)
+            self._link_watch = self.clock.schedule_at(max(down, self.clock.now_us), self._link_lost, source="network")
 
     def _link_lost(self) -> None:
         """The network dropped under the open connection. impOS at once tries to reconnect, for

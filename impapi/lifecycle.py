@@ -73,7 +73,7 @@ class UpdateLifecycle:
             return
         host = self.device.host
         if host is not None and host.alive:  # over the live connection, one message latency later
-            self.env.clock.schedule(self.env.config.message_latency_us, self._heard)
+            self.env.clock.schedule(self.env.config.message_latency_us, self._heard, source="cloud")
 
     def _heard(self) -> None:
         if self.device.connected:

@@ -958,7 +958,7 @@ def apply(scenario: Scenario | ScenarioEvent, sim: World, *, start_us: int | Non
             else:
                 sim.pulse(e.arg.pin, f"{e.arg.pulse_us}us", level=e.arg.level, at=f"{at}us", note=note)
             continue
-        timers.append(sim.clock.schedule_at(start + e.at_us, _run_event, sim, e, sources))
+        timers.append(sim.clock.schedule_at(start + e.at_us, _run_event, sim, e, sources, source="scenario"))
     return timers
 
 
