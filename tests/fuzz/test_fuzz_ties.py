@@ -180,3 +180,19 @@ def test_a_tie_seed_that_changed_no_order_is_dropped_from_the_run():
 def _reordering_seed_for(app):
     fifo = order(play(app, SAME_INSTANT))
     return next(s for s in range(1, 50) if order(play(app, SAME_INSTANT, tie_seed=s)) != fifo)
+
+
+def test_scenarios_carry_their_tie_seed_and_shrink_it_to_none():
+    seen = []
+
+    @settings(max_examples=40, database=None, deadline=None, phases=NO_EXAMPLE_EXPLAIN,
+              suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(scenarios("1h"))
+    def draw(scn):
+        seen.append(scn.tie_seed)
+
+    draw()
+    assert len({s for s in seen if s is not None}) > 10 and None in seen
+    from hypothesis import find
+
+    assert find(scenarios("1h"), lambda scn: True).tie_seed is None  # the smallest: first in, first out
