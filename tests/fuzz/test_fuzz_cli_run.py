@@ -99,7 +99,7 @@ def test_progress_is_drawn_on_a_terminal(tmp_path):
 
     leader, follower = pty.openpty()
     cmd = [sys.executable, "-m", "impapi.cli", "fuzz", str(SLEEPER[0]), "--agent", str(SLEEPER[1]), "--for", "1d",
-           "--examples", "60", "--jobs", "2", "--seed", "1", "--out", str(tmp_path)]
+           "--examples", "30", "--jobs", "2", "--seed", "1", "--out", str(tmp_path)]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=follower, env=_env(), cwd=tmp_path)
     os.close(follower)
     drawn = b""
@@ -115,7 +115,7 @@ def test_progress_is_drawn_on_a_terminal(tmp_path):
     os.close(leader)
     assert p.returncode == 0, out
     text = drawn.decode()
-    assert "/60 examples, 0 failures, " in text and "/s" in text and "[#" in text
+    assert "/30 examples, 0 failures, " in text and "/s" in text and "[#" in text
     assert text.endswith("\r\x1b[K")  # the line is cleared at the end
 
 
