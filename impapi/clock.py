@@ -382,6 +382,8 @@ class Clock:
         returns False, when ``go_on()`` turns false after an event or ``stop()`` is called."""
         if not self._running:
             raise RuntimeError("run_nested() is for a running event; use run_until()")
+        if until_us <= self._now:
+            return True  # no time to wait: nothing else runs
         limit = until_us - 1
         while self._pop_and_run(limit):
             if self._stop or (go_on is not None and not go_on()):

@@ -604,3 +604,19 @@ def test_events_without_time_passing_are_counted_from_the_last_time_time_moved(m
         clock.schedule(0, lambda: None)
     clock.run_until(20)
     assert stills == [20]
+
+
+def test_run_nested_for_no_time_runs_nothing():
+    clock = Clock()
+    seen = []
+
+    def blocker():
+        clock.hold("vm")
+        seen.append(clock.run_nested(clock.now_us))
+        clock.release("vm")
+        seen.append("resumed")
+
+    clock.schedule(5, blocker, source="vm")
+    clock.schedule(5, seen.append, "other source, same instant", source="world")
+    clock.run(10)
+    assert seen == [True, "resumed", "other source, same instant"]
