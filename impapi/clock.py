@@ -379,11 +379,23 @@ class Clock:
     def run_nested(self, until_us: int, go_on: Callable[[], bool] | None = None) -> bool:
         """From inside an event whose source is held (``hold``): run the other sources' events
         due before ``until_us``, then move time to ``until_us`` (never back). Stops early, and
-        returns False, when ``go_on()`` turns false after an event or ``stop()`` is called."""
-        if not self._running:
-            raise RuntimeError("run_nested() is for a running event; use run_until()")
+        returns False, when ``go_on()`` turns false after an event or ``stop()`` is called.
+
+        Called while the clock is not running (Squirrel run straight from Python: an agent's
+        main code as the simulation starts, a test calling into a VM), it runs the world the
+        same way for that span and leaves the clock stopped again."""
         if until_us <= self._now:
             return True  # no time to wait: nothing else runs
+        if not self._running:
+            self._enter()
+            try:
+                return self._run_others(until_us, go_on)
+            finally:
+                self._running = False
+                self._stop = False
+        return self._run_others(until_us, go_on)
+
+    def _run_others(self, until_us: int, go_on: Callable[[], bool] | None) -> bool:
         limit = until_us - 1
         while self._pop_and_run(limit):
             if self._stop or (go_on is not None and not go_on()):

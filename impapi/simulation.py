@@ -209,11 +209,13 @@ class Simulation:
         self.wiring_file = wiring.path
 
     def start(self) -> None:
-        """Start the agent and power the device on, at the current virtual time."""
+        """Power the device on and start the agent, at the current virtual time. The device's
+        boot is only set going here, so an agent whose main code blocks (``imp.sleep``) does
+        not hold it back: the two sides are separate machines."""
         self._started = True
+        self.power_on()
         if self.agent is not None:
             self.agent.start()
-        self.power_on()
 
     @property
     def started(self) -> bool:

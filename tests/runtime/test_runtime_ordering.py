@@ -218,3 +218,24 @@ def test_a_blocking_reconnect_holds_the_device_only():
     ''', run="10s")
     assert device_lines(sim) == ["reconnecting", "reconnected at 2000", "device timer 2000"]
     assert [(e.time_us, e.text) for e in sim.log if e.source == "agent"] == [(3 * S, "agent timer 1767225603")]
+
+
+def test_an_agent_sleeping_in_its_main_code_as_the_simulation_starts_blocks_only_itself():
+    device = '''
+        server.log("device up at " + hardware.millis());
+        agent.send("hello", 1);
+    '''
+    agent = '''
+        device.on("hello", function(v) { server.log("hello " + v); });
+        imp.sleep(%s);
+        server.log("agent awake");
+    '''
+    awake = simulate(device, agent % "0", run="30s")
+    slept = simulate(device, agent % "15", run="30s")
+    # The device boots as if the agent had not slept; its message waits for the agent's main.
+    assert device_lines(slept) == device_lines(awake)
+    boot_us = next(e.time_us for e in awake.log if e.source == "device")
+    assert boot_us < 15 * S
+    assert [(e.time_us, e.text) for e in slept.log if e.source == "agent"] == [
+        (15 * S, "agent awake"), (15 * S, "hello 1")]
+    assert agent_lines(awake) == ["agent awake", "hello 1"]
