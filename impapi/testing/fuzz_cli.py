@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 
 from ..builder.load import add_load_arguments, load_arguments, load_options_from_args
 from ..simulation import compile_problem
+from ..terminal import StatusLine, bar, is_terminal
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # what a shell reports for a program Ctrl-C ended
@@ -140,33 +141,24 @@ def load_callable(spec: str) -> Callable[..., Any]:
 
 
 class ProgressBar:
-    """Draws a :class:`~impapi.testing.fuzz.engine.Progress` on one terminal line, redrawn in place
-    and cleared at the end."""
+    """Draws a :class:`~impapi.testing.fuzz.engine.Progress` on the terminal's status line
+    (:class:`~impapi.terminal.StatusLine`), cleared at the end. The engine already calls it only a
+    few times a second, so every call is drawn."""
 
     WIDTH = 24
 
     def __init__(self, stream: Any) -> None:
-        self.stream = stream
+        self.line = StatusLine(stream, delay=0.0, interval=0.0, enabled=True)
 
     def __call__(self, p: Any) -> None:
         if p.done:
-            self.stream.write("\r\x1b[K")
-        else:
-            filled = min(self.WIDTH, self.WIDTH * p.examples // max(1, p.total))
-            bar = "#" * filled + "." * (self.WIDTH - filled)
-            text = (f"[{bar}] {p.examples}/{p.total} examples, {p.failures} failure{'s' if p.failures != 1 else ''}, "
-                    f"{p.rate:.1f}/s")
-            if p.failures:
-                text += f", shrinking ({p.shrinks} steps)"
-            self.stream.write("\r\x1b[K" + text)
-        self.stream.flush()
-
-
-def _is_terminal(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
+            self.line.close()
+            return
+        text = (f"{bar(p.examples / max(1, p.total), self.WIDTH)} {p.examples}/{p.total} examples, "
+                f"{p.failures} failure{'s' if p.failures != 1 else ''}, {p.rate:.1f}/s")
+        if p.failures:
+            text += f", shrinking ({p.shrinks} steps)"
+        self.line.show(text)
 
 
 def cmd_fuzz(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
@@ -247,7 +239,7 @@ def _cmd_fuzz(args: argparse.Namespace, out: Any, err: Any) -> int:
                       handler_when=args.handler_when, persist=persist, claim=args.claim or DEFAULT_CLAIM,
                       critical=critical, extra=extra, coverage=not args.no_coverage,
                       interleavings=not args.no_interleavings, jobs=args.jobs, shrink=not args.no_shrink,
-                      load=load, wiring=args.wiring, progress=ProgressBar(err) if _is_terminal(err) else None)
+                      load=load, wiring=args.wiring, progress=ProgressBar(err) if is_terminal(err) else None)
     except checks_mod.CheckFunctionError as e:
         return usage(f"{e}; fix the check and run again")
     span = format_duration(result.duration_us)
