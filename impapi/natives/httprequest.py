@@ -177,11 +177,7 @@ class _Request:
         """The agent waits for ``sendsync``: no other agent code runs meanwhile."""
         if wait_us <= 0:
             return
-        block_until = getattr(self.host, "block_until", None)
-        if block_until is not None:  # the VM alone waits, the world runs on
-            block_until(self.host.clock.now_us + wait_us)
-        else:
-            self.host.clock.advance(wait_us)
+        self.host.block_until(self.host.clock.now_us + wait_us)  # the VM alone waits, the world runs on
 
     # --- the agent's own URL ------------------------------------------------------------------
 

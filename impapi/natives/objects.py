@@ -284,9 +284,10 @@ class HardwareRun:
         return self.host.schedule(delay_us, fn, *args)
 
     def spend(self, us: int) -> None:
-        """A bus transfer that takes ``us`` of virtual time (only with bus timing on)."""
+        """A bus transfer that takes ``us`` of virtual time (only with bus timing on): the VM
+        waits, the agent and the rest of the world run on."""
         if us > 0 and self.config.bus_timing:
-            self.clock.advance(us)
+            self.host.block_until(self.clock.now_us + us)
 
     def wake_pins(self) -> frozenset[str]:
         """The pins configured as DIGITAL_IN_WAKEUP now."""

@@ -170,12 +170,12 @@ def pin_read(host: Any, pid: int) -> Any:
     if mode == C.ANALOG_IN:
         return int(p.run.board.analog_level(p.name, host.clock.now_us) * FULL_SCALE + 0.5)
     if mode == C.PULSE_COUNTER:
-        # Blocks for the gate time, as imp.sleep does, counting the rising edges of what drives
-        # the pin meanwhile (nothing attached: none).
+        # Blocks for the gate time, as imp.sleep does (the device's VM alone waits), counting the
+        # rising edges of what drives the pin meanwhile (nothing attached: none).
         start = host.clock.now_us
         gate = int(round(p.duration * 1e6))
         count = p.run.board.rising_edges(p.name, None, start, start + gate)
-        host.clock.advance(gate)
+        host.block_until(start + gate)
         return count
     return p.value  # ANALOG_OUT, PWM_OUT: the level or duty last set
 

@@ -239,3 +239,20 @@ def test_an_agent_sleeping_in_its_main_code_as_the_simulation_starts_blocks_only
     assert [(e.time_us, e.text) for e in slept.log if e.source == "agent"] == [
         (15 * S, "agent awake"), (15 * S, "hello 1")]
     assert agent_lines(awake) == ["agent awake", "hello 1"]
+
+
+def test_an_outage_that_begins_while_the_device_waits_to_reconnect_delays_it_and_only_it():
+    """SUSPEND_ON_ERROR: a server call made offline at 3 s waits for impOS's attempt; an outage
+    from 6 s to 16 s breaks it, so the call goes on once the device connects after the outage.
+    The agent's timer runs on time meanwhile; the device's own timer waits for the call."""
+    sim = simulate('''
+        imp.wakeup(3, function() { server.disconnect(); server.log("sent"); });
+        imp.wakeup(4, function() { server.log("device timer"); });
+    ''', '''
+        imp.wakeup(8, function() { server.log("agent timer"); });
+    ''', run=None)
+    sim.clock.schedule_at(6 * S, sim.outage, 0, "10s")
+    sim.run("30s")
+    assert [(e.time_us, e.text) for e in sim.log if e.source == "device"] == [
+        (18 * S, "sent"), (18 * S, "device timer")]
+    assert [(e.time_us, e.text) for e in sim.log if e.source == "agent"] == [(8 * S, "agent timer")]
