@@ -38,7 +38,8 @@ class Update:
     device_file: str | None = None  # the name the new device code runs under (errors, events)
     forced: str | None = None  # the forced path, when the update skips the handler
     announced_us: int | None = None
-    notified: set = field(default_factory=set)  # numbers of the runs whose handler heard of it
+    notified: set = field(default_factory=set)  # numbers of the runs whose handler call was queued
+    heard: set = field(default_factory=set)  # numbers of the runs whose handler has run for it
 
 
 class Topic:
@@ -129,8 +130,9 @@ class Cloud:
             self.record("announced", upd)
 
     def handler_called(self, upd: Update, run: Any) -> None:
-        """The shutdown handler of ``run`` is being told of ``upd``."""
+        """The shutdown handler of ``run`` is being called for ``upd``."""
         upd.notified.add(run.number)
+        upd.heard.add(run.number)
         self.record("handler-called", upd)
 
     def await_restart(self, upd: Update) -> None:

@@ -88,6 +88,7 @@ class Device:
         self._attempts: list[_Attempt] = []  # connection attempts in flight, oldest first
         self._retry: _Attempt | None = None  # impOS's own retry after the link dropped
         self._connecting: _Attempt | None = None  # server.connect's attempt (RETURN_ON_ERROR)
+        self._suspended: ScriptHost | None = None  # the run whose VM waits out impOS's retry
 
     # --- power and boots --------------------------------------------------------------------
 
@@ -198,6 +199,7 @@ class Device:
             if attempt is not None:
                 attempt.cancel()
         self._retry = self._connecting = None
+        self._resume()
 
     def _cancel_pending(self) -> None:
         if self._pending_event is not None:
@@ -381,6 +383,7 @@ class Device:
         for attempt in list(self._attempts):
             attempt.cancel()
         self._retry = self._connecting = None
+        self._resume()
 
     def network_changed(self) -> None:
         """An outage was added: watch the open connection again, and work the attempts in
@@ -407,6 +410,7 @@ class Device:
             if self._retry is not None:  # connected another way while impOS was retrying
                 self._retry.cancel()
                 self._retry = None
+                self._resume()
             self._watch_link()
             self.updates.online()
         else:
@@ -421,6 +425,7 @@ class Device:
         if self._retry is not None:
             self._retry.cancel()
             self._retry = None
+            self._resume()
         self.set_connected(False)
 
     def _watch_link(self) -> None:
@@ -446,9 +451,20 @@ class Device:
         host = self.host
         if host is not None and host.alive:
             self._retry = self._attempt(self.env.config.reconnect_window_us, self._retry_done, host)
+            if self.policy[0] == C.SUSPEND_ON_ERROR:
+                # Squirrel stops while impOS reconnects: its timers and messages wait in its queue.
+                self._suspended = host
+                self.clock.hold(host.queue)
+
+    def _resume(self) -> None:
+        """impOS's retry is over (or the run ended): Squirrel runs again, late, in order."""
+        host, self._suspended = self._suspended, None
+        if host is not None:
+            self.clock.release(host.queue)
 
     def _retry_done(self, attempt: "_Attempt", host: ScriptHost) -> None:
         self._retry = None
+        self._resume()
         if host is not self.host or not host.alive or self.connected:
             return
         if attempt.result.ok:
@@ -479,6 +495,7 @@ class Device:
         if self._retry is not None:
             self._retry.cancel()  # its outcome is this call's
             self._retry = None
+            self._resume()
         if not attempt.result.ok:
             raise Snooze()
         self.set_connected(True)

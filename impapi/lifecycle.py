@@ -25,7 +25,7 @@ whether the device restarts), :meth:`~UpdateLifecycle.install` (as Squirrel star
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import constants as C
 from .halt import Restart
@@ -97,19 +97,28 @@ class UpdateLifecycle:
         elif host.shutdown_handler is None:
             self.device.restart_for_update("no-handler", in_squirrel)
         elif host.number not in upd.notified:
-            cloud.handler_called(upd, host)
+            upd.notified.add(host.number)  # once per run: the call is queued now, it runs in turn
             reason = C.SHUTDOWN_NEWFIRMWARE if upd.kind == "impos" else C.SHUTDOWN_NEWSQUIRREL
-            host.schedule(0, host.shutdown_handler, reason)
+            handler = host.shutdown_handler
+
+            def call_handler(reason: int) -> Any:
+                # The app hears of the update when its handler runs, not when the call is queued:
+                # what its VM had queued before runs first, and may sleep or restart meanwhile.
+                if cloud.pending.get(upd.kind) is upd:
+                    cloud.handler_called(upd, host)
+                return handler(reason)
+
+            host.schedule(0, call_handler, reason)
             cloud.await_restart(upd)
 
     def told(self, host: "ScriptHost") -> bool:
         """Whether the handler of run ``host`` heard of an update that is still pending."""
-        return any(host.number in u.notified for u in self.cloud.pending.values())
+        return any(host.number in u.heard for u in self.cloud.pending.values())
 
     def deferred(self, host: "ScriptHost") -> None:
         """The app went to sleep with an update it had been told about."""
         for u in self.cloud.pending.values():
-            if host.number in u.notified:
+            if host.number in u.heard:
                 self.cloud.record("deferred", u)
 
     def impos_pending(self) -> bool:

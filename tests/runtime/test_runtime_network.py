@@ -178,8 +178,9 @@ def test_an_outage_that_begins_during_a_connection_attempt_defeats_it():
 
 def test_server_restart_offline_waits_for_a_connection_as_a_cold_boot_does():
     """server.restart() "performs the equivalent of a cold boot": an offline device starts
-    Squirrel once connected or after 10 s, not before it could know the attempt fails."""
-    sim = simulate('''
+    Squirrel once connected or after 10 s, not before it could know the attempt fails. (Under
+    RETURN_ON_ERROR: under SUSPEND_ON_ERROR Squirrel is stopped while impOS reconnects.)"""
+    sim = simulate(RETURN + '''
         if (hardware.wakereason() == WAKEREASON_POWER_ON) imp.wakeup(8, function() { server.restart(); });
     ''', run=None, start=False)
     sim.outage("5s", "1m")
@@ -344,3 +345,28 @@ def test_an_update_released_during_a_blip_is_heard_when_impos_reconnects_by_itse
     sim.cloud.release_impos("44.0")  # the device is offline: it cannot hear of it now
     sim.run("30s")
     assert [(e.time_us // S, e.text) for e in sim.log if e.source == "device"] == [(17, "shutdown 2")]
+
+
+def test_suspend_on_error_stops_squirrel_while_impos_reconnects():
+    """§2.3: under SUSPEND_ON_ERROR "the imp will stop executing code" while it reconnects after
+    the link drops: the device's timers due meanwhile run late, once it has reconnected, in
+    order; the agent runs on. If the minute passes without a connection, they never run."""
+    device = '''
+        imp.wakeup(14, function() { server.log("timer 14"); });
+        imp.wakeup(15, function() { server.log("timer 15"); });
+    '''
+    agent = 'imp.wakeup(15, function() { server.log("agent on time"); });'
+    sim = simulate(device, agent, run=None, start=False)
+    sim.outage("12s", "5s")
+    sim.start()
+    sim.run("40s")
+    assert status_lines(sim) == [(2, "Device connected"), (12, "Device disconnected"), (19, "Device connected")]
+    assert [(e.time_us // S, e.text) for e in sim.log if e.source == "device"] == [(19, "timer 14"), (19, "timer 15")]
+    assert [(e.time_us // S, e.text) for e in sim.log if e.source == "agent"] == [(15, "agent on time")]
+
+    sim = simulate(device, None, run=None, start=False)
+    sim.outage("12s", "5m")
+    sim.start()
+    sim.run("2m")
+    assert [(e.time_us // S, e.data["state"]) for e in sim.events.of("state")][-1] == (72, "snoozing")
+    assert device_lines(sim) == []

@@ -256,3 +256,25 @@ def test_an_outage_that_begins_while_the_device_waits_to_reconnect_delays_it_and
     assert [(e.time_us, e.text) for e in sim.log if e.source == "device"] == [
         (18 * S, "sent"), (18 * S, "device timer")]
     assert [(e.time_us, e.text) for e in sim.log if e.source == "agent"] == [(8 * S, "agent timer")]
+
+
+def test_an_app_hears_of_an_update_when_its_handler_runs_not_when_the_call_is_queued(tmp_path):
+    """Under SUSPEND_ON_ERROR Squirrel stops while impOS reconnects after the link drops: the
+    app's timer that fell due meanwhile runs first once the device reconnects, before the
+    shutdown handler call the connection brought, and deep-sleeps. The app never heard of the
+    update, so it did not sleep on it: it hears of it at its next wake and restarts."""
+    from impapi.testing.fuzz import checks
+
+    device = tmp_path / "app.device.nut"
+    device.write_text(_code('''
+        server.onshutdown(function(reason) { server.log("handler"); server.restart(); });
+        server.log("awake");
+        imp.wakeup(1, function() { imp.deepsleepfor(60); });
+    '''))
+    scenario = Scenario((ScenarioEvent(2 * S + 500_000, "offline", 2 * S),
+                         ScenarioEvent(3 * S, "impos", "44.0")), duration_us=3 * 60 * S)
+    run = play((str(device), None), scenario, tie_seed=None, claim=None)
+    stages = [(e.data["stage"], e.time_us // S) for e in run.events.of("update")]
+    # Reconnected at 6.5 s, asleep at once; awake at 66.5 s, connected at 68.5 s: told, restarts.
+    assert stages == [("released", 3), ("announced", 6), ("handler-called", 68), ("applied", 68)]
+    assert not checks.violations(run)
