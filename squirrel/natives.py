@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from typing import Any, Callable
 
 from ._squirrel import ffi
@@ -23,12 +24,19 @@ class CallContext:
         self.vm, self.handle, self.this = vm, handle, this
 
 
+_NO_OPTIONS = (False, False, None, None, None)  # what native() records: see there
+# Squirrel's typemask grammar (CompileTypemask): per parameter a letter, letters joined by "|",
+# or "." for any type; spaces are ignored.
+_TYPEMASK = re.compile(r"(?:[oifnstaucbgpvxyr](?:\|[oifnstaucbgpvxyr])*|\.| )*")
+
+
 class _Native:
-    __slots__ = ("func", "pass_this", "pass_context", "name", "nparams", "maxargs", "bound")
+    __slots__ = ("func", "pass_this", "pass_context", "name", "nparams", "maxargs", "bound", "typemask")
 
     def __init__(self, func: Callable, pass_this: bool, pass_context: bool, name: str | None,
-                 params: int | None) -> None:
+                 params: int | None, typemask: str | None = None) -> None:
         self.func = func
+        self.typemask = typemask
         self.pass_this = pass_this
         self.pass_context = pass_context
         self.bound = False  # a NativeSet member: receives its install's context first
@@ -98,15 +106,20 @@ def _paramscheck(func: Callable, takes_first: bool) -> int:
 
 
 def native(func: Callable | None = None, *, pass_this: bool = False, pass_context: bool = False,
-           name: str | None = None, params: int | None = None):
+           name: str | None = None, params: int | None = None, typemask: str | None = None):
     """Mark a Python callable with options for how Squirrel calls it.
 
     ``pass_this``: the first parameter receives Squirrel's ``this``. ``pass_context``: it receives a
     :class:`CallContext` (VM, raw thread handle, this). ``params``: Squirrel paramscheck
-    (counting ``this``), derived from the signature by default."""
+    (counting ``this``), derived from the signature by default. ``typemask``: Squirrel's
+    (``sq_setparamscheck``), one letter group per parameter starting with ``this``, e.g.
+    ``".s|oc"`` (``this`` any, a string or null, a function): Squirrel checks the types before
+    the native runs and throws ``parameter 1 has an invalid type ...`` itself."""
+    if typemask is not None and not _TYPEMASK.fullmatch(typemask):
+        raise ValueError(f"not a Squirrel typemask: {typemask!r} (letters: o i f n s t a u c b g p v x y r . |)")
 
     def mark(f: Callable) -> Callable:
-        f.__squirrel_native__ = (pass_this, pass_context, name, params)  # type: ignore[attr-defined]
+        f.__squirrel_native__ = (pass_this, pass_context, name, params, typemask)  # type: ignore[attr-defined]
         return f
 
     return mark(func) if func is not None else mark
@@ -149,9 +162,9 @@ class NativeSet:
         def walk(ns: "NativeSet", group: int) -> None:
             functions, integers, readers, tables = ns._spec
             for name, f in functions.items():
-                opts = getattr(f, "__squirrel_native__", (False, False, None, None))
+                opts = getattr(f, "__squirrel_native__", _NO_OPTIONS)
                 params = opts[3] if opts[3] is not None else _paramscheck(f, True)
-                nat = _Native(f, opts[0], False, name, params)
+                nat = _Native(f, opts[0], False, name, params, opts[4])
                 if opts[3] is None and params < 0:
                     nat.maxargs = _maxargs(f, True)
                 nat.bound = True
@@ -178,6 +191,8 @@ class NativeSet:
         arrays = dict(parent=ffi.new("int[]", parents), group_names=ffi.new("const char *[]", gnames),
                       names=ffi.new("const char *[]", names or [ffi.NULL]),
                       nparams=ffi.new("long long[]", [n.nparams for n in self.natives] or [0]),
+                      typemasks=ffi.new("const char *[]", [cstr(n.typemask) if n.typemask else ffi.NULL
+                                                           for n in self.natives] or [ffi.NULL]),
                       group=ffi.new("int[]", groups or [0]),
                       int_names=ffi.new("const char *[]", int_names or [ffi.NULL]),
                       ints=ffi.new("long long[]", ints or [0]), int_group=ffi.new("int[]", int_groups or [0]))

@@ -16,7 +16,7 @@ from .errors import (CompileError, Frame, MemoryLimitError, ScriptError, Squirre
                      TimeLimitError, Uncatchable, format_traceback)
 from .kinds import ARRAY, BOOL, FLOAT, INTEGER, NULL, STRING, TABLE, TEXT
 from .lines import LineMap
-from .natives import CallContext, NativeSet, _direct_for, _Native, native
+from .natives import _NO_OPTIONS, CallContext, NativeSet, _direct_for, _Native, native
 from . import proxies as _p
 
 OK, ERROR, COMPILE_ERROR = lib.SQPY_OK, lib.SQPY_ERROR, lib.SQPY_COMPILE_ERROR
@@ -520,12 +520,15 @@ class VM:
                     self._raise(rc)
             return obj
         if callable(value):
-            opts = getattr(value, "__squirrel_native__", (False, False, None, None))
+            opts = getattr(value, "__squirrel_native__", _NO_OPTIONS)
             nat = _Native(value, *opts)
             fid = self._next_fid
             self._next_fid += 1
             self._functions[fid] = nat
-            lib.sqpy_new_function(ptr, fid, nat.nparams, nat.name.encode("utf-8"), out)
+            mask = nat.typemask.encode("ascii") if nat.typemask else ffi.NULL
+            if lib.sqpy_new_function(ptr, fid, nat.nparams, mask, nat.name.encode("utf-8"), out):
+                del self._functions[fid]
+                raise ValueError(f"Squirrel cannot compile the typemask {nat.typemask!r} of {nat.name}")
             return _p.make_proxy(self, out.i, out.type)
         raise TypeError(f"cannot convert {type(value).__name__} to a Squirrel value "
                         "(use None, bool, int, float, str, bytes, list, tuple, dict or a callable)")

@@ -1327,7 +1327,8 @@ int sqpy_blob_data(sqpy_vm *vm, long long ref, const char **data, long long *len
     return rc;
 }
 
-int sqpy_new_function(sqpy_vm *vm, long long fid, long long nparams, const char *name, sqpy_value *out) {
+int sqpy_new_function(sqpy_vm *vm, long long fid, long long nparams, const char *typemask, const char *name,
+                      sqpy_value *out) {
     ENTER(vm, SQPY_WRONG_THREAD);
     HSQUIRRELVM v = vm->v;
     FunctionTag *tag = (FunctionTag *)sq_newuserdata(v, sizeof(FunctionTag));
@@ -1335,7 +1336,10 @@ int sqpy_new_function(sqpy_vm *vm, long long fid, long long nparams, const char 
     tag->fid = fid;
     sq_setreleasehook(v, -1, forget_function);
     sq_newclosure(v, trampoline, 1);
-    if (nparams) sq_setparamscheck(v, (SQInteger)nparams, NULL);
+    if ((nparams || typemask) && SQ_FAILED(sq_setparamscheck(v, (SQInteger)nparams, typemask))) {
+        sq_pop(v, 1);
+        return SQPY_BADARG;  /* a typemask Squirrel cannot compile */
+    }
     if (name) sq_setnativeclosurename(v, -1, name);
     read_value(vm, v, -1, out);
     sq_pop(v, 1);
@@ -1390,6 +1394,13 @@ int sqpy_install(sqpy_vm *vm, long long table, const char *subtable, const sqpy_
             sq_newclosure(v, buffer_read, 2);
             sq_setnativeclosurename(v, -1, set->names[i]);
             r++;
+        }
+        /* Squirrel checks the argument types of whichever closure the script calls (the
+         * reader's too) before any native code runs, with its own error text. */
+        const char *mask = set->typemasks ? set->typemasks[i] : NULL;
+        if (mask && SQ_FAILED(sq_setparamscheck(v, (SQInteger)set->nparams[i], mask))) {
+            sq_settop(v, top);
+            return SQPY_BADARG;
         }
         if (SQ_FAILED(sq_rawset(v, top + 1 + set->group[i]))) { sq_settop(v, top); return SQPY_ERROR; }
     }

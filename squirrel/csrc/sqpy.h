@@ -137,7 +137,9 @@ int sqpy_append(sqpy_vm *vm, long long arr, const sqpy_value *val);
 int sqpy_new(sqpy_vm *vm, int type, long long size, sqpy_value *out);
 int sqpy_new_blob(sqpy_vm *vm, const char *data, long long len, sqpy_value *out);
 int sqpy_blob_data(sqpy_vm *vm, long long ref, const char **data, long long *len);
-int sqpy_new_function(sqpy_vm *vm, long long fid, long long nparams, const char *name, sqpy_value *out);
+/* typemask: Squirrel's (sq_setparamscheck), or NULL for none. */
+int sqpy_new_function(sqpy_vm *vm, long long fid, long long nparams, const char *typemask, const char *name,
+                      sqpy_value *out);
 /* A batch of natives and integer constants for many VMs (squirrel.NativeSet), in groups: group 0
  * is the target table, group g > 0 the table `group_names[g]` inside group `parent[g]` (made if
  * missing). Native i, with id fid_base + i, goes into group `group[i]`; integer j into
@@ -154,6 +156,7 @@ typedef struct {
     const char *const *int_names;
     const long long *ints;
     const int *int_group;
+    const char *const *typemasks;  /* per native: Squirrel's typemask, or NULL for none */
 } sqpy_natives;
 
 /* Native `index` of a batch as a buffer reader: read(offset, length) -> a new blob of
