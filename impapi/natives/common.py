@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import squirrel
@@ -11,9 +12,10 @@ from ..api import ImpError
 DAY_US = 86_400_000_000
 
 
-def seconds(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ImpError(f"{what} must be a number of seconds")
+def seconds(value: float, what: str) -> float:
+    """A duration argument (its type, a number, is checked before the native runs)."""
+    if not math.isfinite(value):
+        raise ImpError(f"{what} must be a finite number of seconds")
     if value < 0:
         raise ImpError(f"{what} must not be negative")
     return float(value)

@@ -6,7 +6,7 @@ from typing import Any
 
 import squirrel
 
-from ..api import DEVICE, Api, ImpError
+from ..api import DEVICE, Api, Blob, ImpError
 from ..flash import FlashError
 from ..pinmux import module_hardware
 
@@ -91,21 +91,15 @@ def read(host: Any, address: int, length: int) -> Any:
 
 
 @spiflash.native((DEVICE,))
-def readintoblob(host: Any, address: int, target: Any, length: int) -> None:
-    if not isinstance(target, squirrel.Blob):
-        raise ImpError("spiflash.readintoblob needs a blob")
+def readintoblob(host: Any, address: int, target: Blob, length: int) -> None:
     data = _do(_flash(host).read, address, length)
     target.writeblob(host.vm.new_blob(data))
 
 
 @spiflash.native((DEVICE,))
-def write(host: Any, address: int, source: Any, flags: int = 0, start: int | None = None, end: int | None = None) -> int:
-    if isinstance(source, squirrel.Blob):
-        data = bytes(source)
-    elif isinstance(source, (str, bytes)):
-        data = source.encode("utf-8") if isinstance(source, str) else source
-    else:
-        raise ImpError("spiflash.write needs a blob (or a string)")
+def write(host: Any, address: int, source: Blob | str, flags: int = 0, start: int | None = None,
+          end: int | None = None) -> int:
+    data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
     return _do(_flash(host).write, address, data, flags, start, end)
 
 

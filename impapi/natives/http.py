@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from typing import Any
 
-from ..api import AGENT, Api
+from ..api import AGENT, Api, Blob, Callback, Table
 from ..language.web import to_bytes
 from .httprequest import new_request as _request
 
@@ -20,32 +20,32 @@ def agenturl(host: Any) -> str:
 
 
 @http.native((AGENT,))
-def onrequest(host: Any, callback: Any) -> None:
+def onrequest(host: Any, callback: Callback | None) -> None:
     host.handlers["\x00onrequest"] = callback
 
 
 @http.native((AGENT,))
-def request(host: Any, method: str, url: str, headers: Any = None, body: Any = "") -> Any:
-    return host.vm.to_squirrel(_request(host, method.upper(), url, headers, body))
+def request(host: Any, method: str, url: str, headers: Table | None = None, body: str | Blob | None = "") -> Any:
+    return host.vm.to_squirrel(_request(host, method, url, headers, body))
 
 
 @http.native((AGENT,))
-def get(host: Any, url: str, headers: Any = None) -> Any:
+def get(host: Any, url: str, headers: Table | None = None) -> Any:
     return host.vm.to_squirrel(_request(host, "GET", url, headers, ""))
 
 
 @http.native((AGENT,))
-def post(host: Any, url: str, headers: Any, body: Any) -> Any:
+def post(host: Any, url: str, headers: Table | None, body: str | Blob | None) -> Any:
     return host.vm.to_squirrel(_request(host, "POST", url, headers, body))
 
 
 @http.native((AGENT,))
-def put(host: Any, url: str, headers: Any, body: Any) -> Any:
+def put(host: Any, url: str, headers: Table | None, body: str | Blob | None) -> Any:
     return host.vm.to_squirrel(_request(host, "PUT", url, headers, body))
 
 
 @http.native((AGENT,))
-def httpdelete(host: Any, url: str, headers: Any = None) -> Any:
+def httpdelete(host: Any, url: str, headers: Table | None = None) -> Any:
     return host.vm.to_squirrel(_request(host, "DELETE", url, headers, ""))
 
 
@@ -61,14 +61,22 @@ def _digest(host: Any, algorithm: str, data: Any, key: Any = None) -> Any:
 
 def _register_hashes() -> None:
     for algorithm in ("md5", "sha1", "sha256", "sha512"):
-        def plain(host: Any, data: Any, _a: str = algorithm) -> Any:
-            return _digest(host, _a, data)
+        hash_.native((AGENT,), name=algorithm)(_plain_hash(algorithm))
+        hash_.native((AGENT,), name="hmac" + algorithm)(_keyed_hash(algorithm))
 
-        def keyed(host: Any, data: Any, key: Any, _a: str = algorithm) -> Any:
-            return _digest(host, _a, data, key)
 
-        hash_.native((AGENT,), name=algorithm)(plain)
-        hash_.native((AGENT,), name="hmac" + algorithm)(keyed)
+def _plain_hash(algorithm: str) -> Any:
+    def plain(host: Any, data: str | Blob) -> Any:
+        return _digest(host, algorithm, data)
+
+    return plain
+
+
+def _keyed_hash(algorithm: str) -> Any:
+    def keyed(host: Any, data: str | Blob, key: str | Blob) -> Any:
+        return _digest(host, algorithm, data, key)
+
+    return keyed
 
 
 _register_hashes()

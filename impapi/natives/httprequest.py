@@ -4,16 +4,16 @@ agent's own URL, by its own ``http.onrequest``."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import squirrel
-
 from .. import constants as C
-from ..api import ImpError
+from ..api import Callback, ImpError, function
 from ..internet import COULDNT_RESOLVE_HOST, FAILURES, TIMED_OUT, URL_MALFORMED, OutboundRequest, Reply
 from ..language.web import to_bytes
+from .incoming import text
 
 SENT_TWICE = "httprequest: a request can be sent only once"
 
@@ -24,23 +24,23 @@ def new_request(host: Any, method: str, url: str, headers: Any, body: Any) -> di
 
 
 class _Request:
-    def __init__(self, host: Any, method: str, url: Any, headers: Any, body: Any) -> None:
-        if not isinstance(url, (str, bytes)):
-            raise ImpError(f"http.request: the URL must be a string, not {_type(url)}")
+    """The natives' annotations (impapi.api) have checked the types: a string method and URL,
+    a table or null of headers."""
+
+    def __init__(self, host: Any, method: str | bytes, url: str | bytes, headers: Any, body: Any) -> None:
         self.host = host
-        self.method = method.upper()
+        self.method = text(host, method).upper()
         self.url = url if isinstance(url, str) else url.decode("utf-8", "replace")
-        if headers is not None and not isinstance(headers, squirrel.Table):
-            raise ImpError(f"http.request: headers must be a table, not {_type(headers)}")
-        self.headers = {str(k): str(v) for k, v in squirrel.to_python(headers).items()} if headers is not None else {}
+        self.headers = {text(host, k): text(host, v) for k, v in headers.items()} if headers is not None else {}
         self.body = b"" if body is None else to_bytes(body, "http.request: the body")
         self.sent = False
         self.cancelled = False
         self.timers: list[Any] = []
 
     def members(self) -> dict:
-        return {"sendasync": self.sendasync, "sendsync": self.sendsync, "cancel": self.cancel,
-                "setvalidation": self.setvalidation}
+        # Squirrel checks the members' arguments from their annotations, as it does a native's.
+        return {"sendasync": function(self.sendasync), "sendsync": function(self.sendsync),
+                "cancel": function(self.cancel), "setvalidation": function(self.setvalidation)}
 
     # --- sending ------------------------------------------------------------------------------
 
@@ -55,7 +55,7 @@ class _Request:
             internet.requests.append(req)
         return req
 
-    def sendasync(self, done: Any, streaming: Any = None, timeout: Any = None) -> None:
+    def sendasync(self, done: Callback, streaming: Callback | None = None, timeout: float | None = None) -> None:
         req = self._start()
         limit = self._timeout_us(timeout)
         if self._to_own_agent():
@@ -99,7 +99,7 @@ class _Request:
             t.cancel()
         self.timers.clear()
 
-    def setvalidation(self, mode: Any = None) -> None:
+    def setvalidation(self, mode: int | None = None) -> None:
         """Accepted; nothing is validated: no certificate reaches the simulation."""
         if mode not in (None, C.VALIDATE_NONE, C.VALIDATE_USING_SYSTEM_CA_CERTS):
             raise ImpError("httprequest.setvalidation: VALIDATE_NONE or VALIDATE_USING_SYSTEM_CA_CERTS expected")
@@ -152,10 +152,10 @@ class _Request:
     def _timeout_us(self, timeout: Any) -> int | None:
         if timeout is None:
             return self.host.env.config.http_timeout_us
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise ImpError(f"httprequest.sendasync: the timeout must be a number of seconds, not {_type(timeout)}")
         if timeout == C.NO_TIMEOUT:
             return None
+        if not math.isfinite(timeout):
+            raise ImpError("httprequest.sendasync: the timeout must be a finite number of seconds")
         if timeout < 0:
             raise ImpError("httprequest.sendasync: the timeout cannot be negative (NO_TIMEOUT: none)")
         return int(round(timeout * 1e6))
@@ -220,8 +220,3 @@ def _squirrel_string(data: bytes) -> str | bytes:
     except UnicodeDecodeError:
         return data  # a Squirrel string holds any bytes
 
-
-def _type(value: Any) -> str:
-    from ..language.web import _typename
-
-    return _typename(value)

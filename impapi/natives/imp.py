@@ -8,7 +8,7 @@ from typing import Any
 import squirrel
 
 from .. import constants as C
-from ..api import AGENT, BOTH, DEVICE, Api, ImpError
+from ..api import AGENT, BOTH, DEVICE, Api, Blob, Callback, ImpError
 from ..halt import DeepSleep, Restart
 from .common import deep_sleep_ok, seconds, sleep_until_us
 
@@ -29,16 +29,14 @@ def timer_delay_us(interval: float) -> int:
 
 
 @imp.native(BOTH)
-def wakeup(host: Any, interval: float, callback: Any, name: str | None = None) -> Any:
-    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or math.isnan(interval):
+def wakeup(host: Any, interval: float, callback: Callback, name: str | None = None) -> Any:
+    if math.isnan(interval):
         raise ImpError("imp.wakeup interval must be a number of seconds")
     # §4.1: a negative interval is taken as 0 (the timer fires at the next idle moment), so a
     # deadline computed as already past fires at once instead of raising.
     interval = max(interval, 0)
     if interval > MAX_WAKEUP_S:
         raise ImpError(f"imp.wakeup interval must be at most {MAX_WAKEUP_S:.0f} s")
-    if not isinstance(callback, (squirrel.Function, squirrel.BoundFunction)):
-        raise ImpError("imp.wakeup callback must be a function")
     timer = host.add_timer(timer_delay_us(interval), callback)
     if name is not None and host.side == AGENT and timer is not None:
         # D:api/imp/wakeup: an agent-only name, which imp.cancelwakeup() takes instead of the
@@ -61,7 +59,7 @@ def cancelwakeup(host: Any, timer: Any) -> None:
 
 
 @imp.native(BOTH)
-def onidle(host: Any, callback: Any) -> None:
+def onidle(host: Any, callback: Callback | None) -> None:
     host.onidle_handler = callback
 
 
@@ -128,7 +126,7 @@ def getmacaddress(host: Any) -> str:
 
 
 @imp.native((DEVICE,))
-def setpowersave(host: Any, on: bool) -> None:
+def setpowersave(host: Any, on: bool | int) -> None:  # apps pass 1 and 0 too
     host.owner.powersave = bool(on)
 
 
@@ -138,7 +136,7 @@ def getpowersave(host: Any) -> bool:
 
 
 @imp.native((DEVICE,))
-def enableblinkup(host: Any, on: bool) -> None:
+def enableblinkup(host: Any, on: bool | int) -> None:
     pass
 
 
@@ -150,13 +148,11 @@ def setsendbuffersize(host: Any, size: int) -> int:
 
 
 @imp.native((DEVICE,))
-def setuserconfiguration(host: Any, data: Any) -> None:
+def setuserconfiguration(host: Any, data: str | Blob | None) -> None:
     if data is None:
         host.owner.userconfig = None
         return
-    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data) if isinstance(data, (bytes, squirrel.Blob)) else None
-    if raw is None:
-        raise ImpError("imp.setuserconfiguration needs a string, a blob or null")
+    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     if len(raw) > USERCONFIG_LIMIT:
         raise ImpError("value too long in imp.setuserconfiguration(value)")
     host.owner.userconfig = raw
@@ -169,7 +165,7 @@ def getuserconfiguration(host: Any) -> Any:
 
 
 @imp.native(BOTH)
-def onunhandledexception(host: Any, handler: Any) -> None:
+def onunhandledexception(host: Any, handler: Callback | None) -> None:
     host.unhandled_handler = handler
 
 
@@ -208,15 +204,14 @@ def getssid(host: Any) -> str:
 # kept in non-volatile memory, so they survive every boot, and read only by later connection
 # attempts -- the current connection is not affected.
 @imp.native((DEVICE,), available=_wifi)
-def setwificonfiguration(host: Any, ssid: Any, key: Any) -> None:
-    if not isinstance(ssid, str) or not isinstance(key, str):
-        raise ImpError("imp.setwificonfiguration(ssid, key) needs two strings (key \"\" for an open network)")
-    host.owner.wifi_config = (ssid, key)
+def setwificonfiguration(host: Any, ssid: str, key: str) -> None:
+    # An SSID or key that is not UTF-8 arrives as bytes: kept byte for byte.
+    host.owner.wifi_config = tuple(v if isinstance(v, str) else v.decode("latin-1") for v in (ssid, key))
 
 
 @imp.native((DEVICE,))
-def clearconfiguration(host: Any, action: Any = C.CONFIG_ALL) -> None:
-    if isinstance(action, bool) or not isinstance(action, int) or action & ~C.CONFIG_ALL or not action:
+def clearconfiguration(host: Any, action: int = C.CONFIG_ALL) -> None:
+    if action & ~C.CONFIG_ALL or not action:
         raise ImpError("imp.clearconfiguration: the action must be CONFIG_WIFI, CONFIG_STATIC_NETWORK, "
                        "CONFIG_PROXY or CONFIG_ALL")
     if action & C.CONFIG_WIFI:

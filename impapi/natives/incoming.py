@@ -8,7 +8,15 @@ from typing import Any
 
 import squirrel
 
-from ..api import ImpError
+from ..api import ImpError, function
+
+
+def text(host: Any, value: Any) -> str:
+    """A header's name or value as text: Squirrel's tostring(); bytes that are not UTF-8 kept
+    one character per byte."""
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return value if isinstance(value, str) else squirrel.proxies.tostring(host.vm, value)
 
 
 class _Response:
@@ -27,18 +35,20 @@ def _start_request(agent: Any, method: str, path: str, body: str, headers: dict,
         return None
     resp = _Response()
 
+    @function
     def send(status: int, data: Any = "") -> None:
         if resp.done:
             raise ImpError("response already sent")
-        resp.status = int(status)
+        resp.status = status
         resp.body = data if isinstance(data, str) else bytes(data).decode("latin-1") \
             if isinstance(data, (bytes, squirrel.Blob)) else squirrel.proxies.tostring(host.vm, data)
         resp.done = True
         if on_done is not None:
             on_done(resp)
 
+    @function
     def header(name: str, value: Any) -> None:
-        resp.headers[str(name).lower()] = str(value)
+        resp.headers[text(host, name).lower()] = text(host, value)
 
     query = {}
     if "?" in path:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api import AGENT, DEVICE, Api, ImpError
+from ..api import AGENT, DEVICE, Api, Callback, ImpError
 from ..serialize import SerialisationError, to_wire_packed
 
 agent = Api("agent")
 device = Api("device")
 
 
-def _name(name: Any, what: str) -> str:
-    if not isinstance(name, str):
-        raise ImpError(f"{what}: the message name must be a string")
-    return name
+def _name(name: str | bytes) -> str:
+    # A name that is not UTF-8 (a Squirrel string is bytes then) is kept as readable text.
+    return name if isinstance(name, str) else name.decode("utf-8", "replace")
 
 
 def _wire(host: Any, data: Any, what: str, on_drop: Any = None) -> Any:
@@ -26,7 +25,7 @@ def _wire(host: Any, data: Any, what: str, on_drop: Any = None) -> Any:
 
 @agent.native((DEVICE,))
 def send(host: Any, name: str, data: Any) -> int:
-    name = _name(name, "agent.send")
+    name = _name(name)
     dropped: list[str] = []
     wire = _wire(host, data, "agent.send", dropped.append)
     if dropped:
@@ -41,11 +40,11 @@ def send(host: Any, name: str, data: Any) -> int:
 
 
 @agent.native((DEVICE,), name="on")
-def on_(host: Any, name: str, callback: Any) -> None:
-    _register(host, _name(name, "agent.on"), callback)
+def on_(host: Any, name: str, callback: Callback | None) -> None:
+    _register(host, _name(name), callback)
 
 
-def _register(host: Any, name: str, callback: Any) -> None:
+def _register(host: Any, name: str, callback: Callback | None) -> None:
     if callback is None:
         host.handlers.pop(name, None)
     else:
@@ -54,23 +53,23 @@ def _register(host: Any, name: str, callback: Any) -> None:
 
 @device.native((AGENT,), name="send")
 def device_send(host: Any, name: str, data: Any) -> None:
-    name = _name(name, "device.send")
+    name = _name(name)
     wire = _wire(host, data, "device.send")
     host.owner.relay.to_device(name, wire)
 
 
 @device.native((AGENT,), name="on")
-def device_on(host: Any, name: str, callback: Any) -> None:
-    _register(host, _name(name, "device.on"), callback)
+def device_on(host: Any, name: str, callback: Callback | None) -> None:
+    _register(host, _name(name), callback)
 
 
 @device.native((AGENT,))
-def onconnect(host: Any, callback: Any) -> None:
+def onconnect(host: Any, callback: Callback | None) -> None:
     _register(host, "\x00onconnect", callback)
 
 
 @device.native((AGENT,))
-def ondisconnect(host: Any, callback: Any) -> None:
+def ondisconnect(host: Any, callback: Callback | None) -> None:
     _register(host, "\x00ondisconnect", callback)
 
 

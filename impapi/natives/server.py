@@ -8,7 +8,7 @@ from typing import Any
 import squirrel
 
 from .. import constants as C
-from ..api import AGENT, BOTH, DEVICE, Api, ImpError
+from ..api import AGENT, BOTH, DEVICE, Api, Callback, ImpError, Table
 from ..halt import DeepSleep, Restart
 from ..serialize import SerialisationError, from_wire, to_wire, wire_size
 from .common import deep_sleep_ok, seconds, sleep_until_us, text_of
@@ -39,7 +39,7 @@ def error(host: Any, value: Any) -> int | None:
 
 
 @server.native((DEVICE,))
-def connect(host: Any, callback: Any = None, timeout: float = 60.0) -> None:
+def connect(host: Any, callback: Callback | None = None, timeout: float = 60.0) -> None:
     dev = host.owner
     if dev.policy[0] == C.SUSPEND_ON_ERROR:
         dev.reach_server(host)  # synchronous; callback and timeout are ignored (§2.4)
@@ -48,7 +48,7 @@ def connect(host: Any, callback: Any = None, timeout: float = 60.0) -> None:
 
 
 @server.native((DEVICE,))
-def connectwith(host: Any, interface: Any, callback: Any = None, timeout: float = 60.0) -> None:
+def connectwith(host: Any, interface: Table, callback: Callback | None = None, timeout: float = 60.0) -> None:
     """impOS 42+: connect through a given interface (§2.4); the simulation has one network."""
     connect(host, callback, timeout)
 
@@ -79,7 +79,7 @@ def setsendtimeoutpolicy(host: Any, error_policy: int, wait_policy: int, timeout
 
 
 @server.native((DEVICE,))
-def onunexpecteddisconnect(host: Any, callback: Any) -> None:
+def onunexpecteddisconnect(host: Any, callback: Callback | None) -> None:
     host.owner.disconnect_handler = callback
 
 
@@ -106,7 +106,7 @@ def expectonlineat(host: Any, hour: int, minute: int, second: int = 0, dayofweek
 
 
 @server.native((DEVICE,))
-def onshutdown(host: Any, callback: Any) -> None:
+def onshutdown(host: Any, callback: Callback | None) -> None:
     host.shutdown_handler = callback
     if callback is not None:
         host.env.record("handler-registered", **host.call_site())
@@ -118,9 +118,7 @@ def restart(host: Any) -> None:
 
 
 @server.native((AGENT,))
-def save(host: Any, table: Any) -> int:
-    if not isinstance(table, squirrel.Table):
-        raise ImpError("server.save() needs a table")
+def save(host: Any, table: Table) -> int:
     try:
         wire = _finite(to_wire(table, "the table"))
     except SerialisationError as e:

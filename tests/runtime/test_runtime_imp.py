@@ -35,7 +35,7 @@ def test_a_negative_wakeup_interval_is_taken_as_zero():
         imp.cancelwakeup(imp.wakeup(-3, function() { server.log("never"); }));
         try { imp.wakeup("soon", function() {}); } catch (e) { server.log(e); }
     ''', run="5s")
-    assert device_lines(sim) == ["timer true", "imp.wakeup interval must be a number of seconds",
+    assert device_lines(sim) == ["timer true", "parameter 1 has an invalid type 'string' ; expected: 'integer|float'",
                                  "past 0", "also past 0", "tick 10"]
 
 
@@ -190,7 +190,8 @@ def test_every_run_finds_the_spiflash_disabled_at_its_default_speed(how):
 def test_spiflash_read_fast_path_agrees_with_the_model():
     """§7.3: hardware.spiflash.read gives the chip's bytes in the same boot, at the edges of the
     chip, after disable() and across a deep sleep; every refusal keeps the model's error text
-    (C serves plain reads, spiflash.read decides the rest)."""
+    (C serves plain reads, spiflash.read decides the rest; Squirrel refuses a length that is not
+    an integer before either runs)."""
     sim = simulate('''
         local f = hardware.spiflash;
         local err = function(a, n) { try { f.read(a, n); return "ok" } catch (e) { return e } };
@@ -215,7 +216,8 @@ def test_spiflash_read_fast_path_agrees_with_the_model():
     assert disabled == "spiflash is not enabled: call hardware.spiflash.enable() first"
     assert lines[1] == "abc 2 0"
     assert lines[2].split(" | ")[0].startswith("spiflash read of 2 bytes at ")
-    assert [text.split(" ")[:2] for text in lines[2].split(" | ")] == [["spiflash", "read"]] * 4
+    assert [text.split(" ")[:2] for text in lines[2].split(" | ")][:3] == [["spiflash", "read"]] * 3
+    assert lines[2].split(" | ")[3] == "parameter 2 has an invalid type 'float' ; expected: 'integer'"
     assert lines[3:] == [disabled, "after sleep abc"]
     assert bytes(flash.read_view()[0][:3]) == b"abc"
 

@@ -171,8 +171,8 @@ def test_server_save_and_load_survive_agent_restart_and_reject_non_tables():
     sim = simulate(None, agent, run="1s")
     sim.agent.start()
     sim.run("1s")
-    assert agent_lines(sim) == ["loaded 0", "error: server.save() needs a table", "loaded 1",
-                                "error: server.save() needs a table"]
+    refused = "error: parameter 1 has an invalid type 'string' ; expected: 'table'"
+    assert agent_lines(sim) == ["loaded 0", refused, "loaded 1", refused]
 
 
 def test_http_onrequest_and_404_without_handler():
@@ -269,5 +269,5 @@ def test_http_hash_digests_and_hmacs_are_blobs():
         "blob f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8",
         "900150983cd24fb0d6963f7d28e17f72 a9993e364706816aba3e25717850c26c9cd0d89d",
         "32 64 16 20 64",
-        "http.hash.sha256: string or blob expected, got integer"]
+        "parameter 1 has an invalid type 'integer' ; expected: 'string|instance'"]
     assert device_lines(sim) == ["false"]  # the device has no http object

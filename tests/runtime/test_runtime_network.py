@@ -320,8 +320,10 @@ def test_config_constants_and_bad_arguments():
     ''', run="5s")
     bad = ("imp.clearconfiguration: the action must be CONFIG_WIFI, CONFIG_STATIC_NETWORK, CONFIG_PROXY "
            "or CONFIG_ALL")
-    assert device_lines(sim) == ["1 2 4 7", bad, bad, bad, "one argument",
-                                 'imp.setwificonfiguration(ssid, key) needs two strings (key "" for an open network)',
+    assert device_lines(sim) == ["1 2 4 7", bad,
+                                 "parameter 1 has an invalid type 'string' ; expected: 'integer'", bad,
+                                 "one argument",
+                                 "parameter 2 has an invalid type 'integer' ; expected: 'string'",
                                  "kept impsim"]
 
 
