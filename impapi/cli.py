@@ -7,6 +7,7 @@ file, the line and what to do)."""
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import platform
 import signal
@@ -23,8 +24,9 @@ from .builder.load import add_load_arguments, load_options_from_args
 from .config import Config
 from .durations import format_duration, parse_duration
 from .fleet.cli import add_fleet_parser, cmd_fleet
+from .inputs import check_output as check_writable
 from .log import Log, LogEntry
-from .profiles import PROFILES
+from .profiles import PROFILES, parse_impos
 from .scenario import Scenario, load_toml, parse_at, template
 from .simulation import DEFAULT_IMP, Simulation, compile_problem, load_code
 from .terminal import COLOR_CHOICES, StatusLine, bar, is_terminal, paint, use_color
@@ -65,6 +67,14 @@ def _duration(text: str) -> int:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _impos(text: str) -> str:
+    try:
+        parse_impos(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text.strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="impsim",
@@ -100,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stop as soon as nothing is scheduled (overrides --for)")
     run.add_argument("--imp", default=None, choices=sorted(PROFILES),
                      help=f"the imp module to simulate (default {DEFAULT_IMP})")
-    run.add_argument("--impos", metavar="VERSION", help="the impOS release the device runs, e.g. 43.1")
+    run.add_argument("--impos", metavar="VERSION", type=_impos, help="the impOS release the device runs, e.g. 43.1")
     run.add_argument("--flash", metavar="FILE",
                      help="SPI flash image: loaded if it exists, saved at the end (keeps flash across runs)")
     run.add_argument("--update-deadline", metavar="DURATION", type=_duration, default=None,
@@ -152,9 +162,14 @@ def _check_outputs(args: argparse.Namespace, scn: Scenario) -> None:
     """Refuse, before anything runs, what would only fail (or print nothing) at the end."""
     if args.timeline:
         check_output(args.timeline)
+        check_writable(args.timeline, "timeline")
     if not args.until_idle and scn.duration_us <= 0:
         raise ValueError("a run of 0s simulates nothing: give a duration above 0 (--for 90s, --for 2d) "
                          "or --until-idle")
+
+
+class OutputFailed(squirrel.Uncatchable):
+    """impsim's output could not be written (a full disk, /dev/full): not the app's error."""
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -202,6 +217,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 out.write((_in_color(sim.log, entry) if color else sim.log.format(entry)) + "\n")
         except BrokenPipeError:
             raise ReaderGone from None  # not an error of the app's: its try/catch must not see it
+        except OSError as e:
+            raise OutputFailed(e.strerror or str(e)) from None
 
     total_us = None if args.until_idle else scn.duration_us
 
@@ -260,13 +277,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"run": cmd_run, "test": cmd_test, "fuzz": cmd_fuzz, "fleet": cmd_fleet}
     try:
-        return commands[args.command](args)
+        status = commands[args.command](args)
+        sys.stdout.flush()
+        return status
     except (BrokenPipeError, ReaderGone):
         # The reader went away (`impsim run ... | head`): stop quietly, with the status a
         # shell gives a program that SIGPIPE ended. stdout goes to /dev/null so that the
         # interpreter's final flush does not complain again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE
+    except OutputFailed as e:
+        return _output_failed(str(e))
+    except OSError as e:
+        if e.filename is None and e.errno in _OUTPUT_ERRNOS:  # writing impsim's own output
+            return _output_failed(e.strerror or str(e))
+        raise
+
+
+# What a write to a full or failing output gives (a write names no file: a file error does).
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+def _output_failed(reason: str) -> int:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the final flush must not fail again
+    print(f"impsim: cannot write the output: {reason}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -41,12 +41,29 @@ _PLAIN = re.compile(rf"\s*({_NUMBER})\s*", re.ASCII)
 _HINT = "use a number with a unit d, h, m, s, ms or us (e.g. 90s, 15m, 2d, 1h30m, 500ms), or a plain number of seconds"
 
 
+# The longest duration or instant a user may write: a century of virtual time is more than any
+# run needs, and a bound keeps a typo such as 99999999999999999999999d from being accepted.
+MAX_US = 36_500 * D
+
+
+class TooLong(ValueError):
+    """A duration or instant beyond :data:`MAX_US`."""
+
+
 def parse_duration(text: str | int | float) -> int:
     """Parse a non-negative duration into microseconds.
 
     Accepts a plain number (seconds), or one or more ``<number><unit>`` parts with units
     d, h, m, s, ms, us, optionally separated by spaces: ``90s``, ``1h30m``, ``1.5h``, ``2d 12h``.
+    At most :data:`MAX_US` (36500d, a century).
     """
+    us = _parse_duration(text)
+    if us > MAX_US:
+        raise TooLong(f"bad duration {text!r}: at most 36500d (a century of virtual time)")
+    return us
+
+
+def _parse_duration(text: str | int | float) -> int:
     if isinstance(text, bool):
         raise TypeError("a duration cannot be a bool")
     if isinstance(text, int):
@@ -114,9 +131,13 @@ def parse_instant(text: str | int | float, epoch: datetime = DEFAULT_EPOCH) -> i
         delta = when - _aware(epoch)
         if delta < timedelta(0):
             raise ValueError(f"bad time {text!r}: it is before the simulation start {format_epoch(epoch)}")
+        if delta > timedelta(microseconds=MAX_US):
+            raise TooLong(f"bad time {text!r}: at most 36500d (a century) after the simulation start")
         return delta // timedelta(microseconds=1)
     try:
         return parse_duration(text)
+    except TooLong:
+        raise
     except ValueError as exc:
         raise ValueError(
             f"bad time {text!r}: use a duration from the start such as 3h or 1d6h, "

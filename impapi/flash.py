@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .constants import SPIFLASH_POSTVERIFY, SPIFLASH_PREVERIFY
+from .inputs import check_output, read_bytes
 
 __all__ = ["SECTOR_SIZE", "FlashError", "FlashImageError", "FlashOp", "SpiFlash"]
 
@@ -83,8 +84,10 @@ class SpiFlash:
         self._erase_counts = [0] * (size // SECTOR_SIZE)
         self._ops: list[FlashOp] = []
         self._dirty = False
-        if self._path is not None and self._path.exists():
-            self._load(self._path)
+        if self._path is not None:
+            check_output(self._path, "flash image")  # written back at the end: fail now, not then
+            if self._path.exists():
+                self._load(self._path)
 
     # -- state --------------------------------------------------------------------------------
 
@@ -255,7 +258,6 @@ class SpiFlash:
         if self._path is None or (not self._dirty and self._path.exists()):
             return
         target = self._path.resolve()  # through a symlink: replacing the link would orphan its file
-        target.parent.mkdir(parents=True, exist_ok=True)
         try:
             mode = target.stat().st_mode & 0o777  # keep the image's permissions...
         except FileNotFoundError:
@@ -285,7 +287,7 @@ class SpiFlash:
     # -- helpers ------------------------------------------------------------------------------
 
     def _load(self, path: Path) -> None:
-        image = path.read_bytes()
+        image = read_bytes(path, "flash image", limit=self._size + 1)  # a FIFO or /dev/zero is refused
         if len(image) != self._size:
             raise FlashImageError(
                 f"flash image {path} is {len(image)} bytes but this device's flash is {self._size} bytes: "

@@ -103,6 +103,7 @@ except ModuleNotFoundError:  # Python 3.10
 from .builder import BuildError, LoadOptions, build_app
 from .durations import format_duration, parse_duration
 from .internet import Route, Routes, route_from_toml, route_to_toml
+from .inputs import InputError, read_text
 from .profiles import PROFILES, parse_impos
 
 if TYPE_CHECKING:
@@ -175,7 +176,7 @@ class Message:
                                 "and no surrounding spaces")
         if self.json is not None:
             try:
-                value = json.loads(self.json, parse_constant=_reject_constant)
+                value = _json_value(self.json)
             except (TypeError, ValueError) as e:
                 raise ScenarioError(f"message {self.name!r}: the data is not JSON ({e})") from None
             object.__setattr__(self, "json", _canonical_json(value, "message data"))
@@ -612,7 +613,7 @@ def parse_event(at_us: int, kind: str, arg: str | None, base_dir: str | os.PathL
         if not colon:
             return ScenarioEvent(at_us, kind, Message(name.strip()))
         try:
-            value = json.loads(data, parse_constant=_reject_constant)
+            value = _json_value(data)
         except ValueError as e:
             raise bad(f"{data!r} is not JSON ({e}); quote a string: message=name:\"text\"") from None
         return ScenarioEvent(at_us, kind, Message(name.strip(), _canonical_json(value, "message data")))
@@ -651,18 +652,10 @@ def load_toml(path: str | os.PathLike) -> Scenario:
     _need_toml()
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such scenario file") from None
-    except OSError as e:
-        raise ScenarioError(f"{path}: {e.strerror}") from None
-    try:
-        doc = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise ScenarioError(f"{path}: not UTF-8 text (byte {e.start})") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(f"{path}: invalid TOML: {e}") from None
-    return _from_document(doc, path, path.parent)
+        text = read_text(path, "scenario file")
+    except InputError as e:
+        raise ScenarioError(str(e)) from None
+    return _from_document(_parse_toml(text, str(path)), path, path.parent)
 
 
 def template() -> str:
@@ -676,11 +669,16 @@ def template() -> str:
 def loads_toml(text: str, base_dir: str | os.PathLike | None = None, name: str = "<scenario>") -> Scenario:
     """:func:`load_toml` for text in memory."""
     _need_toml()
+    return _from_document(_parse_toml(text, name), name, Path(base_dir) if base_dir is not None else Path.cwd())
+
+
+def _parse_toml(text: str, name: str) -> dict:
     try:
-        doc = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"{name}: invalid TOML: {e}") from None
-    return _from_document(doc, name, Path(base_dir) if base_dir is not None else Path.cwd())
+    except RecursionError:  # the parser recurses once per nested array or inline table
+        raise ScenarioError(f"{name}: arrays or tables nested too deeply: a scenario needs a few levels") from None
 
 
 def _need_toml() -> None:
@@ -851,7 +849,7 @@ def _toml_event(entry: dict, index: int, name: Any, base: Path) -> ScenarioEvent
             raise err("json", "give data (a TOML value) or json (JSON text), not both")
         if "json" in entry:
             try:
-                value = json.loads(text("json"), parse_constant=_reject_constant)
+                value = _json_value(text("json"))
             except ValueError as e:
                 raise err("json", f"not JSON: {e}") from None
             return ScenarioEvent(at_us, kind, Message(msg_name, _canonical_json(value, "json")))
@@ -1002,13 +1000,9 @@ def _run_event(sim: World, e: ScenarioEvent, sources: dict[str, str]) -> None:
 def _read_code(path: str, e: ScenarioEvent, load: LoadOptions) -> str:
     """The code a deployment sends, loaded as the simulation loads its own."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"{e.to_cli()}: no such file: {path}") from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{e.to_cli()}: {path} is not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise ScenarioError(f"{e.to_cli()}: {path}: {exc.strerror}") from None
+        text = read_text(path, "code file")
+    except InputError as exc:
+        raise ScenarioError(f"{e.to_cli()}: {exc}") from None
     try:
         return build_app(text, path, load).source
     except BuildError as exc:
@@ -1067,8 +1061,23 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# Message data a scenario may nest: far more than any app's message, and few enough that the
+# checks and the conversions on the way to Squirrel stay clear of Python's recursion limit.
+MAX_DATA_DEPTH = 100
+
+
+def _json_value(text: str) -> Any:
+    """JSON text as a value; ValueError saying why for text that is not JSON."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError(f"arrays or objects nested too deeply (at most {MAX_DATA_DEPTH} levels)") from None
+
+
 def _canonical_json(value: Any, what: str) -> str:
-    def check(v: Any) -> None:
+    def check(v: Any, depth: int = 0) -> None:
+        if depth > MAX_DATA_DEPTH:
+            raise ScenarioError(f"{what}: nested more than {MAX_DATA_DEPTH} levels deep")
         if isinstance(v, float) and not math.isfinite(v):
             raise ScenarioError(f"{what}: {v} cannot be sent (only finite numbers)")
         if isinstance(v, int) and not isinstance(v, bool) and not -2**31 <= v < 2**31:
@@ -1078,10 +1087,10 @@ def _canonical_json(value: Any, what: str) -> str:
             for k, item in v.items():
                 if not isinstance(k, str):
                     raise ScenarioError(f"{what}: table keys must be strings, not {k!r}")
-                check(item)
+                check(item, depth + 1)
         elif isinstance(v, (list, tuple)):
             for item in v:
-                check(item)
+                check(item, depth + 1)
         elif v is not None and not isinstance(v, (str, int, float, bool)):
             raise ScenarioError(f"{what}: {v!r} ({type(v).__name__}) cannot be sent: use tables, arrays, "
                                 "strings, numbers and booleans")

@@ -29,12 +29,13 @@ from .environment import Environment
 from .events import Event, EventLog
 from .flash import SpiFlash
 from .internet import Internet, Routes
+from .inputs import read_text
 from .log import Log, LogEntry
 from .iorecord import IORecord
 from .network import Network
 from .peripherals import Board, Wiring, signal
 from .pinmux import module_hardware
-from .profiles import Profile, get_profile, software_version
+from .profiles import Profile, get_profile, parse_impos, software_version
 from .relay import Relay
 from .replay import Replay
 from .scenario import Scenario, ScenarioError, apply, read_code
@@ -53,13 +54,7 @@ def _source(spec: str | os.PathLike | LoadedCode | None, what: str, load: LoadOp
         return spec.source, spec.filename
     if isinstance(spec, str) and ("\n" in spec or (not spec.rstrip().endswith(".nut") and not Path(spec).is_file())):
         return spec, f"<{what}>"
-    path = Path(spec)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{what} code file not found: {spec}") from None
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{spec}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    text = read_text(spec, f"{what} code file")
     code = build_app(text, spec, load)
     return code.source, code.filename
 
@@ -68,15 +63,7 @@ def load_code(path: str | os.PathLike, load: LoadOptions | None = None) -> Loade
     """The code file at ``path`` as the imp runs it (:func:`impapi.builder.load_app`). Raises
     ``ValueError`` for a file that cannot be read and :class:`~impapi.builder.BuildError` for
     one that cannot be built; both name the file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not UTF-8 text (byte {e.start})") from None
-    except OSError as e:
-        raise ValueError(f"{path}: {e.strerror}") from None
-    return build_app(text, path, load)
+    return build_app(read_text(path, "code file"), path, load)
 
 
 def compile_problem(code: str | os.PathLike | LoadedCode, load: LoadOptions | None = None) -> str | None:
@@ -183,6 +170,7 @@ class Simulation:
             self.device = Device(env, dev_src[0], dev_src[1], self.profile, device_id, fl, network=self.network,
                                  cloud=self.cloud, relay=relay)
             if impos:
+                parse_impos(impos)  # a bad version fails here, not when the app asks for it
                 self.device.impos = impos
         if agent_src is not None:
             self.agent = Agent(env, agent_src[0], agent_src[1], agent_id, relay=relay, internet=self.internet,

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -53,6 +54,7 @@ __all__ = ["MAX_LOOP_ITERATIONS", "BuildResult", "Builder", "build", "uses_direc
 
 # Builder has no limit and would hang; a build never needs this many iterations.
 MAX_LOOP_ITERATIONS = 100_000
+_FRAMES_PER_LEVEL = 40  # Python frames one level of @include or macro call may take, generously
 
 
 @dataclass
@@ -300,7 +302,17 @@ class _Run(Env):
     def run(self, source: Source) -> BuildResult:
         out = LineOutput(self.b.line_control)
         self.included.add(source.key)
-        self._exec_source(source, {}, out, source.display, 0)
+        # Each level of includes and macros is a few dozen Python frames: give MAX_DEPTH levels
+        # room, so a cycle meets _enter's error rather than Python's recursion limit.
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(limit + _FRAMES_PER_LEVEL * MAX_DEPTH)
+        try:
+            self._exec_source(source, {}, out, source.display, 0)
+        except RecursionError:
+            raise BuildError(f"includes, macros or expressions nested too deeply; is there a cycle? "
+                             f"(deeper than {MAX_DEPTH} levels are refused)", source.display, 0) from None
+        finally:
+            sys.setrecursionlimit(limit)
         return BuildResult(out.text(), self.warnings, self.sources)
 
     def _exec_source(self, source: Source, ctx: dict[str, Any], out: LineOutput, via: str, line: int) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from .. import inputs
 from .cache import RemoteCache
 from .errors import BuildError
 
@@ -105,11 +106,13 @@ def display_name(path: Path, root: Path | None) -> str:
 
 
 def read_text(path: Path, shown: str) -> str:
-    """The UTF-8 text of ``path`` without a byte-order mark; errors name it ``shown``."""
+    """The UTF-8 text of ``path`` without a byte-order mark; errors name it ``shown``. Only a
+    regular file of bounded size is read (:mod:`impapi.inputs`): an include of a FIFO or of
+    /dev/zero is an error, not a hang."""
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise BuildError(f"cannot read {shown}: {e.strerror or e}") from None
+        data = inputs.read_bytes(path, "file")
+    except inputs.InputError as e:
+        raise BuildError(f"cannot read {shown}: {str(e).split(': ', 1)[-1]}") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..inputs import InputError, check_output
 from ..profiles import PROFILES
 from ..terminal import COLOR_CHOICES, StatusLine, use_color
 from ..simulation import Config
@@ -90,6 +91,12 @@ def add_test_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    if args.junit_xml:
+        try:  # before the tests run: a report that cannot be written should not cost a run
+            check_output(args.junit_xml, "JUnit XML report", parents=True)
+        except ValueError as e:
+            print(f"impsim: {e}", file=sys.stderr)
+            return 2
     overrides = {
         "device_file": args.device_file,
         "agent_file": args.agent_file,
@@ -124,6 +131,9 @@ def cmd_test(args: argparse.Namespace) -> int:
             clear_cache=args.clear_cache,
             status=status,
         )
+    except InputError as e:  # the report could not be written (the results were printed)
+        print(f"impsim: {e}", file=sys.stderr)
+        return 2
     finally:
         status.close()
     return result.exit_code

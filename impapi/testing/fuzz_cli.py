@@ -130,10 +130,18 @@ def load_callable(spec: str) -> Callable[..., Any]:
         if not path.is_file():
             raise ValueError(f"{spec!r}: no such file {target}")
         mod_spec = importlib.util.spec_from_file_location(f"_impsim_user_{path.stem}", path)
-        module = importlib.util.module_from_spec(mod_spec)  # type: ignore[arg-type]
-        mod_spec.loader.exec_module(module)  # type: ignore[union-attr]
+        if mod_spec is None or mod_spec.loader is None:
+            raise ValueError(f"{spec!r}: {target} is not a Python file: name a .py file")
+        module = importlib.util.module_from_spec(mod_spec)
+        try:
+            mod_spec.loader.exec_module(module)
+        except Exception as e:  # the user's own Python: say what it raised
+            raise ValueError(f"{spec!r}: loading {target} raised {type(e).__name__}: {e}") from None
     else:
-        module = importlib.import_module(target)
+        try:
+            module = importlib.import_module(target)
+        except ImportError as e:
+            raise ValueError(f"{spec!r}: cannot import {target}: {e}") from None
     fn = getattr(module, name, None)
     if not callable(fn):
         raise ValueError(f"{spec!r}: {target} has no function {name!r}")

@@ -45,6 +45,7 @@ from typing import IO, Any
 
 from ..builder.cache import CACHE_DIR_NAME
 from ..durations import DEFAULT_EPOCH, format_duration
+from ..inputs import InputError, check_output
 from ..terminal import StatusLine, bar
 from .config import CONFIG_FILE, LEGACY_CONFIG_FILE, ConfigError, TestConfig, TestSelector, parse_selector
 from .session import SessionOptions, SessionResult, run_session
@@ -388,5 +389,9 @@ def write_junit_xml(run: RunResult, path: str | os.PathLike) -> None:
             element.set(key, _xml_text(value))
     tree = ET.ElementTree(root)
     ET.indent(tree)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
+    target = check_output(path, "JUnit XML report", parents=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)  # as pytest's --junitxml does
+        tree.write(target, encoding="utf-8", xml_declaration=True)
+    except OSError as e:  # a directory that takes no new files (/proc), a full disk...
+        raise InputError(f"{path}: cannot write the JUnit XML report: {e.strerror or e}") from None

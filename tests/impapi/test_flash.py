@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -281,6 +283,7 @@ def test_size_must_be_whole_sectors(size):
 
 def test_missing_image_starts_erased_and_is_created_on_sync(tmp_path):
     path = tmp_path / "sub" / "flash.bin"
+    (tmp_path / "sub").mkdir()
     f = SpiFlash(SIZE, image=path)
     f.enable()
     assert f.read(0, 4) == b"\xff" * 4
@@ -290,6 +293,19 @@ def test_missing_image_starts_erased_and_is_created_on_sync(tmp_path):
     data = path.read_bytes()
     assert len(data) == SIZE and data[10:15] == b"hello"
     assert [p.name for p in path.parent.iterdir()] == ["flash.bin"]  # no temp files left
+
+
+def test_an_image_path_that_cannot_be_written_is_refused_before_anything_runs(tmp_path):
+    """The image is written at the end of a run: a path whose directory does not exist, or a
+    pipe or a device, fails at once (and no directory is made)."""
+    with pytest.raises(ValueError, match="the directory .*nodir does not exist"):
+        SpiFlash(SIZE, image=tmp_path / "nodir" / "flash.bin")
+    assert not (tmp_path / "nodir").exists()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in (fifo, "/dev/zero"):
+        with pytest.raises(ValueError, match="not a regular file"):
+            SpiFlash(SIZE, image=path)
 
 
 def test_image_is_loaded_and_saved_on_close(tmp_path):

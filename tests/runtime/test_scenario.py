@@ -379,7 +379,7 @@ def test_toml_errors_name_the_file_the_entry_and_the_field(code, text, message):
 
 
 def test_missing_and_non_utf8_files(code):
-    with pytest.raises(ScenarioError, match="nope.toml: no such scenario file"):
+    with pytest.raises(ScenarioError, match="nope.toml: no such file"):
         load_toml("nope.toml")
     (code / "bad.toml").write_bytes(b'[scenario]\nimp = "\xff"\n')
     with pytest.raises(ScenarioError, match="bad.toml: not UTF-8 text"):

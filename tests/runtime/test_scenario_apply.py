@@ -163,7 +163,7 @@ def test_deployed_code_is_read_when_applied_so_a_missing_file_fails_before_the_r
     s = Scenario((parse_at("1h:deploy=v2.device.nut", base_dir=tmp_path),))
     f.unlink()
     sim = FakeSim()
-    with pytest.raises(ScenarioError, match=r"1h:deploy=.*v2.device.nut: no such file: .*v2.device.nut"):
+    with pytest.raises(ScenarioError, match=r"1h:deploy=.*v2.device.nut: .*v2.device.nut: no such file"):
         apply(s, sim)
     assert sim.clock.pending == 0
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Union
 
 from impapi.events import Event, EventLog
+from impapi.inputs import InputError, read_text
 from impapi.log import LogEntry
 from impapi.replay import Replay
 from impapi.scenario import Deploy, Scenario
@@ -275,8 +276,8 @@ class Run:
 
 def _read(path: str) -> str | None:
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError:
+        return read_text(path, "code file")
+    except InputError:
         return None
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from impapi.inputs import read_text
+
 __all__ = ["AppSource", "blank_comments_and_strings"]
 
 CONTACT_CALLS = ("agent.send", "server.log", "server.error", "server.connect")
@@ -100,7 +102,7 @@ class AppSource:
 
     @classmethod
     def from_file(cls, path: str, label: str) -> "AppSource":
-        return cls(Path(path).read_text(encoding="utf-8"), str(path), label)
+        return cls(read_text(path, "code file"), str(path), label)
 
     @cached_property
     def _code(self) -> list[str]:
