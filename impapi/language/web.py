@@ -8,6 +8,7 @@ import base64
 import binascii
 import hmac
 import json
+import math
 import re
 import struct
 from functools import lru_cache
@@ -393,7 +394,17 @@ def _byte_offset(s: str | bytes, i: int, text: bool) -> int:
     return len(s[:i].encode("utf-8")) if text else i
 
 
-def _char_index(s: str | bytes, start: int, text: bool) -> int:
+def _start(start: Any) -> int:
+    """A start offset as stock regexp takes it (typemask 'n': a float is truncated)."""
+    if isinstance(start, bool) or not isinstance(start, (int, float)):
+        raise ScriptError(f"parameter 2 has an invalid type '{_typename(start)}' ; expected: 'integer|float'")
+    if isinstance(start, float):
+        return int(start) if math.isfinite(start) else 0
+    return start
+
+
+def _char_index(s: str | bytes, start: Any, text: bool) -> int:
+    start = _start(start)
     if not text or start <= 0:
         return max(start, 0)
     return len(s.encode("utf-8")[:start].decode("utf-8", "ignore"))

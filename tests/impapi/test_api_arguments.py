@@ -217,3 +217,19 @@ def test_an_http_handler_given_the_wrong_values_gets_squirrel_errors():
         "header: parameter 1 has an invalid type 'table' ; expected: 'string'",
         "got 200",
     ]
+
+
+def test_regexp2_takes_a_start_offset_as_stock_regexp_does():
+    """Stock regexp.search(s, start) takes any number (typemask 'n', truncated); regexp2 the same,
+    and the same words for anything else."""
+    sim = Simulation(device=None, agent=textwrap.dedent('''
+        local x = regexp2("a");
+        foreach (start in [0, 1.9, null, "1"]) {
+            try { local m = x.search("baaa", start); server.log(m.begin + " " + m.end); }
+            catch (e) { server.log(e); }
+        }
+    '''))
+    sim.run("1s")
+    assert [e.text for e in sim.log if e.source == "agent"] == [
+        "1 2", "1 2", "parameter 2 has an invalid type 'null' ; expected: 'integer|float'",
+        "parameter 2 has an invalid type 'string' ; expected: 'integer|float'"]
