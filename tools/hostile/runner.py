@@ -1,0 +1,378 @@
+"""Run hostile programs, each in a forked child, and say what happened to it.
+
+The parent imports ``squirrel`` and ``impapi`` once and forks a child per program, so a
+segfault, an abort or a runaway is an outcome of that program and never the end of the run.
+A child writes its report (JSON) to a file and exits; the parent reads the exit status and the
+child's resource usage (``os.wait4``): a signal is a crash, SIGXCPU (the CPU budget set with
+``RLIMIT_CPU``) or the wall-clock budget is a hang.
+
+Modes:
+
+``vm-imp`` / ``vm-standard``
+    the program in a bare ``squirrel.VM`` of that dialect with ``memory_limit`` and
+    ``time_limit``; the result is converted to Python, then the VM is collected and closed.
+    After a limit error the VM must still run ``return 1`` (the documented promise).
+``impsim``
+    device and agent code through ``impsim run`` (the CLI's ``main``, in the child) for an hour
+    of virtual time.
+
+Outcome classes, worst first (:data:`FAILURES` are what a campaign must not find):
+
+crash          the child died of a signal (SIGSEGV, SIGABRT...) or exited without a report
+hang           the child ran out of its CPU or wall-clock budget
+undocumented   a Python exception that is not part of the documented API reached the caller
+               (AttributeError, RecursionError, a traceback from the CLI...), or Python's
+               wording reached the script or the log (``'int' object has no attribute``)
+unusable       after a documented limit error the VM could not run ``return 1``
+limit-escape   the run finished but used far more CPU or memory than its limits allow
+limit          a documented limit stopped the script (MemoryLimitError, TimeLimitError, the
+               imp's watchdog, out of memory, virtual time standing still)
+script-error   a Squirrel error (compile or runtime) with a location
+ok             none of the above
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable, Iterator
+
+from .generator import Program, generate
+
+CLASSES = ("crash", "hang", "undocumented", "unusable", "limit-escape", "limit", "script-error", "ok")
+FAILURES = frozenset(("crash", "hang", "undocumented", "unusable", "limit-escape"))
+MODES = ("vm-imp", "vm-standard", "impsim")
+
+# Python's own words: exception names, a traceback, reprs of Python objects and the phrases of
+# its built-in errors. None of these is part of what a script or a user should ever read.
+PYTHON_WORDING = re.compile(
+    r"Traceback \(most recent call last\)"
+    r"|\b(?:Attribute|Type|Value|Key|Index|Recursion|Overflow|ZeroDivision|Unicode\w*|Name|Runtime|"
+    r"Assertion|System|NotImplemented|OS|Buffer|Lookup|Arithmetic|FloatingPoint|Reference|EOF|Import|"
+    r"ModuleNotFound|UnboundLocal|BlockingIO|FileNotFound|Permission|IsADirectory|Connection)Error\b"
+    r"|\bMemoryError\b|\bStopIteration\b|\bKeyboardInterrupt\b"
+    r"|object has no attribute|invalid literal for|object is not (?:callable|subscriptable|iterable)"
+    r"|unsupported operand type|positional argument|unexpected keyword argument|NoneType"
+    r"|<\w+(?:\.\w+)+ object at 0x|squirrel\.proxies|impapi\.\w"
+)
+
+
+@dataclass
+class Limits:
+    """What each program may use: the VM's limits and the child's budgets."""
+
+    memory_limit: int = 64 << 20
+    time_limit: float = 1.0
+    cpu_budget: float = 20.0        # seconds of CPU before SIGXCPU: a hang
+    wall_budget: float = 300.0      # seconds of wall clock (the machine is shared)
+    address_space: int = 3 << 30    # RLIMIT_AS of the child: an escaped allocation fails here
+    impsim_for: str = "3m"           # virtual time of an impsim run (a crash loop of runaway code
+    #                                 costs a watchdog budget per boot: keep the boots few)
+
+    def escaped(self, mode: str, cpu: float, rss_growth: int) -> str | None:
+        """Why a finished run used more than its limits allow (None if it did not). Generous:
+        the collector, close() and conversions run outside the limits."""
+        if mode != "impsim" and cpu > 4 * self.time_limit + 3:
+            return f"time: {cpu:.1f} s of CPU under time_limit={self.time_limit:g} s"
+        if rss_growth > 3 * self.memory_limit + (64 << 20):
+            return f"memory: peak {rss_growth >> 20} MB over the start under memory_limit={self.memory_limit >> 20} MB"
+        return None
+
+
+@dataclass
+class Outcome:
+    seed: int
+    mode: str
+    cls: str
+    detail: str = ""
+    cpu: float = 0.0
+    wall: float = 0.0
+    rss_mb: int = 0
+    output: str = ""
+    chunks: int = 0
+
+    def signature(self) -> str:
+        """What makes two failures the same failure: class, mode family and the detail with
+        numbers, addresses and quoted values taken out."""
+        family = "impsim" if self.mode == "impsim" else "vm"
+        d = re.sub(r"0x[0-9a-fA-F]+", "ADDR", self.detail)
+        d = re.sub(r"'[^']*'|\"[^\"]*\"", "Q", d)
+        d = re.sub(r"\d+(?:\.\d+)?", "N", d)
+        return f"{self.cls}|{family}|{d[:160]}"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Job:
+    seed: int
+    mode: str
+    program: Program | None = None  # None: generate(seed) in the child
+    key: object = None              # anything the caller wants back with the outcome
+    # Run this in the child instead of the program (the harness's own tests): it returns
+    # (class, detail, output lines) like a mode does, or dies trying.
+    action: Callable[[], tuple[str, str, list[str]]] | None = None
+    started: float = field(default=0.0)
+
+    def get_program(self) -> Program:
+        if self.program is None:
+            self.program = generate(self.seed, "imp" if self.mode == "impsim" else "vm")
+        return self.program
+
+
+def mode_of(seed: int) -> str:
+    return MODES[seed % len(MODES)]
+
+
+# --- inside the child ----------------------------------------------------------------------------
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _limit_child(limits: Limits) -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    cpu = int(limits.cpu_budget) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    resource.setrlimit(resource.RLIMIT_AS, (limits.address_space, limits.address_space))
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGXCPU, signal.SIG_DFL)
+
+
+def _wording(text: str) -> str | None:
+    m = PYTHON_WORDING.search(text)
+    if not m:
+        return None
+    line = text[text.rfind("\n", 0, m.start()) + 1:]
+    return "Python wording: " + line.split("\n", 1)[0][:200]
+
+
+def _run_vm(program: Program, dialect: str, limits: Limits) -> tuple[str, str, list[str]]:
+    import squirrel
+
+    out: list[str] = []
+    cls, detail = "ok", ""
+    vm = squirrel.VM(dialect, memory_limit=limits.memory_limit, time_limit=limits.time_limit,
+                     print=out.append, error=out.append)
+    try:
+        result = vm.run(program.source(), "hostile.nut")
+        repr(result)[:100]
+    except squirrel.CompileError as e:
+        cls, detail = "script-error", f"compile error at {e.lineno}:{e.column}: {e.msg}"
+        out.append(detail)
+    except squirrel.ScriptError as e:
+        out.append(e.message)
+        cls, detail = "script-error", e.message[:200]
+        if e.location is None:
+            cls, detail = "undocumented", f"ScriptError without a location: {e.message[:200]}"
+    except (squirrel.MemoryLimitError, squirrel.TimeLimitError) as e:
+        cls, detail = "limit", type(e).__name__
+        try:
+            if vm.run("return 1") != 1:
+                cls, detail = "unusable", f"after {type(e).__name__}: return 1 gave something else"
+        except squirrel.SquirrelError as again:
+            cls, detail = "unusable", f"after {type(e).__name__}: {type(again).__name__}: {again}"[:300]
+    except squirrel.SquirrelError as e:  # documented, though none of the above
+        cls, detail = "script-error", f"{type(e).__name__}: {e}"[:300]
+    vm.collect_garbage()
+    vm.close()
+    return cls, detail, out
+
+
+def _run_impsim(program: Program, seed: int, limits: Limits, workdir: str) -> tuple[str, str, list[str]]:
+    from impapi import cli
+
+    dev = os.path.join(workdir, "device.nut")
+    agent = os.path.join(workdir, "agent.nut")
+    with open(dev, "w") as f:
+        f.write(program.source())
+    with open(agent, "w") as f:
+        f.write(program.agent_source())
+    rc = cli.main(["run", dev, "--agent", agent, "--for", limits.impsim_for, "--seed", str(seed)])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with open(os.path.join(workdir, "out"), errors="replace") as f:
+        text = f.read()
+    if rc == 0 or rc == 1:
+        if "watchdog" in text or "out of memory" in text:
+            return "limit", "watchdog or out of memory", [text]
+        if rc == 1 or "ERROR:" in text:
+            return "script-error", "", [text]
+        return "ok", "", [text]
+    if rc == 2 and "virtual time stands still" in text:
+        return "limit", "virtual time stands still", [text]
+    if rc == 2 and re.search(r"impsim: .*(device|agent)\.nut:\d+", text):
+        return "script-error", "does not compile", [text]
+    return "undocumented", f"impsim run exit {rc}: " + text.strip().rsplit("\n", 1)[-1][:200], [text]
+
+
+def _child(job: Job, limits: Limits, workdir: str) -> None:
+    """In the forked child: run the job, write report.json, exit. Never returns."""
+    code = 0
+    try:
+        _limit_child(limits)
+        out_fd = os.open(os.path.join(workdir, "out"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(out_fd, 1)
+        os.dup2(out_fd, 2)
+        sys.stdout = open(1, "w", closefd=False, errors="replace")
+        sys.stderr = open(2, "w", closefd=False, errors="replace")
+        faulthandler.enable(sys.stderr)  # a crash's Python stack goes to the report, not the parent's stderr
+        start_rss = _rss_bytes()
+        program = job.get_program() if job.action is None else Program(job.seed, "vm", ())
+        try:
+            if job.action is not None:
+                cls, detail, out = job.action()
+            elif job.mode == "impsim":
+                cls, detail, out = _run_impsim(program, job.seed, limits, workdir)
+            else:
+                cls, detail, out = _run_vm(program, job.mode[3:], limits)
+        except BaseException as e:  # noqa: BLE001 - exactly what the campaign looks for
+            cls, detail = "undocumented", f"{type(e).__name__}: {e}"[:300]
+            out = [traceback.format_exc()]
+        text = "".join(out)
+        if cls not in ("undocumented", "crash"):
+            words = _wording(text)
+            if words:
+                cls, detail = "undocumented", words
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        report = {"cls": cls, "detail": detail, "output": text[-4000:], "rss_growth": max(0, peak - start_rss),
+                  "chunks": program.size()}
+        with open(os.path.join(workdir, "report.json"), "w") as f:
+            json.dump(report, f)
+    except BaseException:  # noqa: BLE001 - a fault of the runner itself: say so in the output
+        code = 3
+        try:
+            os.write(2, traceback.format_exc().encode())
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        os._exit(code)
+
+
+# --- in the parent -------------------------------------------------------------------------------
+
+class Pool:
+    """Up to ``workers`` children at a time; :meth:`run` yields outcomes as children end."""
+
+    def __init__(self, workers: int = 2, limits: Limits | None = None) -> None:
+        self.workers = max(1, workers)
+        self.limits = limits or Limits()
+        self.cpu_total = 0.0
+        self._tmp = tempfile.mkdtemp(prefix="impsim-hostile-")
+        import squirrel  # noqa: F401 - imported once here, inherited by every child
+        import impapi.cli  # noqa: F401
+
+    def close(self) -> None:
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Outcome]]:
+        pending = iter(jobs)
+        running: dict[int, tuple[Job, str]] = {}
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and len(running) < self.workers:
+                    job = next(pending, None)
+                    if job is None:
+                        exhausted = True
+                        break
+                    pid, workdir = self._start(job)
+                    running[pid] = (job, workdir)
+                if not running:
+                    return
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+                if pid == 0:
+                    self._kill_late(running)
+                    time.sleep(0.003)
+                    continue
+                job, workdir = running.pop(pid)
+                yield job, self._finish(job, workdir, status, usage)
+        finally:
+            for pid, (job, workdir) in running.items():
+                _kill(pid)
+                os.waitpid(pid, 0)
+                shutil.rmtree(workdir, ignore_errors=True)
+
+    def run_one(self, job: Job) -> Outcome:
+        return next(self.run([job]))[1]
+
+    def _start(self, job: Job) -> tuple[int, str]:
+        workdir = tempfile.mkdtemp(dir=self._tmp)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        job.started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            _child(job, self.limits, workdir)
+        return pid, workdir
+
+    def _kill_late(self, running: dict[int, tuple[Job, str]]) -> None:
+        now = time.monotonic()
+        for pid, (job, _) in running.items():
+            if now - job.started > self.limits.wall_budget and job.started > 0:
+                _kill(pid)
+                job.started = -1.0  # killed for the wall clock
+
+    def _finish(self, job: Job, workdir: str, status: int, usage: resource.struct_rusage) -> Outcome:
+        cpu = usage.ru_utime + usage.ru_stime
+        self.cpu_total += cpu
+        wall = time.monotonic() - job.started if job.started > 0 else self.limits.wall_budget
+        outcome = Outcome(job.seed, job.mode, "crash", cpu=round(cpu, 3), wall=round(wall, 3),
+                          rss_mb=usage.ru_maxrss >> 10)
+        report = None
+        try:
+            with open(os.path.join(workdir, "report.json")) as f:
+                report = json.load(f)
+        except (OSError, ValueError):
+            pass
+        try:
+            with open(os.path.join(workdir, "out"), errors="replace") as f:
+                raw = f.read()[-4000:]
+        except OSError:
+            raw = ""
+        shutil.rmtree(workdir, ignore_errors=True)
+        if job.started < 0:
+            outcome.cls, outcome.detail = "hang", f"over {self.limits.wall_budget:g} s of wall clock"
+        elif os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= self.limits.cpu_budget):
+                outcome.cls, outcome.detail = "hang", f"over {self.limits.cpu_budget:g} s of CPU"
+            else:
+                outcome.detail = signal.Signals(sig).name
+        elif report is not None:
+            outcome.cls, outcome.detail = report["cls"], report["detail"]
+            outcome.chunks = report.get("chunks", 0)
+            if outcome.cls not in FAILURES:
+                escaped = self.limits.escaped(job.mode, cpu, report.get("rss_growth", 0))
+                if escaped:
+                    outcome.cls, outcome.detail = "limit-escape", escaped
+            raw = report.get("output", raw)
+        else:
+            outcome.detail = f"exit status {os.WEXITSTATUS(status)} without a report"
+        outcome.output = raw
+        return outcome
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
