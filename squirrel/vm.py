@@ -526,9 +526,12 @@ class VM:
             self._next_fid += 1
             self._functions[fid] = nat
             mask = nat.typemask.encode("ascii") if nat.typemask else ffi.NULL
-            if lib.sqpy_new_function(ptr, fid, nat.nparams, mask, nat.name.encode("utf-8"), out):
+            rc = lib.sqpy_new_function(ptr, fid, nat.nparams, mask, nat.name.encode("utf-8"), out)
+            if rc:
                 del self._functions[fid]
-                raise ValueError(f"Squirrel cannot compile the typemask {nat.typemask!r} of {nat.name}")
+                if rc == lib.SQPY_BADARG:
+                    raise ValueError(f"Squirrel cannot compile the typemask {nat.typemask!r} of {nat.name}")
+                self._raise(rc)
             return _p.make_proxy(self, out.i, out.type)
         raise TypeError(f"cannot convert {type(value).__name__} to a Squirrel value "
                         "(use None, bool, int, float, str, bytes, list, tuple, dict or a callable)")
