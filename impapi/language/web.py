@@ -197,6 +197,11 @@ def _jkey(k: Any) -> str:
     raise ScriptError(f"http.jsonencode: a {_typename(k)} cannot be a JSON key")
 
 
+# How deep http.jsonencode follows tables and arrays (the imp's limit is not documented; real
+# data is a few levels deep, and deeper would meet Python's recursion limit).
+JSON_MAX_DEPTH = 256
+
+
 def json_encode(value: Any, settings: Any = None) -> bytes:
     """JSON for a Squirrel value: tables in Squirrel's iteration order, floats like Squirrel's
     ``tostring``, ``", "``/``": "`` separators unless ``settings.compact`` is true."""
@@ -209,7 +214,7 @@ def json_encode(value: Any, settings: Any = None) -> bytes:
     out: list[str] = []
     path: set = set()
 
-    def enc(v: Any) -> None:
+    def enc(v: Any, depth: int = 0) -> None:
         t = type(v)
         if t is str or t is bytes:
             out.append(_jstr(v))
@@ -224,6 +229,8 @@ def json_encode(value: Any, settings: Any = None) -> bytes:
         elif t is Table or t is Array:
             if v in path:
                 raise ScriptError("http.jsonencode: a table or array contains itself")
+            if depth >= JSON_MAX_DEPTH:
+                raise ScriptError(f"http.jsonencode: tables and arrays nested more than {JSON_MAX_DEPTH} deep")
             path.add(v)
             first = True
             if t is Table:
@@ -234,7 +241,7 @@ def json_encode(value: Any, settings: Any = None) -> bytes:
                     first = False
                     out.append(_jkey(k))
                     out.append(key_sep)
-                    enc(item)
+                    enc(item, depth + 1)
                 out.append("}")
             else:
                 out.append("[")
@@ -242,7 +249,7 @@ def json_encode(value: Any, settings: Any = None) -> bytes:
                     if not first:
                         out.append(item_sep)
                     first = False
-                    enc(item)
+                    enc(item, depth + 1)
                 out.append("]")
             path.discard(v)
         else:
@@ -264,8 +271,10 @@ def json_decode(text: Any) -> Any:
         raise ScriptError(f"http.jsondecode: string expected, got {_typename(text)}")
     try:
         return json.loads(text, parse_int=_json_int)
-    except (ValueError, RecursionError) as e:
+    except ValueError as e:
         raise ScriptError(f"http.jsondecode: invalid JSON ({e})") from None
+    except RecursionError:
+        raise ScriptError("http.jsondecode: arrays or objects nested too deeply") from None
 
 
 # -- http.urlencode / urldecode ---------------------------------------------------------------------

@@ -233,3 +233,18 @@ def test_regexp2_takes_a_start_offset_as_stock_regexp_does():
     assert [e.text for e in sim.log if e.source == "agent"] == [
         "1 2", "1 2", "parameter 2 has an invalid type 'null' ; expected: 'integer|float'",
         "parameter 2 has an invalid type 'string' ; expected: 'integer|float'"]
+
+
+def test_json_nested_too_deeply_is_a_squirrel_error_not_pythons():
+    sim = Simulation(device=None, agent=textwrap.dedent('''
+        local s = ""; for (local i = 0; i < 5000; i++) s += "["; for (local i = 0; i < 5000; i++) s += "]";
+        try { http.jsondecode(s); } catch (e) { server.log(e); }
+        local a = null; for (local i = 0; i < 5000; i++) a = [a];
+        try { http.jsonencode(a); } catch (e) { server.log(e); }
+        local b = null; for (local i = 0; i < 200; i++) b = [b];
+        server.log(http.jsondecode(http.jsonencode(b)).len());
+    '''))
+    sim.run("1s")
+    assert [e.text for e in sim.log if e.source == "agent"] == [
+        "http.jsondecode: arrays or objects nested too deeply",
+        "http.jsonencode: tables and arrays nested more than 256 deep", "1"]

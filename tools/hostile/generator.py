@@ -89,6 +89,10 @@ _TIMER_IDS = ["t", "null", '"t"', "0"]
 _FLASH_SOURCES = ["blob(4)", '"abc"']
 _STATUSES = ["200", '"x"', "-1", "999", "null"]
 
+_JSON_TEXTS = ['"1e999"', '"-0"', '"[1,]"', '"\\"\\\\ud800\\""', '"99999999999999999999"', '"{\\"a\\":1,\\"a\\":2}"']
+_URL_TEXTS = ['"a=%zz&a=1&a"', '"%"', '"&&&="', '"a=%00"']
+_BASE64_TEXTS = ['"===="', '"a"', '"\\xff"', '""']
+
 _METAMETHODS = ["_get", "_set", "_newslot", "_delslot", "_add", "_sub", "_mul", "_div", "_modulo",
                 "_unm", "_typeof", "_cmp", "_call", "_cloned", "_nexti", "_tostring", "_inherited",
                 "_newmember"]
@@ -230,8 +234,9 @@ class _Gen:
             after += " collectgarbage();"
         if self.side != "vm" and self.r.random() < 0.3:
             after += " " + self.pick([f'server.log({v});', f'server.error({v});'] +
-                                     ([f'agent.send("d", {v});'] if self.side == "device" else
-                                      [f'device.send("d", {v});', f"server.save({{d = {v}}});"]))
+                                     ([f'agent.send("d", {v});', f"::nv <- {{d = {v}}};"] if self.side == "device" else
+                                      [f'device.send("d", {v});', f"server.save({{d = {v}}});",
+                                       f"http.jsondecode(http.jsonencode({v}));", f"http.urlencode({{d = {v}}});"]))
         return self.guarded(f"{build}\n{after}")
 
     def recursion(self) -> str:
@@ -637,6 +642,10 @@ class _Gen:
             f"http.get(http.agenturl() + \"/a\").sendasync(function(r) {{ LOG(r.statuscode); }});",
             f"http.onrequest(function(req, res) {{ {self.body()} }}); http.post(http.agenturl(), {{}}, \"b\").sendasync(function(r) {{ LOG(r.statuscode); }});",
             f"local r = http.request({self.args(5)});",
+            f'local s = ""; for (local i = 0; i < {self.size(10, 10000)}; i++) s += "[{{\\"a\\":"; local r = http.jsondecode(s);',
+            f"local r = http.jsondecode({self.pick(_JSON_TEXTS + [self.value()])});",
+            f"local r = http.urldecode({self.pick(_URL_TEXTS + [self.value()])});",
+            f"local r = http.base64decode({self.pick(_BASE64_TEXTS + [self.value()])});",
             f"local q = http.get({self.value()}); q.sendasync({self.value()});",
         ]))
 
