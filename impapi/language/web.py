@@ -270,11 +270,33 @@ def json_decode(text: Any) -> Any:
     if not isinstance(text, (str, bytes)):
         raise ScriptError(f"http.jsondecode: string expected, got {_typename(text)}")
     try:
-        return json.loads(text, parse_int=_json_int)
+        value = json.loads(text, parse_int=_json_int)
     except ValueError as e:
         raise ScriptError(f"http.jsondecode: invalid JSON ({e})") from None
     except RecursionError:
         raise ScriptError("http.jsondecode: arrays or objects nested too deeply") from None
+    if _SURROGATE_ESCAPE.search(text if isinstance(text, str) else text.decode("latin-1")):
+        value = _without_surrogates(value)
+    return value
+
+
+# A \uD800-\uDFFF escape that does not pair up decodes to a lone surrogate, which is no UTF-8
+# character: such a string becomes the bytes a C decoder writes for it (its 3-byte form).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogatepass")
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    return value
 
 
 # -- http.urlencode / urldecode ---------------------------------------------------------------------

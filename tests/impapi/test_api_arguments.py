@@ -248,3 +248,14 @@ def test_json_nested_too_deeply_is_a_squirrel_error_not_pythons():
     assert [e.text for e in sim.log if e.source == "agent"] == [
         "http.jsondecode: arrays or objects nested too deeply",
         "http.jsonencode: tables and arrays nested more than 256 deep", "1"]
+
+
+def test_json_with_a_lone_surrogate_escape_decodes_to_its_bytes():
+    """"\\ud800" names no character; a C decoder writes its 3-byte form, and so do we (the
+    string then reaches Squirrel instead of a Python UnicodeEncodeError)."""
+    sim = Simulation(device=None, agent=textwrap.dedent(r'''
+        local v = http.jsondecode("[\"\\ud800\", \"\\ud83d\\ude00\"]");
+        server.log(v[0].len() + " " + v[1].len());
+    '''))
+    sim.run("1s")
+    assert [e.text for e in sim.log if e.source == "agent"] == ["3 4"]
