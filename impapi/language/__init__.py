@@ -100,9 +100,13 @@ OPS = ("rand", "time", "clock", "blob_to_string", "string_to_blob", "format32", 
 
 
 def _blob_to_string(b: Any) -> bytes:
-    if not isinstance(b, squirrel.Blob):  # a subclass whose constructor never ran blob's
-        raise squirrel.ScriptError("this blob was never initialised (its class's constructor must call "
-                                   "base.constructor())")
+    if not isinstance(b, squirrel.Blob):
+        if isinstance(b, squirrel.Instance):  # a subclass whose constructor never ran blob's
+            raise squirrel.ScriptError("this blob was never initialised (its class's constructor must call "
+                                       "base.constructor())")
+        # blob.tostring() called with another `this` (blob.tostring.call(x)): stock blob methods
+        # refuse it by type tag.
+        raise squirrel.ScriptError("invalid type tag: a blob expected")
     return bytes(b)
 
 

@@ -259,3 +259,14 @@ def test_json_with_a_lone_surrogate_escape_decodes_to_its_bytes():
     '''))
     sim.run("1s")
     assert [e.text for e in sim.log if e.source == "agent"] == ["3 4"]
+
+
+def test_blob_tostring_on_something_else_is_refused_by_type_tag():
+    sim = Simulation(device=textwrap.dedent('''
+        foreach (x in [(class extends blob {}), {}, 1]) {
+            try { blob.tostring.call(x); } catch (e) { server.log(e); }
+        }
+        server.log(blob(2).tostring().len());
+    '''))
+    sim.run("5s")
+    assert [e.text for e in sim.log if e.source == "device"] == ["invalid type tag: a blob expected"] * 3 + ["2"]
