@@ -205,7 +205,7 @@ class _Gen:
             (self.builtin_subclass, 5), (self.huge_string, 4), (self.builtin_calls, 8),
             (self.method_calls, 8), (self.sorting, 3), (self.runaway, 2), (self.misc, 4),
         ]
-        kinds += [(self.nesting, 3), (self.reentry, 4), (self.big_allocation, 3)]
+        kinds += [(self.nesting, 3), (self.reentry, 4), (self.big_allocation, 3), (self.foreign_this, 4)]
         if self.side == "vm":
             kinds += [(self.threads, 5), (self.debug_hook, 4), (self.collector, 4), (self.compiler, 3)]
         else:
@@ -510,6 +510,22 @@ class _Gen:
               "LOG(t.call()); LOG(t.wakeup(1));",
               "local g = (function() { yield newthread(function() { suspend(1); }).call(); })(); resume g; g = null; collectgarbage();"]
              if self.side == "vm" else [])))
+
+    def foreign_this(self) -> str:
+        """Methods of built-in classes and default delegates called with another kind of
+        ``this`` (``blob.tostring.call({})``): each must refuse it, not misread it."""
+        owners = {"blob": _METHODS["blob"], "regexp": _METHODS["regexp"], "[]": _METHODS["array"],
+                  "{}": _METHODS["table"], '""': _METHODS["string"], "0": _METHODS["integer"],
+                  "(function() {})": _METHODS["function"]}
+        if self.side == "agent":
+            owners["regexp2(\"a\")"] = ["match", "search", "capture", "subexpcount"]
+        calls = []
+        for _ in range(self.r.randint(1, 4)):
+            owner = self.pick(sorted(owners))
+            method = self.pick(owners[owner])
+            args = self.args(3)
+            calls.append(self.guarded(f"local r = {owner}.{method}.call({self.value()}{', ' + args if args else ''});"))
+        return "\n".join(calls)
 
     def big_allocation(self) -> str:
         """One allocation near or over the memory limit."""
