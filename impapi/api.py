@@ -145,7 +145,13 @@ def function(func: Callable) -> Callable:
     """A Python function handed to Squirrel as a value (an HTTP response's ``send``): its
     arguments are checked from its annotations like a native's, with no host parameter."""
     mask, blobs = typemask(func, getattr(func, "__qualname__", "function"), skip=0)
-    checked = _with_blob_checks(func, blobs, 0) if blobs else func
+    if blobs:
+        checked = _with_blob_checks(func, blobs, 0)
+    elif inspect.ismethod(func):  # the binding marks the function it is given: a bound method cannot be
+        def checked(*args: Any) -> Any:
+            return func(*args)
+    else:
+        checked = func
     return squirrel.native(checked, typemask=mask or None)
 
 
