@@ -75,7 +75,7 @@ class Agent:
     def on_halt(self, host: ScriptHost, h: Halt) -> None:
         if host is self.host and isinstance(h, Restart):
             self.host = None
-            self.clock.schedule(0, self.start)
+            self.clock.schedule(self.env.config.restart_us, self.start)
 
     def on_script_error(self, host: ScriptHost, e: Any) -> None:
         """Imp-api.md §10 leaves agent restarts after an error unconfirmed: by default the agent

@@ -21,6 +21,12 @@ class Config:
     error_restart_delay_us: int = 5_000_000  # §10: delay before Squirrel restarts after an error
     watchdog_instructions: int | None = 250_000_000  # per event; None: no watchdog (a safety net, not an imp rule)
     cold_boot_wait_us: int = 10_000_000  # §1.3: Squirrel starts after 10 s without a connection
+    # A restart of Squirrel without a power cycle (server.restart() on either side, an update
+    # installed at a restart, a wake from deep sleep) takes this long: the next run starts this
+    # long after the last one ended, and a deep sleep wakes no sooner. UNCONFIRMED: the imp
+    # documents no figure. Never 0, so code that restarts at every start runs its restart loop
+    # in virtual time, as it would on the imp, instead of at one instant.
+    restart_us: int = 200_000
     snooze_us: int = 540_000_000  # §2.3: 9 minutes of snooze between reconnect attempts
     reconnect_window_us: int = 60_000_000  # §2.3, §2.7: impOS retries for a minute
     # Joining the network, DHCP, DNS and TLS on a good network: how long a connection attempt

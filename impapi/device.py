@@ -234,7 +234,8 @@ class Device:
                     self.set_connected(False)
                 self.power_on(h.wakereason, path)
             else:
-                self._pending_event = self.clock.schedule(0, self._restart, h.wakereason, path)
+                self._set_state("booting")
+                self._pending_event = self.clock.schedule(self.env.config.restart_us, self._restart, h.wakereason, path)
 
     def _restart(self, wakereason: int, path: str) -> None:
         """server.restart() and friends: "the equivalent of a cold boot so that the device
@@ -260,7 +261,8 @@ class Device:
             self.power_on(C.WAKEREASON_NEW_FIRMWARE, path)
         else:
             self._set_state("booting")
-            self._pending_event = self.clock.schedule(0, self.boot, C.WAKEREASON_NEW_SQUIRREL, path)
+            self._pending_event = self.clock.schedule(self.env.config.restart_us, self.boot,
+                                                      C.WAKEREASON_NEW_SQUIRREL, path)
 
     def on_script_error(self, host: ScriptHost, e: squirrel.ScriptError | None) -> None:
         host.stop()
@@ -316,7 +318,9 @@ class Device:
         if self.connected:
             self.set_connected(False)
         self._set_state(state)
-        self._pending_event = self.clock.schedule_at(max(wake_us, self.clock.now_us), self.boot, reason)
+        # The timer wakes the imp when asked; Squirrel cannot run again before a restart's time.
+        wake_us = max(wake_us, self.clock.now_us + self.env.config.restart_us)
+        self._pending_event = self.clock.schedule_at(wake_us, self.boot, reason)
 
     # --- the wake-up pin (docs/imp-model/boot-and-wake.md) ------------------------------------
 

@@ -114,6 +114,58 @@ def test_power_save_lasts_until_a_power_cycle_and_the_send_buffer_until_a_new_co
     ]
 
 
+def test_a_restart_takes_time_so_code_that_restarts_at_once_runs_its_minute():
+    """A restart of Squirrel is not instant (Config.restart_us, 200 ms): an app whose every run
+    calls server.restart() at once restarts every 200 ms for its minute, the log showing each
+    boot, instead of looping at one instant until the run gives up."""
+    sim = simulate("server.restart();", run="1m")
+    booting = [e.time_us for e in sim.log if e.text.startswith("Device Booting")]
+    # Connected at 2 s, then a boot every 200 ms up to the end of the minute.
+    assert booting == list(range(2_000_000, 60_000_001, 200_000))
+    assert sim.device.boots == len(booting)
+    assert not [e for e in sim.log if "stands still" in e.text]
+
+
+def test_an_agent_that_restarts_at_once_runs_its_minute():
+    sim = simulate("server.log(1);", agent="server.restart();", run="1m")
+    restarts = [e.time_us for e in sim.log if e.text == "Agent restarted: reload."]
+    assert restarts == list(range(0, 60_000_001, 200_000))
+    assert sim.agent.restarts == len(restarts) == 301
+
+
+def test_the_restart_time_is_configurable():
+    sim = simulate("server.restart();", agent="server.restart();", run="1m",
+                   config=Config(restart_us=5_000_000))
+    assert sim.device.boots == 12  # at 2 s, 7 s, ... 57 s
+    assert sim.agent.restarts == 13  # at 0 s, 5 s, ... 60 s
+
+
+def test_a_deep_sleep_shorter_than_a_restart_wakes_when_squirrel_can_run_again():
+    """A deep sleep wakes at the time asked, and a sleep of 0 (a common way to restart) no
+    sooner than a restart takes."""
+    sim = simulate("""
+        if (!("nv" in getroottable())) nv <- { n = 0 };
+        if (++nv.n < 4) imp.deepsleepfor(nv.n == 1 ? 0 : 1.5);
+        server.log("awake after " + nv.n + " boots");
+    """, run="1m")
+    boots = [e.time_us for e in sim.events if e.kind == "boot"]
+    assert boots[1:] == [boots[0] + 200_000, boots[0] + 1_700_000, boots[0] + 3_200_000]
+    assert device_lines(sim) == ["awake after 4 boots"]
+
+
+def test_impsim_run_of_a_restarting_app_ends_cleanly(tmp_path, capsys):
+    from impapi.cli import main
+
+    (tmp_path / "r.nut").write_text("server.restart();\n")
+    assert main(["run", str(tmp_path / "r.nut"), "--agent", str(tmp_path / "r.nut"), "--for", "1m"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    lines = out.splitlines()
+    assert sum("Device Booting" in line for line in lines) == 291
+    assert sum("Agent restarted: reload." in line for line in lines) == 301
+    assert lines[-1].startswith("2026-01-01T00:01:00.000Z")
+
+
 def test_runtime_error_logs_and_restarts_with_squirrel_error():
     """§10: ERROR lines, onunhandledexception first, then a restart with WAKEREASON_SQUIRREL_ERROR."""
     sim = simulate('''
