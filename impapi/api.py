@@ -34,6 +34,10 @@ annotation           Squirrel type             what the native receives
 ===================  ========================  =========================================
 
 ``A | B`` accepts either; a parameter with a ``None`` default must include ``None``. A native
+whose arguments vary by form (``pin.configure(mode, ...)``) takes ``*args: Any`` after its
+fixed parameters and checks those itself in the same words. A hardware object's method passes
+the object's id as Squirrel's ``this`` (``Api.native(..., this=True)``: the parameter after the
+host receives it), so that errors number the arguments as the script counts them. A native
 whose parameter is not annotated, or annotated with something else, fails at import with the
 reason, so a new native cannot skip the checks. A blob is an instance to Squirrel's typemask;
 registration adds the one check Squirrel cannot make (that an instance is a blob) with the same
@@ -80,10 +84,11 @@ def _members(annotation: Any) -> tuple[Any, ...]:
     return (annotation,)
 
 
-def typemask(func: Callable, what: str, skip: int = 1) -> tuple[str, list[tuple[int, str]]]:
+def typemask(func: Callable, what: str, skip: int = 1, this: bool = False) -> tuple[str, list[tuple[int, str]]]:
     """Squirrel's typemask for ``func`` (its first ``skip`` parameters are not Squirrel's: the
-    host), and the parameters (1-based, as the script counts them) that take a blob but not any
-    instance, with their expected-types text."""
+    host; with ``this``, the next one receives Squirrel's ``this``), and the parameters (1-based,
+    as the script counts them) that take a blob but not any instance, with their expected-types
+    text."""
     module = sys.modules.get(func.__module__)
     namespace = dict(vars(module)) if module else {}
     namespace.update(Callback=Callback, Table=Table, Array=Array, Blob=Blob, Instance=Instance, Any=Any)
@@ -94,32 +99,46 @@ def typemask(func: Callable, what: str, skip: int = 1) -> tuple[str, list[tuple[
     params = list(inspect.signature(func).parameters.values())[skip:]
     letters = ["."]  # this
     blobs: list[tuple[int, str]] = []
+    if this:
+        if not params or params[0].kind is params[0].VAR_POSITIONAL:
+            raise TypeError(f"{what}: a native that takes this needs a parameter for it")
+        letters[0], blob = _letter(params.pop(0), hints, what)
+        if blob:
+            raise TypeError(f"{what}: this cannot be a blob parameter")
     for n, p in enumerate(params, 1):
         if p.kind is p.VAR_POSITIONAL:
             break
-        if p.kind is not p.POSITIONAL_OR_KEYWORD and p.kind is not p.POSITIONAL_ONLY:
-            raise TypeError(f"{what}: parameter {p.name!r} must be positional (Squirrel passes arguments by position)")
-        if p.name not in hints:
-            raise TypeError(f"{what}: annotate parameter {p.name!r} with the Squirrel type it takes "
-                            "(int, float, bool, str, None, Callback, Table, Array, Blob, Instance or Any; see impapi.api)")
-        members = _members(hints[p.name])
-        if Any in members:
-            if len(members) > 1:
-                raise TypeError(f"{what}: parameter {p.name!r}: Any already includes every type")
-            letters.append(".")
-            continue
-        unknown = [m for m in members if m not in _LETTERS]
-        if unknown:
-            raise TypeError(f"{what}: parameter {p.name!r}: {unknown[0]!r} is not a Squirrel type "
-                            "(use int, float, bool, str, None, Callback, Table, Array, Blob, Instance or Any)")
-        if p.default is None and type(None) not in members:
-            raise TypeError(f"{what}: parameter {p.name!r} defaults to null, so its type must include None")
-        letters.append("|".join(dict.fromkeys(_LETTERS[m][0] for m in members)))
-        if Blob in members and Instance not in members:
-            blobs.append((n, "|".join(_LETTERS[m][1] for m in members)))
+        letter, blob = _letter(p, hints, what)
+        letters.append(letter)
+        if blob:
+            blobs.append((n, blob))
     while len(letters) > 1 and letters[-1] == ".":
         letters.pop()
-    return "".join(letters) if len(letters) > 1 else "", blobs
+    return "".join(letters) if len(letters) > 1 or letters[0] != "." else "", blobs
+
+
+def _letter(p: inspect.Parameter, hints: dict, what: str) -> tuple[str, str | None]:
+    """One parameter's typemask letters, and its expected-types text if it takes a blob but not
+    any instance."""
+    if p.kind is not p.POSITIONAL_OR_KEYWORD and p.kind is not p.POSITIONAL_ONLY:
+        raise TypeError(f"{what}: parameter {p.name!r} must be positional (Squirrel passes arguments by position)")
+    if p.name not in hints:
+        raise TypeError(f"{what}: annotate parameter {p.name!r} with the Squirrel type it takes "
+                        "(int, float, bool, str, None, Callback, Table, Array, Blob, Instance or Any; see impapi.api)")
+    members = _members(hints[p.name])
+    if Any in members:
+        if len(members) > 1:
+            raise TypeError(f"{what}: parameter {p.name!r}: Any already includes every type")
+        return ".", None
+    unknown = [m for m in members if m not in _LETTERS]
+    if unknown:
+        raise TypeError(f"{what}: parameter {p.name!r}: {unknown[0]!r} is not a Squirrel type "
+                        "(use int, float, bool, str, None, Callback, Table, Array, Blob, Instance or Any)")
+    if p.default is None and type(None) not in members:
+        raise TypeError(f"{what}: parameter {p.name!r} defaults to null, so its type must include None")
+    letter = "|".join(dict.fromkeys(_LETTERS[m][0] for m in members))
+    blob = "|".join(_LETTERS[m][1] for m in members) if Blob in members and Instance not in members else None
+    return letter, blob
 
 
 def _squirrel_type(value: Any) -> str:
@@ -172,16 +191,18 @@ class Api:
         self.natives: dict[str, Native] = {}
 
     def native(self, sides: Iterable[str] = BOTH, *, name: str | None = None,
-               available: Callable[[Any], bool] | None = None) -> Callable[[Callable], Callable]:
+               available: Callable[[Any], bool] | None = None, this: bool = False) -> Callable[[Callable], Callable]:
         """Register ``func(host, *args)`` as ``<table>.<name>`` on ``sides``, its arguments
         checked as its annotations say (see the module's docstring). ``available(host)``
-        decides per module profile (e.g. no deep sleep on imp005)."""
+        decides per module profile (e.g. no deep sleep on imp005). ``this``: ``func(host,
+        this, *args)`` receives Squirrel's ``this`` too (a hardware object's id, which its
+        method passes as ``this`` so that errors number the arguments as the script does)."""
 
         def register(func: Callable) -> Callable:
             member = name or func.__name__.rstrip("_")
-            mask, blobs = typemask(func, f"{self.table}.{member}" if self.table else member)
-            squirrel_func = _with_blob_checks(func, blobs, 1) if blobs else func
-            squirrel.native(squirrel_func, typemask=mask or None)
+            mask, blobs = typemask(func, f"{self.table}.{member}" if self.table else member, this=this)
+            squirrel_func = _with_blob_checks(func, blobs, 2 if this else 1) if blobs else func
+            squirrel.native(squirrel_func, typemask=mask or None, pass_this=this)
             self.natives[member] = Native(squirrel_func, sides, available)
             return func
 

@@ -105,6 +105,15 @@ def _paramscheck(func: Callable, takes_first: bool) -> int:
     return required + 1
 
 
+def _bound_paramscheck(func: Callable, pass_this: bool) -> int:
+    """The paramscheck of a NativeSet member: its first parameter is the install's context; with
+    ``pass_this`` the next one is Squirrel's ``this``, which the check counts already."""
+    params = _paramscheck(func, True)
+    if not pass_this or params == 0:
+        return params
+    return params - 1 if params > 0 else params + 1
+
+
 def native(func: Callable | None = None, *, pass_this: bool = False, pass_context: bool = False,
            name: str | None = None, params: int | None = None, typemask: str | None = None):
     """Mark a Python callable with options for how Squirrel calls it.
@@ -163,10 +172,11 @@ class NativeSet:
             functions, integers, readers, tables = ns._spec
             for name, f in functions.items():
                 opts = getattr(f, "__squirrel_native__", _NO_OPTIONS)
-                params = opts[3] if opts[3] is not None else _paramscheck(f, True)
+                params = opts[3] if opts[3] is not None else _bound_paramscheck(f, opts[0])
                 nat = _Native(f, opts[0], False, name, params, opts[4])
                 if opts[3] is None and params < 0:
-                    nat.maxargs = _maxargs(f, True)
+                    most = _maxargs(f, True)
+                    nat.maxargs = most - 1 if most is not None and opts[0] else most
                 nat.bound = True
                 if name in readers:
                     self._readers.append((len(self.natives), readers[name]))

@@ -41,6 +41,25 @@ def test_paramscheck_comes_from_the_signature_without_the_context(vm):
     assert vm.run('try { two(1) } catch (e) { return e }') == "wrong number of parameters"
 
 
+def test_a_member_that_takes_this_counts_it_once(vm):
+    @squirrel.native(pass_this=True, typemask="ii")
+    def pick(ctx, this, a, b=0):
+        return [ctx, this, a, b]
+
+    @squirrel.native(pass_this=True)
+    def rest(ctx, this, *args):
+        return [this, len(args)]
+
+    vm.install(vm.root, squirrel.NativeSet({"pick": pick, "rest": rest}), "c")
+    assert vm.run("return pick.call(7, 1)") == ["c", 7, 1, 0]
+    assert vm.run("return pick.call(7, 1, 2)") == ["c", 7, 1, 2]
+    for call in ("pick.call(7)", "pick.call(7, 1, 2, 3)"):
+        assert vm.run(f"try {{ {call} }} catch (e) {{ return e }}") == "wrong number of parameters"
+    assert vm.run('try { pick.call(7, "x") } catch (e) { return e }') == \
+        "parameter 1 has an invalid type 'string' ; expected: 'integer'"
+    assert vm.run("return [rest.call(3), rest.call(3, 1, 2)]") == [[3, 0], [3, 2]]
+
+
 def test_readers_must_name_functions_of_the_set():
     with pytest.raises(ValueError, match="not in the set"):
         squirrel.NativeSet({"read": lambda ctx, a, n: b""}, readers={"other": lambda ctx: (b"", None)})

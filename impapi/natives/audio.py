@@ -14,14 +14,12 @@ from typing import Any
 import squirrel
 
 from .. import constants as C
-from ..api import DEVICE, ImpError
+from ..api import DEVICE, Array, Blob, Callback, ImpError
 from ..pinmux import ADC, DAC
-from .objects import PIN, PWMPAIR, bad_type, mux_of, need_function, need_int, need_number, objects, run_of
+from .objects import PIN, PWMPAIR, mux_of, need_number, objects, run_of
 
 
-def _blobs(n: int, buffers: Any) -> list:
-    if not isinstance(buffers, squirrel.Array):
-        raise bad_type(n, buffers, "array")
+def _blobs(n: int, buffers: squirrel.Array) -> list:
     out = list(buffers)
     if not out or not all(isinstance(b, squirrel.Blob) for b in out):
         raise ImpError(f"parameter {n} must be an array of blobs")
@@ -205,10 +203,9 @@ def _has_sampler(host: Any) -> bool:
 
 
 @objects.native((DEVICE,), available=_has_dac)
-def dac_configure(host: Any, pin: Any, rate: Any, buffers: Any, callback: Any, flags: Any) -> None:
-    dac = _dac(host)
-    dac.configure(_pin_name(dac.run, pin, DAC), _rate(2, rate), _blobs(3, buffers), need_function(4, callback),
-                  need_int(5, flags))
+def dac_configure(host: Any, pin: int, rate: float, buffers: Array, callback: Callback, flags: int) -> None:
+    dac = _dac(host)  # pin: the id the method passes, -1 for anything that is not a pin
+    dac.configure(_pin_name(dac.run, pin, DAC), _rate(2, rate), _blobs(3, buffers), callback, flags)
 
 
 @objects.native((DEVICE,), available=_has_dac)
@@ -225,10 +222,8 @@ def dac_stop(host: Any) -> None:
 
 
 @objects.native((DEVICE,), available=_has_dac)
-def dac_addbuffer(host: Any, buffer: Any) -> None:
+def dac_addbuffer(host: Any, buffer: Blob) -> None:
     dac = _dac(host)
-    if not isinstance(buffer, squirrel.Blob):
-        raise bad_type(1, buffer, "blob")
     if not dac.configured:
         raise ImpError("fixedfrequencydac is not configured")
     dac.queue.append(buffer)
@@ -237,14 +232,15 @@ def dac_addbuffer(host: Any, buffer: Any) -> None:
 
 
 @objects.native((DEVICE,), available=_has_sampler)
-def sampler_configure(host: Any, pins: Any, rate: Any, buffers: Any, callback: Any, flags: Any) -> None:
+def sampler_configure(host: Any, pins: int | Array, rate: float, buffers: Array, callback: Callback,
+                      flags: int) -> None:
     sampler = _sampler(host)
     run = sampler.run
     ids = list(pins) if isinstance(pins, squirrel.Array) else [pins]
     if not ids:
         raise ImpError("parameter 1 must be a pin or an array of pins")
     sampler.configure([_pin_name(run, oid, ADC) for oid in ids], _rate(2, rate), _blobs(3, buffers),
-                      need_function(4, callback), need_int(5, flags))
+                      callback, flags)
 
 
 @objects.native((DEVICE,), available=_has_sampler)

@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from .. import constants as C
-from ..api import DEVICE, ImpError
+from ..api import DEVICE, Blob, Callback, ImpError
 from ..peripherals.base import I2C_NOT_ENABLED
-from .objects import (I2C, SPI, UART, bad_type, need_bytes, need_count, need_function, need_int, need_number,
-                      objects, run_of, wrong_count)
+from .objects import I2C, SPI, UART, bad_type, need_bytes, need_count, need_number, objects, run_of, wrong_count
 
 
 def _bus(host: Any, oid: int, base: int, names: tuple, make: Any) -> Any:
@@ -47,29 +46,27 @@ def _i2c(host: Any, oid: int) -> I2CState:
     return _bus(host, oid, I2C, run_of(host).mux.i2c, I2CState)
 
 
-@objects.native((DEVICE,))
-def i2c_configure(host: Any, oid: int, speed: Any) -> None:
+@objects.native((DEVICE,), this=True)
+def i2c_configure(host: Any, oid: int, speed: int) -> None:
     bus = _i2c(host, oid)
-    speed = need_int(1, speed)
     if speed <= 0:
         raise ImpError("the I2C clock speed must be greater than zero")
     bus.speed = speed
 
 
-@objects.native((DEVICE,))
+@objects.native((DEVICE,), this=True)
 def i2c_disable(host: Any, oid: int) -> None:
     _i2c(host, oid).speed = None
 
 
-@objects.native((DEVICE,))
+@objects.native((DEVICE,), this=True)
 def i2c_readerror(host: Any, oid: int) -> int:
     return _i2c(host, oid).error
 
 
-@objects.native((DEVICE,))
-def i2c_read(host: Any, oid: int, address: Any, register: Any, count: Any) -> Any:
+@objects.native((DEVICE,), this=True)
+def i2c_read(host: Any, oid: int, address: int, register: str, count: int) -> Any:
     bus = _i2c(host, oid)
-    address = need_int(1, address)
     register = need_bytes(2, register, blob=False)
     count = need_count(3, count, host)
     run = bus.run
@@ -97,10 +94,9 @@ def i2c_read(host: Any, oid: int, address: Any, register: Any, count: Any) -> An
     return data
 
 
-@objects.native((DEVICE,))
-def i2c_write(host: Any, oid: int, address: Any, data: Any) -> int:
+@objects.native((DEVICE,), this=True)
+def i2c_write(host: Any, oid: int, address: int, data: str) -> int:
     bus = _i2c(host, oid)
-    address = need_int(1, address)
     data = need_bytes(2, data, blob=False)
     run = bus.run
     if bus.speed is None:
@@ -149,10 +145,10 @@ def _spi(host: Any, oid: int) -> SPIState:
     return _bus(host, oid, SPI, run_of(host).mux.spi, SPIState)
 
 
-@objects.native((DEVICE,))
-def spi_configure(host: Any, oid: int, flags: Any, rate: Any) -> int:
+@objects.native((DEVICE,), this=True)
+def spi_configure(host: Any, oid: int, flags: int, rate: float) -> int:
     bus = _spi(host, oid)
-    bus.flags = need_int(1, flags)
+    bus.flags = flags
     wanted = need_number(2, rate)
     rates = bus.run.mux.spi_rates_khz
     # The fastest rate not above the one asked for; below the slowest, the slowest.
@@ -160,38 +156,35 @@ def spi_configure(host: Any, oid: int, flags: Any, rate: Any) -> int:
     return int(bus.rate_khz)
 
 
-@objects.native((DEVICE,))
+@objects.native((DEVICE,), this=True)
 def spi_disable(host: Any, oid: int) -> None:
     _spi(host, oid).rate_khz = None
 
 
-@objects.native((DEVICE,))
-def spi_write(host: Any, oid: int, data: Any) -> None:
+@objects.native((DEVICE,), this=True)
+def spi_write(host: Any, oid: int, data: str | Blob) -> None:
     _spi(host, oid).transfer(need_bytes(1, data))
 
 
-@objects.native((DEVICE,))
-def spi_writeread(host: Any, oid: int, data: Any) -> Any:
+@objects.native((DEVICE,), this=True)
+def spi_writeread(host: Any, oid: int, data: str | Blob) -> Any:
     miso = _spi(host, oid).transfer(need_bytes(1, data))
     return host.vm.new_blob(miso) if not isinstance(data, (str, bytes)) else miso
 
 
-@objects.native((DEVICE,))
-def spi_readstring(host: Any, oid: int, count: Any) -> bytes:
+@objects.native((DEVICE,), this=True)
+def spi_readstring(host: Any, oid: int, count: int) -> bytes:
     return _spi(host, oid).transfer(bytes(need_count(1, count, host)))
 
 
-@objects.native((DEVICE,))
-def spi_readblob(host: Any, oid: int, count: Any) -> Any:
+@objects.native((DEVICE,), this=True)
+def spi_readblob(host: Any, oid: int, count: int) -> Any:
     return host.vm.new_blob(_spi(host, oid).transfer(bytes(need_count(1, count, host))))
 
 
-@objects.native((DEVICE,))
-def spi_chipselect(host: Any, oid: int, *args: Any) -> None:
+@objects.native((DEVICE,), this=True)
+def spi_chipselect(host: Any, oid: int, level: int = 1) -> None:
     bus = _spi(host, oid)
-    if len(args) > 1:
-        raise wrong_count()
-    level = need_int(1, args[0]) if args else 1
     bus.run.record("spi", bus=bus.name, chipselect=1 if level else 0)
     bus.run.board.spi_chipselect(bus.name, bool(level), host.clock.now_us)
 
@@ -262,15 +255,10 @@ def _uart(host: Any, oid: int) -> UARTState:
     return _bus(host, oid, UART, run_of(host).mux.uart, UARTState)
 
 
-@objects.native((DEVICE,))
-def uart_configure(host: Any, oid: int, *args: Any) -> int:
+@objects.native((DEVICE,), this=True)
+def uart_configure(host: Any, oid: int, baud: int, word: int, parity: int, stop: int, flags: int,
+                   callback: Callback | None = None) -> int:
     bus = _uart(host, oid)
-    if len(args) not in (5, 6):
-        raise wrong_count()
-    baud, word, parity, stop, flags = (need_int(i + 1, a) for i, a in enumerate(args[:5]))
-    callback = args[5] if len(args) == 6 else None
-    if callback is not None:
-        need_function(6, callback)
     if word not in (7, 8):
         raise ImpError("the UART word size must be 7 or 8")
     if parity not in (C.PARITY_NONE, C.PARITY_EVEN, C.PARITY_ODD):
@@ -289,7 +277,7 @@ def uart_configure(host: Any, oid: int, *args: Any) -> int:
     return bus.baud
 
 
-@objects.native((DEVICE,))
+@objects.native((DEVICE,), this=True)
 def uart_disable(host: Any, oid: int) -> None:
     bus = _uart(host, oid)
     bus.baud = None
@@ -297,8 +285,8 @@ def uart_disable(host: Any, oid: int) -> None:
     bus.clear_rx()
 
 
-@objects.native((DEVICE,))
-def uart_write(host: Any, oid: int, data: Any) -> None:
+@objects.native((DEVICE,), this=True)
+def uart_write(host: Any, oid: int, data: int | str | Blob) -> None:
     bus = _uart(host, oid)
     if isinstance(data, int) and not isinstance(data, bool):
         data = bytes([data & 0xFF])
@@ -324,14 +312,14 @@ def uart_write(host: Any, oid: int, data: Any) -> None:
             peer.uart_receive(data, host.clock.now_us)
 
 
-@objects.native((DEVICE,))
+@objects.native((DEVICE,), this=True)
 def uart_flush(host: Any, oid: int) -> None:
     bus = _uart(host, oid)
     if bus.run.config.bus_timing:
         bus.run.spend(bus.tx_done_us - host.clock.now_us)
 
 
-@objects.native((DEVICE,))
+@objects.native((DEVICE,), this=True)
 def uart_read(host: Any, oid: int) -> int:
     bus = _uart(host, oid)
     if not bus.rx:
@@ -343,50 +331,50 @@ def uart_read(host: Any, oid: int) -> int:
     return byte
 
 
-def _take(bus: UARTState, args: tuple) -> bytes:
-    if len(args) > 1:
-        raise wrong_count()
-    return bus.take(len(bus.rx) if not args else max(0, need_int(1, args[0])))
+def _take(bus: UARTState, count: int | None) -> bytes:
+    return bus.take(len(bus.rx) if count is None else max(0, count))
 
 
-@objects.native((DEVICE,))
-def uart_readstring(host: Any, oid: int, *args: Any) -> bytes:
-    return _take(_uart(host, oid), args)
+@objects.native((DEVICE,), this=True)
+def uart_readstring(host: Any, oid: int, count: int | None = None) -> bytes:
+    return _take(_uart(host, oid), count)
 
 
-@objects.native((DEVICE,))
-def uart_readblob(host: Any, oid: int, *args: Any) -> Any:
-    return host.vm.new_blob(_take(_uart(host, oid), args))
+@objects.native((DEVICE,), this=True)
+def uart_readblob(host: Any, oid: int, count: int | None = None) -> Any:
+    return host.vm.new_blob(_take(_uart(host, oid), count))
 
 
-@objects.native((DEVICE,))
-def uart_setrxfifosize(host: Any, oid: int, size: Any) -> None:
+@objects.native((DEVICE,), this=True)
+def uart_setrxfifosize(host: Any, oid: int, size: int) -> None:
     bus = _uart(host, oid)
-    bus.rx_size = max(1, need_int(1, size))
+    bus.rx_size = max(1, size)
     del bus.rx[bus.rx_size:]
 
 
-@objects.native((DEVICE,))
-def uart_settxfifosize(host: Any, oid: int, size: Any) -> None:
-    _uart(host, oid).tx_size = max(1, need_int(1, size))
+@objects.native((DEVICE,), this=True)
+def uart_settxfifosize(host: Any, oid: int, size: int) -> None:
+    _uart(host, oid).tx_size = max(1, size)
 
 
-@objects.native((DEVICE,))
+@objects.native((DEVICE,), this=True)
 def uart_flags(host: Any, oid: int) -> int:
     bus = _uart(host, oid)
     events, bus.events = bus.events, 0
     return events
 
 
-@objects.native((DEVICE,))
-def uart_settxactive(host: Any, oid: int, pin: Any, *args: Any) -> None:
+@objects.native((DEVICE,), this=True)
+def uart_settxactive(host: Any, oid: int, pin: int, polarity: float, predelay: float | None = None,
+                     postdelay: float | None = None) -> None:
     _uart(host, oid)
-    if pin == -1 or not isinstance(pin, int):
+    if pin == -1:  # the method passes the pin's id, -1 for anything that is not a pin
         raise bad_type(1, pin, "pin")
-    if len(args) not in (1, 3):
+    if (predelay is None) != (postdelay is None):
         raise wrong_count()
-    for i, a in enumerate(args):
-        need_number(i + 2, a)
+    for i, a in enumerate((polarity, predelay, postdelay)):
+        if a is not None:
+            need_number(i + 2, a)
 
 
 def uart_line_us(device: Any, bus: str, nbytes: int) -> int:

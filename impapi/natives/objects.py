@@ -31,7 +31,7 @@ from ..pinmux import ModuleHardware, module_hardware
 
 # The natives the objects' methods forward to, installed as ``hardware._impsim`` and moved into
 # the builder's closures (each is "<kind>_<method>" and takes the object's id first).
-objects = Api("_impsim")
+objects = Api("_impsim")  # register with objects.native(sides, this=True) when the method passes its id
 
 # Object ids: a base per kind, plus the index in the module's table.
 PIN, I2C, SPI, UART, PWMPAIR = 0, 1000, 2000, 3000, 4000
@@ -130,12 +130,14 @@ def _class_source(kind: str) -> str:
     lines = []
     for name, params in METHODS[kind]:
         native = f"n.{kind}_{name}"
+        # The object's id goes to the native as its `this`, so that Squirrel's checks number the
+        # arguments as the script counts them (the natives are registered with this=True).
         if params == "...":
-            body = f"vargv.insert(0, ids[this]); vargv.insert(0, this); return {native}.acall(vargv);"
+            body = f"vargv.insert(0, ids[this]); return {native}.acall(vargv);"
             lines.append(f"function {name}(...) {{ {body} }}")
         else:
             args = ", ".join(["ids[this]"] + ([params] if params else []))
-            lines.append(f"function {name}({params}) {{ return {native}({args}); }}")
+            lines.append(f"function {name}({params}) {{ return {native}.call({args}); }}")
     return "class {\n" + "\n".join(lines) + "\n}"
 
 
@@ -152,12 +154,13 @@ local function adapt(f) {
     return f;
 }
 n.uart_configure = (function(c) { return function(...) {
-    if (vargv.len() > 6) vargv[6] = adapt(vargv[6]);  // vargv: id, baud, word, parity, stop, flags, callback
+    if (vargv.len() > 5) vargv[5] = adapt(vargv[5]);  // this: the id; vargv: baud, word, parity, stop, flags, callback
     vargv.insert(0, this);
     return c.acall(vargv);
 } })(n.uart_configure);
-n.uart_settxactive = (function(c) { return function(id, pin, ...) {
-    vargv.insert(0, oid(pin)); vargv.insert(0, id); vargv.insert(0, this);
+n.uart_settxactive = (function(c) { return function(...) {
+    if (vargv.len() > 0) vargv[0] = oid(vargv[0]);  // this: the id; vargv: pin, ...
+    vargv.insert(0, this);
     return c.acall(vargv);
 } })(n.uart_settxactive);
 local function make(cls, names, first) {

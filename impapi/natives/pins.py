@@ -11,7 +11,7 @@ from typing import Any
 from .. import constants as C
 from ..api import DEVICE, ImpError
 from ..pinmux import ADC, DAC, PULSE, PWM, WAKE
-from .objects import PIN, need_function, need_int, need_number, objects, run_of, wrong_count
+from .objects import PIN, need_function, need_number, objects, run_of, wrong_count
 
 MODE_NAMES = {v: k for k, v in C.PIN_MODES.items()}
 # Input modes and the pull each applies (None: none; the wake input is pulled down).
@@ -92,18 +92,16 @@ def _state(host: Any, pid: int) -> PinState:
     return state
 
 
-def _flag(value: Any) -> int:
+def _flag(value: Any, n: int) -> int:
+    """A level (bool or number, parameter ``n``) as 0 or 1."""
     if isinstance(value, bool):
         return int(value)
-    return 1 if need_number(2, value) != 0 else 0
+    return 1 if need_number(n, value) != 0 else 0
 
 
-@objects.native((DEVICE,))
-def pin_configure(host: Any, pid: int, *args: Any) -> None:
+@objects.native((DEVICE,), this=True)
+def pin_configure(host: Any, pid: int, mode: int, *extra: Any) -> None:
     p = _state(host, pid)
-    if not args:
-        raise wrong_count()
-    mode, extra = need_int(1, args[0]), args[1:]
     name = MODE_NAMES.get(mode)
     if name is None:
         raise ImpError(f"invalid pin configuration {mode}")
@@ -128,7 +126,7 @@ def pin_configure(host: Any, pid: int, *args: Any) -> None:
             raise wrong_count()
         if mode == C.DIGITAL_OUT_OD_PULLUP:
             p.pull = 1
-        p.drive(_flag(extra[0]) if extra else 0)
+        p.drive(_flag(extra[0], 2) if extra else 0)
     elif mode == C.ANALOG_IN:
         if extra:
             raise wrong_count()
@@ -157,7 +155,7 @@ def pin_configure(host: Any, pid: int, *args: Any) -> None:
         p.duration = duration
 
 
-@objects.native((DEVICE,))
+@objects.native((DEVICE,), this=True)
 def pin_read(host: Any, pid: int) -> Any:
     p = _state(host, pid)
     mode = p.mode
@@ -180,12 +178,12 @@ def pin_read(host: Any, pid: int) -> Any:
     return p.value  # ANALOG_OUT, PWM_OUT: the level or duty last set
 
 
-@objects.native((DEVICE,))
-def pin_write(host: Any, pid: int, value: Any) -> None:
+@objects.native((DEVICE,), this=True)
+def pin_write(host: Any, pid: int, value: float | bool) -> None:
     p = _state(host, pid)
     mode = p.mode
     if mode in OUTPUTS:
-        p.drive(_flag(value))
+        p.drive(_flag(value, 1))
     elif mode in (C.PWM_OUT, C.PWM_OUT_STEPS, C.ANALOG_OUT):
         p.value = min(1.0, max(0.0, need_number(1, value)))
         key = "value" if mode == C.ANALOG_OUT else "duty"
@@ -194,13 +192,13 @@ def pin_write(host: Any, pid: int, value: Any) -> None:
         need_number(1, value)  # checked, then ignored: the pin is not an output
 
 
-@objects.native((DEVICE,))
+@objects.native((DEVICE,), this=True)
 def pin_getdutycycle(host: Any, pid: int) -> float:
     p = _state(host, pid)
     return p.value if p.mode in (C.PWM_OUT, C.PWM_OUT_STEPS) else 0.0
 
 
-@objects.native((DEVICE,))
+@objects.native((DEVICE,), this=True)
 def pin_disable(host: Any, pid: int) -> None:
     p = _state(host, pid)
     p.detach()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api import DEVICE, ImpError
-from .objects import UART, bad_type, mux_of, need_bytes, need_function, need_number, objects, run_of, wrong_count
+from ..api import DEVICE, Blob, Callback, ImpError
+from .objects import UART, bad_type, mux_of, need_bytes, need_number, objects, run_of, wrong_count
 
 
 def _has_ble(host: Any) -> bool:
@@ -46,11 +46,8 @@ def _open(host: Any) -> Any:
 
 
 @objects.native((DEVICE,), available=_has_ble)
-def ble_startscan(host: Any, *args: Any) -> None:
+def ble_startscan(host: Any, callback: Callback, options: Any = None) -> None:
     run = _open(host)
-    if not 1 <= len(args) <= 2:
-        raise wrong_count()
-    need_function(1, args[0])
     run.record("bluetooth", action="scan")
 
 
@@ -60,15 +57,15 @@ def ble_stopscan(host: Any) -> None:
 
 
 @objects.native((DEVICE,), available=_has_ble)
-def ble_startadvertise(host: Any, *args: Any) -> None:
+def ble_startadvertise(host: Any, advert: str | Blob, *args: Any) -> None:
     run = _open(host)
-    if len(args) not in (1, 3, 4):  # advert[, min, max[, scan response]]
+    if len(args) not in (0, 2, 3):  # advert[, min, max[, scan response]]
         raise wrong_count()
-    data = need_bytes(1, args[0])
-    if len(args) == 4:
-        need_bytes(4, args[3])
-        args = args[:3]
-    for i, a in enumerate(args[1:]):
+    data = need_bytes(1, advert)
+    if len(args) == 3:
+        need_bytes(4, args[2])
+        args = args[:2]
+    for i, a in enumerate(args):
         need_number(i + 2, a)
     run.record("bluetooth", action="advertise", data=data.hex())
 
@@ -79,10 +76,8 @@ def ble_stopadvertise(host: Any) -> None:
 
 
 @objects.native((DEVICE,), available=_has_ble)
-def ble_onconnect(host: Any, callback: Any) -> None:
+def ble_onconnect(host: Any, callback: Callback | None) -> None:
     _open(host)
-    if callback is not None:
-        need_function(1, callback)
 
 
 @objects.native((DEVICE,), available=_has_ble)
@@ -91,8 +86,7 @@ def ble_close(host: Any) -> None:
 
 
 @objects.native((DEVICE,), available=_has_usb)
-def usb_configure(host: Any, callback: Any) -> None:
-    need_function(1, callback)
+def usb_configure(host: Any, callback: Callback) -> None:
     run_of(host).extras["usb"] = True
 
 

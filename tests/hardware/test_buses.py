@@ -215,8 +215,8 @@ def test_uart_argument_errors():
     ''')
     assert out == ["wrong number of parameters", "parameter 1 has an invalid type 'string' ; expected: 'integer'",
                    "the UART word size must be 7 or 8",
-                   "parameter 6 has an invalid type 'integer' ; expected: 'function'",
-                   "parameter 1 has an invalid type 'null' ; expected: 'string|blob'"]
+                   "parameter 6 has an invalid type 'integer' ; expected: 'null|function|function'",
+                   "parameter 1 has an invalid type 'null' ; expected: 'integer|string|instance'"]
 
 
 # --- bus time ----------------------------------------------------------------------------------------

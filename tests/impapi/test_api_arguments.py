@@ -168,6 +168,63 @@ def test_every_native_answers_bad_arguments_in_squirrel_terms(side):
     assert leaks == []
 
 
+HARDWARE_CALLS = """
+local values = [VALUES];
+local seen = {};
+foreach (name, obj in hardware) {
+    if (typeof obj != "instance" || name == "spiflash") continue;
+    local cls = obj.getclass();
+    if (cls in seen) continue;  // one object per kind: the same methods and natives
+    seen[cls] <- true;
+    foreach (method, f in cls) {
+        if (typeof f != "function") continue;
+        local try_ = function(args) {
+            local call = [obj];
+            call.extend(args);
+            try { f.acall(call); } catch (e) { server.log(name + "." + method + ": " + e); }
+        };
+        try_([]);
+        foreach (a in values) {
+            try_([a]);
+            try_([a, a, a]);
+            foreach (b in values) try_([a, b]);
+        }
+    }
+}
+server.log("done");
+"""
+
+
+@pytest.mark.parametrize("imp", ["imp001", "imp003", "imp004m", "imp005", "imp006"])
+def test_every_hardware_object_method_answers_bad_arguments_in_squirrel_terms(imp):
+    code = HARDWARE_CALLS.replace("VALUES", ", ".join(BAD_VALUES))
+    sim = Simulation(device=code, imp=imp, flash=None)
+    sim.run("2m")
+    lines = [e.text for e in sim.log if e.source == "device"]
+    assert "done" in lines
+    assert [line for line in lines if PYTHON_WORDING.search(line)] == []
+
+
+def test_hardware_object_methods_number_arguments_as_the_script_does():
+    code = textwrap.dedent("""
+        foreach (f in [@() hardware.pin1.write("x"), @() hardware.i2c89.read(0x10, 5, 1),
+                       @() hardware.spi189.chipselect(1, 2), @() hardware.uart57.readstring("x"),
+                       @() hardware.pin1.configure("x"), @() hardware.uart57.setrxfifosize(1.5)]) {
+            try { f(); server.log("no error"); } catch (e) { server.log(e); }
+        }
+    """)
+    sim = Simulation(device=code, imp="imp001")
+    sim.run("10s")
+    assert [e.text for e in sim.log if e.source == "device"] == [
+        "parameter 1 has an invalid type 'string' ; expected: 'integer|float|bool'",
+        "parameter 2 has an invalid type 'integer' ; expected: 'string'",
+        "wrong number of parameters",
+        "parameter 1 has an invalid type 'string' ; expected: 'null|integer'",
+        "parameter 1 has an invalid type 'string' ; expected: 'integer'",
+        "parameter 1 has an invalid type 'float' ; expected: 'integer'",
+    ]
+
+
 # --- what a user sees ----------------------------------------------------------------------------
 
 ISSUE_CASES = [
