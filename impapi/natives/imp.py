@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import squirrel
-
 from .. import constants as C
 from ..api import AGENT, BOTH, DEVICE, Api, Blob, Callback, ImpError
 from ..halt import DeepSleep, Restart
