@@ -287,7 +287,9 @@ class Simulation:
         if run_us is None:
             self.run(until_idle=True, progress=progress)
         else:
-            self.run(for_us=replay.start_us + run_us - self.clock.now_us, progress=progress)
+            # Code that blocks as it starts (imp.sleep at the top of the agent) can carry time
+            # past the end already: then nothing is left to run.
+            self.run(for_us=max(0, replay.start_us + run_us - self.clock.now_us), progress=progress)
         if coverage is not None:
             self.collect_coverage()
         return replay

@@ -242,3 +242,16 @@ def test_runs_are_deterministic():
     a = simulate(code, run="10m", seed=7).log.to_json()
     b = simulate(code, run="10m", seed=7).log.to_json()
     assert a == b and len(a) > 0
+
+
+def test_code_that_blocks_past_the_end_of_the_run_as_it_starts_ends_the_run(tmp_path, capsys):
+    """The agent starts with the run; an imp.sleep at its top longer than the run carries time
+    past the end before the run proper begins: the run ends there, cleanly."""
+    from impapi.cli import main
+
+    (tmp_path / "d.nut").write_text('server.log("up");\n')
+    (tmp_path / "a.nut").write_text('imp.sleep(256);\nserver.log("awake");\n')
+    assert main(["run", str(tmp_path / "d.nut"), "--agent", str(tmp_path / "a.nut"), "--for", "3m"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out.splitlines()[-1] == "2026-01-01T00:04:16.000Z [Agent] awake"
