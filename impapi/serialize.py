@@ -61,13 +61,20 @@ def is_safe_string(value: Any) -> bool:
     return type(value) is str and "\x00" not in value
 
 
+# No serialised value the imp takes comes near this (messages about 256 KB, server.save 64 KB,
+# nv a few KB); the copy stops here, so a table that holds the same table twice at every level
+# (2^depth copies) is refused at once instead of being expanded for minutes.
+WIRE_LIMIT = 1 << 20
+
+
 def to_wire(value: Any, what: str = "value", on_drop: Callable[[str], Any] | None = None) -> Any:
     """Deep-copy a Squirrel value out of its VM, enforcing the imp's rules. With ``on_drop`` the
     parts inside tables and arrays that cannot be serialised are left out and ``on_drop(reason)``
     is called for each (the device's way); without it they raise :class:`SerialisationError`
-    (the agent's)."""
+    (the agent's). A copy over :data:`WIRE_LIMIT` bytes serialised (``wire_size``) is refused."""
+    budget = [WIRE_LIMIT]
     try:
-        return _copy(value, what, on_drop, 0)
+        return _copy(value, what, on_drop, 0, budget)
     except _Unserialisable as e:
         raise SerialisationError(f"cannot serialise {what}: it is a {e.kind}") from None
 
@@ -84,9 +91,14 @@ def to_wire_packed(value: Any, vm: squirrel.VM, what: str = "value",
     return to_wire(value, what, on_drop)
 
 
-def _copy(value: Any, what: str, on_drop: Callable[[str], Any] | None, depth: int) -> Any:
+def _copy(value: Any, what: str, on_drop: Callable[[str], Any] | None, depth: int, budget: list[int]) -> Any:
     if depth > MAX_DEPTH:
         raise SerialisationError(too_deep(what))
+    # What wire_size counts for the value itself (its contents are counted as they are copied).
+    budget[0] -= len(value) + 5 if type(value) in (str, bytes) else 5
+    if budget[0] < 0:
+        raise SerialisationError(f"cannot serialise {what}: it is over {WIRE_LIMIT >> 20} MB serialised, "
+                                 "far over what the imp sends or stores")
     t = type(value)
     if t in _SCALARS:
         return value
@@ -100,7 +112,7 @@ def _copy(value: Any, what: str, on_drop: Callable[[str], Any] | None, depth: in
         out_list = []
         for v in value:
             try:
-                out_list.append(_copy(v, what, on_drop, depth + 1))
+                out_list.append(_copy(v, what, on_drop, depth + 1, budget))
             except _Unserialisable as e:
                 _left_out(on_drop, what, f"a {e.kind}")
         return out_list
@@ -111,7 +123,8 @@ def _copy(value: Any, what: str, on_drop: Callable[[str], Any] | None, depth: in
                 _left_out(on_drop, what, f"a table key that is not a safe string (a {_kind(k)})")
                 continue
             try:
-                out[k] = _copy(v, what, on_drop, depth + 1)
+                budget[0] -= len(k) + 3
+                out[k] = _copy(v, what, on_drop, depth + 1, budget)
             except _Unserialisable as e:
                 _left_out(on_drop, what, f"a {e.kind}")
         return out

@@ -1956,6 +1956,7 @@ void put_bytes(std::string &out, char tag, const char *p, size_t n) {
 }
 
 enum { PACKED = 0, LEFT_OUT = 1, TOO_DEEP = 2 };
+static const long long PACK_LIMIT = 1 << 20;
 
 struct Packer {
     HSQUIRRELVM v;
@@ -1966,7 +1967,9 @@ struct Packer {
 
     /* Packs the value at the top of v's stack. */
     int top(int depth) {
-        if (depth > maxdepth) return TOO_DEEP;
+        /* Past 1 MiB serialised the host's own copy (which names what is wrong) takes over: a
+         * table holding the same table twice at every level would otherwise expand for minutes. */
+        if (depth > maxdepth || size > PACK_LIMIT) return TOO_DEEP;
         switch (sq_gettype(v, -1)) {
         case OT_NULL: out.push_back(PK_NULL); size += 1; return PACKED;
         case OT_BOOL: { SQBool b; sq_getbool(v, -1, &b); out.push_back(b ? PK_TRUE : PK_FALSE); size += 1; return PACKED; }

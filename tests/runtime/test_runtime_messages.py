@@ -271,3 +271,21 @@ def test_http_hash_digests_and_hmacs_are_blobs():
         "32 64 16 20 64",
         "parameter 1 has an invalid type 'integer' ; expected: 'string|instance'"]
     assert device_lines(sim) == ["false"]  # the device has no http object
+
+
+def test_a_table_that_holds_the_same_table_twice_at_every_level_is_refused_not_expanded():
+    """Serialising copies shared tables (the imp's format has no references), so 22 levels that
+    each hold the level below twice would be 4 million tables: the copy stops past 1 MB, far
+    over any message, save or nv the imp takes, with an error at the call."""
+    code = '''
+        local v = null;
+        for (local i = 0; i < 22; i++) v = {x = v, y = [v]};
+        try { SEND("d", v); } catch (e) { server.log(e); }
+        try { SAVE; } catch (e) { server.log(e); }
+        server.log("done");
+    '''
+    sim = simulate(code.replace("SEND", "agent.send").replace("SAVE", "null"),
+                   agent=code.replace("SEND", "device.send").replace("SAVE", "server.save({v = v})"), run="10s")
+    over = "cannot serialise {}: it is over 1 MB serialised, far over what the imp sends or stores"
+    assert device_lines(sim) == ["agent.send: " + over.format("the message"), "done"]
+    assert agent_lines(sim) == ["device.send: " + over.format("the message"), over.format("the table"), "done"]
