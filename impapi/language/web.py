@@ -15,6 +15,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
+import re2
+
 from squirrel import ScriptError, SquirrelError
 from squirrel.proxies import Array, Blob, SquirrelObject, Table
 
@@ -387,85 +389,78 @@ def base64_decode(text: Any) -> bytes:
         return b""
 
 
-# -- regexp2 (agent; RE2 in the imp, Python's re here) --------------------------------------------
+# -- regexp2 (agent): RE2, the imp's engine ----------------------------------------------------------
+# RE2 matches in time linear in the subject, so a pattern that backtracks exponentially in other
+# engines (``^(a+)+$``) is as fast here as on the imp; it works on bytes, so offsets are byte
+# offsets as the imp gives them, and what RE2 does not support (backreferences, lookaround) is an
+# invalid expression, as on the imp.
 
 REGEXP2_MAX_PATTERN = 256
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # RE2 would print parse errors on impsim's stderr
 
 
 @lru_cache(maxsize=256)
-def _compile(pattern: str | bytes) -> re.Pattern:
-    if isinstance(pattern, str):
-        return re.compile(pattern.replace(r"\z", r"\Z"), re.ASCII)
-    return re.compile(pattern.replace(rb"\z", rb"\Z"))
+def _compile(pattern: bytes) -> Any:
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
+def _bytes(text: str | bytes) -> bytes:
+    return text.encode("utf-8") if isinstance(text, str) else text
 
 
 def regexp2_new(pattern: Any) -> Any:
     if not isinstance(pattern, (str, bytes)):
         raise ScriptError(f"regexp2: string expected, got {_typename(pattern)}")
-    if len(pattern.encode("utf-8") if isinstance(pattern, str) else pattern) > REGEXP2_MAX_PATTERN:
+    if len(_bytes(pattern)) > REGEXP2_MAX_PATTERN:
         raise ScriptError(f"regexp2: the expression is longer than {REGEXP2_MAX_PATTERN} characters")
     try:
-        _compile(pattern)
-    except re.error as e:
-        raise ScriptError(f"regexp2: invalid expression ({e})") from None
+        _compile(_bytes(pattern))
+    except re2.error as e:
+        reason = e.args[0] if e.args else e
+        raise ScriptError(f"regexp2: invalid expression ({reason.decode('utf-8', 'replace') if isinstance(reason, bytes) else reason})") from None
     return pattern
 
 
-def _subject(pattern: str | bytes, s: Any) -> tuple[re.Pattern, str | bytes, bool]:
+def _subject(pattern: str | bytes, s: Any) -> tuple[Any, bytes]:
     if not isinstance(s, (str, bytes)):
         raise ScriptError(f"regexp2: string expected, got {_typename(s)}")
-    if isinstance(pattern, str) and isinstance(s, bytes):
-        pattern = pattern.encode("utf-8")
-    elif isinstance(pattern, bytes) and isinstance(s, str):
-        s = s.encode("utf-8")
-    return _compile(pattern), s, isinstance(s, str)
-
-
-def _byte_offset(s: str | bytes, i: int, text: bool) -> int:
-    return len(s[:i].encode("utf-8")) if text else i
+    return _compile(_bytes(pattern)), _bytes(s)
 
 
 def _start(start: Any) -> int:
-    """A start offset as stock regexp takes it (typemask 'n': a float is truncated)."""
+    """A start offset (in bytes) as stock regexp takes it (typemask 'n': a float is truncated)."""
     if isinstance(start, bool) or not isinstance(start, (int, float)):
         raise ScriptError(f"parameter 2 has an invalid type '{_typename(start)}' ; expected: 'integer|float'")
     if isinstance(start, float):
-        return int(start) if math.isfinite(start) else 0
-    return start
-
-
-def _char_index(s: str | bytes, start: Any, text: bool) -> int:
-    start = _start(start)
-    if not text or start <= 0:
-        return max(start, 0)
-    return len(s.encode("utf-8")[:start].decode("utf-8", "ignore"))
+        start = int(start) if math.isfinite(start) else 0
+    return max(start, 0)
 
 
 def regexp2_match(pattern: Any, s: Any) -> bool:
-    rx, s, _ = _subject(pattern, s)
+    rx, s = _subject(pattern, s)
     return rx.fullmatch(s) is not None
 
 
 def regexp2_search(pattern: Any, s: Any, start: int = 0) -> dict | None:
-    rx, s, text = _subject(pattern, s)
-    m = rx.search(s, _char_index(s, start, text))
+    rx, s = _subject(pattern, s)
+    m = rx.search(s, _start(start))
     if m is None:
         return None
-    return {"begin": _byte_offset(s, m.start(), text), "end": _byte_offset(s, m.end(), text)}
+    return {"begin": m.start(), "end": m.end()}
 
 
 def regexp2_capture(pattern: Any, s: Any, start: int = 0) -> list | None:
-    rx, s, text = _subject(pattern, s)
-    m = rx.search(s, _char_index(s, start, text))
+    rx, s = _subject(pattern, s)
+    m = rx.search(s, _start(start))
     if m is None:
         return None
     out = []
     for g in range(rx.groups + 1):
         b, e = m.span(g)
-        out.append({"begin": -1, "end": -1} if b < 0 else
-                   {"begin": _byte_offset(s, b, text), "end": _byte_offset(s, e, text)})
+        out.append({"begin": -1, "end": -1} if b < 0 else {"begin": b, "end": e})
     return out
 
 
 def regexp2_subexpcount(pattern: Any) -> int:
-    return _compile(pattern).groups + 1
+    return _compile(_bytes(pattern)).groups + 1

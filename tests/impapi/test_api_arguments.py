@@ -292,6 +292,21 @@ def test_regexp2_takes_a_start_offset_as_stock_regexp_does():
         "parameter 2 has an invalid type 'string' ; expected: 'integer|float'"]
 
 
+def test_regexp2_is_re2_linear_time_and_without_backreferences():
+    """The imp's regexp2 is Google's RE2: a pattern that backtracks exponentially elsewhere
+    answers at once, and what RE2 lacks (backreferences) is an invalid expression."""
+    sim = Simulation(device='server.log("up");\n', agent=textwrap.dedent("""
+        server.log(regexp2("^(a+)+$").match("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"));
+        server.log(regexp2("^(a+)+$").match("aaaa"));
+        try { regexp2("(a)\\\\1"); } catch (e) { server.log(e); }
+        local c = regexp2("(é)(x)?").capture("aé");
+        server.log(c[1].begin + " " + c[1].end + " " + c[2].begin);
+    """))
+    sim.run("5s")
+    assert [e.text for e in sim.log if e.source == "agent"] == [
+        "false", "true", "regexp2: invalid expression (invalid escape sequence: \\1)", "1 3 -1"]
+
+
 def test_json_nested_too_deeply_is_a_squirrel_error_not_pythons():
     sim = Simulation(device=None, agent=textwrap.dedent('''
         local s = ""; for (local i = 0; i < 5000; i++) s += "["; for (local i = 0; i < 5000; i++) s += "]";
