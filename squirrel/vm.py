@@ -548,8 +548,8 @@ class VM:
     def pack(self, value: "_p.SquirrelObject", max_depth: int = 64) -> tuple[bytes, int, int] | None:
         """The plain data in a table or array, copied out in one call: the packed bytes, their
         serialised size and how many parts that are not plain data were left out (see
-        ``sqpy_pack``). None when values nest deeper than ``max_depth`` (a cycle, say) or pass 1 MiB serialised.
-        ``unpack`` makes the value again, in any VM."""
+        ``sqpy_pack``). None when values nest deeper than ``max_depth`` (a cycle, say) or pass
+        1 MiB serialised. ``unpack`` makes the value again, in any VM."""
         if not isinstance(value, (_p.Table, _p.Array)) or value._vm is not self:
             raise TypeError("pack takes a table or an array of this VM")
         data, out = ffi.new("const char **"), ffi.new("long long[2]")
