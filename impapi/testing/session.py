@@ -30,6 +30,10 @@ What the user sees is emitted line by line through ``on_output(kind, text, time_
 texts impt prints (kinds ``info``, ``test``, ``warning``, ``error``, ``debug`` and ``print`` for
 unprefixed lines); :mod:`impapi.testing.runner` adds the prefixes. The structured outcome is a
 :class:`SessionResult`.
+
+Over 1,000 lines on purpose: the code a session deploys and the log follower that reads it back
+speak one protocol (the session id, impUnit's message formats, the two watchdogs, error
+locations); kept in one module, a change to one side is made next to the other.
 """
 
 from __future__ import annotations
