@@ -148,7 +148,10 @@ def test_every_readme_block_works_in_a_fresh_clone(tmp_path):
             r = _run("python -", cwd=clone, env=env, stdin=block.text)
         else:
             command, *shown = block.text.splitlines()
-            r = _run(command[2:], cwd=clone, env=env)
+            command = command[2:]
+            while command.endswith("\\"):  # a command continued on the next line, as a shell reads it
+                command = command[:-1] + " " + shown.pop(0).strip()
+            r = _run(command, cwd=clone, env=env)
             expected = shown[:shown.index("...")] if "..." in shown else shown
             assert r.returncode == 0, f"{where}: exit {r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
             assert r.stdout.splitlines()[:len(expected)] == expected, f"{where}: the sample output is stale"
