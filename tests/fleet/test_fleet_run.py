@@ -173,3 +173,20 @@ def test_a_shard_leaves_the_workers_garbage_collector_as_it_found_it(tmp_path):
     with pytest.raises(DeviceFailed):
         run_shard(Fleet(str(broken), None, devices=1, seed=5).job("1h"), 0, 1)
     assert gc.get_freeze_count() == frozen_before
+
+
+def test_shards_run_back_to_back_leave_no_garbage_behind():
+    """A worker runs shard after shard: what one shard leaves for the cycle collector is gone
+    before the next begins, so a worker's memory does not grow with the fleet."""
+    import gc
+
+    from impapi.fleet.shard import run_shard
+
+    device, agent = app("sleepy")
+    job = Fleet(device, agent, devices=8, seed=5).job("6h")
+    run_shard(job, 0, 2)
+    counts = []
+    for start in range(2, 8, 2):
+        run_shard(job, start, start + 2)
+        counts.append(len(gc.get_objects()))
+    assert max(counts) - min(counts) < 100, counts
