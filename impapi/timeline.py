@@ -227,6 +227,33 @@ def _esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+def html_page(title: str, body: str, extra_css: str = "") -> str:
+    """A report page in the style the timeline and the fleet report share: ``body`` under it,
+    ``extra_css`` for what only that page has."""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_esc(title)}</title>
+<style>
+body {{ font-family: {FONT}; color: {COLORS["text"]}; margin: 24px; background: #f8fafc; }}
+h1 {{ font-size: 20px; margin: 0 0 4px; }}
+.facts {{ color: {COLORS["muted"]}; font-size: 13px; margin: 0 0 14px; }}
+h2 {{ font-size: 15px; margin: 24px 0 8px; }}
+.figure {{ background: #fff; border: 1px solid {COLORS["grid"]}; border-radius: 8px; padding: 8px; overflow-x: auto; }}
+.figure svg {{ display: block; max-width: 100%; height: auto; }}
+table {{ border-collapse: collapse; background: #fff; font-size: 13px; }}
+th, td {{ text-align: left; padding: 5px 12px; border-bottom: 1px solid {COLORS["grid"]}; vertical-align: top; }}
+th {{ color: {COLORS["muted"]}; font-weight: 600; }}
+{extra_css}</style>
+</head>
+<body>
+{body}</body>
+</html>
+"""
+
+
 # Advance widths of DejaVu Sans and DejaVu Sans Bold (per 1000 em) for printable ASCII and a few
 # symbols, read from the fonts: labels are measured, not guessed, so they never overlap.
 _GLYPHS = "".join(chr(c) for c in range(32, 127)) + "·→–×"
@@ -879,28 +906,7 @@ def _html_page(m: TimelineModel, epoch: datetime, title: str, svg: str, facts: l
         updates = ("<h2>Updates</h2><table class=\"updates\"><tr><th>Update</th><th>Released</th><th>Announced</th>"
                    "<th>Handler called</th><th>Deferred</th><th>Applied</th><th>Path</th><th>Pending</th></tr>"
                    + "\n".join(update_rows) + "</table>")
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_esc(title)}</title>
-<style>
-body {{ font-family: {FONT}; color: {COLORS["text"]}; margin: 24px; background: #f8fafc; }}
-h1 {{ font-size: 20px; margin: 0 0 4px; }}
-.facts {{ color: {COLORS["muted"]}; font-size: 13px; margin: 0 0 14px; }}
-h2 {{ font-size: 15px; margin: 24px 0 8px; }}
-.figure {{ background: #fff; border: 1px solid {COLORS["grid"]}; border-radius: 8px; padding: 8px; overflow-x: auto; }}
-.figure svg {{ display: block; max-width: 100%; height: auto; }}
-table {{ border-collapse: collapse; background: #fff; font-size: 13px; }}
-th, td {{ text-align: left; padding: 5px 12px; border-bottom: 1px solid {COLORS["grid"]}; vertical-align: top; }}
-th {{ color: {COLORS["muted"]}; font-weight: 600; }}
-tr.forced td {{ color: {COLORS["forced"]}; }}
-footer {{ margin-top: 20px; font-size: 12px; color: {COLORS["muted"]}; }}
-</style>
-</head>
-<body>
-<h1>{_esc(title)}</h1>
+    body = f"""<h1>{_esc(title)}</h1>
 <p class="facts">{_esc(" · ".join(facts))}</p>
 <div class="figure">
 {svg}</div>
@@ -910,6 +916,8 @@ footer {{ margin-top: 20px; font-size: 12px; color: {COLORS["muted"]}; }}
 </table>
 {updates}
 <footer>Times are virtual, counted from the start of the run. Hover over a mark for details.</footer>
-</body>
-</html>
 """
+    extra = f"""tr.forced td {{ color: {COLORS["forced"]}; }}
+footer {{ margin-top: 20px; font-size: 12px; color: {COLORS["muted"]}; }}
+"""
+    return html_page(title, body, extra)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..durations import format_duration
-from ..timeline import COLORS, FONT, png_problem, svg_to_png
+from ..timeline import COLORS, html_page, png_problem, svg_to_png
 from .chart import LOAD_WORDS, PATH_WORDS, facts, render_svg
 from .observe import FIELDS
 
@@ -109,34 +109,16 @@ def render_html(result: Any, relative_to: str | os.PathLike | None = None) -> st
                 "exactly (run it where the fleet ran: its paths are relative to that directory).</p><table><tr><th>Kind</th><th>Device</th><th>What happened</th><th>Replay</th></tr>"
                 + out_rows + "</table>") if outliers else ""
     title = f"impsim fleet · {Path(result.device_file).name}"
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{esc(title)}</title>
-<style>
-body {{ font-family: {FONT}; color: {COLORS["text"]}; margin: 24px; background: #f8fafc; }}
-h1 {{ font-size: 20px; margin: 0 0 4px; }}
-.facts, .note {{ color: {COLORS["muted"]}; font-size: 13px; margin: 0 0 14px; }}
-h2 {{ font-size: 15px; margin: 24px 0 8px; }}
-.figure {{ background: #fff; border: 1px solid {COLORS["grid"]}; border-radius: 8px; padding: 8px; overflow-x: auto; }}
-.figure svg {{ display: block; max-width: 100%; height: auto; }}
-table {{ border-collapse: collapse; background: #fff; font-size: 13px; }}
-th, td {{ text-align: left; padding: 5px 12px; border-bottom: 1px solid {COLORS["grid"]}; vertical-align: top; }}
-th {{ color: {COLORS["muted"]}; font-weight: 600; }}
-tr.herd td {{ color: {COLORS["error"]}; }}
-code {{ font-size: 12px; word-break: break-all; }}
-</style>
-</head>
-<body>
-<h1>{esc(title)}</h1>
+    body = f"""<h1>{esc(title)}</h1>
 <p class="facts">{esc(" · ".join(facts(result)))}</p>
 <div class="figure">{render_svg(result)}</div>
 <h2>Summary</h2>
 <table>{table}</table>
 {herd}
 {out_html}
-</body>
-</html>
 """
+    extra = f""".note {{ color: {COLORS["muted"]}; font-size: 13px; margin: 0 0 14px; }}
+tr.herd td {{ color: {COLORS["error"]}; }}
+code {{ font-size: 12px; word-break: break-all; }}
+"""
+    return html_page(title, body, extra)
