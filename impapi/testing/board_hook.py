@@ -19,11 +19,13 @@ import squirrel
 from ..durations import seconds_to_us
 from ..iorecord import IORecord
 
-__all__ = ["BoardHook"]
+__all__ = ["BoardHook", "TestSideHook"]
 
 
-class BoardHook:
-    """Installs ``imp.__impsim_io`` into whichever VM runs the test side now."""
+class TestSideHook:
+    """Natives a test session puts into the ``imp`` table of the test side's VM. Every boot and
+    agent restart makes a new VM, so :meth:`install` is called as the session runs and adds them
+    once to each new one (:meth:`natives`)."""
 
     def __init__(self, side: str) -> None:
         self.side = side
@@ -37,15 +39,31 @@ class BoardHook:
         self.host = host
         if not host.alive or host.vm.closed:
             return
+        natives = self.natives(sim, host)
+        try:
+            imp = host.vm.root["imp"]
+            for name, fn in natives.items():
+                imp[name] = fn
+        except (KeyError, squirrel.SquirrelError):  # no imp table (not on a simulated imp)
+            return
+        self.installed(host)
 
+    def natives(self, sim: Any, host: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def installed(self, host: Any) -> None:
+        """After the natives went in (the VM has an imp table)."""
+
+
+class BoardHook(TestSideHook):
+    """Installs ``imp.__impsim_io`` into whichever VM runs the test side now."""
+
+    def natives(self, sim: Any, host: Any) -> dict[str, Any]:
         @squirrel.native
         def __impsim_io() -> dict[str, Any]:
             return _view(sim)
 
-        try:
-            host.vm.root["imp"]["__impsim_io"] = __impsim_io
-        except (KeyError, squirrel.SquirrelError):  # no imp table (not on a simulated imp)
-            pass
+        return {"__impsim_io": __impsim_io}
 
 
 def _fail(text: str) -> squirrel.SquirrelError:

@@ -52,7 +52,7 @@ from typing import Any
 
 from ..clock import STILL_EVENTS
 from . import _stack
-from .board_hook import BoardHook
+from .board_hook import BoardHook, TestSideHook
 from ..builder import BUILTIN_LIBRARIES, LIBRARIES_DIR, BuildError, LoadOptions, build_app, js_number
 from ..builder.cache import CACHE_DIR_NAME
 from .config import TestConfig, TestFile, TestSelector
@@ -805,7 +805,7 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
     return result
 
 
-class _Where:
+class _Where(TestSideHook):
     """Two natives that tell the session where a step failed, as the innermost frame in the test
     file, else the innermost outside the impUnit framework (each frame mapped through the session
     code's ``#line`` directives):
@@ -827,7 +827,7 @@ class _Where:
         from squirrel.lines import LineMap
 
         self.session = session
-        self.side = test_file.side
+        super().__init__(test_file.side)
         self.home = Path(config.home)
         self.test_path = os.path.normcase(os.path.normpath(test_file.path))
         self.framework = tuple(os.path.normcase(str(d)) + os.sep for d in (NUT_DIR, LIBRARIES_DIR))
@@ -835,17 +835,9 @@ class _Where:
         self.text = text or ""
         self.maps: dict[str, Any] = {}  # chunk name -> LineMap (None: no #line directives)
         self.scan = LineMap.scan
-        self.host: Any = None
         self.kinds: dict[str, str] = {}
 
-    def install(self, sim: Any) -> None:
-        owner = sim.agent if self.side == "agent" else sim.device
-        host = getattr(owner, "host", None)
-        if host is None or host is self.host:
-            return
-        self.host = host
-        if not host.alive or host.vm.closed:
-            return
+    def natives(self, sim: Any, host: Any) -> dict[str, Any]:
         import squirrel
 
         if host.filename not in self.maps:
@@ -875,14 +867,11 @@ class _Where:
             if location is not None:
                 self.session.assertion_failed(key(value), location, stack)
 
-        try:
-            imp = vm.root["imp"]
-            imp["__impsim_where"] = __impsim_where
-            imp["__impsim_caught"] = __impsim_caught
-            imp["__impsim_raised"] = __impsim_raised
-            vm.record_caught_errors()
-        except (KeyError, squirrel.SquirrelError):  # no imp table (not on a simulated imp): no locations
-            pass
+        return {"__impsim_where": __impsim_where, "__impsim_caught": __impsim_caught,
+                "__impsim_raised": __impsim_raised}
+
+    def installed(self, host: Any) -> None:
+        host.vm.record_caught_errors()
 
     def kind(self, file: str) -> str:
         """What ``file`` (a ``#line`` name) is: ``test`` (the test file), ``framework`` (impsim's
