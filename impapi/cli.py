@@ -21,8 +21,10 @@ import squirrel
 from . import __version__
 from .builder import BuildError
 from .builder.load import add_load_arguments, load_options_from_args
+from .cliargs import EXIT_FAILED as EXIT_APP_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from .cliargs import duration as _duration
 from .config import Config
-from .durations import format_duration, parse_duration
+from .durations import format_duration
 from .fleet.cli import add_fleet_parser, cmd_fleet
 from .inputs import check_output as check_writable
 from .log import Log, LogEntry
@@ -55,17 +57,6 @@ type = "impos"
 version = "43.1"
 
 `impsim run --scenario-template` prints a complete scenario file with every event and field."""
-
-EXIT_OK, EXIT_APP_FAILED, EXIT_USAGE = 0, 1, 2
-EXIT_INTERRUPTED = 130  # what a shell reports for a program Ctrl-C ended
-
-
-def _duration(text: str) -> int:
-    try:
-        return parse_duration(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
 
 def _impos(text: str) -> str:
     try:

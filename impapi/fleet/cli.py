@@ -14,34 +14,10 @@ import sys
 from typing import Any
 
 from ..builder.load import add_load_arguments, load_arguments, load_options_from_args
+from ..cliargs import EXIT_FAILED as EXIT_APP_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, whole
+from ..cliargs import duration as _duration
 
-EXIT_OK, EXIT_APP_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-def _duration(text: str) -> int:
-    from ..durations import parse_duration
-
-    try:
-        return parse_duration(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def _whole(minimum: int) -> Any:
-    """An argparse type: a whole number of at least ``minimum``."""
-    def parse(text: str) -> int:
-        try:
-            n = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if n < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {n}")
-        return n
-
-    return parse
-
-
-_positive, _seed = _whole(1), _whole(0)
+_positive, _seed = whole(1), whole(0)
 
 
 def add_fleet_parser(subparsers: Any) -> argparse.ArgumentParser:

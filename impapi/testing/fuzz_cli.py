@@ -25,31 +25,13 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..builder.load import add_load_arguments, load_arguments, load_options_from_args
+from ..cliargs import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, whole
+from ..cliargs import duration as _duration
 from ..simulation import compile_problem
 from ..terminal import StatusLine, bar, is_terminal
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-EXIT_INTERRUPTED = 130  # what a shell reports for a program Ctrl-C ended
 LOG_CONTEXT = 40  # log lines printed around the violation (all of them go to the .log file)
-
-
-def _duration(text: str) -> int:
-    from impapi.durations import parse_duration
-
-    try:
-        return parse_duration(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
+_positive = whole(1)
 
 
 def _jobs(text: str) -> int:

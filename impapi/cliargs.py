@@ -1,0 +1,34 @@
+"""What the impsim commands share on their command line: exit statuses and the argparse types
+that refuse a bad value with one line."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Callable
+
+from .durations import parse_duration
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # what a shell reports for a program Ctrl-C ended
+
+
+def duration(text: str) -> int:
+    """A duration such as ``90s``, ``1h30m`` or ``2d``, in microseconds."""
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def whole(minimum: int) -> Callable[[str], int]:
+    """A whole number of at least ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {n}")
+        return n
+
+    return parse
