@@ -23,15 +23,15 @@ def seconds(value: float, what: str) -> float:
 
 def text_of(host: Any, value: Any) -> str:
     """What server.log shows: Squirrel's tostring(); a non-UTF-8 string as binary (§2.9)."""
-    if not isinstance(value, (str, bytes)):  # a blob's _tostring gives its bytes, which may not be text
-        value = squirrel.proxies.tostring(host.vm, value) if not isinstance(value, squirrel.Blob) else bytes(value)
-        if isinstance(value, bytes):
-            try:
-                value = value.decode("utf-8")
-            except UnicodeDecodeError:
-                pass
+    if isinstance(value, squirrel.Blob):  # its bytes, as its _tostring gives them
+        value = bytes(value)
+    elif not isinstance(value, (str, bytes)):
+        value = squirrel.proxies.tostring(host.vm, value)
     if isinstance(value, bytes):
-        return "binary: " + value.hex()
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return "binary: " + value.hex()
     return value
 
 
