@@ -177,16 +177,17 @@ def test_a_shard_leaves_the_workers_garbage_collector_as_it_found_it(tmp_path):
 
 def test_shards_run_back_to_back_leave_no_garbage_behind():
     """A worker runs shard after shard: what one shard leaves for the cycle collector is gone
-    before the next begins, so a worker's memory does not grow with the fleet."""
+    before the next begins, so a worker's memory does not grow with the fleet (it grew by about
+    50 objects a device-day; other threads of a busy process move the count by a few hundred)."""
     import gc
 
     from impapi.fleet.shard import run_shard
 
     device, agent = app("sleepy")
-    job = Fleet(device, agent, devices=8, seed=5).job("6h")
-    run_shard(job, 0, 2)
+    job = Fleet(device, agent, devices=50, seed=5).job("1d")
+    run_shard(job, 0, 10)
     counts = []
-    for start in range(2, 8, 2):
-        run_shard(job, start, start + 2)
+    for start in range(10, 50, 10):
+        run_shard(job, start, start + 10)
         counts.append(len(gc.get_objects()))
-    assert max(counts) - min(counts) < 100, counts
+    assert counts[-1] - counts[0] < 800, counts
