@@ -162,8 +162,9 @@ def spi_disable(host: Any, oid: int) -> None:
 
 
 @objects.native((DEVICE,), this=True)
-def spi_write(host: Any, oid: int, data: str | Blob) -> None:
-    _spi(host, oid).transfer(need_bytes(1, data))
+def spi_write(host: Any, oid: int, data: str | Blob) -> int:
+    # The number of bytes written, as documented: drivers check it (`spi.write(b) == b.len()`).
+    return len(_spi(host, oid).transfer(need_bytes(1, data)))
 
 
 @objects.native((DEVICE,), this=True)

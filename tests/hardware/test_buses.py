@@ -100,8 +100,9 @@ def test_spi_nothing_attached_reads_the_idle_line_and_configure_returns_the_rate
         local b = spi.writeread(blob(2));
         server.log(typeof s + " " + s.len() + " " + s[0] + " " + typeof b + " " + b.len() + " " + b[1]);
         server.log(spi.readstring(2).len() + " " + spi.readblob(4).len());
+        server.log(spi.write("\x01\x02\x03") + " " + spi.write(blob(5)));
     '''
-    assert logged(src) == ["3750 15000 117", "string 3 255 blob 2 255", "2 4"]
+    assert logged(src) == ["3750 15000 117", "string 3 255 blob 2 255", "2 4", "3 5"]
     assert logged(src, config=Config(spi_idle_byte=0x00))[1] == "string 3 0 blob 2 0"
     assert logged(src.replace("spi257", "spiEBCA"), "imp003")[0] == "3750 30000 117"
 
