@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from .. import constants as C
-from ..api import AGENT, BOTH, DEVICE, Api, Blob, Callback, ImpError
+from ..api import AGENT, BOTH, DEVICE, Api, Array, Blob, Callback, ImpError
 from ..halt import DeepSleep, Restart
 from .common import deep_sleep_ok, seconds, sleep_until_us
 
@@ -112,6 +112,13 @@ def info(host: Any) -> dict:
 @imp.native(BOTH)
 def environment(host: Any) -> int:
     return C.ENVIRONMENT_AGENT if host.side == AGENT else host.owner.profile.environment
+
+
+@imp.native((DEVICE,), available=lambda host: host.owner.profile.name != "impC001")
+def configure(host: Any, name: str, inputs: Array, outputs: Array) -> str:
+    """Deprecated: it set up the long-retired Blueprint; it has no effect, and impOS on the impC001
+    no longer has it (D:node/2366). Old apps still call it at boot."""
+    return name
 
 
 @imp.native((DEVICE,))

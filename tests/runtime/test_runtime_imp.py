@@ -121,6 +121,18 @@ def test_info_and_software_version_parse_like_libraries_do():
     assert device_lines(sim) == ["imp004m 42.5 1"]
 
 
+@pytest.mark.parametrize("imp,has", [("imp001", True), ("imp005", True), ("imp006", True), ("impC001", False)])
+def test_imp_configure_is_a_no_op_except_on_impc001(imp, has):
+    """imp.configure() (the retired Blueprint's) has no effect and returns a string; impC001's
+    impOS no longer has it."""
+    sim = simulate('''
+        server.log(("configure" in imp) + "");
+        if ("configure" in imp) server.log(typeof imp.configure("Lamp", [], []));
+        server.log("on");
+    ''', imp=imp)
+    assert device_lines(sim) == ([str(has).lower(), "string", "on"] if has else ["false", "on"])
+
+
 def test_userconfiguration_survives_cold_boots_and_is_limited():
     """§4.4: user configuration lives in flash (survives power cycles), at most 4096 bytes."""
     sim = simulate('''
