@@ -133,6 +133,12 @@ AUDIO = 8  # (choice) fixedfrequencydac flag
 # The older name of WAKEREASON_PIN (from when pin 1 was the only wake pin); still used by apps.
 WAKEREASON_PIN1 = 3
 
+# hardware.configure()'s peripherals (D:api/hardware/configure), the imp001's and imp002's first
+# way to enable a bus. [UNCONFIRMED] values: only the names are documented; the second names
+# are documented aliases of the first.
+SPI_257, SPI_189, UART_1289, UART_57, UART_12, I2C_89, I2C_12 = 1, 2, 3, 4, 5, 6, 7
+UART2_1289, UART1_57, I2C1_89, I2C2_12 = UART_1289, UART_57, I2C_89, I2C_12
+
 # The agent's httprequest (D:api/httprequest/sendasync, D:api/httprequest/setvalidation).
 # [UNCONFIRMED] values: only the names are documented.
 NO_TIMEOUT = -1
@@ -181,7 +187,8 @@ SPI_FLAGS = _group(
 UART_SETTINGS = _group("PARITY_NONE PARITY_EVEN PARITY_ODD NO_TX NO_RX NO_CTSRTS TIMING_ENABLED CALLBACK_WITH_FLAGS")
 UART_EVENTS = _group("READ_READY WRITE_DONE NOISE_ERROR FRAME_ERROR PARITY_ERROR OVERRUN_ERROR LINE_IDLE")
 AUDIO_FLAGS = _group("A_LAW_COMPRESS A_LAW_DECOMPRESS NORMALISE AUDIO")
-LEGACY = _group("WAKEREASON_PIN1")
+LEGACY = _group("WAKEREASON_PIN1 SPI_257 SPI_189 UART_1289 UART_57 UART_12 I2C_89 I2C_12 UART2_1289 UART1_57 "
+                "I2C1_89 I2C2_12")
 
 HTTP = _group("NO_TIMEOUT VALIDATE_NONE VALIDATE_USING_SYSTEM_CA_CERTS")
 

@@ -26,6 +26,20 @@ def _bus(host: Any, oid: int, base: int, names: tuple, make: Any) -> Any:
     return state
 
 
+def enable(host: Any, name: str) -> None:
+    """``hardware.configure()``'s "enable hardware.<name>": the bus as its ``configure()`` leaves
+    it with the documented defaults where there are any (SPI: mode 0, MSB first) and otherwise
+    the slowest common settings [UNCONFIRMED]: I2C at 100 kHz, SPI at 117 kHz, UART 9600 8N1."""
+    mux = run_of(host).mux
+    if name in mux.i2c:
+        _i2c(host, I2C + mux.i2c.index(name)).speed = C.CLOCK_SPEED_100_KHZ
+    elif name in mux.spi:
+        spi_configure(host, SPI + mux.spi.index(name), 0, 117)
+    else:
+        uarts = [u.name for u in mux.uart]
+        uart_configure(host, UART + uarts.index(name), 9600, 8, C.PARITY_NONE, 1, C.NO_CTSRTS)
+
+
 # --- I2C -------------------------------------------------------------------------------------------
 
 class I2CState:

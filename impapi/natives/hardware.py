@@ -6,6 +6,7 @@ from typing import Any
 
 import squirrel
 
+from .. import constants as C
 from ..api import DEVICE, Api, Blob, ImpError
 from ..flash import FlashError
 from ..pinmux import module_hardware
@@ -18,6 +19,24 @@ INT32 = 1 << 32
 def _wrap32(v: int) -> int:
     v %= INT32
     return v - INT32 if v >= 1 << 31 else v
+
+
+# hardware.configure(SPI_257, I2C_89, ...): the imp001's and imp002's first way to enable a bus,
+# deprecated but still documented (D:api/hardware/configure); apps of that time follow it with
+# the bus's own configure() or use it as it is.
+_LEGACY_BUSES = {C.SPI_257: "spi257", C.SPI_189: "spi189", C.UART_1289: "uart1289", C.UART_57: "uart57",
+                 C.UART_12: "uart12", C.I2C_89: "i2c89", C.I2C_12: "i2c12"}
+
+
+@hardware.native((DEVICE,), available=lambda host: host.owner.profile.name in ("imp001", "imp002"))
+def configure(host: Any, *peripherals: Any) -> None:
+    from .buses import enable
+
+    for i, p in enumerate(peripherals, start=1):
+        if isinstance(p, bool) or p not in _LEGACY_BUSES:
+            raise ImpError(f"hardware.configure: parameter {i} is not a peripheral constant (SPI_257, I2C_89, ...)")
+    for p in peripherals:
+        enable(host, _LEGACY_BUSES[p])
 
 
 @hardware.native((DEVICE,))

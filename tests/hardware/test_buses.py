@@ -268,3 +268,25 @@ def test_absurd_arguments_are_squirrel_errors_or_out_of_memory_never_python_erro
     assert lines(sim) == ["parameter 2 must be a finite number", "parameter 2 must be a finite number",
                           "parameter 2 must be a finite number", "parameter 2 must be a finite number", "0"]
     assert any("out of memory" in e.text for e in sim.log)
+
+
+# --- hardware.configure(), the imp001's and imp002's first way to enable a bus -------------------------
+
+def test_hardware_configure_enables_the_named_buses_on_imp001_and_imp002():
+    src = '''
+        server.log(hardware.i2c89.write(0x80, "\\x00"));          // not enabled yet
+        hardware.configure(I2C1_89, SPI_257, UART_57);
+        server.log(hardware.i2c89.write(0x80, "\\x00"));          // enabled: nobody acknowledges
+        server.log(hardware.spi257.writeread("\\x01")[0]);
+        hardware.uart57.write("hi");
+        try { hardware.configure(42); } catch (e) { server.log(e); }
+    '''
+    for imp in ("imp001", "imp002"):
+        sim = sim_of(src, imp)
+        assert lines(sim) == ["-13", "-2", "255",
+                              "hardware.configure: parameter 1 is not a peripheral constant (SPI_257, I2C_89, ...)"]
+        assert sim.io.sent("uart57") == b"hi"
+
+
+def test_hardware_configure_exists_only_where_its_buses_do():
+    assert logged('server.log(("configure" in hardware) + "");', "imp003") == ["false"]
