@@ -54,11 +54,36 @@ def test_constants_of_earlier_scripts_are_forgotten(vm):
     "C.setattributes(null, { tag = 1 })",         # class attributes
     "pristine_f.getroot().leak <- 1",             # the pristine root, through a closure
     "pristine_f.setroot({})",                     # a shared closure's root
+    "C.setattributes(\"get\", { tag = 1 })",       # a member's attributes
+    "C.rawset(\"v\", 2)",                          # a field's default value
 ])
 def test_a_change_to_shared_state_refuses_the_restore(vm, change):
     vm.run(change)
     assert vm.restore() is False
     assert vm.root["x"] == 1  # nothing changed: the caller replaces the VM
+
+
+def test_tables_reached_twice_or_through_a_cycle_are_copied_once():
+    with squirrel.VM() as vm:
+        vm.run("shared <- { n = 1 }; pair <- { a = shared, b = shared }; cyc <- {}; cyc.self <- cyc;"
+               "t <- { a = 1 }; w <- t.weakref();")
+        vm.snapshot()
+        for _ in range(3):
+            assert vm.restore()
+            # One copy per pristine table, however it is reached; a weak reference to a pristine
+            # table becomes the copy itself (as it always has: the copy holds the table).
+            assert vm.run("local r = [pair.a == pair.b, pair.a == shared, cyc.self == cyc, typeof w, w == t];"
+                          "shared.n = 5; r.push(pair.b.n); return r") == [True, True, True, "table", True, 5]
+
+
+def test_every_restore_gives_the_globals_in_the_same_order(vm):
+    order = "local k = []; foreach (n, v in getroottable()) k.push(n); return k"
+    first = vm.run(order)
+    vm.run("x = 5; extra <- 1; delete t")
+    assert vm.restore()
+    assert vm.run(order) == first
+    assert vm.restore()
+    assert vm.run(order) == first
 
 
 def test_instances_made_from_shared_classes_are_not_shared_state(vm):

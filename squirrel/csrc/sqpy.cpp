@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "sqpy.h"
+#include "sqpy_snap.h"
 
 /* Defined by the cffi-generated module (callbacks.h); cffi gives them C++ linkage when it
  * compiles the module as C++, so they are declared here without extern "C". */
@@ -1620,116 +1621,27 @@ static unsigned long long obj_word(HSQUIRRELVM v, SQInteger idx) {
 }
 
 /* Tables and classes nested deeper than this in the pristine state refuse a snapshot: the
- * copies and the digest stop there (and the C stack stays small). */
+ * copies and the digest stop there (and the C stack stays small). The walks themselves read
+ * Squirrel's objects directly (sqpy_snap.cpp). */
 static const int MAX_NESTING = 32;
-typedef std::unordered_set<const void *> Seen;
-
-static unsigned long long digest_value(HSQUIRRELVM v, SQInteger idx, int depth, Seen &seen);
-
-/* Digest of the container at idx (a table or class): its slots and what they hold. */
-static unsigned long long digest_slots(HSQUIRRELVM v, SQInteger idx, int depth, Seen &seen) {
-    unsigned long long h = mix(obj_word(v, idx), (unsigned long long)sq_getsize(v, idx));
-    sq_pushnull(v);
-    while (SQ_SUCCEEDED(sq_next(v, idx))) {
-        h = mix(h, obj_word(v, -2));
-        h = mix(h, digest_value(v, -1, depth + 1, seen));
-        sq_pop(v, 2);
-    }
-    sq_pop(v, 1);
-    return h;
-}
-
-static unsigned long long digest_value(HSQUIRRELVM v, SQInteger idx, int depth, Seen &seen) {
-    if (idx < 0) idx = sq_gettop(v) + 1 + idx;
-    unsigned long long h = obj_word(v, idx);
-    HSQOBJECT o;
-    sq_getstackobj(v, idx, &o);
-    switch (sq_gettype(v, idx)) {
-    case OT_TABLE:
-        if (depth > MAX_NESTING || !seen.insert(o._unVal.pRefCounted).second) return h;
-        return mix(h, digest_slots(v, idx, depth, seen));
-    case OT_CLASS:
-        if (depth > MAX_NESTING || !seen.insert(o._unVal.pRefCounted).second) return h;
-        h = mix(h, digest_slots(v, idx, depth, seen));
-        sq_pushnull(v);  /* the class's own attributes */
-        if (SQ_SUCCEEDED(sq_getattributes(v, idx))) h = mix(h, obj_word(v, -1));
-        sq_pop(v, 1);
-        sq_pushnull(v);
-        while (SQ_SUCCEEDED(sq_next(v, idx))) {  /* and each member's */
-            sq_pop(v, 1);  /* the value: the key is what getattributes takes */
-            if (SQ_SUCCEEDED(sq_getattributes(v, idx))) h = mix(h, obj_word(v, -1));
-            sq_pop(v, 1);  /* the attributes (or, on failure, the key) */
-        }
-        sq_pop(v, 1);
-        return h;
-    case OT_CLOSURE:
-        if (SQ_SUCCEEDED(sq_getclosureroot(v, idx))) { h = mix(h, obj_word(v, -1)); sq_pop(v, 1); }
-        return h;
-    default:
-        return h;
-    }
-}
-
-struct Copies {
-    std::unordered_map<const void *, HSQOBJECT> of;  /* original table -> its copy */
-    bool too_deep;
-};
-
-/* Pushes a copy of the table at idx whose nested tables are copies too; a table reached twice
- * (or through a cycle) is copied once. */
-static void push_deep_copy(HSQUIRRELVM v, SQInteger idx, int depth, Copies &copies) {
-    if (idx < 0) idx = sq_gettop(v) + 1 + idx;
-    HSQOBJECT orig, made;
-    sq_getstackobj(v, idx, &orig);
-    sq_clone(v, idx);
-    sq_getstackobj(v, -1, &made);
-    copies.of[orig._unVal.pRefCounted] = made;  /* kept alive by its parent copy, or the stack */
-    if (depth >= MAX_NESTING) { copies.too_deep = true; return; }
-    SQInteger copy = sq_gettop(v);
-    sq_pushnull(v);
-    while (SQ_SUCCEEDED(sq_next(v, copy))) {
-        if (sq_gettype(v, -1) == OT_TABLE) {
-            HSQOBJECT o;
-            sq_getstackobj(v, -1, &o);
-            std::unordered_map<const void *, HSQOBJECT>::iterator it = copies.of.find(o._unVal.pRefCounted);
-            if (it != copies.of.end()) sq_pushobject(v, it->second);  /* key, old, new */
-            else push_deep_copy(v, -1, depth + 1, copies);
-            sq_push(v, -3);                    /* key, old, new, key */
-            sq_push(v, -2);                    /* key, old, new, key, new */
-            sq_rawset(v, copy);                /* same key: no rehash, the iteration goes on */
-            sq_pop(v, 1);
-        }
-        sq_pop(v, 2);
-    }
-    sq_pop(v, 1);
-}
 
 static unsigned long long snapshot_digest(sqpy_vm *vm) {
-    HSQUIRRELVM v = vm->v;
-    Seen seen;
-    sq_pushobject(v, vm->snap_root);
-    unsigned long long h = digest_value(v, -1, 0, seen);
-    sq_pop(v, 1);
-    sq_pushobject(v, vm->snap_consts);
-    h = mix(h, digest_value(v, -1, 0, seen));
-    sq_pop(v, 1);
-    return h;
+    HSQOBJECT pristine[2] = {vm->snap_root, vm->snap_consts};
+    return sqpy_snap_digest(pristine, 2, MAX_NESTING);
 }
 
-/* Root and const tables := deep copies of the pristine ones. False when they nest too deep. */
+/* Root and const tables := deep copies of the pristine ones. False when they nest too deep or
+ * a copy could not be made (then the tables not yet replaced are left as they were). */
 static bool set_copies(sqpy_vm *vm) {
     HSQUIRRELVM v = vm->v;
     const HSQOBJECT *pristine[2] = {&vm->snap_root, &vm->snap_consts};
     SQRESULT (*set[2])(HSQUIRRELVM) = {sq_setroottable, sq_setconsttable};
     bool ok = true;
     for (int i = 0; i < 2; i++) {
-        Copies copies;
-        copies.too_deep = false;
-        sq_pushobject(v, *pristine[i]);
-        push_deep_copy(v, -1, 0, copies);
-        set[i](v);     /* pops the copy */
-        sq_pop(v, 1);  /* the pristine table */
-        ok = ok && !copies.too_deep;
+        int rc = sqpy_snap_push_copy(v, pristine[i], MAX_NESTING);
+        if (rc < 0) return false;
+        set[i](v);  /* pops the copy */
+        ok = ok && rc == 0;
     }
     return ok;
 }
@@ -1823,7 +1735,9 @@ int sqpy_restore(sqpy_vm *vm) {
     HSQUIRRELVM v = vm->v;
     sq_reservestack(v, 8 * MAX_NESTING + 16);
     if (snapshot_digest(vm) != vm->snap_digest) return SQPY_ERROR;
-    set_copies(vm);  /* the snapshot made the same copies: never too deep here */
+    /* The snapshot made the same copies: never too deep here. Cloning can fail only if the
+     * instruction budget ran out: the VM then cannot be reused. */
+    if (!set_copies(vm)) return SQPY_ERROR;
     sq_release(v, &vm->keep);
     sq_resetobject(&vm->keep);
     /* Handles Python still holds belong to the previous script, as if the VM had been closed:
