@@ -192,6 +192,7 @@ class ScriptHost:
         self.alive = False
         if self._idle is not None:
             self._idle.cancel()
+            self._idle = None  # it holds this host: no cycle left for the collector
         for h in self.timers.values():
             h.timer.cancel()
         self.timers.clear()

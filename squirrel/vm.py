@@ -802,17 +802,27 @@ class VM:
         return frames
 
     def _raise(self, rc: int) -> None:
+        exc = self._error(rc)
+        try:
+            raise exc
+        finally:
+            # The traceback holds this frame: without the local, a raised error and its frames
+            # are freed as soon as it is handled rather than by the cycle collector, later.
+            del exc
+
+    def _error(self, rc: int) -> BaseException:
+        """The exception a call that returned ``rc`` raises."""
         ptr = self._ptr
         if rc == BADREF:
-            raise SquirrelError("the object belongs to a closed or different VM, or to a run before restore()")
+            return SquirrelError("the object belongs to a closed or different VM, or to a run before restore()")
         if rc == WRONG_THREAD:
-            raise SquirrelError(f"this VM belongs to thread {self._home}, not to thread {threading.get_ident()}: "
+            return SquirrelError(f"this VM belongs to thread {self._home}, not to thread {threading.get_ident()}: "
                                 "a VM is used only by the thread that made it (make one VM per thread)")
         if rc == STOPPED and self._stop_exc is not None:
             exc, self._stop_exc = self._stop_exc, None
             if getattr(exc, "with_stack", True) and ptr != ffi.NULL:
                 _attach(exc, self._frames())
-            raise exc
+            return exc
         frames = self._frames() if ptr != ffi.NULL else []
         self._stop_exc = None  # a stop some script swallowed must not surface in a later call
         if rc == TIME_LIMIT:
@@ -820,15 +830,15 @@ class VM:
                      f"{self._time_limit} s")
             exc: BaseException = TimeLimitError(f"the script ran out of its time limit ({limit})")
             _attach(exc, frames)  # where the script was stopped
-            raise exc
+            return exc
         if rc == MEMORY_LIMIT:
             exc = MemoryLimitError(f"the script went over its memory limit ({self._memory_limit} bytes; "
                                    f"in use: {lib.sqpy_memory_used(ptr)})")
             _attach(exc, frames)
-            raise exc
+            return exc
         message = ffi.string(lib.sqpy_error_message(ptr)).decode("utf-8", "replace")
         if rc == STACK_OVERFLOW:
-            raise ScriptError(message or "stack overflow", message or "stack overflow", frames)
+            return ScriptError(message or "stack overflow", message or "stack overflow", frames)
         out = ffi.new("sqpy_value *")
         lib.sqpy_error_value(ptr, out)
         value = self._from(out)
@@ -840,8 +850,8 @@ class VM:
         pending, self._pending = self._pending, None
         if pending is not None and message == _exc_message(pending):
             _attach(pending, frames)
-            raise pending
-        raise ScriptError(message, value, frames)
+            return pending
+        return ScriptError(message, value, frames)
 
     # --- callbacks from C -------------------------------------------------------------------------
 

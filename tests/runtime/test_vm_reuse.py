@@ -175,3 +175,28 @@ def test_a_boot_that_grew_the_stack_hands_on_a_new_vm():
     reused, fresh = outcomes(True), outcomes(False)
     assert len(reused) > 100 and reused == fresh
     assert all("out of memory" in text for text in reused)
+
+
+@pytest.mark.parametrize("ending", ["imp.deepsleepfor(60);", "imp.onidle(function() { imp.deepsleepfor(60); });",
+                                    'throw "boom";', "server.restart();"])
+def test_a_boot_leaves_nothing_for_the_cycle_collector(ending):
+    """What a boot leaves (its host, the halt or error that ended it and that exception's frames)
+    is freed as the boot ends, by reference counting: a long run does not pile work up for
+    Python's cycle collector, whose pauses would grow with it."""
+    import gc
+
+    sim = Simulation(device='agent.send("n", 1);\n' + ending, agent='device.on("n", function(v) {});',
+                     imp="imp003")
+    sim.run("10m")  # imports, caches and the VMs' first boots are made
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        boots = len(sim.events.of("boot"))
+        sim.run("1h")
+        assert len(sim.events.of("boot")) > boots + 5
+        gc.collect()
+        left = sorted({type(o).__name__ for o in gc.garbage})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert left == []
