@@ -26,6 +26,7 @@ from .flash import SpiFlash
 from .halt import DeepSleep, Halt, Restart, Snooze
 from .host import ScriptHost
 from .lifecycle import UpdateLifecycle, restart_for
+from .network import ConnectAttempt
 from .profiles import Profile, software_version
 from .peripherals import Board
 from .serialize import MAX_DEPTH, from_wire, too_deep
@@ -109,8 +110,8 @@ class Device:
 
     def _record(self, kind: str, **data: Any) -> None:
         """A structured event of this device, which the crash-loop rule reads too."""
-        self.env.record(kind, **data)
-        self.crashes.see(Event(self.clock.now_us, kind, data))
+        event = self.env.record(kind, **data)
+        self.crashes.see(event if event is not None else Event(self.clock.now_us, kind, data))
 
     def power_on(self, wakereason: int = C.WAKEREASON_POWER_ON, path: str = "power-cycle") -> None:
         """A cold boot: impOS connects, installs pending updates, then Squirrel starts — or
@@ -601,8 +602,6 @@ class _Attempt:
         self.result = self._outcome()
 
     def _outcome(self) -> Any:
-        from .network import ConnectAttempt
-
         deadline = self.start_us + self.timeout_us
         if not self.joinable:
             return ConnectAttempt(False, C.NO_WIFI, deadline)

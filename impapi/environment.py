@@ -21,6 +21,8 @@ from .log import Log, LogEntry
 
 __all__ = ["Environment"]
 
+_tuple_new = tuple.__new__
+
 
 class Environment:
     """``seed``: math.rand() and the device ID; ``tie_seed``: the order of events due at the
@@ -51,15 +53,18 @@ class Environment:
         self.coverage: Any = None
         self.fatal_error: str | None = None
 
-    def record(self, kind: str, **data: Any) -> None:
-        """Add a structured event (:mod:`impapi.events`) at the current virtual time."""
+    def record(self, kind: str, **data: Any) -> Event | None:
+        """Add a structured event (:mod:`impapi.events`) at the current virtual time; returns it
+        (None when nothing keeps or sees it)."""
+        if self.event_sink is None and not self.keep_history:
+            return None
+        # tuple.__new__ directly: Event(...) would run the named tuple's Python-level __new__.
+        event = _tuple_new(Event, (self.clock._now, kind, data))
         if self.event_sink is not None:
-            event = Event(self.clock.now_us, kind, data)
             self.event_sink(event)
-            if self.keep_history:
-                self.events.append(event)
-        elif self.keep_history:
-            self.events.append(Event(self.clock.now_us, kind, data))
+        if self.keep_history:
+            self.events.append(event)
+        return event
 
     def fatal(self, message: str) -> None:
         """Stop the run for good: something no imp could run (code that does not compile)."""

@@ -49,8 +49,6 @@ class ScriptHost:
 
     def __init__(self, env: "Environment", owner: Any, side: str, source: str, filename: str,
                  memory: int) -> None:
-        from . import natives  # the API modules register on import
-
         self.env = env
         self.owner = owner
         self.side = side
@@ -74,6 +72,8 @@ class ScriptHost:
         self.hardware: Any = None  # the imp's side of pins and buses this run (natives.objects)
         self.vm = self._reused_vm()
         if self.vm is None:
+            from . import natives  # the API modules register on import
+
             # Object overhead is scaled to the imp's 32-bit build; contents count in full.
             self.vm = squirrel.VM("imp", instruction_limit=env.config.watchdog_instructions,
                                   print=self._print, error=self._print_error,

@@ -45,6 +45,7 @@ LOG_TYPES: dict[str, tuple[str, str]] = {
 SOURCES: tuple[str, ...] = ("device", "agent", "status", "sim")
 
 _UNIX = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_tuple_new = tuple.__new__
 _ONE_US = timedelta(microseconds=1)
 
 
@@ -94,7 +95,8 @@ class Log:
 
     def add(self, time_us: int, type: str, text: str) -> LogEntry:
         """Append an entry of log type ``type`` at virtual time ``time_us``."""
-        if not isinstance(time_us, int) or isinstance(time_us, bool) or time_us < 0:
+        if (time_us.__class__ is not int and (not isinstance(time_us, int) or isinstance(time_us, bool))
+                or time_us < 0):
             raise ValueError(f"time_us must be a non-negative int, got {time_us!r}")
         try:
             source = LOG_TYPES[type][0]
@@ -102,7 +104,7 @@ class Log:
             raise ValueError(f"unknown log type {type!r}: use one of {', '.join(LOG_TYPES)}") from None
         if not isinstance(text, str):
             raise TypeError(f"log text must be a str, not {text.__class__.__name__}")
-        entry = LogEntry(time_us, source, type, text)
+        entry = _tuple_new(LogEntry, (time_us, source, type, text))  # LogEntry(...) without its Python __new__
         self._count += 1
         if self._keep:
             self._entries.append(entry)

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = ["BootMark", "Line", "Replay"]
 
+_list_append = list.append
+
 
 class BootMark(NamedTuple):
     event_index: int  # of the boot event in sim.events
@@ -51,9 +53,9 @@ class _Recorder(EventLog):
         self._replay = replay
 
     def append(self, event: Event) -> None:  # type: ignore[override]
-        if event.kind == "boot":
+        if event[1] == "boot":  # event.kind
             self._replay._booted(len(self))
-        super().append(event)
+        _list_append(self, event)
 
 
 class Replay:
