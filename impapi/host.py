@@ -231,7 +231,9 @@ class ScriptHost:
                 return None
         vm.rebind(previous, self)
         vm.print, vm.error = self._print, self._print_error
-        vm.instruction_limit = self.env.config.watchdog_instructions  # as a new VM would have it
+        limit = self.env.config.watchdog_instructions
+        if vm.instruction_limit != limit:
+            vm.instruction_limit = limit  # as a new VM would have it
         return vm
 
     def _release_vm(self) -> None:

@@ -11,6 +11,7 @@ from .kinds import FLOAT, INTEGER, NULL, STRING, TEXT, VMLike
 
 _fcall, _fcall1i, _fcall1s = lib.sqpy_fcall, lib.sqpy_fcall1i, lib.sqpy_fcall1s
 _get_ident = threading.get_ident
+_PLAIN_KEYS = frozenset((str, int, float, bool, type(None)))  # converted into a slot without running Python code
 
 
 class SquirrelObject:
@@ -81,9 +82,14 @@ class SquirrelObject:
     def _get(self, key: Any, raw: bool = False) -> Any:
         vm = self._vm
         temps: list = []
-        slot = ffi.new("sqpy_value *")
+        # The VM's own slots (C reads the key before any script code can run, and writes the
+        # result last) for a plain key, whose conversion runs no Python code that could use
+        # them too; not from a foreign thread, which must not touch them.
+        if key.__class__ in _PLAIN_KEYS and _get_ident() == vm._home:
+            slot, out = vm._key, vm._val
+        else:
+            slot, out = ffi.new("sqpy_value *"), ffi.new("sqpy_value *")
         vm._to(key, slot, temps)
-        out = ffi.new("sqpy_value *")
         rc = lib.sqpy_get(vm._live(), self._live(), slot, 1 if raw else 0, out)
         if rc:
             if rc == lib.SQPY_ERROR:
@@ -94,7 +100,11 @@ class SquirrelObject:
     def _rawset(self, key: Any, value: Any, newslot: bool) -> None:
         vm = self._vm
         temps: list = []
-        k, v = ffi.new("sqpy_value *"), ffi.new("sqpy_value *")
+        if (key.__class__ in _PLAIN_KEYS and (value.__class__ in _PLAIN_KEYS or isinstance(value, SquirrelObject))
+                and _get_ident() == vm._home):  # as in _get: C takes both before any script code runs
+            k, v = vm._key, vm._val
+        else:
+            k, v = ffi.new("sqpy_value *"), ffi.new("sqpy_value *")
         vm._to(key, k, temps)
         vm._to(value, v, temps)
         rc = lib.sqpy_set(vm._live(), self._live(), k, v, 1 if newslot else 0)

@@ -268,9 +268,10 @@ class VM:
         the key includes the VM's constants (a digest of the const table), and loading cached
         bytecode defines the constants the source defines, as compiling it would have."""
         ptr = self._live()
-        data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
-        # line hooks need debug-info bytecode
-        key = (data, filename, self.dialect, self._coverage, lib.sqpy_consts_digest(ptr))
+        # The source itself in the key (a str keeps its hash: no encoding, no hashing of the text
+        # at every boot); line hooks need debug-info bytecode.
+        key = (source if isinstance(source, (str, bytes)) else bytes(source), filename, self.dialect,
+               self._coverage, lib.sqpy_consts_digest(ptr))
         cached = _BYTECODE.get(key)
         if cached is not None:
             linemap, code, consts = cached
@@ -284,6 +285,7 @@ class VM:
                     for name, value in consts.items():
                         table[name] = value
                 return fn
+        data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
         text = data.decode("utf-8", "replace")
         nul = text.find("\0")
         if nul >= 0:  # Squirrel's lexer takes it for the end of the source and ignores the rest
