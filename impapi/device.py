@@ -327,6 +327,8 @@ class Device:
 
     def _armed_high(self) -> bool:
         """A DIGITAL_IN_WAKEUP pin left armed by the last run reads high (its pull is down)."""
+        if not self.board.wake_armed:
+            return False  # the common case, without sorting an empty set at every sleep
         return any(self.board.input_level(pin, 0) == 1 for pin in sorted(self.board.wake_armed))
 
     def _wake_if_pin_high(self) -> None:

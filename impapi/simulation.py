@@ -87,11 +87,19 @@ def _check_compiles(code: tuple[str, str] | None) -> None:
     """Raise :class:`squirrel.CompileError` (file, line, column, the offending line) for code
     that does not compile, before anything runs. The bytecode is cached, so the boot that
     compiles it next pays nothing more."""
-    if code is not None:
+    if code is not None and code not in _COMPILES:
         import squirrel
 
         with squirrel.VM("imp") as vm:
             vm.compile(*code)
+        if len(_COMPILES) >= 64:
+            _COMPILES.pop(next(iter(_COMPILES)))
+        _COMPILES[code] = True
+
+
+# (source, filename) that compiled: the same code again (every example of a fuzz run, every
+# device of a fleet) needs no throwaway VM to check it. Compiling is deterministic.
+_COMPILES: dict[tuple[str, str], bool] = {}
 
 
 class Simulation:
@@ -492,7 +500,7 @@ class Simulation:
 
     def close(self) -> None:
         """Free the VMs now rather than whenever the garbage collector gets to them (the record
-        stays readable)."""
+        stays readable): the running ones and those kept for the next boot (Config.reuse_vms)."""
         for owner in (self.device, self.agent):
             host = owner.host if owner is not None else None
             if host is not None:
@@ -502,6 +510,11 @@ class Simulation:
                         host.vm.close()
                     except Exception:  # still running: the garbage collector will close it
                         pass
+            spare = owner.spare_vm if owner is not None else None
+            if spare is not None:
+                owner.spare_vm = None
+                if not spare[0].closed and not spare[0].running:
+                    spare[0].close()
 
     @property
     def flash(self) -> SpiFlash | None:
