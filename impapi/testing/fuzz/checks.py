@@ -180,8 +180,13 @@ def _select(run: Run, *kinds: str) -> list[tuple[int, Any]]:
     cached = run.__dict__.get("_events_by_kind")
     if cached is None or cached[0] != len(events):
         by_kind: dict[str, list[int]] = {}
+        get = by_kind.get
         for i, e in enumerate(events):
-            by_kind.setdefault(e.kind, []).append(i)
+            indices = get(e.kind)
+            if indices is None:
+                by_kind[e.kind] = [i]
+            else:
+                indices.append(i)
         cached = (len(events), by_kind)
         run.__dict__["_events_by_kind"] = cached
     by_kind = cached[1]
@@ -232,9 +237,10 @@ def _handler_first(run: Run, when: str = "always") -> Iterator[PoliteViolation]:
     if when not in ("always", "pending"):
         raise ValueError(f"when= takes 'always' or 'pending', not {when!r}")
     bad: list[tuple[Boot, Any, int]] = []
+    events = run.events
     for b in run.boots():
         for k in range(b.first_event, b.end_event):
-            e = run.events[k]
+            e = events[k]
             if e.kind == "handler-registered":
                 break
             if e.kind == "server-contact":

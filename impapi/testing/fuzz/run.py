@@ -55,7 +55,7 @@ class Claim:
     op_index: int = 0  # flash operations made before the claim
 
 
-@dataclass
+@dataclass(slots=True)
 class Boot:
     """One run of the device's Squirrel: from its ``boot`` event to the next one (or the end)."""
 
@@ -172,18 +172,21 @@ class Run:
         if cached is not None and cached[0] == (len(events), n_ops, len(marks)):
             return list(cached[1])
         out: list[Boot] = []
+        ends = [(m[0], m[1]) for m in marks[1:]] + [(len(events), n_ops)]
         for i, (ev_index, op_index, _) in enumerate(marks):
             e = events[ev_index]
-            end_ev = marks[i + 1][0] if i + 1 < len(marks) else len(events)
-            end_op = marks[i + 1][1] if i + 1 < len(marks) else n_ops
+            end_ev, end_op = ends[i]
             applied = []  # install() records them just before the boot (and its state change)
             j = ev_index - 1
-            while j >= 0 and (events[j].kind == "state" or
-                              events[j].kind == "update" and events[j].data.get("stage") == "applied"):
-                if events[j].kind == "update":
-                    applied.insert(0, events[j])
+            while j >= 0:
+                before = events[j]
+                if before.kind == "update" and before.data.get("stage") == "applied":
+                    applied.insert(0, before)
+                elif before.kind != "state":
+                    break
                 j -= 1
-            out.append(Boot(i, e.time_us, e.data.get("wakereason", -1), e.data.get("reason_name", ""),
+            data = e.data
+            out.append(Boot(i, e.time_us, data.get("wakereason", -1), data.get("reason_name", ""),
                             ev_index, end_ev, op_index, end_op, applied))
         self.__dict__["_boots"] = ((len(events), n_ops, len(marks)), out)
         return list(out)
