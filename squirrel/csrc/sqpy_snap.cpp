@@ -9,8 +9,9 @@
  * of Python's: it is handed a VM and objects, and leaves results on the VM's stack.
  *
  * What it does is what the API walk did: the same slots read in the same order (the slot array
- * in place, as SQTable::Next and SQClass::Next walk it for sq_next), tables copied with SQVM::Clone (as sq_clone: the same layout,
- * allocations and charge to the instruction budget), nested tables replaced slot by slot. */
+ * in place, as SQTable::Next and SQClass::Next walk it for sq_next), tables copied as SQVM::Clone
+ * copies them (the same layout, allocations and charge to the instruction budget), nested tables
+ * replaced slot by slot. */
 #include "sqpcheader.h"
 #include "sqvm.h"
 #include "sqstring.h"
@@ -107,11 +108,30 @@ unsigned long long sqpy_snap_digest(const HSQOBJECT *objects, int count, int max
 
 typedef std::unordered_map<const void *, SQObjectPtr> Copies;  /* original table -> its copy */
 
+/* What SQVM::Clone does for a table, reading the original's slots in place: the same charge to
+ * the instruction budget, the same new table (Create with the original's slot count, then each
+ * slot inserted in the order SQTable::Clone's Next walk gives: the same layout and allocations),
+ * the same delegate. SQTable::Clone copies every key and value out first; this does not. A table
+ * with a delegate goes through SQVM::Clone itself, which may call its _cloned metamethod. */
+static bool clone_table(HSQUIRRELVM v, const SQObjectPtr &orig, SQObjectPtr &out) {
+    SQTable *src = _table(orig);
+    if (src->_delegate) return v->Clone(orig, out);
+    if (SQ_FAILED(sq_charge(v, src->CountUsed() / SQ_COST_ELEMENTS))) return false;
+    SQInteger n = src->NodeCount();
+    SQTable *copy = SQTable::Create(_opt_ss(src), n);
+    out = copy;
+    for (SQInteger i = 0; i < n; i++) {
+        const SQObjectPtr &key = src->NodeKey(i);
+        if (type(key) != OT_NULL) copy->NewSlot(key, src->NodeVal(i));
+    }
+    return true;
+}
+
 /* The copy of `orig` (a table) whose nested tables are copies too; a table reached twice (or
  * through a cycle) is copied once. */
 static bool deep_copy(HSQUIRRELVM v, const SQObjectPtr &orig, int depth, int max_nesting, Copies &copies,
                       bool &too_deep, SQObjectPtr &out) {
-    if (!v->Clone(orig, out)) return false;
+    if (!clone_table(v, orig, out)) return false;
     copies[orig._unVal.pRefCounted] = out;
     if (depth >= max_nesting) { too_deep = true; return true; }
     SQTable *t = _table(out);
