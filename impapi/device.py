@@ -589,7 +589,7 @@ class _Attempt:
     the moment it started; the network is the one known now (:meth:`update`)."""
 
     __slots__ = ("device", "start_us", "timeout_us", "latency_us", "joinable", "enrolled", "result",
-                 "then", "args", "event")
+                 "then", "args", "event", "known")
 
     def __init__(self, device: Device, timeout_us: int, then: Any = None, args: tuple = ()) -> None:
         self.device = device
@@ -601,6 +601,7 @@ class _Attempt:
         self.then = then
         self.args = args
         self.event: Any = None
+        self.known = device.network.version  # the network as known when the outcome was worked out
         self.result = self._outcome()
 
     def _outcome(self) -> Any:
@@ -618,6 +619,10 @@ class _Attempt:
 
     def update(self) -> None:
         """Work the outcome out again from the network as now known; reschedule if it changed."""
+        known = self.device.network.version
+        if known == self.known:
+            return  # no outage added since: the outcome, a function of the outages, is the same
+        self.known = known
         result = self._outcome()
         if result != self.result:
             self.result = result

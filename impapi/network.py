@@ -90,6 +90,7 @@ class Network:
         self._segments: list[Outage] = []
         self._starts: list[int] = []
         self._dirty = False
+        self.version = 0  # outages added so far: what is known of the network changes with it
         for start, end, reason in outages:
             self._add(start, end, reason)
 
@@ -116,6 +117,7 @@ class Network:
         if end > start:
             self._raw.append(Outage(start, min(end, FOREVER), reason))
             self._dirty = True
+            self.version += 1
 
     def _rebuild(self) -> None:
         # Sweep over the boundaries keeping a count of active outages per reason; each
