@@ -248,6 +248,13 @@ class VM:
         return lib.sqpy_memory_peak(self._live())
 
     @property
+    def work(self) -> int:
+        """The work the VM has done since it was made, in instructions: every instruction run plus
+        what natives charged (the units ``instruction_limit`` counts), exact at any moment,
+        inside a call (from a native) or between calls. It is never reset: take differences."""
+        return lib.sqpy_work(self._live())
+
+    @property
     def handle(self) -> Any:
         """The raw ``HSQUIRRELVM`` for code that calls the C API through ``squirrel._squirrel``."""
         return lib.sqpy_handle(self._live())

@@ -76,6 +76,29 @@ def test_the_budget_counts_instructions_exactly_without_natives():
         assert vm.root["count"] == first > 0
 
 
+def test_work_done_is_exact_at_any_moment_and_counts_what_natives_charge():
+    """VM.work: every instruction and every native's charge, readable from inside a native as
+    well as between calls, never reset; the budget counts the same units."""
+    with squirrel.VM("standard") as vm:
+        seen = []
+        vm.root["mark"] = lambda: seen.append(vm.work)
+        loop = vm.compile("mark(); for (local i = 0; i < 1000; i++) {} mark();", "loop")
+        text = vm.compile('local s = "abcd"; while (s.len() < 1 << 16) s += s; mark(); s.tolower(); mark();', "text")
+        before = vm.work
+        loop()
+        between = vm.work
+        loop()
+        assert seen[1] - seen[0] == seen[3] - seen[2] > 3000  # a few instructions a turn, exactly again
+        assert before < seen[0] < seen[1] < between < seen[2]
+        text()
+        assert seen[5] - seen[4] >= (1 << 16) // 4  # tolower charged 4 bytes a unit, on top of its call
+    with squirrel.VM("standard", instruction_limit=5000) as vm:
+        before = vm.work
+        with pytest.raises(squirrel.TimeLimitError):
+            vm.run("while (true) {}")
+        assert 5000 <= vm.work - before < 5010  # what the budget stopped at
+
+
 @pytest.mark.parametrize("source", [
     'local s = "\\x01"; while (s.len() < 1 << 22) s += s; return escape(s);',
     'local s = "A"; while (s.len() < 1 << 23) s += s; return s.tolower();',

@@ -84,6 +84,7 @@ struct sqpy_vm {
     long long overhead_fx;
 
     long long budget, executed, interval;
+    long long work;  /* everything the hook counted since the VM was made (never reset) */
     double seconds;
     struct timespec deadline;
     int stop;
@@ -185,7 +186,9 @@ static double deadline_of(sqpy_vm *vm) {
 
 static SQRESULT interrupt_hook(HSQUIRRELVM v) {
     sqpy_vm *vm = (sqpy_vm *)sq_getsharedforeignptr(v);
-    vm->executed += sq_interruptelapsed(v);  /* instructions, and what natives charged */
+    long long elapsed = sq_interruptelapsed(v);  /* instructions, and what natives charged */
+    vm->executed += elapsed;
+    vm->work += elapsed;
     long long pending = (long long)sq_pendingalloc(v);  /* a native about to allocate this much */
     if (!vm->stop) {
         if (vm->mem_limit && vm->mem_used + pending * MEM_ONE > vm->mem_limit) vm->stop = SQPY_MEMORY_LIMIT;
@@ -273,6 +276,7 @@ struct Entry {
         vm->depth--;
         if (outer && vm->has_foreign.load(std::memory_order_relaxed)) release_foreign(vm);
         if (outer) {
+            vm->work += sq_interruptwork(vm->v);  /* before re-arming forgets it */
             sq_setuncatchable(vm->v, SQFalse);
             /* A script stopped for memory often holds it in cycles, which reference counting
              * never frees: collect now, so the VM is usable for the next call. */
@@ -934,6 +938,7 @@ int sqpy_set_limits(sqpy_vm *vm, long long memory_limit, long long budget, doubl
 long long sqpy_memory_used(sqpy_vm *vm) { return vm->mem_used / MEM_ONE; }
 long long sqpy_memory_peak(sqpy_vm *vm) { return vm->mem_peak / MEM_ONE; }
 long long sqpy_instructions(sqpy_vm *vm) { return vm->executed; }
+long long sqpy_work(sqpy_vm *vm) { return vm->work + sq_interruptwork(vm->v); }
 
 /* A new handle to what push() puts on the stack (the root or the const table). */
 static long long ref_of(sqpy_vm *vm, void (*push)(HSQUIRRELVM)) {

@@ -87,6 +87,10 @@ int sqpy_set_limits(sqpy_vm *vm, long long memory_limit, long long instruction_b
 long long sqpy_memory_used(sqpy_vm *vm);
 long long sqpy_memory_peak(sqpy_vm *vm);
 long long sqpy_instructions(sqpy_vm *vm);
+/* The work (instructions, and what natives charged) the VM has done since it was made, exact at
+ * any moment: inside a call, from a native, or between calls. Never reset, so a host takes
+ * differences. */
+long long sqpy_work(sqpy_vm *vm);
 
 /* Handles. */
 long long sqpy_ref_root(sqpy_vm *vm);
