@@ -22,7 +22,7 @@ from . import __version__
 from .builder import BuildError
 from .builder.load import add_load_arguments, load_options_from_args
 from .cliargs import EXIT_FAILED as EXIT_APP_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from .cliargs import duration as _duration
+from .cliargs import add_instruction_time, duration as _duration
 from .config import Config
 from .durations import format_duration
 from .fleet.cli import add_fleet_parser, cmd_fleet
@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--update-deadline", metavar="DURATION", type=_duration, default=None,
                      help="the impCloud forces an update a shutdown handler has delayed this long "
                           "(default: never; Config.update_deadline_us)")
+    add_instruction_time(run)
     run.add_argument("--seed", type=int, default=None, help="seed for math.rand() and the device ID (default 0)")
     run.add_argument("--tie-seed", type=int, default=None,
                      help="order events due at the same instant as `impsim fuzz` did with this seed "
@@ -121,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_fuzz_parser(sub)
     add_fleet_parser(sub)
     return p
+
+
+def _config(args: argparse.Namespace) -> Config:
+    config = Config(update_deadline_us=args.update_deadline)
+    if args.instruction_ns is not None:
+        config.instruction_ns = config.agent_instruction_ns = args.instruction_ns
+    return config
 
 
 def _scenario(args: argparse.Namespace) -> Scenario:
@@ -225,7 +233,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                        flash=args.flash, impos=args.impos, log_sink=None if args.quiet else show,
                                        keep_history=bool(args.timeline), load=load,
                                        internet=scn.routes(),
-                                       config=Config(update_deadline_us=args.update_deadline))
+                                       config=_config(args))
         interrupted = []
 
         def on_sigint(signum: int, frame: object) -> None:

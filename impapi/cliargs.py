@@ -32,3 +32,19 @@ def whole(minimum: int) -> Callable[[str], int]:
         return n
 
     return parse
+
+
+def add_instruction_time(parser: argparse.ArgumentParser) -> None:
+    """``--instruction-ns NS``: the virtual time one Squirrel instruction takes (Config.instruction_ns)."""
+    def nanoseconds(text: str) -> float:
+        try:
+            ns = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of nanoseconds: {text!r}") from None
+        if not ns >= 0 or ns == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a number of nanoseconds >= 0, got {text}")
+        return ns
+
+    parser.add_argument("--instruction-ns", metavar="NS", type=nanoseconds, default=None,
+                        help="virtual time one Squirrel instruction takes, in nanoseconds, on the device and the "
+                             "agent (0: code takes no time; default: each module's figure, Config.instruction_ns)")

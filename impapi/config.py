@@ -8,6 +8,7 @@ reads it from :class:`Config`; each field names the section of imp-api.md it sta
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["Config"]
 
@@ -20,6 +21,14 @@ class Config:
     message_latency_us: int = 50_000  # device <-> agent, one way
     error_restart_delay_us: int = 5_000_000  # §10: delay before Squirrel restarts after an error
     watchdog_instructions: int | None = 250_000_000  # per event; None: no watchdog (a safety net, not an imp rule)
+    # Virtual time one Squirrel instruction takes, in ns (docs/imp-model/execution-time.md): the
+    # work a handler does (instructions, and what natives charge in instructions' worth, the
+    # watchdog's units) moves its VM's own clock, which hardware.millis(), time(), imp.wakeup,
+    # sends and logs read; the VM's next event waits until the handler has ended; other machines
+    # are not held up. instruction_ns None: the device module's own figure (Profile.instruction_ns);
+    # a number: that figure whatever the module. 0: Squirrel takes no virtual time. UNCONFIRMED.
+    instruction_ns: float | None = None
+    agent_instruction_ns: float = 0.0
     cold_boot_wait_us: int = 10_000_000  # §1.3: Squirrel starts after 10 s without a connection
     # A restart of Squirrel without a power cycle (server.restart() on either side, an update
     # installed at a restart, a wake from deep sleep) takes this long: the next run starts this
@@ -90,3 +99,13 @@ class Config:
     http_timeout_us: int = 600_000_000
     http_sync_timeout_us: int = 60_000_000
     http_latency_us: int = 100_000
+
+    def instruction_ps(self, profile: Any = None) -> int:
+        """Picoseconds of virtual time per instruction: on a device of ``profile`` (a
+        :class:`~impapi.profiles.Profile`), or on the agent (None)."""
+        ns = self.agent_instruction_ns if profile is None else \
+            profile.instruction_ns if self.instruction_ns is None else self.instruction_ns
+        if not isinstance(ns, (int, float)) or isinstance(ns, bool) or not 0 <= ns < float("inf"):
+            what = "agent_instruction_ns" if profile is None else "instruction_ns"
+            raise ValueError(f"Config.{what} must be a number of nanoseconds >= 0, got {ns!r}")
+        return round(ns * 1000)

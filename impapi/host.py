@@ -37,6 +37,12 @@ GARBAGE_SLACK = 64 * 1024
 _RUN_NUMBERS = itertools.count(1)
 
 
+# What the watchdog's note adds when Squirrel takes no virtual time: a loop that waits for the clock
+# to move (hardware.micros(), hardware.millis(), time()) never ends then.
+STILL_HINT = ("; Squirrel takes no virtual time while Config.instruction_ns is 0, so a loop waiting for "
+              "hardware.micros() to move never ends: impsim --instruction-ns sets it")
+
+
 class TimerHandle:
     __slots__ = ("timer", "token")
 
@@ -70,6 +76,12 @@ class ScriptHost:
         self.unhandled_handler: Any = None
         self.shutdown_handler: Any = None
         self.hardware: Any = None  # the imp's side of pins and buses this run (natives.objects)
+        # Execution time (docs/imp-model/execution-time.md): the VM's own clock, in picoseconds,
+        # as of the VM's work counter reading _vm_work; it runs ahead of the world's as code works.
+        self.instruction_ps = env.config.instruction_ps(owner.profile if side == "device" else None)
+        self._vm_ps = 0
+        self._vm_work = 0
+        self._calls = 0  # invoke()s on the stack
         self.vm = self._reused_vm()
         if self.vm is None:
             from . import natives  # the API modules register on import
@@ -115,8 +127,18 @@ class ScriptHost:
         previous = clock.source
         clock.source = self.side
         clock.hold(queue)
+        timed = self.instruction_ps and not self._calls
+        if timed:  # the handler starts now, or when the VM's last one ended if that is later
+            self._vm_ps = max(self._vm_ps, clock.now_us * 1_000_000)
+            self._vm_work = self.vm.work
+        self._calls += 1
         try:
-            return fn(*args)
+            try:
+                return fn(*args)
+            finally:
+                self._calls -= 1
+                if timed:
+                    self.catch_up()  # the VM is busy until its work is done: the world runs on meanwhile
         except Halt as h:
             self.owner.on_halt(self, h)  # before stop(): the owner reads what survives (nv)
             self.stop()
@@ -129,7 +151,7 @@ class ScriptHost:
         except squirrel.TimeLimitError:
             self.env.log.add(clock.now_us, "impsim",
                              f"{self.side} watchdog: an event ran over {self.env.config.watchdog_instructions} "
-                             "Squirrel instructions (see Config.watchdog_instructions)")
+                             f"Squirrel instructions (see Config.watchdog_instructions{'' if self.instruction_ps else STILL_HINT})")
             self.report_error(squirrel.ScriptError("watchdog: Squirrel ran too long"))
             self.owner.on_script_error(self, None)
         finally:
@@ -172,12 +194,28 @@ class ScriptHost:
             self.after_event()
 
     def block_until(self, until_us: int) -> None:
-        """Squirrel blocks (``imp.sleep``, a connection it waits for): the rest of the world runs
-        on until ``until_us`` while this VM's events wait, then they run late, in order. If the
-        run ends meanwhile (a power cut), the blocked code unwinds without running further."""
+        """Squirrel blocks (``imp.sleep``, a connection it waits for, or its own work taking
+        time): the rest of the world runs on until ``until_us`` while this VM's events wait, then
+        they run late, in order. If the run ends meanwhile (a power cut), the blocked code unwinds
+        without running further."""
         self.clock.run_nested(until_us, self._still_alive)
         if not self.alive:
             raise RunEnded()
+        if self.instruction_ps:  # the VM's clock is the world's again if the world got ahead
+            work = self.vm.work
+            now_ps = self.clock.now_us * 1_000_000
+            if now_ps > self._vm_ps + (work - self._vm_work) * self.instruction_ps:
+                self._vm_ps, self._vm_work = now_ps, work
+
+    def catch_up(self) -> None:
+        """Bring the world up to this VM's own time (its handler's start plus the work done
+        since, ``Config.instruction_ns``), running what other machines do meanwhile: every native
+        calls this first, so what the code sees and does happens at the time the code has
+        reached. A power cut meanwhile ends the run there (``RunEnded``)."""
+        if self.alive:
+            until = (self._vm_ps + (self.vm.work - self._vm_work) * self.instruction_ps) // 1_000_000
+            if until > self.clock.now_us:
+                self.block_until(until)
 
     def _still_alive(self) -> bool:
         return self.alive

@@ -61,6 +61,9 @@ class Profile:
     # app (code space and RAM are separate budgets, as on imp002: 85 KB RAM, 128 KB code);
     # True, it is copied into RAM and charged to memory_free (imp005, UNCONFIRMED).
     code_in_ram: bool = False
+    # Virtual time one Squirrel VM instruction takes on this module's processor, in ns
+    # (Config.instruction_ns; docs/imp-model/execution-time.md). UNCONFIRMED.
+    instruction_ns: float = 0.0
 
     @property
     def info_type(self) -> str:

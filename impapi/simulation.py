@@ -524,7 +524,15 @@ class Simulation:
         # On an imp, real time would pass; here nothing would ever end the run.
         self.fatal(f"virtual time stands still: {self.clock.still_events} events ran at "
                    f"{format_duration(self.clock.now_us)} without time passing (an imp.wakeup(0, ...) "
-                   "or imp.onidle() loop?)")
+                   f"or imp.onidle() loop?{self.still_hint()})")
+
+    def still_hint(self) -> str:
+        """What a note on time standing still adds when Squirrel takes no virtual time here."""
+        config = self.config
+        if config.instruction_ps(self.profile) and config.instruction_ps(None):
+            return ""
+        return (" Squirrel takes no virtual time while Config.instruction_ns is 0: "
+                "impsim --instruction-ns sets it")
 
     def fatal(self, message: str) -> None:
         self.env.fatal(message)

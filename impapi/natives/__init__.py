@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, Callable
 
 from .. import constants as C
 from squirrel import NativeSet
@@ -36,21 +37,36 @@ def _flash_view(host: Any) -> Any:
     return host.owner.flash.read_view()
 
 
+def _timed(func: Callable) -> Callable:
+    """``func`` that first brings the world up to the time its VM's code has reached (the work
+    done in the handler so far, ``ScriptHost.catch_up``): what it sees and does happens then."""
+
+    @functools.wraps(func)  # keeps Squirrel's marks and the signature its checks come from
+    def timed(host: Any, *args: Any) -> Any:
+        host.catch_up()
+        return func(host, *args)
+
+    return timed
+
+
 def _native_set(host: Any) -> NativeSet:
     device_side = host.side == "device"
     has_flash = device_side and host.owner.flash is not None
+    # With an execution time (Config.instruction_ns), natives catch up first; without one they
+    # are called as they are, nothing added.
+    wrap = (lambda fs: {name: _timed(f) for name, f in fs.items()}) if host.instruction_ps else (lambda fs: fs)
     nested: dict[Api, dict[str, NativeSet]] = {imp: {}, hardware: {}, http: {}}
     if device_side:
-        nested[imp]["net"] = NativeSet(net.functions(host))
+        nested[imp]["net"] = NativeSet(wrap(net.functions(host)))
         # The hardware objects' natives; the builder (install_objects) takes them out of sight.
-        nested[hardware]["_impsim"] = NativeSet(objects.functions(host))
+        nested[hardware]["_impsim"] = NativeSet(wrap(objects.functions(host)))
     else:
-        nested[http]["hash"] = NativeSet(hash_.functions(host))
+        nested[http]["hash"] = NativeSet(wrap(hash_.functions(host)))
     if has_flash:
-        nested[hardware]["spiflash"] = NativeSet(spiflash.functions(host), readers={"read": _flash_view})
+        nested[hardware]["spiflash"] = NativeSet(wrap(spiflash.functions(host)), readers={"read": _flash_view})
     tables = {}
     for api in APIS:
-        functions = api.functions(host)
+        functions = wrap(api.functions(host))
         if functions:  # else an object of the other side: it does not exist here
             tables[api.table] = NativeSet(functions, tables=nested.get(api))
     constants = (_DEVICE_CONSTANTS | (_FLASH_CONSTANTS if has_flash else {})) if device_side else _AGENT_CONSTANTS
@@ -65,10 +81,19 @@ def install(host: Any) -> None:
     vm = host.vm
     owner = host.owner  # not host: a VM serves all the runs of its owner (Config.reuse_vms)
     clock = env.clock
-    install_language(vm, side=host.side, now_us=lambda: clock.now_us, epoch_us=env.epoch_us,
-                     uptime_us=(lambda: owner.micros()) if host.side == "device" else (lambda: clock.now_us),
+    if host.instruction_ps:
+        def now_us() -> int:  # time(), date(), clock(): at the time the code has reached
+            running = owner.host
+            if running is not None:
+                running.catch_up()
+            return clock.now_us
+    else:
+        def now_us() -> int:
+            return clock.now_us
+    install_language(vm, side=host.side, now_us=now_us, epoch_us=env.epoch_us,
+                     uptime_us=(lambda: now_us() - owner.boot_us) if host.side == "device" else now_us,
                      rng=env.rng)
-    key = (host.side, host.variant)
+    key = (host.side, host.variant, bool(host.instruction_ps))
     ns = _SETS.get(key)
     if ns is None:
         ns = _SETS[key] = _native_set(host)

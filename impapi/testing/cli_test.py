@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..cliargs import add_instruction_time
 from ..inputs import InputError, check_output
 from ..profiles import PROFILES
 from ..terminal import COLOR_CHOICES, StatusLine, use_color
@@ -82,6 +83,7 @@ def add_test_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
                    help="debug: print every log line and write the preprocessed code to .build/")
     p.add_argument("--imp", default="imp003", choices=sorted(PROFILES), help="the imp module to simulate (default imp003)")
     p.add_argument("--seed", type=int, default=0, help="seed for session names and math.rand() (default 0)")
+    add_instruction_time(p)
     p.add_argument("--device-start-delay", metavar="SECONDS", type=_non_negative_float,
                    help="virtual time from the agent's restart to the device running the session's code, "
                         "which it downloads first (default 1)")
@@ -110,8 +112,12 @@ def cmd_test(args: argparse.Namespace) -> int:
     out = sys.stdout
     color = use_color(args.color, out)
     sim_config = None
-    if args.device_start_delay is not None:
-        sim_config = Config(device_start_delay_us=round(args.device_start_delay * 1_000_000))
+    if args.device_start_delay is not None or args.instruction_ns is not None:
+        sim_config = Config()
+        if args.device_start_delay is not None:
+            sim_config.device_start_delay_us = round(args.device_start_delay * 1_000_000)
+        if args.instruction_ns is not None:
+            sim_config.instruction_ns = sim_config.agent_instruction_ns = args.instruction_ns
     status = StatusLine(sys.stderr)  # progress, on a terminal only
     try:
         result = run_tests(

@@ -799,7 +799,7 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
                 session.fail("still-time", f"Virtual time stands still: {instant_steps} events and {restarts} "
                                            f"restarts at {clock.now_us / 1e6:.2f} s without time passing (an "
                                            "imp.wakeup(0, ...) loop, or restarts after running out of memory "
-                                           "while loading?)")
+                                           f"while loading?{sim.still_hint()})")
     result.duration_us = max(session.now, 0)
     _close(sim)
     return result

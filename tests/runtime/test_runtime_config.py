@@ -72,7 +72,9 @@ def test_the_watchdog_stops_a_runaway_event_and_restarts_like_an_error():
     ''', run="1m", config=Config(watchdog_instructions=100_000))
     assert device_lines(sim) == ["boot 0", "ERROR: watchdog: Squirrel ran too long", "boot 5"]
     assert sim.log.messages(type="impsim") == [
-        "device watchdog: an event ran over 100000 Squirrel instructions (see Config.watchdog_instructions)"]
+        "device watchdog: an event ran over 100000 Squirrel instructions (see Config.watchdog_instructions; "
+        "Squirrel takes no virtual time while Config.instruction_ns is 0, so a loop waiting for hardware.micros() "
+        "to move never ends: impsim --instruction-ns sets it)"]
     assert [e.data["message"] for e in sim.events.of("error")] == ["watchdog"]
 
 

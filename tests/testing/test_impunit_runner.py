@@ -577,6 +577,25 @@ def test_cli_device_start_delay(tmp_path, capsys):
     assert "the delay must be between 0 and 86400 seconds" in capsys.readouterr().err
 
 
+def test_cli_instruction_time_lets_a_test_busy_wait_on_micros(tmp_path, capsys):
+    from impapi.cli import main
+
+    write(tmp_path, {"tests/busy.device.test.nut": r'''
+class Busy extends ImpTestCase {
+    function testWaitAMillisecond() {
+        local start = hardware.micros();
+        while (hardware.micros() - start < 1000) {}
+        assertTrue(hardware.micros() - start >= 1000);
+    }
+}
+'''})
+    assert main(["test", "-c", str(tmp_path), "--instruction-ns", "500", "--color", "never"]) == 0
+    assert "Tests: 1, Assertions: 1, Failures: 0" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["test", "-c", str(tmp_path), "--instruction-ns", "-1"])
+    assert "must be a number of nanoseconds >= 0, got -1" in capsys.readouterr().err
+
+
 def test_agent_only_session_reads_agent_log(tmp_path):
     result, out = run_home(tmp_path, {"tests/only.agent.test.nut": r'''
 class OnlyAgent extends ImpTestCase {
