@@ -52,6 +52,12 @@ _COMPACT_MIN = 256
 
 
 STILL_EVENTS = 100_000  # events at one virtual instant after which Clock.on_still is called
+# A VM whose callbacks only ever queue the next one (imp.wakeup(0, ...), imp.onidle()) never waits
+# for anything: with Squirrel taking virtual time it would spin for the rest of the run. After
+# this many such callbacks in a row, spanning at least SPIN_US of virtual time, Clock.on_spin is
+# called. Drivers poll this way for a timeout of milliseconds; a second is far beyond any.
+SPIN_CALLBACKS = 100_000
+SPIN_US = 1_000_000
 
 
 class TieBreak(Protocol):
@@ -145,7 +151,7 @@ class Clock:
     """
 
     __slots__ = ("_now", "_heap", "_ready", "_idle", "_busy", "_seq", "_live", "_dead", "_running", "_stop",
-                 "_tie", "source", "still_events", "on_still")
+                 "_tie", "source", "still_events", "on_still", "on_spin")
 
     def __init__(self, start_us: int = 0, *, tie_break: TieBreak | random.Random | None = None) -> None:
         if _check_us(start_us, "start_us") < 0:
@@ -167,6 +173,8 @@ class Clock:
         # reaches STILL_EVENTS (an imp.wakeup(0, ...) loop would otherwise run for ever).
         self.still_events = 0
         self.on_still: Callable[[], Any] | None = None
+        # What to call with (side, callbacks, span in µs) when a VM spins (SPIN_CALLBACKS).
+        self.on_spin: Callable[[str, int, int], Any] | None = None
 
     @property
     def tie_break(self) -> TieBreak | None:

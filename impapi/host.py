@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import squirrel
 
+from .clock import SPIN_CALLBACKS, SPIN_US
 from .halt import Halt
 
 
@@ -82,6 +83,8 @@ class ScriptHost:
         self._vm_ps = 0
         self._vm_work = 0
         self._calls = 0  # invoke()s on the stack
+        self._spin = 0  # callbacks in a row each queued by the one before (imp.wakeup(0, ...), onidle)
+        self._spin_from = 0
         self.vm = self._reused_vm()
         if self.vm is None:
             from . import natives  # the API modules register on import
@@ -167,8 +170,20 @@ class ScriptHost:
     def _run(self, fn: Callable, args: tuple) -> None:
         """A queued event's turn has come."""
         if self.alive:
+            self._spin = 0
             self.invoke(fn, *args)
             self.after_event()
+
+    def _spun(self) -> None:
+        """A callback the previous one queued for now runs: count the VM's spin (SPIN_CALLBACKS)."""
+        now = self.clock.now_us
+        if not self._spin:
+            self._spin_from = now
+        self._spin += 1
+        if self._spin >= SPIN_CALLBACKS and now - self._spin_from >= SPIN_US:
+            spin, self._spin = self._spin, 0
+            if self.clock.on_spin is not None:
+                self.clock.on_spin(self.side, spin, now - self._spin_from)
 
     def _fire(self, fn: Callable, args: tuple) -> None:
         """Something outside the VM calls Squirrel ``fn(*args)`` now: it runs at once, or after
@@ -190,6 +205,7 @@ class ScriptHost:
     def _on_idle(self) -> None:
         handler, self.onidle_handler = self.onidle_handler, None  # one slot, cleared as it runs
         if handler is not None and self.alive:
+            self._spun()
             self.invoke(handler)
             self.after_event()
 
@@ -309,7 +325,10 @@ class ScriptHost:
 
     def _timer_queued(self, key: int, callback: Any) -> None:
         self.timers.pop(key, None)
-        self._run(callback, ())
+        if self.alive:
+            self._spun()
+            self.invoke(callback)
+            self.after_event()
 
     def cancel_timer(self, token: Any) -> bool:
         h = self.timers.pop(hash(token), None) if isinstance(token, squirrel.SquirrelObject) else None

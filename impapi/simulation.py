@@ -466,6 +466,7 @@ class Simulation:
         if for_us is None and for_ is not None:
             for_us = parse_duration(for_)
         self.clock.on_still = self._time_stands_still
+        self.clock.on_spin = self._code_never_waits
         try:
             if until_idle or for_us is None:
                 steps = 0
@@ -483,7 +484,7 @@ class Simulation:
                     self.clock.run_until(min(end, self.clock.now_us + stride))
                     progress(self.clock.now_us)
         finally:
-            self.clock.on_still = None
+            self.clock.on_still = self.clock.on_spin = None
         if self.flash is not None:
             self.flash.sync()
         return self
@@ -525,6 +526,10 @@ class Simulation:
         self.fatal(f"virtual time stands still: {self.clock.still_events} events ran at "
                    f"{format_duration(self.clock.now_us)} without time passing (an imp.wakeup(0, ...) "
                    f"or imp.onidle() loop?{self.still_hint()})")
+
+    def _code_never_waits(self, side: str, callbacks: int, span_us: int) -> None:
+        # With Squirrel taking time, such a loop moves time on but would spin to the run's end.
+        self.fatal(spin_message(side, callbacks, span_us))
 
     def still_hint(self) -> str:
         """What a note on time standing still adds when Squirrel takes no virtual time here."""
@@ -593,3 +598,10 @@ def _ids(seed: int, code_name: str) -> tuple[str, str]:
 
 def _real_file(path: str) -> str | None:
     return os.path.abspath(path) if "\n" not in path and os.path.isfile(path) else None
+
+
+def spin_message(side: str, callbacks: int, span_us: int) -> str:
+    """What ends a run in which a VM's callbacks only queue the next one (Clock.on_spin)."""
+    return (f"the {side}'s code never waits: {callbacks} callbacks in a row, each queued by the one before "
+            f"(an imp.wakeup(0, ...) or imp.onidle() loop?), ran for {format_duration(span_us)} "
+            "with nothing else to do")

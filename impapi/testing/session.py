@@ -698,7 +698,7 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
                 on_progress: Callable[[int], None] | None = None) -> SessionResult:
     """Build and run the session of ``test_file``; report through ``on_output`` as it goes, and
     the virtual time reached through ``on_progress`` after each event (for a progress display)."""
-    from ..simulation import Simulation
+    from ..simulation import Simulation, spin_message
 
     options = options or SessionOptions()
     rng = rng or random.Random(f"{options.seed}:{test_file.name}")
@@ -764,10 +764,16 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
     clock = sim.clock
     _deploy(sim)
     instant_us, instant_steps, instant_boots = clock.now_us, 0, _boots(sim)
+    spins: list[str] = []  # a VM whose callbacks only queue the next one (Squirrel taking time)
+    clock.on_spin = lambda side, callbacks, span_us: spins.append(spin_message(side, callbacks, span_us))
     while not session.stopped:
         if where is not None:
             where.install(sim)
         board.install(sim)
+        if spins:
+            session.now = clock.now_us
+            session.fail("still-time", spins[0][0].upper() + spins[0][1:])
+            break
         if sim.fatal_error:
             session.now = clock.now_us
             session.fail("compile", sim.fatal_error)
@@ -800,6 +806,7 @@ def run_session(test_file: TestFile, config: TestConfig, options: SessionOptions
                                            f"restarts at {clock.now_us / 1e6:.2f} s without time passing (an "
                                            "imp.wakeup(0, ...) loop, or restarts after running out of memory "
                                            f"while loading?{sim.still_hint()})")
+    clock.on_spin = None
     result.duration_us = max(session.now, 0)
     _close(sim)
     return result

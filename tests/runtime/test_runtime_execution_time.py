@@ -61,6 +61,16 @@ def test_without_execution_time_the_poll_stands_still_and_the_message_names_the_
     assert "Config.instruction_ns is 0: impsim --instruction-ns sets it" in sim.fatal_error
 
 
+def test_a_loop_that_never_waits_ends_the_run_with_a_message_once_it_has_spun_a_second():
+    """With code taking time an imp.wakeup(0, ...) loop moves time on, so time no longer stands
+    still; a VM whose callbacks only ever queue the next one would spin to the run's end."""
+    loop = "function f() { for (local i = 0; i < 100; i++) {} imp.wakeup(0, f); } f();"
+    sim = simulate(loop, run="1h", config=timed())
+    assert sim.fatal_error.startswith("the device's code never waits: 100000 callbacks in a row, each "
+                                      "queued by the one before (an imp.wakeup(0, ...) or imp.onidle() loop?)")
+    assert 2_000_000 + 1_000_000 < sim.clock.now_us < 600_000_000  # stopped long before the hour
+
+
 BUSY = """
     local s = hardware.micros(); local n = 0;
     while (hardware.micros() - s < 1000) { n++; }

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from impapi.simulation import Simulation
+from impapi.simulation import Config, Simulation
 from impapi.testing.config import TestConfig, discover_test_files
 from impapi.testing.runner import run_tests
 from impapi.testing.session import (SessionOptions, build_session_code, framework_code, js_string,
@@ -1024,6 +1024,19 @@ class Spin extends ImpTestCase {
     [error] = lines(out, ("error",))
     assert error.startswith("Virtual time stands still: 100000 events")
     assert result.exit_code == 1
+
+
+def test_code_that_never_waits_ends_the_session_when_squirrel_takes_time(tmp_path):
+    """With Squirrel taking time the loop moves time on; the session ends when it has spun."""
+    result, out = run_home(tmp_path, {"tests/spin.test.nut": r'''
+function spin() { for (local i = 0; i < 20; i++) {} imp.wakeup(0, spin); }
+class Spin extends ImpTestCase {
+    function testSpin() { spin(); return Promise(function(res, rej) { imp.wakeup(30, res); }); }
+}
+'''}, {"timeout": 60}, sim_config=Config(instruction_ns=500))
+    [error] = lines(out, ("error",))
+    assert error.startswith("The device's code never waits: 100000 callbacks in a row")
+    assert result.sessions[0].errors[0].kind == "still-time" and result.exit_code == 1
 
 
 def test_out_of_memory_while_loading(tmp_path):
