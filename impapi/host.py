@@ -228,7 +228,7 @@ class ScriptHost:
         since, ``Config.instruction_ns``), running what other machines do meanwhile: every native
         calls this first, so what the code sees and does happens at the time the code has
         reached. A power cut meanwhile ends the run there (``RunEnded``)."""
-        if self.alive:
+        if self.alive and self.instruction_ps:
             until = (self._vm_ps + (self.vm.work - self._vm_work) * self.instruction_ps) // 1_000_000
             if until > self.clock.now_us:
                 self.block_until(until)

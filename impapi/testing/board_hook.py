@@ -78,7 +78,15 @@ def _view(sim: Any) -> dict[str, Any]:
         raise _fail("the session has no device code, so no pins or buses")
     board = sim.device.board
 
+    def caught_up() -> None:
+        # The test's code has taken time too (execution time): what it reads and drives happens
+        # at the time it has reached, as the imp API's natives do.
+        host = sim.device.host
+        if host is not None:
+            host.catch_up()
+
     def io() -> IORecord:
+        caught_up()
         return IORecord(events[start:])
 
     def seconds(t_us: int) -> float:
@@ -90,6 +98,7 @@ def _view(sim: Any) -> dict[str, Any]:
         return pin
 
     def call(fn: Any, *args: Any, **kw: Any) -> Any:
+        caught_up()
         try:
             return fn(*args, **kw)
         except (ValueError, TypeError) as e:
@@ -106,6 +115,7 @@ def _view(sim: Any) -> dict[str, Any]:
         if value is None:
             raise _fail(f"the model {name!r} has no {attribute!r}")
         if callable(value):
+            caught_up()
             value = value(sim.clock.now_us)  # a signal: its value now
         if isinstance(value, (bool, int, float, str, bytes)):
             return value
@@ -129,6 +139,7 @@ def _view(sim: Any) -> dict[str, Any]:
         if not isinstance(bus, str) or not isinstance(data, (str, bytes)):
             raise _fail("send(bus, data): a UART name and a string")
         payload = data.encode("utf-8") if isinstance(data, str) else data
+        caught_up()
         board._deliver_uart(bus, payload, sim.clock.now_us)
 
     return {
