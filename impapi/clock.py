@@ -407,12 +407,37 @@ class Clock:
                 self._stop = False
         return self._run_others(until_us, go_on)
 
-    def _run_others(self, until_us: int, go_on: Callable[[], bool] | None) -> bool:
+    def due_now(self) -> bool:
+        """True when a source that is not held has an event (or its idle entry) due at this very
+        instant."""
+        busy = self._busy
+        for source, queue in self._ready.items():
+            if source not in busy and any(t._state == _PENDING for t in queue):
+                return True
+        for source, timer in self._idle.items():
+            if source not in busy and timer._state == _PENDING:
+                return True
+        heap = self._heap
+        return any(when <= self._now and t._state == _PENDING and t.source not in busy for when, _, t in heap[:1])
+
+    def run_now(self, go_on: Callable[[], bool] | None = None) -> bool:
+        """From inside a held source's event: run the other sources' events due at this very
+        instant, without moving time. Returns False when ``go_on()`` turns false or ``stop()``."""
+        if not self._running:
+            self._enter()
+            try:
+                return self._run_others(self._now + 1, go_on, move=False)
+            finally:
+                self._running = False
+                self._stop = False
+        return self._run_others(self._now + 1, go_on, move=False)
+
+    def _run_others(self, until_us: int, go_on: Callable[[], bool] | None, move: bool = True) -> bool:
         limit = until_us - 1
         while self._pop_and_run(limit):
             if self._stop or (go_on is not None and not go_on()):
                 return False
-        if until_us > self._now:
+        if move and until_us > self._now:
             self._move_to(until_us)
         return True
 

@@ -230,8 +230,18 @@ class ScriptHost:
         reached. A power cut meanwhile ends the run there (``RunEnded``)."""
         if self.alive and self.instruction_ps:
             until = (self._vm_ps + (self.vm.work - self._vm_work) * self.instruction_ps) // 1_000_000
-            if until > self.clock.now_us:
+            clock = self.clock
+            if until > clock.now_us:
                 self.block_until(until)
+                if clock.now_us == until and clock.due_now():
+                    # The code reaches an instant at which other sources have events: independent
+                    # machines, so either may come first (the tie-break's choice; 0, first in,
+                    # first out: those scheduled before, the world's events, go first).
+                    tie = clock.tie_break
+                    if tie is None or tie.choose(2) == 0:
+                        clock.run_now(self._still_alive)
+                        if not self.alive:
+                            raise RunEnded()
 
     def _still_alive(self) -> bool:
         return self.alive

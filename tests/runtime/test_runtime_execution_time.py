@@ -14,7 +14,7 @@ from impapi.cli import main
 from impapi.config import Config
 from impapi.durations import S
 from impapi.profiles import get_profile
-from impapi.scenario import Scenario, load_toml, parse_at
+from impapi.scenario import Scenario, ScenarioEvent, load_toml, parse_at
 from impapi.testing import play
 
 NS = 500  # one instruction: half a microsecond, on the device and the agent
@@ -189,6 +189,27 @@ def test_a_power_cut_while_the_device_works_ends_its_code_there():
     # its whole 500 ms.
     assert [text for _, text in log] == ["start", "start", "never"]
     assert log[0][0] < 2_200_000 < log[1][0] and log[2][0] - log[1][0] > 499_000
+
+
+def test_code_reaching_an_instant_ties_with_the_worlds_events_there():
+    """A power cut at the very microsecond the code logs: first in, first out the cut comes first
+    (the log never happens); another order puts the log first. Both replay from their seed."""
+    app = "imp.wakeup(1, function() { server.log(\"tick\"); });\n"
+    config = timed()
+    plain = play(app, Scenario(duration_us=10 * S), config=config)
+    at = next(e.time_us for e in plain.log if e.text == "tick")
+    assert at > 3 * S  # a few µs after the timer fired at 3 s: the callback's own work
+    cut = Scenario((ScenarioEvent(at, "power-cycle"),), duration_us=10 * S)
+
+    def ticked(run) -> bool:  # the first run's log line, before the power cycle ended it
+        return any(e.text == "tick" and e.time_us == at for e in run.log)
+
+    assert not ticked(play(app, cut, config=config))  # first in, first out
+    orders = {seed: ticked(play(app, cut, tie_seed=seed, config=config)) for seed in range(8)}
+    assert any(orders.values()) and not all(orders.values())
+    seed = next(s for s, t in orders.items() if t)
+    assert play(app, cut, tie_seed=seed, config=config).log_text() == \
+        play(app, cut, tie_seed=seed, config=config).log_text()
 
 
 # --- determinism, and 0 is the model switched off ----------------------------------------------
