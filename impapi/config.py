@@ -26,9 +26,10 @@ class Config:
     # watchdog's units) moves its VM's own clock, which hardware.millis(), time(), imp.wakeup,
     # sends and logs read; the VM's next event waits until the handler has ended; other machines
     # are not held up. instruction_ns None: the device module's own figure (Profile.instruction_ns);
-    # a number: that figure whatever the module. 0: Squirrel takes no virtual time. UNCONFIRMED.
+    # a number: that figure whatever the module. 0: Squirrel takes no virtual time. UNCONFIRMED
+    # (inferred: 500 ns on imp001/imp002, 300 on the M4F modules, 100 on imp005, 5 on the agent).
     instruction_ns: float | None = None
-    agent_instruction_ns: float = 0.0
+    agent_instruction_ns: float = 5.0
     cold_boot_wait_us: int = 10_000_000  # §1.3: Squirrel starts after 10 s without a connection
     # A restart of Squirrel without a power cycle (server.restart() on either side, an update
     # installed at a restart, a wake from deep sleep) takes this long: the next run starts this

@@ -130,6 +130,9 @@ def _profile(**fields: object) -> Profile:
 # limit is 256 KB (forum, §7.1); the others are assumptions.
 # spiflash_size: §7.1 minimum user sizes for imp003 and imp004m; imp005/imp006/impC001 are
 # [UNCONFIRMED] (§12 gap 8): 2 MB, "a few MB" as the sheet suggests.
+# instruction_ns: UNCONFIRMED, inferred from this build's 2.8-4 ns an instruction on x86-64 and
+# the cores (Cortex-M3 at ~120 MHz: 500 ns; the M4F modules: 300 ns; imp005: 100 ns); no
+# Electric Imp page or forum thread gives a measured figure (docs/imp-model/execution-time.md).
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
@@ -141,6 +144,7 @@ PROFILES: dict[str, Profile] = {
             memory_free=85 * KB, code_space=128 * KB,
             # RESET_L (HW_RESET) exists from imp003 on (§5.1)
             wake_reasons=_ALL_WAKE_REASONS - {WAKEREASON_HW_RESET},
+            instruction_ns=500.0,
         ),
         _profile(
             name="imp002", environment=ENVIRONMENT_MODULE, interfaces=("wifi",),
@@ -149,6 +153,7 @@ PROFILES: dict[str, Profile] = {
             has_spiflash_info=False, has_impeeid=True,
             memory_free=85 * KB, code_space=128 * KB,
             wake_reasons=_ALL_WAKE_REASONS - {WAKEREASON_HW_RESET},
+            instruction_ns=500.0,
         ),
         _profile(
             name="imp003", environment=ENVIRONMENT_MODULE, interfaces=("wifi",),
@@ -159,6 +164,7 @@ PROFILES: dict[str, Profile] = {
             has_spiflash_info=False, has_impeeid=True,
             memory_free=128 * KB, code_space=192 * KB,
             wake_reasons=_ALL_WAKE_REASONS,
+            instruction_ns=300.0,
         ),
         _profile(
             name="imp004m", environment=ENVIRONMENT_MODULE, interfaces=("wifi",),
@@ -169,6 +175,7 @@ PROFILES: dict[str, Profile] = {
             has_spiflash_info=False, has_impeeid=False,
             memory_free=184 * KB, code_space=256 * KB,
             wake_reasons=_ALL_WAKE_REASONS,
+            instruction_ns=300.0,
         ),
         _profile(
             name="imp005", environment=ENVIRONMENT_MODULE, interfaces=("wifi", "ethernet"),
@@ -181,6 +188,7 @@ PROFILES: dict[str, Profile] = {
                 WAKEREASON_POWER_ON, WAKEREASON_SW_RESET, WAKEREASON_NEW_SQUIRREL,
                 WAKEREASON_SQUIRREL_ERROR, WAKEREASON_HW_RESET, WAKEREASON_SW_RESTART,
             }),
+            instruction_ns=100.0,
         ),
         _profile(
             name="imp006", environment=ENVIRONMENT_MODULE, interfaces=("wifi",),
@@ -189,6 +197,7 @@ PROFILES: dict[str, Profile] = {
             has_spiflash_info=False, has_impeeid=False,
             memory_free=512 * KB, code_space=512 * KB,
             wake_reasons=_ALL_WAKE_REASONS,
+            instruction_ns=300.0,
         ),
         _profile(
             name="impC001", environment=ENVIRONMENT_MODULE, interfaces=("cellular",),
@@ -197,6 +206,7 @@ PROFILES: dict[str, Profile] = {
             has_spiflash_info=False, has_impeeid=False,
             memory_free=768 * KB, code_space=512 * KB,
             wake_reasons=_ALL_WAKE_REASONS,
+            instruction_ns=300.0,
         ),
     )
 }

@@ -108,6 +108,6 @@ def test_the_complete_scenario_example_runs_for_its_duration():
     assert len([n for n in notes if not n.startswith("Scenario: HTTP POST /status?verbose=1 answered")]) \
         == len(scn.events)
     # What the page says the example shows.
-    assert "Scenario: HTTP POST /status?verbose=1 answered 200: reading 56 = 728" in notes
+    assert "Scenario: HTTP POST /status?verbose=1 answered 200: reading 56 = 749" in notes
     applied = {e.data["path"] for e in sim.events.of("update", stage="applied")}
     assert {"polite", "force", "group-move"} <= applied

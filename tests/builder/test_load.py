@@ -151,7 +151,7 @@ def test_simulation_loads_with_options(app, monkeypatch):
     monkeypatch.chdir(app)
     monkeypatch.delenv("IMPSIM_LIB_PATH", raising=False)
     sim = Simulation(device="app.device.nut", load=LoadOptions(lib_dirs=["libs"], variables={"DEBUG": 1}))
-    sim.run(for_="3s")
+    sim.run(for_="4s")  # the 1 s timer set as the code boots at 2 s fires a few µs after 3 s
     messages = [e.text for e in sim.log]
     assert "debug build" in messages and "hello imp" in messages
     assert "ERROR:   in helper src/helpers.nut:3" in messages
@@ -164,7 +164,7 @@ def test_plain_simulation_runs_the_file_as_written(tmp_path, monkeypatch):
     text = "server.log(imp.getmemoryfree());\nimp.wakeup(1, function() { local t = null; t.x; });"
     (tmp_path / "p.nut").write_text(text)
     monkeypatch.chdir(tmp_path)
-    sim = Simulation(device="p.nut").run(for_="3s")
+    sim = Simulation(device="p.nut").run(for_="4s")  # the timer fires a few µs after 3 s
     assert sim.device.source == text and sim.device.filename == "p.nut"
     assert "ERROR:   in unknown device_code:2" in [e.text for e in sim.log]
 
@@ -189,7 +189,7 @@ def test_scenario_deployment_is_loaded_like_the_app(tmp_path, monkeypatch):
 
 
 def test_run_loads_require_include_and_if(app):
-    r = impsim(app, "run", "app.device.nut", "--lib-dir", "libs", "-D", "DEBUG=1", "--for", "3s")
+    r = impsim(app, "run", "app.device.nut", "--lib-dir", "libs", "-D", "DEBUG=1", "--for", "4s")
     assert r.returncode == 0, r.stderr
     assert "[Device] debug build" in r.stdout and "[Device] hello imp" in r.stdout
     # A runtime error in an included file names that file and line.

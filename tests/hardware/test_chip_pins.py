@@ -219,7 +219,8 @@ def test_a_still_accelerometer_costs_a_sleeping_run_no_samples():
     sim.start()
     sim.run("1d")
     boots = {e.time_us for e in sim.events if e.kind == "boot"}
-    assert len(boots) == 24 and set(looks) <= boots
+    # It looks only as the code configures it, a few ms into a boot (the code's own work).
+    assert len(boots) == 24 and all(any(0 <= t - b < 5_000 for b in boots) for t in looks)
     chip.z = {"points": [["0s", 1], ["25h", 1], ["25h10ms", 0], ["25h100ms", 1]], "interpolate": "step"}
     chip._int1(sim.clock.now_us)  # a model's signal changed from Python: it looks again
     sim.run("2h")

@@ -56,7 +56,7 @@ def test_a_register_map_keeps_read_only_bits_and_follows_its_signal():
         server.log(hex(i2c.read(0x90, "\\xA0", 2)));           // increment: the 16-bit value
         imp.wakeup(3, function() { server.log(hex(i2c.read(0x90, "\\xA0", 2))); });
         server.log(hex(i2c.read(0x90, "", 2)));                // a bare read continues
-    ''', REGISTERS)
+    ''', REGISTERS, run="6s")  # the 3 s timer, set as the code boots, fires a few µs after 5 s
     # At 2 s the signal is -0.9: round(-90 + 5) = -85 = 0xFFAB, little-endian; at 5 s, 0 -> 5.
     assert lines(sim) == ["6a 0 6a", "8e", "8e8e8e", "abff", "0000", "0500"]
 
@@ -272,12 +272,12 @@ def test_bus_timing_applies_to_models_on_every_bus():
         bus = "uart57"
         loopback = true
     '''
-    timed = lines(wired(app, board, config=Config(bus_timing=True)))
+    timed = lines(wired(app, board, config=Config(instruction_ns=0, bus_timing=True)))  # the bus's time alone
     # I2C: (2 + 1 + 1) bytes of 9 bits + start/stop = 38 bits at 100 kHz = 380 us.
     # SPI: 16 bits at 937.5 kHz = 17 us. UART: 4 characters of 10 bits at 9600 baud = 4167 us,
     # back through the loopback at the same rate: 2 x 4167 us after the write.
     assert timed == ["380 17", "rx at 8334 ping"]
-    assert lines(wired(app, board)) == ["0 0", "rx at 0 ping"]
+    assert lines(wired(app, board, config=Config(instruction_ns=0))) == ["0 0", "rx at 0 ping"]
 
 
 def test_register_device_is_a_base_for_python_models():

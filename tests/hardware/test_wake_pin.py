@@ -91,8 +91,8 @@ def test_a_wake_pin_high_at_sleep_wakes_again_at_once_unless_configured_not_to()
     sim = sleeper("imp003", "pinW", start=False)
     sim.device.board.drive("pinW", 1)  # held high from the start
     sim.start()
-    sim.run("3s")  # boot at 2 s, sleeps at 3 s
-    sim.run("0.001s")
+    sim.run("3s")  # boot at 2 s, sleeps at 3 s (and the few µs its code takes)
+    sim.run("0.002s")
     assert sim.device.boots == 2 and sim.device.wakereason == 3  # 1 ms after the sleep began
     sim.drive("pinW", 0)
     sim.run("10s")

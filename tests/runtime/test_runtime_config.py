@@ -62,7 +62,7 @@ def test_the_error_restart_delay_is_configurable():
     sim = simulate(app, run="1m", config=Config(error_restart_delay_us=30 * S))
     boots = sim.events.of("boot")
     assert [b.data["wakereason"] for b in boots] == [0, 5]
-    assert boots[1].time_us == 2 * S + 1 * S + 30 * S
+    assert round(boots[1].time_us, -3) == 2 * S + 1 * S + 30 * S  # to the ms: the code's work adds µs
 
 
 def test_the_watchdog_stops_a_runaway_event_and_restarts_like_an_error():
@@ -72,9 +72,7 @@ def test_the_watchdog_stops_a_runaway_event_and_restarts_like_an_error():
     ''', run="1m", config=Config(watchdog_instructions=100_000))
     assert device_lines(sim) == ["boot 0", "ERROR: watchdog: Squirrel ran too long", "boot 5"]
     assert sim.log.messages(type="impsim") == [
-        "device watchdog: an event ran over 100000 Squirrel instructions (see Config.watchdog_instructions; "
-        "Squirrel takes no virtual time while Config.instruction_ns is 0, so a loop waiting for hardware.micros() "
-        "to move never ends: impsim --instruction-ns sets it)"]
+        "device watchdog: an event ran over 100000 Squirrel instructions (see Config.watchdog_instructions)"]
     assert [e.data["message"] for e in sim.events.of("error")] == ["watchdog"]
 
 
@@ -151,7 +149,7 @@ def test_the_agent_disconnect_detection_delay_is_configurable():
                    run=None, config=Config(agent_disconnect_detect_us=30 * S))
     sim.run("1m")
     gone = [e for e in sim.log if e.text == "gone"]
-    assert len(gone) == 1 and gone[0].time_us == 12 * S + 30 * S
+    assert len(gone) == 1 and round(gone[0].time_us, -3) == 12 * S + 30 * S  # to the ms: the code's work adds µs
 
 
 def test_a_power_cycle_that_installs_a_deployment_reports_new_squirrel():

@@ -1020,7 +1020,7 @@ function spin() { imp.wakeup(0, spin); }
 class Spin extends ImpTestCase {
     function testSpin() { spin(); return Promise(function(res, rej) { imp.wakeup(1, res); }); }
 }
-'''})
+'''}, sim_config=Config(instruction_ns=0, agent_instruction_ns=0))  # time stands still: code takes no time
     [error] = lines(out, ("error",))
     assert error.startswith("Virtual time stands still: 100000 events")
     assert result.exit_code == 1
