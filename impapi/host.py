@@ -228,10 +228,11 @@ class ScriptHost:
         since, ``Config.instruction_ns``), running what other machines do meanwhile: every native
         calls this first, so what the code sees and does happens at the time the code has
         reached. A power cut meanwhile ends the run there (``RunEnded``)."""
-        if self.alive and self.instruction_ps:
-            until = (self._vm_ps + (self.vm.work - self._vm_work) * self.instruction_ps) // 1_000_000
+        ps = self.instruction_ps
+        if ps and self.alive:
+            until = (self._vm_ps + (self.vm.work - self._vm_work) * ps) // 1_000_000
             clock = self.clock
-            if until > clock.now_us:
+            if until > clock.now_us and not clock.skip_to(until):  # skip_to: nothing else happens
                 self.block_until(until)
                 if clock.now_us == until and clock.due_now():
                     # The code reaches an instant at which other sources have events: independent
