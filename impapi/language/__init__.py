@@ -64,7 +64,9 @@ What it does, by section of imp-api.md:
   Squirrel's ``tostring`` (``%g``), integer/float/bool keys as their text; blobs, functions,
   instances and cycles raise. The imp documents ``settings.compact`` (default false) but not the
   non-compact layout; we write ``{"a": 1, "b": [1, 2]}`` (", " and ": ", the usual non-compact
-  JSON) and ``{"a":1,"b":[1,2]}`` with ``{compact = true}``. ``jsondecode(s)``: objects → tables,
+  JSON) and ``{"a":1,"b":[1,2]}`` with ``{compact = true}``; text that would not fit in the VM's
+  free memory (16 MB without a limit) is out of memory, found as it is written (also ``urlencode``).
+  ``jsondecode(s)``: objects → tables,
   integers outside 32 bits → floats, bad JSON raises. ``urlencode(t)``: RFC 3986 (unreserved kept,
   space → %20), arrays as repeated keys, null as the imp's documented ``(null : (nil))``.
   ``urldecode(s)``: ``+`` and %XX decoded, a repeated field → an array (documented).
@@ -147,6 +149,17 @@ def install_language(vm: squirrel.VM, *, side: str, now_us: Callable[[], int], e
     def base64_decode(s: Any) -> Any:
         return vmref().new_blob(web.base64_decode(s))
 
+    def room() -> int:
+        # Text a helper writes must fit in what the VM has left, as every string the script makes must.
+        v = vmref()
+        return web.JSON_MAX_BYTES if v.memory_limit is None else v.memory_limit - v.memory_used
+
+    def json_encode(value: Any, settings: Any = None) -> bytes:
+        return web.json_encode(value, settings, room())
+
+    def url_encode(table: Any) -> str:
+        return web.url_encode(table, room())
+
     lazies = LAZY_AGENT if agent else LAZY
 
     def lazy(name: Any, native: Any) -> Any:
@@ -156,7 +169,7 @@ def install_language(vm: squirrel.VM, *, side: str, now_us: Callable[[], int], e
         return vmref().compile(src, f"impsim:{name}")(native, agent)
 
     ops = (rand, time_, clock, _blob_to_string, string_to_blob, web.format32, web.crypto_equals,
-           usec, web.json_encode, web.json_decode, web.url_encode, web.url_decode,
+           usec, json_encode, web.json_decode, url_encode, web.url_decode,
            web.base64_encode, base64_decode, web.regexp2_new, web.regexp2_match,
            web.regexp2_search, web.regexp2_capture, web.regexp2_subexpcount, lazy)
 

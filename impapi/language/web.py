@@ -17,7 +17,7 @@ from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 import re2
 
-from squirrel import ScriptError, SquirrelError
+from squirrel import MemoryLimitError, ScriptError, SquirrelError
 from squirrel.proxies import Array, Blob, SquirrelObject, Table
 
 _INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
@@ -203,10 +203,18 @@ def _jkey(k: Any) -> str:
 # data is a few levels deep, and deeper would meet Python's recursion limit).
 JSON_MAX_DEPTH = 256
 
+# The most JSON text http.jsonencode writes for a VM without a memory limit (an agent always has
+# one: its text must fit the memory the agent has left).
+JSON_MAX_BYTES = 16 << 20
 
-def json_encode(value: Any, settings: Any = None) -> bytes:
+
+def json_encode(value: Any, settings: Any = None, room: int = JSON_MAX_BYTES) -> bytes:
     """JSON for a Squirrel value: tables in Squirrel's iteration order, floats like Squirrel's
-    ``tostring``, ``", "``/``": "`` separators unless ``settings.compact`` is true."""
+    ``tostring``, ``", "``/``": "`` separators unless ``settings.compact`` is true.
+
+    The text is counted as it is written: past ``room`` bytes it could not be held, and the call
+    is out of memory (:class:`squirrel.MemoryLimitError`) -- at once, not after expanding a table
+    that holds the same table twice at every level into 2^depth copies."""
     compact = False
     if isinstance(settings, Table):
         compact = bool(settings.get("compact", False))
@@ -215,19 +223,26 @@ def json_encode(value: Any, settings: Any = None) -> bytes:
     item_sep, key_sep = (",", ":") if compact else (", ", ": ")
     out: list[str] = []
     path: set = set()
+    left = [room]
+
+    def put(text: str) -> None:
+        left[0] -= len(text)
+        if left[0] < 0:
+            raise MemoryLimitError("out of memory")
+        out.append(text)
 
     def enc(v: Any, depth: int = 0) -> None:
         t = type(v)
         if t is str or t is bytes:
-            out.append(_jstr(v))
+            put(_jstr(v))
         elif t is int:
-            out.append(str(v))
+            put(str(v))
         elif t is float:
-            out.append(format_squirrel_float(v))
+            put(format_squirrel_float(v))
         elif v is None:
-            out.append("null")
+            put("null")
         elif t is bool:
-            out.append("true" if v else "false")
+            put("true" if v else "false")
         elif t is Table or t is Array:
             if v in path:
                 raise ScriptError("http.jsonencode: a table or array contains itself")
@@ -236,23 +251,23 @@ def json_encode(value: Any, settings: Any = None) -> bytes:
             path.add(v)
             first = True
             if t is Table:
-                out.append("{")
+                put("{")
                 for k, item in v.items():
                     if not first:
-                        out.append(item_sep)
+                        put(item_sep)
                     first = False
-                    out.append(_jkey(k))
-                    out.append(key_sep)
+                    put(_jkey(k))
+                    put(key_sep)
                     enc(item, depth + 1)
-                out.append("}")
+                put("}")
             else:
-                out.append("[")
+                put("[")
                 for item in v:
                     if not first:
-                        out.append(item_sep)
+                        put(item_sep)
                     first = False
                     enc(item, depth + 1)
-                out.append("]")
+                put("]")
             path.discard(v)
         else:
             raise ScriptError(f"http.jsonencode: cannot encode a {_typename(v)} "
@@ -323,18 +338,20 @@ def _urlvalue(v: Any) -> bytes:
     raise ScriptError(f"http.urlencode: cannot encode a {_typename(v)} (strings, numbers or arrays of them)")
 
 
-def url_encode(table: Any) -> str:
+def url_encode(table: Any, room: int = JSON_MAX_BYTES) -> str:
     """``k=v&...`` in the table's iteration order, RFC 3986 unreserved characters kept, arrays as
-    repeated keys."""
+    repeated keys. Text past ``room`` bytes is out of memory, as for :func:`json_encode` (an
+    array that holds one long string many times repeats it in full each time)."""
     if not isinstance(table, Table):
         raise ScriptError(f"http.urlencode: table expected, got {_typename(table)}")
     parts = []
     for k, v in table.items():
         key = quote_from_bytes(_urlvalue(k), safe="")
-        if isinstance(v, Array):  # repeated keys; arrays may not nest
-            parts.extend(f"{key}={quote_from_bytes(_urlvalue(item), safe='')}" for item in v)
-        else:
-            parts.append(f"{key}={quote_from_bytes(_urlvalue(v), safe='')}")
+        for item in v if isinstance(v, Array) else (v,):  # repeated keys; arrays may not nest
+            parts.append(f"{key}={quote_from_bytes(_urlvalue(item), safe='')}")
+            room -= len(parts[-1]) + 1
+            if room < 0:
+                raise MemoryLimitError("out of memory")
     return "&".join(parts)
 
 

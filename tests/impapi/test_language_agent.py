@@ -104,6 +104,31 @@ def test_jsonencode_cycle_raises(vm):
         ('{"a":[1],"b":[1]}', '{"b":[1],"a":[1]}')
 
 
+def test_jsonencode_text_must_fit_the_memory_left():
+    """The JSON text (and urlencode's) is a string the agent must hold: text past the VM's free memory is out of
+    memory, found as it is written -- a table that holds the same table twice at every level
+    (2^24 copies when expanded) stops at once instead of being expanded for minutes."""
+    vm = make()
+    vm.memory_limit = vm.memory_used + (256 << 10)
+    assert vm.run('return http.jsonencode(array(1000, "abc")).len()') == 1000 * 7 - 2 + 2
+    for source in ('local t = {a = 1}; for (local i = 0; i < 24; i++) t = {x = t, y = t}; return http.jsonencode(t)',
+                   'local s = blob(4000).tostring(); return http.jsonencode(array(1000, s), {compact = true})',
+                   'local s = blob(4000).tostring(); return http.urlencode({a = array(1000, s)})'):
+        with pytest.raises(squirrel.MemoryLimitError):
+            vm.run(source)
+        assert vm.run("return 1") == 1
+    vm.close()
+
+
+def test_jsonencode_without_a_memory_limit_stops_at_16_mb():
+    """A VM with no memory limit (never an agent's) still bounds the text it writes."""
+    vm = make()
+    with pytest.raises(squirrel.MemoryLimitError):
+        vm.run('local t = {a = "' + "x" * 64 + '"}; for (local i = 0; i < 24; i++) t = {x = t, y = t}; '
+               'return http.jsonencode(t)')
+    vm.close()
+
+
 def test_jsonencode_binary_string_passes_through(vm):
     """§3.6: strings are bytes; non-UTF-8 bytes are written unchanged."""
     assert vm.run('local s = http.jsonencode("\\xff\\x01"); return [s.len(), s[1], s[2]]') == [9, 0xFF, ord("\\")]

@@ -104,6 +104,19 @@ def test_an_agent_that_runs_out_of_memory_restarts():
     assert agent_lines(sim)[:3] == ["agent up", "ERROR: out of memory", "agent up"]
 
 
+def test_an_agent_whose_jsonencode_text_does_not_fit_runs_out_of_memory():
+    """http.jsonencode writes a string in the agent's memory: a table that holds the same table
+    twice at every level would expand to 2^22 copies, so the agent runs out of memory (and
+    restarts) at once instead of encoding for minutes."""
+    sim = simulate(None, '''
+        server.log("agent up");
+        local t = {a = 1};
+        for (local i = 0; i < 22; i++) t = {x = t, y = t};
+        imp.wakeup(1, function() { http.jsonencode(t); server.log("encoded"); });
+    ''', run="10s")
+    assert agent_lines(sim)[:3] == ["agent up", "ERROR: out of memory", "agent up"]
+
+
 def test_the_crash_loop_threshold_is_configurable():
     app = "local x = null; x.y = 1;"
     assert not simulate(app, run="8s", config=Config(crash_loop_boots=3)).crash_loop  # 2 errors
