@@ -37,6 +37,7 @@ import faulthandler
 import json
 import os
 import re
+import reprlib
 import resource
 import shutil
 import signal
@@ -168,7 +169,7 @@ def _run_vm(program: Program, dialect: str, limits: Limits) -> tuple[str, str, l
                      print=out.append, error=out.append)
     try:
         result = vm.run(program.source(), "hostile.nut")
-        repr(result)[:100]
+        reprlib.repr(result)  # bounded: a result may share one table at every level
     except squirrel.CompileError as e:
         cls, detail = "script-error", f"compile error at {e.lineno}:{e.column}: {e.msg}"
         out.append(detail)
