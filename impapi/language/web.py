@@ -224,6 +224,10 @@ def json_encode(value: Any, settings: Any = None, room: int = JSON_MAX_BYTES) ->
     out: list[str] = []
     path: set = set()
     left = [room]
+    # A table or array met again is written again (JSON has no references): its text is taken
+    # from where it was first written, so a value that shares tables costs the length of its
+    # text, not a walk of every copy. container -> (first piece, end piece, height, text).
+    done: dict[Any, list] = {}
 
     def put(text: str) -> None:
         left[0] -= len(text)
@@ -231,7 +235,8 @@ def json_encode(value: Any, settings: Any = None, room: int = JSON_MAX_BYTES) ->
             raise MemoryLimitError("out of memory")
         out.append(text)
 
-    def enc(v: Any, depth: int = 0) -> None:
+    def enc(v: Any, depth: int = 0) -> int:
+        """Write v; its height (0 for a scalar)."""
         t = type(v)
         if t is str or t is bytes:
             put(_jstr(v))
@@ -244,11 +249,22 @@ def json_encode(value: Any, settings: Any = None, room: int = JSON_MAX_BYTES) ->
         elif t is bool:
             put("true" if v else "false")
         elif t is Table or t is Array:
+            seen = done.get(v)
+            if seen is not None:
+                start, end, height, text = seen
+                if depth + height > JSON_MAX_DEPTH:
+                    raise ScriptError(f"http.jsonencode: tables and arrays nested more than {JSON_MAX_DEPTH} deep")
+                if text is None:
+                    text = seen[3] = "".join(out[start:end])
+                put(text)
+                return height
             if v in path:
                 raise ScriptError("http.jsonencode: a table or array contains itself")
             if depth >= JSON_MAX_DEPTH:
                 raise ScriptError(f"http.jsonencode: tables and arrays nested more than {JSON_MAX_DEPTH} deep")
             path.add(v)
+            start = len(out)
+            height = 0
             first = True
             if t is Table:
                 put("{")
@@ -258,7 +274,7 @@ def json_encode(value: Any, settings: Any = None, room: int = JSON_MAX_BYTES) ->
                     first = False
                     put(_jkey(k))
                     put(key_sep)
-                    enc(item, depth + 1)
+                    height = max(height, enc(item, depth + 1))
                 put("}")
             else:
                 put("[")
@@ -266,12 +282,15 @@ def json_encode(value: Any, settings: Any = None, room: int = JSON_MAX_BYTES) ->
                     if not first:
                         put(item_sep)
                     first = False
-                    enc(item, depth + 1)
+                    height = max(height, enc(item, depth + 1))
                 put("]")
             path.discard(v)
+            done[v] = [start, len(out), height + 1, None]
+            return height + 1
         else:
             raise ScriptError(f"http.jsonencode: cannot encode a {_typename(v)} "
                                 "(only null, bool, integer, float, string, array and table)")
+        return 0
 
     enc(value)
     return "".join(out).encode("utf-8", "surrogateescape")

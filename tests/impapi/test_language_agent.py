@@ -120,6 +120,22 @@ def test_jsonencode_text_must_fit_the_memory_left():
     vm.close()
 
 
+def test_jsonencode_writes_a_shared_table_in_full_each_time_it_appears(vm):
+    """JSON has no references: a table met twice is written twice, exactly as a copy would be,
+    and the nesting limit counts where each appearance sits."""
+    shared = vm.run('''local t = {a = [1, "x"]}; local v = null;
+                     for (local i = 0; i < 6; i++) v = {x = v, y = [v, t], z = t};
+                     return http.jsonencode(v)''')
+    copied = vm.run('''local v = null;
+                     for (local i = 0; i < 6; i++) v = {x = clone_deep(v), y = [clone_deep(v), {a = [1, "x"]}], z = {a = [1, "x"]}};
+                     return http.jsonencode(v)'''.replace("clone_deep(v)", "(v == null ? null : http.jsondecode(http.jsonencode(v)))"))
+    assert json.loads(shared) == json.loads(copied) and len(shared) == len(copied)
+    assert "nested more than 256 deep" in error_of(vm, '''local s = [[1]]; local d = s;
+        for (local i = 0; i < 254; i++) d = [d]; return http.jsonencode([s, d])''')
+    assert vm.run('''local s = [[1]]; local d = s;
+        for (local i = 0; i < 253; i++) d = [d]; return http.jsonencode([s, d]).len()''') > 0
+
+
 def test_jsonencode_without_a_memory_limit_stops_at_16_mb():
     """A VM with no memory limit (never an agent's) still bounds the text it writes."""
     vm = make()
