@@ -20,7 +20,7 @@ from tools.hostile.shrink import ddmin, shrink  # noqa: E402
 
 @pytest.fixture(scope="module")
 def pool():
-    with Pool(2, Limits(memory_limit=16 << 20, time_limit=0.25, cpu_budget=3, wall_budget=120)) as p:
+    with Pool(2, Limits(memory_limit=16 << 20, time_limit=0.25, cpu_budget=3, firing_budget=2)) as p:
         yield p
 
 
@@ -45,6 +45,62 @@ def test_a_signal_is_a_crash_and_a_runaway_is_a_hang(pool):
     assert (abort.cls, abort.detail) == ("crash", "SIGABRT")
     hang = pool.run_one(Job(0, "vm-imp", action=_spin))
     assert hang.cls == "hang" and "CPU" in hang.detail
+
+
+def _logs_watchdog_firings(lines: list[str]):
+    """Spin for about 2.5 s of CPU, logging each line after each half second."""
+    def action():
+        import time
+        for line in lines:
+            start = time.process_time()
+            while time.process_time() - start < 0.5:
+                pass
+            print(line)
+        return "limit", "watchdog", []
+    return action
+
+
+FIRING = "2026-01-01T00:00:05.000Z [Sim] device watchdog: an event ran over 250000000 Squirrel instructions"
+
+
+def test_each_watchdog_firing_in_the_log_adds_to_the_cpu_budget():
+    """A run whose log shows the watchdog stopping runaway code has more CPU; the same CPU
+    without firings -- or with a script's own line that mimics one -- is a hang."""
+    with Pool(1, Limits(cpu_budget=1, firing_budget=1)) as pool:
+        fired = pool.run_one(Job(0, "impsim", action=_logs_watchdog_firings([FIRING] * 5)))
+        assert (fired.cls, fired.detail) == ("limit", "watchdog") and fired.cpu > 2
+        fake = FIRING.replace("Z [Sim]", "Z [Device] [Sim]")
+        for lines in (["x"] * 5, [fake] * 5):
+            hang = pool.run_one(Job(0, "impsim", action=_logs_watchdog_firings(lines)))
+            assert (hang.cls, hang.detail) == ("hang", "over 1 s of CPU (0 watchdog firings)")
+
+
+def test_impsims_watchdog_lines_are_counted():
+    """The real log line of a firing matches what the runner counts: three firings of about
+    0.7 s of CPU each fit 1.2 s plus 1 s a firing."""
+    with Pool(1, Limits(cpu_budget=1.2, firing_budget=1, impsim_for="13s")) as pool:
+        out = pool.run_one(Job(0, "impsim", Program(0, "imp", ("while (true) {}",), ())))
+    assert out.cls == "limit" and out.output.count("[Sim] device watchdog") == 3 and out.cpu > 1.2
+
+
+def test_a_hang_is_judged_by_cpu_not_by_the_wall_clock():
+    """Starved of CPU (runnable: state R) is never a hang; without CPU and not runnable for
+    longer than blocked_budget is one."""
+    limits = Limits(cpu_budget=20, firing_budget=10, blocked_budget=60)
+    assert limits.judge("R", 5.0, 0, idle=10_000) is None
+    assert limits.judge("S", 5.0, 0, idle=30) is None
+    assert limits.judge("S", 5.0, 0, idle=61) == ("hang", "blocked: no CPU for 60 s (state S)")
+    assert limits.judge("R", 25.0, 1, idle=0) is None
+    assert limits.judge("R", 25.0, 0, idle=0) == ("hang", "over 20 s of CPU (0 watchdog firings)")
+
+
+def test_a_blocked_child_is_a_hang():
+    def sleeps():
+        import time
+        time.sleep(600)
+    with Pool(1, Limits(blocked_budget=1)) as pool:
+        out = pool.run_one(Job(0, "vm-imp", action=sleeps))
+    assert out.cls == "hang" and out.detail.startswith("blocked: no CPU for 1 s")
 
 
 def test_a_python_exception_or_python_wording_is_undocumented(pool):

@@ -55,9 +55,13 @@ def save(out: Path, outcome: Outcome, original: Program, small: Program, small_o
     return where
 
 
+def _limits(args: argparse.Namespace) -> Limits:
+    return Limits(memory_limit=args.memory_limit << 20, time_limit=args.time_limit, cpu_budget=args.cpu_budget,
+                  firing_budget=args.firing_budget, blocked_budget=args.blocked_budget)
+
+
 def campaign(args: argparse.Namespace) -> int:
-    limits = Limits(memory_limit=args.memory_limit << 20, time_limit=args.time_limit,
-                    cpu_budget=args.cpu_budget, wall_budget=args.wall_budget)
+    limits = _limits(args)
     out = Path(args.out) if args.out else None
     modes = set(args.modes.split(",")) if args.modes else set(MODES)
     counts: collections.Counter = collections.Counter()
@@ -67,6 +71,23 @@ def campaign(args: argparse.Namespace) -> int:
     start = time.monotonic()
     programs = 0
     run_cpu = 0.0
+    seeds_run: list[int] = []
+    progress_at = start
+
+    def summarise() -> dict:
+        wall = time.monotonic() - start
+        return {
+            "programs": programs, "wall_seconds": round(wall, 1), "cpu_seconds": round(run_cpu, 1),
+            "seeds": f"{min(seeds_run)}..{max(seeds_run)}" if seeds_run else "",
+            "programs_per_second": round(programs / wall, 2) if wall else 0.0,
+            "programs_per_cpu_second": round(programs / run_cpu, 2) if run_cpu else 0.0,
+            "by_class": {c: sum(v for (m, k), v in counts.items() if k == c) for c in CLASSES},
+            "by_mode": {m: {c: counts[(m, c)] for c in CLASSES if counts[(m, c)]} for m in MODES if m in modes},
+            "failures": [{"signature": sig, "count": seen[sig], "seed": o.seed, "mode": o.mode, "class": o.cls,
+                          "detail": o.detail, "saved": saved.get(sig), "output": o.output[-1500:]}
+                         for sig, o in first.items()],
+        }
+
     with Pool(args.workers, limits) as pool:
         def jobs() -> Iterator[Job]:
             for seed in _seeds(args.seeds, args.start_seed):
@@ -81,6 +102,7 @@ def campaign(args: argparse.Namespace) -> int:
         for job, outcome in pool.run(jobs()):
             programs += 1
             run_cpu += outcome.cpu
+            seeds_run.append(outcome.seed)
             counts[(outcome.mode, outcome.cls)] += 1
             if outcome.cls in FAILURES:
                 sig = outcome.signature()
@@ -89,22 +111,21 @@ def campaign(args: argparse.Namespace) -> int:
                     first[sig] = outcome
                     print(f"[{programs}] {outcome.cls} in {outcome.mode} (seed {outcome.seed}): {outcome.detail}",
                           file=sys.stderr, flush=True)
-        wall = time.monotonic() - start
+            if out is not None and time.monotonic() - progress_at > 60:
+                # The table so far, for whoever watches a long campaign.
+                progress_at = time.monotonic()
+                out.mkdir(parents=True, exist_ok=True)
+                (out / "progress.txt").write_text(report(summarise()) + "\n")
+        summary = summarise()
         if out is not None and not args.no_shrink:
             for sig, outcome in first.items():
                 job = Job(outcome.seed, outcome.mode)
                 small, small_outcome = shrink(pool, outcome, job.get_program(), budget=args.shrink_budget)
                 saved[sig] = str(save(out, outcome, job.get_program(), small, small_outcome))
-    summary = {
-        "programs": programs, "wall_seconds": round(wall, 1), "cpu_seconds": round(run_cpu, 1),
-        "programs_per_second": round(programs / wall, 2) if wall else 0.0,
-        "programs_per_cpu_second": round(programs / run_cpu, 2) if run_cpu else 0.0,
-        "by_class": {c: sum(v for (m, k), v in counts.items() if k == c) for c in CLASSES},
-        "by_mode": {m: {c: counts[(m, c)] for c in CLASSES if counts[(m, c)]} for m in MODES if m in modes},
-        "failures": [{"signature": sig, "count": seen[sig], "seed": o.seed, "mode": o.mode, "class": o.cls,
-                      "detail": o.detail, "saved": saved.get(sig), "output": o.output[-1500:]}
-                     for sig, o in first.items()],
-    }
+            summary["failures"] = summarise()["failures"]
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "progress.txt").write_text(report(summary) + "\n(finished)\n")
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -113,7 +134,7 @@ def campaign(args: argparse.Namespace) -> int:
 
 
 def report(summary: dict) -> str:
-    lines = [f"programs: {summary['programs']}   wall: {summary['wall_seconds']} s   "
+    lines = [f"programs: {summary['programs']} (seeds {summary['seeds']})   wall: {summary['wall_seconds']} s   "
              f"CPU: {summary['cpu_seconds']} s   programs/s: {summary['programs_per_second']} "
              f"(per CPU second: {summary['programs_per_cpu_second']})", ""]
     modes = list(summary["by_mode"])
@@ -145,8 +166,7 @@ def replay(args: argparse.Namespace) -> int:
         job = Job(meta["seed"], meta["mode"], program)
     else:
         job = Job(args.seed, args.mode or mode_of(args.seed))
-    with Pool(1, Limits(memory_limit=args.memory_limit << 20, time_limit=args.time_limit,
-                        cpu_budget=args.cpu_budget, wall_budget=args.wall_budget)) as pool:
+    with Pool(1, _limits(args)) as pool:
         outcome = pool.run_one(job)
     if args.show:
         p = job.get_program()
@@ -175,8 +195,12 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name)
         p.add_argument("--memory-limit", type=int, default=64, help="the VM's memory_limit in MB (64)")
         p.add_argument("--time-limit", type=float, default=1.0, help="the VM's time_limit in seconds (1)")
-        p.add_argument("--cpu-budget", type=float, default=20.0, help="CPU seconds a program may use: more is a hang")
-        p.add_argument("--wall-budget", type=float, default=300.0, help="wall-clock seconds: more is a hang")
+        p.add_argument("--cpu-budget", type=float, default=Limits.cpu_budget,
+                       help="CPU seconds a program may use (plus --firing-budget per watchdog firing): more is a hang")
+        p.add_argument("--firing-budget", type=float, default=Limits.firing_budget,
+                       help="CPU seconds more for each watchdog firing the log shows")
+        p.add_argument("--blocked-budget", type=float, default=Limits.blocked_budget,
+                       help="wall seconds a program may use no CPU while not runnable: more is a hang")
         if name == "campaign":
             p.add_argument("--workers", type=int, default=2)
             p.add_argument("--seconds", type=float, help="stop starting programs after this many wall seconds")

@@ -3,8 +3,16 @@
 The parent imports ``squirrel`` and ``impapi`` once and forks a child per program, so a
 segfault, an abort or a runaway is an outcome of that program and never the end of the run.
 A child writes its report (JSON) to a file and exits; the parent reads the exit status and the
-child's resource usage (``os.wait4``): a signal is a crash, SIGXCPU (the CPU budget set with
-``RLIMIT_CPU``) or the wall-clock budget is a hang.
+child's resource usage (``os.wait4``): a signal is a crash; going over the CPU budget is a hang.
+
+A hang is judged by the child's CPU, never by the wall clock: a niced child starved on a loaded
+machine has not hung. The budget is ``cpu_budget`` seconds plus ``firing_budget`` seconds for
+each time the log shows impsim's watchdog stopping an event (``[Sim] device watchdog: ...``):
+runaway app code that the watchdog stops costs up to ``Config.watchdog_instructions`` of work at
+every boot, which is the simulator doing what the app asks, not a stall. The parent watches
+each child's CPU (``/proc``) and log as it runs and stops it when it goes over; ``RLIMIT_CPU``
+is the backstop. A child that uses no CPU at all for ``blocked_budget`` seconds of wall clock
+while not runnable is blocked (waiting on something that never comes): a hang too.
 
 Modes:
 
@@ -19,7 +27,7 @@ Modes:
 Outcome classes, worst first (:data:`FAILURES` are what a campaign must not find):
 
 crash          the child died of a signal (SIGSEGV, SIGABRT...) or exited without a report
-hang           the child ran out of its CPU or wall-clock budget
+hang           the child went over its CPU budget, or blocked
 undocumented   a Python exception that is not part of the documented API reached the caller
                (AttributeError, RecursionError, a traceback from the CLI...), or Python's
                wording reached the script or the log (``'int' object has no attribute``)
@@ -45,7 +53,7 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable, Iterable, Iterator
 
 from .generator import Program, generate
@@ -74,11 +82,31 @@ class Limits:
 
     memory_limit: int = 64 << 20
     time_limit: float = 1.0
-    cpu_budget: float = 20.0        # seconds of CPU before SIGXCPU: a hang
-    wall_budget: float = 300.0      # seconds of wall clock (the machine is shared)
+    cpu_budget: float = 20.0        # seconds of CPU a program may use: more is a hang
+    # ... plus this much for each watchdog firing its log shows. A firing is 250 million
+    # instructions' worth of work (Config.watchdog_instructions): 0.67 s of CPU for
+    # `while (true) {}`, 3-6 s for loops of cheap natives (split, format).
+    firing_budget: float = 10.0
+    cpu_cap: float = 900.0          # RLIMIT_CPU, the backstop if the parent cannot watch
+    blocked_budget: float = 120.0   # wall seconds without any CPU while not runnable: blocked
     address_space: int = 3 << 30    # RLIMIT_AS of the child: an escaped allocation fails here
     impsim_for: str = "3m"           # virtual time of an impsim run (a crash loop of runaway code
     #                                 costs a watchdog budget per boot: keep the boots few)
+
+    def budget(self, firings: int) -> float:
+        """CPU seconds a program whose log shows ``firings`` watchdog firings may use."""
+        return self.cpu_budget + self.firing_budget * firings
+
+    def judge(self, state: str, cpu: float, firings: int, idle: float) -> tuple[str, str] | None:
+        """Whether a running child has hung: over its CPU budget, or blocked (``idle`` wall
+        seconds without CPU while its process ``state`` is not R). Runnable but starved of CPU
+        (a niced child on a loaded machine) is not a hang however long it waits."""
+        budget = self.budget(firings)
+        if cpu > budget:
+            return "hang", f"over {budget:g} s of CPU ({firings} watchdog firings)"
+        if state != "R" and idle > self.blocked_budget:
+            return "hang", f"blocked: no CPU for {self.blocked_budget:g} s (state {state})"
+        return None
 
     def escaped(self, mode: str, cpu: float, rss_growth: int) -> str | None:
         """Why a finished run used more than its limits allow (None if it did not). Generous:
@@ -124,7 +152,6 @@ class Job:
     # Run this in the child instead of the program (the harness's own tests): it returns
     # (class, detail, output lines) like a mode does, or dies trying.
     action: Callable[[], tuple[str, str, list[str]]] | None = None
-    started: float = field(default=0.0)
 
     def get_program(self) -> Program:
         if self.program is None:
@@ -145,7 +172,7 @@ def _rss_bytes() -> int:
 
 def _limit_child(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    cpu = int(limits.cpu_budget) + 1
+    cpu = int(max(limits.cpu_cap, limits.cpu_budget)) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     resource.setrlimit(resource.RLIMIT_AS, (limits.address_space, limits.address_space))
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -227,7 +254,8 @@ def _child(job: Job, limits: Limits, workdir: str) -> None:
         out_fd = os.open(os.path.join(workdir, "out"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(out_fd, 1)
         os.dup2(out_fd, 2)
-        sys.stdout = open(1, "w", closefd=False, errors="replace")
+        # Line by line, so the parent sees watchdog firings as they happen.
+        sys.stdout = open(1, "w", buffering=1, closefd=False, errors="replace")
         sys.stderr = open(2, "w", closefd=False, errors="replace")
         faulthandler.enable(sys.stderr)  # a crash's Python stack goes to the report, not the parent's stderr
         start_rss = _rss_bytes()
@@ -264,8 +292,39 @@ def _child(job: Job, limits: Limits, workdir: str) -> None:
 
 # --- in the parent -------------------------------------------------------------------------------
 
+# A watchdog firing as impsim logs it: only the simulator writes "[Sim]" right after the time.
+WATCHDOG_LINE = re.compile(rb"Z \[Sim\] (?:device|agent) watchdog: an event ran over")
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class _Child:
+    """What the parent knows of a running child."""
+
+    job: Job
+    workdir: str
+    started: float
+    offset: int = 0           # how much of its log has been read
+    firings: int = 0
+    cpu: float = 0.0
+    last_advance: float = 0.0  # when its CPU last grew (wall clock)
+    verdict: tuple[str, str] | None = None  # why the parent stopped it
+
+
+def proc_state(pid: int) -> tuple[str, float] | None:
+    """(state letter, CPU seconds) of a process from /proc, None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[0].decode(), (int(fields[11]) + int(fields[12])) / _TICK
+
+
 class Pool:
     """Up to ``workers`` children at a time; :meth:`run` yields outcomes as children end."""
+
+    WATCH_EVERY = 0.25  # seconds between looks at each child's CPU and log
 
     def __init__(self, workers: int = 2, limits: Limits | None = None) -> None:
         self.workers = max(1, workers)
@@ -286,8 +345,9 @@ class Pool:
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Outcome]]:
         pending = iter(jobs)
-        running: dict[int, tuple[Job, str]] = {}
+        running: dict[int, _Child] = {}
         exhausted = False
+        watched = 0.0
         try:
             while True:
                 while not exhausted and len(running) < self.workers:
@@ -295,47 +355,70 @@ class Pool:
                     if job is None:
                         exhausted = True
                         break
-                    pid, workdir = self._start(job)
-                    running[pid] = (job, workdir)
+                    pid, child = self._start(job)
+                    running[pid] = child
                 if not running:
                     return
                 pid, status, usage = os.wait4(-1, os.WNOHANG)
                 if pid == 0:
-                    self._kill_late(running)
+                    now = time.monotonic()
+                    if now - watched >= self.WATCH_EVERY:
+                        watched = now
+                        for cpid, child in running.items():
+                            self._watch(cpid, child, now)
                     time.sleep(0.003)
                     continue
-                job, workdir = running.pop(pid)
-                yield job, self._finish(job, workdir, status, usage)
+                child = running.pop(pid)
+                yield child.job, self._finish(child, status, usage)
         finally:
-            for pid, (job, workdir) in running.items():
+            for pid, child in running.items():
                 _kill(pid)
                 os.waitpid(pid, 0)
-                shutil.rmtree(workdir, ignore_errors=True)
+                shutil.rmtree(child.workdir, ignore_errors=True)
 
     def run_one(self, job: Job) -> Outcome:
         return next(self.run([job]))[1]
 
-    def _start(self, job: Job) -> tuple[int, str]:
+    def _start(self, job: Job) -> tuple[int, _Child]:
         workdir = tempfile.mkdtemp(dir=self._tmp)
         sys.stdout.flush()
         sys.stderr.flush()
-        job.started = time.monotonic()
+        started = time.monotonic()
         pid = os.fork()
         if pid == 0:
             _child(job, self.limits, workdir)
-        return pid, workdir
+        return pid, _Child(job, workdir, started, last_advance=started)
 
-    def _kill_late(self, running: dict[int, tuple[Job, str]]) -> None:
-        now = time.monotonic()
-        for pid, (job, _) in running.items():
-            if now - job.started > self.limits.wall_budget and job.started > 0:
-                _kill(pid)
-                job.started = -1.0  # killed for the wall clock
+    def _watch(self, pid: int, child: _Child, now: float) -> None:
+        """Count the child's watchdog firings and stop it once it is over its CPU budget, or
+        blocked."""
+        if child.verdict is not None:
+            return
+        state = proc_state(pid)
+        if state is None or state[0] in "ZX":
+            return
+        letter, cpu = state
+        if cpu > child.cpu:
+            child.cpu, child.last_advance = cpu, now
+        try:
+            with open(os.path.join(child.workdir, "out"), "rb") as f:
+                f.seek(child.offset)
+                text = f.read()
+        except OSError:
+            text = b""
+        # Only whole lines: a line half written now is counted when it is complete.
+        end = text.rfind(b"\n") + 1
+        child.firings += len(WATCHDOG_LINE.findall(text, 0, end))
+        child.offset += end
+        child.verdict = self.limits.judge(letter, cpu, child.firings, now - child.last_advance)
+        if child.verdict is not None:
+            _kill(pid)
 
-    def _finish(self, job: Job, workdir: str, status: int, usage: resource.struct_rusage) -> Outcome:
+    def _finish(self, child: _Child, status: int, usage: resource.struct_rusage) -> Outcome:
+        job, workdir = child.job, child.workdir
         cpu = usage.ru_utime + usage.ru_stime
         self.cpu_total += cpu
-        wall = time.monotonic() - job.started if job.started > 0 else self.limits.wall_budget
+        wall = time.monotonic() - child.started
         outcome = Outcome(job.seed, job.mode, "crash", cpu=round(cpu, 3), wall=round(wall, 3),
                           rss_mb=usage.ru_maxrss >> 10)
         report = None
@@ -350,12 +433,12 @@ class Pool:
         except OSError:
             raw = ""
         shutil.rmtree(workdir, ignore_errors=True)
-        if job.started < 0:
-            outcome.cls, outcome.detail = "hang", f"over {self.limits.wall_budget:g} s of wall clock"
+        if child.verdict is not None:
+            outcome.cls, outcome.detail = child.verdict
         elif os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
-            if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= self.limits.cpu_budget):
-                outcome.cls, outcome.detail = "hang", f"over {self.limits.cpu_budget:g} s of CPU"
+            if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= self.limits.cpu_cap):
+                outcome.cls, outcome.detail = "hang", f"over {self.limits.cpu_cap:g} s of CPU (the backstop)"
             else:
                 outcome.detail = signal.Signals(sig).name
         elif report is not None:
