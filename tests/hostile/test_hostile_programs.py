@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tools.hostile.generator import Program, generate  # noqa: E402
-from tools.hostile.runner import MODES, Job, Limits, Pool, mode_of  # noqa: E402
+from tools.hostile.runner import BOOT_LINE, MODES, Job, Limits, Pool, mode_of  # noqa: E402
 from tools.hostile.shrink import ddmin, shrink  # noqa: E402
 
 @pytest.fixture(scope="module")
@@ -66,32 +66,36 @@ FIRING = "2026-01-01T00:00:05.000Z [Sim] device watchdog: an event ran over 2500
 def test_each_watchdog_firing_in_the_log_adds_to_the_cpu_budget():
     """A run whose log shows the watchdog stopping runaway code has more CPU; the same CPU
     without firings -- or with a script's own line that mimics one -- is a hang."""
-    with Pool(1, Limits(cpu_budget=1, firing_budget=1)) as pool:
+    with Pool(1, Limits(cpu_budget=1, firing_budget=1, boot_budget=0)) as pool:
         fired = pool.run_one(Job(0, "impsim", action=_logs_watchdog_firings([FIRING] * 5)))
         assert (fired.cls, fired.detail) == ("limit", "watchdog") and fired.cpu > 2
         fake = FIRING.replace("Z [Sim]", "Z [Device] [Sim]")
         for lines in (["x"] * 5, [fake] * 5):
             hang = pool.run_one(Job(0, "impsim", action=_logs_watchdog_firings(lines)))
-            assert (hang.cls, hang.detail) == ("hang", "over 1 s of CPU (0 watchdog firings)")
+            assert (hang.cls, hang.detail) == ("hang", "over 1 s of CPU (0 boots, 0 watchdog firings)")
 
 
 def test_impsims_watchdog_lines_are_counted():
-    """The real log line of a firing matches what the runner counts: three firings of about
+    """The real log lines of a firing and a boot match what the runner counts: three firings of about
     0.7 s of CPU each fit 1.2 s plus 1 s a firing."""
-    with Pool(1, Limits(cpu_budget=1.2, firing_budget=1, impsim_for="13s")) as pool:
+    with Pool(1, Limits(cpu_budget=1.2, firing_budget=1, boot_budget=0, impsim_for="13s")) as pool:
         out = pool.run_one(Job(0, "impsim", Program(0, "imp", ("while (true) {}",), ())))
     assert out.cls == "limit" and out.output.count("[Sim] device watchdog") == 3 and out.cpu > 1.2
+    # Its boots (three of the device, the agent's first) are what the boot budget counts.
+    assert len(BOOT_LINE.findall(out.output.encode())) == 4
 
 
 def test_a_hang_is_judged_by_cpu_not_by_the_wall_clock():
     """Starved of CPU (runnable: state R) is never a hang; without CPU and not runnable for
     longer than blocked_budget is one."""
-    limits = Limits(cpu_budget=20, firing_budget=10, blocked_budget=60)
+    limits = Limits(cpu_budget=20, firing_budget=10, boot_budget=2, blocked_budget=60)
     assert limits.judge("R", 5.0, 0, idle=10_000) is None
     assert limits.judge("S", 5.0, 0, idle=30) is None
     assert limits.judge("S", 5.0, 0, idle=61) == ("hang", "blocked: no CPU for 60 s (state S)")
     assert limits.judge("R", 25.0, 1, idle=0) is None
-    assert limits.judge("R", 25.0, 0, idle=0) == ("hang", "over 20 s of CPU (0 watchdog firings)")
+    assert limits.judge("R", 25.0, 0, idle=0) == ("hang", "over 20 s of CPU (0 boots, 0 watchdog firings)")
+    assert limits.judge("R", 25.0, 0, idle=0, boots=3) is None
+    assert limits.judge("R", 27.0, 0, idle=0, boots=3) == ("hang", "over 26 s of CPU (3 boots, 0 watchdog firings)")
 
 
 def test_a_blocked_child_is_a_hang():

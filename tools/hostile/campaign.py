@@ -57,7 +57,8 @@ def save(out: Path, outcome: Outcome, original: Program, small: Program, small_o
 
 def _limits(args: argparse.Namespace) -> Limits:
     return Limits(memory_limit=args.memory_limit << 20, time_limit=args.time_limit, cpu_budget=args.cpu_budget,
-                  firing_budget=args.firing_budget, blocked_budget=args.blocked_budget)
+                  firing_budget=args.firing_budget, boot_budget=args.boot_budget,
+                  blocked_budget=args.blocked_budget)
 
 
 def campaign(args: argparse.Namespace) -> int:
@@ -196,9 +197,11 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--memory-limit", type=int, default=64, help="the VM's memory_limit in MB (64)")
         p.add_argument("--time-limit", type=float, default=1.0, help="the VM's time_limit in seconds (1)")
         p.add_argument("--cpu-budget", type=float, default=Limits.cpu_budget,
-                       help="CPU seconds a program may use (plus --firing-budget per watchdog firing): more is a hang")
+                       help="CPU seconds a program may use (plus the boot and firing budgets): more is a hang")
         p.add_argument("--firing-budget", type=float, default=Limits.firing_budget,
                        help="CPU seconds more for each watchdog firing the log shows")
+        p.add_argument("--boot-budget", type=float, default=Limits.boot_budget,
+                       help="CPU seconds more for each boot of Squirrel the log shows")
         p.add_argument("--blocked-budget", type=float, default=Limits.blocked_budget,
                        help="wall seconds a program may use no CPU while not runnable: more is a hang")
         if name == "campaign":

@@ -6,10 +6,13 @@ A child writes its report (JSON) to a file and exits; the parent reads the exit 
 child's resource usage (``os.wait4``): a signal is a crash; going over the CPU budget is a hang.
 
 A hang is judged by the child's CPU, never by the wall clock: a niced child starved on a loaded
-machine has not hung. The budget is ``cpu_budget`` seconds plus ``firing_budget`` seconds for
-each time the log shows impsim's watchdog stopping an event (``[Sim] device watchdog: ...``):
-runaway app code that the watchdog stops costs up to ``Config.watchdog_instructions`` of work at
-every boot, which is the simulator doing what the app asks, not a stall. The parent watches
+machine has not hung. The budget is ``cpu_budget`` seconds, plus ``boot_budget`` seconds for
+each boot of Squirrel the log shows (``[Status] Device Booting``, ``[Status] Agent restarted``:
+each runs the app from the top), plus ``firing_budget`` seconds for each time it shows impsim's
+watchdog stopping an event (``[Sim] device watchdog: ...``). Runaway app code that the watchdog
+stops costs up to ``Config.watchdog_instructions`` of work at every boot, and an app that runs
+out of memory at every boot redoes its work each time: that is the simulator doing what the app
+asks, not a stall. Work that stalls within one boot still goes over. The parent watches
 each child's CPU (``/proc``) and log as it runs and stops it when it goes over; ``RLIMIT_CPU``
 is the backstop. A child that uses no CPU at all for ``blocked_budget`` seconds of wall clock
 while not runnable is blocked (waiting on something that never comes): a hang too.
@@ -87,23 +90,27 @@ class Limits:
     # instructions' worth of work (Config.watchdog_instructions): 0.67 s of CPU for
     # `while (true) {}`, 3-6 s for loops of cheap natives (split, format).
     firing_budget: float = 10.0
+    # ... and this much for each boot of Squirrel (device or agent) it shows: a crash loop
+    # boots every 5 s of virtual time, 36 times in a 3-minute run.
+    boot_budget: float = 2.0
     cpu_cap: float = 900.0          # RLIMIT_CPU, the backstop if the parent cannot watch
     blocked_budget: float = 120.0   # wall seconds without any CPU while not runnable: blocked
     address_space: int = 3 << 30    # RLIMIT_AS of the child: an escaped allocation fails here
     impsim_for: str = "3m"           # virtual time of an impsim run (a crash loop of runaway code
     #                                 costs a watchdog budget per boot: keep the boots few)
 
-    def budget(self, firings: int) -> float:
-        """CPU seconds a program whose log shows ``firings`` watchdog firings may use."""
-        return self.cpu_budget + self.firing_budget * firings
+    def budget(self, firings: int, boots: int = 0) -> float:
+        """CPU seconds a program whose log shows ``firings`` watchdog firings and ``boots`` boots
+        may use."""
+        return self.cpu_budget + self.firing_budget * firings + self.boot_budget * boots
 
-    def judge(self, state: str, cpu: float, firings: int, idle: float) -> tuple[str, str] | None:
+    def judge(self, state: str, cpu: float, firings: int, idle: float, boots: int = 0) -> tuple[str, str] | None:
         """Whether a running child has hung: over its CPU budget, or blocked (``idle`` wall
         seconds without CPU while its process ``state`` is not R). Runnable but starved of CPU
         (a niced child on a loaded machine) is not a hang however long it waits."""
-        budget = self.budget(firings)
+        budget = self.budget(firings, boots)
         if cpu > budget:
-            return "hang", f"over {budget:g} s of CPU ({firings} watchdog firings)"
+            return "hang", f"over {budget:g} s of CPU ({boots} boots, {firings} watchdog firings)"
         if state != "R" and idle > self.blocked_budget:
             return "hang", f"blocked: no CPU for {self.blocked_budget:g} s (state {state})"
         return None
@@ -292,8 +299,10 @@ def _child(job: Job, limits: Limits, workdir: str) -> None:
 
 # --- in the parent -------------------------------------------------------------------------------
 
-# A watchdog firing as impsim logs it: only the simulator writes "[Sim]" right after the time.
+# A watchdog firing and a boot as impsim logs them: only the simulator writes "[Sim]" or
+# "[Status]" right after the time.
 WATCHDOG_LINE = re.compile(rb"Z \[Sim\] (?:device|agent) watchdog: an event ran over")
+BOOT_LINE = re.compile(rb"Z \[Status\] (?:Device Booting|Agent restarted)")
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -306,6 +315,7 @@ class _Child:
     started: float
     offset: int = 0           # how much of its log has been read
     firings: int = 0
+    boots: int = 0
     cpu: float = 0.0
     last_advance: float = 0.0  # when its CPU last grew (wall clock)
     verdict: tuple[str, str] | None = None  # why the parent stopped it
@@ -409,8 +419,9 @@ class Pool:
         # Only whole lines: a line half written now is counted when it is complete.
         end = text.rfind(b"\n") + 1
         child.firings += len(WATCHDOG_LINE.findall(text, 0, end))
+        child.boots += len(BOOT_LINE.findall(text, 0, end))
         child.offset += end
-        child.verdict = self.limits.judge(letter, cpu, child.firings, now - child.last_advance)
+        child.verdict = self.limits.judge(letter, cpu, child.firings, now - child.last_advance, child.boots)
         if child.verdict is not None:
             _kill(pid)
 
