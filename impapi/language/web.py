@@ -226,8 +226,10 @@ def json_encode(value: Any, settings: Any = None, room: int = JSON_MAX_BYTES) ->
     left = [room]
     # A table or array met again is written again (JSON has no references): its text is taken
     # from where it was first written, so a value that shares tables costs the length of its
-    # text, not a walk of every copy. container -> (first piece, end piece, height, text).
-    done: dict[Any, list] = {}
+    # text, not a walk of every copy. Keyed by the container's address (its hash), which stays
+    # its own while the value is written; holding proxies would grow the VM's references.
+    # container -> [first piece, end piece, height, text].
+    done: dict[int, list] = {}
 
     def put(text: str) -> None:
         left[0] -= len(text)
@@ -249,7 +251,7 @@ def json_encode(value: Any, settings: Any = None, room: int = JSON_MAX_BYTES) ->
         elif t is bool:
             put("true" if v else "false")
         elif t is Table or t is Array:
-            seen = done.get(v)
+            seen = done.get(hash(v))
             if seen is not None:
                 start, end, height, text = seen
                 if depth + height > JSON_MAX_DEPTH:
@@ -285,7 +287,7 @@ def json_encode(value: Any, settings: Any = None, room: int = JSON_MAX_BYTES) ->
                     height = max(height, enc(item, depth + 1))
                 put("]")
             path.discard(v)
-            done[v] = [start, len(out), height + 1, None]
+            done[hash(v)] = [start, len(out), height + 1, None]
             return height + 1
         else:
             raise ScriptError(f"http.jsonencode: cannot encode a {_typename(v)} "
