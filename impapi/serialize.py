@@ -71,10 +71,14 @@ def to_wire(value: Any, what: str = "value", on_drop: Callable[[str], Any] | Non
     """Deep-copy a Squirrel value out of its VM, enforcing the imp's rules. With ``on_drop`` the
     parts inside tables and arrays that cannot be serialised are left out and ``on_drop(reason)``
     is called for each (the device's way); without it they raise :class:`SerialisationError`
-    (the agent's). A copy over :data:`WIRE_LIMIT` bytes serialised (``wire_size``) is refused."""
-    budget = [WIRE_LIMIT]
+    (the agent's). A copy over :data:`WIRE_LIMIT` bytes serialised (``wire_size``) is refused.
+
+    A table or array met again (the imp's format has no references: the receiver gets a copy at
+    each place) is charged in full again but its copy is reused, so a value that shares tables
+    costs what its distinct tables do and is refused as soon as it passes the limit. The wire
+    value may therefore share lists and dicts; nothing changes a wire value in place."""
     try:
-        return _copy(value, what, on_drop, 0, budget)
+        return _Copier(what, on_drop).copy(value, 0)[0]
     except _Unserialisable as e:
         raise SerialisationError(f"cannot serialise {what}: it is a {e.kind}") from None
 
@@ -91,44 +95,83 @@ def to_wire_packed(value: Any, vm: squirrel.VM, what: str = "value",
     return to_wire(value, what, on_drop)
 
 
-def _copy(value: Any, what: str, on_drop: Callable[[str], Any] | None, depth: int, budget: list[int]) -> Any:
-    if depth > MAX_DEPTH:
-        raise SerialisationError(too_deep(what))
-    # What wire_size counts for the value itself (its contents are counted as they are copied).
-    budget[0] -= len(value) + 5 if type(value) in (str, bytes) else 5
-    if budget[0] < 0:
-        raise SerialisationError(f"cannot serialise {what}: it is over {WIRE_LIMIT >> 20} MB serialised, "
-                                 "far over what the imp sends or stores")
-    t = type(value)
-    if t in _SCALARS:
-        return value
-    if t is str:
-        return Blob(value.encode("utf-8")) if "\x00" in value else value
-    if t is bytes:
-        return Blob(value)
-    if isinstance(value, squirrel.Blob):
-        return Blob(bytes(value))
-    if isinstance(value, squirrel.Array):
-        out_list = []
-        for v in value:
-            try:
-                out_list.append(_copy(v, what, on_drop, depth + 1, budget))
-            except _Unserialisable as e:
-                _left_out(on_drop, what, f"a {e.kind}")
-        return out_list
-    if isinstance(value, squirrel.Table):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            if not is_safe_string(k):
-                _left_out(on_drop, what, f"a table key that is not a safe string (a {_kind(k)})")
-                continue
-            try:
-                budget[0] -= len(k) + 3
-                out[k] = _copy(v, what, on_drop, depth + 1, budget)
-            except _Unserialisable as e:
-                _left_out(on_drop, what, f"a {e.kind}")
-        return out
-    raise _Unserialisable(_kind(value))
+class _Copier:
+    def __init__(self, what: str, on_drop: Callable[[str], Any] | None) -> None:
+        self.what = what
+        self.on_drop = on_drop
+        self.budget = WIRE_LIMIT
+        self.drops = 0
+        # container -> (its copy, what it was charged, its height), for copies that left
+        # nothing out (a copy that did is made again, so each place reports what it drops).
+        # Keyed by the container's address (its hash), not its proxy: holding every proxy would
+        # grow the VM's table of references, which a script sees as memory. The address stays
+        # the container's while the copy runs, as the value being copied holds it.
+        self.done: dict[int, tuple[Any, int, int]] = {}
+
+    def charge(self, n: int) -> None:
+        self.budget -= n
+        if self.budget < 0:
+            raise SerialisationError(f"cannot serialise {self.what}: it is over {WIRE_LIMIT >> 20} MB serialised, "
+                                     "far over what the imp sends or stores")
+
+    def left_out(self, part: str) -> None:
+        self.drops += 1
+        _left_out(self.on_drop, self.what, part)
+
+    def copy(self, value: Any, depth: int) -> tuple[Any, int]:
+        """The copy of value and its height: how much deeper than value its deepest part is."""
+        if depth > MAX_DEPTH:
+            raise SerialisationError(too_deep(self.what))
+        t = type(value)
+        # What wire_size counts for the value itself (its contents are counted as they are copied).
+        self.charge(len(value) + 5 if t in (str, bytes) else 5)
+        if t in _SCALARS:
+            return value, 0
+        if t is str:
+            return (Blob(value.encode("utf-8")) if "\x00" in value else value), 0
+        if t is bytes:
+            return Blob(value), 0
+        if isinstance(value, squirrel.Blob):
+            return Blob(bytes(value)), 0
+        if not isinstance(value, (squirrel.Array, squirrel.Table)):
+            raise _Unserialisable(_kind(value))
+        key = hash(value)
+        seen = self.done.get(key)
+        if seen is not None:
+            out, cost, height = seen
+            self.charge(cost - 5)
+            if depth + height > MAX_DEPTH:
+                raise SerialisationError(too_deep(self.what))
+            return out, height
+        start, drops = self.budget, self.drops
+        height = -1
+        if isinstance(value, squirrel.Array):
+            out_list = []
+            for v in value:
+                try:
+                    v, h = self.copy(v, depth + 1)
+                except _Unserialisable as e:
+                    self.left_out(f"a {e.kind}")
+                    continue
+                out_list.append(v)
+                height = max(height, h)
+            out: Any = out_list
+        else:
+            out = {}
+            for k, v in value.items():
+                if not is_safe_string(k):
+                    self.left_out(f"a table key that is not a safe string (a {_kind(k)})")
+                    continue
+                try:
+                    self.charge(len(k) + 3)
+                    out[k], h = self.copy(v, depth + 1)
+                except _Unserialisable as e:
+                    self.left_out(f"a {e.kind}")
+                    continue
+                height = max(height, h)
+        if self.drops == drops:
+            self.done[key] = (out, start - self.budget + 5, height + 1)
+        return out, height + 1
 
 
 def too_deep(what: str) -> str:

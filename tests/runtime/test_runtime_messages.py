@@ -289,3 +289,39 @@ def test_a_table_that_holds_the_same_table_twice_at_every_level_is_refused_not_e
     over = "cannot serialise {}: it is over 1 MB serialised, far over what the imp sends or stores"
     assert device_lines(sim) == ["agent.send: " + over.format("the message"), "done"]
     assert agent_lines(sim) == ["device.send: " + over.format("the message"), over.format("the table"), "done"]
+
+
+def test_a_shared_table_arrives_as_a_copy_at_each_place_it_was():
+    """The imp's format has no references: a table the message holds twice arrives as two
+    tables, also when the device leaves something else out of the message (the copy the host
+    makes then shares its copy of the table, and the receiver still gets two)."""
+    sim = simulate('''
+        local t = {x = 1};
+        agent.send("m", {a = t, b = [t], f = function() {}});
+        agent.send("m", {a = t, b = [t]});
+    ''', '''
+        device.on("m", function(d) {
+            d.a.x = 2;
+            server.log(d.b[0].x + " " + ("f" in d));
+        });
+    ''', run="10s")
+    assert agent_lines(sim) == ["1 false", "1 false"]
+
+
+def test_sharing_in_a_value_is_refused_as_soon_as_the_copy_passes_1_mb():
+    """40 levels that each hold the level below twice (2^40 tables as copies) are refused
+    without expanding them, on the device's way (leaving out a function) and the agent's, and
+    nesting past the limit through a shared table is refused like any other."""
+    code = '''
+        local v = {n = 1};
+        for (local i = 0; i < 40; i++) v = {x = v, y = v, f = function() {}};
+        try { SEND("d", v); } catch (e) { server.log(e); }
+        local s = [1]; local d = s;
+        for (local i = 0; i < 63; i++) d = [d];
+        try { SEND("d", [s, d, function() {}]); } catch (e) { server.log(e); }
+    '''
+    sim = simulate(code.replace("SEND", "agent.send"), agent=code.replace("SEND", "device.send"), run="10s")
+    over = "cannot serialise the message: it is over 1 MB serialised, far over what the imp sends or stores"
+    deep = "cannot serialise the message: nested too deeply (a cycle?)"
+    assert device_lines(sim) == ["agent.send: " + over, "agent.send: " + deep]
+    assert agent_lines(sim)[0] == "device.send: cannot serialise the message: it contains a function"
