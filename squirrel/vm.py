@@ -56,7 +56,8 @@ class VM:
     to the instruction budget in units of one instruction's time (16 bytes of text scanned = 4
     units, a regexp step = 1, a sort comparison = 3...: the ``SQ_COST_*`` figures in
     ``vendor/squirrel3/patches/10-limits-in-natives.patch``), the deadline is checked as they
-    charge, and they ask before allocating 64 KiB or more at once. ``print``/``error`` receive what the script prints (the binding never
+    charge, and they ask before allocating 64 KiB or more at once; a call of a Python function
+    counts ``call_instructions`` (0 unless set). ``print``/``error`` receive what the script prints (the binding never
     writes to stdout or stderr; output is dropped when they are None).
 
     Threads: a VM belongs to the thread that made it. A call from any other thread (running
@@ -113,6 +114,7 @@ class VM:
         self._memory_limit = memory_limit
         self._time_limit = time_limit
         self._instruction_limit = instruction_limit
+        self._call_instructions = 0
         self._apply_limits()
         if capture_locals:
             lib.sqpy_capture_locals(self._ptr, 1)
@@ -237,6 +239,21 @@ class VM:
     instruction_limit = property(lambda self: self._instruction_limit,
                                  lambda self, v: (setattr(self, "_instruction_limit", v), self._apply_limits()),
                                  doc="VM instructions per call from Python (None: no limit).")
+
+    @property
+    def call_instructions(self) -> int:
+        """Instructions each call of a Python function counts toward ``instruction_limit``
+        (0, the default: none). A host's function costs far more than an instruction, so a
+        loop that calls one runs a thousand times longer within the same limit without this."""
+        return self._call_instructions
+
+    @call_instructions.setter
+    def call_instructions(self, n: int) -> None:
+        if n < 0:
+            raise ValueError(f"call_instructions must be 0 or more, got {n!r}")
+        if lib.sqpy_set_call_cost(self._live(), int(n)):
+            self._raise(WRONG_THREAD)
+        self._call_instructions = int(n)
 
     @property
     def memory_used(self) -> int:

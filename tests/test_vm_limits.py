@@ -99,6 +99,26 @@ def test_work_done_is_exact_at_any_moment_and_counts_what_natives_charge():
         assert 5000 <= vm.work - before < 5010  # what the budget stopped at
 
 
+def test_each_call_of_a_python_function_counts_call_instructions():
+    """A Python function costs far more than an instruction: with call_instructions set, a loop
+    that calls one uses up the budget that many instructions a call sooner, and the stop cannot
+    be caught. Without it (the default) a call counts as the one instruction that makes it."""
+    with squirrel.VM("imp", instruction_limit=1_000_000) as vm:
+        vm.root["f"] = lambda: 1
+        counts = []
+        for cost in (0, 1000):
+            vm.call_instructions = cost
+            vm.root["n"] = 0
+            with pytest.raises(squirrel.TimeLimitError):
+                vm.run("while (true) { try { f(); } catch (e) { ::caught <- e; } ::n++; }")
+            counts.append(vm.root["n"])
+            assert "caught" not in vm.root
+        assert counts[0] > 50_000 and 900 <= counts[1] < 1000
+        assert vm.run("return 1") == 1
+        with pytest.raises(ValueError):
+            vm.call_instructions = -1
+
+
 @pytest.mark.parametrize("source", [
     'local s = "\\x01"; while (s.len() < 1 << 22) s += s; return escape(s);',
     'local s = "A"; while (s.len() < 1 << 23) s += s; return s.tolower();',

@@ -85,6 +85,9 @@ struct sqpy_vm {
 
     long long budget, executed, interval;
     long long work;  /* everything the hook counted since the VM was made (never reset) */
+    /* Counted toward the budget (not toward the work natives charge) for each call of a Python
+     * function: a host's function costs far more than an instruction. */
+    long long call_cost;
     double seconds;
     struct timespec deadline;
     int stop;
@@ -628,6 +631,15 @@ static SQInteger throw_native_error(sqpy_vm *vm, HSQUIRRELVM v, int rc, const ch
 
 static SQInteger trampoline(HSQUIRRELVM v) {
     sqpy_vm *vm = (sqpy_vm *)sq_getsharedforeignptr(v);
+    if (vm->call_cost && vm->budget) {
+        vm->executed += vm->call_cost;
+        if (vm->executed >= vm->budget && !vm->stop) {
+            vm->stop = SQPY_TIME_LIMIT;  /* as the hook stops a script that used its budget */
+            arm(vm);  /* and refuses every instruction after, should anything catch this */
+            sq_setuncatchable(v, SQTrue);
+            return sq_throwerror(v, "time limit exceeded");
+        }
+    }
     SQInteger top = sq_gettop(v);
     long long fid;
     if (sq_gettype(v, top) == OT_INTEGER) {  /* a native installed in a batch */
@@ -939,6 +951,12 @@ long long sqpy_memory_used(sqpy_vm *vm) { return vm->mem_used / MEM_ONE; }
 long long sqpy_memory_peak(sqpy_vm *vm) { return vm->mem_peak / MEM_ONE; }
 long long sqpy_instructions(sqpy_vm *vm) { return vm->executed; }
 long long sqpy_work(sqpy_vm *vm) { return vm->work + sq_interruptwork(vm->v); }
+
+int sqpy_set_call_cost(sqpy_vm *vm, long long instructions) {
+    CLAIM(vm, SQPY_WRONG_THREAD);
+    vm->call_cost = instructions > 0 ? instructions : 0;
+    return SQPY_OK;
+}
 
 /* A new handle to what push() puts on the stack (the root or the const table). */
 static long long ref_of(sqpy_vm *vm, void (*push)(HSQUIRRELVM)) {

@@ -82,6 +82,8 @@ int sqpy_depth(sqpy_vm *vm);
 /* Limits. memory_limit 0, budget 0 and seconds 0 mean none. Budget and deadline restart at each
  * entry from the host (not for re-entrant calls made from natives). */
 int sqpy_set_limits(sqpy_vm *vm, long long memory_limit, long long instruction_budget, double seconds);
+/* Instructions each call of a Python function counts toward the instruction budget (0: none). */
+int sqpy_set_call_cost(sqpy_vm *vm, long long instructions);
 /* Bytes in use: contents (string characters, blob bytes) in full, the rest times the overhead
  * scale, which is also what memory_limit compares against. */
 long long sqpy_memory_used(sqpy_vm *vm);
