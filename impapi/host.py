@@ -19,6 +19,12 @@ import squirrel
 from .clock import SPIN_CALLBACKS, SPIN_US
 from .halt import Halt
 
+# What the watchdog counts for each call of a function the simulation provides (the imp API,
+# the dialect's helpers): such a call costs the simulation's host 1-10 us, the time of 300 to
+# 3,000 instructions, so runaway code that calls the API in a loop is stopped after about as
+# much host time as runaway code that does not (docs/imp-model/memory-and-errors.md).
+WATCHDOG_CALL_INSTRUCTIONS = 1000
+
 
 class RunEnded(Halt):
     """The run ended (power cut, update) while its Squirrel was blocked: the code unwinds."""
@@ -93,6 +99,7 @@ class ScriptHost:
             self.vm = squirrel.VM("imp", instruction_limit=env.config.watchdog_instructions,
                                   print=self._print, error=self._print_error,
                                   overhead_scale=1 / env.config.memory_scale)
+            self.vm.call_instructions = WATCHDOG_CALL_INSTRUCTIONS
             natives.install(self)
             if env.config.reuse_vms:
                 self.vm.snapshot()  # the imp's globals as every later boot of this owner starts

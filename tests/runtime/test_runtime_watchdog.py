@@ -39,3 +39,13 @@ def test_long_work_that_finishes_is_not_stopped_by_default():
     server.log("found " + found);
     """
     assert "found 25600" in device_lines(simulate(long_event, run="10s"))
+
+
+def test_a_runaway_loop_of_api_calls_is_stopped_after_as_much_host_time():
+    """A call of the imp API costs the simulation about a thousand instructions' time, and the
+    watchdog counts it so: a runaway loop of server.log is stopped after about a thousand calls
+    per million instructions of budget, not after a quarter of a million lines."""
+    sim = simulate('while (true) server.log("x");', run="4s", config=Config(watchdog_instructions=1_000_000))
+    lines = device_lines(sim)
+    assert "ERROR: watchdog: Squirrel ran too long" in lines
+    assert 900 <= lines.count("x") < 1000
