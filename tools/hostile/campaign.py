@@ -9,7 +9,8 @@ Seed ``s`` is a program of mode ``MODES[s % 3]`` (``vm-imp``, ``vm-standard``, `
 report gives programs, programs per second (wall clock and CPU), and outcomes by class and
 mode. Each distinct failure (class and signature) is shrunk once and saved under
 ``OUT/<class>/<hash>/`` with the original program, the reproducer, the outcome and the command
-that replays it. Run it niced on a shared machine (``nice -n 10``).
+that replays it. Run it niced on a shared machine (``nice -n 10``); ``kill -TERM`` ends it cleanly (the programs
+running finish, then the report), and ``OUT/progress.txt`` has the table so far every minute.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import hashlib
 import itertools
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -89,10 +91,15 @@ def campaign(args: argparse.Namespace) -> int:
                          for sig, o in first.items()],
         }
 
+    # SIGTERM (or SIGINT) ends the campaign cleanly: no new programs, the running ones finish,
+    # the report is written.
+    stopping: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: stopping.append(signum))
     with Pool(args.workers, limits) as pool:
         def jobs() -> Iterator[Job]:
             for seed in _seeds(args.seeds, args.start_seed):
-                if args.seconds and time.monotonic() - start > args.seconds:
+                if stopping or (args.seconds and time.monotonic() - start > args.seconds):
                     return
                 if args.cpu_seconds and pool.cpu_total > args.cpu_seconds:
                     return

@@ -183,6 +183,7 @@ def _limit_child(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     resource.setrlimit(resource.RLIMIT_AS, (limits.address_space, limits.address_space))
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the campaign's own handler is the parent's
     signal.signal(signal.SIGXCPU, signal.SIG_DFL)
 
 
