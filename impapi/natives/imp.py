@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import constants as C
 from ..api import AGENT, BOTH, DEVICE, Api, Array, Blob, Callback, ImpError
+from ..durations import MAX_US
 from ..halt import DeepSleep, Restart
 from .common import deep_sleep_ok, seconds, sleep_until_us
 
@@ -66,6 +67,8 @@ def sleep(host: Any, secs: float) -> None:
     """Blocks this VM only: its timers and messages due meanwhile run late, in order; the other
     side runs on (§4.2)."""
     us = int(round(seconds(secs, "imp.sleep") * 1e6))
+    if us > MAX_US:  # a block longer than any run (1e38 s would carry the clock past year 9999)
+        raise ImpError(f"imp.sleep: at most {MAX_US // 1_000_000} seconds")
     if us:
         host.block_until(host.clock.now_us + us)
 

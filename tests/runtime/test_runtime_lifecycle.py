@@ -255,3 +255,10 @@ def test_code_that_blocks_past_the_end_of_the_run_as_it_starts_ends_the_run(tmp_
     out, err = capsys.readouterr()
     assert err == ""
     assert out.splitlines()[-1] == "2026-01-01T00:04:16.000Z [Agent] awake"
+
+
+def test_an_imp_sleep_longer_than_a_century_is_refused():
+    """imp.sleep(1e38) would carry the device's clock past any date the log can show: it is an
+    error at the call, which the script can catch."""
+    sim = simulate('try { imp.sleep(1e38); } catch (e) { server.log(e); } server.log("on");', run="10s")
+    assert device_lines(sim) == ["imp.sleep: at most 3153600000 seconds", "on"]
