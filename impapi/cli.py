@@ -22,7 +22,7 @@ from . import __version__
 from .builder import BuildError
 from .builder.load import add_load_arguments, load_options_from_args
 from .cliargs import EXIT_FAILED as EXIT_APP_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from .cliargs import add_instruction_time, duration as _duration
+from .cliargs import add_instruction_time, apply_instruction_time, duration as _duration
 from .config import Config
 from .durations import format_duration
 from .fleet.cli import add_fleet_parser, cmd_fleet
@@ -126,8 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _config(args: argparse.Namespace) -> Config:
     config = Config(update_deadline_us=args.update_deadline)
-    if args.instruction_ns is not None:
-        config.instruction_ns = config.agent_instruction_ns = args.instruction_ns
+    apply_instruction_time(config, args)
     return config
 
 

@@ -4,7 +4,7 @@ that refuse a bad value with one line."""
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from typing import Any, Callable
 
 from .durations import parse_duration
 
@@ -48,3 +48,9 @@ def add_instruction_time(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--instruction-ns", metavar="NS", type=nanoseconds, default=None,
                         help="virtual time one Squirrel instruction takes, in nanoseconds, on the device and the "
                              "agent (0: code takes no time; default: each module's figure, Config.instruction_ns)")
+
+
+def apply_instruction_time(config: Any, args: argparse.Namespace) -> None:
+    """``--instruction-ns``, when given, sets the time of an instruction on both sides of ``config``."""
+    if args.instruction_ns is not None:
+        config.instruction_ns = config.agent_instruction_ns = args.instruction_ns

@@ -46,8 +46,9 @@ _RUN_NUMBERS = itertools.count(1)
 
 # What the watchdog's note adds when Squirrel takes no virtual time: a loop that waits for the clock
 # to move (hardware.micros(), hardware.millis(), time()) never ends then.
-STILL_HINT = ("; Squirrel takes no virtual time while Config.instruction_ns is 0, so a loop waiting for "
-              "hardware.micros() to move never ends: impsim --instruction-ns sets it")
+NO_TIME = "Squirrel takes no virtual time while Config.instruction_ns is 0"
+STILL_HINT = (f"; {NO_TIME}, so a loop waiting for hardware.micros() to move never ends: "
+              "impsim --instruction-ns sets it")
 
 
 class TimerHandle:

@@ -28,6 +28,7 @@ from .durations import DEFAULT_EPOCH, format_duration, parse_duration
 from .environment import Environment
 from .events import Event, EventLog
 from .flash import SpiFlash
+from .host import NO_TIME
 from .internet import Internet, Routes
 from .inputs import read_text
 from .log import Log, LogEntry
@@ -536,8 +537,7 @@ class Simulation:
         config = self.config
         if config.instruction_ps(self.profile) and config.instruction_ps(None):
             return ""
-        return (" Squirrel takes no virtual time while Config.instruction_ns is 0: "
-                "impsim --instruction-ns sets it")
+        return f" {NO_TIME}: impsim --instruction-ns sets it"
 
     def fatal(self, message: str) -> None:
         self.env.fatal(message)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cliargs import add_instruction_time
+from ..cliargs import add_instruction_time, apply_instruction_time
 from ..inputs import InputError, check_output
 from ..profiles import PROFILES
 from ..terminal import COLOR_CHOICES, StatusLine, use_color
@@ -116,8 +116,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         sim_config = Config()
         if args.device_start_delay is not None:
             sim_config.device_start_delay_us = round(args.device_start_delay * 1_000_000)
-        if args.instruction_ns is not None:
-            sim_config.instruction_ns = sim_config.agent_instruction_ns = args.instruction_ns
+        apply_instruction_time(sim_config, args)
     status = StatusLine(sys.stderr)  # progress, on a terminal only
     try:
         result = run_tests(
