@@ -11,6 +11,7 @@ plays scenarios (:meth:`Simulation.play`, the one path every entry point replays
 
 from __future__ import annotations
 
+import functools
 import os
 from datetime import datetime
 from pathlib import Path
@@ -88,19 +89,18 @@ def _check_compiles(code: tuple[str, str] | None) -> None:
     """Raise :class:`squirrel.CompileError` (file, line, column, the offending line) for code
     that does not compile, before anything runs. The bytecode is cached, so the boot that
     compiles it next pays nothing more."""
-    if code is not None and code not in _COMPILES:
-        import squirrel
-
-        with squirrel.VM("imp") as vm:
-            vm.compile(*code)
-        if len(_COMPILES) >= 64:
-            _COMPILES.pop(next(iter(_COMPILES)))
-        _COMPILES[code] = True
+    if code is not None:
+        _compiles(*code)
 
 
-# (source, filename) that compiled: the same code again (every example of a fuzz run, every
-# device of a fleet) needs no throwaway VM to check it. Compiling is deterministic.
-_COMPILES: dict[tuple[str, str], bool] = {}
+# The same code again (every example of a fuzz run, every device of a fleet) needs no throwaway
+# VM to check it: compiling is deterministic. Code that fails is not cached (it raises).
+@functools.lru_cache(maxsize=64)
+def _compiles(source: str, filename: str) -> None:
+    import squirrel
+
+    with squirrel.VM("imp") as vm:
+        vm.compile(source, filename)
 
 
 class Simulation:
