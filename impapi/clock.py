@@ -150,7 +150,7 @@ class Clock:
     can be replaced between runs through the attribute.
     """
 
-    __slots__ = ("_now", "_heap", "_ready", "_idle", "_busy", "_seq", "_live", "_dead", "_running", "_stop",
+    __slots__ = ("_now", "_heap", "_ready", "_idle", "_busy", "_seq", "_live", "_dead", "_running", "_stop", "end_us",
                  "_tie", "source", "still_events", "on_still", "on_spin")
 
     def __init__(self, start_us: int = 0, *, tie_break: TieBreak | random.Random | None = None) -> None:
@@ -175,6 +175,10 @@ class Clock:
         self.on_still: Callable[[], Any] | None = None
         # What to call with (side, callbacks, span in µs) when a VM spins (SPIN_CALLBACKS).
         self.on_spin: Callable[[str, int, int], Any] | None = None
+        # The instant the run ends, once it is known (Simulation.ending_at): no event after it
+        # runs and time never moves past it, however deep the nesting (a machine blocked past
+        # it waits only until then). None: the run may go on (a simulation driven in pieces).
+        self.end_us: int | None = None
 
     @property
     def tie_break(self) -> TieBreak | None:
@@ -364,9 +368,10 @@ class Clock:
     def run_until(self, t_us: int) -> None:
         """Run every event due at or before ``t_us`` (including ones scheduled meanwhile).
 
-        Afterwards ``now_us == t_us``, unless ``stop()`` was called or a callback advanced time
-        past ``t_us`` (time never goes back). An exception from a callback propagates; the clock
-        stays consistent, with ``now_us`` at that event's time.
+        Afterwards ``now_us == t_us``, unless ``stop()`` was called, a callback advanced time
+        past ``t_us`` (time never goes back), or the run's end (``end_us``) comes first. An
+        exception from a callback propagates; the clock stays consistent, with ``now_us`` at
+        that event's time.
         """
         if _check_us(t_us, "t_us") < self._now:
             raise ValueError(f"cannot run until {t_us}us: it is before now ({self._now}us)")
@@ -376,8 +381,7 @@ class Clock:
             while self._pop_and_run(t_us):
                 if self._stop:
                     return
-            if t_us > self._now:
-                self._move_to(t_us)
+            self._move_within(t_us)
         finally:
             self._running = False
             self._stop = False
@@ -390,7 +394,8 @@ class Clock:
 
     def run_nested(self, until_us: int, go_on: Callable[[], bool] | None = None) -> bool:
         """From inside an event whose source is held (``hold``): run the other sources' events
-        due before ``until_us``, then move time to ``until_us`` (never back). Stops early, and
+        due before ``until_us``, then move time to ``until_us`` (never back), or only to the
+        run's end (``end_us``) if it comes first, its own events included. Stops early, and
         returns False, when ``go_on()`` turns false after an event or ``stop()`` is called.
 
         Called while the clock is not running (Squirrel run straight from Python: an agent's
@@ -412,7 +417,7 @@ class Clock:
         due until then, that instant included: move time there and return True; otherwise do
         nothing and return False."""
         heap = self._heap
-        if heap and heap[0][0] <= until_us:
+        if (heap and heap[0][0] <= until_us) or (self.end_us is not None and until_us > self.end_us):
             return False
         busy = self._busy
         for source in self._ready:
@@ -455,9 +460,17 @@ class Clock:
         while self._pop_and_run(limit):
             if self._stop or (go_on is not None and not go_on()):
                 return False
-        if move and until_us > self._now:
-            self._move_to(until_us)
+        if move:
+            self._move_within(until_us)
         return True
+
+    def _move_within(self, t_us: int) -> None:
+        """Move time to ``t_us``, or to the run's end if that comes first (never back)."""
+        end = self.end_us
+        if end is not None and t_us > end:
+            t_us = end
+        if t_us > self._now:
+            self._move_to(t_us)
 
     def _enter(self) -> None:
         if self._running:
@@ -541,7 +554,7 @@ class Clock:
             if not heap:
                 return False
             when = heap[0][0]
-            if limit is not None and when > limit:
+            if (limit is not None and when > limit) or (self.end_us is not None and when > self.end_us):
                 return False
             timer = heappop(heap)[2]
             if timer._state != _PENDING:

@@ -27,7 +27,8 @@ WATCHDOG_CALL_INSTRUCTIONS = 1000
 
 
 class RunEnded(Halt):
-    """The run ended (power cut, update) while its Squirrel was blocked: the code unwinds."""
+    """The run ended (power cut, update, the end of the simulated run) while its Squirrel was
+    blocked: the code unwinds."""
 
     def __init__(self) -> None:
         super().__init__("the run ended while Squirrel was blocked")
@@ -221,9 +222,12 @@ class ScriptHost:
         """Squirrel blocks (``imp.sleep``, a connection it waits for, or its own work taking
         time): the rest of the world runs on until ``until_us`` while this VM's events wait, then
         they run late, in order. If the run ends meanwhile (a power cut), the blocked code unwinds
-        without running further."""
-        self.clock.run_nested(until_us, self._still_alive)
-        if not self.alive:
+        without running further; so does code still blocked when the run reaches its end
+        (``Clock.end_us``): the world runs to that instant, and the run ends there."""
+        clock = self.clock
+        clock.run_nested(until_us, self._still_alive)
+        end = clock.end_us
+        if not self.alive or (end is not None and until_us > end):
             raise RunEnded()
         if self.instruction_ps:  # the VM's clock is the world's again if the world got ahead
             work = self.vm.work

@@ -459,6 +459,35 @@ def test_run_nested_stops_when_told_to():
     assert out == [False, 50, "after"]
 
 
+def test_nothing_runs_after_the_runs_end_however_deep_the_nesting():
+    """end_us: two sources blocked one inside the other past the end; the world runs to the end,
+    that instant included, and time stops there (the blocked code then ends with the run)."""
+    clock = Clock()
+    clock.end_us = 100
+    seen = []
+
+    def sleeper(source, span):
+        clock.hold(source)
+        try:
+            clock.run_nested(clock.now_us + span)
+        finally:
+            clock.release(source)
+        seen.append((source + " woke", clock.now_us))
+
+    clock.schedule(10, sleeper, "device", 1_000, source="device")
+    clock.schedule(20, sleeper, "agent", 50, source="agent")  # wakes inside the device's sleep
+    clock.schedule(30, sleeper, "agent", 5_000, source="agent")  # a second sleep, past the end
+    clock.schedule(100, seen.append, ("world at the end", 100), source="world")
+    clock.schedule(101, seen.append, ("world after the end", 101), source="world")
+    clock.run_until(200)
+    assert seen == [("agent woke", 70), ("world at the end", 100), ("agent woke", 100), ("device woke", 100)]
+    assert clock.now_us == 100 and clock.peek() == 101
+    assert not clock.skip_to(150)
+    clock.end_us = None  # no end: the run goes on
+    clock.run_until(200)
+    assert seen[-1] == ("world after the end", 101) and clock.now_us == 200
+
+
 def test_run_nested_outside_a_run_runs_the_other_sources_for_the_span_and_stops_again():
     """Squirrel called from Python between runs (an agent's main code as a simulation starts)
     blocks the same way: the world runs on for the span, the clock is stopped after."""
