@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import functools
 import os
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from dataclasses import replace
 
@@ -290,18 +291,32 @@ class Simulation:
                         start_us=self.clock.now_us)
         if coverage is not None:
             self.coverage = coverage
-        if fresh:
-            self.start()
-        apply(scenario, self, start_us=replay.start_us, code=code)
-        if run_us is None:
-            self.run(until_idle=True, progress=progress)
-        else:
-            # Code that blocks as it starts (imp.sleep at the top of the agent) can carry time
-            # past the end already: then nothing is left to run.
-            self.run(for_us=max(0, replay.start_us + run_us - self.clock.now_us), progress=progress)
+        with self.ending_at(None if run_us is None else replay.start_us + run_us):
+            if fresh:
+                self.start()
+            apply(scenario, self, start_us=replay.start_us, code=code)
+            if run_us is None:
+                self.run(until_idle=True, progress=progress)
+            else:
+                self.run(for_us=max(0, replay.start_us + run_us - self.clock.now_us), progress=progress)
         if coverage is not None:
             self.collect_coverage()
         return replay
+
+    @contextmanager
+    def ending_at(self, end_us: int | None) -> Iterator[None]:
+        """Within: the run ends at virtual time ``end_us`` (None: no end known). Code blocked
+        then (``imp.sleep``, a blocking wait, its own execution time) waits only until the end
+        and ends with the run, as at a power cut, instead of carrying time past it
+        (docs/imp-model/timers-and-events.md "Where a run ends"). :meth:`play` runs in it; whoever runs a
+        simulation to a known end enters it before anything starts, so code that blocks as it
+        starts stops there too. Outside, code blocked at the end of a :meth:`run` goes on
+        blocking, so a later :meth:`run` continues it."""
+        previous, self.clock.end_us = self.clock.end_us, end_us
+        try:
+            yield
+        finally:
+            self.clock.end_us = previous
 
     def _reseed(self, seed: int, tie_seed: int | None) -> None:
         self.env.reseed(seed, tie_seed)

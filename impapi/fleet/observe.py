@@ -157,7 +157,8 @@ def simulate_device(scenario: Scenario, spec: DeviceSpec, *, device: LoadedCode 
                      config=Config(update_deadline_us=deadline_us), keep_history=keep_history,
                      event_sink=observer)
     observer.sim = sim
-    sim.start()
-    apply(scenario, sim, code=sources)
-    sim.run(for_us=scenario.duration_us)
+    with sim.ending_at(scenario.duration_us):  # as Simulation.play: the end is known before code starts
+        sim.start()
+        apply(scenario, sim, code=sources)
+        sim.run(for_us=scenario.duration_us)
     return observer.outcome(spec, sim), sim

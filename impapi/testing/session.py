@@ -455,6 +455,8 @@ class _Session:
         if self.stopped:
             return
         self.stopped = True
+        if self.sim is not None:  # the session's end is the run's: code blocked now ends with it
+            self.sim.clock.end_us = self.sim.clock.now_us
         self.result.finished = True
         self.message_deadline = self.start_deadline = None
         name = self.id

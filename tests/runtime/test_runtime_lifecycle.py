@@ -245,8 +245,8 @@ def test_runs_are_deterministic():
 
 
 def test_code_that_blocks_past_the_end_of_the_run_as_it_starts_ends_the_run(tmp_path, capsys):
-    """The agent starts with the run; an imp.sleep at its top longer than the run carries time
-    past the end before the run proper begins: the run ends there, cleanly."""
+    """The agent starts with the run; an imp.sleep at its top longer than the run is still
+    sleeping when the run ends: the run ends at its end, cleanly, and the agent never wakes."""
     from impapi.cli import main
 
     (tmp_path / "d.nut").write_text('server.log("up");\n')
@@ -254,7 +254,81 @@ def test_code_that_blocks_past_the_end_of_the_run_as_it_starts_ends_the_run(tmp_
     assert main(["run", str(tmp_path / "d.nut"), "--agent", str(tmp_path / "a.nut"), "--for", "3m"]) == 0
     out, err = capsys.readouterr()
     assert err == ""
-    assert out.splitlines()[-1] == "2026-01-01T00:04:16.000Z [Agent] awake"
+    assert out.splitlines()[-1] == "2026-01-01T00:00:02.000Z [Device] up"
+    assert "awake" not in out
+
+
+def _blocked_at_the_end(tmp_path, capsys, agent: str, device: str, *args: str) -> list[str]:
+    from impapi.cli import main
+
+    (tmp_path / "a.agent.nut").write_text(agent)
+    (tmp_path / "d.device.nut").write_text(device)
+    capsys.readouterr()
+    assert main(["run", str(tmp_path / "d.device.nut"), "--agent", str(tmp_path / "a.agent.nut"), *args]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    return out.splitlines()
+
+
+TICKS = 'function tick() { imp.wakeup(60, tick); server.log("tick"); } tick();\n'
+
+
+def test_an_agent_asleep_for_a_day_as_it_starts_ends_with_a_3_minute_run(tmp_path, capsys):
+    """Before, the agent's sleep carried the simulation 27 hours past a 3-minute run (and its
+    log with it). The run's end is known before any code starts: the world runs to 3m, the
+    agent is still asleep then, and the run ends there."""
+    lines = _blocked_at_the_end(tmp_path, capsys, 'imp.sleep(100000); server.log("agent woke");\n', TICKS,
+                                "--for", "3m")
+    assert not any("agent woke" in line for line in lines)
+    assert [line[:24] for line in lines if "tick" in line] == [
+        f"2026-01-01T00:0{m}:02.000Z" for m in range(3)]
+    assert max(line[:24] for line in lines) <= "2026-01-01T00:03:00.000Z"
+
+
+def test_a_device_asleep_as_it_boots_ends_with_the_run(tmp_path, capsys):
+    lines = _blocked_at_the_end(tmp_path, capsys, TICKS.replace("tick", "atick"),
+                                'server.log("up"); imp.sleep(100000); server.log("device woke");\n', "--for", "3m")
+    assert not any("device woke" in line for line in lines)
+    assert lines[-1] == "2026-01-01T00:03:00.000Z [Agent] atick"  # the world runs to the end, that instant included
+
+
+def test_a_handler_that_blocks_across_the_end_ends_with_the_run(tmp_path, capsys):
+    """A handler near the end that waits past it: what it did before the wait is in the log,
+    what follows the wait is not; a longer run shows it woke."""
+    device = 'imp.wakeup(170, function() { server.log("h"); imp.sleep(30); server.log("after"); });\n'
+    short = _blocked_at_the_end(tmp_path, capsys, "", device, "--for", "3m")
+    assert short[-1].endswith("[Device] h") and not any("after" in line for line in short)
+    longer = _blocked_at_the_end(tmp_path, capsys, "", device, "--for", "4m")
+    assert longer[-1] == "2026-01-01T00:03:22.000Z [Device] after"
+
+
+def test_every_way_of_running_ends_blocked_code_at_the_end(tmp_path, capsys):
+    """A scenario file, the Python API's play() and simulate() give the CLI's log."""
+    from impapi import Simulation
+    from impapi.scenario import Scenario
+    from impapi.simulation import simulate as simulate_scenario
+
+    cli = _blocked_at_the_end(tmp_path, capsys, 'imp.sleep(100000); server.log("agent woke");\n', TICKS, "--for", "3m")
+    scenario = Scenario(device=str(tmp_path / "d.device.nut"), agent=str(tmp_path / "a.agent.nut"),
+                        duration_us=180_000_000)
+    played = Simulation.from_scenario(scenario)
+    played.play(scenario)
+    assert played.log.text().splitlines() == cli
+    assert simulate_scenario(scenario).log.text().splitlines() == cli
+    assert played.clock.now_us == 180_000_000 and played.clock.end_us is None
+
+
+def test_a_simulation_run_in_pieces_has_no_known_end(tmp_path):
+    """Driven piece by piece (sim.run), nothing says where the run ends: code blocked at the end
+    of one piece goes on blocking into the next, so pieces give the log of one long run."""
+    from impapi import Simulation
+
+    device = tmp_path / "d.device.nut"
+    device.write_text('imp.wakeup(50, function() { server.log("h"); imp.sleep(30); server.log("after"); });\n')
+    whole = Simulation(device=device).run("3m")
+    pieces = Simulation(device=device).run("1m").run("1m").run("1m")
+    assert pieces.log.text() == whole.log.text()
+    assert any(e.text == "after" for e in whole.log)
 
 
 def test_an_imp_sleep_longer_than_a_century_is_refused():

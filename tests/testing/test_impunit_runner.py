@@ -1056,3 +1056,23 @@ def test_long_runs_of_sync_tests_do_not_exhaust_memory(tmp_path):
     result, out = run_home(tmp_path, {"tests/many.agent.test.nut": f"class Many extends ImpTestCase {{\n{methods}\n}}\n"})
     assert steps(out)[-1] == "Tests: 400, Assertions: 400, Failures: 0"
     assert result.exit_code == 0
+
+
+def test_app_code_blocked_when_the_session_ends_ends_with_it(tmp_path):
+    """The session's end is the run's: an agent asleep for a day as it starts does not carry the
+    simulation on for that day once the tests are done (it used to wake 27 hours on, in the
+    session's log, after the result was decided)."""
+    files = {
+        "app.device.nut": "function tick() { imp.wakeup(1, tick); } tick();\n",
+        "app.agent.nut": 'imp.sleep(100000); server.log("agent woke");\n',
+        "tests/a.test.nut": "class T extends ImpTestCase {\n"
+                            "  function testOne() { this.assertTrue(true); }\n"
+                            "  function testWait() { return Promise(function(ok, no) { imp.wakeup(5, ok); }); }\n"
+                            "}\n",
+    }
+    result, out = run_home(tmp_path, files, {"deviceFile": "app.device.nut", "agentFile": "app.agent.nut",
+                                             "timeout": 30})
+    assert "Tests: 2, Assertions: 1, Failures: 0" in out and "Testing succeeded" in out
+    log = result.sessions[0].log
+    assert "agent woke" not in log.text()
+    assert max(e.time_us for e in log) <= 10_000_000
