@@ -329,6 +329,12 @@ def test_a_simulation_run_in_pieces_has_no_known_end(tmp_path):
     pieces = Simulation(device=device).run("1m").run("1m").run("1m")
     assert pieces.log.text() == whole.log.text()
     assert any(e.text == "after" for e in whole.log)
+    # Given an end before it starts, a run in pieces ends there like a played one.
+    ended = Simulation(device=device, start=False)
+    with ended.ending_at(60_000_000):
+        ended.start()
+        ended.run("40s").run("40s")
+    assert ended.clock.now_us == 60_000_000 and device_lines(ended) == ["h"]
 
 
 def test_an_imp_sleep_longer_than_a_century_is_refused():
