@@ -28,7 +28,7 @@ class SquirrelObject:
     def __del__(self) -> None:
         try:
             vm = self._vm
-            if self._ref >= 0 and vm._ptr != ffi.NULL:
+            if self._ref >= 0 and not vm._closed:
                 lib.sqpy_release(vm._ptr, self._ref)
         except Exception:  # interpreter shutdown
             pass

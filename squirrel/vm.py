@@ -19,6 +19,9 @@ from .lines import LineMap
 from .natives import _NO_OPTIONS, CallContext, NativeSet, _direct_for, _Native, native
 from . import proxies as _p
 
+# Read several times per call of a native by hosts that keep an execution-time model.
+_work, _memory_used = lib.sqpy_work, lib.sqpy_memory_used
+
 OK, ERROR, COMPILE_ERROR = lib.SQPY_OK, lib.SQPY_ERROR, lib.SQPY_COMPILE_ERROR
 TIME_LIMIT, MEMORY_LIMIT, STOPPED, BADREF = lib.SQPY_TIME_LIMIT, lib.SQPY_MEMORY_LIMIT, lib.SQPY_STOPPED, lib.SQPY_BADREF
 STACK_OVERFLOW, OVERFLOW, WRONG_THREAD = lib.SQPY_STACK_OVERFLOW, lib.SQPY_OVERFLOW, lib.SQPY_WRONG_THREAD
@@ -199,7 +202,7 @@ class VM:
     @property
     def running(self) -> bool:
         """True while Squirrel code of this VM is on the stack (a native calling back in)."""
-        return self._ptr != ffi.NULL and lib.sqpy_depth(self._ptr) > 0
+        return not self._closed and lib.sqpy_depth(self._ptr) > 0
 
     def __enter__(self) -> "VM":
         return self
@@ -215,7 +218,8 @@ class VM:
             pass
 
     def _live(self) -> Any:
-        if self._ptr == ffi.NULL:
+        # _closed, not a comparison of the cffi pointer: this runs dozens of times per boot.
+        if self._closed:
             raise SquirrelError("the VM is closed")
         return self._ptr
 
@@ -258,7 +262,9 @@ class VM:
     @property
     def memory_used(self) -> int:
         """Bytes the VM holds now (contents in full, the rest times ``overhead_scale``)."""
-        return lib.sqpy_memory_used(self._live())
+        if self._closed:
+            self._live()  # raises
+        return _memory_used(self._ptr)
 
     @property
     def memory_peak(self) -> int:
@@ -269,7 +275,9 @@ class VM:
         """The work the VM has done since it was made, in instructions: every instruction run plus
         what natives charged (the units ``instruction_limit`` counts), exact at any moment,
         inside a call (from a native) or between calls. It is never reset: take differences."""
-        return lib.sqpy_work(self._live())
+        if self._closed:
+            self._live()  # raises
+        return _work(self._ptr)
 
     @property
     def handle(self) -> Any:
@@ -281,7 +289,8 @@ class VM:
     @property
     def root(self) -> "_p.Table":
         """The root table: ``vm.root["f"] = pyfunc`` makes a global."""
-        self._live()
+        if self._closed:
+            self._live()  # raises
         return self._root
 
     def compile(self, source: str | bytes, filename: str = "<script>") -> "_p.Function":
