@@ -55,6 +55,7 @@ class Device:
         self.relay = relay
         self.updates = UpdateLifecycle(env, self, cloud)  # polite deployment, the device's side
         self.source = source
+        self._sized: tuple[Any, int] = (None, 0)  # (source, its size in bytes) for storage_used
         self.filename = filename
         self.spare_vm: Any = None  # (VM, the ScriptHost that used it last): see ScriptHost
         self.profile = profile
@@ -167,7 +168,7 @@ class Device:
         self.disconnect_handler = None
         if self.flash is not None:
             self.flash.reset()  # a new run finds the flash disabled, at its default speed
-        self._record("boot", wakereason=wakereason, reason_name=C.name_of(C.WAKE_REASONS, wakereason))
+        self._record("boot", wakereason=wakereason, reason_name=_wake_name(wakereason))
         if self.connected:
             self.env.log.add(self.clock.now_us, "status",
                              f"Device Booting; {self.storage_used():.2f}% program storage used")
@@ -187,7 +188,10 @@ class Device:
         host.after_event()
 
     def storage_used(self) -> float:
-        return 100.0 * len(self.source.encode("utf-8")) / self.profile.code_space
+        source = self.source
+        if source is not self._sized[0]:  # logged at every boot: encode the code once
+            self._sized = (source, len(source.encode("utf-8")))
+        return 100.0 * self._sized[1] / self.profile.code_space
 
     def _restart_keeps_nv(self, wakereason: int) -> bool:
         return wakereason == C.WAKEREASON_SW_RESTART and self.env.config.nv_survives_restart
@@ -636,6 +640,17 @@ class _Attempt:
             self.event = None
         if self in self.device._attempts:
             self.device._attempts.remove(self)
+
+
+def _wake_name(wakereason: int) -> str:
+    """The name of a wake reason, as the boot event gives it (looked up once per value)."""
+    name = _WAKE_NAMES.get(wakereason)
+    if name is None:
+        name = _WAKE_NAMES[wakereason] = C.name_of(C.WAKE_REASONS, wakereason)
+    return name
+
+
+_WAKE_NAMES: dict[int, str] = {}
 
 
 def make_device_id(seed: str) -> str:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["BootMark", "Line", "Replay"]
 
 _list_append = list.append
+_tuple_new = tuple.__new__
 
 
 class BootMark(NamedTuple):
@@ -95,7 +96,7 @@ class Replay:
         return len(fl._ops) if fl is not None else 0  # the list itself: fl.ops copies it
 
     def _booted(self, event_index: int) -> None:
-        self.boots.append(BootMark(event_index, self._op_count(), self._device.source))
+        self.boots.append(_tuple_new(BootMark, (event_index, self._op_count(), self._device.source)))
 
     def _on_log(self, entry: "LogEntry") -> None:
         if entry.source != "device" or not self.boots:
@@ -112,7 +113,7 @@ class Replay:
                             if op.kind == "write" and op.result != 2)
             written = tuple((lo, fl.peek(lo, hi - lo)) for lo, hi in ranges)
             self._written = (boot, count, written)
-        self.lines.append(Line(entry, boot, count, written))
+        self.lines.append(_tuple_new(Line, (entry, boot, count, written)))  # Line(...) without its Python __new__
 
     def __repr__(self) -> str:
         return (f"<Replay {len(self.scenario.events)} events, {len(self.sim.events)} sim events, "
