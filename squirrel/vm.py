@@ -226,12 +226,13 @@ class VM:
     # --- limits and accounting ------------------------------------------------------------
 
     def _apply_limits(self) -> None:
-        for name, v in (("memory_limit", self._memory_limit), ("time_limit", self._time_limit),
-                        ("instruction_limit", self._instruction_limit)):
-            if v is not None and v <= 0:
-                raise ValueError(f"{name} must be positive or None, got {v!r}")
-        if lib.sqpy_set_limits(self._live(), self._memory_limit or 0, self._instruction_limit or 0,
-                               float(self._time_limit or 0)):
+        memory, seconds, instructions = self._memory_limit, self._time_limit, self._instruction_limit
+        if ((memory is not None and memory <= 0) or (seconds is not None and seconds <= 0)
+                or (instructions is not None and instructions <= 0)):
+            for name, v in (("memory_limit", memory), ("time_limit", seconds), ("instruction_limit", instructions)):
+                if v is not None and v <= 0:
+                    raise ValueError(f"{name} must be positive or None, got {v!r}")
+        if lib.sqpy_set_limits(self._live(), memory or 0, instructions or 0, float(seconds or 0)):
             self._raise(WRONG_THREAD)
 
     memory_limit = property(lambda self: self._memory_limit,
