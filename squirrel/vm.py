@@ -184,16 +184,16 @@ class VM:
 
     def rebind(self, old: Any, new: Any) -> None:
         """Natives installed (:meth:`install`) with context ``old`` receive ``new`` from now on."""
-        batches = []
-        for base, natives, context in self._batches:
+        batches = self._batches
+        direct = self._direct
+        for i, (base, natives, context) in enumerate(batches):
             if context is old:
-                context = new
+                batches[i] = (base, natives, new)
                 # Natives the fast dispatch already knows keep their place there, bound anew:
                 # a host that rebinds for every short script calls each of them once or twice.
-                for fid in [f for f in self._direct if base <= f < base + len(natives)]:
-                    self._direct[fid] = _direct_for(natives[fid - base], new)
-            batches.append((base, natives, context))
-        self._batches = batches
+                end = base + len(natives)
+                for fid in [f for f in direct if base <= f < end]:
+                    direct[fid] = _direct_for(natives[fid - base], new)
 
     @property
     def closed(self) -> bool:

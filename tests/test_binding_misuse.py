@@ -27,7 +27,7 @@ def test_calling_into_a_closed_vm():
         checks = [lambda: f(), lambda: t["a"], lambda: len(a), lambda: list(a), lambda: a == a,
                   lambda: hash(a), lambda: root["x"], lambda: vm.run("return 1"), lambda: vm.root,
                   lambda: vm.compile("1"), lambda: vm.memory_used, lambda: a.to_python(), lambda: native(),
-                  lambda: vm.collect_garbage(), lambda: vm.new_blob(b"x"), lambda: t.typeof()]
+                  lambda: vm.collect_garbage(), lambda: vm.new_blob(b"x"), lambda: t.typeof(), lambda: vm.work]
         for check in checks:
             try:
                 check()
@@ -36,8 +36,8 @@ def test_calling_into_a_closed_vm():
             else:
                 raise AssertionError("no error")
         print(repr(a))
-        print(vm.closed)
-    """), "<squirrel array of a closed VM>", "True")
+        print(vm.closed, vm.running)
+    """), "<squirrel array of a closed VM>", "True False")
 
 
 def test_proxies_outliving_their_vm():
