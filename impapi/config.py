@@ -13,6 +13,10 @@ from typing import Any
 __all__ = ["Config"]
 
 
+# Config.instruction_ps of each valid number of nanoseconds seen (a handful per process).
+_PS_OF_NS: dict[float, int] = {}
+
+
 @dataclass
 class Config:
     """Behaviour imp-api.md leaves unconfirmed or that depends on the world, with documented
@@ -106,7 +110,15 @@ class Config:
         :class:`~impapi.profiles.Profile`), or on the agent (None)."""
         ns = self.agent_instruction_ns if profile is None else \
             profile.instruction_ns if self.instruction_ns is None else self.instruction_ns
+        plain = ns.__class__ is int or ns.__class__ is float  # not a bool: True == 1 as a key
+        if plain:
+            ps = _PS_OF_NS.get(ns)  # asked at every boot: a value checked once
+            if ps is not None:
+                return ps
         if not isinstance(ns, (int, float)) or isinstance(ns, bool) or not 0 <= ns < float("inf"):
             what = "agent_instruction_ns" if profile is None else "instruction_ns"
             raise ValueError(f"Config.{what} must be a number of nanoseconds >= 0, got {ns!r}")
-        return round(ns * 1000)
+        ps = round(ns * 1000)
+        if plain and len(_PS_OF_NS) < 64:
+            _PS_OF_NS[ns] = ps
+        return ps

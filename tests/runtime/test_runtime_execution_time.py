@@ -292,3 +292,18 @@ def test_each_module_has_its_own_figure_and_the_config_overrides_it():
     config = Config(instruction_ns=1000.0)
     (_, text), = device_log(simulate(BUSY, run="5s", imp=fast, config=config))
     assert int(text.split()[3]) == turns["imp001"]
+
+
+def test_instruction_ps_refuses_what_is_not_a_time_every_time_it_is_asked():
+    """The picoseconds of a valid setting are worked out once; a setting that is not a number of
+    nanoseconds is refused however often it is asked, also after valid ones equal to it."""
+    imp = get_profile("imp001")
+    for ns in (1, 1.0, 0, 250.5):
+        assert Config(instruction_ns=ns).instruction_ps(imp) == round(ns * 1000)
+        assert Config(instruction_ns=ns).instruction_ps(imp) == round(ns * 1000)
+        assert Config(agent_instruction_ns=ns).instruction_ps() == round(ns * 1000)
+    for bad in (True, False, float("nan"), float("inf"), -1, "5", None):
+        for _ in range(2):
+            with contextlib.suppress(ValueError):
+                Config(instruction_ns=bad).instruction_ps(replace(imp, instruction_ns=bad))
+                raise AssertionError(f"{bad!r} was taken as a time")
