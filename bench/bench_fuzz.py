@@ -23,6 +23,10 @@ For each app, in one process and one window:
     run, the same for every example, so a checkpoint of it (a forked copy of the simulation, say)
     could be shared. Over the generated scenarios, the mean fraction of a run before its first
     event bounds what any such sharing can save, even at no cost: speedup <= 1 / (1 - mean).
+(e) `impsim fuzz --jobs N` as a user runs it: a new process (interpreter start-up, imports,
+    forking the workers, each warming up) for the same number of examples: wall time and CPU
+    (the CLI's and its workers'), beside the CPU of the start-up alone (`import impapi.cli`).
+    For a short search the start-up weighs: (c) is the steady rate a long search reaches.
 
 ``--root DIR`` measures another checkout's impapi (for a "before" figure: run it with that
 checkout's venv; the apps are always this checkout's files). A checkout whose fuzzer reports a
@@ -162,6 +166,25 @@ def overhead(app, played: list) -> tuple[float, float]:
     return fuzz_cpu, bare_cpu
 
 
+def as_user(app, n: int) -> None:
+    """(e): `impsim fuzz` in a new process, as a user runs it."""
+    import subprocess
+    import tempfile
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    _w, startup, _ = timed(lambda: subprocess.run([sys.executable, "-c", "import impapi.cli"], env=env, check=True))
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, "-m", "impapi.cli", "fuzz", app[0], "--examples", str(n), "--for", ARGS.duration,
+               "--jobs", str(ARGS.jobs), "--check", ARGS.check, "--seed", str(ARGS.seed + 1), "--out", out]
+        if app[1]:
+            cmd[5:5] = ["--agent", app[1]]
+        wall, cpu, done = timed(lambda: subprocess.run(cmd, env=env, capture_output=True, text=True))
+    verdict = {0: "passed", 1: "FAILED"}.get(done.returncode, f"exit {done.returncode}")
+    print(f"  (e) `impsim fuzz --jobs {ARGS.jobs}` in a new process: {n} examples {verdict}: {wall:6.2f} s wall "
+          f"({load()}) -> {n / wall:6.1f}/s; CPU {cpu:.2f} s in all (start-up alone {startup:.2f} s) -> "
+          f"{n / (cpu / ARGS.jobs):6.1f}/s on {ARGS.jobs} free cores")
+
+
 def bench_app(name: str) -> dict:
     app = APPS[name]
     n = ARGS.examples
@@ -187,6 +210,7 @@ def bench_app(name: str) -> dict:
     bound = 1 / (1 - mean) if mean < 1 else float("inf")
     print(f"  (d) prefix before the first event: mean {mean:.2f} of a run (median {statistics.median(fractions):.3f})"
           f" -> sharing prefixes saves at most {bound:.2f}x (kept only if >= 2x)")
+    as_user(app, n)
     return {"fuzz_cpu_ms": 1000 * cpu / n, "bare_cpu_ms": 1000 * bcpu / len(played), "ratio": ratio,
             "jobs_wall_rate": n / jwall, "jobs_cpu_rate": per_core, "prefix_bound": bound}
 
