@@ -943,6 +943,9 @@ class VM:
     def _fargs(self, nargs: int) -> list:
         """The arguments of a dispatch, from slots 0..nargs-1."""
         bt, bi = self._bt, self._bi
+        if nargs == 2:  # the commonest beyond one (a name and a value): no comprehension's frame
+            t0, t1 = bt[0], bt[1]
+            return [bi[0] if t0 == INTEGER else _arg(self, t0, 0), bi[1] if t1 == INTEGER else _arg(self, t1, 1)]
         return [bi[i] if bt[i] == INTEGER else _arg(self, bt[i], i) for i in range(nargs)]
 
     def _dispatch_other(self, fid: int, shape: int) -> int:
@@ -1127,6 +1130,8 @@ def sqpy_fdispatch(vmid, fid, shape, i0):
             except UnicodeDecodeError:
                 s = b
             result = f(s)
+        elif shape & 0xFF == 1:  # one argument of another type (a callback, a table...)
+            result = f(_arg(vm, shape >> 8, 0))
         else:
             result = f(*vm._fargs(shape & 0xFF))
         if result is None:
