@@ -99,6 +99,7 @@ class VM:
         self._stop_exc: BaseException | None = None
         self._callback_exc: BaseException | None = None
         self._dirty = False  # _pending or _callback_exc was set: look at them after a call
+        self._describing = False  # _error is running an error value's _tostring
         self._linemaps: dict[str, LineMap] = {}
         self._ret_keep: Any = None
         self._home = threading.get_ident()  # the thread the VM belongs to (sqpy_open's)
@@ -879,10 +880,18 @@ class VM:
         lib.sqpy_error_value(ptr, out)
         value = self._from(out)
         if not message and value is not None:
-            try:
-                message = _p.tostring(self, value)
-            except SquirrelError:
+            if self._describing:
+                # The value's _tostring threw while describing an error (it may throw itself):
+                # name the type rather than describe the new error the same way, forever.
                 message = f"({type(value).__name__})"
+            else:
+                self._describing = True
+                try:
+                    message = _p.tostring(self, value)
+                except SquirrelError:
+                    message = f"({type(value).__name__})"
+                finally:
+                    self._describing = False
         pending, self._pending = self._pending, None
         if pending is not None and message == _exc_message(pending):
             _attach(pending, frames)

@@ -137,6 +137,25 @@ def test_thrown_values_keep_their_type(vm):
     assert info.value.value is None
 
 
+@pytest.mark.parametrize("thrown", ["this", '"no"'])
+def test_an_error_whose_tostring_throws_is_named_by_its_type(vm, thrown):
+    # Describing the error runs _tostring, which throws again: once, not until Python's
+    # recursion limit (a RecursionError from the binding, found by the hostile campaign).
+    code = f"class C {{ function _tostring() {{ throw {thrown}; }} }} local i = C(); "
+    with pytest.raises(squirrel.ScriptError) as info:
+        vm.run(code + "throw i;")
+    assert info.value.message == "(Instance)"
+    # The instance thrown out of a catch block by the concatenation that describes it.
+    caught = 'try { local r = "" + i; } catch (e) { print("caught: " + e); }'
+    if thrown == "this":
+        with pytest.raises(squirrel.ScriptError) as info:
+            vm.run(code + caught)
+        assert info.value.message == "(Instance)"
+    else:
+        vm.run(code + caught)
+    assert vm.run("return 1 + 1") == 2
+
+
 def test_error_from_a_squirrel_function_called_from_python(vm):
     f = vm.compile("return function(x) {\n  if (x) throw \"no\";\n  return 1;\n}", "fn.nut")()
     assert f(False) == 1

@@ -175,3 +175,15 @@ def test_a_power_cycle_that_installs_a_deployment_reports_new_squirrel():
     sim.power_on()
     sim.run("1m")
     assert device_lines(sim) == ["boot 0", "v2 4"]
+
+
+def test_an_error_whose_tostring_throws_itself_is_logged_by_its_type():
+    # Describing the error runs its _tostring, which throws the same instance again: the log
+    # names the type and the agent goes on (before: a Python RecursionError ended the run).
+    sim = simulate(None, '''
+        server.log("agent up");
+        class C { function _tostring() { throw this; } }
+        imp.wakeup(1, function() { throw C(); });
+        imp.wakeup(2, function() { server.log("still running"); });
+    ''', run="1m")
+    assert agent_lines(sim) == ["agent up", "ERROR: (Instance)", "ERROR:   in unknown agent_code:4", "still running"]
