@@ -7,14 +7,11 @@ reads it from :class:`Config`; each field names the section of imp-api.md it sta
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Config"]
-
-
-# Config.instruction_ps of each valid number of nanoseconds seen (a handful per process).
-_PS_OF_NS: dict[float, int] = {}
 
 
 @dataclass
@@ -110,15 +107,14 @@ class Config:
         :class:`~impapi.profiles.Profile`), or on the agent (None)."""
         ns = self.agent_instruction_ns if profile is None else \
             profile.instruction_ns if self.instruction_ns is None else self.instruction_ns
-        plain = ns.__class__ is int or ns.__class__ is float  # not a bool: True == 1 as a key
-        if plain:
-            ps = _PS_OF_NS.get(ns)  # asked at every boot: a value checked once
-            if ps is not None:
-                return ps
-        if not isinstance(ns, (int, float)) or isinstance(ns, bool) or not 0 <= ns < float("inf"):
+        ps = _ps_of_ns(ns) if isinstance(ns, (int, float)) and not isinstance(ns, bool) else None
+        if ps is None:
             what = "agent_instruction_ns" if profile is None else "instruction_ns"
             raise ValueError(f"Config.{what} must be a number of nanoseconds >= 0, got {ns!r}")
-        ps = round(ns * 1000)
-        if plain and len(_PS_OF_NS) < 64:
-            _PS_OF_NS[ns] = ps
         return ps
+
+
+@functools.lru_cache(maxsize=64, typed=True)  # asked at every boot: each value worked out once
+def _ps_of_ns(ns: float) -> int | None:
+    """Picoseconds for ``ns`` nanoseconds; None when it is not a time (negative, NaN, infinite)."""
+    return round(ns * 1000) if 0 <= ns < float("inf") else None

@@ -14,6 +14,7 @@ outage that begins during an attempt defeats it as it would on an imp."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +56,6 @@ class Device:
         self.relay = relay
         self.updates = UpdateLifecycle(env, self, cloud)  # polite deployment, the device's side
         self.source = source
-        self._sized: tuple[Any, int] = (None, 0)  # (source, its size in bytes) for storage_used
         self.filename = filename
         self.spare_vm: Any = None  # (VM, the ScriptHost that used it last): see ScriptHost
         self.profile = profile
@@ -188,10 +188,7 @@ class Device:
         host.after_event()
 
     def storage_used(self) -> float:
-        source = self.source
-        if source is not self._sized[0]:  # logged at every boot: encode the code once
-            self._sized = (source, len(source.encode("utf-8")))
-        return 100.0 * self._sized[1] / self.profile.code_space
+        return 100.0 * _utf8_size(self.source) / self.profile.code_space
 
     def _restart_keeps_nv(self, wakereason: int) -> bool:
         return wakereason == C.WAKEREASON_SW_RESTART and self.env.config.nv_survives_restart
@@ -642,15 +639,15 @@ class _Attempt:
             self.device._attempts.remove(self)
 
 
+@functools.lru_cache(maxsize=None)  # every boot asks: each value looked up once
 def _wake_name(wakereason: int) -> str:
-    """The name of a wake reason, as the boot event gives it (looked up once per value)."""
-    name = _WAKE_NAMES.get(wakereason)
-    if name is None:
-        name = _WAKE_NAMES[wakereason] = C.name_of(C.WAKE_REASONS, wakereason)
-    return name
+    """The name of a wake reason, as the boot event gives it."""
+    return C.name_of(C.WAKE_REASONS, wakereason)
 
 
-_WAKE_NAMES: dict[int, str] = {}
+@functools.lru_cache(maxsize=16)  # logged at every boot: each code encoded once
+def _utf8_size(source: str) -> int:
+    return len(source.encode("utf-8"))
 
 
 def make_device_id(seed: str) -> str:
