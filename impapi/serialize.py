@@ -77,6 +77,8 @@ def to_wire(value: Any, what: str = "value", on_drop: Callable[[str], Any] | Non
     each place) is charged in full again but its copy is reused, so a value that shares tables
     costs what its distinct tables do and is refused as soon as it passes the limit. The wire
     value may therefore share lists and dicts; nothing changes a wire value in place."""
+    if type(value) in _SCALARS:
+        return value  # what the copier makes of it, without making one (a message's usual data)
     try:
         return _Copier(what, on_drop).copy(value, 0)[0]
     except _Unserialisable as e:
@@ -88,6 +90,8 @@ def to_wire_packed(value: Any, vm: squirrel.VM, what: str = "value",
     """``to_wire`` for a value of ``vm``, in one call into the VM when it is a table or array of
     plain data only (the common case); otherwise ``to_wire`` itself, which names each part it
     leaves out or refuses."""
+    if type(value) in _SCALARS:
+        return value  # as to_wire gives it, without the checks and the call (a message's usual data)
     if isinstance(value, (squirrel.Table, squirrel.Array)):
         packed = vm.pack(value, MAX_DEPTH)
         if packed is not None and not packed[2]:

@@ -25,7 +25,8 @@ def _wire(host: Any, data: Any, what: str, on_drop: Any = None) -> Any:
 
 @agent.native((DEVICE,))
 def send(host: Any, name: str, data: Any) -> int:
-    name = _name(name)
+    if name.__class__ is not str:
+        name = _name(name)
     dropped: list[str] = []
     wire = _wire(host, data, "agent.send", dropped.append)
     if dropped:
