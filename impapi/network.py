@@ -62,6 +62,7 @@ _LAYER_ORDER = (
 )
 _RANK = {reason: rank for rank, reason in enumerate(_LAYER_ORDER)}
 _OUTAGE_REASONS = frozenset(_RANK)
+_tuple_new = tuple.__new__  # a named tuple made without its Python-level __new__
 
 
 class Outage(NamedTuple):
@@ -187,10 +188,12 @@ class Network:
 
     def next_down(self, t_us: int) -> int | None:
         """The first instant at or after ``t_us`` when the network is down; None if never."""
-        if not self.is_up(t_us):
+        segments = self._merged()
+        starts = self._starts
+        i = bisect_right(starts, t_us)  # segments[i - 1] is the last to start by t_us
+        if i and t_us < segments[i - 1].end_us:
             return t_us
-        i = bisect_right(self._starts, t_us)
-        return self._starts[i] if i < len(self._starts) else None
+        return starts[i] if i < len(starts) else None
 
     def connect_attempt(self, t_us: int, timeout_us: int = DEFAULT_CONNECT_TIMEOUT_US,
                         latency_us: int | None = None) -> ConnectAttempt:
@@ -203,23 +206,26 @@ class Network:
         overlapped the attempt, or ``NOT_CONNECTED`` if none did (a timeout shorter than the
         latency).
         """
-        if not _is_int(timeout_us) or timeout_us < 0:
+        if timeout_us.__class__ is not int and not _is_int(timeout_us) or timeout_us < 0:  # no call when an int
             raise ValueError(f"timeout_us must be a non-negative int, got {timeout_us!r}")
         deadline = t_us + timeout_us
         latency = self.connect_latency_us if latency_us is None else latency_us
+        segments = self._merged()
+        starts = self._starts
         s: int | None = t_us
+        # is_up and next_down worked out from one lookup: every wake of a sleepy app asks.
         while s is not None and s + latency <= deadline:
-            if not self.is_up(s):
+            i = bisect_right(starts, s)  # segments[i - 1] is the last to start by s
+            if i and s < segments[i - 1].end_us:  # down at s
                 s = self.next_up(s)
                 continue
-            down = self.next_down(s)
+            down = starts[i] if i < len(starts) else None
             if down is None or down >= s + latency:
-                return ConnectAttempt(True, SERVER_CONNECTED, s + latency)
+                return _tuple_new(ConnectAttempt, (True, SERVER_CONNECTED, s + latency))
             s = down  # the link dropped mid-connect; try again once it is back
         # Failed: name the last outage within the attempt, [t_us, deadline) and at least the
         # instant t_us, including one that began too late for any retry to complete.
-        segments = self._merged()
-        i = bisect_left(self._starts, max(deadline, t_us + 1)) - 1
+        i = bisect_left(starts, max(deadline, t_us + 1)) - 1
         last_reason = segments[i].reason if i >= 0 and segments[i].end_us > t_us else NOT_CONNECTED
         return ConnectAttempt(False, last_reason, deadline)
 
