@@ -490,7 +490,7 @@ class Device:
         """Called by every native that talks to the server: 0 when the device is (now) online,
         else a send error. Under SUSPEND_ON_ERROR it blocks while impOS reconnects, and snoozes
         when that fails."""
-        self.env.record("server-contact", **host.call_site())
+        host.record_at_call_site("server-contact")
         if self.connected:
             return 0
         if self.policy[0] != C.SUSPEND_ON_ERROR:

@@ -371,11 +371,16 @@ class ScriptHost:
     def _print_error(self, text: str) -> None:
         self.owner.script_output(self, text, True)
 
-    def call_site(self) -> dict[str, Any]:
-        """{file, line} of the Squirrel code calling the running native (for structured events),
-        or {} when there is none."""
+    def record_at_call_site(self, kind: str) -> None:
+        """Record a structured event of ``kind`` with the {file, line} of the Squirrel code
+        calling the running native ({} when there is none). Recorded here rather than handing
+        out a dict to unpack into ``record``: a dict and a call less per event, and a sleepy app
+        records two at every wake (~1 us per wake, measured)."""
         where = self.vm.caller()
-        return {"file": where[0], "line": where[1]} if where else {}
+        if where:
+            self.env.record(kind, file=where[0], line=where[1])
+        else:
+            self.env.record(kind)
 
     def location(self, frame: squirrel.Frame) -> str:
         file = self.code_label if frame.file == self.filename else frame.file

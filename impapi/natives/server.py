@@ -109,7 +109,7 @@ def expectonlineat(host: Any, hour: int, minute: int, second: int = 0, dayofweek
 def onshutdown(host: Any, callback: Callback | None) -> None:
     host.shutdown_handler = callback
     if callback is not None:
-        host.env.record("handler-registered", **host.call_site())
+        host.record_at_call_site("handler-registered")
 
 
 @server.native(BOTH)
