@@ -21,15 +21,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .events import Event, EventLog
-
 if TYPE_CHECKING:
     from .log import LogEntry
     from .scenario import Scenario
 
 __all__ = ["BootMark", "Line", "Replay"]
 
-_list_append = list.append
 _tuple_new = tuple.__new__
 
 
@@ -44,19 +41,6 @@ class Line(NamedTuple):
     boot: int  # index into Replay.boots
     op_index: int  # flash operations made before the line
     written: tuple[tuple[int, bytes], ...]  # (address, bytes there now) of each range the boot wrote
-
-
-class _Recorder(EventLog):
-    """The simulation's event list, also telling the replay of every boot."""
-
-    def __init__(self, replay: "Replay", existing: list[Event]) -> None:
-        super().__init__(existing)
-        self._replay = replay
-
-    def append(self, event: Event) -> None:  # type: ignore[override]
-        if event[1] == "boot":  # event.kind
-            self._replay._booted(len(self))
-        _list_append(self, event)
 
 
 class Replay:
@@ -80,7 +64,7 @@ class Replay:
         # Boots before the replay started (a simulation started earlier) ran the code it has now.
         self.boots += [BootMark(i, 0, self.device_source) for i, e in enumerate(env.events) if e.kind == "boot"]
         if env.keep_history:
-            env.events = _Recorder(self, env.events)
+            env.watchers["boot"] = self._booted
             if self._flash is not None:
                 env.log.add_sink(self._on_log)
 

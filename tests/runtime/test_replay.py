@@ -163,6 +163,16 @@ def test_a_replay_records_what_it_played_and_errors_come_before_the_run(tmp_path
         Simulation(device, start=False).play(load_toml_text(tmp_path, ""))
 
 
+def test_the_event_list_taken_before_a_play_is_the_one_the_run_fills(tmp_path):
+    """The replay marks boots as they are recorded without swapping the simulation's list."""
+    write_app(tmp_path)
+    sim = Simulation(str(tmp_path / "app.device.nut"), start=False)
+    events = sim.events
+    replay = sim.play(load_toml_text(tmp_path, ""), duration="5m")
+    boots = [i for i, e in enumerate(events) if e.kind == "boot"]
+    assert sim.events is events and boots and [b.event_index for b in replay.boots] == boots
+
+
 def load_toml_text(directory, head, events="", make=()):
     for name in make:
         (directory / name).write_text("// deployed\n")
