@@ -7,6 +7,9 @@ from typing import Any
 from ..api import AGENT, DEVICE, Api, Callback, ImpError
 from ..serialize import SerialisationError, to_wire_packed
 
+# Where the agent keeps its device.onconnect / device.ondisconnect handlers (impapi.agent fires them).
+ONCONNECT, ONDISCONNECT = "\x00onconnect", "\x00ondisconnect"
+
 agent = Api("agent")
 device = Api("device")
 
@@ -66,12 +69,12 @@ def device_on(host: Any, name: str, callback: Callback | None) -> None:
 
 @device.native((AGENT,))
 def onconnect(host: Any, callback: Callback | None) -> None:
-    _register(host, "\x00onconnect", callback)
+    _register(host, ONCONNECT, callback)
 
 
 @device.native((AGENT,))
 def ondisconnect(host: Any, callback: Callback | None) -> None:
-    _register(host, "\x00ondisconnect", callback)
+    _register(host, ONDISCONNECT, callback)
 
 
 @device.native((AGENT,))
