@@ -183,7 +183,7 @@ class Device:
             return
         self.host = host
         if nv is not None:
-            host.vm.root["nv"] = host.vm.unpack(nv)
+            host.vm.unpack_slot(host.vm.root, "nv", nv)
         host.start()
         host.after_event()
 
@@ -297,13 +297,12 @@ class Device:
         self.nv_store = None
         if not self.profile.has_nv:
             return
-        nv = host.vm.root.get("nv")
-        if not isinstance(nv, squirrel.Table):
-            return
         cfg = self.env.config
         # The device's serialiser leaves out what it cannot keep (serialize.to_wire's rules, the
         # device's way), in one call into the VM; the packed bytes go back in at the next boot.
-        packed = host.vm.pack(nv, MAX_DEPTH)
+        packed = host.vm.pack_slot(host.vm.root, "nv", MAX_DEPTH)
+        if packed is False:
+            return
         if packed is None:
             self.env.log.add(self.clock.now_us, "impsim", f"nv not kept for the next run: {too_deep('nv')}")
             return

@@ -22,7 +22,7 @@ from . import proxies as _p
 # Read several times per call of a native by hosts that keep an execution-time model.
 _work, _memory_used = lib.sqpy_work, lib.sqpy_memory_used
 
-OK, ERROR, COMPILE_ERROR = lib.SQPY_OK, lib.SQPY_ERROR, lib.SQPY_COMPILE_ERROR
+OK, ERROR, COMPILE_ERROR, NOT_A_TABLE = lib.SQPY_OK, lib.SQPY_ERROR, lib.SQPY_COMPILE_ERROR, lib.SQPY_NOT_A_TABLE
 TIME_LIMIT, MEMORY_LIMIT, STOPPED, BADREF = lib.SQPY_TIME_LIMIT, lib.SQPY_MEMORY_LIMIT, lib.SQPY_STOPPED, lib.SQPY_BADREF
 STACK_OVERFLOW, OVERFLOW, WRONG_THREAD = lib.SQPY_STACK_OVERFLOW, lib.SQPY_OVERFLOW, lib.SQPY_WRONG_THREAD
 SQPY_HAS_THIS = lib.SQPY_HAS_THIS
@@ -590,7 +590,9 @@ class VM:
         if not isinstance(value, (_p.Table, _p.Array)) or value._vm is not self:
             raise TypeError("pack takes a table or an array of this VM")
         data, out = ffi.new("const char **"), ffi.new("long long[2]")
-        n = lib.sqpy_pack(self._live(), value._live(), max_depth, data, out, out + 1)
+        return self._packed(lib.sqpy_pack(self._live(), value._live(), max_depth, data, out, out + 1), data, out)
+
+    def _packed(self, n: int, data: Any, out: Any) -> tuple[bytes, int, int] | None:
         if n == -lib.SQPY_BADARG:
             return None
         if n < 0:
@@ -600,12 +602,25 @@ class VM:
     def unpack(self, packed: bytes) -> "_p.SquirrelObject":
         """A new table or array from what ``pack`` returned."""
         out = ffi.new("sqpy_value *")
-        rc = lib.sqpy_unpack(self._live(), packed, len(packed), out)
-        if rc:
-            if rc == lib.SQPY_BADARG:
-                raise ValueError("not a packed Squirrel value")
-            self._raise(rc)
+        self._unpacked(lib.sqpy_unpack(self._live(), packed, len(packed), out))
         return _p.make_proxy(self, out.i, out.type)
+
+    def _unpacked(self, rc: int) -> None:
+        if rc == lib.SQPY_BADARG:
+            raise ValueError("not a packed Squirrel value")
+        if rc:
+            self._raise(rc)
+
+    def pack_slot(self, table: "_p.Table", key: str, max_depth: int = 64) -> "tuple[bytes, int, int] | None | bool":
+        """``pack(table.get(key))`` in one call: False when the slot is missing or holds no table."""
+        k, data, out = key.encode(), ffi.new("const char **"), ffi.new("long long[2]")
+        n = lib.sqpy_pack_slot(self._live(), table._live(), k, len(k), max_depth, data, out, out + 1)
+        return False if n == -NOT_A_TABLE or n == -ERROR else self._packed(n, data, out)
+
+    def unpack_slot(self, table: "_p.Table", key: str, packed: bytes) -> None:
+        """``table[key] = unpack(packed)`` in one call."""
+        k = key.encode()
+        self._unpacked(lib.sqpy_unpack_slot(self._live(), table._live(), k, len(k), packed, len(packed)))
 
     def to_squirrel(self, value: Any) -> Any:
         """Convert ``value`` now: scalars stay Python values, containers become proxies."""

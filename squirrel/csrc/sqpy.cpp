@@ -2153,4 +2153,41 @@ int sqpy_unpack(sqpy_vm *vm, const char *data, long long len, sqpy_value *out) {
     return SQPY_OK;
 }
 
+
+static bool holds_handle(int type) {
+    return !(type & (SQPY_NULL | SQPY_INTEGER | SQPY_FLOAT | SQPY_BOOL | SQPY_STRING));
+}
+
+static sqpy_value string_key(const char *key, long long keylen) {
+    sqpy_value k{};
+    k.type = SQPY_STRING;
+    k.s = key;
+    k.len = keylen;
+    return k;
+}
+
+long long sqpy_pack_slot(sqpy_vm *vm, long long obj, const char *key, long long keylen, int maxdepth,
+                         const char **data, long long *size, long long *left_out) {
+    sqpy_value out, k = string_key(key, keylen);
+    int rc = sqpy_get(vm, obj, &k, 0, &out);
+    if (rc) return -rc;
+    if (out.type != SQPY_TABLE) {
+        if (holds_handle(out.type)) sqpy_release(vm, out.i);
+        return -SQPY_NOT_A_TABLE;
+    }
+    long long n = sqpy_pack(vm, out.i, maxdepth, data, size, left_out);
+    sqpy_release(vm, out.i);
+    return n;
+}
+
+int sqpy_unpack_slot(sqpy_vm *vm, long long obj, const char *key, long long keylen, const char *data,
+                     long long len) {
+    sqpy_value out, k = string_key(key, keylen);
+    int rc = sqpy_unpack(vm, data, len, &out);
+    if (rc) return rc;
+    rc = sqpy_set(vm, obj, &k, &out, 1);
+    sqpy_release(vm, out.i);
+    return rc;
+}
+
 }  /* extern "C" */

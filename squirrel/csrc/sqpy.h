@@ -46,7 +46,8 @@ enum {
     SQPY_BADARG = 8,
     SQPY_STACK_OVERFLOW = 9, /* runaway recursion: the script was stopped (uncatchable) */
     SQPY_OVERFLOW = 10,      /* an integer argument does not fit the dialect's integers */
-    SQPY_WRONG_THREAD = 11        /* called from a thread other than the VM's (the one that made it) */
+    SQPY_WRONG_THREAD = 11,       /* called from a thread other than the VM's (the one that made it) */
+    SQPY_NOT_A_TABLE = 12         /* sqpy_pack_slot: the slot holds something else */
 };
 
 /* What a Python native returns to the trampoline. RETURN_TEMP: the returned handle was made for
@@ -247,6 +248,17 @@ int sqpy_caller(sqpy_vm *vm, const char **src, long long *line);
 long long sqpy_pack(sqpy_vm *vm, long long obj, int maxdepth, const char **data, long long *size,
                     long long *left_out);
 int sqpy_unpack(sqpy_vm *vm, const char *data, long long len, sqpy_value *out);
+/* The same two crossings, each in one call, for a slot of table `obj` (a host keeping a global
+ * across runs) named by the string `key` (keylen bytes of UTF-8). sqpy_pack_slot gets obj[key]
+ * as sqpy_get does (a handle when it is an object), packs it when it is a table (result as
+ * sqpy_pack) and releases the handle; it returns -SQPY_ERROR when the slot is missing and
+ * -SQPY_NOT_A_TABLE when it holds no table. sqpy_unpack_slot unpacks into a new table or array,
+ * sets obj[key] to it as sqpy_set (newslot) does, then releases the handle: the same calls, in
+ * the same order, as the two steps from Python. */
+long long sqpy_pack_slot(sqpy_vm *vm, long long obj, const char *key, long long keylen, int maxdepth,
+                         const char **data, long long *size, long long *left_out);
+int sqpy_unpack_slot(sqpy_vm *vm, long long obj, const char *key, long long keylen, const char *data,
+                     long long len);
 
 /* cdef-end */
 
