@@ -1895,15 +1895,25 @@ void put_bytes(std::string &out, char tag, const char *p, size_t n) {
 enum { PACKED = 0, LEFT_OUT = 1, TOO_DEEP = 2 };
 static const long long PACK_LIMIT = 1 << 20;
 
+/* A container packed whole (nothing left out): where its bytes are, what they count, and how
+ * much deeper than the container its deepest part is. */
+struct Whole {
+    size_t at, len;
+    long long size;
+    int height;
+};
+
 struct Packer {
     HSQUIRRELVM v;
     std::string &out;
     int maxdepth;
     long long size = 0, left_out = 0;
     Held held;
+    std::unordered_map<const void *, Whole> whole{};
 
-    /* Packs the value at the top of v's stack. */
-    int top(int depth) {
+    /* Packs the value at the top of v's stack; *height as the Python walk counts it. */
+    int top(int depth, int *height) {
+        *height = 0;
         /* Past 1 MiB serialised the host's own copy (which names what is wrong) takes over: a
          * table holding the same table twice at every level would otherwise expand for minutes. */
         if (depth > maxdepth || size > PACK_LIMIT) return TOO_DEEP;
@@ -1936,7 +1946,7 @@ struct Packer {
             return PACKED;
         }
         case OT_ARRAY:
-        case OT_TABLE: return container(depth);
+        case OT_TABLE: return container(depth, height);
         default: return LEFT_OUT;
         }
     }
@@ -1953,8 +1963,24 @@ struct Packer {
         held.add(idx);
     }
 
-    int container(int depth) {
+    int container(int depth, int *height) {
         bool table = sq_gettype(v, -1) == OT_TABLE;
+        HSQOBJECT self;
+        sq_getstackobj(v, -1, &self);
+        /* The Python walk reuses its copy of a container it copied whole before, taking no handle
+         * on its parts (what a script sees as memory follows the handles): so does this. */
+        auto seen = whole.find(self._unVal.pRefCounted);
+        if (seen != whole.end()) {
+            const Whole w = seen->second;
+            if (depth + w.height > maxdepth) return TOO_DEEP;
+            out.append(std::string(out, w.at, w.len));
+            size += w.size;
+            *height = w.height;
+            return PACKED;
+        }
+        size_t start = out.size();
+        long long start_size = size, start_left_out = left_out;
+        int deepest = -1;
         /* the Python walk held a handle on every object among the keys and values at once */
         size_t mark_held = held.objs.size();
         sq_pushnull(v);
@@ -1985,9 +2011,10 @@ struct Packer {
                 }
             }
             if (keep) {
-                int rc = top(depth + 1);
+                int h, rc = top(depth + 1, &h);
                 if (rc == TOO_DEEP) return TOO_DEEP;  /* the caller resets the stack */
                 keep = rc == PACKED;
+                if (keep && h > deepest) deepest = h;
             }
             if (keep) kept++;
             else { out.resize(mark); size = before; left_out++; }
@@ -1996,6 +2023,10 @@ struct Packer {
         sq_pop(v, 1);
         held.release_from(mark_held);
         memcpy(&out[at], &kept, sizeof kept);
+        *height = deepest + 1;
+        /* the outermost container cannot be reached again once it is packed */
+        if (left_out == start_left_out && depth > 0)
+            whole[self._unVal.pRefCounted] = Whole{start, out.size() - start, size - start_size, *height};
         return PACKED;
     }
 };
@@ -2122,7 +2153,7 @@ long long sqpy_pack(sqpy_vm *vm, long long obj, int maxdepth, const char **data,
     sq_pushobject(v, REF(vm, obj));
     g_pack.clear();
     Packer pk{v, g_pack, maxdepth, 0, 0, Held{v, {}}};
-    int rc = pk.top(0);
+    int height, rc = pk.top(0, &height);
     sq_settop(v, top);
     pk.held.release_from(0);
     *size = pk.size;
