@@ -115,8 +115,7 @@ class _Copier:
     def charge(self, n: int) -> None:
         self.budget -= n
         if self.budget < 0:
-            raise SerialisationError(f"cannot serialise {self.what}: it is over {WIRE_LIMIT >> 20} MB serialised, "
-                                     "far over what the imp sends or stores")
+            raise SerialisationError(too_large(self.what))
 
     def left_out(self, part: str) -> None:
         self.drops += 1
@@ -180,6 +179,11 @@ class _Copier:
 
 def too_deep(what: str) -> str:
     return f"cannot serialise {what}: nested too deeply (a cycle?)"
+
+
+def too_large(what: str) -> str:
+    return (f"cannot serialise {what}: it is over {WIRE_LIMIT >> 20} MB serialised, "
+            "far over what the imp sends or stores")
 
 
 def _left_out(on_drop: Callable[[str], Any] | None, what: str, part: str) -> None:

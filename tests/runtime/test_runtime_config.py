@@ -37,6 +37,30 @@ def test_unserialisable_nv_is_not_kept():
     assert len(notes) == 1 and notes[0].startswith("nv not kept for the next run: cannot serialise nv: nested too deeply")
 
 
+SHARED_NV_APP = '''
+    server.log("boot " + hardware.wakereason() + " nv " + ("nv" in getroottable()) + " free " + imp.getmemoryfree());
+    local t = { b = blob(20000) };
+    local u = { a = t, b = t, c = t, d = t, e = t, f = t, g = t, h = t };
+    nv <- { a = u, b = u, c = u, d = u, e = u, f = u, g = u, h = u };  // 20 KB held, 1.28 MB serialised
+    imp.deepsleepfor(10);
+'''
+
+
+def test_nv_that_shares_a_blob_past_1_mb_serialised_is_not_kept_for_its_size():
+    """A blob held 64 times through shared tables costs 20 KB of memory and 1.28 MB as nv: the
+    log gives its size, not a cycle; the next boots see the memory a new VM would."""
+    sim = simulate(SHARED_NV_APP, run="25s")
+    notes = sim.log.messages(type="impsim")
+    assert notes[0] == ("nv not kept for the next run: it is 1281229 bytes, over the 4096-byte limit "
+                        "(Config.nv_limit sets the limit)") and len(set(notes)) == 1
+    fresh = simulate(SHARED_NV_APP, run="25s", config=Config(reuse_vms=False))
+    assert device_lines(sim) == device_lines(fresh) and len(device_lines(sim)) == 3
+    roomy = simulate(SHARED_NV_APP, run="25s", config=Config(nv_limit=4 << 20))
+    assert roomy.log.messages(type="impsim")[0] == ("nv not kept for the next run: cannot serialise nv: it is over "
+                                                     "1 MB serialised, far over what the imp sends or stores")
+    assert device_lines(roomy)[1].startswith("boot 1 nv false")
+
+
 def test_nv_across_server_restart_is_a_config_choice():
     """§6 leaves open whether server.restart() keeps nv: dropped by default, kept with
     Config.nv_survives_restart (with the same limit as at deep sleep). A restart for new code
