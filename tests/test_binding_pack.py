@@ -107,6 +107,18 @@ def test_nesting_deeper_than_the_limit_is_refused_as_the_serialiser_refuses_it()
     assert vm.pack(vm.root["T"]) is None
 
 
+def test_a_value_whose_last_part_takes_it_past_1_mib_is_refused_as_the_serialiser_refuses_it():
+    """The limit is checked as each value starts, so a table whose last value crosses it must
+    be caught at the end: one 256 KiB string held four times is 1 MiB and a little more."""
+    vm = squirrel.VM("imp")
+    vm.run('local s = "x"; while (s.len() < 262144) s += s; local u = {s = s}; T <- {a = u, b = u, c = u, d = u};')
+    assert vm.pack(vm.root["T"]) is None
+    with pytest.raises(SerialisationError, match="over 1 MB serialised"):
+        to_wire(vm.root["T"], "the message")
+    vm.run("delete T.d;")
+    assert vm.pack(vm.root["T"])[1] == wire_size(to_wire(vm.root["T"], "the message"))
+
+
 def test_pack_refuses_what_is_not_a_container_of_its_vm_and_unpack_refuses_garbage():
     vm, other = squirrel.VM("imp"), squirrel.VM("imp")
     other.run("T <- {a=1};")

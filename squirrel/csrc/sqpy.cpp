@@ -2158,7 +2158,8 @@ long long sqpy_pack(sqpy_vm *vm, long long obj, int maxdepth, const char **data,
     pk.held.release_from(0);
     *size = pk.size;
     *left_out = pk.left_out;
-    if (rc != PACKED) return -SQPY_BADARG;
+    /* The limit is checked as each value starts: the last one may have crossed it */
+    if (rc != PACKED || pk.size > PACK_LIMIT) return -SQPY_BADARG;
     *data = g_pack.data();
     return (long long)g_pack.size();
 }

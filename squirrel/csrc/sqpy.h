@@ -241,9 +241,9 @@ int sqpy_caller(sqpy_vm *vm, const char **src, long long *line);
  * Returns the packed length (the bytes stay valid until the next pack on this thread), with
  * *size the value's size in a serialised form (1 byte per null or bool, 5 per number, 3 plus
  * the bytes per string, 5 plus the bytes per blob, 5 per array or table) and *left_out the
- * number of elements and table slots left out; a negative result
- * is -SQPY_BADARG when values nest deeper than maxdepth, another -SQPY_* otherwise. Handles on
- * the parts are taken as a walk over proxies from Python takes them (a script's memory figure
+ * number of elements and table slots left out; a negative result is -SQPY_BADARG when values
+ * nest deeper than maxdepth or the size passes 1 MiB, another -SQPY_* otherwise. Handles on the
+ * parts are taken as a walk over proxies from Python takes them (a script's memory figure
  * follows them): every object among a container's keys and values at once, and none for a
  * container met again after it was packed whole (such a walk reuses its copy; its bytes are
  * copied here).

@@ -308,6 +308,24 @@ def test_a_shared_table_arrives_as_a_copy_at_each_place_it_was():
     assert agent_lines(sim) == ["1 false", "1 false"]
 
 
+def test_a_message_whose_last_part_passes_1_mb_is_refused():
+    """One 256 KiB string held four times is a little over 1 MB serialised: refused at the call
+    on both sides, as a larger value is; three times goes."""
+    code = '''
+        ON("d", function(v) { server.log("got " + v.len()); });
+        local s = "x"; while (s.len() < 262144) s += s;
+        local u = {s = s};
+        try { SEND("d", {a = u, b = u, c = u, d = u}); } catch (e) { server.log(e); }
+        SEND("d", {a = u, b = u, c = u});
+        server.log("sent");
+    '''
+    sim = simulate(code.replace("SEND", "agent.send").replace("ON", "agent.on"),
+                   agent=code.replace("SEND", "device.send").replace("ON", "device.on"), run="10s", imp="imp005")
+    over = "cannot serialise the message: it is over 1 MB serialised, far over what the imp sends or stores"
+    assert device_lines(sim) == ["agent.send: " + over, "sent"]  # the agent sent before the device was online
+    assert agent_lines(sim) == ["device.send: " + over, "sent", "got 3"]
+
+
 def test_sharing_in_a_value_is_refused_as_soon_as_the_copy_passes_1_mb():
     """40 levels that each hold the level below twice (2^40 tables as copies) are refused
     without expanding them, on the device's way (leaving out a function) and the agent's, and
