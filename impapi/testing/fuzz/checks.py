@@ -57,8 +57,10 @@ with :func:`custom`.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from impapi.crashloop import CrashStreak
@@ -173,27 +175,31 @@ CONSENTED_PATHS = frozenset({"polite", "restart"})
 WORLD_PATHS = frozenset({"power-cycle", "force", "group-move"})  # updates the app cannot hold back
 
 
-def _select(run: Run, *kinds: str) -> list[tuple[int, Any]]:
-    """(index, event) of the run's events of ``kinds``, in order. The index by kind is made in
-    one pass and kept while the run does not grow, so each check walks only what it reads."""
+_kind = attrgetter("kind")
+
+
+def _select(run: Run, *kinds: str, since: int = 0) -> list[tuple[int, Any]]:
+    """(index, event) of the run's events of ``kinds`` from index ``since`` on, in order. The
+    index by kind is made in one pass and kept while the run does not grow, so each check walks
+    only what it reads."""
     events = run.events
     cached = run.__dict__.get("_events_by_kind")
     if cached is None or cached[0] != len(events):
         by_kind: dict[str, list[int]] = {}
-        get = by_kind.get
-        for i, e in enumerate(events):
-            indices = get(e.kind)
-            if indices is None:
-                by_kind[e.kind] = [i]
-            else:
-                indices.append(i)
+        for i, kind in enumerate(map(_kind, events)):
+            try:
+                by_kind[kind].append(i)
+            except KeyError:
+                by_kind[kind] = [i]
         cached = (len(events), by_kind)
         run.__dict__["_events_by_kind"] = cached
     by_kind = cached[1]
-    if len(kinds) == 1:
-        indices = by_kind.get(kinds[0], [])
-    else:
-        indices = sorted(i for k in kinds for i in by_kind.get(k, ()))
+    indices: list[int] = []
+    for k in kinds:
+        of_kind = by_kind.get(k, ())
+        indices += of_kind[bisect_left(of_kind, since):] if since else of_kind
+    if len(kinds) > 1:
+        indices.sort()
     return [(i, events[i]) for i in indices]
 
 
@@ -236,21 +242,26 @@ def _boot_label(b: Boot, run: Run, booted: bool = False) -> str:
 def _handler_first(run: Run, when: str = "always") -> Iterator[PoliteViolation]:
     if when not in ("always", "pending"):
         raise ValueError(f"when= takes 'always' or 'pending', not {when!r}")
-    bad: list[tuple[Boot, Any, int]] = []
-    events = run.events
-    for b in run.boots():
-        for k in range(b.first_event, b.end_event):
-            e = events[k]
-            if e.kind == "handler-registered":
-                break
-            if e.kind == "server-contact":
-                if when == "pending" and not _pending_at(run, k):
-                    continue
-                bad.append((b, e, k))
-                break
+    bad: list[tuple[int, Any, int]] = []  # (boot index, the contact, its event index)
+    boot, settled = -1, True  # settled: this boot registered its handler or was flagged already
+    # A boot runs from its boot event to the next one (Run.boots).
+    for k, e in _select(run, "boot", "handler-registered", "server-contact"):
+        kind = e.kind
+        if kind == "boot":
+            boot, settled = boot + 1, False
+        elif settled:
+            continue
+        elif kind == "handler-registered":
+            settled = True
+        elif when == "pending" and not _pending_at(run, k):
+            continue
+        else:
+            bad.append((boot, e, k))
+            settled = True
     if not bad:
         return
-    b, e, k = bad[0]
+    i, e, k = bad[0]
+    b = run.boots()[i]
     app = run.app_of(b)
     where: list[Site | str] = []
     if e.data.get("file"):  # where the app made the contact, recorded by the simulator
@@ -281,7 +292,11 @@ def handler_registered_first(run: Run, *, when: str = "always") -> None:
 
 def _restart_before_sleep(run: Run) -> Iterator[PoliteViolation]:
     told: dict[str, int] = {}  # update kind -> when the handler heard of it (this boot)
-    for i, e in _select(run, "boot", "update", "state"):
+    # Nothing is told before the first handler call: the walk starts there.
+    first = next((i for i, e in _select(run, "update") if e.data.get("stage") == "handler-called"), None)
+    if first is None:
+        return
+    for i, e in _select(run, "boot", "update", "state", since=first):
         if e.kind == "boot":
             told.clear()
         elif e.kind == "update":
@@ -466,6 +481,9 @@ def _critical_from_log(run: Run, begin: str, end: str) -> list[tuple[int, int | 
 def _mid_write(run: Run, paths: Iterable[str] = ("no-handler", "deadline"),
                critical: Any = None) -> Iterator[PoliteViolation]:
     paths = frozenset(paths)
+    if None not in paths and not any(e.data.get("stage") == "applied" and e.data.get("path") in paths
+                                     for _i, e in _select(run, "update")):
+        return  # no boot was started by such an update (Boot.started_by): nothing to make
     boots = run.boots()
     ops = run.flash_ops
     ended_by = {b.index - 1: b for b in boots if b.index and b.started_by in paths}
@@ -617,16 +635,18 @@ def _simultaneous(run: Run, window_us: int = 0) -> Iterator[PoliteViolation]:
     agent_restarts = [e.time_us for _i, e in _select(run, "agent-restart")]
     released: dict[str, int] = {}
     heard: set[str] = set()  # deployments the device was told of (announced, or its handler called)
-    connected = False
-    if not _select(run, "update"):
-        return
-    for i, e in _select(run, "connection", "update"):
-        if e.kind == "connection":
-            connected = bool(e.data.get("connected"))
-        if e.kind != "update" or e.data.get("update") != "squirrel":
+    updates = _select(run, "update")
+    if not agent_restarts or not updates:
+        return  # no deployment restarted the agent (the test below never passes)
+    connections = [i for i, _e in _select(run, "connection")]
+    events = run.events
+    for i, e in updates:
+        if e.data.get("update") != "squirrel":
             continue
         version, stage = e.data.get("version"), e.data.get("stage")
         if stage == "released":
+            before = bisect_left(connections, i)  # the last connection change before the release
+            connected = before > 0 and bool(events[connections[before - 1]].data.get("connected"))
             if connected:  # offline, it hears when it next connects: when that is, is the world's doing
                 released.setdefault(version, e.time_us)
         elif stage in ("announced", "handler-called"):
