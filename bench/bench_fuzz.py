@@ -13,8 +13,9 @@ For each app, in one process and one window:
     ms per example;
 (b) the fuzzer's overhead over bare replays (target <= 1.15), measured so that the load of a
     shared machine falls alike on both sides: the scenarios of (a) played pair by pair, once as
-    the engine plays them (coverage until every line has run, claims, every check) and once bare
-    (play() alone), alternating which goes first; plus what hypothesis and the engine cost per
+    the engine plays them (coverage until every line has run, claims, every check, the order of
+    same-instant events the example drew) and once bare (play() alone, first in first out),
+    alternating which goes first; plus what hypothesis and the engine cost per
     example (the search with one-second plays, less those plays);
 (c) --jobs workers (as `impsim fuzz --jobs N`): examples/s of wall time, and of CPU time over N
     cores (the parent's and the workers' CPU together): what N free cores give when the machine
@@ -26,6 +27,7 @@ For each app, in one process and one window:
 (e) `impsim fuzz --jobs N` as a user runs it: a new process (interpreter start-up, imports,
     forking the workers, each warming up) for the same number of examples: wall time and CPU
     (the CLI's and its workers'), beside the CPU of the start-up alone (`import impapi.cli`).
+    Modules load from cached bytecode, as in an installed impsim.
     For a short search the start-up weighs: (c) is the steady rate a long search reaches.
 
 ``--root DIR`` measures another checkout's impapi (for a "before" figure: run it with that
@@ -137,8 +139,8 @@ def engine_cost(app, n: int) -> float:
 
 def overhead(app, played: list) -> tuple[float, float]:
     """CPU seconds of the scenarios played as the engine plays them (coverage until every line
-    has run, claims, every check) and played bare, pair by pair, alternating which goes first,
-    so that both see the same load."""
+    has run, claims, every check, the drawn same-instant order) and played bare, pair by pair,
+    alternating which goes first, so that both see the same load."""
     from impapi.testing.fuzz import checks
     from impapi.testing.fuzz.coverage import CoverageCollector
 
@@ -147,7 +149,7 @@ def overhead(app, played: list) -> tuple[float, float]:
     fuzz_cpu = bare_cpu = 0.0
 
     def as_fuzzed(scn):
-        run = play(None, scn, tie_seed=None, coverage=collector)
+        run = play(None, scn, coverage=collector)  # with the same-instant order the engine drew
         checks.violations(run, only=ARGS.check)
         run.close()
         collector.mark_done(code)
@@ -171,9 +173,15 @@ def as_user(app, n: int) -> None:
     import subprocess
     import tempfile
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    _w, startup, _ = timed(lambda: subprocess.run([sys.executable, "-c", "import impapi.cli"], env=env, check=True))
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as out, tempfile.TemporaryDirectory() as pyc:
+        # Modules load from cached bytecode, as in an installed impsim (pip compiles it), even
+        # where the environment says not to write any (PYTHONDONTWRITEBYTECODE): the first
+        # import, not timed, writes it.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env.update(PYTHONPATH=str(ROOT), PYTHONPYCACHEPREFIX=pyc)
+        warm = "import impapi.cli, impapi.testing.fuzz.engine"
+        subprocess.run([sys.executable, "-c", warm], env=env, check=True)
+        _w, startup, _ = timed(lambda: subprocess.run([sys.executable, "-c", "import impapi.cli"], env=env, check=True))
         cmd = [sys.executable, "-m", "impapi.cli", "fuzz", app[0], "--examples", str(n), "--for", ARGS.duration,
                "--jobs", str(ARGS.jobs), "--check", ARGS.check, "--seed", str(ARGS.seed + 1), "--out", out]
         if app[1]:
@@ -198,7 +206,7 @@ def bench_app(name: str) -> dict:
     fuzz_cpu, bcpu = overhead(app, played)
     ratio = (fuzz_cpu + per_example * len(played)) / bcpu
     print(f"  (b) the same {len(played)} scenarios, pair by pair: bare CPU {1000 * bcpu / len(played):6.1f} ms/example; "
-          f"as fuzzed (coverage, claims, checks) {1000 * fuzz_cpu / len(played):6.1f}; hypothesis and the engine "
+          f"as fuzzed (coverage, claims, checks, drawn order) {1000 * fuzz_cpu / len(played):6.1f}; hypothesis and the engine "
           f"{1000 * per_example:4.1f} ms/example -> fuzz/bare CPU {ratio:.3f} (target <= 1.15)")
     jwall, jcpu, jresult = timed(lambda: search(app, n, ARGS.jobs, ARGS.seed + 1))
     per_core = n / (jcpu / ARGS.jobs)
