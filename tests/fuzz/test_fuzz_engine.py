@@ -222,3 +222,19 @@ def test_a_check_function_that_raises_is_a_usage_error_not_a_finding(capsys, pol
                                  option, f"{broken}:check")
     assert code == 2 and out == ""
     assert f"the check check ({broken}) raised AttributeError" in err and "fix the check and run again" in err
+
+
+def test_every_example_plays_the_code_the_search_started_with(tmp_path):
+    app = tmp_path / "edited.device.nut"
+    first = "server.onshutdown(function(r) { server.restart(); });\nserver.log(\"v1\");\n"
+    app.write_text(first)
+    seen = []
+
+    def edit_the_file(run):  # a custom check: it sees every example, and edits the app after the first
+        seen.append(run.device_source)
+        app.write_text(first.replace("v1", "v2"))
+
+    result = fuzz(str(app), duration="10m", examples=5, seed=1, extra=[checks.custom(edit_the_file)])
+    assert result.passed and len(seen) == 5
+    assert all(source == first for source in seen)
+    assert "v2" in app.read_text()

@@ -258,7 +258,10 @@ def _search(o: _Options) -> tuple[FuzzResult, tuple[Scenario, int | None, dict[s
     collector = CoverageCollector() if o.coverage else None
     strategy = _strategy(o)
     state: dict[str, Any] = {"found": None, "first_events": 0, "shrinks": 0, "last": None, "broken": None}
-    code = _code_files(o)
+    # The app's code is read and built once: every example plays the code the search started
+    # with (a file edited meanwhile does not mix versions), without reading it again.
+    app = _app_code(o)
+    code = _code_files(app)
     counters, base = o.counters, 3 * o.slot
 
     def check(scn: Scenario) -> None:
@@ -270,7 +273,8 @@ def _search(o: _Options) -> tuple[FuzzResult, tuple[Scenario, int | None, dict[s
             return  # a check function is broken: no example can be judged
         if not failing_before and o.stop is not None and o.stop.is_set():
             return  # another process found a failure: the rest of this share is not needed
-        run = play(None, scn, coverage=collector if not failing_before else False, claim=o.claim, config=o.config, load=o.load)
+        run = play(app, scn, coverage=collector if not failing_before else False, claim=o.claim, config=o.config,
+                   load=o.load)
         try:
             found = _checks.violations(run, only=o.names, **o.check_options)
         except _checks.CheckFunctionError as e:
@@ -342,15 +346,17 @@ def _replay(o: _Options, scn: Scenario, tie_seed: int | None, stats: dict[str, A
     return Failure(found[0], run, stats["found"] or 0, stats["shrinks"], stats["first_events"])
 
 
-def _code_files(o: _Options) -> dict[str, str]:
-    """{filename: code as compiled} of the app (built, as the simulations load it)."""
+def _app_code(o: _Options) -> tuple[Any, Any]:
+    """The app's device and agent code (:class:`impapi.builder.LoadedCode`, or None), built as
+    the simulations load it, under the names the scenarios give the files."""
     from impapi.simulation import load_code
 
-    out = {}
-    for path in (o.device, o.agent):
-        if path:
-            out[path] = load_code(path, o.load).source
-    return out
+    return tuple(load_code(path, o.load) if path else None for path in (o.device, o.agent))  # type: ignore[return-value]
+
+
+def _code_files(app: tuple[Any, Any]) -> dict[str, str]:
+    """{filename: code as compiled} of the app's code (:func:`_app_code`)."""
+    return {c.filename: c.source for c in app if c is not None}
 
 
 # --- several processes -------------------------------------------------------------------------
@@ -424,5 +430,5 @@ def _parallel(o: _Options, jobs: int) -> FuzzResult:
         scn, tie_seed, stats = found
         result.failure = _replay(o, scn, tie_seed, stats)
     if o.coverage:
-        result.coverage = CoverageReport.of(collector, _code_files(o))
+        result.coverage = CoverageReport.of(collector, _code_files(_app_code(o)))
     return result
