@@ -238,3 +238,16 @@ def test_every_example_plays_the_code_the_search_started_with(tmp_path):
     assert result.passed and len(seen) == 5
     assert all(source == first for source in seen)
     assert "v2" in app.read_text()
+
+
+def test_a_failing_hypothesis_test_says_how_to_replay_its_last_run(polite_app):
+    @settings(max_examples=3, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(scenarios("10m", app=polite_app, max_events=1))
+    def test(scn):
+        play(None, scn)
+        raise AssertionError("the app is fine; this test is not")
+
+    with pytest.raises(AssertionError) as failed:
+        test()
+    notes = [n for n in getattr(failed.value, "__notes__", []) if n.startswith("replay: ")]
+    assert len(notes) == 1 and notes[0].startswith("replay: impsim run ") and "--for 10m" in notes[0]

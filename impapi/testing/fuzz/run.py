@@ -347,4 +347,19 @@ def _note(run: Run) -> None:
     """Inside a hypothesis test, say how to replay the run (printed with a falsifying example)."""
     hypothesis = sys.modules.get("hypothesis")
     if hypothesis is not None and hypothesis.currently_in_test_context():
-        hypothesis.note(f"replay: {run.command()}")
+        hypothesis.note(_ReplayNote(run))
+
+
+class _ReplayNote:
+    """The note, written only when hypothesis shows or records it (it converts a note that is
+    not a string with repr): most examples pass, and the command costs ~35 us to write."""
+
+    __slots__ = ("run",)
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def __repr__(self) -> str:
+        return f"replay: {self.run.command()}"
+
+    __str__ = __repr__
