@@ -150,13 +150,15 @@ class Clock:
     can be replaced between runs through the attribute.
     """
 
-    __slots__ = ("_now", "_heap", "_ready", "_idle", "_busy", "_seq", "_live", "_dead", "_running", "_stop", "end_us",
+    __slots__ = ("now_us", "_heap", "_ready", "_idle", "_busy", "_seq", "_live", "_dead", "_running", "_stop", "end_us",
                  "_tie", "source", "still_events", "on_still", "on_spin")
 
     def __init__(self, start_us: int = 0, *, tie_break: TieBreak | random.Random | None = None) -> None:
         if _check_us(start_us, "start_us") < 0:
             raise ValueError(f"start_us must be >= 0, got {start_us}")
-        self._now = start_us
+        # The virtual time, in µs: read everywhere, many times per event, so a plain attribute
+        # (not a property); only the clock moves it.
+        self.now_us = start_us
         self._heap: list[tuple[int, int, Timer]] = []  # events due after now: (when, seq, timer)
         self._ready: dict[str, deque[Timer]] = {}  # events due now (or late), per source, in order
         self._idle: dict[str, Timer] = {}  # one idle entry per source
@@ -191,13 +193,9 @@ class Clock:
     # -- time ---------------------------------------------------------------------------------
 
     @property
-    def now_us(self) -> int:
-        return self._now
-
-    @property
     def now(self) -> float:
         """Current virtual time in seconds (a view; the integer microseconds are authoritative)."""
-        return self._now / US_PER_S
+        return self.now_us / US_PER_S
 
     def advance(self, delta_us: int) -> None:
         """Move time forward without running events: the whole world stands still meanwhile.
@@ -209,10 +207,10 @@ class Clock:
         if _check_us(delta_us, "delta_us") < 0:
             raise ValueError(f"cannot advance by a negative amount ({delta_us}us)")
         if delta_us:
-            self._move_to(self._now + delta_us)
+            self._move_to(self.now_us + delta_us)
 
     def _move_to(self, t_us: int) -> None:
-        self._now = t_us
+        self.now_us = t_us
         self.still_events = 0
         self._pull()
 
@@ -225,14 +223,14 @@ class Clock:
             _check_us(delay_us, "delay_us")
         if delay_us < 0:
             raise ValueError(f"delay_us must be >= 0, got {delay_us}")
-        return self._push(self._now + delay_us, callback, args, source or self.source)
+        return self._push(self.now_us + delay_us, callback, args, source or self.source)
 
     def schedule_at(self, at_us: int, callback: Callable[..., Any], *args: Any, source: str | None = None) -> Timer:
         """Run ``callback(*args)`` at absolute virtual time ``at_us`` (not in the past)."""
         if at_us.__class__ is not int:  # as in schedule()
             _check_us(at_us, "at_us")
-        if at_us < self._now:
-            raise ValueError(f"cannot schedule at {at_us}us: it is before now ({self._now}us)")
+        if at_us < self.now_us:
+            raise ValueError(f"cannot schedule at {at_us}us: it is before now ({self.now_us}us)")
         return self._push(at_us, callback, args, source or self.source)
 
     def schedule_idle(self, source: str, callback: Callable[..., Any], *args: Any) -> Timer:
@@ -243,7 +241,7 @@ class Clock:
             self._dead -= 1  # dropped here, not left for _next to find
         seq = self._seq
         self._seq = seq + 1
-        timer = Timer(self, self._now, callback, args, seq, source)
+        timer = Timer(self, self.now_us, callback, args, seq, source)
         self._idle[source] = timer
         self._live += 1
         return timer
@@ -253,7 +251,7 @@ class Clock:
         self._seq = seq + 1
         timer = Timer(self, when, callback, args, seq, source)
         self._live += 1
-        if when <= self._now:
+        if when <= self.now_us:
             queue = self._ready.get(source)
             if queue is None:
                 self._ready[source] = queue = deque()
@@ -341,7 +339,7 @@ class Clock:
             return None
         if any(t._state == _PENDING for q in self._ready.values() for t in q) or \
                 any(t._state == _PENDING for t in self._idle.values()):
-            return self._now
+            return self.now_us
         heap = self._heap
         while heap and heap[0][2]._state != _PENDING:
             heappop(heap)
@@ -373,8 +371,8 @@ class Clock:
         exception from a callback propagates; the clock stays consistent, with ``now_us`` at
         that event's time.
         """
-        if _check_us(t_us, "t_us") < self._now:
-            raise ValueError(f"cannot run until {t_us}us: it is before now ({self._now}us)")
+        if _check_us(t_us, "t_us") < self.now_us:
+            raise ValueError(f"cannot run until {t_us}us: it is before now ({self.now_us}us)")
         self._enter()
         self._stop = False
         try:
@@ -390,7 +388,7 @@ class Clock:
         """Run for ``for_us`` microseconds of virtual time."""
         if _check_us(for_us, "for_us") < 0:
             raise ValueError(f"for_us must be >= 0, got {for_us}")
-        self.run_until(self._now + for_us)
+        self.run_until(self.now_us + for_us)
 
     def run_nested(self, until_us: int, go_on: Callable[[], bool] | None = None) -> bool:
         """From inside an event whose source is held (``hold``): run the other sources' events
@@ -401,7 +399,7 @@ class Clock:
         Called while the clock is not running (Squirrel run straight from Python: an agent's
         main code as the simulation starts, a test calling into a VM), it runs the world the
         same way for that span and leaves the clock stopped again."""
-        if until_us <= self._now:
+        if until_us <= self.now_us:
             return True  # no time to wait: nothing else runs
         if not self._running:
             self._enter()
@@ -426,8 +424,9 @@ class Clock:
         for source in self._idle:
             if source not in busy:
                 return False
-        if until_us > self._now:
-            self._move_to(until_us)
+        if until_us > self.now_us:  # _move_to without its _pull: nothing in the heap is due yet
+            self.now_us = until_us
+            self.still_events = 0
         return True
 
     def due_now(self) -> bool:
@@ -441,7 +440,7 @@ class Clock:
             if source not in busy and timer._state == _PENDING:
                 return True
         heap = self._heap
-        return any(when <= self._now and t._state == _PENDING and t.source not in busy for when, _, t in heap[:1])
+        return any(when <= self.now_us and t._state == _PENDING and t.source not in busy for when, _, t in heap[:1])
 
     def run_now(self, go_on: Callable[[], bool] | None = None) -> bool:
         """From inside a held source's event: run the other sources' events due at this very
@@ -449,11 +448,11 @@ class Clock:
         if not self._running:
             self._enter()
             try:
-                return self._run_others(self._now + 1, go_on, move=False)
+                return self._run_others(self.now_us + 1, go_on, move=False)
             finally:
                 self._running = False
                 self._stop = False
-        return self._run_others(self._now + 1, go_on, move=False)
+        return self._run_others(self.now_us + 1, go_on, move=False)
 
     def _run_others(self, until_us: int, go_on: Callable[[], bool] | None, move: bool = True) -> bool:
         limit = until_us - 1
@@ -469,7 +468,7 @@ class Clock:
         end = self.end_us
         if end is not None and t_us > end:
             t_us = end
-        if t_us > self._now:
+        if t_us > self.now_us:
             self._move_to(t_us)
 
     def _enter(self) -> None:
@@ -481,7 +480,7 @@ class Clock:
         """Move the heap's events due now (or late) into the sources' ready queues, in
         (time, schedule) order."""
         heap = self._heap
-        now = self._now
+        now = self.now_us
         ready = self._ready
         while heap and heap[0][0] <= now:
             timer = heappop(heap)[2]
@@ -560,8 +559,8 @@ class Clock:
             if timer._state != _PENDING:
                 self._dead -= 1
                 continue
-            if when > self._now:
-                self._now = when
+            if when > self.now_us:
+                self.now_us = when
                 self.still_events = -1  # the first event at an instant is not "without time passing"
             if not ready and not self._idle and not self._busy and (not heap or heap[0][0] != when):
                 break  # alone at its instant (the common case): no choice to make
@@ -586,7 +585,7 @@ class Clock:
         return True
 
     def __repr__(self) -> str:
-        return f"<Clock now={self._now}us pending={self.pending}>"
+        return f"<Clock now={self.now_us}us pending={self.pending}>"
 
 
 class SourceClock:
@@ -601,7 +600,7 @@ class SourceClock:
 
     @property
     def now_us(self) -> int:
-        return self.clock._now
+        return self.clock.now_us
 
     def schedule(self, delay_us: int, callback: Callable[..., Any], *args: Any, source: str | None = None) -> Timer:
         return self.clock.schedule(delay_us, callback, *args, source=source or self.source)

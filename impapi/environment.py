@@ -63,7 +63,7 @@ class Environment:
         if self.event_sink is None and not self.keep_history:
             return None
         # tuple.__new__ directly: Event(...) would run the named tuple's Python-level __new__.
-        event = _tuple_new(Event, (self.clock._now, kind, data))
+        event = _tuple_new(Event, (self.clock.now_us, kind, data))
         if self.event_sink is not None:
             self.event_sink(event)
         if self.keep_history:
