@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 DEVICE_TIMER_LIMIT = 20
 # Bytes a reused VM may hold beyond its pristine state before a cycle collection.
 GARBAGE_SLACK = 64 * 1024
+# Per side: how errors name its code, its VM's queue (a clock source), its timers' source.
+_SIDE_NAMES = {"device": ("device_code", "device VM", "device timers"),
+               "agent": ("agent_code", "agent VM", "agent timers")}
 # Names runs for those who must tell them apart later (the cloud remembers which runs heard of an
 # update): unlike id(), a run's number is never given to another run once it has ended.
 _RUN_NUMBERS = itertools.count(1)
@@ -62,6 +65,23 @@ class TimerHandle:
 class ScriptHost:
     """The Squirrel side of one boot. ``side`` is "device" or "agent"."""
 
+    # What most runs never set: class-level defaults, so a device's boot (every few minutes of
+    # virtual time, thousands per fuzz example) does not store them one by one.
+    onidle_handler: Any = None
+    _idle: Any = None  # the clock's idle entry for onidle_handler
+    unhandled_handler: Any = None
+    shutdown_handler: Any = None
+    hardware: Any = None  # the imp's side of pins and buses this run (natives.objects)
+    alive = True
+    covered = False
+    # Execution time (docs/imp-model/execution-time.md): the VM's own clock, in picoseconds,
+    # as of the VM's work counter reading _vm_work; it runs ahead of the world's as code works.
+    _vm_ps = 0
+    _vm_work = 0
+    _calls = 0  # invoke()s on the stack
+    _spin = 0  # callbacks in a row each queued by the one before (imp.wakeup(0, ...), onidle)
+    _spin_from = 0
+
     def __init__(self, env: "Environment", owner: Any, side: str, source: str, filename: str,
                  memory: int) -> None:
         self.env = env
@@ -69,54 +89,42 @@ class ScriptHost:
         self.side = side
         self.number = next(_RUN_NUMBERS)
         self.filename = filename
-        self.code_label = "device_code" if side == "device" else "agent_code"
+        device_side = side == "device"
+        self.code_label, self.queue, self.timer_source = _SIDE_NAMES[side]
         # What decides which natives exist (impapi.api): the module and whether it has flash.
-        self.variant = (owner.profile.name, owner.flash is not None) if side == "device" else None
-        self.flash = getattr(owner, "flash", None)  # the chip this run's natives read
+        profile = owner.profile if device_side else None
+        self.flash = flash = getattr(owner, "flash", None)  # the chip this run's natives read
+        self.variant = (profile.name, flash is not None) if device_side else None
         self.clock = env.clock
-        self.queue = f"{side} VM"  # the clock source of this VM's queue
-        self.timer_source = f"{side} timers"  # of its timers' expiries
-        self.alive = True
         self.timers: dict[int, TimerHandle] = {}
         self.timer_names: dict[str, Any] = {}  # the agent's named timers (natives.imp)
         self.handlers: dict[str, Any] = {}
-        self.onidle_handler: Any = None
-        self._idle: Any = None  # the clock's idle entry for onidle_handler
-        self.unhandled_handler: Any = None
-        self.shutdown_handler: Any = None
-        self.hardware: Any = None  # the imp's side of pins and buses this run (natives.objects)
-        # Execution time (docs/imp-model/execution-time.md): the VM's own clock, in picoseconds,
-        # as of the VM's work counter reading _vm_work; it runs ahead of the world's as code works.
-        self.instruction_ps = env.config.instruction_ps(owner.profile if side == "device" else None)
-        self._vm_ps = 0
-        self._vm_work = 0
-        self._calls = 0  # invoke()s on the stack
-        self._spin = 0  # callbacks in a row each queued by the one before (imp.wakeup(0, ...), onidle)
-        self._spin_from = 0
-        self.vm = self._reused_vm()
-        if self.vm is None:
+        self.instruction_ps = env.config.instruction_ps(profile)
+        vm = self.vm = self._reused_vm()
+        if vm is None:
             from . import natives  # the API modules register on import
 
             # Object overhead is scaled to the imp's 32-bit build; contents count in full.
-            self.vm = squirrel.VM("imp", instruction_limit=env.config.watchdog_instructions,
-                                  print=self._print, error=self._print_error,
-                                  overhead_scale=1 / env.config.memory_scale)
-            self.vm.call_instructions = WATCHDOG_CALL_INSTRUCTIONS
+            vm = self.vm = squirrel.VM("imp", instruction_limit=env.config.watchdog_instructions,
+                                       print=self._print, error=self._print_error,
+                                       overhead_scale=1 / env.config.memory_scale)
+            vm.call_instructions = WATCHDOG_CALL_INSTRUCTIONS
             natives.install(self)
             if env.config.reuse_vms:
-                self.vm.snapshot()  # the imp's globals as every later boot of this owner starts
-            self.base_memory = self.vm.memory_used  # the VM in its pristine state
-        self.covered = env.coverage is not None and env.coverage.wants(filename)
-        if self.covered:
-            self.vm.set_coverage(True)  # the app's code only: the API's prelude is compiled
+                vm.snapshot()  # the imp's globals as every later boot of this owner starts
+            self.base_memory = vm.memory_used  # the VM in its pristine state
+        coverage = env.coverage
+        if coverage is not None and coverage.wants(filename):
+            self.covered = True
+            vm.set_coverage(True)  # the app's code only: the API's prelude is compiled
         # The module's free memory is what the app gets on top of the imp API itself; its
         # compiled code counts against it only where the module keeps code in RAM (agents do).
-        code_in_ram = owner.profile.code_in_ram if side == "device" else True
+        code_in_ram = profile.code_in_ram if device_side else True
         if code_in_ram:
-            self.vm.memory_limit = self.vm.memory_used + memory
-        self.main = self.vm.compile(source, filename)
+            vm.memory_limit = vm.memory_used + memory
+        self.main = vm.compile(source, filename)
         if not code_in_ram:
-            self.vm.memory_limit = self.vm.memory_used + memory
+            vm.memory_limit = vm.memory_used + memory
 
     # --- running Squirrel as events ------------------------------------------------------
     #
@@ -141,7 +149,9 @@ class ScriptHost:
         clock.hold(queue)
         timed = self.instruction_ps and not self._calls
         if timed:  # the handler starts now, or when the VM's last one ended if that is later
-            self._vm_ps = max(self._vm_ps, clock.now_us * 1_000_000)
+            now_ps = clock.now_us * 1_000_000
+            if now_ps > self._vm_ps:
+                self._vm_ps = now_ps
             self._vm_work = self.vm.work
         self._calls += 1
         try:
@@ -231,7 +241,7 @@ class ScriptHost:
             raise RunEnded()
         if self.instruction_ps:  # the VM's clock is the world's again if the world got ahead
             work = self.vm.work
-            now_ps = self.clock.now_us * 1_000_000
+            now_ps = clock.now_us * 1_000_000
             if now_ps > self._vm_ps + (work - self._vm_work) * self.instruction_ps:
                 self._vm_ps, self._vm_work = now_ps, work
 
