@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, Callable
 
 from .. import constants as C
@@ -40,13 +41,37 @@ def _flash_view(host: Any) -> Any:
 def _timed(func: Callable) -> Callable:
     """``func`` that first brings the world up to the time its VM's code has reached (the work
     done in the handler so far, ``ScriptHost.catch_up``): what it sees and does happens then."""
+    # Every native of a timed VM runs through this wrapper: most take none, one or two arguments,
+    # which are passed on as they are rather than packed into a tuple and unpacked again.
+    arity = _fixed_arity(func)
+    if arity == 1:
+        def timed(host: Any) -> Any:
+            host.catch_up()
+            return func(host)
+    elif arity == 2:
+        def timed(host: Any, a: Any) -> Any:
+            host.catch_up()
+            return func(host, a)
+    elif arity == 3:
+        def timed(host: Any, a: Any, b: Any) -> Any:
+            host.catch_up()
+            return func(host, a, b)
+    else:
+        def timed(host: Any, *args: Any) -> Any:
+            host.catch_up()
+            return func(host, *args)
 
-    @functools.wraps(func)  # keeps Squirrel's marks and the signature its checks come from
-    def timed(host: Any, *args: Any) -> Any:
-        host.catch_up()
-        return func(host, *args)
+    return functools.wraps(func)(timed)  # keeps Squirrel's marks and the signature its checks come from
 
-    return timed
+
+def _fixed_arity(func: Callable) -> int | None:
+    """How many positional parameters ``func`` takes, when exactly that many (no defaults, no
+    ``*args``, no keyword-only ones); else None."""
+    code = getattr(func, "__code__", None)
+    if code is None or getattr(func, "__defaults__", None) or code.co_flags & inspect.CO_VARARGS \
+            or code.co_kwonlyargcount:
+        return None
+    return code.co_argcount
 
 
 def _native_set(host: Any) -> NativeSet:
