@@ -162,7 +162,7 @@ class Device:
             wakereason = self.updates.install(wakereason, path)
         self._set_state("running")
         self.boots += 1
-        self.boot_us = self.clock.now_us
+        self.boot_us = now = self.clock.now_us
         self.wakereason = wakereason
         self.policy = (C.SUSPEND_ON_ERROR, C.WAIT_TIL_SENT, 30.0)
         self.disconnect_handler = None
@@ -170,7 +170,7 @@ class Device:
             self.flash.reset()  # a new run finds the flash disabled, at its default speed
         self._record("boot", wakereason=wakereason, reason_name=_wake_name(wakereason))
         if self.connected:
-            self.env.log.add(self.clock.now_us, "status",
+            self.env.log.add(now, "status",
                              f"Device Booting; {self.storage_used():.2f}% program storage used")
         nv = self.nv_store if wakereason in NV_KEPT or self._restart_keeps_nv(wakereason) else None
         self.nv_store = None
@@ -178,13 +178,13 @@ class Device:
             host = ScriptHost(self.env, self, "device", self.source, self.filename, self.profile.memory_free)
         except squirrel.CompileError as e:
             self._set_state("off")
-            self.env.log.add(self.clock.now_us, "server.error", f"ERROR: {e.msg} (device_code:{e.lineno}:{e.column})")
+            self.env.log.add(now, "server.error", f"ERROR: {e.msg} (device_code:{e.lineno}:{e.column})")
             self.env.fatal(f"{e.filename}:{e.lineno}:{e.column}: {e.msg}")
             return
         self.host = host
         if nv is not None:
             host.vm.unpack_slot(host.vm.root, "nv", nv)
-        host.start()
+        host.invoke(host.main)
         host.after_event()
 
     def storage_used(self) -> float:
@@ -194,14 +194,17 @@ class Device:
         return wakereason == C.WAKEREASON_SW_RESTART and self.env.config.nv_survives_restart
 
     def _end_run(self) -> None:
-        if self.host is not None:
-            self.host.stop()
+        host = self.host
+        if host is not None:
+            host.stop()
             self.host = None
-        for attempt in (self._retry, self._connecting):  # they were the ended run's
-            if attempt is not None:
-                attempt.cancel()
-        self._retry = self._connecting = None
-        self._resume()
+        if self._retry is not None or self._connecting is not None:  # they were the ended run's
+            for attempt in (self._retry, self._connecting):
+                if attempt is not None:
+                    attempt.cancel()
+            self._retry = self._connecting = None
+        if self._suspended is not None:
+            self._resume()
 
     def _cancel_pending(self) -> None:
         if self._pending_event is not None:
@@ -330,22 +333,23 @@ class Device:
             self.set_connected(False)
         self._set_state(state)
         # The timer wakes the imp when asked; Squirrel cannot run again before a restart's time.
-        wake_us = max(wake_us, self.clock.now_us + self.env.config.restart_us)
+        earliest = self.clock.now_us + self.env.config.restart_us
+        if wake_us < earliest:
+            wake_us = earliest
         self._pending_event = self.clock.schedule_at(wake_us, self.boot, reason)
 
     # --- the wake-up pin (docs/imp-model/boot-and-wake.md) ------------------------------------
 
     def _armed_high(self) -> bool:
         """A DIGITAL_IN_WAKEUP pin left armed by the last run reads high (its pull is down)."""
-        if not self.board.wake_armed:
-            return False  # the common case, without sorting an empty set at every sleep
         return any(self.board.input_level(pin, 0) == 1 for pin in sorted(self.board.wake_armed))
 
     def _wake_if_pin_high(self) -> None:
         """Going to sleep with an armed wake pin already high: the imp wakes at once
         (Config.wake_pin_high_at_sleep_us; None: it sleeps until the timer or a new edge)."""
         delay = self.env.config.wake_pin_high_at_sleep_us
-        if delay is not None and self._armed_high():
+        # Most runs arm no pin: no call, no sort of an empty set, at every sleep.
+        if delay is not None and self.board.wake_armed and self._armed_high():
             self._cancel_pending()
             self._pending_event = self.clock.schedule(delay, self._pin_wake)
 
