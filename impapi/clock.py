@@ -508,6 +508,13 @@ class Clock:
                 self._dead -= 1
             del ready[source]
             return None
+        if not ready and len(idle) == 1 and not busy:  # an idle entry alone (imp.onidle's turn)
+            source, timer = next(iter(idle.items()))
+            del idle[source]
+            if timer._state == _PENDING:
+                return timer
+            self._dead -= 1
+            return None
         candidates: list[Timer] = []
         for source, queue in list(ready.items()):
             while queue and queue[0]._state != _PENDING:
