@@ -152,7 +152,7 @@ class ScriptHost:
             now_ps = clock.now_us * 1_000_000
             if now_ps > self._vm_ps:
                 self._vm_ps = now_ps
-            self._vm_work = self.vm.work
+            self._vm_work = self.vm.read_work()
         self._calls += 1
         try:
             try:
@@ -240,7 +240,7 @@ class ScriptHost:
         if not self.alive or (end is not None and until_us > end):
             raise RunEnded()
         if self.instruction_ps:  # the VM's clock is the world's again if the world got ahead
-            work = self.vm.work
+            work = self.vm.read_work()
             now_ps = clock.now_us * 1_000_000
             if now_ps > self._vm_ps + (work - self._vm_work) * self.instruction_ps:
                 self._vm_ps, self._vm_work = now_ps, work
@@ -252,7 +252,7 @@ class ScriptHost:
         reached. A power cut meanwhile ends the run there (``RunEnded``)."""
         ps = self.instruction_ps
         if ps and self.alive:
-            until = (self._vm_ps + (self.vm.work - self._vm_work) * ps) // 1_000_000
+            until = (self._vm_ps + (self.vm.read_work() - self._vm_work) * ps) // 1_000_000
             clock = self.clock
             if until > clock.now_us and not clock.skip_to(until):  # skip_to: nothing else happens
                 self.block_until(until)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 import weakref
+from types import MethodType
 from typing import Any, Callable, Iterable
 
 from ._squirrel import ffi, lib
@@ -105,6 +106,7 @@ class VM:
         self._home = threading.get_ident()  # the thread the VM belongs to (sqpy_open's)
         self._ptr = lib.sqpy_open(self._handle, DIALECTS[dialect], stack_size, float(overhead_scale))
         self._closed = False
+        self.read_work = MethodType(_work, self._ptr)  # shadows the method read_work (see there)
         self._vmid = next(_VMIDS)
         _VMS[self._vmid] = weakref.ref(self)
         buf = lib.sqpy_fast_init(self._ptr, self._vmid)
@@ -137,6 +139,7 @@ class VM:
         # Proxies freed while it closes (Python code runs: natives are forgotten) must see it closed.
         ptr, self._ptr = self._ptr, ffi.NULL
         self._closed = True
+        self.__dict__.pop("read_work", None)  # never the freed pointer: the method below raises
         _VMS.pop(self._vmid, None)
         lib.sqpy_close(ptr, 1)
         self._functions.clear()
@@ -163,12 +166,11 @@ class VM:
         self._root = _p.Table(self, lib.sqpy_ref_root(self._ptr), TABLE)
 
     def restore(self) -> bool:
-        """Start afresh from the :meth:`snapshot`: a new copy of the pristine root and const
-        tables, no line coverage, no pending error. Returns False, changing nothing, when a
-        script changed something the copies share with the pristine state (a class's members,
-        a pristine closure's root, a pristine table reached through ``getroot()``): such a VM
-        cannot be reused, make a new one. As after :meth:`close`, proxies made before the
-        restore stop working (they raise :class:`SquirrelError`) and what they held is freed."""
+        """Start afresh from the :meth:`snapshot`: new copies of the pristine root and const tables,
+        no line coverage, no pending error. Returns False, changing nothing, when a script changed
+        what the copies share with the pristine state (a class's members, a pristine closure's root,
+        a pristine table reached through ``getroot()``): make a new VM then. As after :meth:`close`,
+        proxies made before stop working (they raise :class:`SquirrelError`); what they held is freed."""
         ptr = self._live()
         rc = lib.sqpy_restore(ptr)
         if rc == lib.SQPY_BADARG:
@@ -190,8 +192,7 @@ class VM:
         for i, (base, natives, context) in enumerate(batches):
             if context is old:
                 batches[i] = (base, natives, new)
-                # Natives the fast dispatch already knows keep their place there, bound anew:
-                # a host that rebinds for every short script calls each of them once or twice.
+                # Known to the fast dispatch: bound anew (a host rebinding per script calls each once or twice)
                 end = base + len(natives)
                 for fid in [f for f in direct if base <= f < end]:
                     direct[fid] = _direct_for(natives[fid - base], new)
@@ -277,9 +278,10 @@ class VM:
         """The work the VM has done since it was made, in instructions: every instruction run plus
         what natives charged (the units ``instruction_limit`` counts), exact at any moment,
         inside a call (from a native) or between calls. It is never reset: take differences."""
-        if self._closed:
-            self._live()  # raises
-        return _work(self._ptr)
+        return _work(self._live())
+
+    def read_work(self) -> int:  # ``work`` without a Python call: an attribute bound in C shadows
+        return _work(self._live())  # this while the VM is open (a host reads it at every native)
 
     @property
     def handle(self) -> Any:

@@ -27,7 +27,8 @@ def test_calling_into_a_closed_vm():
         checks = [lambda: f(), lambda: t["a"], lambda: len(a), lambda: list(a), lambda: a == a,
                   lambda: hash(a), lambda: root["x"], lambda: vm.run("return 1"), lambda: vm.root,
                   lambda: vm.compile("1"), lambda: vm.memory_used, lambda: a.to_python(), lambda: native(),
-                  lambda: vm.collect_garbage(), lambda: vm.new_blob(b"x"), lambda: t.typeof(), lambda: vm.work]
+                  lambda: vm.collect_garbage(), lambda: vm.new_blob(b"x"), lambda: t.typeof(), lambda: vm.work,
+                  lambda: vm.read_work()]
         for check in checks:
             try:
                 check()

@@ -92,6 +92,10 @@ def test_work_done_is_exact_at_any_moment_and_counts_what_natives_charge():
         assert before < seen[0] < seen[1] < between < seen[2]
         text()
         assert seen[5] - seen[4] >= (1 << 16) // 4  # tolower charged 4 bytes a unit, on top of its call
+        # read_work(): the same counter, from inside a native as well as between calls
+        vm.root["both"] = lambda: seen.append((vm.work, vm.read_work()))
+        vm.run("both(); for (local i = 0; i < 100; i++) {}")
+        assert seen[-1][0] == seen[-1][1] and vm.read_work() == vm.work > seen[-1][0]
     with squirrel.VM("standard", instruction_limit=5000) as vm:
         before = vm.work
         with pytest.raises(squirrel.TimeLimitError):
