@@ -37,6 +37,7 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import contextmanager
 from heapq import heapify, heappop, heappush
+from operator import attrgetter
 from typing import Any, Iterator, Protocol
 
 __all__ = ["Clock", "RandomOrder", "SourceClock", "TieBreak", "Timer", "US_PER_S", "WORLD"]
@@ -606,9 +607,9 @@ class SourceClock:
         self.clock = clock
         self.source = source
 
-    @property
-    def now_us(self) -> int:
-        return self.clock.now_us
+    # The clock's time, read through a getter written in C (no Python frame): the device and
+    # the agent read it several times per boot.
+    now_us = property(attrgetter("clock.now_us"), doc="The clock's time, in µs.")
 
     def schedule(self, delay_us: int, callback: Callable[..., Any], *args: Any, source: str | None = None) -> Timer:
         return self.clock.schedule(delay_us, callback, *args, source=source or self.source)
