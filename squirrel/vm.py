@@ -21,7 +21,7 @@ from .natives import _NO_OPTIONS, CallContext, NativeSet, _direct_for, _Native, 
 from . import proxies as _p
 
 # Read several times per call of a native by hosts that keep an execution-time model.
-_work, _memory_used = lib.sqpy_work, lib.sqpy_memory_used
+_work, _memory_used, _caller = lib.sqpy_work, lib.sqpy_memory_used, lib.sqpy_caller
 
 OK, ERROR, COMPILE_ERROR, NOT_A_TABLE = lib.SQPY_OK, lib.SQPY_ERROR, lib.SQPY_COMPILE_ERROR, lib.SQPY_NOT_A_TABLE
 TIME_LIMIT, MEMORY_LIMIT, STOPPED, BADREF = lib.SQPY_TIME_LIMIT, lib.SQPY_MEMORY_LIMIT, lib.SQPY_STOPPED, lib.SQPY_BADREF
@@ -117,6 +117,7 @@ class VM:
         self._out = ffi.new("sqpy_value *")
         self._key = ffi.new("sqpy_value *")
         self._val = ffi.new("sqpy_value *")
+        self._where, self._sources = ffi.new("int *"), []  # caller(): C's index of a file, the names by index
         self._memory_limit = memory_limit
         self._time_limit = time_limit
         self._instruction_limit = instruction_limit
@@ -817,14 +818,14 @@ class VM:
     def caller(self) -> tuple[str, int] | None:
         """Inside a Python native: the (file, line) of the Squirrel code that called it (the
         innermost script frame, ``#line``-mapped), or None outside a native call."""
-        ptr = self._ptr
-        out = self.__dict__.get("_caller_out")
-        if out is None:
-            out = self._caller_out = (ffi.new("const char **"), ffi.new("long long *"))
-        if ptr == ffi.NULL or not lib.sqpy_caller(ptr, *out):
+        line = _caller(self._ptr, self._where)  # the file as an index: each name decoded once (~0.6 us a call)
+        if line < 0:
             return None
-        name = ffi.string(out[0][0]).decode("utf-8", "replace")
-        return self._map(name, out[1][0]) if name in self._linemaps else (name, out[1][0])
+        names, i = self._sources, self._where[0]
+        while len(names) <= i:  # names C met since the last call
+            names.append(ffi.string(lib.sqpy_source_name(self._ptr, len(names))).decode("utf-8", "replace"))
+        m = self._linemaps.get(names[i])
+        return (names[i], line) if m is None else m.map(line, names[i])
 
     def record_caught_errors(self, on: bool = True) -> None:
         """Record errors a try/catch takes too (for :meth:`last_error_stack` in a catch block)."""

@@ -296,3 +296,18 @@ def test_caller_names_the_calling_line_even_after_a_nested_dispatch(vm):
     vm.compile("local cb = function() {\n    inner();\n}\nouter(cb);\n", "app.nut")()
     assert seen == [("inner", ("app.nut", 2)), ("outer", ("app.nut", 4))]
     assert vm.caller() is None  # outside any native
+
+
+def test_caller_names_each_source_file_and_follows_line_directives(vm):
+    """Scripts from several files call one native in turn: each call names its own file, a
+    ``#line`` directive maps the line, and a name seen before is still named right."""
+    seen = []
+    vm.root["where"] = lambda: seen.append(vm.caller())
+    vm.compile("where();\n", "a.nut")()
+    vm.compile("\nwhere();\n", "b.nut")()
+    vm.compile('where();\n#line 10 "lib.nut"\nwhere();\n', "c.nut")()
+    vm.compile("where();\n", "a.nut")()
+    vm.compile("\n\nwhere();\n", "b.nut")()
+    assert seen == [("a.nut", 1), ("b.nut", 2), ("c.nut", 1), ("lib.nut", 10), ("a.nut", 1), ("b.nut", 3)]
+    vm.close()
+    assert vm.caller() is None

@@ -110,6 +110,13 @@ struct sqpy_vm {
     std::vector<std::pair<CoverageKey, long long> > covflat;
     const SQChar *cov_lastsrc;
     std::string cov_lastname;
+
+    /* The source names sqpy_caller has reported, each once, in the order first seen: Python
+     * keeps their decoded names by index (a crossing and a decode less per call). The C++ heap
+     * holds them, not Squirrel's: the script's memory figures do not see them. */
+    std::vector<std::string> srcnames;
+    std::unordered_map<std::string, int> srcindex;
+    int srclast;  /* the index found last: a caller is usually where the last one was */
 };
 
 static thread_local sqpy_vm *g_current = NULL;
@@ -1789,19 +1796,40 @@ int sqpy_restore(sqpy_vm *vm) {
     return SQPY_OK;
 }
 
-int sqpy_caller(sqpy_vm *vm, const char **src, long long *line) {
-    CLAIM(vm, 0);
+/* The index of source name `name` in vm->srcnames, added if new. */
+static int source_index(sqpy_vm *vm, const char *name) {
+    if (vm->srclast < (int)vm->srcnames.size() && vm->srcnames[vm->srclast] == name) return vm->srclast;
+    std::string key(name);
+    auto it = vm->srcindex.find(key);
+    int i;
+    if (it != vm->srcindex.end()) {
+        i = it->second;
+    } else {
+        i = (int)vm->srcnames.size();
+        vm->srcnames.push_back(key);
+        vm->srcindex.emplace(std::move(key), i);
+    }
+    vm->srclast = i;
+    return i;
+}
+
+long long sqpy_caller(sqpy_vm *vm, int *src) {
+    if (!vm) return -1;
+    CLAIM(vm, -1);
     HSQUIRRELVM v = vm->depth ? vm->cbv : NULL;
-    if (!v) return 0;
+    if (!v) return -1;
     SQStackInfos si;
     for (SQInteger level = 1; level < 64 && SQ_SUCCEEDED(sq_stackinfos(v, level, &si)); level++) {
         if (si.line >= 0) {
-            *src = si.source ? si.source : "";
-            *line = si.line;
-            return 1;
+            *src = source_index(vm, si.source ? si.source : "");
+            return si.line;
         }
     }
-    return 0;
+    return -1;
+}
+
+const char *sqpy_source_name(sqpy_vm *vm, int i) {
+    return i >= 0 && i < (int)vm->srcnames.size() ? vm->srcnames[i].c_str() : NULL;
 }
 
 void sqpy_coverage_clear(sqpy_vm *vm) {

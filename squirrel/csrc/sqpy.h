@@ -229,9 +229,11 @@ void sqpy_coverage_clear(sqpy_vm *vm);
  * where the script is. Returns 0 past the outermost frame. */
 int sqpy_stack_frame(HSQUIRRELVM v, int level, const char **func, const char **src, long long *line);
 
-/* Inside a native: the source and line of the innermost script frame that called it. Returns 0
- * when there is none. */
-int sqpy_caller(sqpy_vm *vm, const char **src, long long *line);
+/* Inside a native: the line of the innermost script frame that called it, with *src the index of
+ * its source name (sqpy_source_name); -1 when there is none (outside a native, or vm NULL). An
+ * index names the same source for the VM's life. */
+long long sqpy_caller(sqpy_vm *vm, int *src);
+const char *sqpy_source_name(sqpy_vm *vm, int i);
 
 /* Plain data out of one VM and into another (or the same one, later), in one call each way.
  * sqpy_pack copies the value `obj` (a table or array) into a private byte form: null, bool,
