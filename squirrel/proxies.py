@@ -10,6 +10,7 @@ from .errors import SquirrelError
 from .kinds import FLOAT, INTEGER, NULL, STRING, TEXT, VMLike
 
 _fcall, _fcall1i, _fcall1s = lib.sqpy_fcall, lib.sqpy_fcall1i, lib.sqpy_fcall1s
+_release = lib.sqpy_release
 _get_ident = threading.get_ident
 _PLAIN_KEYS = frozenset((str, int, float, bool, type(None)))  # converted into a slot without running Python code
 
@@ -29,7 +30,7 @@ class SquirrelObject:
         try:
             vm = self._vm
             if self._ref >= 0 and not vm._closed:
-                lib.sqpy_release(vm._ptr, self._ref)
+                _release(vm._ptr, self._ref)  # a module global: ~50 ns less (timeit); ~4 proxies die per boot
         except Exception:  # interpreter shutdown
             pass
 
