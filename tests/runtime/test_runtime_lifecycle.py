@@ -318,6 +318,61 @@ def test_every_way_of_running_ends_blocked_code_at_the_end(tmp_path, capsys):
     assert played.clock.now_us == 180_000_000 and played.clock.end_us is None
 
 
+# Awake from a deep sleep at 1:02, the device is offline (§1.3): agent.send waits (SUSPEND_ON_ERROR)
+# while impOS reconnects, for a minute at most (§2.3).
+SEND_ON_WAKE = ('if (hardware.wakereason() == WAKEREASON_TIMER) { agent.send("ping", 1); server.log("sent"); }\n'
+                'else { server.log("up"); imp.onidle(function() { imp.deepsleepfor(60); }); }\n')
+PINGED = ('function tick() { imp.wakeup(10, tick); server.log("atick"); } tick();\n'
+          'device.on("ping", function(v) { server.log("ping " + v); });\n')
+
+
+def test_a_device_waiting_for_a_connection_at_the_end_ends_with_the_run(tmp_path, capsys):
+    """A device blocked in agent.send, waiting for the network, when the run ends: the log is
+    the longer run's log cut at the end, that instant included, and nothing of the wait's
+    outcome follows; play() gives the CLI's log and stops the clock at the end."""
+    import json
+
+    from impapi import Simulation
+    from impapi.scenario import Scenario, ScenarioEvent
+
+    def run(duration: str, outage: str, device: str = SEND_ON_WAKE) -> list[dict]:
+        lines = _blocked_at_the_end(tmp_path, capsys, PINGED, device, "--for", duration,
+                                    "--at", f"30s:offline={outage}", "--json")
+        return [json.loads(line) for line in lines]
+
+    def cut(entries: list[dict], end_us: int) -> list[dict]:
+        return [e for e in entries if e["time_us"] <= end_us]
+
+    # The network is back at 1:30; the device connects at 1:32 and its message goes through.
+    whole = run("3m", "1m")
+    assert [(e["ts"], e["msg"]) for e in whole if e["msg"] in ("Device connected", "sent", "ping 1")][1:] == [
+        ("2026-01-01T00:01:32.000Z", "Device connected"), ("2026-01-01T00:01:32.000Z", "sent"),
+        ("2026-01-01T00:01:32.050Z", "ping 1")]
+    ends_waiting = run("1m20s", "1m")  # the end falls inside the wait
+    assert ends_waiting == cut(whole, 80_000_000) and ends_waiting[-1]["time_us"] == 80_000_000
+    assert not any(e["msg"] in ("sent", "ping 1") for e in ends_waiting)
+    ends_as_it_connects = run("1m32s", "1m")  # the connection completes at the end, that instant included
+    assert ends_as_it_connects == cut(whole, 92_000_000)
+    # Down for an hour: the wait would fail at 2:02 and the device snooze; a run ending at 1:30
+    # ends in the wait, its log the same as the longer run's up to then.
+    failing = run("15m", "1h")
+    assert run("1m30s", "1h") == cut(failing, 90_000_000)
+    # The link drops at 0:30 under a handler in imp.sleep: its send at 0:35 waits for impOS's own
+    # reconnection, which succeeds at 1:02.
+    asleep = 'imp.wakeup(25, function() { imp.sleep(10); agent.send("ping", 1); server.log("sent"); });\n'
+    dropped = run("2m", "30s", asleep)
+    assert ("2026-01-01T00:01:02.000Z", "sent") in [(e["ts"], e["msg"]) for e in dropped]
+    assert run("45s", "30s", asleep) == cut(dropped, 45_000_000)
+
+    cli = _blocked_at_the_end(tmp_path, capsys, PINGED, SEND_ON_WAKE, "--for", "1m20s", "--at", "30s:offline=1m")
+    scenario = Scenario(device=str(tmp_path / "d.device.nut"), agent=str(tmp_path / "a.agent.nut"),
+                        duration_us=80_000_000, events=(ScenarioEvent(30_000_000, "offline", 60_000_000),))
+    played = Simulation.from_scenario(scenario)
+    played.play(scenario)
+    assert played.log.text().splitlines() == cli
+    assert played.clock.now_us == 80_000_000 and played.clock.end_us is None
+
+
 def test_a_simulation_run_in_pieces_has_no_known_end(tmp_path):
     """Driven piece by piece (sim.run), nothing says where the run ends: code blocked at the end
     of one piece goes on blocking into the next, so pieces give the log of one long run."""
