@@ -202,13 +202,14 @@ class Clock:
         """Move time forward without running events: the whole world stands still meanwhile.
 
         Events that fall due meanwhile run late, in their (time, schedule) order, once control
-        returns to the event loop; time never moves backwards to meet them. (A machine that
-        blocks while the rest of the world runs on uses ``run_nested``.)
+        returns to the event loop; time never moves backwards to meet them. Time stops at the
+        run's end (``end_us``) if it comes first, as in ``run_until``: events due after the end
+        do not fall due. (A machine that blocks while the rest of the world runs on uses
+        ``run_nested``.)
         """
         if _check_us(delta_us, "delta_us") < 0:
             raise ValueError(f"cannot advance by a negative amount ({delta_us}us)")
-        if delta_us:
-            self._move_to(self.now_us + delta_us)
+        self._move_within(self.now_us + delta_us)
 
     def _move_to(self, t_us: int) -> None:
         self.now_us = t_us

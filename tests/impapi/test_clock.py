@@ -488,6 +488,31 @@ def test_nothing_runs_after_the_runs_end_however_deep_the_nesting():
     assert seen[-1] == ("world after the end", 101) and clock.now_us == 200
 
 
+def test_advance_stops_at_the_runs_end():
+    """end_us: advance, like run_until, never carries time past the run's end, from an event
+    or from outside a run; the events due by the end run late, the later ones never do."""
+    clock = Clock()
+    clock.end_us = 100
+    seen = []
+
+    def blocker():
+        clock.advance(1_000)
+        seen.append(("blocker done", clock.now_us))
+
+    clock.schedule(10, blocker)
+    clock.schedule(50, lambda: seen.append(("t50", clock.now_us)))
+    clock.schedule(100, lambda: seen.append(("t100", clock.now_us)))
+    clock.schedule(101, lambda: seen.append(("t101", clock.now_us)))
+    clock.run_until(200)
+    assert seen == [("blocker done", 100), ("t50", 100), ("t100", 100)]
+    assert clock.now_us == 100 and clock.peek() == 101
+    clock.advance(5)  # at the end already: time stays
+    assert clock.now_us == 100 and clock.peek() == 101
+    clock.end_us = None  # no end: advance moves time again
+    clock.advance(5)
+    assert clock.now_us == 105
+
+
 def test_run_nested_outside_a_run_runs_the_other_sources_for_the_span_and_stops_again():
     """Squirrel called from Python between runs (an agent's main code as a simulation starts)
     blocks the same way: the world runs on for the span, the clock is stopped after."""
