@@ -1,8 +1,11 @@
 """Connection management and send-timeout policies (imp-api.md §2.3-§2.9, §2.10)."""
 
+import textwrap
+
 from runtime_helpers import device_lines, simulate
 
 from impapi import Simulation
+from impapi.scenario import Pin, Scenario, ScenarioEvent
 
 S = 1_000_000
 
@@ -372,3 +375,105 @@ def test_suspend_on_error_stops_squirrel_while_impos_reconnects():
     sim.run("2m")
     assert [(e.time_us // S, e.data["state"]) for e in sim.events.of("state")][-1] == (72, "snoozing")
     assert device_lines(sim) == []
+
+
+# An idle app (booted online at 2 s, nothing running) whose link drops at 10 s under
+# SUSPEND_ON_ERROR: its timers fall due at 14 s, 16 s and 32 s, a button is pressed at 15 s, and
+# it writes to nv at 7 s.
+IDLE_APP = '''
+    if (!("nv" in getroottable())) nv <- { note = "none" };
+    server.log("boot " + hardware.wakereason() + ", nv " + nv.note);
+    hardware.pinA.configure(DIGITAL_IN, function() { server.log("pin " + hardware.pinA.read() + " at " + hardware.millis()); });
+    imp.wakeup(5, function() { nv.note = "set at " + hardware.millis(); });
+    imp.wakeup(12, function() {
+        server.log("timer 12 at " + hardware.millis());
+        imp.wakeup(0, function() { server.log("queued by timer 12"); });
+    });
+    imp.wakeup(14, function() { server.log("timer 14 at " + hardware.millis()); });
+    imp.wakeup(30, function() { server.log("timer 30 at " + hardware.millis()); });
+'''
+ON_TIME_AGENT = 'imp.wakeup(13, function() { server.log("agent timer"); });'
+
+
+def _idle_app_scenario(outage_us: int, duration_us: int) -> Scenario:
+    events = (ScenarioEvent(10 * S, "offline", outage_us), ScenarioEvent(15 * S, "pin", Pin("pinA", 1)))
+    return Scenario(tuple(e for e in events if e.at_us <= duration_us), duration_us=duration_us)
+
+
+def _play(device: str, scenario: Scenario) -> Simulation:
+    sim = Simulation(device=textwrap.dedent(device), agent=ON_TIME_AGENT, start=False)
+    sim.play(scenario)
+    return sim
+
+
+def _seconds_and_text(sim: Simulation, source: str) -> list[tuple[int, str]]:
+    return [(e.time_us // S, e.text) for e in sim.log if e.source == source]
+
+
+def test_an_idle_app_paused_while_impos_reconnects_runs_what_waited_late_first_in_first_out():
+    """The link drops at 10 s and impOS reconnects at 17 s (the outage ends at 15 s, then 2 s to
+    connect). Squirrel is stopped meanwhile: the timers due at 14 s and 16 s and the button
+    press of 15 s run at 17 s, in the order they became ready, and what the first of them
+    queues (imp.wakeup(0, ...)) runs after them; hardware.millis() shows how late. The timer
+    due at 32 s runs on time, the agent runs on. Under RETURN_ON_ERROR the app runs on
+    through the same minute: everything on time."""
+    sim = _play(IDLE_APP, _idle_app_scenario(5 * S, 60 * S))
+    assert status_lines(sim) == [(2, "Device connected"), (10, "Device disconnected"), (17, "Device connected")]
+    assert _seconds_and_text(sim, "device") == [
+        (2, "boot 0, nv none"), (17, "timer 12 at 15000"), (17, "pin 1 at 15000"), (17, "timer 14 at 15000"),
+        (17, "queued by timer 12"), (32, "timer 30 at 30000")]
+    assert _seconds_and_text(sim, "agent") == [(13, "agent timer")]
+
+    # Under RETURN_ON_ERROR the app runs on through the outage (a line it logs offline is lost,
+    # so it notes the times and logs them once connected again).
+    returning = _play(RETURN + '''
+        local seen = "";
+        hardware.pinA.configure(DIGITAL_IN, function() { seen += " pin@" + hardware.millis(); });
+        imp.wakeup(12, function() { seen += " timer12@" + hardware.millis(); });
+        imp.wakeup(14, function() { seen += " timer14@" + hardware.millis(); });
+        imp.wakeup(30, function() { server.log("ran" + seen); });
+    ''', _idle_app_scenario(5 * S, 60 * S))
+    assert status_lines(returning) == status_lines(sim)
+    assert _seconds_and_text(returning, "device") == [(32, "ran timer12@12000 pin@13000 timer14@14000")]
+
+
+def test_an_idle_app_paused_while_impos_fails_to_reconnect_snoozes_and_what_waited_never_runs():
+    """Down for 5 minutes: impOS's minute of retries ends at 70 s without a connection, so the
+    run ends in a snooze, nv saved as it was (the timers and the press that waited never run).
+    The snooze retries at 10:10, connects at 10:12 (the outage was over) and the app boots
+    again with WAKEREASON_SNOOZE and its nv."""
+    sim = _play(IDLE_APP, _idle_app_scenario(5 * 60 * S, 15 * 60 * S))
+    assert [(e.time_us // S, e.data["state"]) for e in sim.events.of("state")] == [
+        (0, "booting"), (2, "running"), (70, "snoozing"), (612, "running")]
+    assert status_lines(sim) == [(2, "Device connected"), (10, "Device disconnected"), (612, "Device connected")]
+    assert _seconds_and_text(sim, "device") == [
+        (2, "boot 0, nv none"), (612, "boot 7, nv set at 5000"), (624, "timer 12 at 12000"),
+        (624, "queued by timer 12"), (626, "timer 14 at 14000"), (642, "timer 30 at 30000")]
+    # Between the drop and the next boot the app did nothing at all (not even unlogged).
+    assert [(e.time_us // S, e.kind) for e in sim.events if 10 * S < e.time_us < 612 * S] == [
+        (15, "pin-in"), (70, "state")]
+
+
+def test_a_run_that_ends_while_an_idle_app_is_paused_for_impos_ends_there():
+    """A run whose end falls in the pause (the reconnection succeeding or failing later) ends
+    there, its log and events those of a longer run up to the end, that instant included (17 s:
+    the reconnection; 70 s: the snooze), and nothing of what waited runs after it."""
+    def cut(sim: Simulation, end_us: int) -> tuple[list, list]:
+        return [e for e in sim.log if e.time_us <= end_us], [e for e in sim.events if e.time_us <= end_us]
+
+    ended = {}
+    for outage_us, whole_us, ends_us in ((5 * S, 60 * S, (12 * S, 15 * S + 500_000, 17 * S, 17 * S + 100_000)),
+                                         (5 * 60 * S, 15 * 60 * S, (16 * S, 60 * S, 70 * S))):
+        whole = _play(IDLE_APP, _idle_app_scenario(outage_us, whole_us))
+        for end_us in ends_us:
+            short = _play(IDLE_APP, _idle_app_scenario(outage_us, end_us))
+            assert (list(short.log), list(short.events)) == cut(whole, end_us), end_us
+            assert short.clock.now_us == end_us and short.clock.end_us is None
+            ended[outage_us, end_us] = short
+    assert _seconds_and_text(ended[5 * S, 15 * S + 500_000], "device") == [(2, "boot 0, nv none")]
+    # At 17 s the device reconnects; the late handlers start then, their lines a few microseconds
+    # on (Squirrel's execution time): cut by an end at 17 s, there by 17.1 s.
+    assert status_lines(ended[5 * S, 17 * S])[-1] == (17, "Device connected")
+    assert _seconds_and_text(ended[5 * S, 17 * S], "device") == [(2, "boot 0, nv none")]
+    assert _seconds_and_text(ended[5 * S, 17 * S + 100_000], "device")[-1] == (17, "queued by timer 12")
+    assert [e.data["state"] for e in ended[5 * 60 * S, 70 * S].events.of("state")][-1] == "snoozing"
