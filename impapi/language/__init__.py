@@ -88,7 +88,7 @@ from typing import Any, Callable
 import squirrel
 
 from . import web
-from .prelude import AGENT, DEVICE, LAZY, LAZY_AGENT
+from .prelude import AGENT, DEVICE, LAZY
 
 __all__ = ["install_language", "RAND_MAX", "OPS"]
 
@@ -160,10 +160,8 @@ def install_language(vm: squirrel.VM, *, side: str, now_us: Callable[[], int], e
     def url_encode(table: Any) -> str:
         return web.url_encode(table, room())
 
-    lazies = LAZY_AGENT if agent else LAZY
-
     def lazy(name: Any, native: Any) -> Any:
-        src = lazies.get(name) if isinstance(name, str) else None
+        src = LAZY.get(name) if isinstance(name, str) else None
         if src is None:
             return None
         return vmref().compile(src, f"impsim:{name}")(native, agent)

@@ -24,7 +24,7 @@ foreach (k in _split("abs fabs acos asin atan atan2 ceil floor cos sin tan exp l
 root.math <- m;
 root.RAND_MAX <- 2147483647;
 local impl = {};
-foreach (k in _split(vargv[1] ? "date swap2 swap4 castf2i regexp2" : "date swap2 swap4 castf2i", " "))
+foreach (k in _split("date swap2 swap4 castf2i", " "))
     root[k] <- (@(k) function(...) {
         local f = k in impl ? impl[k] : (impl[k] <- py(19, k, py));
         if (typeof f == "class") return f(vargv[0]);
@@ -82,6 +82,16 @@ AGENT = DEVICE + r"""
 if (!("http" in root)) root.http <- {};
 foreach (i, k in _split("jsonencode jsondecode urlencode urldecode base64encode base64decode", " "))
     root.http[k] <- (@(op) function(...) { vargv.insert(0, op); vargv.insert(0, this); return py.acall(vargv) })(i + 8);
+// A class from the start, as on the imp: an app may extend it or ask its type before first use.
+root.regexp2 <- class {
+    _re = null;
+    constructor(pattern) { _re = py(14, pattern) }
+    function match(s) { return py(15, _re, s) }
+    function search(s, start = 0) { return py(16, _re, s, start) }
+    function capture(s, start = 0) { return py(17, _re, s, start) }
+    function subexpcount() { return py(18, _re) }
+    function _typeof() { return "regexp2" }
+};
 """
 
 # Compiled on first call (vargv: py, agent); each defines its global (replacing the stub) and returns it.
@@ -126,18 +136,3 @@ function castf2i(f) { sb.seek(0); sb.writen(f, 'f'); sb.seek(0); return sb.readn
 return castf2i;
 """,
 }
-
-# Agent-only lazies.
-LAZY_AGENT = dict(LAZY, regexp2=r"""
-local py = vargv[0];
-class regexp2 {
-    _re = null;
-    constructor(pattern) { _re = py(14, pattern) }
-    function match(s) { return py(15, _re, s) }
-    function search(s, start = 0) { return py(16, _re, s, start) }
-    function capture(s, start = 0) { return py(17, _re, s, start) }
-    function subexpcount() { return py(18, _re) }
-    function _typeof() { return "regexp2" }
-}
-return regexp2;
-""")

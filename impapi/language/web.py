@@ -460,10 +460,22 @@ def regexp2_new(pattern: Any) -> Any:
     return pattern
 
 
-def _subject(pattern: str | bytes, s: Any) -> tuple[Any, bytes]:
+# What an instance holds when its constructor never ran: a subclass's own constructor that does
+# not call base.constructor(pattern), as the stock regexp says of the same mistake.
+REGEXP2_UNINITIALISED = "the regexp2 is not initialised (a subclass's constructor must call base.constructor(pattern))"
+
+
+def _compiled(pattern: Any) -> Any:
+    if not isinstance(pattern, (str, bytes)):
+        raise ScriptError(REGEXP2_UNINITIALISED)
+    return _compile(_bytes(regexp2_new(pattern)))
+
+
+def _subject(pattern: Any, s: Any) -> tuple[Any, bytes]:
+    rx = _compiled(pattern)
     if not isinstance(s, (str, bytes)):
         raise ScriptError(f"regexp2: string expected, got {_typename(s)}")
-    return _compile(_bytes(pattern)), _bytes(s)
+    return rx, _bytes(s)
 
 
 def _start(start: Any) -> int:
@@ -501,4 +513,4 @@ def regexp2_capture(pattern: Any, s: Any, start: int = 0) -> list | None:
 
 
 def regexp2_subexpcount(pattern: Any) -> int:
-    return _compile(_bytes(pattern)).groups + 1
+    return _compiled(pattern).groups + 1

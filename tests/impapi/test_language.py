@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import squirrel
 from impapi.language import OPS, RAND_MAX, install_language, web
-from impapi.language.prelude import LAZY, LAZY_AGENT
+from impapi.language.prelude import LAZY
 
 EPOCH_US = 1_700_000_000_250_000  # 2023-11-14 22:13:20.25 UTC at virtual time 0
 
@@ -138,14 +138,16 @@ def test_rarely_used_globals_compile_on_first_call(vm):
     assert vm.run("return stub != swap2")
     vm.run("date = function(...) { return 42 }")
     assert vm.run("return date()") == 42
-    assert set(LAZY) <= set(LAZY_AGENT)
 
 
-def test_regexp2_lazy_only_on_agent():
-    """§9.3: regexp2 is agent-only, also through the first-use path."""
+def test_regexp2_is_an_agent_class_from_the_start():
+    """§9.3: regexp2 is agent-only, and a class before its first use: an app can ask its type or
+    extend it first thing."""
     assert make("device").run('return "regexp2" in getroottable()') is False
     agent = make("agent")
-    assert agent.run('return "regexp2" in getroottable()') is True
+    assert agent.run('return [typeof regexp2, "regexp2" in getroottable()]') == ["class", True]
+    assert agent.run('''local Words = class extends regexp2 { constructor() { base.constructor(@"\\w+") } };
+        local r = Words(); return [typeof r, r instanceof regexp2, r.search("  hi").begin]''') == ["regexp2", True, 2]
     assert agent.run('local r = regexp2("a+"); return [typeof r, r instanceof regexp2, typeof regexp2]') == \
         ["regexp2", True, "class"]
 
@@ -167,7 +169,7 @@ def test_ops_table_matches_prelude():
     import re
 
     from impapi.language import prelude
-    sources = [prelude.AGENT, *prelude.LAZY_AGENT.values()]
+    sources = [prelude.AGENT, *prelude.LAZY.values()]
     used = {int(n) for src in sources for n in re.findall(r"\bpy\((\d+)", src)}
     assert used <= set(range(len(OPS))) and OPS[19] == "lazy"
     assert used | {8, 9, 10, 11, 12, 13} == set(range(len(OPS)))  # 8-13: the http template

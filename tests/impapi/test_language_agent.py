@@ -9,6 +9,7 @@ import pytest
 
 import squirrel
 from impapi.language import install_language
+from impapi.language.web import REGEXP2_UNINITIALISED
 
 
 def make(side: str = "agent") -> squirrel.VM:
@@ -271,6 +272,16 @@ def test_regexp2_errors(vm):
     """§9.3 + D:node/2350: a bad expression raises; expressions are limited to 256 characters."""
     assert "invalid expression" in error_of(vm, 'return regexp2("(")')
     assert "longer than 256" in error_of(vm, 'return regexp2(format("%s", "' + "a" * 300 + '"))')
+
+
+def test_regexp2_of_a_subclass_that_skips_its_base_constructor_raises(vm):
+    """§9.3 (inferred, as the stock regexp's own message): a subclass whose constructor never calls
+    base.constructor(pattern) holds no expression; each method throws a catchable Squirrel error
+    that says so, and so does an instance whose expression the app overwrote with a non-string."""
+    vm.run("class R extends regexp2 { constructor() {} }")
+    for call in ('R().match("a")', 'R().search("a")', 'R().capture("a")', "R().subexpcount()",
+                 'local r = regexp2("a"); r._re = 5; r.match("a")'):
+        assert REGEXP2_UNINITIALISED in error_of(vm, call)
 
 
 def test_http_wrong_argument_count(vm):
