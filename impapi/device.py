@@ -652,11 +652,11 @@ class _Attempt:
             self.device._attempts.remove(self)
 
 
-@functools.lru_cache(maxsize=None)  # every boot asks: each value looked up once
 def _ignore(part: str) -> None:
     pass  # the device leaves out what it cannot keep, without a word
 
 
+@functools.lru_cache(maxsize=None)  # every boot asks: each value looked up once
 def _wake_name(wakereason: int) -> str:
     """The name of a wake reason, as the boot event gives it."""
     return C.name_of(C.WAKE_REASONS, wakereason)
