@@ -297,8 +297,7 @@ class Clock:
             self.source = previous
 
     def hold(self, source: str) -> None:
-        """``source`` is busy (its VM is on the stack): none of its events runs until ``release``.
-        (ScriptHost.invoke does the same to ``_busy`` inline, on its hot path.)"""
+        """``source`` is busy (its VM is on the stack): none of its events runs until ``release``."""
         self._busy[source] = self._busy.get(source, 0) + 1
 
     def release(self, source: str) -> None:

@@ -146,10 +146,7 @@ class ScriptHost:
         queue = self.queue
         previous = clock.source
         clock.source = self.side
-        # Clock.hold(queue), inlined (and release below): three times per device boot, where the
-        # two calls cost as much as the rest of this bookkeeping (-4,400 instructions per boot).
-        busy = clock._busy
-        busy[queue] = busy.get(queue, 0) + 1
+        clock.hold(queue)
         timed = self.instruction_ps and not self._calls
         if timed:  # the handler starts now, or when the VM's last one ended if that is later
             now_ps = clock.now_us * 1_000_000
@@ -180,11 +177,7 @@ class ScriptHost:
             self.report_error(squirrel.ScriptError("watchdog: Squirrel ran too long"))
             self.owner.on_script_error(self, None)
         finally:
-            n = busy[queue] - 1
-            if n:
-                busy[queue] = n
-            else:
-                del busy[queue]
+            clock.release(queue)
             clock.source = previous
         return None
 
