@@ -119,6 +119,7 @@ class _Options:
     interrupt: Any = None  # set by Ctrl-C in any process: every process stops between examples
     counters: Any = None  # _EXAMPLES/_FAILURES/_SHRINKS per process (shared between processes)
     slot: int = 0  # this process's counters
+    app: Any = None  # the app's code (_app_code), read and built once for the whole search
 
 
 def fuzz(device: str | os.PathLike | None, agent: str | os.PathLike | None = None, *, duration: str | int = "2d",
@@ -147,6 +148,9 @@ def fuzz(device: str | os.PathLike | None, agent: str | os.PathLike | None = Non
         check_options={"bound": bound, "handler_when": handler_when, "persist": persist,
                        "critical": critical, "extra": tuple(extra)},
         config=config, shrink=shrink, load=load, wiring=os.path.abspath(wiring) if wiring is not None else None)
+    # Every example, in every process, plays the code the search started with (a file edited
+    # meanwhile does not mix versions), without reading it again.
+    opts.app = _app_code(opts)
     jobs = max(1, min(jobs, examples or 1))
     if jobs > 1:
         # The app's undisturbed run (the strategy's activity instants) is played here, once, before
@@ -258,9 +262,7 @@ def _search(o: _Options) -> tuple[FuzzResult, tuple[Scenario, int | None, dict[s
     collector = CoverageCollector() if o.coverage else None
     strategy = _strategy(o)
     state: dict[str, Any] = {"found": None, "first_events": 0, "shrinks": 0, "last": None, "broken": None}
-    # The app's code is read and built once: every example plays the code the search started
-    # with (a file edited meanwhile does not mix versions), without reading it again.
-    app = _app_code(o)
+    app = o.app
     code = _code_files(app)
     counters, base = o.counters, 3 * o.slot
 
@@ -430,5 +432,5 @@ def _parallel(o: _Options, jobs: int) -> FuzzResult:
         scn, tie_seed, stats = found
         result.failure = _replay(o, scn, tie_seed, stats)
     if o.coverage:
-        result.coverage = CoverageReport.of(collector, _code_files(_app_code(o)))
+        result.coverage = CoverageReport.of(collector, _code_files(o.app))
     return result
