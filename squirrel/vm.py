@@ -13,9 +13,10 @@ from types import MethodType
 from typing import Any, Callable, Iterable
 
 from ._squirrel import ffi, lib
-from .errors import (CompileError, Frame, MemoryLimitError, ScriptError, SquirrelError,
+from .errors import (Frame, MemoryLimitError, ScriptError, SquirrelError,
                      TimeLimitError, Uncatchable, format_traceback)
 from .kinds import ARRAY, BOOL, FLOAT, INTEGER, NULL, STRING, TABLE, TEXT
+from .compiling import Compiling
 from .lines import LineMap
 from .natives import _NO_OPTIONS, CallContext, NativeSet, _direct_for, _Native, native
 from . import proxies as _p
@@ -23,7 +24,7 @@ from . import proxies as _p
 # Read several times per call of a native by hosts that keep an execution-time model.
 _work, _memory_used, _caller = lib.sqpy_work, lib.sqpy_memory_used, lib.sqpy_caller
 
-OK, ERROR, COMPILE_ERROR, NOT_A_TABLE = lib.SQPY_OK, lib.SQPY_ERROR, lib.SQPY_COMPILE_ERROR, lib.SQPY_NOT_A_TABLE
+OK, ERROR, NOT_A_TABLE = lib.SQPY_OK, lib.SQPY_ERROR, lib.SQPY_NOT_A_TABLE
 TIME_LIMIT, MEMORY_LIMIT, STOPPED, BADREF = lib.SQPY_TIME_LIMIT, lib.SQPY_MEMORY_LIMIT, lib.SQPY_STOPPED, lib.SQPY_BADREF
 STACK_OVERFLOW, OVERFLOW, WRONG_THREAD = lib.SQPY_STACK_OVERFLOW, lib.SQPY_OVERFLOW, lib.SQPY_WRONG_THREAD
 SQPY_HAS_THIS = lib.SQPY_HAS_THIS
@@ -37,14 +38,11 @@ _VMIDS = itertools.count(1)
 _get_ident = threading.get_ident
 
 DIALECTS = {"imp": 32, "standard": 64}
-# (source, filename, dialect, coverage, consts digest) -> (line map, bytecode, constants it defines)
-_BYTECODE: dict[tuple, tuple[Any, bytes, dict]] = {}
-_BYTECODE_ENTRIES = 64
 _INT_RANGE = {32: (-(1 << 31), (1 << 31) - 1), 64: (-(1 << 63), (1 << 63) - 1)}
 _SCRATCH = 16
 
 
-class VM:
+class VM(Compiling):
     """A Squirrel 3.1 virtual machine.
 
     ``dialect``: ``"imp"`` gives the Electric Imp's 32-bit integer arithmetic, ``"standard"``
@@ -297,77 +295,6 @@ class VM:
         if self._closed:
             self._live()  # raises
         return self._root
-
-    def compile(self, source: str | bytes, filename: str = "<script>") -> "_p.Function":
-        """Compile a script into a function; calling it runs the script with ``this`` = root.
-
-        The bytecode of recent compiles is kept, so a source loaded into many VMs is compiled
-        once. Compiled code has the constants (``const``, ``enum``) it saw written into it, so
-        the key includes the VM's constants (a digest of the const table), and loading cached
-        bytecode defines the constants the source defines, as compiling it would have."""
-        ptr = self._live()
-        # The source itself in the key (a str keeps its hash: no encoding, no hashing of the text
-        # at every boot); line hooks need debug-info bytecode.
-        key = (source if isinstance(source, (str, bytes)) else bytes(source), filename, self.dialect,
-               self._coverage, lib.sqpy_consts_digest(ptr))
-        cached = _BYTECODE.get(key)
-        if cached is not None:
-            linemap, code, consts = cached
-            if linemap:
-                self._linemaps[filename] = linemap
-            rc = lib.sqpy_load(ptr, code, len(code), self._out)
-            if rc == OK:
-                fn = self._from(self._out)
-                if consts:
-                    table = self._consts()
-                    for name, value in consts.items():
-                        table[name] = value
-                return fn
-        data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
-        text = data.decode("utf-8", "replace")
-        nul = text.find("\0")
-        if nul >= 0:  # Squirrel's lexer takes it for the end of the source and ignores the rest
-            start = text.rfind("\n", 0, nul) + 1
-            end = text.find("\n", nul)
-            file, mapped = self._map(filename, text.count("\n", 0, nul) + 1)
-            raise CompileError("a NUL byte (code 0) in the source: Squirrel would stop reading there; "
-                               "remove it (in a string, write \\x00)", file, mapped, nul - start + 1,
-                               text[start:end if end >= 0 else None].replace("\0", " "))
-        linemap = LineMap.scan(text, filename)
-        if linemap:
-            self._linemaps[filename] = linemap
-        else:
-            self._linemaps.pop(filename, None)
-        before = set(self._consts().keys())
-        rc = lib.sqpy_compile(ptr, data, len(data), filename.encode("utf-8"), self._out)
-        if rc == OK:
-            fn = self._from(self._out)
-            size = lib.sqpy_dump(ptr, fn._ref, ffi.NULL, 0)
-            if size > 0:
-                buf = ffi.new("char[]", size)
-                lib.sqpy_dump(ptr, fn._ref, buf, size)
-                if len(_BYTECODE) >= _BYTECODE_ENTRIES:
-                    _BYTECODE.pop(next(iter(_BYTECODE)))
-                consts = {k: _p.to_python(v) for k, v in self._consts().items() if k not in before}
-                _BYTECODE[key] = (linemap, ffi.buffer(buf)[:], consts)
-            return fn
-        if rc == COMPILE_ERROR:
-            msg = ffi.string(lib.sqpy_error_message(ptr)).decode("utf-8", "replace")
-            line, col = lib.sqpy_error_line(ptr), lib.sqpy_error_column(ptr)
-            lines = text.splitlines()
-            offending = lines[line - 1] if 0 < line <= len(lines) else None
-            file, mapped = self._map(filename, line)
-            raise CompileError(msg, file, mapped, col, offending)
-        if rc != OK:
-            self._raise(rc)
-        return self._from(self._out)
-
-    def _consts(self) -> "_p.Table":
-        """The const table (``const`` and ``enum`` definitions land there)."""
-        ref = lib.sqpy_ref_consts(self._live())
-        if ref < 0:
-            self._raise(WRONG_THREAD)
-        return _p.Table(self, ref, TABLE)
 
     def run(self, source: str | bytes, filename: str = "<script>") -> Any:
         """Compile and run a script; returns its ``return`` value converted to Python values

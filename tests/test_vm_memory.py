@@ -68,3 +68,18 @@ def test_overhead_scale_is_checked():
     for bad in (0, -1, 17):
         with pytest.raises(ValueError):
             squirrel.VM(overhead_scale=bad)
+
+
+def test_a_vm_holds_the_same_after_compiling_a_new_source_as_after_a_cached_one():
+    """The first VM to compile a source and every later one (which get its bytecode from the
+    cache) hold the same memory: a figure does not depend on what the process compiled before."""
+    src = ('local greeting = "memory " + "figures"; '
+           'function f(a, b) { local t = {x = a, y = b}; return t.x + t.y; } return f(1, 2);')
+    used, results = [], []
+    for _ in range(3):
+        with squirrel.VM() as vm:
+            results.append(vm.compile(src, "first-and-later.nut")())
+            used.append(vm.memory_used)
+    assert results == [3, 3, 3]
+    assert used[0] == used[1] == used[2]
+

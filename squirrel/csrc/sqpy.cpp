@@ -1050,7 +1050,7 @@ int sqpy_load(sqpy_vm *vm, const char *data, long long len, sqpy_value *out) {
     b.data.assign(data, data + len);
     b.pos = 0;
     if (SQ_FAILED(sq_readclosure(vm->v, read_bytes, &b))) return SQPY_BADARG;
-    read_value(vm, vm->v, -1, out);
+    take_result(vm, vm->v, out);  /* as sqpy_compile: a VM holds the same after either */
     sq_pop(vm->v, 1);
     return SQPY_OK;
 }

@@ -4,6 +4,13 @@ strings cost what they cost on the imp (Config.memory_scale scales object overhe
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
+import pytest
+
+from impapi import Simulation
 from impapi.profiles import PROFILES
 from runtime_helpers import device_lines, simulate
 
@@ -48,3 +55,32 @@ def test_a_64_kb_blob_costs_64_kb():
         server.log((before - imp.getmemoryfree()).tostring());
     """, run="5s", imp="imp004m")
     assert 65536 <= int(device_lines(sim)[0]) <= 65536 + 256
+
+
+FREE_AT_TIMES = """
+local d = date();
+server.log("free " + imp.getmemoryfree());
+imp.wakeup(1, function() {
+    server.log("free " + imp.getmemoryfree());
+    imp.onidle(function() { imp.deepsleepfor(60); });
+});
+"""
+
+
+@pytest.mark.parametrize("imp", ["imp003", "imp006"])
+def test_free_memory_is_the_same_in_a_new_process_and_in_one_that_ran_the_app_before(tmp_path, imp):
+    """`impsim run` in a new process compiles the imp's API and the app for the first time; a
+    process that has run them before (a test session, a fuzz worker replaying a failure) loads
+    them from its cache. The logs, free memory included, are the same."""
+    app = tmp_path / "app.device.nut"
+    app.write_text(FREE_AT_TIMES)
+    cli = subprocess.run([sys.executable, "-m", "impapi.cli", "run", str(app), "--imp", imp, "--for", "3m",
+                          "--color", "never"], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    new_process = re.findall(r"free (\d+)", cli.stdout)
+    assert len(new_process) == 6
+    for _ in range(2):
+        sim = Simulation(device=app, imp=imp)
+        sim.run("3m")
+        here = re.findall(r"free (\d+)", "\n".join(device_lines(sim)))
+        assert here == new_process
