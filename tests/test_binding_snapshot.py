@@ -234,3 +234,66 @@ def test_a_root_nested_too_deep_is_refused_and_left_as_it_was():
         assert vm.run("local n = 0, t = deep; while (\"next\" in t) { t = t.next; n++ } deep.x <- 1; return n") == 40
         with pytest.raises(squirrel.SquirrelError, match="snapshot"):
             vm.restore()
+
+
+# --- kept copies: a restore keeps the nested copies the last script left as they were made ------
+# (see "snapshot and restore" in squirrel/csrc/sqpy.cpp). Whatever the script did, the next one
+# must get what fresh copies give: the same globals, memory, peak and instruction charge.
+
+from squirrel._squirrel import lib  # noqa: E402
+
+NESTED = """
+x <- 1; shared <- { n = 1 }; a <- { s = shared }; b <- { s = shared };
+t <- { a = 1, sub = { b = 2, deeper = { c = 3 } } };
+for (local i = 0; i < 60; i++) t.sub["k" + i] <- i;
+"""
+
+NESTED_WRITES = {
+    "nothing": "",
+    "a slot added": "t.sub.x <- 1;",
+    "a slot added and deleted": "t.sub.x <- 1; delete t.sub.x;",
+    "a slot deleted": "delete t.sub.b;",
+    "cleared": "t.sub.clear();",
+    "rawset": 't.sub.rawset("b", 3);',
+    "rawdelete": 't.sub.rawdelete("b");',
+    "the same value written back": "t.sub.b = 2;",
+    "a delegate set": "t.sub.setdelegate({ d = 1 });",
+    "a weak reference kept": "w <- t.sub.weakref();",
+    "printed (numbered)": "print(t.sub);",
+    "a table reached twice written": "a.s.n = 5;",
+    "two levels down": "t.sub.deeper.q <- 1;",
+    "held by a global": "h <- t.sub;",
+    "held by a script table": "h <- { s = t.sub, d = t.sub.deeper };",
+    "held by a cycle": "local c = { s = t.sub }; c.self <- c;",
+    "replaced": "t.sub = { b = 2 };",
+    "the root's slot deleted": "delete t;",
+    "a nested table grown": "for (local i = 0; i < 100; i++) t.sub.deeper[i] <- i;",
+}
+
+
+def _after_each_restore(write, keep):
+    with squirrel.VM() as vm:
+        lib.sqpy_keep_copies(vm._ptr, keep)
+        vm.run(NESTED)
+        vm.snapshot()
+        seen = []
+        for _ in range(3):
+            vm.run(write)
+            work = vm.work
+            assert vm.restore()
+            seen.append((vm.work - work, vm.memory_used, vm.memory_peak,
+                         vm.run("return [t.sub.b, t.sub.len(), 'x' in t.sub, t.sub.getdelegate() == null,"
+                                "a.s == b.s, a.s.n, t.sub.deeper.len()]")))
+            vm.run("t.sub.k0 = 100; a.s.n = 9;")  # the probe's own writes reach no later restore
+            assert vm.restore()
+        return seen
+
+
+@pytest.mark.parametrize("what", sorted(NESTED_WRITES))
+def test_a_restore_keeping_copies_gives_what_fresh_copies_give(what):
+    # A VM that compiled a source holds more than one that loaded its cached bytecode: the
+    # first round only makes both rounds below load it.
+    _after_each_restore(NESTED_WRITES[what], False)
+    kept = _after_each_restore(NESTED_WRITES[what], True)
+    assert kept == _after_each_restore(NESTED_WRITES[what], False)
+    assert kept[0][3] == [2, 62, False, True, True, 1, 1]

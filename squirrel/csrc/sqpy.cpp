@@ -103,6 +103,9 @@ struct sqpy_vm {
 
     HSQOBJECT snap_root, snap_consts;  /* pristine state for sqpy_restore (OT_NULL: none) */
     unsigned long long snap_digest;
+    struct sqpy_snap_state *snap;  /* what the walks keep between restores (sqpy_snap.cpp) */
+    bool fresh_copies;             /* sqpy_keep_copies(vm, 0) */
+    std::vector<HSQOBJECT> held;   /* scratch: the handles a restore releases */
     SQInteger snap_scratch, snap_strings;  /* working space at the snapshot (sq_getworkspace) */
 
     bool coverage;
@@ -933,6 +936,7 @@ int sqpy_close(sqpy_vm *vm, int any_thread) {
     sq_release(vm->v, &vm->err);
     sq_release(vm->v, &vm->snap_root);
     sq_release(vm->v, &vm->snap_consts);
+    if (vm->snap) sqpy_snap_free(vm->snap);
     vm->refs.clear();
     void *owner = vm->owner;
     (void)owner;
@@ -1637,7 +1641,12 @@ int sqpy_stack_frame(HSQUIRRELVM v, int level, const char **func, const char **s
  * (functions, classes and the rest stay shared), so restore first checks, with a digest, that
  * nothing shared was changed: the pristine tables (reachable through a closure's getroot()),
  * the members and attributes of pristine classes, the roots of pristine closures. A changed
- * one means the VM cannot be reused (the caller makes a new one). */
+ * one means the VM cannot be reused (the caller makes a new one).
+ * Two shortcuts keep a restore cheap without changing what it gives (sqpy_snap.cpp): the digest
+ * is taken only when some object it read last time is no longer byte for byte as it was; and
+ * the nested copies the last script left exactly as they were made, that only the copies, the
+ * dying root table and released handles refer to, are kept instead of made again (memory,
+ * peak and instruction charge as fresh copies would make them). */
 
 static inline unsigned long long mix(unsigned long long h, unsigned long long x) {
     h ^= x + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
@@ -1655,25 +1664,47 @@ static unsigned long long obj_word(HSQUIRRELVM v, SQInteger idx) {
  * Squirrel's objects directly (sqpy_snap.cpp). */
 static const int MAX_NESTING = 32;
 
+/* The digest of the pristine state, keeping what it read for pristine_unchanged. */
 static unsigned long long snapshot_digest(sqpy_vm *vm) {
     HSQOBJECT pristine[2] = {vm->snap_root, vm->snap_consts};
-    return sqpy_snap_digest(pristine, 2, MAX_NESTING);
+    return sqpy_snap_digest(pristine, 2, MAX_NESTING, vm->snap);
 }
 
-/* Root and const tables := deep copies of the pristine ones. False when they nest too deep or
- * a copy could not be made (then the tables not yet replaced are left as they were). */
+/* Whether the digest would differ now, without taking it when nothing it read has changed. */
+static bool pristine_changed(sqpy_vm *vm) {
+    return !sqpy_snap_unchanged(vm->snap) && snapshot_digest(vm) != vm->snap_digest;
+}
+
+/* Memory that fresh copies would have held at this point besides the kept ones: counted and
+ * given back at once, so that the peak (and a limit crossed) is what fresh copies make. */
+static void as_if_allocated(long long bytes) {
+    if (!bytes) return;
+    account(bytes);
+    account(-bytes);
+}
+
+/* Root and const tables := deep copies of the pristine ones (the root's nested copies kept
+ * when the last script left them as made: sqpy_snap_push_copy). False when they nest too deep
+ * or a copy could not be made (then the tables not yet replaced are left as they were). */
 static bool set_copies(sqpy_vm *vm) {
     HSQUIRRELVM v = vm->v;
-    const HSQOBJECT *pristine[2] = {&vm->snap_root, &vm->snap_consts};
-    SQRESULT (*set[2])(HSQUIRRELVM) = {sq_setroottable, sq_setconsttable};
-    bool ok = true;
-    for (int i = 0; i < 2; i++) {
-        int rc = sqpy_snap_push_copy(v, pristine[i], MAX_NESTING);
-        if (rc < 0) return false;
-        set[i](v);  /* pops the copy */
-        ok = ok && rc == 0;
-    }
-    return ok;
+    vm->held.assign(vm->refs.begin(), vm->refs.end());
+    vm->held.push_back(vm->keep);
+    long long kept = 0;
+    int old_root_lives = 0;
+    int rc = sqpy_snap_push_copy(v, &vm->snap_root, MAX_NESTING, vm->fresh_copies ? NULL : vm->snap,
+                                 vm->held.data(), vm->held.size(),
+                                 &kept, &old_root_lives);
+    if (rc < 0) return false;
+    bool ok = rc == 0;
+    as_if_allocated(kept);
+    sq_setroottable(v);  /* pops the copy */
+    rc = sqpy_snap_push_copy(v, &vm->snap_consts, MAX_NESTING, NULL, NULL, 0, NULL, NULL);
+    if (rc < 0) return false;
+    /* the old root table, and with it the copies fresh ones would replace, still lives */
+    if (old_root_lives) as_if_allocated(kept);
+    sq_setconsttable(v);
+    return ok && rc == 0;
 }
 
 /* ---- the const table (the bytecode cache of the host replays what a source defined) ---- */
@@ -1735,6 +1766,8 @@ int sqpy_snapshot(sqpy_vm *vm) {
     sq_reservestack(v, 8 * MAX_NESTING + 16);
     sq_release(v, &vm->snap_root);
     sq_release(v, &vm->snap_consts);
+    if (vm->snap) sqpy_snap_free(vm->snap);
+    vm->snap = sqpy_snap_new();
     sq_pushroottable(v);
     sq_getstackobj(v, -1, &vm->snap_root);
     sq_addref(v, &vm->snap_root);
@@ -1759,12 +1792,14 @@ int sqpy_snapshot(sqpy_vm *vm) {
     return SQPY_OK;
 }
 
+void sqpy_keep_copies(sqpy_vm *vm, int on) { vm->fresh_copies = !on; }
+
 int sqpy_restore(sqpy_vm *vm) {
     ENTER(vm, SQPY_WRONG_THREAD);
     if (!e.outer || sq_type(vm->snap_root) != OT_TABLE) return SQPY_BADARG;
     HSQUIRRELVM v = vm->v;
     sq_reservestack(v, 8 * MAX_NESTING + 16);
-    if (snapshot_digest(vm) != vm->snap_digest) return SQPY_ERROR;
+    if (pristine_changed(vm)) return SQPY_ERROR;
     /* The snapshot made the same copies: never too deep here. Cloning can fail only if the
      * instruction budget ran out: the VM then cannot be reused. */
     if (!set_copies(vm)) return SQPY_ERROR;
