@@ -268,6 +268,8 @@ NESTED_WRITES = {
     "replaced": "t.sub = { b = 2 };",
     "the root's slot deleted": "delete t;",
     "a nested table grown": "for (local i = 0; i < 100; i++) t.sub.deeper[i] <- i;",
+    "the root table grown": 'for (local i = 0; i < 300; i++) getroottable()["g" + i] <- i;',
+    "held by the last call's result": "return t.sub;",
 }
 
 
@@ -283,7 +285,9 @@ def _after_each_restore(write, keep):
             assert vm.restore()
             seen.append((vm.work - work, vm.memory_used, vm.memory_peak,
                          vm.run("return [t.sub.b, t.sub.len(), 'x' in t.sub, t.sub.getdelegate() == null,"
-                                "a.s == b.s, a.s.n, t.sub.deeper.len()]")))
+                                "a.s == b.s, a.s.n, t.sub.deeper.len()]"),
+                         vm.run('local k = ""; foreach (n, v in getroottable()) k += n + ",";'
+                                'foreach (n, v in t.sub) k += n + ","; return k')))
             vm.run("t.sub.k0 = 100; a.s.n = 9;")  # the probe's own writes reach no later restore
             assert vm.restore()
         return seen

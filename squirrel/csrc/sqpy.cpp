@@ -1645,8 +1645,9 @@ int sqpy_stack_frame(HSQUIRRELVM v, int level, const char **func, const char **s
  * Two shortcuts keep a restore cheap without changing what it gives (sqpy_snap.cpp): the digest
  * is taken only when some object it read last time is no longer byte for byte as it was; and
  * the nested copies the last script left exactly as they were made, that only the copies, the
- * dying root table and released handles refer to, are kept instead of made again (memory,
- * peak and instruction charge as fresh copies would make them). */
+ * dying root table and released handles refer to, are kept instead of made again, the root's
+ * copy then laid out as the last one was (memory, peak and instruction charge as fresh copies
+ * would make them). */
 
 static inline unsigned long long mix(unsigned long long h, unsigned long long x) {
     h ^= x + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
@@ -1670,10 +1671,6 @@ static unsigned long long snapshot_digest(sqpy_vm *vm) {
     return sqpy_snap_digest(pristine, 2, MAX_NESTING, vm->snap);
 }
 
-/* Whether the digest would differ now, without taking it when nothing it read has changed. */
-static bool pristine_changed(sqpy_vm *vm) {
-    return !sqpy_snap_unchanged(vm->snap) && snapshot_digest(vm) != vm->snap_digest;
-}
 
 /* Memory that fresh copies would have held at this point besides the kept ones: counted and
  * given back at once, so that the peak (and a limit crossed) is what fresh copies make. */
@@ -1686,20 +1683,20 @@ static void as_if_allocated(long long bytes) {
 /* Root and const tables := deep copies of the pristine ones (the root's nested copies kept
  * when the last script left them as made: sqpy_snap_push_copy). False when they nest too deep
  * or a copy could not be made (then the tables not yet replaced are left as they were). */
-static bool set_copies(sqpy_vm *vm) {
+static bool set_copies(sqpy_vm *vm, bool pristine_same) {
     HSQUIRRELVM v = vm->v;
     vm->held.assign(vm->refs.begin(), vm->refs.end());
     vm->held.push_back(vm->keep);
     long long kept = 0;
     int old_root_lives = 0;
-    int rc = sqpy_snap_push_copy(v, &vm->snap_root, MAX_NESTING, vm->fresh_copies ? NULL : vm->snap,
+    int rc = sqpy_snap_push_copy(v, &vm->snap_root, MAX_NESTING, vm->snap, pristine_same && !vm->fresh_copies,
                                  vm->held.data(), vm->held.size(),
                                  &kept, &old_root_lives);
     if (rc < 0) return false;
     bool ok = rc == 0;
     as_if_allocated(kept);
     sq_setroottable(v);  /* pops the copy */
-    rc = sqpy_snap_push_copy(v, &vm->snap_consts, MAX_NESTING, NULL, NULL, 0, NULL, NULL);
+    rc = sqpy_snap_push_copy(v, &vm->snap_consts, MAX_NESTING, NULL, 0, NULL, 0, NULL, NULL);
     if (rc < 0) return false;
     /* the old root table, and with it the copies fresh ones would replace, still lives */
     if (old_root_lives) as_if_allocated(kept);
@@ -1776,7 +1773,7 @@ int sqpy_snapshot(sqpy_vm *vm) {
     sq_getstackobj(v, -1, &vm->snap_consts);
     sq_addref(v, &vm->snap_consts);
     sq_pop(v, 1);
-    if (!set_copies(vm)) {  /* too deep to copy safely: back to no snapshot */
+    if (!set_copies(vm, false)) {  /* too deep to copy safely: back to no snapshot */
         sq_pushobject(v, vm->snap_root);
         sq_setroottable(v);  /* pops it */
         sq_pushobject(v, vm->snap_consts);
@@ -1799,10 +1796,12 @@ int sqpy_restore(sqpy_vm *vm) {
     if (!e.outer || sq_type(vm->snap_root) != OT_TABLE) return SQPY_BADARG;
     HSQUIRRELVM v = vm->v;
     sq_reservestack(v, 8 * MAX_NESTING + 16);
-    if (pristine_changed(vm)) return SQPY_ERROR;
+    /* The digest is taken only when something it read is no longer as it was. */
+    bool same = sqpy_snap_unchanged(vm->snap);
+    if (!same && snapshot_digest(vm) != vm->snap_digest) return SQPY_ERROR;
     /* The snapshot made the same copies: never too deep here. Cloning can fail only if the
      * instruction budget ran out: the VM then cannot be reused. */
-    if (!set_copies(vm)) return SQPY_ERROR;
+    if (!set_copies(vm, same)) return SQPY_ERROR;
     sq_release(v, &vm->keep);
     sq_resetobject(&vm->keep);
     /* Handles Python still holds belong to the previous script, as if the VM had been closed:

@@ -26,13 +26,16 @@ int sqpy_snap_unchanged(const struct sqpy_snap_state *s);
 
 /* Pushes a copy of the table whose nested tables are copies too (others are shared). Returns 0,
  * or 1 when tables nest deeper than max_nesting (those are shared, not copied), or -1 when
- * cloning failed (nothing pushed). With `keep` (the root table's copy), the nested copies the
- * last script left as they were made are kept rather than made again (what that needs is in
- * sqpy_snap.cpp): `held` are the host's handles, released by the restore with the VM's root
+ * cloning failed (nothing pushed). With `keep` (the root table's copy) and `pristine_same`
+ * (sqpy_snap_unchanged held at this restore), the nested copies the last script left as they
+ * were made are kept rather than made again, and the root's copy laid out as the last one was
+ * (what that needs is in sqpy_snap.cpp); without `pristine_same` all is copied and noted
+ * afresh. `held` are the host's handles, released by the restore with the VM's root
  * table; *kept_bytes is what kept copies take, which fresh copies would have allocated, and
  * *old_root_lives whether the VM's root table (holding the copies fresh ones would replace)
  * outlives sq_setroottable. */
 int sqpy_snap_push_copy(HSQUIRRELVM v, const HSQOBJECT *table, int max_nesting, struct sqpy_snap_state *keep,
-                        const HSQOBJECT *held, size_t nheld, long long *kept_bytes, int *old_root_lives);
+                        int pristine_same, const HSQOBJECT *held, size_t nheld, long long *kept_bytes,
+                        int *old_root_lives);
 
 #endif
