@@ -301,3 +301,37 @@ def test_a_restore_keeping_copies_gives_what_fresh_copies_give(what):
     kept = _after_each_restore(NESTED_WRITES[what], True)
     assert kept == _after_each_restore(NESTED_WRITES[what], False)
     assert kept[0][3] == [2, 62, False, True, True, 1, 1]
+
+
+def _restore_under_a_limit(margin, keep):
+    with squirrel.VM() as vm:
+        lib.sqpy_keep_copies(vm._ptr, keep)
+        vm.run(NESTED)
+        vm.snapshot()
+        vm.run("")
+        assert vm.restore()
+        vm.run("")
+        vm.memory_limit = vm.memory_used + margin
+        restored = vm.restore()
+        return restored, vm.memory_used, vm.memory_peak
+
+
+@pytest.mark.parametrize("margin", [100, 1000, 3000, 100000])
+def test_a_memory_limit_stops_a_restore_keeping_copies_where_it_stops_fresh_copies(margin):
+    # The limit is checked as the copies are charged to the instruction budget: a restore that
+    # keeps copies counts the memory fresh ones would have allocated, at the same points.
+    _restore_under_a_limit(margin, False)  # warm the bytecode cache (see above)
+    kept = _restore_under_a_limit(margin, True)
+    assert kept == _restore_under_a_limit(margin, False)
+    assert kept[0] is (margin > 3000)
+
+
+def test_a_pristine_table_written_and_put_back_is_still_reused(vm):
+    # Its bytes changed (a slot taken and freed again): the digest is taken, finds the same
+    # slots, and the restore goes ahead, as it always has; later restores compare with this state.
+    for _ in range(3):
+        vm.run("local r = pristine_f.getroot(); r.tmp <- 1; delete r.tmp; t.sub.b = 5;")
+        assert vm.restore()
+        assert vm.run('return ["tmp" in getroottable(), t.sub.b]') == [False, 2]
+    vm.run("pristine_f.getroot().tmp <- 1")
+    assert vm.restore() is False

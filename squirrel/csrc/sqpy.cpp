@@ -141,6 +141,8 @@ static inline void account(long long delta) {
     account_weighted(vm, delta * vm->overhead_fx);
 }
 
+void sqpy_count_memory(long long bytes) { account(bytes); }
+
 /* Of what was just allocated (or is about to be freed), `delta` bytes are contents: they count
  * in full, so they get the part of MEM_ONE that account() left out. */
 void sq_vm_payload(SQInteger delta) {
@@ -1672,13 +1674,6 @@ static unsigned long long snapshot_digest(sqpy_vm *vm) {
 }
 
 
-/* Memory that fresh copies would have held at this point besides the kept ones: counted and
- * given back at once, so that the peak (and a limit crossed) is what fresh copies make. */
-static void as_if_allocated(long long bytes) {
-    if (!bytes) return;
-    account(bytes);
-    account(-bytes);
-}
 
 /* Root and const tables := deep copies of the pristine ones (the root's nested copies kept
  * when the last script left them as made: sqpy_snap_push_copy). False when they nest too deep
@@ -1688,19 +1683,17 @@ static bool set_copies(sqpy_vm *vm, bool pristine_same) {
     vm->held.assign(vm->refs.begin(), vm->refs.end());
     vm->held.push_back(vm->keep);
     long long kept = 0;
-    int old_root_lives = 0;
     int rc = sqpy_snap_push_copy(v, &vm->snap_root, MAX_NESTING, vm->snap, pristine_same && !vm->fresh_copies,
-                                 vm->held.data(), vm->held.size(),
-                                 &kept, &old_root_lives);
+                                 vm->held.data(), vm->held.size(), &kept);
     if (rc < 0) return false;
     bool ok = rc == 0;
-    as_if_allocated(kept);
     sq_setroottable(v);  /* pops the copy */
-    rc = sqpy_snap_push_copy(v, &vm->snap_consts, MAX_NESTING, NULL, 0, NULL, 0, NULL, NULL);
+    rc = sqpy_snap_push_copy(v, &vm->snap_consts, MAX_NESTING, NULL, 0, NULL, 0, NULL);
     if (rc < 0) return false;
-    /* the old root table, and with it the copies fresh ones would replace, still lives */
-    if (old_root_lives) as_if_allocated(kept);
     sq_setconsttable(v);
+    /* What fresh copies would have allocated stopped counting when the copies they replace
+     * would have been freed with the old root table; the peak and the budget's checks saw it. */
+    sqpy_count_memory(-kept);
     return ok && rc == 0;
 }
 

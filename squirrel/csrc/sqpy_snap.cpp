@@ -395,8 +395,12 @@ static SQUnsignedInteger held_refs(HSQUIRRELVM v, const SQTable *t, const HSQOBJ
 static bool can_keep(HSQUIRRELVM v, const sqpy_snap_state *s, const HSQOBJECT *held, size_t nheld) {
     const std::vector<Made> &made = s->made;
     if (!s->reusable || made.empty() || type(v->_roottable) != OT_TABLE) return false;
+    /* The VM's root table dies when the restore lets go of it, and something it lets go of
+     * later than sq_setroottable holds it (the binding's root proxy does): fresh copies'
+     * predecessors would all live until then. */
     SQTable *dying = _table(v->_roottable);
-    if (dying->_uiRef != 1 + held_refs(v, dying, held, nheld)) return false;
+    SQUnsignedInteger released = held_refs(v, dying, held, nheld);
+    if (released == 0 || dying->_uiRef != 1 + released) return false;
     /* How often the dying root table refers to each copy in the slots where its copy was given
      * them (which also tells they are alive). A reference anywhere else (a global the script
      * made, a slot moved by a rehash) goes uncounted here, and the reference counts below then
@@ -425,14 +429,26 @@ static bool can_keep(HSQUIRRELVM v, const sqpy_snap_state *s, const HSQOBJECT *h
  * would give, charged as deep_copy charges. The pristine root being unchanged, clone_table
  * would lay the copy out as it did last time: the copy takes that layout (the keys and values
  * it holds are the pristine root's) rather than being built slot by slot. */
-static bool copy_keeping(HSQUIRRELVM v, const sqpy_snap_state *s, const SQObjectPtr &root, SQObjectPtr &out) {
+static long long table_bytes(SQTable *t) {  /* what SQTable::Create allocated for it */
+    return (long long)sizeof(SQTable) + (long long)t->NodeBytesLen();
+}
+
+/* *counted: the memory the fresh copies would have allocated, counted at the point each would
+ * have been allocated (after its charge: the budget's checks then see the memory they would). */
+static bool copy_keeping(HSQUIRRELVM v, const sqpy_snap_state *s, const SQObjectPtr &root, SQObjectPtr &out,
+                         long long *counted) {
+    *counted = 0;
     if (SQ_FAILED(sq_charge(v, s->root_charge))) return false;
     SQTable *t = SQTable::Create(_opt_ss(_table(root)), s->root.count);
     out = t;
     t->TakeLayout(s->root.bytes.data(), s->root.nodes, s->root.firstfree, s->root.used);
     const std::vector<Made> &made = s->made;
-    for (size_t k = 0; k < made.size(); k++)
+    for (size_t k = 0; k < made.size(); k++) {
         if (SQ_FAILED(sq_charge(v, made[k].charge))) return false;
+        long long bytes = table_bytes(made[k].copy);
+        sqpy_count_memory(bytes);
+        *counted += bytes;
+    }
     for (size_t j = 0; j < s->links.size(); j++)  /* in place: as NewSlot on a present key */
         t->NodeVal(s->links[j].first) = made[s->links[j].second].copy;
     return true;
@@ -455,18 +471,16 @@ static void note_states(Noting &note) {
 }
 
 int sqpy_snap_push_copy(HSQUIRRELVM v, const HSQOBJECT *table, int max_nesting, sqpy_snap_state *keep,
-                        int pristine_same, const HSQOBJECT *held, size_t nheld, long long *kept_bytes,
-                        int *old_root_lives) {
+                        int pristine_same, const HSQOBJECT *held, size_t nheld, long long *kept_bytes) {
     SQObjectPtr orig(*table), copy;
     if (kept_bytes) *kept_bytes = 0;
     if (keep && pristine_same && can_keep(v, keep, held, nheld)) {
-        /* can_keep counted who holds it: one is the VM's root slot, which the copy replaces */
-        *old_root_lives = _table(v->_roottable)->_uiRef > 1;
-        if (!copy_keeping(v, keep, orig, copy)) return -1;
-        long long bytes = 0;
-        for (size_t k = 0; k < keep->made.size(); k++)
-            bytes += (long long)sizeof(SQTable) + (long long)keep->made[k].copy->NodeBytesLen();
-        *kept_bytes = bytes;
+        long long counted;
+        if (!copy_keeping(v, keep, orig, copy, &counted)) {
+            sqpy_count_memory(-counted);
+            return -1;
+        }
+        *kept_bytes = counted;
         v->Push(copy);
         return 0;
     }

@@ -31,11 +31,15 @@ int sqpy_snap_unchanged(const struct sqpy_snap_state *s);
  * were made are kept rather than made again, and the root's copy laid out as the last one was
  * (what that needs is in sqpy_snap.cpp); without `pristine_same` all is copied and noted
  * afresh. `held` are the host's handles, released by the restore with the VM's root
- * table; *kept_bytes is what kept copies take, which fresh copies would have allocated, and
- * *old_root_lives whether the VM's root table (holding the copies fresh ones would replace)
- * outlives sq_setroottable. */
+ * table. The memory fresh copies would have allocated is counted as they would have allocated
+ * it (sqpy_count_memory), so that the instruction budget's checks see what they would see: it
+ * stays counted, *kept_bytes, until the caller gives it back once the copies they replace
+ * would have been freed too (nothing is left counted when this fails). */
 int sqpy_snap_push_copy(HSQUIRRELVM v, const HSQOBJECT *table, int max_nesting, struct sqpy_snap_state *keep,
-                        int pristine_same, const HSQOBJECT *held, size_t nheld, long long *kept_bytes,
-                        int *old_root_lives);
+                        int pristine_same, const HSQOBJECT *held, size_t nheld, long long *kept_bytes);
+
+/* Counts `bytes` of object overhead as allocated (negative: freed) by the VM running now
+ * (sqpy.cpp's memory accounting), without allocating anything. */
+void sqpy_count_memory(long long bytes);
 
 #endif
