@@ -335,3 +335,30 @@ def test_a_pristine_table_written_and_put_back_is_still_reused(vm):
         assert vm.run('return ["tmp" in getroottable(), t.sub.b]') == [False, 2]
     vm.run("pristine_f.getroot().tmp <- 1")
     assert vm.restore() is False
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(sorted(NESTED_WRITES)), max_size=3), min_size=1, max_size=4))
+def test_after_any_scripts_kept_and_fresh_copies_look_the_same(rounds):
+    def play(keep):
+        with squirrel.VM() as vm:
+            lib.sqpy_keep_copies(vm._ptr, keep)
+            vm.run(NESTED)
+            vm.snapshot()
+            seen = []
+            for writes in rounds:
+                for what in writes:
+                    try:
+                        vm.run(NESTED_WRITES[what])
+                    except squirrel.ScriptError:
+                        pass  # e.g. t.sub.deeper after t.sub.clear()
+                work = vm.work
+                assert vm.restore()
+                seen.append((vm.work - work, vm.memory_used, vm.memory_peak,
+                             vm.run('local k = ""; foreach (n, v in getroottable()) k += n + ",";'
+                                    'foreach (n, v in t.sub) k += n + "=" + (typeof v == "table" ? "t" : v) + ",";'
+                                    'return k + a.s.n')))
+            return seen
+
+    play(False)  # the bytecode cache, as above
+    assert play(True) == play(False)

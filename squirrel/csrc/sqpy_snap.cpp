@@ -425,16 +425,16 @@ static bool can_keep(HSQUIRRELVM v, const sqpy_snap_state *s, const HSQOBJECT *h
     return true;
 }
 
-/* A new copy of the pristine root table, its nested tables the kept copies: what deep_copy
- * would give, charged as deep_copy charges. The pristine root being unchanged, clone_table
- * would lay the copy out as it did last time: the copy takes that layout (the keys and values
- * it holds are the pristine root's) rather than being built slot by slot. */
 static long long table_bytes(SQTable *t) {  /* what SQTable::Create allocated for it */
     return (long long)sizeof(SQTable) + (long long)t->NodeBytesLen();
 }
 
-/* *counted: the memory the fresh copies would have allocated, counted at the point each would
- * have been allocated (after its charge: the budget's checks then see the memory they would). */
+/* A new copy of the pristine root table, its nested tables the kept copies: what deep_copy
+ * would give, charged as deep_copy charges. The pristine root being unchanged, clone_table
+ * would lay the copy out as it did last time: the copy takes that layout (the keys and values
+ * it holds are the pristine root's) rather than being built slot by slot. *counted: the
+ * memory the fresh nested copies would have allocated, counted at the point each would have
+ * been (after its charge: the budget's checks then see the memory they would). */
 static bool copy_keeping(HSQUIRRELVM v, const sqpy_snap_state *s, const SQObjectPtr &root, SQObjectPtr &out,
                          long long *counted) {
     *counted = 0;
