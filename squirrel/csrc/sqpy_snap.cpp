@@ -94,6 +94,10 @@ struct ClassState {
     }
 };
 
+static inline bool same_object(const SQObject &a, const SQObject &b) {
+    return a._type == b._type && a._unVal.raw == b._unVal.raw;
+}
+
 /* One object the digest read, in the digest's order: a table, a class, or the object a weak
  * reference points at (a table reached through it comes after). */
 struct Check {
@@ -106,7 +110,7 @@ struct Check {
         switch (kind) {
         case TABLE: return table.holds();
         case CLASS: return cls.holds();
-        default: return memcmp(&weak->_obj, &obj, sizeof obj) == 0;
+        default: return same_object(weak->_obj, obj);
         }
     }
 };
@@ -118,7 +122,7 @@ struct RootCheck {
     const SQClosure *c;
     const SQWeakRef *root;
     SQObject obj;
-    bool holds() const { return c->_root == root && memcmp(&root->_obj, &obj, sizeof obj) == 0; }
+    bool holds() const { return c->_root == root && same_object(root->_obj, obj); }
 };
 
 struct Record {
