@@ -61,6 +61,7 @@ def test_a_change_to_shared_state_refuses_the_restore(vm, change):
     vm.run(change)
     assert vm.restore() is False
     assert vm.root["x"] == 1  # nothing changed: the caller replaces the VM
+    assert vm.restore() is False  # and stays refused, however often it is asked
 
 
 def test_tables_reached_twice_or_through_a_cycle_are_copied_once():

@@ -1689,7 +1689,10 @@ static bool set_copies(sqpy_vm *vm, bool pristine_same) {
     bool ok = rc == 0;
     sq_setroottable(v);  /* pops the copy */
     rc = sqpy_snap_push_copy(v, &vm->snap_consts, MAX_NESTING, NULL, 0, NULL, 0, NULL);
-    if (rc < 0) return false;
+    if (rc < 0) {  /* the VM cannot be reused: nothing stays counted that it does not hold */
+        sqpy_count_memory(-kept);
+        return false;
+    }
     sq_setconsttable(v);
     /* What fresh copies would have allocated stopped counting when the copies they replace
      * would have been freed with the old root table; the peak and the budget's checks saw it. */
@@ -1791,7 +1794,10 @@ int sqpy_restore(sqpy_vm *vm) {
     sq_reservestack(v, 8 * MAX_NESTING + 16);
     /* The digest is taken only when something it read is no longer as it was. */
     bool same = sqpy_snap_unchanged(vm->snap);
-    if (!same && snapshot_digest(vm) != vm->snap_digest) return SQPY_ERROR;
+    if (!same && snapshot_digest(vm) != vm->snap_digest) {
+        sqpy_snap_forget(vm->snap);  /* what it recorded is the changed state: never compare with it */
+        return SQPY_ERROR;
+    }
     /* The snapshot made the same copies: never too deep here. Cloning can fail only if the
      * instruction budget ran out: the VM then cannot be reused. */
     if (!set_copies(vm, same)) return SQPY_ERROR;

@@ -276,6 +276,14 @@ unsigned long long sqpy_snap_digest(const HSQOBJECT *objects, int count, int max
     return h;
 }
 
+void sqpy_snap_forget(sqpy_snap_state *s) {
+    s->digest.checks.clear();
+    s->digest.roots.clear();
+    s->made.clear();
+    s->links.clear();
+    s->reusable = false;
+}
+
 int sqpy_snap_unchanged(const sqpy_snap_state *s) {
     const Record &r = s->digest;
     if (r.checks.empty()) return 0;

@@ -20,6 +20,10 @@ void sqpy_snap_free(struct sqpy_snap_state *s);
 unsigned long long sqpy_snap_digest(const HSQOBJECT *objects, int count, int max_nesting,
                                     struct sqpy_snap_state *record);
 
+/* Drops what the digest and the copies recorded: the next restore takes the digest, copies
+ * everything afresh, and records again. */
+void sqpy_snap_forget(struct sqpy_snap_state *s);
+
 /* 1 when every object the digest read when it last recorded is byte for byte as it was then
  * (the digest would then be the same), 0 when that is not known (take the digest). */
 int sqpy_snap_unchanged(const struct sqpy_snap_state *s);
