@@ -61,6 +61,7 @@ def test_a_change_to_shared_state_refuses_the_restore(vm, change):
     vm.run(change)
     assert vm.restore() is False
     assert vm.root["x"] == 1  # nothing changed: the caller replaces the VM
+    assert vm.restore() is False  # and stays refused, however often it is asked
 
 
 def test_tables_reached_twice_or_through_a_cycle_are_copied_once():
@@ -234,3 +235,131 @@ def test_a_root_nested_too_deep_is_refused_and_left_as_it_was():
         assert vm.run("local n = 0, t = deep; while (\"next\" in t) { t = t.next; n++ } deep.x <- 1; return n") == 40
         with pytest.raises(squirrel.SquirrelError, match="snapshot"):
             vm.restore()
+
+
+# --- kept copies: a restore keeps the nested copies the last script left as they were made ------
+# (see "snapshot and restore" in squirrel/csrc/sqpy.cpp). Whatever the script did, the next one
+# must get what fresh copies give: the same globals, memory, peak and instruction charge.
+
+from squirrel._squirrel import lib  # noqa: E402
+
+NESTED = """
+x <- 1; shared <- { n = 1 }; a <- { s = shared }; b <- { s = shared };
+t <- { a = 1, sub = { b = 2, deeper = { c = 3 } } };
+for (local i = 0; i < 60; i++) t.sub["k" + i] <- i;
+"""
+
+NESTED_WRITES = {
+    "nothing": "",
+    "a slot added": "t.sub.x <- 1;",
+    "a slot added and deleted": "t.sub.x <- 1; delete t.sub.x;",
+    "a slot deleted": "delete t.sub.b;",
+    "cleared": "t.sub.clear();",
+    "rawset": 't.sub.rawset("b", 3);',
+    "rawdelete": 't.sub.rawdelete("b");',
+    "the same value written back": "t.sub.b = 2;",
+    "a delegate set": "t.sub.setdelegate({ d = 1 });",
+    "a weak reference kept": "w <- t.sub.weakref();",
+    "printed (numbered)": "print(t.sub);",
+    "a table reached twice written": "a.s.n = 5;",
+    "two levels down": "t.sub.deeper.q <- 1;",
+    "held by a global": "h <- t.sub;",
+    "held by a script table": "h <- { s = t.sub, d = t.sub.deeper };",
+    "held by a cycle": "local c = { s = t.sub }; c.self <- c;",
+    "replaced": "t.sub = { b = 2 };",
+    "the root's slot deleted": "delete t;",
+    "a nested table grown": "for (local i = 0; i < 100; i++) t.sub.deeper[i] <- i;",
+    "the root table grown": 'for (local i = 0; i < 300; i++) getroottable()["g" + i] <- i;',
+    "held by the last call's result": "return t.sub;",
+}
+
+
+def _after_each_restore(write, keep):
+    with squirrel.VM() as vm:
+        lib.sqpy_keep_copies(vm._ptr, keep)
+        vm.run(NESTED)
+        vm.snapshot()
+        seen = []
+        for _ in range(3):
+            vm.run(write)
+            work = vm.work
+            assert vm.restore()
+            seen.append((vm.work - work, vm.memory_used, vm.memory_peak,
+                         vm.run("return [t.sub.b, t.sub.len(), 'x' in t.sub, t.sub.getdelegate() == null,"
+                                "a.s == b.s, a.s.n, t.sub.deeper.len()]"),
+                         vm.run('local k = ""; foreach (n, v in getroottable()) k += n + ",";'
+                                'foreach (n, v in t.sub) k += n + ","; return k')))
+            vm.run("t.sub.k0 = 100; a.s.n = 9;")  # the probe's own writes reach no later restore
+            assert vm.restore()
+        return seen
+
+
+@pytest.mark.parametrize("what", sorted(NESTED_WRITES))
+def test_a_restore_keeping_copies_gives_what_fresh_copies_give(what):
+    # A VM that compiled a source holds more than one that loaded its cached bytecode: the
+    # first round only makes both rounds below load it.
+    _after_each_restore(NESTED_WRITES[what], False)
+    kept = _after_each_restore(NESTED_WRITES[what], True)
+    assert kept == _after_each_restore(NESTED_WRITES[what], False)
+    assert kept[0][3] == [2, 62, False, True, True, 1, 1]
+
+
+def _restore_under_a_limit(margin, keep):
+    with squirrel.VM() as vm:
+        lib.sqpy_keep_copies(vm._ptr, keep)
+        vm.run(NESTED)
+        vm.snapshot()
+        vm.run("")
+        assert vm.restore()
+        vm.run("")
+        vm.memory_limit = vm.memory_used + margin
+        restored = vm.restore()
+        return restored, vm.memory_used, vm.memory_peak
+
+
+@pytest.mark.parametrize("margin", [100, 1000, 3000, 100000])
+def test_a_memory_limit_stops_a_restore_keeping_copies_where_it_stops_fresh_copies(margin):
+    # The limit is checked as the copies are charged to the instruction budget: a restore that
+    # keeps copies counts the memory fresh ones would have allocated, at the same points.
+    _restore_under_a_limit(margin, False)  # warm the bytecode cache (see above)
+    kept = _restore_under_a_limit(margin, True)
+    assert kept == _restore_under_a_limit(margin, False)
+    assert kept[0] is (margin > 3000)
+
+
+def test_a_pristine_table_written_and_put_back_is_still_reused(vm):
+    # Its bytes changed (a slot taken and freed again): the digest is taken, finds the same
+    # slots, and the restore goes ahead, as it always has; later restores compare with this state.
+    for _ in range(3):
+        vm.run("local r = pristine_f.getroot(); r.tmp <- 1; delete r.tmp; t.sub.b = 5;")
+        assert vm.restore()
+        assert vm.run('return ["tmp" in getroottable(), t.sub.b]') == [False, 2]
+    vm.run("pristine_f.getroot().tmp <- 1")
+    assert vm.restore() is False
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(sorted(NESTED_WRITES)), max_size=3), min_size=1, max_size=4))
+def test_after_any_scripts_kept_and_fresh_copies_look_the_same(rounds):
+    def play(keep):
+        with squirrel.VM() as vm:
+            lib.sqpy_keep_copies(vm._ptr, keep)
+            vm.run(NESTED)
+            vm.snapshot()
+            seen = []
+            for writes in rounds:
+                for what in writes:
+                    try:
+                        vm.run(NESTED_WRITES[what])
+                    except squirrel.ScriptError:
+                        pass  # e.g. t.sub.deeper after t.sub.clear()
+                work = vm.work
+                assert vm.restore()
+                seen.append((vm.work - work, vm.memory_used, vm.memory_peak,
+                             vm.run('local k = ""; foreach (n, v in getroottable()) k += n + ",";'
+                                    'foreach (n, v in t.sub) k += n + "=" + (typeof v == "table" ? "t" : v) + ",";'
+                                    'return k + a.s.n')))
+            return seen
+
+    play(False)  # the bytecode cache, as above
+    assert play(True) == play(False)

@@ -103,6 +103,9 @@ struct sqpy_vm {
 
     HSQOBJECT snap_root, snap_consts;  /* pristine state for sqpy_restore (OT_NULL: none) */
     unsigned long long snap_digest;
+    struct sqpy_snap_state *snap;  /* what the walks keep between restores (sqpy_snap.cpp) */
+    bool fresh_copies;             /* sqpy_keep_copies(vm, 0) */
+    std::vector<HSQOBJECT> held;   /* scratch: the handles a restore releases */
     SQInteger snap_scratch, snap_strings;  /* working space at the snapshot (sq_getworkspace) */
 
     bool coverage;
@@ -137,6 +140,8 @@ static inline void account(long long delta) {
     if (!vm) return;
     account_weighted(vm, delta * vm->overhead_fx);
 }
+
+void sqpy_count_memory(long long bytes) { account(bytes); }
 
 /* Of what was just allocated (or is about to be freed), `delta` bytes are contents: they count
  * in full, so they get the part of MEM_ONE that account() left out. */
@@ -933,6 +938,7 @@ int sqpy_close(sqpy_vm *vm, int any_thread) {
     sq_release(vm->v, &vm->err);
     sq_release(vm->v, &vm->snap_root);
     sq_release(vm->v, &vm->snap_consts);
+    if (vm->snap) sqpy_snap_free(vm->snap);
     vm->refs.clear();
     void *owner = vm->owner;
     (void)owner;
@@ -1637,7 +1643,13 @@ int sqpy_stack_frame(HSQUIRRELVM v, int level, const char **func, const char **s
  * (functions, classes and the rest stay shared), so restore first checks, with a digest, that
  * nothing shared was changed: the pristine tables (reachable through a closure's getroot()),
  * the members and attributes of pristine classes, the roots of pristine closures. A changed
- * one means the VM cannot be reused (the caller makes a new one). */
+ * one means the VM cannot be reused (the caller makes a new one).
+ * Two shortcuts keep a restore cheap without changing what it gives (sqpy_snap.cpp): the digest
+ * is taken only when some object it read last time is no longer byte for byte as it was; and
+ * the nested copies the last script left exactly as they were made, that only the copies, the
+ * dying root table and released handles refer to, are kept instead of made again, the root's
+ * copy then laid out as the last one was (memory, peak and instruction charge as fresh copies
+ * would make them). */
 
 static inline unsigned long long mix(unsigned long long h, unsigned long long x) {
     h ^= x + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
@@ -1655,25 +1667,37 @@ static unsigned long long obj_word(HSQUIRRELVM v, SQInteger idx) {
  * Squirrel's objects directly (sqpy_snap.cpp). */
 static const int MAX_NESTING = 32;
 
+/* The digest of the pristine state, keeping what it read for pristine_unchanged. */
 static unsigned long long snapshot_digest(sqpy_vm *vm) {
     HSQOBJECT pristine[2] = {vm->snap_root, vm->snap_consts};
-    return sqpy_snap_digest(pristine, 2, MAX_NESTING);
+    return sqpy_snap_digest(pristine, 2, MAX_NESTING, vm->snap);
 }
 
-/* Root and const tables := deep copies of the pristine ones. False when they nest too deep or
- * a copy could not be made (then the tables not yet replaced are left as they were). */
-static bool set_copies(sqpy_vm *vm) {
+
+
+/* Root and const tables := deep copies of the pristine ones (the root's nested copies kept
+ * when the last script left them as made: sqpy_snap_push_copy). False when they nest too deep
+ * or a copy could not be made (then the tables not yet replaced are left as they were). */
+static bool set_copies(sqpy_vm *vm, bool pristine_same) {
     HSQUIRRELVM v = vm->v;
-    const HSQOBJECT *pristine[2] = {&vm->snap_root, &vm->snap_consts};
-    SQRESULT (*set[2])(HSQUIRRELVM) = {sq_setroottable, sq_setconsttable};
-    bool ok = true;
-    for (int i = 0; i < 2; i++) {
-        int rc = sqpy_snap_push_copy(v, pristine[i], MAX_NESTING);
-        if (rc < 0) return false;
-        set[i](v);  /* pops the copy */
-        ok = ok && rc == 0;
+    vm->held.assign(vm->refs.begin(), vm->refs.end());
+    vm->held.push_back(vm->keep);
+    long long kept = 0;
+    int rc = sqpy_snap_push_copy(v, &vm->snap_root, MAX_NESTING, vm->snap, pristine_same && !vm->fresh_copies,
+                                 vm->held.data(), vm->held.size(), &kept);
+    if (rc < 0) return false;
+    bool ok = rc == 0;
+    sq_setroottable(v);  /* pops the copy */
+    rc = sqpy_snap_push_copy(v, &vm->snap_consts, MAX_NESTING, NULL, 0, NULL, 0, NULL);
+    if (rc < 0) {  /* the VM cannot be reused: nothing stays counted that it does not hold */
+        sqpy_count_memory(-kept);
+        return false;
     }
-    return ok;
+    sq_setconsttable(v);
+    /* What fresh copies would have allocated stopped counting when the copies they replace
+     * would have been freed with the old root table; the peak and the budget's checks saw it. */
+    sqpy_count_memory(-kept);
+    return ok && rc == 0;
 }
 
 /* ---- the const table (the bytecode cache of the host replays what a source defined) ---- */
@@ -1735,6 +1759,8 @@ int sqpy_snapshot(sqpy_vm *vm) {
     sq_reservestack(v, 8 * MAX_NESTING + 16);
     sq_release(v, &vm->snap_root);
     sq_release(v, &vm->snap_consts);
+    if (vm->snap) sqpy_snap_free(vm->snap);
+    vm->snap = sqpy_snap_new();
     sq_pushroottable(v);
     sq_getstackobj(v, -1, &vm->snap_root);
     sq_addref(v, &vm->snap_root);
@@ -1743,7 +1769,7 @@ int sqpy_snapshot(sqpy_vm *vm) {
     sq_getstackobj(v, -1, &vm->snap_consts);
     sq_addref(v, &vm->snap_consts);
     sq_pop(v, 1);
-    if (!set_copies(vm)) {  /* too deep to copy safely: back to no snapshot */
+    if (!set_copies(vm, false)) {  /* too deep to copy safely: back to no snapshot */
         sq_pushobject(v, vm->snap_root);
         sq_setroottable(v);  /* pops it */
         sq_pushobject(v, vm->snap_consts);
@@ -1759,15 +1785,22 @@ int sqpy_snapshot(sqpy_vm *vm) {
     return SQPY_OK;
 }
 
+void sqpy_keep_copies(sqpy_vm *vm, int on) { vm->fresh_copies = !on; }
+
 int sqpy_restore(sqpy_vm *vm) {
     ENTER(vm, SQPY_WRONG_THREAD);
     if (!e.outer || sq_type(vm->snap_root) != OT_TABLE) return SQPY_BADARG;
     HSQUIRRELVM v = vm->v;
     sq_reservestack(v, 8 * MAX_NESTING + 16);
-    if (snapshot_digest(vm) != vm->snap_digest) return SQPY_ERROR;
+    /* The digest is taken only when something it read is no longer as it was. */
+    bool same = sqpy_snap_unchanged(vm->snap);
+    if (!same && snapshot_digest(vm) != vm->snap_digest) {
+        sqpy_snap_forget(vm->snap);  /* what it recorded is the changed state: never compare with it */
+        return SQPY_ERROR;
+    }
     /* The snapshot made the same copies: never too deep here. Cloning can fail only if the
      * instruction budget ran out: the VM then cannot be reused. */
-    if (!set_copies(vm)) return SQPY_ERROR;
+    if (!set_copies(vm, same)) return SQPY_ERROR;
     sq_release(v, &vm->keep);
     sq_resetobject(&vm->keep);
     /* Handles Python still holds belong to the previous script, as if the VM had been closed:

@@ -204,6 +204,9 @@ unsigned long long sqpy_consts_digest(sqpy_vm *vm);
  * changed (the VM must then be replaced) and SQPY_BADARG without a snapshot or while running. */
 int sqpy_snapshot(sqpy_vm *vm);
 int sqpy_restore(sqpy_vm *vm);
+/* Whether restores may keep the nested copies a script left as they were made (on by default;
+ * off, every restore makes all copies afresh: for a test that compares the two). */
+void sqpy_keep_copies(sqpy_vm *vm, int on);
 
 /* The last error. */
 int sqpy_error_value(sqpy_vm *vm, sqpy_value *out);

@@ -200,3 +200,33 @@ def test_a_boot_leaves_nothing_for_the_cycle_collector(ending):
         gc.set_debug(0)
         gc.garbage.clear()
     assert left == []
+
+
+def test_writes_to_api_tables_leave_the_next_boot_a_fresh_copy_and_the_same_free_memory():
+    """A reused VM keeps the copies of the API's tables a boot left untouched (a restore then
+    copies only the root table): whatever a boot wrote to them, added, deleted or held, the next
+    boot sees fresh tables and the same free memory as with a new VM per boot."""
+    app = """
+        if (!("nv" in getroottable())) nv <- { n = 0 };
+        server.log("boot " + nv.n + " free " + imp.getmemoryfree() + " extra " + ("extra" in imp)
+                   + " " + ("extra" in hardware) + " " + server.len());
+        switch (nv.n++ % 9) {
+            case 0: imp.extra <- 1; break;
+            case 1: delete server.log; break;
+            case 2: math.clear(); break;
+            case 3: hardware.rawset("extra", 1); break;
+            case 4: hardware.setdelegate({ extra = 1 }); break;
+            case 5: keep <- imp.weakref(); break;
+            case 6: held <- [imp, hardware]; break;
+            case 7: imp.extra <- 1; delete imp.extra; break;
+        }
+        imp.deepsleepfor(60);
+    """
+    logs = {}
+    for reuse in (True, False):
+        sim = Simulation(device=app, imp="imp003", config=Config(reuse_vms=reuse))
+        sim.run("20m")
+        logs[reuse] = device_lines(sim)
+    assert len(logs[True]) == 20
+    assert logs[True] == logs[False]
+    assert all(line.endswith(" extra false false 15") for line in logs[True])
