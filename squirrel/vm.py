@@ -31,6 +31,7 @@ STACK_OVERFLOW, OVERFLOW, WRONG_THREAD = lib.SQPY_STACK_OVERFLOW, lib.SQPY_OVERF
 SQPY_HAS_THIS = lib.SQPY_HAS_THIS
 CB_RETURN, CB_NORETURN, CB_RAISE, CB_STOP = lib.SQPY_CB_RETURN, lib.SQPY_CB_NORETURN, lib.SQPY_CB_RAISE, lib.SQPY_CB_STOP
 CB_RETURN_TEMP, CB_RETURN_INT, CB_RETURN_TEXT = lib.SQPY_CB_RETURN_TEMP, lib.SQPY_CB_RETURN_INT, lib.SQPY_CB_RETURN_TEXT
+CB_RAISE_TEXT, CB_STOP_TEXT = lib.SQPY_CB_RAISE_TEXT, lib.SQPY_CB_STOP_TEXT
 NBUF = lib.SQPY_NBUF  # values per call on the fast path (more take the general one)
 MIN_STACK, MAX_STACK = 64, 1 << 20  # VM(stack_size=): initial slots of the Squirrel stack
 _PLAIN = frozenset((int, str, float, type(None)))  # what the fast path writes straight into a slot
@@ -1022,9 +1023,17 @@ class VM(Packing):
 
     def _fexc(self, e: BaseException) -> int:
         """The error contract on the fast path: store the exception, put the message the script
-        sees in slot 0, and tell the trampoline to throw (catchably or not)."""
-        self._put_string(_exc_message(e).encode("utf-8", "replace"))
-        return self._keep_exc(e)
+        sees in slot 0, and tell the trampoline to throw (catchably or not). A message that fits
+        goes into the text buffer, as a short string result does: one copy and one slot written
+        (~4,000 instructions less per error, and an imp's every boot ends with one: its sleep)."""
+        b = _exc_message(e).encode("utf-8", "replace")
+        n = len(b)
+        if n > TEXT:
+            self._put_string(b)
+            return self._keep_exc(e)
+        self._tbuf[:n] = b
+        self._bi[0] = n
+        return CB_STOP_TEXT if self._keep_exc(e) == CB_STOP else CB_RAISE_TEXT
 
     def _keep_exc(self, e: BaseException) -> int:
         """Keep a native's exception for the boundary; what the trampoline does: stop the script

@@ -691,6 +691,12 @@ static SQInteger trampoline(HSQUIRRELVM v) {
             return 1;
         }
         case SQPY_CB_NORETURN: return 0;
+        case SQPY_CB_RAISE_TEXT:
+        case SQPY_CB_STOP_TEXT:
+            if (b->i[0] >= 0 && b->i[0] <= SQPY_TEXT)
+                return throw_native_error(vm, v, rc == SQPY_CB_STOP_TEXT ? SQPY_CB_STOP : SQPY_CB_RAISE,
+                                          b->text, (SQInteger)b->i[0]);
+            return throw_native_error(vm, v, rc == SQPY_CB_STOP_TEXT ? SQPY_CB_STOP : SQPY_CB_RAISE, NULL, 0);
         default:
             return b->type[0] == SQPY_STRING ? throw_native_error(vm, v, rc, b->s[0], (SQInteger)b->i[0])
                                              : throw_native_error(vm, v, rc, NULL, 0);
