@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import squirrel
+from squirrel.kinds import TEXT
 
 
 @pytest.fixture
@@ -321,6 +322,26 @@ def test_squirrel_error_raised_by_a_native_is_a_plain_message(vm):
 
     vm.root["fail"] = fail
     assert vm.run("try { fail(); } catch (e) { return e; }") == "plain message"
+
+
+@pytest.mark.parametrize("message", ["", "m" * (TEXT - 1), "m" * TEXT, "m" * (TEXT + 1), "m" * (3 * TEXT),
+                                     "\u00e9" * (TEXT // 2), "\u00e9" * (TEXT // 2 + 1)],
+                         ids=["empty", "text-1", "text", "text+1", "long", "utf8-text", "utf8-text+2"])
+def test_a_natives_error_message_reaches_the_script_whole_at_any_length(vm, message):
+    # Short messages cross in the slot buffer's text, longer ones through a pointer: the script
+    # sees the same string either way, and so does the catch of an uncatchable stop's caller.
+    def fail(arg):
+        raise squirrel.SquirrelError(message)
+
+    def stop(arg):
+        raise Halt(message)
+
+    vm.root["fail"], vm.root["stop"] = fail, stop
+    assert vm.run('try { fail("an argument in the text"); } catch (e) { return e; }') == message
+    with pytest.raises(Halt) as info:
+        vm.run('stop("x");')
+    assert info.value.args == (message,)
+    assert vm.run('try { fail(1); } catch (e) { return e.len(); }') == len(message.encode())
 
 
 def test_exception_caught_then_different_error(vm):

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "sqpy.h"
+#include "sqpy_code.h"
 #include "sqpy_snap.h"
 
 /* Defined by the cffi-generated module (callbacks.h); cffi gives them C++ linkage when it
@@ -695,6 +696,12 @@ static SQInteger trampoline(HSQUIRRELVM v) {
             return 1;
         }
         case SQPY_CB_NORETURN: return 0;
+        case SQPY_CB_RAISE_TEXT:
+        case SQPY_CB_STOP_TEXT:
+            if (b->i[0] >= 0 && b->i[0] <= SQPY_TEXT)
+                return throw_native_error(vm, v, rc == SQPY_CB_STOP_TEXT ? SQPY_CB_STOP : SQPY_CB_RAISE,
+                                          b->text, (SQInteger)b->i[0]);
+            return throw_native_error(vm, v, rc == SQPY_CB_STOP_TEXT ? SQPY_CB_STOP : SQPY_CB_RAISE, NULL, 0);
         default:
             return b->type[0] == SQPY_STRING ? throw_native_error(vm, v, rc, b->s[0], (SQInteger)b->i[0])
                                              : throw_native_error(vm, v, rc, NULL, 0);
@@ -1018,44 +1025,28 @@ int sqpy_compile(sqpy_vm *vm, const char *src, long long len, const char *name, 
 
 /* Bytecode: compiling is the slow part of starting a VM, and the same source is loaded again
  * and again (one VM per boot), so the host keeps the bytes of its compiled closures. */
-struct Buffer {
-    std::vector<char> data;
-    size_t pos;
-};
-
 static SQInteger write_bytes(SQUserPointer up, SQUserPointer p, SQInteger n) {
-    Buffer *b = (Buffer *)up;
-    b->data.insert(b->data.end(), (char *)p, (char *)p + n);
-    return n;
-}
-
-static SQInteger read_bytes(SQUserPointer up, SQUserPointer p, SQInteger n) {
-    Buffer *b = (Buffer *)up;
-    if (b->pos + (size_t)n > b->data.size()) return -1;
-    memcpy(p, &b->data[b->pos], (size_t)n);
-    b->pos += (size_t)n;
+    std::vector<char> *b = (std::vector<char> *)up;
+    b->insert(b->end(), (char *)p, (char *)p + n);
     return n;
 }
 
 long long sqpy_dump(sqpy_vm *vm, long long fn, char *out, long long cap) {
     ENTER(vm, -1);
     if (!ref_ok(vm, fn) || sq_type(REF(vm, fn)) != OT_CLOSURE) return -1;
-    Buffer b;
-    b.pos = 0;
+    std::vector<char> b;
     sq_pushobject(vm->v, REF(vm, fn));
     SQRESULT r = sq_writeclosure(vm->v, write_bytes, &b);
     sq_pop(vm->v, 1);
     if (SQ_FAILED(r)) return -1;
-    if ((long long)b.data.size() <= cap && out) memcpy(out, &b.data[0], b.data.size());
-    return (long long)b.data.size();
+    if ((long long)b.size() <= cap && out) memcpy(out, &b[0], b.size());
+    return (long long)b.size();
 }
 
 int sqpy_load(sqpy_vm *vm, const char *data, long long len, sqpy_value *out) {
     ENTER(vm, SQPY_WRONG_THREAD);
-    Buffer b;
-    b.data.assign(data, data + len);
-    b.pos = 0;
-    if (SQ_FAILED(sq_readclosure(vm->v, read_bytes, &b))) return SQPY_BADARG;
+    /* What sq_readclosure would build, read from the bytes in place (sqpy_code.cpp). */
+    if (!sqpy_code_push_closure(vm->v, data, len)) return SQPY_BADARG;
     take_result(vm, vm->v, out);  /* as sqpy_compile: a VM holds the same after either */
     sq_pop(vm->v, 1);
     return SQPY_OK;

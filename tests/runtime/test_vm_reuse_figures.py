@@ -1,0 +1,80 @@
+"""Config.reuse_vms, seen through the figures a script reads: the execution time (the VM's
+instructions, as virtual time) and the free memory of every boot, at every point the script
+looks, on a module that keeps its code in flash and on one that loads it into RAM (where the
+code's load counts against the free memory), against a new VM per boot."""
+
+from __future__ import annotations
+
+import pytest
+
+from impapi import Config, Simulation
+from runtime_helpers import device_lines
+
+# Each boot reports free memory and elapsed microseconds around work of a fixed size: at its
+# start, after making strings and a closure-heavy table, in a timer's callback, and just before
+# it ends. The app's own code has literals of every kind, nested functions and a class, so the
+# load of its code at each boot makes strings, prototypes and closures.
+APP = """
+const LIMIT = 40;
+enum Mode { IDLE = 1, BUSY = 7 }
+class Meter {
+    name = null; samples = null;
+    constructor(name) { this.name = name; this.samples = []; }
+    function add(v) { samples.push(v * 1.5); return this; }
+    function mean() { local s = 0.0; foreach (v in samples) s += v; return s / samples.len(); }
+}
+function report(tag, t0) {
+    server.log(format("%s free=%d us=%d", tag, imp.getmemoryfree(), hardware.micros() - t0));
+}
+local t0 = hardware.micros();
+report("start", t0);
+local meters = {}, text = "x";
+for (local i = 0; i < LIMIT; i++) meters["m" + i] <- Meter("meter " + i).add(i).add(Mode.BUSY);
+for (local i = 0; i < 11; i++) text += text;
+local total = 0.0;
+foreach (k, m in meters) total += m.mean();
+report("work " + text.len() + " " + total, t0);
+imp.wakeup(0.25, function() {
+    local t1 = hardware.micros();
+    local words = split("a fixed sentence of several words to split", " ");
+    report("callback " + words.len(), t1);
+    END
+});
+"""
+ENDS = {"imp003": "imp.deepsleepfor(30);", "imp005": "server.restart();"}
+
+
+def figures(imp: str, reuse: bool) -> tuple[int, list[str]]:
+    app = APP.replace("END", 'report("end", t1); ' + ENDS[imp])
+    sim = Simulation(device=app, imp=imp, config=Config(reuse_vms=reuse))
+    sim.run("4m")
+    return sim.device.boots, device_lines(sim)
+
+
+def _time_and_memory(lines: list[str]) -> tuple[list[str], list[str]]:
+    """The execution-time and the free-memory figures of the reported lines."""
+    return [line.rsplit(" ", 1)[1] for line in lines], [line.rsplit(" ", 2)[1] for line in lines]
+
+
+@pytest.mark.parametrize("imp", sorted(ENDS))
+def test_each_boots_execution_time_is_a_new_vms(imp):
+    boots, reused = figures(imp, True)
+    _, fresh = figures(imp, False)
+    assert boots >= 5 and len(reused) == 4 * boots
+    time_reused, _ = _time_and_memory(reused)
+    time_fresh, _ = _time_and_memory(fresh)
+    assert all(t.startswith("us=") for t in time_reused)
+    assert time_reused == time_fresh  # the same instructions, at every point, at every boot
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Known: a reused VM's free memory differs from a new VM's by tens to ~200 bytes in a timer's "
+    "callback (imp003, from the second boot) and at every point on a module that loads its code "
+    "into RAM (imp005); the first boot of a process, which compiles the code where later ones "
+    "load it from the bytecode cache, differs too. Remove this mark once they are equal."))
+@pytest.mark.parametrize("imp", sorted(ENDS))
+def test_each_boots_free_memory_is_a_new_vms(imp):
+    boots, reused = figures(imp, True)
+    _, fresh = figures(imp, False)
+    assert boots >= 5
+    assert _time_and_memory(reused)[1] == _time_and_memory(fresh)[1]
