@@ -149,7 +149,7 @@ def test_a_cached_load_holds_what_its_function_holds_and_no_more():
 DAMAGE = """
     import squirrel
     from squirrel._squirrel import ffi, lib
-    from squirrel import vm as vmod
+    from squirrel import compiling as vmod
     vm = squirrel.VM()
     fn = vm.compile({source!r})
     code = next(entry[1] for key, entry in vmod._BYTECODE.items() if key[0] == {source!r})
@@ -222,7 +222,7 @@ def test_a_cached_load_costs_what_squirrels_own_reader_costs(dialect, scale, sou
     # Memory before and after the load, the peak, what freeing the function gives back, and
     # what the scratch pad and string table the load leaves cost the script's next strings:
     # the same, at every step, as when Squirrel's reader loads the same bytes in the same state.
-    from squirrel import vm as vm_module
+    from squirrel import compiling as vm_module
 
     source = source + f"// {dialect} {scale} cost"
     scripts = {name: before + " load(); " + AFTER for name, before in BEFORE.items()}

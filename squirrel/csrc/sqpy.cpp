@@ -383,6 +383,15 @@ static void take_result(sqpy_vm *vm, HSQUIRRELVM v, sqpy_value *out) {
     read_value(vm, v, -1, out);
 }
 
+/* Sets out from the function on top of the stack (a compile's or a load's). The last call's
+ * kept result goes: the function is held by its handle alone, and a VM holds the same after a
+ * compile as after a load of the same code (the host compiles in another VM and loads). */
+static void function_result(sqpy_vm *vm, sqpy_value *out) {
+    sq_release(vm->v, &vm->keep);
+    sq_resetobject(&vm->keep);
+    read_value(vm, vm->v, -1, out);
+}
+
 /* ---- the fast path's slots ---- */
 
 /* Slot i from the value at idx of v's stack; objects become new handles. Strings point into
@@ -1018,7 +1027,7 @@ int sqpy_compile(sqpy_vm *vm, const char *src, long long len, const char *name, 
         if (vm->stop) return vm->stop;
         return SQPY_COMPILE_ERROR;
     }
-    take_result(vm, vm->v, out);
+    function_result(vm, out);
     sq_pop(vm->v, 1);
     return SQPY_OK;
 }
@@ -1047,7 +1056,7 @@ int sqpy_load(sqpy_vm *vm, const char *data, long long len, sqpy_value *out) {
     ENTER(vm, SQPY_WRONG_THREAD);
     /* What sq_readclosure would build, read from the bytes in place (sqpy_code.cpp). */
     if (!sqpy_code_push_closure(vm->v, data, len)) return SQPY_BADARG;
-    take_result(vm, vm->v, out);  /* as sqpy_compile: a VM holds the same after either */
+    function_result(vm, out);
     sq_pop(vm->v, 1);
     return SQPY_OK;
 }
