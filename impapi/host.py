@@ -74,9 +74,13 @@ class ScriptHost:
     hardware: Any = None  # the imp's side of pins and buses this run (natives.objects)
     alive = True
     covered = False
-    # Execution time (docs/imp-model/execution-time.md): the VM's own clock, in picoseconds,
-    # as of the VM's work counter reading _vm_work; it runs ahead of the world's as code works.
-    _vm_ps = 0
+    # Execution time (docs/imp-model/execution-time.md): the VM's own clock, the instant (µs) its
+    # handler started, as of the VM's work counter reading _vm_work; it runs ahead of the world's
+    # as code works, instruction_ps picoseconds an instruction. The start is a whole µs (it is
+    # always an instant of the world's clock), so the VM's time is the start plus the work's
+    # time rounded down: the work's time alone stays a small number where a sum in picoseconds
+    # would be one Python must work out in several digits (the sum and its division by 10^6).
+    _vm_us = 0
     _vm_work = 0
     _calls = 0  # invoke()s on the stack
     _spin = 0  # callbacks in a row each queued by the one before (imp.wakeup(0, ...), onidle)
@@ -149,9 +153,9 @@ class ScriptHost:
         clock.hold(queue)
         timed = self.instruction_ps and not self._calls
         if timed:  # the handler starts now, or when the VM's last one ended if that is later
-            now_ps = clock.now_us * 1_000_000
-            if now_ps > self._vm_ps:
-                self._vm_ps = now_ps
+            now = clock.now_us
+            if now > self._vm_us:
+                self._vm_us = now
             self._vm_work = self.vm.read_work()
         self._calls += 1
         try:
@@ -241,9 +245,11 @@ class ScriptHost:
             raise RunEnded()
         if self.instruction_ps:  # the VM's clock is the world's again if the world got ahead
             work = self.vm.read_work()
-            now_ps = clock.now_us * 1_000_000
-            if now_ps > self._vm_ps + (work - self._vm_work) * self.instruction_ps:
-                self._vm_ps, self._vm_work = now_ps, work
+            now = clock.now_us
+            # now > start + work's time (in ps), for whole µs: the µs since the start exceed the
+            # work's time rounded down
+            if now - self._vm_us > (work - self._vm_work) * self.instruction_ps // 1_000_000:
+                self._vm_us, self._vm_work = now, work
 
     def catch_up(self) -> None:
         """Bring the world up to this VM's own time (its handler's start plus the work done
@@ -252,7 +258,7 @@ class ScriptHost:
         reached. A power cut meanwhile ends the run there (``RunEnded``)."""
         ps = self.instruction_ps
         if ps and self.alive:
-            until = (self._vm_ps + (self.vm.read_work() - self._vm_work) * ps) // 1_000_000
+            until = self._vm_us + (self.vm.read_work() - self._vm_work) * ps // 1_000_000
             clock = self.clock
             if until > clock.now_us and not clock.skip_to(until):  # skip_to: nothing else happens
                 self.block_until(until)
