@@ -403,6 +403,8 @@ class Clock:
         same way for that span and leaves the clock stopped again."""
         if until_us <= self.now_us:
             return True  # no time to wait: nothing else runs
+        if self.skip_to(until_us):
+            return True  # nothing else is due meanwhile: time only moves (a waiting device, every wake)
         if not self._running:
             self._enter()
             try:
