@@ -62,7 +62,6 @@ class Agent:
             return
         self.host = host
         host.start()
-        host.after_event()
 
     def deployed(self, source: str | None, filename: str | None) -> None:
         """A deployment: the agent restarts at once, with new code if it brings some."""

@@ -185,7 +185,6 @@ class Device:
         if nv is not None:
             host.vm.unpack_slot(host.vm.root, "nv", nv)
         host.invoke(host.main)
-        host.after_event()
 
     def storage_used(self) -> float:
         return 100.0 * _utf8_size(self.source) / self.profile.code_space

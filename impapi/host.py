@@ -142,10 +142,12 @@ class ScriptHost:
     def start(self) -> None:
         self.invoke(self.main)
 
-    def invoke(self, fn: Callable, *args: Any) -> Any:
-        """Run Squirrel; whatever ends the run goes to the owner. Returns fn's result."""
+    def invoke(self, fn: Callable, *args: Any) -> None:
+        """Run Squirrel ``fn(*args)`` as an event of this VM; whatever ends the run goes to the
+        owner. Back in the event loop, a pending onidle handler is queued: it runs once the VM's
+        queue has nothing else ready at this instant (imp-api.md §4.1)."""
         if not self.alive:
-            return None
+            return
         clock = self.clock
         queue = self.queue
         previous = clock.source
@@ -160,7 +162,7 @@ class ScriptHost:
         self._calls += 1
         try:
             try:
-                return fn(*args)
+                fn(*args)
             finally:
                 self._calls -= 1
                 if timed:
@@ -183,7 +185,10 @@ class ScriptHost:
         finally:
             clock.release(queue)
             clock.source = previous
-        return None
+        # Squirrel returned to the event loop (here, not in a method of its own: every event of
+        # the VM comes this way, three a boot of a sleepy app).
+        if self.alive and self.onidle_handler is not None and (self._idle is None or not self._idle.pending):
+            self._idle = clock.schedule_idle(queue, self._on_idle)
 
     def schedule(self, delay_us: int, fn: Callable, *args: Any) -> Any:
         """Queue Squirrel ``fn(*args)`` to run ``delay_us`` from now, as its own event in the
@@ -195,7 +200,6 @@ class ScriptHost:
         if self.alive:
             self._spin = 0
             self.invoke(fn, *args)
-            self.after_event()
 
     def _spun(self) -> None:
         """A callback the previous one queued for now runs: count the VM's spin (SPIN_CALLBACKS)."""
@@ -219,18 +223,11 @@ class ScriptHost:
         else:
             self._run(fn, args)
 
-    def after_event(self) -> None:
-        """Squirrel returned to the event loop: an onidle handler runs once the VM's queue has
-        nothing else ready at this instant (imp-api.md §4.1)."""
-        if self.alive and self.onidle_handler is not None and (self._idle is None or not self._idle.pending):
-            self._idle = self.clock.schedule_idle(self.queue, self._on_idle)
-
     def _on_idle(self) -> None:
         handler, self.onidle_handler = self.onidle_handler, None  # one slot, cleared as it runs
         if handler is not None and self.alive:
             self._spun()
             self.invoke(handler)
-            self.after_event()
 
     def block_until(self, until_us: int) -> None:
         """Squirrel blocks (``imp.sleep``, a connection it waits for, or its own work taking
@@ -367,7 +364,6 @@ class ScriptHost:
         if self.alive:
             self._spun()
             self.invoke(callback)
-            self.after_event()
 
     def cancel_timer(self, token: Any) -> bool:
         h = self.timers.pop(hash(token), None) if isinstance(token, squirrel.SquirrelObject) else None
