@@ -307,11 +307,11 @@ class Clock:
         else:
             del self._busy[source]
 
-    def is_held(self, source: str) -> bool:
-        return source in self._busy
-
-    def has_ready(self, source: str) -> bool:
-        """True when ``source`` has an event (not its idle entry) ready to run at this instant."""
+    def must_wait(self, source: str) -> bool:
+        """True when something of ``source`` cannot run at once: the source is held (its VM is on
+        the stack), or has an event (not its idle entry) ready at this instant, which goes first."""
+        if source in self._busy:
+            return True
         queue = self._ready.get(source)
         if not queue:
             return False

@@ -218,7 +218,7 @@ class ScriptHost:
         if not self.alive:
             return
         clock = self.clock
-        if clock.has_ready(self.queue) or clock.is_held(self.queue):
+        if clock.must_wait(self.queue):
             clock.schedule(0, self._run, fn, args, source=self.queue)
         else:
             self._run(fn, args)
