@@ -65,25 +65,18 @@ class TimerHandle:
 class ScriptHost:
     """The Squirrel side of one boot. ``side`` is "device" or "agent"."""
 
-    # What most runs never set: class-level defaults, so a device's boot (every few minutes of
-    # virtual time, thousands per fuzz example) does not store them one by one.
-    onidle_handler: Any = None
-    _idle: Any = None  # the clock's idle entry for onidle_handler
+    # What most runs never read: class-level defaults, so a boot (every few minutes of virtual
+    # time, thousands per fuzz example) does not store them one by one. What every run reads,
+    # its __init__ stores: under CPython 3.11 a read that falls through to the class costs ~250
+    # machine instructions (the interpreter cannot specialise it), a store in __init__ ~20.
+    # Mind the count: instances of a class share one table of attribute names, of at most 30
+    # and shrinking by one with each instance made, so it fills with the first runs' names; a
+    # run that adds a name once it is full gets a dictionary of its own, slower for every read.
+    # A device's run stores 27 names; two more made each boot of the sleepy app 2.5 % slower.
     unhandled_handler: Any = None
     shutdown_handler: Any = None
     hardware: Any = None  # the imp's side of pins and buses this run (natives.objects)
-    alive = True
     covered = False
-    # Execution time (docs/imp-model/execution-time.md): the VM's own clock, the instant (µs) its
-    # handler started, as of the VM's work counter reading _vm_work; it runs ahead of the world's
-    # as code works, instruction_ps picoseconds an instruction. The start is a whole µs (it is
-    # always an instant of the world's clock), so the VM's time is the start plus the work's
-    # time rounded down: the work's time alone stays a small number where a sum in picoseconds
-    # would be one Python must work out in several digits (the sum and its division by 10^6).
-    _vm_us = 0
-    _vm_work = 0
-    _calls = 0  # invoke()s on the stack
-    _spin = 0  # callbacks in a row each queued by the one before (imp.wakeup(0, ...), onidle)
     _spin_from = 0
 
     def __init__(self, env: "Environment", owner: Any, side: str, source: str, filename: str,
@@ -92,6 +85,18 @@ class ScriptHost:
         self.owner = owner
         self.side = side
         self.number = next(_RUN_NUMBERS)
+        self.alive = True
+        self.onidle_handler: Any = None
+        self._idle: Any = None  # the clock's idle entry for onidle_handler
+        # Execution time (docs/imp-model/execution-time.md): the VM's own clock, the instant (µs)
+        # its handler started, as of the VM's work counter reading _vm_work; it runs ahead of the
+        # world's as code works, instruction_ps picoseconds an instruction. The start is a whole
+        # µs (always an instant of the world's clock), so the VM's time is the start plus the
+        # work's time rounded down: the work's time alone stays a small number where a sum in
+        # picoseconds would be one Python must work out in several digits.
+        self._vm_us = self._vm_work = 0
+        self._calls = 0  # invoke()s on the stack
+        self._spin = 0  # callbacks in a row each queued by the one before (imp.wakeup(0, ...), onidle)
         self.filename = filename
         device_side = side == "device"
         self.code_label, self.queue, self.timer_source = _SIDE_NAMES[side]
