@@ -102,7 +102,7 @@ class ScriptHost:
         self.code_label, self.queue, self.timer_source = _SIDE_NAMES[side]
         # What decides which natives exist (impapi.api): the module and whether it has flash.
         profile = owner.profile if device_side else None
-        self.flash = flash = getattr(owner, "flash", None)  # the chip this run's natives read
+        self.flash = flash = owner.flash if device_side else None  # the chip this run's natives read
         self.variant = (profile.name, flash is not None) if device_side else None
         self.clock = env.clock
         self.timers: dict[int, TimerHandle] = {}
@@ -312,7 +312,7 @@ class ScriptHost:
         vm, previous = spare
         vm.memory_limit = None  # the previous run's limit must not stop the restore
         # The natives were made for a module, and spiflash.read reads one chip's buffer in C.
-        same_hardware = previous.variant == self.variant and previous.flash is getattr(self.owner, "flash", None)
+        same_hardware = previous.variant == self.variant and previous.flash is self.flash
         if vm.closed or vm.running or not same_hardware or not vm.restore():
             vm.close()
             return None
