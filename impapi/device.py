@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from .relay import Relay
 
 NV_KEPT = frozenset({C.WAKEREASON_TIMER, C.WAKEREASON_PIN, C.WAKEREASON_SNOOZE})
+# What every boot starts with: the send-timeout policy (imp-api.md §2.3) and no pin armed to wake.
+DEFAULT_POLICY = (C.SUSPEND_ON_ERROR, C.WAIT_TIL_SENT, 30.0)
+NO_PINS: frozenset[str] = frozenset()
 # The TCP send buffer of a new connection (imp-api.md §2.3: about 3 KB; the exact figure is
 # unpublished, 3456 is the one a sample suggests).
 DEFAULT_SEND_BUFFER = 3456
@@ -82,7 +85,7 @@ class Device:
         self.boots = 0
         self.wakereason = C.WAKEREASON_POWER_ON
         self.crashes = CrashStreak(env.config.crash_loop_boots)
-        self.policy = (C.SUSPEND_ON_ERROR, C.WAIT_TIL_SENT, 30.0)
+        self.policy = DEFAULT_POLICY
         self.disconnect_handler: Any = None
         # imp.setpowersave: off at power-up (D:resources/imprestartoptions), kept by every other
         # boot. imp.setsendbuffersize: a property of the connection (D:node/2430).
@@ -160,14 +163,14 @@ class Device:
         first installs whatever updates are pending."""
         self._pending_event = None
         self._end_run()
-        self.board.wake_armed = frozenset()  # a new run starts with its pins unconfigured
+        self.board.wake_armed = NO_PINS  # a new run starts with its pins unconfigured
         if self.connected and self.cloud.pending:
             wakereason = self.updates.install(wakereason, path)
         self._set_state("running")
         self.boots += 1
         self.boot_us = now = self.env.clock.now_us
         self.wakereason = wakereason
-        self.policy = (C.SUSPEND_ON_ERROR, C.WAIT_TIL_SENT, 30.0)
+        self.policy = DEFAULT_POLICY
         self.disconnect_handler = None
         if self.flash is not None:
             self.flash.reset()  # a new run finds the flash disabled, at its default speed
@@ -221,7 +224,8 @@ class Device:
         if isinstance(h, DeepSleep):
             self.updates.deferred(host)
             self._save_nv(host)
-            self.board.wake_armed = host.hardware.wake_pins() if host.hardware is not None else frozenset()
+            hardware = host.hardware
+            self.board.wake_armed = hardware.wake_pins() if hardware is not None else NO_PINS
             self._sleep_until(h.wake_us, C.WAKEREASON_TIMER, "asleep")
             self._wake_if_pin_high()
         elif isinstance(h, Snooze):
