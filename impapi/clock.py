@@ -421,13 +421,14 @@ class Clock:
         heap = self._heap
         if (heap and heap[0][0] <= until_us) or (self.end_us is not None and until_us > self.end_us):
             return False
-        busy = self._busy
-        for source in self._ready:
-            if source not in busy:
-                return False
-        for source in self._idle:
-            if source not in busy:
-                return False
+        if self._ready or self._idle:  # usually neither: no iterators made (five calls a wake)
+            busy = self._busy
+            for source in self._ready:
+                if source not in busy:
+                    return False
+            for source in self._idle:
+                if source not in busy:
+                    return False
         if until_us > self.now_us:  # _move_to without its _pull: nothing in the heap is due yet
             self.now_us = until_us
             self.still_events = 0
