@@ -222,7 +222,8 @@ class Device:
         if host is not self.host:
             return  # a run something else already ended
         if isinstance(h, DeepSleep):
-            self.updates.deferred(host)
+            if self.cloud.pending:  # as at boot: most sleeps have no update to defer
+                self.updates.deferred(host)
             self._save_nv(host)
             hardware = host.hardware
             self.board.wake_armed = hardware.wake_pins() if hardware is not None else NO_PINS

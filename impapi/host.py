@@ -288,9 +288,10 @@ class ScriptHost:
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None  # it holds this host: no cycle left for the collector
-        for h in self.timers.values():
-            h.timer.cancel()
-        self.timers.clear()
+        if self.timers:  # a sleepy app's runs end with none: no iterator made at every sleep
+            for h in self.timers.values():
+                h.timer.cancel()
+            self.timers.clear()
         self.handlers.clear()
         if self.hardware is not None:
             self.hardware.end()
