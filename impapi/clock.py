@@ -514,8 +514,7 @@ class Clock:
             del ready[source]
             return None
         if not ready and len(idle) == 1 and not busy:  # an idle entry alone (imp.onidle's turn)
-            source, timer = next(iter(idle.items()))
-            del idle[source]
+            timer = idle.popitem()[1]
             if timer._state == _PENDING:
                 return timer
             self._dead -= 1
