@@ -65,14 +65,15 @@ class TimerHandle:
 class ScriptHost:
     """The Squirrel side of one boot. ``side`` is "device" or "agent"."""
 
-    # What most runs never read: class-level defaults, so a boot (every few minutes of virtual
-    # time, thousands per fuzz example) does not store them one by one. What every run reads,
+    # Class-level defaults for what a run reads seldom, so a boot (every few minutes of virtual
+    # time, thousands per fuzz example) does not store them one by one. What a run reads often,
     # its __init__ stores: under CPython 3.11 a read that falls through to the class costs ~250
     # machine instructions (the interpreter cannot specialise it), a store in __init__ ~20.
     # Mind the count: instances of a class share one table of attribute names, of at most 30
     # and shrinking by one with each instance made, so it fills with the first runs' names; a
     # run that adds a name once it is full gets a dictionary of its own, slower for every read.
-    # A device's run stores 27 names; two more made each boot of the sleepy app 2.5 % slower.
+    # A device's run stores 27 names; storing hardware and covered too (read only as a run
+    # ends) made each boot of the sleepy app 2.5 % slower.
     unhandled_handler: Any = None
     shutdown_handler: Any = None
     hardware: Any = None  # the imp's side of pins and buses this run (natives.objects)
