@@ -52,17 +52,16 @@ class Agent:
             self.host.stop()
         self.restarts += 1
         self.env.record("agent-restart")
-        self.env.log.add(self.clock.now_us, "status", "Agent restarted: reload.")
+        self.env.log.add(self.env.clock.now_us, "status", "Agent restarted: reload.")
         try:
             host = ScriptHost(self.env, self, "agent", self.source, self.filename, self.env.config.agent_memory)
         except squirrel.CompileError as e:
             self.host = None
-            self.env.log.add(self.clock.now_us, "agent.error", f"ERROR: {e.msg} (agent_code:{e.lineno}:{e.column})")
+            self.env.log.add(self.env.clock.now_us, "agent.error", f"ERROR: {e.msg} (agent_code:{e.lineno}:{e.column})")
             self.env.fatal(f"{e.filename}:{e.lineno}:{e.column}: {e.msg}")
             return
         self.host = host
         host.start()
-        host.after_event()
 
     def deployed(self, source: str | None, filename: str | None) -> None:
         """A deployment: the agent restarts at once, with new code if it brings some."""
@@ -89,7 +88,7 @@ class Agent:
     def on_out_of_memory(self, host: ScriptHost) -> None:
         if host is self.host:
             self.host = None
-            self.env.log.add(self.clock.now_us, "agent.error", "ERROR: out of memory")
+            self.env.log.add(self.env.clock.now_us, "agent.error", "ERROR: out of memory")
             self.clock.schedule(self.env.config.error_restart_delay_us, self.start)
 
     def script_output(self, host: ScriptHost, text: str, is_error: bool) -> None:

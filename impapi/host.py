@@ -65,21 +65,19 @@ class TimerHandle:
 class ScriptHost:
     """The Squirrel side of one boot. ``side`` is "device" or "agent"."""
 
-    # What most runs never set: class-level defaults, so a device's boot (every few minutes of
-    # virtual time, thousands per fuzz example) does not store them one by one.
-    onidle_handler: Any = None
-    _idle: Any = None  # the clock's idle entry for onidle_handler
+    # Class-level defaults for what a run reads seldom, so a boot (every few minutes of virtual
+    # time, thousands per fuzz example) does not store them one by one. What a run reads often,
+    # its __init__ stores: under CPython 3.11 a read that falls through to the class costs ~250
+    # machine instructions (the interpreter cannot specialise it), a store in __init__ ~20.
+    # Mind the count: instances of a class share one table of attribute names, of at most 30
+    # and shrinking by one with each instance made, so it fills with the first runs' names; a
+    # run that adds a name once it is full gets a dictionary of its own, slower for every read.
+    # A device's run stores 27 names; storing hardware and covered too (read only as a run
+    # ends) made each boot of the sleepy app 2.5 % slower.
     unhandled_handler: Any = None
     shutdown_handler: Any = None
     hardware: Any = None  # the imp's side of pins and buses this run (natives.objects)
-    alive = True
     covered = False
-    # Execution time (docs/imp-model/execution-time.md): the VM's own clock, in picoseconds,
-    # as of the VM's work counter reading _vm_work; it runs ahead of the world's as code works.
-    _vm_ps = 0
-    _vm_work = 0
-    _calls = 0  # invoke()s on the stack
-    _spin = 0  # callbacks in a row each queued by the one before (imp.wakeup(0, ...), onidle)
     _spin_from = 0
 
     def __init__(self, env: "Environment", owner: Any, side: str, source: str, filename: str,
@@ -88,12 +86,24 @@ class ScriptHost:
         self.owner = owner
         self.side = side
         self.number = next(_RUN_NUMBERS)
+        self.alive = True
+        self.onidle_handler: Any = None
+        self._idle: Any = None  # the clock's idle entry for onidle_handler
+        # Execution time (docs/imp-model/execution-time.md): the VM's own clock, the instant (µs)
+        # its handler started, as of the VM's work counter reading _vm_work; it runs ahead of the
+        # world's as code works, instruction_ps picoseconds an instruction. The start is a whole
+        # µs (always an instant of the world's clock), so the VM's time is the start plus the
+        # work's time rounded down: the work's time alone stays a small number where a sum in
+        # picoseconds would be one Python must work out in several digits.
+        self._vm_us = self._vm_work = 0
+        self._calls = 0  # invoke()s on the stack
+        self._spin = 0  # callbacks in a row each queued by the one before (imp.wakeup(0, ...), onidle)
         self.filename = filename
         device_side = side == "device"
         self.code_label, self.queue, self.timer_source = _SIDE_NAMES[side]
         # What decides which natives exist (impapi.api): the module and whether it has flash.
         profile = owner.profile if device_side else None
-        self.flash = flash = getattr(owner, "flash", None)  # the chip this run's natives read
+        self.flash = flash = owner.flash if device_side else None  # the chip this run's natives read
         self.variant = (profile.name, flash is not None) if device_side else None
         self.clock = env.clock
         self.timers: dict[int, TimerHandle] = {}
@@ -138,10 +148,12 @@ class ScriptHost:
     def start(self) -> None:
         self.invoke(self.main)
 
-    def invoke(self, fn: Callable, *args: Any) -> Any:
-        """Run Squirrel; whatever ends the run goes to the owner. Returns fn's result."""
+    def invoke(self, fn: Callable, *args: Any) -> None:
+        """Run Squirrel ``fn(*args)`` as an event of this VM; whatever ends the run goes to the
+        owner. Back in the event loop, a pending onidle handler is queued: it runs once the VM's
+        queue has nothing else ready at this instant (imp-api.md §4.1)."""
         if not self.alive:
-            return None
+            return
         clock = self.clock
         queue = self.queue
         previous = clock.source
@@ -149,14 +161,14 @@ class ScriptHost:
         clock.hold(queue)
         timed = self.instruction_ps and not self._calls
         if timed:  # the handler starts now, or when the VM's last one ended if that is later
-            now_ps = clock.now_us * 1_000_000
-            if now_ps > self._vm_ps:
-                self._vm_ps = now_ps
+            now = clock.now_us
+            if now > self._vm_us:
+                self._vm_us = now
             self._vm_work = self.vm.read_work()
         self._calls += 1
         try:
             try:
-                return fn(*args)
+                fn(*args)
             finally:
                 self._calls -= 1
                 if timed:
@@ -179,7 +191,10 @@ class ScriptHost:
         finally:
             clock.release(queue)
             clock.source = previous
-        return None
+        # Squirrel returned to the event loop (here, not in a method of its own: every event of
+        # the VM comes this way, three a boot of a sleepy app).
+        if self.alive and self.onidle_handler is not None and (self._idle is None or not self._idle.pending):
+            self._idle = clock.schedule_idle(queue, self._on_idle)
 
     def schedule(self, delay_us: int, fn: Callable, *args: Any) -> Any:
         """Queue Squirrel ``fn(*args)`` to run ``delay_us`` from now, as its own event in the
@@ -191,7 +206,6 @@ class ScriptHost:
         if self.alive:
             self._spin = 0
             self.invoke(fn, *args)
-            self.after_event()
 
     def _spun(self) -> None:
         """A callback the previous one queued for now runs: count the VM's spin (SPIN_CALLBACKS)."""
@@ -210,23 +224,16 @@ class ScriptHost:
         if not self.alive:
             return
         clock = self.clock
-        if clock.has_ready(self.queue) or clock.is_held(self.queue):
+        if clock.must_wait(self.queue):
             clock.schedule(0, self._run, fn, args, source=self.queue)
         else:
             self._run(fn, args)
-
-    def after_event(self) -> None:
-        """Squirrel returned to the event loop: an onidle handler runs once the VM's queue has
-        nothing else ready at this instant (imp-api.md §4.1)."""
-        if self.alive and self.onidle_handler is not None and (self._idle is None or not self._idle.pending):
-            self._idle = self.clock.schedule_idle(self.queue, self._on_idle)
 
     def _on_idle(self) -> None:
         handler, self.onidle_handler = self.onidle_handler, None  # one slot, cleared as it runs
         if handler is not None and self.alive:
             self._spun()
             self.invoke(handler)
-            self.after_event()
 
     def block_until(self, until_us: int) -> None:
         """Squirrel blocks (``imp.sleep``, a connection it waits for, or its own work taking
@@ -241,9 +248,11 @@ class ScriptHost:
             raise RunEnded()
         if self.instruction_ps:  # the VM's clock is the world's again if the world got ahead
             work = self.vm.read_work()
-            now_ps = clock.now_us * 1_000_000
-            if now_ps > self._vm_ps + (work - self._vm_work) * self.instruction_ps:
-                self._vm_ps, self._vm_work = now_ps, work
+            now = clock.now_us
+            # now > start + work's time (in ps), for whole µs: the µs since the start exceed the
+            # work's time rounded down
+            if now - self._vm_us > (work - self._vm_work) * self.instruction_ps // 1_000_000:
+                self._vm_us, self._vm_work = now, work
 
     def catch_up(self) -> None:
         """Bring the world up to this VM's own time (its handler's start plus the work done
@@ -252,7 +261,7 @@ class ScriptHost:
         reached. A power cut meanwhile ends the run there (``RunEnded``)."""
         ps = self.instruction_ps
         if ps and self.alive:
-            until = (self._vm_ps + (self.vm.read_work() - self._vm_work) * ps) // 1_000_000
+            until = self._vm_us + (self.vm.read_work() - self._vm_work) * ps // 1_000_000
             clock = self.clock
             if until > clock.now_us and not clock.skip_to(until):  # skip_to: nothing else happens
                 self.block_until(until)
@@ -280,9 +289,10 @@ class ScriptHost:
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None  # it holds this host: no cycle left for the collector
-        for h in self.timers.values():
-            h.timer.cancel()
-        self.timers.clear()
+        if self.timers:  # a sleepy app's runs end with none: no iterator made at every sleep
+            for h in self.timers.values():
+                h.timer.cancel()
+            self.timers.clear()
         self.handlers.clear()
         if self.hardware is not None:
             self.hardware.end()
@@ -304,7 +314,7 @@ class ScriptHost:
         vm, previous = spare
         vm.memory_limit = None  # the previous run's limit must not stop the restore
         # The natives were made for a module, and spiflash.read reads one chip's buffer in C.
-        same_hardware = previous.variant == self.variant and previous.flash is getattr(self.owner, "flash", None)
+        same_hardware = previous.variant == self.variant and previous.flash is self.flash
         if vm.closed or vm.running or not same_hardware or not vm.restore():
             vm.close()
             return None
@@ -361,7 +371,6 @@ class ScriptHost:
         if self.alive:
             self._spun()
             self.invoke(callback)
-            self.after_event()
 
     def cancel_timer(self, token: Any) -> bool:
         h = self.timers.pop(hash(token), None) if isinstance(token, squirrel.SquirrelObject) else None

@@ -102,7 +102,7 @@ class Log:
             source = LOG_TYPES[type][0]
         except (KeyError, TypeError):
             raise ValueError(f"unknown log type {type!r}: use one of {', '.join(LOG_TYPES)}") from None
-        if not isinstance(text, str):
+        if text.__class__ is not str and not isinstance(text, str):  # no call for a str itself
             raise TypeError(f"log text must be a str, not {text.__class__.__name__}")
         entry = _tuple_new(LogEntry, (time_us, source, type, text))  # LogEntry(...) without its Python __new__
         self._count += 1

@@ -43,14 +43,13 @@ class Relay:
         return self.device.id if self.device is not None else ""
 
     def to_agent(self, name: str, wire: Any) -> None:
-        """``agent.send`` on the device, once the device is online."""
+        """``agent.send`` on the device, once the device is online: the agent hands it to the run
+        alive when it arrives. Without an agent it still travels (an event like any other), then
+        nothing hears it."""
         env = self.env
         env.record("message", to="agent", name=name)
-        env.clock.schedule(env.config.message_latency_us, self._deliver_to_agent, name, wire)
-
-    def _deliver_to_agent(self, name: str, wire: Any) -> None:
-        if self.agent is not None:
-            self.agent.receive(name, wire)
+        agent = self.agent
+        env.clock.schedule(env.config.message_latency_us, _unheard if agent is None else agent.receive, name, wire)
 
     def to_device(self, name: str, wire: Any) -> None:
         """``device.send`` on the agent: lost unless the device is online now (§3.3)."""
@@ -64,3 +63,7 @@ class Relay:
         """The device connected or disconnected (the agent notices the latter late, §3.5)."""
         if self.agent is not None:
             self.agent.device_presence(connected)
+
+
+def _unheard(name: str, wire: Any) -> None:
+    pass

@@ -222,6 +222,8 @@ def python_to_wire(value: Any, what: str = "value") -> Any:
 
 def from_wire(vm: squirrel.VM, value: Any) -> Any:
     """Materialise a wire value in ``vm`` (blobs become Squirrel blobs)."""
+    if type(value) in _SCALARS:
+        return value  # as it is, without the checks below (a message's usual data)
     if type(value) is Packed:
         return vm.unpack(value)
     if isinstance(value, Blob):

@@ -65,8 +65,12 @@ def _direct_for(nat: _Native, context: Any) -> Callable | None:
         f = functools.partial(nat.func, None)
     if nat.maxargs is None:
         return f
-    most = nat.maxargs - 1  # maxargs counts Squirrel's `this`
+    return _bounded(f, nat.maxargs - 1)  # maxargs counts Squirrel's `this`
 
+
+def _bounded(f: Callable, most: int) -> Callable:
+    # A function of its own: a closure made in _direct_for would turn f into a cell at every call
+    # of it, bound or not (a host rebinding at every boot calls it for each native it used).
     def bounded(*args: Any) -> Any:
         if len(args) > most:
             raise ScriptError("wrong number of parameters")  # what Squirrel says itself

@@ -194,10 +194,10 @@ class VM(Compiling, Packing):
         for i, (base, natives, context) in enumerate(batches):
             if context is old:
                 batches[i] = (base, natives, new)
-                # Known to the fast dispatch: bound anew (a host rebinding per script calls each once or twice)
                 end = base + len(natives)
-                for fid in [f for f in direct if base <= f < end]:
-                    direct[fid] = _direct_for(natives[fid - base], new)
+                for fid in direct:  # known to the fast dispatch: bound anew, in place (no new keys)
+                    if base <= fid < end:
+                        direct[fid] = _direct_for(natives[fid - base], new)
 
     @property
     def closed(self) -> bool:

@@ -23,6 +23,8 @@ def seconds(value: float, what: str) -> float:
 
 def text_of(host: Any, value: Any) -> str:
     """What server.log shows: Squirrel's tostring(); a non-UTF-8 string as binary (§2.9)."""
+    if value.__class__ is str:  # the usual case, without the isinstance calls below
+        return value
     if isinstance(value, squirrel.Blob):  # its bytes, as its _tostring gives them
         value = bytes(value)
     elif not isinstance(value, (str, bytes)):

@@ -69,7 +69,7 @@ def deliver_request(agent: Any, method: str, path: str, body: str, headers: dict
     resp = _start_request(agent, method, path, body, headers)
     if resp is None:
         return 404, "", {}
-    clock = agent.clock
+    clock = agent.env.clock
     deadline = clock.now_us + wait_us
     while not resp.done and clock.peek() is not None and clock.peek() <= deadline:
         clock.step()

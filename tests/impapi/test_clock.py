@@ -441,6 +441,44 @@ def test_a_held_source_waits_and_its_events_run_late_in_order():
                     ("after waking", 110), ("later", 200)]
 
 
+def test_run_nested_runs_what_other_sources_have_ready_now_and_leaves_its_own_waiting():
+    """The instant a source starts waiting, another source's event and idle entry ready at that
+    very instant run first; the waiting source's own event waits until it is free again."""
+    clock = Clock()
+    seen = []
+
+    def sleeper():
+        clock.schedule(0, seen.append, "mine", source="vm")
+        clock.schedule(0, seen.append, "theirs", source="agent")
+        clock.schedule_idle("agent", seen.append, "their idle")
+        clock.hold("vm")
+        try:
+            assert clock.run_nested(clock.now_us + 50) is True
+        finally:
+            clock.release("vm")
+        seen.append(("woke", clock.now_us))
+
+    clock.schedule(10, sleeper, source="vm")
+    clock.run_until(100)
+    assert seen == ["theirs", "their idle", ("woke", 60), "mine"]
+
+
+def test_a_source_must_wait_while_held_or_behind_what_it_has_ready():
+    """must_wait: whether something of a source would overtake it if run at once."""
+    clock = Clock()
+    assert not clock.must_wait("vm")
+    clock.hold("vm")
+    assert clock.must_wait("vm")
+    clock.release("vm")
+    assert not clock.must_wait("vm")
+    queued = clock.schedule(0, lambda: None, source="vm")
+    assert clock.must_wait("vm") and not clock.must_wait("agent VM")
+    queued.cancel()
+    assert not clock.must_wait("vm")  # a cancelled event holds nothing up
+    clock.schedule_idle("vm", lambda: None)
+    assert not clock.must_wait("vm")  # the idle entry comes after anything new
+
+
 def test_run_nested_stops_when_told_to():
     clock = Clock()
     alive = [True]
