@@ -343,3 +343,59 @@ def test_violations_cite_the_code_the_boot_ran(polite_app, impolite_app):
     (v,) = only(run, "handler-first")
     assert "impolite-logger/logger.device.nut:15: agent.send(" in str(v)
     assert "polite-logger/logger.device.nut" not in str(v).replace("impolite-logger", "")
+
+
+# --- how the checks find events --------------------------------------------------------------
+
+_STEPS = {
+    "boot": ("boot", {}), "told": ("update", {"stage": "handler-called", "update": "impos"}),
+    "applied": ("update", {"stage": "applied", "update": "impos"}), "asleep": ("state", {"state": "asleep"}),
+    "running": ("state", {"state": "running"}), "online": ("connection", {"connected": True}),
+}
+
+
+class _Record:
+    """Just a record of events, as the checks' searches read a run."""
+
+    def __init__(self, steps):
+        from impapi.events import Event
+
+        self.events = [Event(t, *_STEPS[s]) for t, s in enumerate(steps)]
+
+
+def _told_then_slept(events):
+    told = set()
+    for e in events:
+        if e.kind == "boot":
+            told.clear()
+        elif e.kind == "update":
+            (told.add if e.data["stage"] == "handler-called" else told.discard)(e.data["update"])
+        elif e.kind == "state" and e.data["state"] == "asleep" and told:
+            return True
+    return False
+
+
+def test_the_searches_that_find_events_for_the_checks_agree_with_a_plain_walk():
+    """Every sequence of up to five boots, handler calls, applied updates, state and connection
+    changes (the events end, begin or sit next to each other every way): the indices of a kind,
+    the last connection change before an update, and the pre-check that lets restart-before-sleep
+    skip its walk (it must never skip a sleep the walk flags)."""
+    from itertools import product
+
+    from impapi.testing.fuzz import checks as c
+
+    for n in range(6):
+        for steps in product(sorted(_STEPS), repeat=n):
+            for first in ("update", "state", "connection"):  # which kind is searched for first
+                run = _Record(steps)
+                kinds = [first] + [k for k in ("boot", "update", "state", "connection") if k != first]
+                for kind in kinds:
+                    assert c._of_kind(run, kind) == [i for i, e in enumerate(run.events) if e.kind == kind]
+                run = _Record(steps)
+                c._of_kind(run, first)
+                for i, e in c._select(run, "update"):
+                    before = [j for j in range(i) if run.events[j].kind == "connection"]
+                    assert c._last_before(run, "connection", i, "update") == (before[-1] if before else None)
+                run = _Record(steps)
+                if _told_then_slept(run.events):
+                    assert c._may_sleep_told(run), steps

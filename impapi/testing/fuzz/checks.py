@@ -60,7 +60,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any
 
 from impapi.crashloop import CrashStreak
@@ -175,31 +175,78 @@ CONSENTED_PATHS = frozenset({"polite", "restart"})
 WORLD_PATHS = frozenset({"power-cycle", "force", "group-move"})  # updates the app cannot hold back
 
 
-_kind = attrgetter("kind")
+_kind = itemgetter(1)  # an Event's kind (a plain index: the attribute goes through a descriptor)
+
+
+def _kinds(run: Run) -> tuple[str, dict[str, list[int]]]:
+    """The run's event kinds, each between NULs ("\\0boot\\0state\\0...\\0"), and the indices
+    of the events of each kind asked for so far; kept while the run does not grow. Most checks
+    read a few rare events (updates, outages, errors): the string's searches (in C) find them
+    without a Python step per event of the run (a two-day run of a sleepy app records ~1,500)."""
+    events = run.events
+    cached = run.__dict__.get("_event_kinds")
+    if cached is None or cached[0] != len(events):
+        cached = (len(events), "\0" + "\0".join(map(_kind, events)) + "\0", {})
+        run.__dict__["_event_kinds"] = cached
+    return cached[1], cached[2]
+
+
+_FILE_ALL = "\0"  # a key of _kinds' dict: every kind of the run has been filed
+
+
+def _of_kind(run: Run, kind: str) -> list[int]:
+    """Indices of the run's events of ``kind``, in order."""
+    text, found = _kinds(run)
+    indices = found.get(kind)
+    if indices is not None:
+        return indices
+    if _FILE_ALL in found:
+        return []
+    name = f"\0{kind}\0"
+    if text.count(name) > 32:
+        # A common kind (states, connections): a search per event of it costs more than one
+        # Python pass filing every event by kind, which then serves every later question.
+        by_kind: dict[str, list[int]] = {}
+        for i, k in enumerate(map(_kind, run.events)):
+            try:
+                by_kind[k].append(i)
+            except KeyError:
+                by_kind[k] = [i]
+        for k, of_kind in by_kind.items():
+            found.setdefault(k, of_kind)  # (the kinds searched for already are complete)
+        found[_FILE_ALL] = []
+        return found.get(kind, [])
+    indices = found[kind] = []
+    positions = found[name] = []  # where each starts in the string (its separator)
+    find, count = text.find, text.count
+    at = last = 0
+    pos = find(name)
+    while pos >= 0:  # an event's index: the separators before it
+        at += count("\0", last, pos)
+        last = pos
+        indices.append(at)
+        positions.append(pos)
+        pos = find(name, pos + 1)
+    return indices
+
+
+def _at(run: Run, kind: str, index: int) -> int:
+    """Where event ``index`` (of ``kind``, found by _of_kind's searches) starts in the kind string,
+    or -1 if its kinds were filed by the Python pass instead."""
+    text, found = _kinds(run)
+    positions = found.get(f"\0{kind}\0")
+    return -1 if positions is None else positions[bisect_left(found[kind], index)]
 
 
 def _select(run: Run, *kinds: str, since: int = 0) -> list[tuple[int, Any]]:
-    """(index, event) of the run's events of ``kinds`` from index ``since`` on, in order. The
-    index by kind is made in one pass and kept while the run does not grow, so each check walks
-    only what it reads."""
-    events = run.events
-    cached = run.__dict__.get("_events_by_kind")
-    if cached is None or cached[0] != len(events):
-        by_kind: dict[str, list[int]] = {}
-        for i, kind in enumerate(map(_kind, events)):
-            try:
-                by_kind[kind].append(i)
-            except KeyError:
-                by_kind[kind] = [i]
-        cached = (len(events), by_kind)
-        run.__dict__["_events_by_kind"] = cached
-    by_kind = cached[1]
+    """(index, event) of the run's events of ``kinds`` from index ``since`` on, in order."""
     indices: list[int] = []
     for k in kinds:
-        of_kind = by_kind.get(k, ())
+        of_kind = _of_kind(run, k)
         indices += of_kind[bisect_left(of_kind, since):] if since else of_kind
     if len(kinds) > 1:
         indices.sort()
+    events = run.events
     return [(i, events[i]) for i in indices]
 
 
@@ -242,6 +289,8 @@ def _boot_label(b: Boot, run: Run, booted: bool = False) -> str:
 def _handler_first(run: Run, when: str = "always") -> Iterator[PoliteViolation]:
     if when not in ("always", "pending"):
         raise ValueError(f"when= takes 'always' or 'pending', not {when!r}")
+    if when == "always" and not _contact_first(run):
+        return
     bad: list[tuple[int, Any, int]] = []  # (boot index, the contact, its event index)
     boot, settled = -1, True  # settled: this boot registered its handler or was flagged already
     # A boot runs from its boot event to the next one (Run.boots).
@@ -284,6 +333,19 @@ def _handler_first(run: Run, when: str = "always") -> Iterator[PoliteViolation]:
         time_us=_rel(run, e.time_us), where=where, details=extra)
 
 
+# A boot whose first server contact or handler registration is a contact: the kinds from the
+# boot's to the contact's, none of them a handler registration or another boot.
+_CONTACT_FIRST = re.compile(r"\0boot\0(?:(?!boot\0|handler-registered\0|server-contact\0)[^\0]*\0)*?server-contact\0")
+
+
+def _contact_first(run: Run) -> bool:
+    """Whether the walk in _handler_first would flag a boot (with ``when="always"``), asked of
+    the run's kinds (one regular-expression search, in C) first: most runs have none, and the
+    walk is ~560 Python steps in a two-day run of a sleepy app (a boot, a registration and a
+    contact every 15 minutes)."""
+    return _CONTACT_FIRST.search(_kinds(run)[0]) is not None
+
+
 def handler_registered_first(run: Run, *, when: str = "always") -> None:
     """The shutdown handler is registered before the first server contact of every boot."""
     run = Run.of(run)
@@ -294,7 +356,7 @@ def _restart_before_sleep(run: Run) -> Iterator[PoliteViolation]:
     told: dict[str, int] = {}  # update kind -> when the handler heard of it (this boot)
     # Nothing is told before the first handler call: the walk starts there.
     first = next((i for i, e in _select(run, "update") if e.data.get("stage") == "handler-called"), None)
-    if first is None:
+    if first is None or not _may_sleep_told(run):
         return
     for i, e in _select(run, "boot", "update", "state", since=first):
         if e.kind == "boot":
@@ -317,6 +379,38 @@ def _restart_before_sleep(run: Run) -> Iterator[PoliteViolation]:
                 f"{format_duration(_rel(run, t))} still pending (no server.restart() first)",
                 time_us=_rel(run, e.time_us), where=where)
             return
+
+
+def _may_sleep_told(run: Run) -> bool:
+    """False when no deep sleep follows a handler call before the boot ends or that update is
+    applied, so the walk in _restart_before_sleep cannot flag one: found from the updates (few)
+    and the kind string, where the walk takes a Python step per boot, update and state change
+    after the first handler call (~600 in a two-day run of a sleepy app)."""
+    text, _ = _kinds(run)
+    events = run.events
+    updates = _select(run, "update")
+    for j, (i, e) in enumerate(updates):
+        if e.data.get("stage") != "handler-called":
+            continue
+        start = _at(run, "update", i)
+        if start < 0:
+            return True  # the kinds were filed in Python: let the walk decide
+        end = text.find("\0boot\0", start + 1)
+        kind = e.data.get("update")
+        applied = next((k for k, later in updates[j + 1:]
+                        if later.data.get("update") == kind and later.data.get("stage") == "applied"), None)
+        if applied is not None:
+            at = _at(run, "update", applied)
+            end = at if end < 0 else min(end, at)
+        at, pos = i, start
+        while True:  # a state change up to the one just before the end (its separator is the end's)
+            state = text.find("\0state\0", pos + 1, len(text) if end < 0 else end + 1)
+            if state < 0:
+                break
+            at, pos = at + text.count("\0", pos, state), state
+            if events[at].data.get("state") == "asleep":
+                return True
+    return False
 
 
 def restart_before_sleep(run: Run) -> None:
@@ -638,15 +732,14 @@ def _simultaneous(run: Run, window_us: int = 0) -> Iterator[PoliteViolation]:
     updates = _select(run, "update")
     if not agent_restarts or not updates:
         return  # no deployment restarted the agent (the test below never passes)
-    connections = [i for i, _e in _select(run, "connection")]
     events = run.events
     for i, e in updates:
         if e.data.get("update") != "squirrel":
             continue
         version, stage = e.data.get("version"), e.data.get("stage")
         if stage == "released":
-            before = bisect_left(connections, i)  # the last connection change before the release
-            connected = before > 0 and bool(events[connections[before - 1]].data.get("connected"))
+            last = _last_before(run, "connection", i, "update")  # the last connection change before the release
+            connected = last is not None and bool(events[last].data.get("connected"))
             if connected:  # offline, it hears when it next connects: when that is, is the world's doing
                 released.setdefault(version, e.time_us)
         elif stage in ("announced", "handler-called"):
@@ -663,6 +756,18 @@ def _simultaneous(run: Run, window_us: int = 0) -> Iterator[PoliteViolation]:
                     time_us=_rel(run, e.time_us),
                     where=_handler_sites(run.app_of(run.boot_at(i))))
                 return
+
+
+def _last_before(run: Run, kind: str, index: int, of: str) -> int | None:
+    """The index of the last event of ``kind`` before event ``index`` (an event of kind ``of``)."""
+    text, _ = _kinds(run)
+    pos = _at(run, of, index)
+    if pos < 0:
+        indices = _of_kind(run, kind)
+        before = bisect_left(indices, index)
+        return indices[before - 1] if before else None
+    found = text.rfind(f"\0{kind}\0", 0, pos + 1)
+    return None if found < 0 else index - text.count("\0", found, pos)
 
 
 def no_simultaneous_restart(run: Run, *, window_us: int = 0) -> None:
