@@ -1,6 +1,5 @@
 """Patch 16-key-order: a table keyed by objects (tables, arrays, closures, instances, classes,
-generators, threads; a weak reference keys by
-what it refers to) iterates in an order that follows what the script did,
+generators, threads) iterates in an order that follows what the script did,
 never where malloc put the objects: the same in a new process, after other work in the same
 process, and in a VM reused through snapshot()/restore()."""
 
