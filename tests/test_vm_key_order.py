@@ -134,6 +134,15 @@ def test_numbering_a_key_costs_no_script_memory():
         assert a.memory_peak == b.memory_peak
 
 
+def test_keys_that_are_not_objects_look_up_as_before():
+    with squirrel.VM() as vm:
+        assert vm.run("""
+            local t = {}, k = {};
+            t[k] <- 0; t[1] <- 1; t[1.5] <- 2; t[true] <- 3; t["s"] <- 4;
+            return [null in t, t[k], t[1], t[1.5], t[true], t["s"], t.len()];
+        """) == [False, 0, 1, 2, 3, 4, 5]
+
+
 def test_printed_object_numbers_do_not_see_key_numbers():
     with squirrel.VM() as vm:
         shown = vm.run("""
