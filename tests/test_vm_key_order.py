@@ -246,3 +246,23 @@ def test_lookups_stay_right_through_inserts_deletes_and_rehashes(ops):
         got = a.run(program)
         assert got == _model(ops)
         assert b.run(program) == got
+
+
+def test_vms_on_several_threads_at_once_give_one_order():
+    import threading
+
+    results: list[list[int]] = []
+
+    def work() -> None:
+        for _ in range(10):
+            with squirrel.VM() as vm:
+                results.append(_order(vm))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with squirrel.VM() as vm:
+        expected = _order(vm)
+    assert len(results) == 40 and all(r == expected for r in results)
