@@ -108,6 +108,7 @@ struct sqpy_vm {
     bool fresh_copies;             /* sqpy_keep_copies(vm, 0) */
     std::vector<HSQOBJECT> held;   /* scratch: the handles a restore releases */
     SQInteger snap_scratch, snap_strings;  /* working space at the snapshot (sq_getworkspace) */
+    SQUnsignedInteger snap_keyids;  /* objects numbered as table keys at the snapshot */
 
     bool coverage;
     std::map<CoverageKey, long long> cov;
@@ -1782,6 +1783,7 @@ int sqpy_snapshot(sqpy_vm *vm) {
     }
     vm->snap_digest = snapshot_digest(vm);
     sq_getworkspace(v, &vm->snap_scratch, &vm->snap_strings);
+    vm->snap_keyids = sq_getkeyidcount(v);
     return SQPY_OK;
 }
 
@@ -1815,6 +1817,10 @@ int sqpy_restore(sqpy_vm *vm) {
     vm->live = 0;
     vm->gen++;
     sq_resetobjectids(v);  /* as a new VM would number what the script prints */
+    /* ... and the objects its tables are keyed by (their slot order). What was numbered since
+     * the snapshot is no key of the restored state's tables: the digest and the state checks
+     * above found that state as it was at the snapshot, when those objects had no number. */
+    sq_resetkeyids(v, vm->snap_keyids);
     /* What the last script left behind (its main function in a register, its error, a scratch
      * pad and string table its strings grew) goes now, not during the next script's run: the
      * VM then holds what it held at the snapshot, as a new VM would. */

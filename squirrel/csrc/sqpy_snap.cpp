@@ -430,7 +430,7 @@ static bool can_keep(HSQUIRRELVM v, const sqpy_snap_state *s, const HSQOBJECT *h
         /* reached through the dying root, or through a copy found unchanged before it */
         if (m.parent < 0 ? from_root[k] == 0 : m.parent >= (int)k) return false;
         SQTable *c = m.copy;
-        if (!m.state.holds() || c->_delegate || c->_weakref ||
+        if (!m.state.holds() || c->_delegate || c->WeakRef() ||
             c->_uiRef != m.inrefs + from_root[k] + held_refs(v, c, held, nheld))
             return false;
     }
