@@ -127,6 +127,15 @@ def test_restore_frees_what_the_last_call_left_in_the_vm(vm, script):
     assert vm.memory_used < base + 1024
 
 
+def test_the_handles_the_host_holds_are_not_the_scripts_memory(vm):
+    items = vm.compile("return array(64).map(@(i) {})")()
+    used = vm.memory_used
+    held = [items[i] for i in range(64)]  # a handle to each of 64 tables
+    assert vm.memory_used == used
+    del held
+    assert vm.memory_used == used
+
+
 def test_cycles_are_collected_on_request(vm):
     base = vm.memory_used
     vm.run("for (local i = 0; i < 200; i++) { local a = {}; a.self <- a; }")
