@@ -67,11 +67,6 @@ def test_each_boots_execution_time_is_a_new_vms(imp):
     assert time_reused == time_fresh  # the same instructions, at every point, at every boot
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Known: a reused VM's free memory differs from a new VM's by tens to ~200 bytes in a timer's "
-    "callback (imp003, from the second boot) and at every point on a module that loads its code "
-    "into RAM (imp005); the first boot of a process, which compiles the code where later ones "
-    "load it from the bytecode cache, differs too. Remove this mark once they are equal."))
 @pytest.mark.parametrize("imp", sorted(ENDS))
 def test_each_boots_free_memory_is_a_new_vms(imp):
     boots, reused = figures(imp, True)
