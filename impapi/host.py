@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 
 # Most timers a device may hold at once (imp-api.md §4.1); beyond, imp.wakeup returns null.
 DEVICE_TIMER_LIMIT = 20
-# Bytes a reused VM may hold beyond its pristine state before a cycle collection.
-GARBAGE_SLACK = 64 * 1024
 # Per side: how errors name its code, its VM's queue (a clock source), its timers' source.
 _SIDE_NAMES = {"device": ("device_code", "device VM", "device timers"),
                "agent": ("agent_code", "agent VM", "agent timers")}
@@ -319,12 +317,13 @@ class ScriptHost:
             vm.close()
             return None
         self.base_memory = previous.base_memory
-        if vm.memory_used > self.base_memory + GARBAGE_SLACK:
-            vm.collect_garbage()  # cycles the previous run left (reference counting missed them)
-            if vm.memory_used > self.base_memory + GARBAGE_SLACK:
-                # What no collection frees: Squirrel's stacks, grown by deep recursion, never
-                # shrink; this boot would start with room a new VM does not have.
-                vm.close()
+        if vm.memory_used > self.base_memory:
+            # Cycles the previous run left (reference counting missed them): a restore leaves
+            # nothing else. Left in place, their strings would spare this run allocations a new
+            # VM makes (a string with the same text costs nothing), so they go, however small.
+            vm.collect_garbage()
+            if vm.memory_used > self.base_memory:
+                vm.close()  # what no collection frees: this run would not start as in a new VM
                 return None
         vm.rebind(previous, self)
         vm.print, vm.error = self._print, self._print_error

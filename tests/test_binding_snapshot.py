@@ -127,6 +127,61 @@ def test_restore_frees_what_the_last_call_left_in_the_vm(vm, script):
     assert vm.memory_used < base + 1024
 
 
+# What a script can see of the VM's working space, as memory figures: its code's load (the first
+# closure made over the root table), calls deep enough to grow the call stack and the value
+# stack, nested try blocks, a closure made later. Each figure is memory used at that point
+# minus memory used before the load.
+GROWTH_PROBE = """
+local m = [mem()];
+function down(n) { return n == 0 ? mem() : down(n - 1) + 0 }
+m.push(down(300));
+try { try { throw 1; } catch (e) { m.push(mem()); } } catch (e) {}
+local later = function() { return m };
+m.push(mem());
+return m;
+"""
+
+
+def _probe(vm):
+    before = vm.memory_used
+    main = vm.compile(GROWTH_PROBE)
+    return [vm.memory_used - before] + [used - before for used in main()]
+
+
+def _vm_with_setup():
+    vm = squirrel.VM()
+    vm.root["mem"] = lambda: vm.memory_used
+    vm.run(SETUP)
+    return vm
+
+
+def test_a_restored_vm_holds_and_grows_as_a_new_vm_does():
+    # A new VM's stacks start small and grow at the script's first deep call or try block, its
+    # root table has had a weak reference (for closures) since it was set up: a restored VM,
+    # whatever the last script grew, gives the next script the same figures at every point.
+    new = _vm_with_setup()
+    reused = _vm_with_setup()
+    try:
+        expected = _probe(new)
+        reused.snapshot()
+        assert _probe(reused) == expected  # the first script after the snapshot
+        for _ in range(3):
+            assert reused.restore()
+            assert _probe(reused) == expected
+    finally:
+        new.close()
+        reused.close()
+
+
+def test_the_handles_the_host_holds_are_not_the_scripts_memory(vm):
+    items = vm.compile("return array(64).map(@(i) {})")()
+    used = vm.memory_used
+    held = [items[i] for i in range(64)]  # a handle to each of 64 tables
+    assert vm.memory_used == used
+    del held
+    assert vm.memory_used == used
+
+
 def test_cycles_are_collected_on_request(vm):
     base = vm.memory_used
     vm.run("for (local i = 0; i < 200; i++) { local a = {}; a.self <- a; }")

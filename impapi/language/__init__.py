@@ -160,11 +160,27 @@ def install_language(vm: squirrel.VM, *, side: str, now_us: Callable[[], int], e
     def url_encode(table: Any) -> str:
         return web.url_encode(table, room())
 
-    def lazy(name: Any, native: Any) -> Any:
+    # The functions LAZY compiled in this run (keyed by name; None: the run's root table): per run,
+    # not per VM, so a restored VM compiles them again, as a new VM does. And the prelude's table
+    # of stubs, held from the first stub's call on: a stub its function replaced in the root table
+    # then stays, as in a restored VM (whose pristine root holds it), and is not freed.
+    made: dict[Any, Any] = {}
+    held: list[Any] = []
+
+    def lazy(name: Any, native: Any, stubs: Any = None) -> Any:
+        if stubs is not None and not held:
+            held.append(stubs)
         src = LAZY.get(name) if isinstance(name, str) else None
         if src is None:
             return None
-        return vmref().compile(src, f"impsim:{name}")(native, agent)
+        v = vmref()
+        if made.get(None) is not v.root:  # a restore started a new run
+            made.clear()
+            made[None] = v.root
+        f = made.get(name)
+        if f is None:
+            f = made[name] = v.compile(src, f"impsim:{name}")(native, agent)
+        return f
 
     ops = (rand, time_, clock, _blob_to_string, string_to_blob, web.format32, web.crypto_equals,
            usec, json_encode, web.json_decode, url_encode, web.url_decode,

@@ -8,8 +8,10 @@ positions in :data:`impapi.language.OPS` (keep the two in step).
 
 Compiling costs about 150 ns per token and runs on every boot, so the preludes are terse and
 what apps rarely touch is in :data:`LAZY`: the prelude defines each such global as a small
-forwarding stub (one template closure); its first call compiles the real function, which
-replaces the stub in the root table (a stub captured earlier keeps forwarding to it)."""
+forwarding stub (one template closure); its first call in a run compiles the real function,
+which replaces the stub in the root table (a stub captured earlier keeps forwarding to it: the
+host keeps each run's compiled functions, and the stubs, so that a run in a restored VM, whose
+pristine root still holds the stubs, holds what a run in a new VM holds)."""
 
 # vargv: py, agent (bool), imp32 (bool: format masks negatives to 32 bits), extras (bool)
 DEVICE = r"""
@@ -23,10 +25,10 @@ foreach (k in _split("abs fabs acos asin atan atan2 ceil floor cos sin tan exp l
 }
 root.math <- m;
 root.RAND_MAX <- 2147483647;
-local impl = {};
+local stubs = {};
 foreach (k in _split("date swap2 swap4 castf2i", " "))
-    root[k] <- (@(k) function(...) {
-        local f = k in impl ? impl[k] : (impl[k] <- py(19, k, py));
+    root[k] <- stubs[k] <- (@(k) function(...) {
+        local f = py(19, k, py, stubs);
         if (typeof f == "class") return f(vargv[0]);
         vargv.insert(0, this);
         return f.acall(vargv);

@@ -103,12 +103,14 @@ struct sqpy_vm {
     long long cline, ccol;
 
     HSQOBJECT snap_root, snap_consts;  /* pristine state for sqpy_restore (OT_NULL: none) */
+    HSQOBJECT root_weak;  /* the weak reference to the root's copy (set_copies says why) */
     unsigned long long snap_digest;
     struct sqpy_snap_state *snap;  /* what the walks keep between restores (sqpy_snap.cpp) */
     bool fresh_copies;             /* sqpy_keep_copies(vm, 0) */
     std::vector<HSQOBJECT> held;   /* scratch: the handles a restore releases */
     SQInteger snap_scratch, snap_strings;  /* working space at the snapshot (sq_getworkspace) */
     SQUnsignedInteger snap_keyids;  /* objects numbered as table keys at the snapshot */
+    long long snap_stacks[SQPY_STACK_SIZES];  /* the VM's stacks at the snapshot (sqpy_snap_stacks) */
 
     bool coverage;
     std::map<CoverageKey, long long> cov;
@@ -912,6 +914,7 @@ sqpy_vm *sqpy_open(void *owner, int intwidth, long long stacksize, double overhe
     sq_resetobject(&vm->err);
     sq_resetobject(&vm->snap_root);
     sq_resetobject(&vm->snap_consts);
+    sq_resetobject(&vm->root_weak);
     sqpy_vm *saved = g_current;
     g_current = vm;
     vm->v = sq_open(stacksize > 0 ? stacksize : 1024);
@@ -955,6 +958,7 @@ int sqpy_close(sqpy_vm *vm, int any_thread) {
     sq_release(vm->v, &vm->err);
     sq_release(vm->v, &vm->snap_root);
     sq_release(vm->v, &vm->snap_consts);
+    sq_release(vm->v, &vm->root_weak);
     if (vm->snap) sqpy_snap_free(vm->snap);
     vm->refs.clear();
     void *owner = vm->owner;
@@ -1689,6 +1693,17 @@ static bool set_copies(sqpy_vm *vm, bool pristine_same) {
     if (rc < 0) return false;
     bool ok = rc == 0;
     sq_setroottable(v);  /* pops the copy */
+    /* Every closure holds a weak reference to the root table. A new VM's root has had one since
+     * its first closure was made; the copy has none until a closure is made over it (the
+     * closures of the pristine state keep the pristine root's), so the first closure the script
+     * made (the app's code, as it loads) allocated it, and the script's figures were not a new
+     * VM's. The copy gets it now, held for as long as it is the root. */
+    sq_release(v, &vm->root_weak);
+    sq_pushroottable(v);
+    sq_weakref(v, -1);
+    sq_getstackobj(v, -1, &vm->root_weak);
+    sq_addref(v, &vm->root_weak);
+    sq_pop(v, 2);
     rc = sqpy_snap_push_copy(v, &vm->snap_consts, MAX_NESTING, NULL, 0, NULL, 0, NULL);
     if (rc < 0) {  /* the VM cannot be reused: nothing stays counted that it does not hold */
         sqpy_count_memory(-kept);
@@ -1777,6 +1792,8 @@ int sqpy_snapshot(sqpy_vm *vm) {
         sq_setconsttable(v);
         sq_release(v, &vm->snap_root);
         sq_release(v, &vm->snap_consts);
+        sq_release(v, &vm->root_weak);
+        sq_resetobject(&vm->root_weak);
         sq_resetobject(&vm->snap_root);
         sq_resetobject(&vm->snap_consts);
         return SQPY_ERROR;
@@ -1784,6 +1801,7 @@ int sqpy_snapshot(sqpy_vm *vm) {
     vm->snap_digest = snapshot_digest(vm);
     sq_getworkspace(v, &vm->snap_scratch, &vm->snap_strings);
     vm->snap_keyids = sq_getkeyidcount(v);
+    sqpy_snap_stacks(v, vm->snap_stacks);
     return SQPY_OK;
 }
 
@@ -1825,6 +1843,7 @@ int sqpy_restore(sqpy_vm *vm) {
      * pad and string table its strings grew) goes now, not during the next script's run: the
      * VM then holds what it held at the snapshot, as a new VM would. */
     sq_resetworkspace(v, vm->snap_scratch, vm->snap_strings);
+    sqpy_snap_reset_stacks(v, vm->snap_stacks);
     sq_reseterror(v);
     clear_error(vm);
     vm->coverage = false;

@@ -516,3 +516,44 @@ int sqpy_snap_push_copy(HSQUIRRELVM v, const HSQOBJECT *table, int max_nesting, 
     v->Push(copy);
     return too_deep ? 1 : 0;
 }
+
+/* ---- the VM's own stacks ----
+ * The value stack, the call stack and the stack of exception traps grow as a script calls
+ * deeper or nests more try blocks, and never shrink. A VM reused for a new script kept what
+ * the last script grew: the new script then skipped allocations a new VM makes (a new VM's
+ * free memory drops by the call stack's growth at its first call four deep, a reused one's did
+ * not). Between scripts nothing is on them, so they are given back their sizes at the snapshot. */
+
+namespace {
+
+/* `vec` (holding `size` entries, none of them live) with room for `capacity` exactly, as a
+ * vector that grew to it from nothing (0: nothing allocated) would have it. */
+template <class T> void set_capacity(sqvector<T> &vec, SQUnsignedInteger size, SQUnsignedInteger capacity) {
+    vec.resize(size);
+    if (vec.capacity() == capacity) return;
+    if (capacity == 0) {
+        vec.~sqvector<T>();
+        new (&vec) sqvector<T>();
+    } else {
+        vec.reserve(capacity);
+    }
+}
+
+}  // namespace
+
+void sqpy_snap_stacks(HSQUIRRELVM v, long long sizes[SQPY_STACK_SIZES]) {
+    sizes[0] = (long long)v->_stack.size();
+    sizes[1] = (long long)v->_alloccallsstacksize;
+    sizes[2] = (long long)v->_etraps.capacity();
+}
+
+void sqpy_snap_reset_stacks(HSQUIRRELVM v, const long long sizes[SQPY_STACK_SIZES]) {
+    /* Only at rest: no frame, nothing above the stack's top, no open outer pointing into it. */
+    if (v->_callsstacksize != 0 || v->_openouters || v->_etraps.size() != 0 || v->_top > sizes[0]) return;
+    set_capacity(v->_stack, (SQUnsignedInteger)sizes[0], (SQUnsignedInteger)sizes[0]);
+    set_capacity(v->_callstackdata, (SQUnsignedInteger)sizes[1], (SQUnsignedInteger)sizes[1]);
+    v->_callsstack = &v->_callstackdata[0];
+    v->_alloccallsstacksize = (SQInteger)sizes[1];
+    v->ci = NULL;
+    set_capacity(v->_etraps, 0, (SQUnsignedInteger)sizes[2]);
+}

@@ -42,6 +42,14 @@ int sqpy_snap_unchanged(const struct sqpy_snap_state *s);
 int sqpy_snap_push_copy(HSQUIRRELVM v, const HSQOBJECT *table, int max_nesting, struct sqpy_snap_state *keep,
                         int pristine_same, const HSQOBJECT *held, size_t nheld, long long *kept_bytes);
 
+/* The sizes of the VM's value stack, call stack and stack of exception traps (they grow with
+ * the calls and try blocks a script nests, and never shrink), and, between scripts, the same
+ * stacks given back those sizes: what a script finds is then what a new VM set up the same way
+ * has, not what the last script grew. Does nothing while anything is on them. */
+#define SQPY_STACK_SIZES 3
+void sqpy_snap_stacks(HSQUIRRELVM v, long long sizes[SQPY_STACK_SIZES]);
+void sqpy_snap_reset_stacks(HSQUIRRELVM v, const long long sizes[SQPY_STACK_SIZES]);
+
 /* Counts `bytes` of object overhead as allocated (negative: freed) by the VM running now
  * (sqpy.cpp's memory accounting), without allocating anything. */
 void sqpy_count_memory(long long bytes);
