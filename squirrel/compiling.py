@@ -55,10 +55,7 @@ class Compiling:
         if cached is None:
             return self._compile_here(source, filename, key)
         linemap, code, consts = cached
-        if linemap:
-            self._linemaps[filename] = linemap
-        else:
-            self._linemaps.pop(filename, None)
+        self._use_linemap(filename, linemap)
         if lib.sqpy_load(ptr, code, len(code), self._out) != OK:
             # What stops a load (the memory limit) stops the compiler too: it says so as it would
             return self._compile_here(source, filename, key)
@@ -101,10 +98,7 @@ class Compiling:
                                "remove it (in a string, write \\x00)", file, mapped, nul - start + 1,
                                text[start:end if end >= 0 else None].replace("\0", " "))
         linemap = LineMap.scan(text, filename)
-        if linemap:
-            self._linemaps[filename] = linemap
-        else:
-            self._linemaps.pop(filename, None)
+        self._use_linemap(filename, linemap)
         before = set(self._consts().keys())
         rc = lib.sqpy_compile(ptr, data, len(data), filename.encode("utf-8"), self._out)
         if rc == OK:
@@ -127,6 +121,13 @@ class Compiling:
             raise CompileError(msg, file, mapped, col, offending)
         self._raise(rc)
         return self._from(self._out)  # pragma: no cover - _raise raises
+
+    def _use_linemap(self, filename: str, linemap: LineMap | None) -> None:
+        """Errors in ``filename`` are mapped through ``linemap`` (its ``#line`` directives), or not at all."""
+        if linemap:
+            self._linemaps[filename] = linemap
+        else:
+            self._linemaps.pop(filename, None)
 
     def _consts(self) -> "_p.Table":
         """The const table (``const`` and ``enum`` definitions land there)."""
