@@ -111,6 +111,18 @@ struct sqpy_vm {
     SQInteger snap_scratch, snap_strings;  /* working space at the snapshot (sq_getworkspace) */
     SQUnsignedInteger snap_keyids;  /* objects numbered as table keys at the snapshot */
     long long snap_stacks[SQPY_STACK_SIZES];  /* the VM's stacks at the snapshot (sqpy_snap_stacks) */
+    long long snap_mem;  /* mem_used at the snapshot */
+    bool fresh;  /* restored, and nothing that could change what a load makes has happened since */
+
+    /* The app's code kept from one script to the next (see "keeping the loaded code"). */
+    sqpy_code_note code;      /* what the last noted load made */
+    std::string code_bytes;   /* the bytes it read */
+    bool code_noted;          /* `code` describes a load made right after a restore, as it was made */
+    long long code_ref;       /* the handle of its closure while the script runs (-1: none) */
+    long long code_m0, code_dpeak;  /* mem_used before that load, and how far above it the load went */
+    SQInteger code_scratch, code_strings;  /* the working space the load left (sq_getworkspace) */
+    bool code_kept;           /* between scripts: the code's prototypes held, their memory not counted */
+    bool fresh_code;          /* sqpy_keep_code(vm, 0) */
 
     bool coverage;
     std::map<CoverageKey, long long> cov;
@@ -146,6 +158,8 @@ static inline void account(long long delta) {
 }
 
 void sqpy_count_memory(long long bytes) { account(bytes); }
+long long sqpy_counted(void) { return g_current ? g_current->mem_used : 0; }
+long long sqpy_overhead_units(long long bytes) { return g_current ? bytes * g_current->overhead_fx : 0; }
 
 /* Of what was just allocated (or is about to be freed), `delta` bytes are contents: they count
  * in full, so they get the part of MEM_ONE that account() left out. */
@@ -252,6 +266,11 @@ struct Claim {
 
 static void release_foreign(sqpy_vm *vm);
 #define ENTER(vm, refusal) Entry e(vm); if (e.claim.refused) return refusal
+/* For the calls that leave a VM's kept code kept (sqpy_load decides for itself, the others
+ * change nothing a load depends on): see "keeping the loaded code". */
+#define ENTER_KEEPING_CODE(vm, refusal) Entry e(vm, true); if (e.claim.refused) return refusal
+
+static void drop_kept_code(sqpy_vm *vm);
 
 struct Entry {
     Claim claim;  /* first: nothing below runs for a refused entry */
@@ -260,13 +279,17 @@ struct Entry {
     bool outer;
     int gil;
     int *saved_gil;
-    Entry(sqpy_vm *vm_) : claim(vm_), vm(vm_), saved(g_current), outer(false), gil(-1), saved_gil(NULL) {
+    Entry(sqpy_vm *vm_, bool keeping_code = false)
+        : claim(vm_), vm(vm_), saved(g_current), outer(false), gil(-1), saved_gil(NULL) {
         if (claim.refused) return;
         outer = vm->depth == 0;
         saved_gil = vm->gil;
         vm->gil = &gil;
         g_current = vm;
         if (outer) {
+            if (!keeping_code) vm->fresh = false;
+            if (vm->code_kept && (!keeping_code || (vm->mem_limit && vm->mem_used > vm->mem_limit)))
+                drop_kept_code(vm);
             vm->executed = 0;
             vm->stop = 0;
             sq_setuncatchable(vm->v, SQFalse);
@@ -880,6 +903,10 @@ static void release_ref(sqpy_vm *vm, long long r) {
     if (!ref_ok(vm, r)) return;
     sqpy_vm *saved = g_current;
     g_current = vm;
+    /* What a released handle frees could be what the kept code shares (a string): it goes first. */
+    if (vm->code_kept) drop_kept_code(vm);
+    vm->fresh = false;
+    if (r == vm->code_ref) vm->code_ref = -1;  /* the code's closure may go: nothing to keep then */
     HSQOBJECT o = REF(vm, r);
     sq_resetobject(&REF(vm, r));
     vm->freelist.push_back(r & 0xFFFFFFFFLL);
@@ -896,6 +923,43 @@ static void release_foreign(sqpy_vm *vm) {
         vm->has_foreign.store(false, std::memory_order_relaxed);
     }
     for (size_t i = 0; i < refs.size(); i++) release_ref(vm, refs[i]);
+}
+
+/* ---- keeping the loaded code ----
+ * A VM reused for script after script (snapshot, then restore before each) loads the same code
+ * at the start of each. The code's prototypes never change once made, so rather than being freed
+ * at every restore and read again, they are kept: a restore holds them when nothing but the
+ * code refers to them (every reference count as the load left it) and stops counting their
+ * memory, and a load of the same bytes right after it makes only the closure, counting the
+ * memory the load would have counted and reaching the peak it would have reached, with the
+ * scratch pad and string table at the sizes the load left them. Anything else that enters the
+ * VM in between (a call, a new value, a released handle, a collection, other code) first lets
+ * the kept code go, counted as it goes: the VM is then exactly as a restore that freed it left
+ * it. What is kept is noted at a load made right after a restore, when the VM is as the
+ * snapshot left it; that load's state is the only one a kept load stands in for. */
+
+static void drop_kept_code(sqpy_vm *vm) {
+    vm->code_kept = false;
+    vm->code_noted = false;
+    vm->mem_used += vm->code.held;  /* counted again, as it is freed (the peak saw it when it was made) */
+    sq_release(vm->v, &vm->code.proto);
+    sq_resetobject(&vm->code.proto);
+}
+
+/* The load of the kept code's bytes into the state the noted load started from. */
+static void load_kept(sqpy_vm *vm) {
+    HSQUIRRELVM v = vm->v;
+    vm->code_kept = false;
+    account_weighted(vm, vm->code_dpeak);  /* the load's peak, and its memory limit's request */
+    vm->mem_used -= vm->code_dpeak;
+    long long peak = vm->mem_peak, limit = vm->mem_limit;
+    vm->mem_limit = 0;
+    sqpy_code_workspace(v, vm->code_scratch, vm->code_strings);
+    vm->mem_peak = peak;
+    vm->mem_limit = limit;
+    vm->mem_used += vm->code.held;
+    sqpy_code_push_closure_of(v, &vm->code);
+    sq_release(v, &vm->code.proto);  /* the closure holds it */
 }
 
 /* ---- the API ---- */
@@ -915,6 +979,8 @@ sqpy_vm *sqpy_open(void *owner, int intwidth, long long stacksize, double overhe
     sq_resetobject(&vm->snap_root);
     sq_resetobject(&vm->snap_consts);
     sq_resetobject(&vm->root_weak);
+    sq_resetobject(&vm->code.proto);
+    vm->code_ref = -1;
     sqpy_vm *saved = g_current;
     g_current = vm;
     vm->v = sq_open(stacksize > 0 ? stacksize : 1024);
@@ -959,6 +1025,7 @@ int sqpy_close(sqpy_vm *vm, int any_thread) {
     sq_release(vm->v, &vm->snap_root);
     sq_release(vm->v, &vm->snap_consts);
     sq_release(vm->v, &vm->root_weak);
+    if (vm->code_kept) sq_release(vm->v, &vm->code.proto);
     if (vm->snap) sqpy_snap_free(vm->snap);
     vm->refs.clear();
     void *owner = vm->owner;
@@ -1058,13 +1125,53 @@ long long sqpy_dump(sqpy_vm *vm, long long fn, char *out, long long cap) {
 }
 
 int sqpy_load(sqpy_vm *vm, const char *data, long long len, sqpy_value *out) {
-    ENTER(vm, SQPY_WRONG_THREAD);
+    ENTER_KEEPING_CODE(vm, SQPY_WRONG_THREAD);
+    HSQUIRRELVM v = vm->v;
+    bool fresh = vm->fresh;
+    vm->fresh = false;
+    if (vm->code_kept) {
+        if (len == (long long)vm->code_bytes.size() && vm->mem_used == vm->code_m0
+            && memcmp(data, vm->code_bytes.data(), (size_t)len) == 0) {
+            load_kept(vm);
+            function_result(vm, out);
+            vm->code_ref = out->i;
+            sq_pop(v, 1);
+            return SQPY_OK;
+        }
+        drop_kept_code(vm);
+    }
+    SQInteger scratch, strings;
+    sq_getworkspace(v, &scratch, &strings);
+    bool note = fresh && !vm->fresh_code && vm->mem_used == vm->snap_mem && scratch == vm->snap_scratch
+                && strings == vm->snap_strings;
+    long long m0 = vm->mem_used, peak = vm->mem_peak;
+    if (note) {
+        vm->code_noted = false;
+        vm->mem_peak = m0;  /* the load's own peak (the VM's is the greater of the two) */
+    }
     /* What sq_readclosure would build, read from the bytes in place (sqpy_code.cpp). */
-    if (!sqpy_code_push_closure(vm->v, data, len)) return SQPY_BADARG;
+    bool ok = sqpy_code_push_closure(v, data, len, note ? &vm->code : NULL);
+    if (note) {
+        long long dpeak = vm->mem_peak - m0;
+        if (peak > vm->mem_peak) vm->mem_peak = peak;
+        if (ok) {
+            sqpy_code_note_refs(&vm->code);
+            vm->code_bytes.assign(data, (size_t)len);
+            vm->code_m0 = m0;
+            vm->code_dpeak = dpeak;
+            sq_getworkspace(v, &vm->code_scratch, &vm->code_strings);
+            vm->code_noted = true;
+        }
+    }
+    if (!ok) return SQPY_BADARG;
     function_result(vm, out);
-    sq_pop(vm->v, 1);
+    if (note) vm->code_ref = out->i;
+    sq_pop(v, 1);
     return SQPY_OK;
 }
+
+void sqpy_keep_code(sqpy_vm *vm, int on) { vm->fresh_code = !on; }
+int sqpy_code_kept(sqpy_vm *vm) { return vm->code_kept; }
 
 int sqpy_call(sqpy_vm *vm, long long fn, const sqpy_value *self, int nargs, const sqpy_value *args, sqpy_value *out) {
     ENTER(vm, SQPY_WRONG_THREAD);
@@ -1759,7 +1866,7 @@ static unsigned long long digest_const(HSQUIRRELVM v, SQInteger idx, int depth) 
 }
 
 unsigned long long sqpy_consts_digest(sqpy_vm *vm) {
-    ENTER(vm, 0);
+    ENTER_KEEPING_CODE(vm, 0);
     sq_pushconsttable(vm->v);
     unsigned long long h = digest_const_table(vm->v, -1, 0);
     sq_pop(vm->v, 1);
@@ -1775,6 +1882,8 @@ int sqpy_snapshot(sqpy_vm *vm) {
     sq_reservestack(v, 8 * MAX_NESTING + 16);
     sq_release(v, &vm->snap_root);
     sq_release(v, &vm->snap_consts);
+    vm->code_noted = false;  /* noted against the last snapshot */
+    vm->code_ref = -1;
     if (vm->snap) sqpy_snap_free(vm->snap);
     vm->snap = sqpy_snap_new();
     sq_pushroottable(v);
@@ -1802,6 +1911,7 @@ int sqpy_snapshot(sqpy_vm *vm) {
     sq_getworkspace(v, &vm->snap_scratch, &vm->snap_strings);
     vm->snap_keyids = sq_getkeyidcount(v);
     sqpy_snap_stacks(v, vm->snap_stacks);
+    vm->snap_mem = vm->mem_used;
     return SQPY_OK;
 }
 
@@ -1823,6 +1933,10 @@ int sqpy_restore(sqpy_vm *vm) {
     if (!set_copies(vm, same)) return SQPY_ERROR;
     sq_release(v, &vm->keep);
     sq_resetobject(&vm->keep);
+    /* The code the last script loaded, still whole as its handle is: held over the release. */
+    bool keep_code = vm->code_noted && !vm->fresh_code && ref_ok(vm, vm->code_ref);
+    if (keep_code) sq_addref(v, &vm->code.proto);
+    vm->code_ref = -1;
     /* Handles Python still holds belong to the previous script, as if the VM had been closed:
      * they are released now and stop working (a new generation). */
     vm->freelist.clear();
@@ -1834,6 +1948,21 @@ int sqpy_restore(sqpy_vm *vm) {
     }
     vm->live = 0;
     vm->gen++;
+    if (keep_code) {
+        /* Its closure went with the handles (and the temporary register, which the workspace's
+         * reset below empties anyway: nothing else is freed until then). Kept when nothing but
+         * the code refers to what it made; its memory then stops counting where freeing it
+         * would have stopped it. */
+        sqpy_code_drop_temp(v);
+        if (sqpy_code_same_refs(&vm->code)) {
+            vm->mem_used -= vm->code.held;
+            vm->code_kept = true;
+        } else {
+            vm->code_noted = false;
+            sq_release(v, &vm->code.proto);
+            sq_resetobject(&vm->code.proto);
+        }
+    }
     sq_resetobjectids(v);  /* as a new VM would number what the script prints */
     /* ... and the objects its tables are keyed by (their slot order). What was numbered since
      * the snapshot is no key of the restored state's tables: the digest and the state checks
@@ -1851,6 +1980,9 @@ int sqpy_restore(sqpy_vm *vm) {
     sq_setnativedebughook(v, NULL);
     vm->cov.clear();
     vm->covflat.clear();
+    /* Kept only for a load into the state the noted one started from. */
+    if (vm->code_kept && vm->mem_used != vm->code_m0) drop_kept_code(vm);
+    vm->fresh = true;
     return SQPY_OK;
 }
 

@@ -209,6 +209,11 @@ int sqpy_restore(sqpy_vm *vm);
 /* Whether restores may keep the nested copies a script left as they were made (on by default;
  * off, every restore makes all copies afresh: for a test that compares the two). */
 void sqpy_keep_copies(sqpy_vm *vm, int on);
+/* Whether restores may keep the code the last script loaded, for a load of the same bytes right
+ * after (on by default; off, every load reads the bytes: for a test that compares the two). */
+void sqpy_keep_code(sqpy_vm *vm, int on);
+/* 1 while the VM keeps the last script's code for the next load (from a restore to that load). */
+int sqpy_code_kept(sqpy_vm *vm);
 
 /* The last error. */
 int sqpy_error_value(sqpy_vm *vm, sqpy_value *out);

@@ -18,6 +18,7 @@
 #include "sqfuncproto.h"
 #include "sqclosure.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "sqpy_code.h"
@@ -26,6 +27,7 @@ namespace {
 
 struct Reader {
     const char *p, *end;
+    sqpy_code_note *note;  /* NULL: nothing noted */
 
     bool bytes(void *dest, SQInteger n) {
         if (n < 0 || end - p < n) return false;
@@ -60,7 +62,21 @@ bool read_object(HSQUIRRELVM v, Reader &r, SQObjectPtr &o) {
          * the pad is asked for the same size (its size is part of the VM's memory), and the
          * string is made from the bytes in place. */
         _ss(v)->GetScratchPad(sq_rsl(len));
-        o = SQString::Create(_ss(v), r.p, len);
+        if (!r.note) {
+            o = SQString::Create(_ss(v), r.p, len);
+        } else {
+            /* A string the load makes (rather than finds) is the code's alone: its memory is
+             * what Create counted, less the string table's growth if it grew. */
+            SQStringTable *table = _ss(v)->_stringtable;
+            SQInteger slots = table->GetSize();
+            long long before = sqpy_counted();
+            o = SQString::Create(_ss(v), r.p, len);
+            long long made = sqpy_counted() - before;
+            if (table->GetSize() != slots)
+                made -= sqpy_overhead_units((long long)sizeof(SQString *) * (table->GetSize() - slots));
+            if (made > 0) r.note->held += made;
+            r.note->refs.push_back(std::make_pair((void *)_string(o), (SQUnsignedInteger)0));
+        }
         r.p += sq_rsl(len);
         return true;
     }
@@ -102,10 +118,15 @@ bool read_proto(HSQUIRRELVM v, Reader &r, SQObjectPtr &ret) {
         || !r.count(nlocalvarinfos) || !r.count(nlineinfos) || !r.count(ndefaultparams)
         || !r.count(ninstructions) || !r.count(nfunctions))
         return false;
+    long long before = r.note ? sqpy_counted() : 0;
     SQFunctionProto *f = SQFunctionProto::Create(_ss(v), ninstructions, nliterals, nparameters,
                                                  nfunctions, noutervalues, nlineinfos,
                                                  nlocalvarinfos, ndefaultparams);
     SQObjectPtr proto = f;  /* frees it if the stream turns out damaged */
+    if (r.note) {
+        r.note->held += sqpy_counted() - before;
+        r.note->refs.push_back(std::make_pair((void *)f, (SQUnsignedInteger)0));
+    }
     f->_sourcename = sourcename;
     f->_name = name;
     if (!r.tag(PART)) return false;
@@ -148,8 +169,13 @@ bool read_proto(HSQUIRRELVM v, Reader &r, SQObjectPtr &ret) {
 
 }  // namespace
 
-bool sqpy_code_push_closure(HSQUIRRELVM v, const char *data, long long len) {
-    Reader r = {data, data + len};
+bool sqpy_code_push_closure(HSQUIRRELVM v, const char *data, long long len, sqpy_code_note *note) {
+    if (note) {
+        note->refs.clear();
+        note->held = 0;
+        sq_resetobject(&note->proto);
+    }
+    Reader r = {data, data + len, note};
     unsigned short head;
     if (!r.get(head) || head != SQ_BYTECODE_STREAM_TAG) return false;
     /* SQClosure::Load */
@@ -161,5 +187,33 @@ bool sqpy_code_push_closure(HSQUIRRELVM v, const char *data, long long len) {
     SQObjectPtr closure = SQClosure::Create(_ss(v), _funcproto(func),
                                             _table(v->_roottable)->GetWeakRef(OT_TABLE));
     v->Push(closure);
+    if (note) note->proto = func;  /* the closure holds it */
     return true;
+}
+
+void sqpy_code_note_refs(sqpy_code_note *note) {
+    std::vector<std::pair<void *, SQUnsignedInteger> > &refs = note->refs;
+    std::sort(refs.begin(), refs.end());
+    refs.erase(std::unique(refs.begin(), refs.end()), refs.end());
+    for (size_t i = 0; i < refs.size(); i++) refs[i].second = ((SQRefCounted *)refs[i].first)->_uiRef;
+}
+
+bool sqpy_code_same_refs(const sqpy_code_note *note) {
+    const std::vector<std::pair<void *, SQUnsignedInteger> > &refs = note->refs;
+    for (size_t i = 0; i < refs.size(); i++)
+        if (((SQRefCounted *)refs[i].first)->_uiRef != refs[i].second) return false;
+    return true;
+}
+
+void sqpy_code_push_closure_of(HSQUIRRELVM v, const sqpy_code_note *note) {
+    SQObjectPtr closure = SQClosure::Create(_ss(v), _funcproto(note->proto),
+                                            _table(v->_roottable)->GetWeakRef(OT_TABLE));
+    v->Push(closure);
+}
+
+void sqpy_code_drop_temp(HSQUIRRELVM v) { v->temp_reg.Null(); }
+
+void sqpy_code_workspace(HSQUIRRELVM v, SQInteger scratch, SQInteger strings) {
+    _ss(v)->ResizeScratchPad(scratch);
+    _ss(v)->_stringtable->Grow(strings);
 }

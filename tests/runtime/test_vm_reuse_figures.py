@@ -121,3 +121,37 @@ imp.wakeup(1, function() { END });
 def test_what_a_run_left_in_cycles_does_not_reach_the_next_runs_figures(imp):
     reused, fresh = reused_and_fresh(CYCLE_APP, imp)
     assert len(reused) >= 6 and reused == fresh
+
+
+# A reused VM keeps the code its last boot loaded for the next boot's load of the same code. Boots
+# after a runtime error (which reboots the device) and after a deployment of other code (which the
+# VM has never loaded) must still see what a new VM shows, the new code's boots included.
+ERRING_APP = """
+local n = time();
+server.log("boot " + n + " free=" + imp.getmemoryfree());
+local words = split("some words to split here", " ");
+server.log("split free=" + imp.getmemoryfree());
+if (n / 10 % 3 == 0) throw "failing at boot " + n;
+imp.wakeup(1, function() { server.log("timer free=" + imp.getmemoryfree()); END });
+"""
+DEPLOYED_APP = """
+server.log("new code free=" + imp.getmemoryfree() + " " + hardware.wakereason());
+local t = { a = "some", b = "other", c = "words" };
+server.log("table free=" + imp.getmemoryfree());
+imp.wakeup(1, function() { server.log("timer free=" + imp.getmemoryfree()); END });
+"""
+
+
+@pytest.mark.parametrize("imp", sorted(ENDS))
+def test_boots_after_an_error_and_after_a_deployment_see_what_a_new_vm_shows(imp):
+    runs = []
+    for reuse in (True, False):
+        sim = Simulation(device=ERRING_APP.replace("END", ENDS[imp]), imp=imp, config=Config(reuse_vms=reuse))
+        sim.run("3m")
+        sim.cloud.deploy(DEPLOYED_APP.replace("END", ENDS[imp]), force=True)
+        sim.run("3m")
+        runs.append(device_lines(sim))
+    reused, fresh = runs
+    assert reused == fresh
+    assert sum("new code" in line for line in reused) >= 3
+    assert sum("failing at boot" in line for line in reused) >= 1
