@@ -20,6 +20,7 @@ class VMLike(Protocol):
     calls, and raising its errors. Leading underscores: this is the binding's inside."""
 
     _ptr: Any
+    _gen: int  # the generation of the VM's handles (see VM._set_root)
     _closed: bool
     _dirty: bool
     _home: int

@@ -118,6 +118,7 @@ class VM(Compiling, Packing):
         self._out = ffi.new("sqpy_value *")
         self._key = ffi.new("sqpy_value *")
         self._val = ffi.new("sqpy_value *")
+        self._ref_out = ffi.new("long long *")
         self._where, self._sources = ffi.new("int *"), []  # caller(): C's index of a file, the names by index
         self._memory_limit = memory_limit
         self._time_limit = time_limit
@@ -126,7 +127,7 @@ class VM(Compiling, Packing):
         self._apply_limits()
         if capture_locals:
             lib.sqpy_capture_locals(self._ptr, 1)
-        self._root = _p.Table(self, lib.sqpy_ref_root(self._ptr), TABLE)
+        self._set_root(lib.sqpy_ref_root(self._ptr))
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -165,7 +166,7 @@ class VM(Compiling, Packing):
         if rc:
             raise SquirrelError("snapshot(): the root table holds tables nested more than 32 deep; "
                                 "a snapshot copies them all, so flatten them first")
-        self._root = _p.Table(self, lib.sqpy_ref_root(self._ptr), TABLE)
+        self._set_root(lib.sqpy_ref_root(self._ptr))
 
     def restore(self) -> bool:
         """Start afresh from the :meth:`snapshot`: new copies of the pristine root and const tables,
@@ -174,18 +175,24 @@ class VM(Compiling, Packing):
         a pristine table reached through ``getroot()``): make a new VM then. As after :meth:`close`,
         proxies made before stop working (they raise :class:`SquirrelError`); what they held is freed."""
         ptr = self._live()
-        rc = lib.sqpy_restore(ptr)
+        rc = lib.sqpy_restore(ptr, self._ref_out)
         if rc == lib.SQPY_BADARG:
             raise SquirrelError("restore() needs a snapshot() and a VM that is not running")
         if rc:
             return False
-        self._root = _p.Table(self, lib.sqpy_ref_root(ptr), TABLE)
+        self._set_root(self._ref_out[0])
         self.__dict__.pop("_helpers", None)  # proxies of the previous generation
         self._coverage = self._coverage_used = False
         self._pending = self._stop_exc = self._callback_exc = None
         self._dirty = False
         self._ret_keep = None
         return True
+
+    def _set_root(self, ref: int) -> None:
+        # A handle's generation (its high bits) is the VM's restore count: proxies of an earlier
+        # one are dead in C, and skip the call that would find so (proxies.SquirrelObject.__del__).
+        self._gen = ref >> 32
+        self._root = _p.Table(self, ref, TABLE)
 
     def rebind(self, old: Any, new: Any) -> None:
         """Natives installed (:meth:`install`) with context ``old`` receive ``new`` from now on."""

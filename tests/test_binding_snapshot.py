@@ -93,6 +93,21 @@ def test_instances_made_from_shared_classes_are_not_shared_state(vm):
     assert vm.run("return C().get()") == 1
 
 
+def test_proxies_made_after_a_restore_release_their_handles_and_old_ones_stay_dead(vm):
+    # A proxy knows its VM's handle generation: one made before a restore does not release (its
+    # handle went with the restore), one made after does.
+    old = vm.to_squirrel({"a": 1})
+    for _ in range(3):
+        assert vm.restore()
+        held = lib.sqpy_live_refs(vm._ptr)
+        t = vm.to_squirrel({"a": [1, 2]})
+        assert lib.sqpy_live_refs(vm._ptr) == held + 1
+        del t
+        assert lib.sqpy_live_refs(vm._ptr) == held
+    del old
+    assert lib.sqpy_live_refs(vm._ptr) == held
+
+
 def test_proxies_of_an_earlier_run_stop_working_and_free_what_they_held(vm):
     table = vm.compile("return { n = 1, big = array(1000, 0) }")()
     f = vm.compile("return 1")

@@ -1917,7 +1917,7 @@ int sqpy_snapshot(sqpy_vm *vm) {
 
 void sqpy_keep_copies(sqpy_vm *vm, int on) { vm->fresh_copies = !on; }
 
-int sqpy_restore(sqpy_vm *vm) {
+int sqpy_restore(sqpy_vm *vm, long long *root) {
     ENTER(vm, SQPY_WRONG_THREAD);
     if (!e.outer || sq_type(vm->snap_root) != OT_TABLE) return SQPY_BADARG;
     HSQUIRRELVM v = vm->v;
@@ -1983,6 +1983,9 @@ int sqpy_restore(sqpy_vm *vm) {
     /* Kept only for a load into the state the noted one started from. */
     if (vm->code_kept && vm->mem_used != vm->code_m0) drop_kept_code(vm);
     vm->fresh = true;
+    sq_pushroottable(v);  /* the handle Python's root proxy holds (a handle costs no memory) */
+    *root = ref_new(vm, v, -1);
+    sq_pop(v, 1);
     return SQPY_OK;
 }
 

@@ -202,10 +202,11 @@ unsigned long long sqpy_consts_digest(sqpy_vm *vm);
 
 /* Reuse of a VM for a new script (see sqpy.cpp, "snapshot and restore"). sqpy_snapshot keeps
  * the root and const tables as pristine and hands the script deep copies; sqpy_restore hands it
- * new copies (SQPY_OK), or returns SQPY_ERROR when something shared with the pristine state was
+ * new copies (SQPY_OK, with a handle of the new root table in *root: handles of the new
+ * generation), or returns SQPY_ERROR when something shared with the pristine state was
  * changed (the VM must then be replaced) and SQPY_BADARG without a snapshot or while running. */
 int sqpy_snapshot(sqpy_vm *vm);
-int sqpy_restore(sqpy_vm *vm);
+int sqpy_restore(sqpy_vm *vm, long long *root);
 /* Whether restores may keep the nested copies a script left as they were made (on by default;
  * off, every restore makes all copies afresh: for a test that compares the two). */
 void sqpy_keep_copies(sqpy_vm *vm, int on);
