@@ -202,9 +202,12 @@ class VM(Compiling, Packing):
             if context is old:
                 batches[i] = (base, natives, new)
                 end = base + len(natives)
-                for fid in direct:  # known to the fast dispatch: bound anew, in place (no new keys)
+                for fid, f in direct.items():  # known to the fast dispatch: bound anew, in place (no new keys)
                     if base <= fid < end:
-                        direct[fid] = _direct_for(natives[fid - base], new)
+                        # Most are the native's function bound to the context (_direct_for): bound
+                        # to the new one directly, ~0.1 us less per native and boot (timeit).
+                        direct[fid] = (MethodType(f.__func__, new) if type(f) is MethodType
+                                       else _direct_for(natives[fid - base], new))
 
     @property
     def closed(self) -> bool:
