@@ -173,7 +173,10 @@ class VM(Compiling, Packing):
         no line coverage, no pending error. Returns False, changing nothing, when a script changed
         what the copies share with the pristine state (a class's members, a pristine closure's root,
         a pristine table reached through ``getroot()``): make a new VM then. As after :meth:`close`,
-        proxies made before stop working (they raise :class:`SquirrelError`); what they held is freed."""
+        proxies made before stop working (they raise :class:`SquirrelError`); what they held is freed.
+        The code the last script loaded (:meth:`compile`) is kept, unseen, for a load of the same
+        bytes right after: that load then makes only the function, with the figures (memory, peak)
+        of a load that reads the bytes ("keeping the loaded code" in ``csrc/sqpy.cpp``)."""
         ptr = self._live()
         rc = lib.sqpy_restore(ptr, self._ref_out)
         if rc == lib.SQPY_BADARG:

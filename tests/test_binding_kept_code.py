@@ -154,3 +154,31 @@ def test_a_load_the_memory_limit_stops_is_stopped_with_kept_code_too():
 @given(st.lists(st.tuples(st.sampled_from(sorted(SOURCES)), st.sampled_from(sorted(STEPS))), min_size=1, max_size=7))
 def test_after_any_scripts_kept_code_looks_like_code_read_afresh(rounds):
     assert play(True, rounds) == play(False, rounds)
+
+
+def _keeping_vm() -> squirrel.VM:
+    vm = squirrel.VM()
+    vm.run(PRISTINE)
+    vm.snapshot()
+    for _ in range(3):
+        assert vm.restore()
+        main = vm.compile(APP, "app.nut")
+        main()
+    assert vm.restore() and lib.sqpy_code_kept(vm._ptr)
+    return vm
+
+
+def test_a_vm_closed_while_it_keeps_code_frees_it():
+    vm = _keeping_vm()
+    vm.close()
+    assert vm.closed
+
+
+def test_a_snapshot_taken_while_code_is_kept_starts_afresh():
+    vm = _keeping_vm()
+    vm.snapshot()
+    assert not lib.sqpy_code_kept(vm._ptr)
+    for _ in range(3):
+        assert vm.restore()
+        assert squirrel.to_python(vm.compile(APP, "app.nut")())[:2] == [4, "meter"]
+    vm.close()
