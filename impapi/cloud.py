@@ -8,12 +8,12 @@ restart" deployment, a move to another device group) skips the app's shutdown ha
 optional deadline (``Config.update_deadline_us``, off by default) forces an update the app was
 told about but did not restart for.
 
-The cloud never reaches into a device's run. It *publishes*: a device that is online listens
-to :attr:`Cloud.releases` (it subscribes when it connects and unsubscribes when it drops) and
-hears ``("released", update)`` for each new update and ``("deadline", update)`` when the
-deadline forces one; the agent listens to :attr:`Cloud.agent_deployments` and restarts with
-each deployment. What a device does with an update, and when, is the device's own lifecycle
-(:mod:`impapi.lifecycle`), which asks the cloud what is pending when it connects or boots."""
+The cloud never reaches into a device's run. It *publishes*: a device listens to
+:attr:`Cloud.releases` and, while it is online, heeds ``("released", update)`` for each new
+update and ``("deadline", update)`` when the deadline forces one; the agent listens to
+:attr:`Cloud.agent_deployments` and restarts with each deployment. What a device does with an
+update, and when, is the device's own lifecycle (:mod:`impapi.lifecycle`), which asks the cloud
+what is pending when it connects or boots."""
 
 from __future__ import annotations
 

@@ -440,12 +440,9 @@ class Device:
                 self._retry = None
                 self._resume()
             self._watch_link()
-            self.updates.online()
-        else:
-            if self._link_watch is not None:
-                self._link_watch.cancel()
-                self._link_watch = None
-            self.updates.offline()
+        elif self._link_watch is not None:
+            self._link_watch.cancel()
+            self._link_watch = None
         self.relay.presence(on)
 
     def disconnect(self) -> None:

@@ -57,17 +57,17 @@ class UpdateLifecycle:
         self.env = env
         self.device = device
         self.cloud = cloud
+        # Listening for the device's whole life, rather than from each connection to its drop:
+        # a sleepy device connects and drops at every wake, and what it would hear offline is
+        # ignored as it comes (hear).
+        cloud.releases.subscribe(self.hear)
 
     # --- the connection: the device hears of updates only while online -------------------
 
-    def online(self) -> None:
-        self.cloud.releases.subscribe(self.hear)
-
-    def offline(self) -> None:
-        self.cloud.releases.unsubscribe(self.hear)
-
     def hear(self, notice: str, upd: "Update") -> None:
-        """The cloud published ``upd`` while the device is online."""
+        """The cloud published ``upd``: the device hears of it if it is online now."""
+        if not self.device.connected:
+            return
         if notice == "deadline":
             self.device.restart_for_update("deadline", in_squirrel=False)
             return

@@ -281,3 +281,25 @@ def test_every_run_is_told_of_a_pending_update_it_did_not_apply():
     boots = [e for e in sim.events if e.kind == "boot" and e.time_us > 5 * 60_000_000]
     assert len(boots) > 150
     assert sum(1 for e in sim.log if e.text == "told 2") == len(boots)
+
+
+def test_a_deadline_that_passes_while_the_device_is_offline_forces_the_update_when_it_reconnects():
+    """The cloud reaches a device only over its connection: the deadline that falls while the
+    app is offline (server.disconnect()) forces nothing then; the device hears of the forced
+    update when it connects again."""
+    app = '''
+        server.setsendtimeoutpolicy(RETURN_ON_ERROR, WAIT_TIL_SENT, 30);
+        server.onshutdown(function(r) { server.log("not now " + r); });
+        imp.wakeup(120, function() { server.disconnect(); });
+        imp.wakeup(7200, function() { server.connect(function(state) {}, 30); });
+    '''
+    sim = simulate(app, run="1m", config=Config(update_deadline_us=3_600_000_000))
+    sim.cloud.release_impos("44.0")
+    sim.run("90m")  # told at once; offline from 2m; the deadline passes at about 1h01m
+    assert device_lines(sim) == ["not now 2"]
+    assert any("forced" in e.text and e.type == "status" for e in sim.log)
+    assert applied(sim) == [] and not sim.device.connected
+    sim.run("35m")  # reconnects at 2h
+    assert applied(sim) == [("impos", "deadline")]
+    restart = next(e.time_us for e in sim.events.of("update", stage="applied"))
+    assert restart >= 7_200_000_000
