@@ -46,6 +46,22 @@ _INT_RANGE = {32: (-(1 << 31), (1 << 31) - 1), 64: (-(1 << 63), (1 << 63) - 1)}
 _SCRATCH = 16
 
 
+_BYTES = "const unsigned char *"
+
+
+def _reader_target(view: Callable[[Any], tuple[Any, Any]], context: Any) -> tuple[Any, Any, Any]:
+    """(view, data, gate) of a NativeSet reader, the cffi buffers of ``view(context)`` (gate
+    None: always open), kept alive as long as C reads them."""
+    buffer, gate = view(context)
+    data = ffi.from_buffer(buffer)
+    g = None
+    if gate is not None:
+        g = ffi.from_buffer(gate, require_writable=True)
+        if len(g) < 1:
+            raise ValueError("a reader's gate must be at least one byte")
+    return view, data, g
+
+
 class VM(Compiling, Packing):
     """A Squirrel 3.1 virtual machine.
 
@@ -368,16 +384,11 @@ class VM(Compiling, Packing):
             readers = ffi.new("sqpy_reader[]", len(natives._readers))
             exported = self.__dict__.setdefault("_exported", [])
             for r, (index, view) in zip(readers, natives._readers):
-                buffer, gate = view(context)
-                data = ffi.from_buffer(buffer)
-                exported.append(data)
-                r.index, r.data, r.size = index, ffi.cast("const unsigned char *", data), len(data)
+                _, data, gate = target = _reader_target(view, context)
+                exported.append(target)
+                r.index, r.data, r.size = index, ffi.cast(_BYTES, data), len(data)
                 if gate is not None:
-                    g = ffi.from_buffer(gate, require_writable=True)
-                    exported.append(g)
-                    if len(g) < 1:
-                        raise ValueError("a reader's gate must be at least one byte")
-                    r.gate = ffi.cast("const unsigned char *", g)
+                    r.gate = ffi.cast(_BYTES, gate)
         rc = lib.sqpy_install(ptr, table._live(), into.encode("utf-8") if into else ffi.NULL, natives._c,
                               base, len(natives._readers), readers)
         if rc:
@@ -385,6 +396,20 @@ class VM(Compiling, Packing):
         self._next_fid += n
         if n:
             self._batches.append((base, natives.natives, context))
+
+    def retarget_readers(self, context: Any) -> None:
+        """Every NativeSet reader installed serves the buffer its view gives for ``context`` from
+        now on (a host handing the VM to another owner of another buffer); the buffers it
+        served before are no longer kept alive."""
+        ptr = self._live()
+        exported = self.__dict__.get("_exported", [])
+        for n, (view, _, _) in enumerate(exported):
+            _, data, gate = target = _reader_target(view, context)
+            rc = lib.sqpy_retarget_reader(ptr, n, ffi.cast(_BYTES, data), len(data),
+                                          ffi.NULL if gate is None else ffi.cast(_BYTES, gate))
+            if rc:
+                self._raise(rc)
+            exported[n] = target
 
     def collect_garbage(self) -> int:
         """Run Squirrel's cycle collector; returns what it freed."""

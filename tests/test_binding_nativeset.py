@@ -165,3 +165,49 @@ def test_stream_writeblob_into_itself_copies_first():
         assert vm.run("local b = blob(); for (local i = 0; i < 100; i++) b.writen(i, 'b'); "
                       "for (local i = 0; i < 6; i++) b.writeblob(b); "
                       "return [b.len(), b[0], b[99], b[100], b[6399]]") == [6400, 0, 99, 0, 99]
+
+
+def test_retargeted_readers_serve_the_new_contexts_buffer_and_free_the_old_one():
+    """A host hands its VM to another owner of another chip (impapi's VMShelf): C reads the new
+    buffer, falls back with the new gate, and no longer pins the old buffer."""
+    chips = {"a": Chip(), "b": Chip(16)}
+    chips["b"].data[:] = bytes(range(100, 116))
+    vm = squirrel.VM()
+    ns = squirrel.NativeSet({"read": lambda ctx, o, n: chips[ctx].read(vm, o, n)},
+                            readers={"read": lambda ctx: (chips[ctx].data, chips[ctx].gate)})
+    vm.install(vm.root, ns, "a", into="chip")
+    assert vm.run("return chip.read(2, 1)[0]") == 2
+    vm.rebind("a", "b")
+    vm.retarget_readers("b")
+    assert vm.run("return [chip.read(2, 1)[0], chip.read(15, 1)[0]]") == [102, 115]
+    assert chips["a"].calls == chips["b"].calls == 0
+    assert vm.run("try { chip.read(15, 2) } catch (e) { return e }") == "out of range"  # b's size
+    assert chips["b"].calls == 1
+    chips["b"].gate[0] = 0
+    assert vm.run("try { chip.read(0, 1) } catch (e) { return e }") == "chip is off"
+    chips["a"].data.extend(b"more")  # no longer exported: it may move
+    with pytest.raises(BufferError):
+        chips["b"].data.extend(b"more")
+    vm.close()
+
+
+def test_retargeting_a_reader_the_script_let_go_is_harmless():
+    """The reader's closure was freed (Squirrel tells C as it frees it): a retarget writes
+    nowhere. In a child process: a write into freed memory shows as a crash there."""
+    import subprocess
+    import sys
+    code = """if True:
+        import squirrel
+        data = bytearray(b"abcd")
+        vm = squirrel.VM()
+        ns = squirrel.NativeSet({"read": lambda ctx, o, n: None}, readers={"read": lambda ctx: (data, None)})
+        vm.install(vm.root, ns, None, into="chip")
+        vm.run("delete getroottable().chip")
+        for i in range(200):  # the freed memory is reused for blobs meanwhile
+            vm.run("local t = array(64, blob(24)); return t.len()")
+            vm.retarget_readers(None)
+        vm.close()
+        print("ok")
+    """
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout) == (0, "ok\n"), out.stderr

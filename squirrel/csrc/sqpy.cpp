@@ -136,6 +136,11 @@ struct sqpy_vm {
     std::vector<std::string> srcnames;
     std::unordered_map<std::string, int> srcindex;
     int srclast;  /* the index found last: a caller is usually where the last one was */
+
+    /* The BufferReader of every reader installed, in install order (sqpy_retarget_reader);
+     * NULL once Squirrel freed it (reader_released). Not held: holding it would keep memory
+     * the script sees in use after the script let the reader go. */
+    std::vector<struct BufferReader *> readers;
 };
 
 static thread_local sqpy_vm *g_current = NULL;
@@ -860,6 +865,16 @@ struct BufferReader {
     const unsigned char *gate;  /* NULL: always open */
 };
 
+/* Squirrel frees a reader's userdata (its closure went): sqpy_retarget_reader must not write
+ * there. Memory is only ever freed with its VM current (the accounting relies on it too). */
+static SQInteger reader_released(SQUserPointer p, SQInteger) {
+    sqpy_vm *vm = g_current;
+    if (!vm) return 0;
+    for (size_t i = 0; i < vm->readers.size(); i++)
+        if (vm->readers[i] == (BufferReader *)p) vm->readers[i] = NULL;
+    return 0;
+}
+
 /* Outer values after the arguments: the fallback, then the BufferReader userdata (pushed in
  * reverse, as for guarded_alloc). */
 static SQInteger buffer_read(HSQUIRRELVM v) {
@@ -1026,6 +1041,7 @@ int sqpy_close(sqpy_vm *vm, int any_thread) {
     sq_release(vm->v, &vm->snap_consts);
     sq_release(vm->v, &vm->root_weak);
     if (vm->code_kept) sq_release(vm->v, &vm->code.proto);
+    vm->readers.clear();  /* sq_close frees them: nothing to forget one by one */
     if (vm->snap) sqpy_snap_free(vm->snap);
     vm->refs.clear();
     void *owner = vm->owner;
@@ -1538,6 +1554,8 @@ int sqpy_install(sqpy_vm *vm, long long table, const char *subtable, const sqpy_
             br->data = readers[r].data;
             br->size = readers[r].size;
             br->gate = readers[r].gate;
+            sq_setreleasehook(v, -1, reader_released);
+            vm->readers.push_back(br);
             sq_push(v, -2);
             sq_remove(v, -3);
             sq_newclosure(v, buffer_read, 2);
@@ -1559,6 +1577,17 @@ int sqpy_install(sqpy_vm *vm, long long table, const char *subtable, const sqpy_
         if (SQ_FAILED(sq_rawset(v, top + 1 + set->int_group[i]))) { sq_settop(v, top); return SQPY_ERROR; }
     }
     sq_settop(v, top);
+    return SQPY_OK;
+}
+
+int sqpy_retarget_reader(sqpy_vm *vm, int n, const unsigned char *data, long long size, const unsigned char *gate) {
+    CLAIM(vm, SQPY_WRONG_THREAD);
+    if (n < 0 || (size_t)n >= vm->readers.size() || size < 0) return SQPY_BADARG;
+    BufferReader *br = vm->readers[n];
+    if (!br) return SQPY_OK;  /* Squirrel freed it: nothing reads there any more */
+    br->data = data;
+    br->size = size;
+    br->gate = gate;
     return SQPY_OK;
 }
 

@@ -182,6 +182,9 @@ typedef struct {
 /* Install a batch into `table` (or into its slot `subtable`, made if missing), one C call. */
 int sqpy_install(sqpy_vm *vm, long long table, const char *subtable, const sqpy_natives *set, long long fid_base,
                  int nreaders, const sqpy_reader *readers);
+/* The `n`th reader installed in this VM (in install order, over all batches) serves `data`
+ * (`size` bytes) with `gate` from now on; the same contract as sqpy_reader. */
+int sqpy_retarget_reader(sqpy_vm *vm, int n, const unsigned char *data, long long size, const unsigned char *gate);
 int sqpy_tostring(sqpy_vm *vm, const sqpy_value *val, sqpy_value *out);
 int sqpy_typeof(sqpy_vm *vm, const sqpy_value *val, sqpy_value *out);
 int sqpy_weakref_value(sqpy_vm *vm, long long ref, sqpy_value *out);
