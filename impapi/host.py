@@ -46,6 +46,13 @@ _SIDE_NAMES = {"device": ("device_code", "device VM", "device timers"),
 _RUN_NUMBERS = itertools.count(1)
 
 
+def _adopted(vm: squirrel.VM, world: Any, host: "ScriptHost") -> bool:
+    """A VM another simulation's run left (:class:`impapi.vmshelf.VMShelf`) now serves ``host``'s."""
+    from . import natives
+
+    return natives.adopt(vm, world, host)
+
+
 # What the watchdog's note adds when Squirrel takes no virtual time: a loop that waits for the clock
 # to move (hardware.micros(), hardware.millis(), time()) never ends then.
 NO_TIME = "Squirrel takes no virtual time while Config.instruction_ns is 0"
@@ -117,10 +124,10 @@ class ScriptHost:
                                        print=self._print, error=self._print_error,
                                        overhead_scale=1 / env.config.memory_scale)
             vm.call_instructions = WATCHDOG_CALL_INSTRUCTIONS
-            natives.install(self)
+            self.world = natives.install(self)
             if env.config.reuse_vms:
                 vm.snapshot()  # the imp's globals as every later boot of this owner starts
-            self.base_memory = vm.memory_used  # the VM in its pristine state
+            self.world.base_memory = vm.memory_used  # the VM in its pristine state
         coverage = env.coverage
         if coverage is not None and coverage.wants(filename):
             self.covered = True
@@ -303,26 +310,34 @@ class ScriptHost:
     # --- VM reuse (Config.reuse_vms) ------------------------------------------------------
 
     def _reused_vm(self) -> squirrel.VM | None:
-        """The owner's VM from its previous run, restored to the imp's pristine globals, with
-        its natives handed to this run; None when there is none or it cannot be reused."""
+        """The owner's VM from its previous run (or one another simulation's run left: see
+        :class:`impapi.vmshelf.VMShelf`), restored to the imp's pristine globals, with its
+        natives handed to this run; None when there is none or it cannot be reused."""
         spare = self.owner.spare_vm
         if spare is None:
             return None
         self.owner.spare_vm = None
         vm, previous = spare
-        vm.memory_limit = None  # the previous run's limit must not stop the restore
-        # The natives were made for a module, and spiflash.read reads one chip's buffer in C.
-        same_hardware = previous.variant == self.variant and previous.flash is self.flash
-        if vm.closed or vm.running or not same_hardware or not vm.restore():
+        world = previous.world
+        # The natives were made for a module, and spiflash.read reads one chip's buffer in C
+        # (a VM another simulation left is pointed at this one's chip: natives.adopt).
+        adopting = world.owner is not self.owner
+        same_hardware = previous.variant == self.variant and (adopting or previous.flash is self.flash)
+        if (vm.closed or vm.running or not same_hardware
+                or (adopting and not _adopted(vm, world, self))):
             vm.close()
             return None
-        self.base_memory = previous.base_memory
-        if vm.memory_used > self.base_memory:
+        vm.memory_limit = None  # the previous run's limit must not stop the restore
+        if not vm.restore():
+            vm.close()
+            return None
+        self.world = world
+        if vm.memory_used > world.base_memory:
             # Cycles the previous run left (reference counting missed them): a restore leaves
             # nothing else. Left in place, their strings would spare this run allocations a new
             # VM makes (a string with the same text costs nothing), so they go, however small.
             vm.collect_garbage()
-            if vm.memory_used > self.base_memory:
+            if vm.memory_used > world.base_memory:
                 vm.close()  # what no collection frees: this run would not start as in a new VM
                 return None
         vm.rebind(previous, self)

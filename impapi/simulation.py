@@ -43,6 +43,7 @@ from .relay import Relay
 from .replay import Replay
 from .scenario import Scenario, ScenarioError, apply, read_code
 from .serialize import python_to_wire
+from .vmshelf import VMShelf
 
 DEFAULT_IMP = "imp003"  # has nv, deep sleep and SPI flash: the common imp API surface
 
@@ -128,7 +129,8 @@ class Simulation:
                  log_sink: Callable[[LogEntry], Any] | None = None, start: bool = True,
                  tie_seed: int | None = None, keep_history: bool = True, load: LoadOptions | None = None,
                  internet: Routes | None = None, event_sink: Callable[[Event], Any] | None = None,
-                 wiring: str | os.PathLike | Wiring | Callable[[Board], Any] | None = None) -> None:
+                 wiring: str | os.PathLike | Wiring | Callable[[Board], Any] | None = None,
+                 vms: VMShelf | None = None) -> None:
         """``device``/``agent``: a ``.nut`` path, code loaded with :func:`impapi.builder.load_app`,
         or the code itself. A path is loaded as impCloud builds code (Builder directives,
         ``#require``) with ``load`` (default :class:`~impapi.builder.LoadOptions`: libraries from
@@ -147,7 +149,9 @@ class Simulation:
         ``sim.events`` keeps it.
         ``wiring``: what is attached to the device's pins and buses: a wiring file
         (docs/wiring.md), a :class:`~impapi.peripherals.Wiring`, or a function given the board
-        (``sim.device.board``) to attach models to; each simulation gets fresh models."""
+        (``sim.device.board``) to attach models to; each simulation gets fresh models.
+        ``vms``: a :class:`~impapi.vmshelf.VMShelf` to take the VMs from that earlier simulations
+        left, and to leave this one's in when it closes (for many simulations in a row)."""
         self.load_options = load or LoadOptions()
         self.env = env = Environment(config, seed=seed, tie_seed=tie_seed, epoch=epoch, log_sink=log_sink,
                                      keep_history=keep_history, event_sink=event_sink)
@@ -186,6 +190,11 @@ class Simulation:
             self.agent = Agent(env, agent_src[0], agent_src[1], agent_id, relay=relay, internet=self.internet,
                                cloud=self.cloud, impos=self.profile.default_impos)
         relay.device, relay.agent = self.device, self.agent
+        self._vms = vms
+        if vms is not None and env.config.reuse_vms:  # else every run has a new VM
+            for side, owner in (("device", self.device), ("agent", self.agent)):
+                if owner is not None:
+                    owner.spare_vm = vms.take(side)
         self.wiring_file: str | None = None  # the wiring file attached, for scenarios and replays
         if wiring is not None:
             self._attach(wiring)
@@ -517,21 +526,23 @@ class Simulation:
 
     def close(self) -> None:
         """Free the VMs now rather than whenever the garbage collector gets to them (the record
-        stays readable): the running ones and those kept for the next boot (Config.reuse_vms)."""
+        stays readable): the running ones and those kept for the next boot (Config.reuse_vms);
+        made with ``vms=``, those that can be kept go back to that shelf instead."""
         for owner in (self.device, self.agent):
-            host = owner.host if owner is not None else None
+            if owner is None:
+                continue
+            host = owner.host
             if host is not None:
                 host.stop()
-                if not host.vm.closed:
-                    try:
-                        host.vm.close()
-                    except Exception:  # still running: the garbage collector will close it
-                        pass
-            spare = owner.spare_vm if owner is not None else None
-            if spare is not None:
-                owner.spare_vm = None
-                if not spare[0].closed and not spare[0].running:
-                    spare[0].close()
+            spare, owner.spare_vm = owner.spare_vm, None
+            kept = spare is not None and self._vms is not None and self._vms.put(*spare)
+            if host is not None and not host.vm.closed and not (kept and host.vm is spare[0]):
+                try:
+                    host.vm.close()
+                except Exception:  # still running: the garbage collector will close it
+                    pass
+            if spare is not None and not kept and not spare[0].closed and not spare[0].running:
+                spare[0].close()
 
     @property
     def flash(self) -> SpiFlash | None:

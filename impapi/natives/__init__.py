@@ -98,26 +98,54 @@ def _native_set(host: Any) -> NativeSet:
     return NativeSet({}, constants, tables=tables)
 
 
-def install(host: Any) -> None:
-    """Turn ``host.vm`` into the imp's Squirrel for ``host.side``."""
+class World:
+    """What a VM's natives read of the simulation beyond the ScriptHost they are called with:
+    the owner (its running host, its boot time), the clock, math.rand()'s generator; and what
+    :func:`install` built the VM for (``key``, ``base_memory``: its pristine state's size). A
+    VM kept for another simulation (:class:`impapi.vmshelf.VMShelf`) is pointed at that one's
+    (:func:`adopt`)."""
+
+    __slots__ = ("owner", "clock", "rng", "key", "base_memory")
+
+    def __init__(self, owner: Any, clock: Any, rng: Any, key: tuple) -> None:
+        self.owner, self.clock, self.rng, self.key = owner, clock, rng, key
+        self.base_memory = 0  # set by the host once the VM is pristine (ScriptHost)
+
+    def getrandbits(self, k: int) -> int:  # math.rand()'s source (install_language's rng)
+        return self.rng.getrandbits(k)
+
+
+def pristine_key(host: Any) -> tuple:
+    """Everything of the simulation that :func:`install` builds into a VM's pristine state (or
+    its natives' closures) and a :class:`World` does not stand for: two hosts with the same key
+    get the same VM from a new one."""
+    env = host.env
+    agent_id = host.owner.relay.device_id if host.side == "agent" else None
+    return (host.side, host.variant, bool(host.instruction_ps), env.epoch_us, env.config.memory_scale, agent_id)
+
+
+def install(host: Any) -> World:
+    """Turn ``host.vm`` into the imp's Squirrel for ``host.side``; returns what its natives see of
+    the simulation."""
     from ..language import install_language
 
     env = host.env
     vm = host.vm
-    owner = host.owner  # not host: a VM serves all the runs of its owner (Config.reuse_vms)
-    clock = env.clock
+    # Not host: a VM serves all the runs of its owner (Config.reuse_vms), and a VM kept for
+    # another simulation serves that one's owner (adopt).
+    world = World(host.owner, env.clock, env.rng, pristine_key(host))
     if host.instruction_ps:
         def now_us() -> int:  # time(), date(), clock(): at the time the code has reached
-            running = owner.host
+            running = world.owner.host
             if running is not None:
                 running.catch_up()
-            return clock.now_us
+            return world.clock.now_us
     else:
         def now_us() -> int:
-            return clock.now_us
+            return world.clock.now_us
     install_language(vm, side=host.side, now_us=now_us, epoch_us=env.epoch_us,
-                     uptime_us=(lambda: now_us() - owner.boot_us) if host.side == "device" else now_us,
-                     rng=env.rng)
+                     uptime_us=(lambda: now_us() - world.owner.boot_us) if host.side == "device" else now_us,
+                     rng=world)
     key = (host.side, host.variant, bool(host.instruction_ps))
     ns = _SETS.get(key)
     if ns is None:
@@ -126,4 +154,18 @@ def install(host: Any) -> None:
     if host.side == "device":
         install_objects(host)
     else:
-        vm.root["imp"]["configparams"] = vm.to_squirrel({"deviceid": owner.relay.device_id})
+        vm.root["imp"]["configparams"] = vm.to_squirrel({"deviceid": host.owner.relay.device_id})
+    return world
+
+
+def adopt(vm: Any, world: World, host: Any) -> bool:
+    """Point ``vm``'s natives (``world``, what :func:`install` returned) at ``host``'s simulation,
+    if the VM's pristine state is what :func:`install` would build for ``host``; else False."""
+    if world.owner is host.owner:
+        return True
+    if world.key != pristine_key(host):
+        return False
+    world.owner, world.clock, world.rng = host.owner, host.env.clock, host.env.rng
+    if host.flash is not None:
+        vm.retarget_readers(host)  # spiflash.read serves the new chip's bytes from C (_flash_view)
+    return True

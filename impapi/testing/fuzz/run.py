@@ -302,7 +302,7 @@ def play(sim: SimSpec, scenario: Scenario, *, duration: str | int | None = None,
          tie_seed: int | None | str = "auto", order: "ties.Choices | None" = None,
          coverage: bool | CoverageCollector = False,
          claim: str | re.Pattern | None = DEFAULT_CLAIM, config: Any = None,
-         keep_open: bool = True, load: Any = None) -> Run:
+         keep_open: bool = True, load: Any = None, vms: Any = None) -> Run:
     """Play ``scenario`` and return the :class:`Run`.
 
     ``sim``: a :class:`~impapi.Simulation` (played from its current time), a function returning
@@ -317,6 +317,8 @@ def play(sim: SimSpec, scenario: Scenario, *, duration: str | int | None = None,
     ``claim``: the device log lines that claim data is stored (a regex; None: none).
     ``config``: an :class:`impapi.Config` for simulations made here.
     ``load``: how simulations made here load code (an :class:`impapi.builder.LoadOptions`).
+    ``vms``: the :class:`impapi.vmshelf.VMShelf` simulations made here take their VMs from and
+    leave them in as they close.
     """
     if isinstance(sim, Simulation):
         s = sim
@@ -324,7 +326,7 @@ def play(sim: SimSpec, scenario: Scenario, *, duration: str | int | None = None,
         s = sim()
     else:
         device, agent = _paths(sim, scenario)
-        s = Simulation.from_scenario(scenario, device=device, agent=agent, config=config, load=load)
+        s = Simulation.from_scenario(scenario, device=device, agent=agent, config=config, load=load, vms=vms)
     if tie_seed == "auto":
         # A started simulation's order was fixed as it started: only a fresh one can explore.
         tie_seed = (scenario.tie_seed if scenario.tie_seed is not None else
