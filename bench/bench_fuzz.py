@@ -14,9 +14,10 @@ For each app, in one process and one window:
 (b) the fuzzer's overhead over bare replays (target <= 1.15), measured so that the load of a
     shared machine falls alike on both sides: the scenarios of (a) played pair by pair, once as
     the engine plays them (coverage until every line has run, claims, every check, the order of
-    same-instant events the example drew) and once bare (play() alone, first in first out),
-    alternating which goes first; plus what hypothesis and the engine cost per
-    example (the search with one-second plays, less those plays);
+    same-instant events the example drew, VMs handed on from one example to the next, the
+    record dropped once checked) and once bare (play() alone, first in first out), alternating
+    which goes first; plus what hypothesis and the engine cost per example (the search with
+    one-second plays, less those plays, which hand their VMs on too);
 (c) --jobs workers (as `impsim fuzz --jobs N`): examples/s of wall time, and of CPU time over N
     cores (the parent's and the workers' CPU together): what N free cores give when the machine
     is shared (the load average is printed beside every wall figure);
@@ -116,6 +117,23 @@ def search(app, examples: int, jobs: int, seed: int, keep: list | None = None):
         engine.play = original
 
 
+def shelf_options() -> dict:
+    """play()'s options for simulations that hand their VMs on, as the engine's examples do
+    (impapi.vmshelf), where the measured checkout has them."""
+    import inspect
+
+    if "vms" not in inspect.signature(play).parameters:
+        return {}
+    from impapi.vmshelf import VMShelf
+
+    return {"vms": VMShelf()}
+
+
+def done_with(run) -> None:
+    """What the engine does with a passing example's run once checked."""
+    getattr(run, "discard", run.close)()
+
+
 def engine_cost(app, n: int) -> float:
     """CPU seconds per example of hypothesis and the engine alone: the search with every play
     replaced by a one-second run."""
@@ -124,9 +142,11 @@ def engine_cost(app, n: int) -> float:
     def short(sim, scn, **kw):
         return original(sim, Scenario(device=app[0], agent=app[1], duration_us=1_000_000), **kw)
 
+    shelf = shelf_options()
+
     def tiny():
         for _ in range(n):
-            play(None, Scenario(device=app[0], agent=app[1], duration_us=1_000_000)).close()
+            play(None, Scenario(device=app[0], agent=app[1], duration_us=1_000_000), **shelf).close()
 
     engine.play = short
     try:
@@ -149,10 +169,12 @@ def overhead(app, played: list) -> tuple[float, float]:
     code = {path: Path(path).read_text(encoding="utf-8") for path in app if path}
     fuzz_cpu = bare_cpu = 0.0
 
+    shelf = shelf_options()
+
     def as_fuzzed(scn):
-        run = play(None, scn, coverage=collector)  # with the same-instant order the engine drew
+        run = play(None, scn, coverage=collector, **shelf)  # with the same-instant order the engine drew
         checks.violations(run, only=ARGS.check)
-        run.close()
+        done_with(run)
         collector.mark_done(code)
 
     def as_bare(scn):

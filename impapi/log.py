@@ -112,6 +112,11 @@ class Log:
             sink(entry)
         return entry
 
+    def clear(self) -> None:
+        """Drop the entries kept so far, as ``keep=False`` would not have kept them (``len`` still
+        counts them): for a caller done reading the log."""
+        self._entries.clear()
+
     # -- reading ------------------------------------------------------------------------------
 
     def __len__(self) -> int:

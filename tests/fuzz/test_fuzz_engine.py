@@ -251,3 +251,23 @@ def test_a_failing_hypothesis_test_says_how_to_replay_its_last_run(polite_app):
         test()
     notes = [n for n in getattr(failed.value, "__notes__", []) if n.startswith("replay: ")]
     assert len(notes) == 1 and notes[0].startswith("replay: impsim run ") and "--for 10m" in notes[0]
+
+
+def test_a_discarded_run_has_freed_its_vms_and_dropped_its_record(polite_app):
+    """What the engine does with a passing example's run: nothing of it stays alive waiting for
+    the cycle collector but the simulation's parts."""
+    import gc
+
+    gc.collect()
+    scenario = Scenario(tuple(parse_at(e) for e in ["1h:deploy", "2h:power-cycle"]), duration_us=3 * 3600_000_000)
+    run = play(polite_app, scenario)
+    sim = run.sim
+    entries, events = len(sim.log), len(sim.events)
+    assert entries and events and run.replay.boots
+    vms = [o.host.vm if o.host is not None else o.spare_vm[0] for o in (sim.device, sim.agent)]
+    run.discard()
+    assert all(vm.closed for vm in vms)
+    assert (list(sim.log), list(sim.events), run.replay.boots, run.replay.lines) == ([], [], [], [])
+    assert len(sim.log) == entries  # the log still counts what was added, as with keep=False
+    del run, sim, vms
+    assert gc.collect() < 200  # the simulation's parts; its record went already (with close(): thousands)

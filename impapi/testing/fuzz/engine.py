@@ -282,6 +282,7 @@ def _search(o: _Options) -> tuple[FuzzResult, tuple[Scenario, int | None, dict[s
             return  # another process found a failure: the rest of this share is not needed
         run = play(app, scn, coverage=collector if not failing_before else False, claim=o.claim, config=o.config,
                    load=o.load, vms=shelf)
+        found = None
         try:
             found = _checks.violations(run, only=o.names, **o.check_options)
         except _checks.CheckFunctionError as e:
@@ -290,7 +291,10 @@ def _search(o: _Options) -> tuple[FuzzResult, tuple[Scenario, int | None, dict[s
                 o.stop.set()
             return
         finally:
-            run.close()
+            if found is not None and not found:
+                run.discard()  # a passing example's run is not read again: its record goes now
+            else:
+                run.close()
         if collector is not None and not failing_before:
             collector.mark_done(code)
         if failing_before:

@@ -273,6 +273,20 @@ class Run:
         """Free the VMs (the run's record stays readable)."""
         self.sim.close()
 
+    def discard(self) -> None:
+        """Free the VMs and drop the run's record now: for a caller done with the run (the fuzz
+        engine, once an example's checks passed); the run must not be read afterwards.
+        The record (thousands of events, log entries, boot marks) hangs off the simulation's
+        reference cycles: emptied here, it is freed at once, and the cycle collector that frees
+        the simulation walks a few dozen objects instead of thousands (sleeper, 2-day example:
+        0.49 -> 0.35 ms of the two together)."""
+        self.close()
+        replay = self.replay
+        replay.sim.events.clear()
+        replay.sim.log.clear()
+        replay.boots.clear()
+        replay.lines.clear()
+
     def __repr__(self) -> str:
         return f"<Run {len(self.scenario.events)} events, {len(self.sim.events)} sim events, tie_seed={self.tie_seed}>"
 
