@@ -1,5 +1,7 @@
 """Simulation.coverage: the app lines each boot ran, through the binding's line hook."""
 
+import pytest
+
 from impapi import Simulation
 from impapi.testing.fuzz.coverage import CoverageCollector, collect_live
 
@@ -36,3 +38,33 @@ def test_a_collector_that_is_done_with_a_file_turns_the_hook_off(tmp_path):
     sim.run("150s")
     collect_live(sim)
     assert sim.coverage.hits == {}
+
+
+SEEN = """
+local t0 = hardware.micros();
+local s = 0;
+for (local i = 0; i < 20; i++) { s += i; }
+server.log("took " + (hardware.micros() - t0) + " free " + imp.getmemoryfree());
+imp.onidle(function() { imp.deepsleepfor(60); });
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="line coverage compiles a line instruction before each line's "
+                   "code: the watchdog and Config.instruction_ns count it, and a module that keeps code "
+                   "in RAM (imp005, agents) holds it")
+@pytest.mark.parametrize("imp", ["imp003", "imp005"])
+def test_an_app_sees_the_same_time_and_memory_with_coverage_on(tmp_path, imp):
+    """impsim fuzz counts coverage while an example runs (until every line has run), and the
+    report replays the scenario without it: the app must not see the difference."""
+    (tmp_path / "a.device.nut").write_text(SEEN)
+    (tmp_path / "a.agent.nut").write_text('server.log("agent free " + imp.getmemoryfree());')
+    logs = []
+    for coverage in (None, CoverageCollector()):
+        sim = Simulation(device=str(tmp_path / "a.device.nut"), agent=str(tmp_path / "a.agent.nut"), imp=imp,
+                         start=False)
+        sim.coverage = coverage
+        sim.start()
+        sim.run("70s")
+        logs.append(sim.log.text())
+        sim.close()
+    assert logs[0] == logs[1]
