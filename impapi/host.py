@@ -136,10 +136,10 @@ class ScriptHost:
         # compiled code counts against it only where the module keeps code in RAM (agents do).
         code_in_ram = profile.code_in_ram if device_side else True
         if code_in_ram:
-            vm.memory_limit = vm.memory_used + memory
+            vm.set_memory_headroom(memory)
         self.main = vm.compile(source, filename)
         if not code_in_ram:
-            vm.memory_limit = vm.memory_used + memory
+            vm.set_memory_headroom(memory)
 
     # --- running Squirrel as events ------------------------------------------------------
     #
@@ -327,8 +327,7 @@ class ScriptHost:
                 or (adopting and not _adopted(vm, world, self))):
             vm.close()
             return None
-        vm.memory_limit = None  # the previous run's limit must not stop the restore
-        if not vm.restore():
+        if not vm.restore(memory_limit=None):  # the previous run's limit must not stop the restore
             vm.close()
             return None
         self.world = world

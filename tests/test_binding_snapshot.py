@@ -397,6 +397,31 @@ def test_a_memory_limit_stops_a_restore_keeping_copies_where_it_stops_fresh_copi
     assert kept[0] is (margin > 3000)
 
 
+@pytest.mark.parametrize("margin", [100, 100000])
+def test_a_restore_given_a_memory_limit_is_held_to_that_one(margin):
+    # restore(memory_limit=) sets the limit first, as the attribute would: the same restore as
+    # under a limit set just before it, and one lifted (None) stops nothing.
+    expected = _restore_under_a_limit(margin, True)
+    with squirrel.VM() as vm:
+        vm.run(NESTED)
+        vm.snapshot()
+        vm.run("")
+        assert vm.restore()
+        vm.run("")
+        limit = vm.memory_used + margin
+        vm.memory_limit = 1  # replaced before the copies are made
+        assert (vm.restore(memory_limit=limit), vm.memory_used, vm.memory_peak) == expected
+        assert vm.memory_limit == limit
+        vm.memory_limit = 1
+        assert vm.restore(memory_limit=None) and vm.memory_limit is None
+        assert vm.restore() and vm.memory_limit is None  # not given: left as it is
+        vm.memory_limit = 1
+        assert vm.restore() is False  # held to the limit it had
+        with pytest.raises(ValueError):
+            vm.restore(memory_limit=0)
+        assert vm.memory_limit == 1
+
+
 def test_a_pristine_table_written_and_put_back_is_still_reused(vm):
     # Its bytes changed (a slot taken and freed again): the digest is taken, finds the same
     # slots, and the restore goes ahead, as it always has; later restores compare with this state.

@@ -83,3 +83,20 @@ def test_a_vm_holds_the_same_after_compiling_a_new_source_as_after_a_cached_one(
     assert results == [3, 3, 3]
     assert used[0] == used[1] == used[2]
 
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_headroom_sets_the_limit_the_current_use_plus_it(scale):
+    with squirrel.VM(overhead_scale=scale) as vm:
+        vm.run("::keep <- [];")
+        used = vm.memory_used
+        assert vm.set_memory_headroom(100000) == used + 100000 == vm.memory_limit
+        vm.run("::keep.push(blob(60000));")  # fits
+        with pytest.raises(squirrel.MemoryLimitError):
+            vm.run("::keep.push(blob(60000));")  # 120 KB over what was used: not
+        vm.root["keep"] = None
+        with pytest.raises(ValueError):
+            vm.set_memory_headroom(0)
+        assert vm.memory_limit == used + 100000  # a refused headroom changes nothing
+    with pytest.raises(squirrel.SquirrelError):
+        vm.set_memory_headroom(1)  # closed

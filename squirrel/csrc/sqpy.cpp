@@ -1064,6 +1064,13 @@ int sqpy_set_limits(sqpy_vm *vm, long long memory_limit, long long budget, doubl
     return SQPY_OK;
 }
 
+long long sqpy_set_memory_headroom(sqpy_vm *vm, long long headroom) {
+    CLAIM(vm, -1);
+    long long limit = vm->mem_used / MEM_ONE + headroom;  /* as memory_used + headroom in Python */
+    vm->mem_limit = limit * MEM_ONE;
+    return limit;
+}
+
 long long sqpy_memory_used(sqpy_vm *vm) { return vm->mem_used / MEM_ONE; }
 long long sqpy_memory_peak(sqpy_vm *vm) { return vm->mem_peak / MEM_ONE; }
 long long sqpy_instructions(sqpy_vm *vm) { return vm->executed; }
@@ -1946,8 +1953,9 @@ int sqpy_snapshot(sqpy_vm *vm) {
 
 void sqpy_keep_copies(sqpy_vm *vm, int on) { vm->fresh_copies = !on; }
 
-int sqpy_restore(sqpy_vm *vm, long long *root) {
+int sqpy_restore(sqpy_vm *vm, long long *root, long long memory_limit) {
     ENTER(vm, SQPY_WRONG_THREAD);
+    vm->mem_limit = memory_limit > 0 ? memory_limit * MEM_ONE : 0;  /* first: the copies are held to it */
     if (!e.outer || sq_type(vm->snap_root) != OT_TABLE) return SQPY_BADARG;
     HSQUIRRELVM v = vm->v;
     sq_reservestack(v, 8 * MAX_NESTING + 16);

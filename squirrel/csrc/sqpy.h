@@ -89,6 +89,9 @@ int sqpy_set_limits(sqpy_vm *vm, long long memory_limit, long long instruction_b
 int sqpy_set_call_cost(sqpy_vm *vm, long long instructions);
 /* Bytes in use: contents (string characters, blob bytes) in full, the rest times the overhead
  * scale, which is also what memory_limit compares against. */
+/* memory_limit := memory_used + headroom (> 0) in one call; returns the new limit (-1: another
+ * thread's VM). */
+long long sqpy_set_memory_headroom(sqpy_vm *vm, long long headroom);
 long long sqpy_memory_used(sqpy_vm *vm);
 long long sqpy_memory_peak(sqpy_vm *vm);
 long long sqpy_instructions(sqpy_vm *vm);
@@ -207,9 +210,11 @@ unsigned long long sqpy_consts_digest(sqpy_vm *vm);
  * the root and const tables as pristine and hands the script deep copies; sqpy_restore hands it
  * new copies (SQPY_OK, with a handle of the new root table in *root: handles of the new
  * generation), or returns SQPY_ERROR when something shared with the pristine state was
- * changed (the VM must then be replaced) and SQPY_BADARG without a snapshot or while running. */
+ * changed (the VM must then be replaced) and SQPY_BADARG without a snapshot or while running.
+ * sqpy_restore sets the memory limit to memory_limit (0: none) before anything else, as
+ * sqpy_set_limits would (one call less for a host that lifts or moves it for each script). */
 int sqpy_snapshot(sqpy_vm *vm);
-int sqpy_restore(sqpy_vm *vm, long long *root);
+int sqpy_restore(sqpy_vm *vm, long long *root, long long memory_limit);
 /* Whether restores may keep the nested copies a script left as they were made (on by default;
  * off, every restore makes all copies afresh: for a test that compares the two). */
 void sqpy_keep_copies(sqpy_vm *vm, int on);
