@@ -451,9 +451,9 @@ static bool copy_keeping(HSQUIRRELVM v, const sqpy_snap_state *s, const SQObject
                          long long *counted) {
     *counted = 0;
     if (SQ_FAILED(sq_charge(v, s->root_charge))) return false;
-    SQTable *t = SQTable::Create(_opt_ss(_table(root)), s->root.count);
+    SQTable *t = SQTable::CreateLaidOut(_opt_ss(_table(root)), s->root.count, s->root.bytes.data(), s->root.nodes,
+                                        s->root.firstfree, s->root.used);
     out = t;
-    t->TakeLayout(s->root.bytes.data(), s->root.nodes, s->root.firstfree, s->root.used);
     const std::vector<Made> &made = s->made;
     for (size_t k = 0; k < made.size(); k++) {
         if (SQ_FAILED(sq_charge(v, made[k].charge))) return false;
