@@ -324,6 +324,51 @@ def test_squirrel_error_raised_by_a_native_is_a_plain_message(vm):
     assert vm.run("try { fail(); } catch (e) { return e; }") == "plain message"
 
 
+class _Unprintable(Exception):
+    """An exception the binding cannot turn into the script's message: its __str__ fails inside
+    the callback's own error handling, so the failure escapes the callback into cffi."""
+
+    def __str__(self):
+        raise LookupError("no text for this error")
+
+
+class _UnprintableStop(BaseException):
+    def __str__(self):
+        raise LookupError("no text for this stop")
+
+
+def _native_with_args(n: int, exc: type):
+    def native(*args):
+        raise exc()
+    return native
+
+
+@pytest.mark.parametrize("nargs", [0, 1, 2, squirrel.vm.NBUF + 1],  # one arg, several, the general path
+                         ids=["none", "one", "two", "beyond-the-slots"])
+@pytest.mark.parametrize("exc", [_Unprintable, _UnprintableStop])
+def test_an_exception_escaping_the_callback_stops_the_script_with_that_exception(vm, capfd, nargs, exc):
+    # What escapes the callback must not become a result: the script neither continues with
+    # whatever was in the argument slots (the first argument, 5) nor catches it.
+    vm.root["fail"] = _native_with_args(nargs, exc)
+    args = ", ".join(["5"] * nargs)
+    source = f"local r; try {{ r = fail({args}) }} catch (e) {{ return \"caught\" }} return r"
+    with pytest.raises(LookupError, match="no text for this") as info:
+        vm.run(source, "app.nut")
+    assert isinstance(info.value.__context__, exc)  # the native's own exception, not lost
+    assert 'File "app.nut", line 1' in "\n".join(getattr(info.value, "__notes__", []))
+    assert capfd.readouterr().err == ""  # not printed by cffi as an ignored exception
+    assert vm.run("return 2 + 2") == 4
+
+
+def test_an_escaped_exception_reaches_python_through_nested_calls(vm, capfd):
+    vm.root["call"] = lambda f: f()
+    vm.root["fail"] = _native_with_args(1, _Unprintable)
+    with pytest.raises(LookupError, match="no text for this error"):
+        vm.run("call(function() { call(function() { fail(1) + 1; }); return 7 })")
+    assert capfd.readouterr().err == ""
+    assert vm.run("return 1") == 1
+
+
 @pytest.mark.parametrize("message", ["", "m" * (TEXT - 1), "m" * TEXT, "m" * (TEXT + 1), "m" * (3 * TEXT),
                                      "\u00e9" * (TEXT // 2), "\u00e9" * (TEXT // 2 + 1)],
                          ids=["empty", "text-1", "text", "text+1", "long", "utf8-text", "utf8-text+2"])
