@@ -268,6 +268,10 @@ class AppError(Exception):
     pass
 
 
+class StopHere(squirrel.Uncatchable):
+    pass
+
+
 def test_python_exception_propagates_with_its_own_type_and_identity(vm):
     raised = AppError("boom")
 
@@ -367,6 +371,20 @@ def test_an_escaped_exception_reaches_python_through_nested_calls(vm, capfd):
         vm.run("call(function() { call(function() { fail(1) + 1; }); return 7 })")
     assert capfd.readouterr().err == ""
     assert vm.run("return 1") == 1
+
+
+@pytest.mark.parametrize("nargs", [1, squirrel.vm.NBUF + 1], ids=["fast", "general"])
+def test_a_native_may_return_its_stop_instead_of_raising_it(vm, nargs):
+    stop = StopHere("returned")
+    vm.root["stop"] = lambda *args: stop
+    vm.root["log"] = log = []
+    args = ", ".join(["1"] * nargs)
+    with pytest.raises(StopHere) as info:
+        vm.run(f"try {{ stop({args}); log.append(1) }} catch (e) {{ log.append(2) }} log.append(3)", "app.nut")
+    assert info.value is stop
+    assert 'File "app.nut", line 1' in "\n".join(info.value.__notes__)
+    assert list(log) == []  # nothing ran after it, and no catch block saw it
+    assert vm.run("return 2") == 2
 
 
 @pytest.mark.parametrize("message", ["", "m" * (TEXT - 1), "m" * TEXT, "m" * (TEXT + 1), "m" * (3 * TEXT),
