@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable
 from ._squirrel import ffi, lib
 from .errors import (Frame, MemoryLimitError, ScriptError, SquirrelError,
                      TimeLimitError, Uncatchable, format_traceback)
+from .escapes import ESCAPED_TEXT, escape, escaped, escaped_later
 from .kinds import ARRAY, BOOL, FLOAT, INTEGER, NULL, STRING, TABLE, TEXT
 from .compiling import Compiling
 from .lines import LineMap
@@ -815,11 +816,11 @@ class VM(Compiling, Packing):
         if rc == WRONG_THREAD:
             return SquirrelError(f"this VM belongs to thread {self._home}, not to thread {threading.get_ident()}: "
                                 "a VM is used only by the thread that made it (make one VM per thread)")
-        if rc == STOPPED and self._stop_exc is None and "exc" in _escape.__dict__:
+        if rc == STOPPED and self._stop_exc is None and "exc" in escape.__dict__:
             # What escaped a callback stops the whole script: every call into Squirrel the stop
             # unwinds raises it, up to the outermost (a native between may turn it into a
             # catchable error for the script, but the stop stands, as for any other stop).
-            self._stop_exc = _escape.exc if lib.sqpy_depth(ptr) else _escape.__dict__.pop("exc")
+            self._stop_exc = escape.exc if lib.sqpy_depth(ptr) else escape.__dict__.pop("exc")
         if rc == STOPPED and self._stop_exc is not None:
             exc, self._stop_exc = self._stop_exc, None
             if getattr(exc, "with_stack", True) and ptr != ffi.NULL:
@@ -827,7 +828,7 @@ class VM(Compiling, Packing):
             return exc
         frames = self._frames() if ptr != ffi.NULL else []
         self._stop_exc = None  # a stop some script swallowed must not surface in a later call
-        _escape.__dict__.pop("exc", None)
+        escape.__dict__.pop("exc", None)
         if rc == TIME_LIMIT:
             limit = (f"{self._instruction_limit} instructions" if self._instruction_limit else
                      f"{self._time_limit} s")
@@ -840,7 +841,7 @@ class VM(Compiling, Packing):
             _attach(exc, frames)
             return exc
         message = ffi.string(lib.sqpy_error_message(ptr)).decode("utf-8", "replace")
-        if rc == STOPPED and message == _ESCAPED_TEXT:
+        if rc == STOPPED and message == ESCAPED_TEXT:
             # cffi could not even call onerror: Python refused to call a function, which at a
             # native's entry means its recursion limit (the exception itself is gone).
             exc = RecursionError("maximum recursion depth exceeded while calling a Python native from Squirrel")
@@ -1072,31 +1073,7 @@ def _attach(exc: BaseException, frames: list[Frame]) -> None:
             exc.add_note(format_traceback(frames))
 
 
-_ESCAPED_TEXT = "a Python function failed inside the binding"  # throw_escaped's in sqpy.cpp
-_escape = threading.local()  # what escaped a callback of this thread, for the boundary to raise
-
-
-def _escaped(_type: type, exc: BaseException, _tb: Any) -> None:
-    """cffi's onerror for the callbacks that return a code: an exception escaped the callback
-    itself (raised in its own error handling, or by the call into it at the recursion limit).
-    cffi then returns CB_ESCAPED, the trampoline stops the script, and the innermost call into
-    Squirrel of this thread (the one the stop unwinds) raises what is kept here. Runs at the
-    callback's recursion depth, maybe without its frame: no Python calls, no lookups."""
-    _escape.exc = exc
-
-
-def _escaped_later(_type: type, exc: BaseException, tb: Any) -> None:
-    """cffi's onerror for the callbacks that return nothing (print, forget): the exception
-    reaches the caller of the outermost call, as a print target's does."""
-    try:
-        vm = tb.tb_frame.f_locals["vm"]
-    except (AttributeError, KeyError):  # not even the callback's frame: cffi prints it
-        raise exc from None
-    vm._callback_exc = exc
-    vm._dirty = True
-
-
-@ffi.def_extern(error=CB_ESCAPED, onerror=_escaped)
+@ffi.def_extern(error=CB_ESCAPED, onerror=escaped)
 def sqpy_dispatch(owner, v, fid, nargs, args, ret):
     vm = ffi.from_handle(owner)
     return vm._dispatch(v, fid, nargs, args, ret)
@@ -1128,7 +1105,7 @@ _ONE_INT = 1 | INTEGER << 8  # the shape of a call with one integer argument
 _ONE_STR = 1 | STRING << 8
 
 
-@ffi.def_extern(error=CB_ESCAPED, onerror=_escaped)
+@ffi.def_extern(error=CB_ESCAPED, onerror=escaped)
 def sqpy_fdispatch(vmid, fid, shape, i0):
     """Squirrel calling a Python native: the hot path of Squirrel->Python calls. Keep it flat;
     every Python-level step here costs ~5% of a call."""
@@ -1172,7 +1149,7 @@ def sqpy_fdispatch(vmid, fid, shape, i0):
         return vm._fexc(e)
 
 
-@ffi.def_extern(error=CB_ESCAPED, onerror=_escaped)
+@ffi.def_extern(error=CB_ESCAPED, onerror=escaped)
 def sqpy_overflow(vmid, value):
     vm = _VMS[vmid]()
     try:
@@ -1182,13 +1159,13 @@ def sqpy_overflow(vmid, value):
     return CB_RAISE
 
 
-@ffi.def_extern(onerror=_escaped_later)
+@ffi.def_extern(onerror=escaped_later)
 def sqpy_print(owner, is_error, s, n):
     vm = ffi.from_handle(owner)
     vm._print(is_error, ffi.unpack(s, n).decode("utf-8", "replace"))
 
 
-@ffi.def_extern(onerror=_escaped_later)
+@ffi.def_extern(onerror=escaped_later)
 def sqpy_forget(owner, fid):
     vm = ffi.from_handle(owner)
     vm._functions.pop(fid, None)
