@@ -1,4 +1,6 @@
-"""How Squirrel stops: the exceptions non-returning natives raise.
+"""How Squirrel stops: the exceptions non-returning natives raise (or return: the binding stops
+the script the same way, and the sleep natives that end every boot of a sleepy imp spare Python
+a traceback through their frames).
 
 They derive from :class:`squirrel.Uncatchable`, so a ``try/catch`` in the app cannot swallow
 them and code after the call never runs; the device or agent that ran the event catches them

@@ -89,7 +89,9 @@ class TimeLimitError(SquirrelError, TimeoutError):
 
 class Uncatchable(Exception):
     """Raise a subclass of this from a Python native to stop the script: Squirrel try/catch cannot
-    catch it, and it reaches the Python caller unchanged (with the Squirrel stack as a note)."""
+    catch it, and it reaches the Python caller unchanged (with the Squirrel stack as a note).
+    A native may also return it: the same stop, without a Python traceback through the native's
+    own frames (for natives whose every call ends the script, such as an imp's sleep)."""
 
     #: False on a subclass whose stop is an ordinary end its host handles (nobody reads where the
     #: script was): the stop then costs no Squirrel stack.

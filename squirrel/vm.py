@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable
 from ._squirrel import ffi, lib
 from .errors import (Frame, MemoryLimitError, ScriptError, SquirrelError,
                      TimeLimitError, Uncatchable, format_traceback)
+from .escapes import ESCAPED_TEXT, escape, escaped, escaped_later
 from .kinds import ARRAY, BOOL, FLOAT, INTEGER, NULL, STRING, TABLE, TEXT
 from .compiling import Compiling
 from .lines import LineMap
@@ -32,7 +33,7 @@ STACK_OVERFLOW, OVERFLOW, WRONG_THREAD = lib.SQPY_STACK_OVERFLOW, lib.SQPY_OVERF
 SQPY_HAS_THIS = lib.SQPY_HAS_THIS
 CB_RETURN, CB_NORETURN, CB_RAISE, CB_STOP = lib.SQPY_CB_RETURN, lib.SQPY_CB_NORETURN, lib.SQPY_CB_RAISE, lib.SQPY_CB_STOP
 CB_RETURN_TEMP, CB_RETURN_INT, CB_RETURN_TEXT = lib.SQPY_CB_RETURN_TEMP, lib.SQPY_CB_RETURN_INT, lib.SQPY_CB_RETURN_TEXT
-CB_RAISE_TEXT, CB_STOP_TEXT = lib.SQPY_CB_RAISE_TEXT, lib.SQPY_CB_STOP_TEXT
+CB_RAISE_TEXT, CB_STOP_TEXT, CB_ESCAPED = lib.SQPY_CB_RAISE_TEXT, lib.SQPY_CB_STOP_TEXT, lib.SQPY_CB_ESCAPED
 NBUF = lib.SQPY_NBUF  # values per call on the fast path (more take the general one)
 MIN_STACK, MAX_STACK = 64, 1 << 20  # VM(stack_size=): initial slots of the Squirrel stack
 _PLAIN = frozenset((int, str, float, type(None)))  # what the fast path writes straight into a slot
@@ -835,6 +836,11 @@ class VM(Compiling, Packing):
         if rc == WRONG_THREAD:
             return SquirrelError(f"this VM belongs to thread {self._home}, not to thread {threading.get_ident()}: "
                                 "a VM is used only by the thread that made it (make one VM per thread)")
+        if rc == STOPPED and self._stop_exc is None and "exc" in escape.__dict__:
+            # What escaped a callback stops the whole script: every call into Squirrel the stop
+            # unwinds raises it, up to the outermost (a native between may turn it into a
+            # catchable error for the script, but the stop stands, as for any other stop).
+            self._stop_exc = escape.exc if lib.sqpy_depth(ptr) else escape.__dict__.pop("exc")
         if rc == STOPPED and self._stop_exc is not None:
             exc, self._stop_exc = self._stop_exc, None
             if getattr(exc, "with_stack", True) and ptr != ffi.NULL:
@@ -842,6 +848,7 @@ class VM(Compiling, Packing):
             return exc
         frames = self._frames() if ptr != ffi.NULL else []
         self._stop_exc = None  # a stop some script swallowed must not surface in a later call
+        escape.__dict__.pop("exc", None)
         if rc == TIME_LIMIT:
             limit = (f"{self._instruction_limit} instructions" if self._instruction_limit else
                      f"{self._time_limit} s")
@@ -854,6 +861,12 @@ class VM(Compiling, Packing):
             _attach(exc, frames)
             return exc
         message = ffi.string(lib.sqpy_error_message(ptr)).decode("utf-8", "replace")
+        if rc == STOPPED and message == ESCAPED_TEXT:
+            # cffi could not even call onerror: Python refused to call a function, which at a
+            # native's entry means its recursion limit (the exception itself is gone).
+            exc = RecursionError("maximum recursion depth exceeded while calling a Python native from Squirrel")
+            _attach(exc, frames)
+            return exc
         if rc == STACK_OVERFLOW:
             return ScriptError(message or "stack overflow", message or "stack overflow", frames)
         out = ffi.new("sqpy_value *")
@@ -909,6 +922,8 @@ class VM(Compiling, Packing):
                 result = nat.func(*pyargs[first:])
             if result is None:
                 return CB_NORETURN
+            if isinstance(result, Uncatchable):
+                raise result  # returned rather than raised: the same stop (see _fret)
             temps: list = []
             self._to(result, ret, temps)
             if ret.type > STRING:
@@ -974,6 +989,11 @@ class VM(Compiling, Packing):
 
     def _fret(self, result: Any) -> int:
         """Slot 0 from what a native returned (anything but None and in-range ints)."""
+        if isinstance(result, Uncatchable):
+            # A native may return its stop rather than raise it: the script stops the same way,
+            # and Python builds no traceback for the frames a raise would cross on its way here
+            # (an imp's every boot ends with one, its sleep: ~2,300 instructions a boot, callgrind).
+            return self._fexc(result)
         t = type(result)
         if t is str or isinstance(result, (str, bytes, bytearray, memoryview)):
             b = result.encode("utf-8") if isinstance(result, str) else bytes(result)
@@ -1073,9 +1093,10 @@ def _attach(exc: BaseException, frames: list[Frame]) -> None:
             exc.add_note(format_traceback(frames))
 
 
-@ffi.def_extern()
+@ffi.def_extern(error=CB_ESCAPED, onerror=escaped)
 def sqpy_dispatch(owner, v, fid, nargs, args, ret):
-    return ffi.from_handle(owner)._dispatch(v, fid, nargs, args, ret)
+    vm = ffi.from_handle(owner)
+    return vm._dispatch(v, fid, nargs, args, ret)
 
 
 def _string_arg(vm: VM, i: int) -> Any:
@@ -1104,7 +1125,7 @@ _ONE_INT = 1 | INTEGER << 8  # the shape of a call with one integer argument
 _ONE_STR = 1 | STRING << 8
 
 
-@ffi.def_extern()
+@ffi.def_extern(error=CB_ESCAPED, onerror=escaped)
 def sqpy_fdispatch(vmid, fid, shape, i0):
     """Squirrel calling a Python native: the hot path of Squirrel->Python calls. Keep it flat;
     every Python-level step here costs ~5% of a call."""
@@ -1148,7 +1169,7 @@ def sqpy_fdispatch(vmid, fid, shape, i0):
         return vm._fexc(e)
 
 
-@ffi.def_extern()
+@ffi.def_extern(error=CB_ESCAPED, onerror=escaped)
 def sqpy_overflow(vmid, value):
     vm = _VMS[vmid]()
     try:
@@ -1158,12 +1179,13 @@ def sqpy_overflow(vmid, value):
     return CB_RAISE
 
 
-@ffi.def_extern()
+@ffi.def_extern(onerror=escaped_later)
 def sqpy_print(owner, is_error, s, n):
-    ffi.from_handle(owner)._print(is_error, ffi.unpack(s, n).decode("utf-8", "replace"))
+    vm = ffi.from_handle(owner)
+    vm._print(is_error, ffi.unpack(s, n).decode("utf-8", "replace"))
 
 
-@ffi.def_extern()
+@ffi.def_extern(onerror=escaped_later)
 def sqpy_forget(owner, fid):
     vm = ffi.from_handle(owner)
     vm._functions.pop(fid, None)

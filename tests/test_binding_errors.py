@@ -268,6 +268,10 @@ class AppError(Exception):
     pass
 
 
+class StopHere(squirrel.Uncatchable):
+    pass
+
+
 def test_python_exception_propagates_with_its_own_type_and_identity(vm):
     raised = AppError("boom")
 
@@ -322,6 +326,65 @@ def test_squirrel_error_raised_by_a_native_is_a_plain_message(vm):
 
     vm.root["fail"] = fail
     assert vm.run("try { fail(); } catch (e) { return e; }") == "plain message"
+
+
+class _Unprintable(Exception):
+    """An exception the binding cannot turn into the script's message: its __str__ fails inside
+    the callback's own error handling, so the failure escapes the callback into cffi."""
+
+    def __str__(self):
+        raise LookupError("no text for this error")
+
+
+class _UnprintableStop(BaseException):
+    def __str__(self):
+        raise LookupError("no text for this stop")
+
+
+def _native_with_args(n: int, exc: type):
+    def native(*args):
+        raise exc()
+    return native
+
+
+@pytest.mark.parametrize("nargs", [0, 1, 2, squirrel.vm.NBUF + 1],  # one arg, several, the general path
+                         ids=["none", "one", "two", "beyond-the-slots"])
+@pytest.mark.parametrize("exc", [_Unprintable, _UnprintableStop])
+def test_an_exception_escaping_the_callback_stops_the_script_with_that_exception(vm, capfd, nargs, exc):
+    # What escapes the callback must not become a result: the script neither continues with
+    # whatever was in the argument slots (the first argument, 5) nor catches it.
+    vm.root["fail"] = _native_with_args(nargs, exc)
+    args = ", ".join(["5"] * nargs)
+    source = f"local r; try {{ r = fail({args}) }} catch (e) {{ return \"caught\" }} return r"
+    with pytest.raises(LookupError, match="no text for this") as info:
+        vm.run(source, "app.nut")
+    assert isinstance(info.value.__context__, exc)  # the native's own exception, not lost
+    assert 'File "app.nut", line 1' in "\n".join(getattr(info.value, "__notes__", []))
+    assert capfd.readouterr().err == ""  # not printed by cffi as an ignored exception
+    assert vm.run("return 2 + 2") == 4
+
+
+def test_an_escaped_exception_reaches_python_through_nested_calls(vm, capfd):
+    vm.root["call"] = lambda f: f()
+    vm.root["fail"] = _native_with_args(1, _Unprintable)
+    with pytest.raises(LookupError, match="no text for this error"):
+        vm.run("call(function() { call(function() { fail(1) + 1; }); return 7 })")
+    assert capfd.readouterr().err == ""
+    assert vm.run("return 1") == 1
+
+
+@pytest.mark.parametrize("nargs", [1, squirrel.vm.NBUF + 1], ids=["fast", "general"])
+def test_a_native_may_return_its_stop_instead_of_raising_it(vm, nargs):
+    stop = StopHere("returned")
+    vm.root["stop"] = lambda *args: stop
+    vm.root["log"] = log = []
+    args = ", ".join(["1"] * nargs)
+    with pytest.raises(StopHere) as info:
+        vm.run(f"try {{ stop({args}); log.append(1) }} catch (e) {{ log.append(2) }} log.append(3)", "app.nut")
+    assert info.value is stop
+    assert 'File "app.nut", line 1' in "\n".join(info.value.__notes__)
+    assert list(log) == []  # nothing ran after it, and no catch block saw it
+    assert vm.run("return 2") == 2
 
 
 @pytest.mark.parametrize("message", ["", "m" * (TEXT - 1), "m" * TEXT, "m" * (TEXT + 1), "m" * (3 * TEXT),

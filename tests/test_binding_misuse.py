@@ -164,6 +164,31 @@ def test_python_recursion_limit_inside_natives():
     """), "RecursionError", "RecursionError", "5")
 
 
+def test_the_recursion_limit_reached_in_a_natives_error_handling_never_returns_a_value():
+    # At these limits the RecursionError is raised inside the callback's own error handling (or
+    # by the call into it), not in the native: the script must stop with it, never continue
+    # with what was left in the argument slots ("arith op + on between 'integer' and 'function'").
+    out = run_isolated("""
+        import sys, squirrel
+        vm = squirrel.VM()
+        vm.root["down"] = lambda f, n: f(n)
+        vm.run("function r(n) { return n == 0 ? 0 : 1 + down(r, n - 1) }")
+        for limit in range(40, 130, 2):
+            sys.setrecursionlimit(limit)
+            try:
+                result = vm.run("return r(40)")
+            except RecursionError:
+                result = "RecursionError"
+            except squirrel.ScriptError as e:
+                result = e.message
+            sys.setrecursionlimit(1000)
+            print(limit, result)
+        print(vm.run("return r(5)"))
+    """)
+    assert_clean_run(out, *(f"{limit} RecursionError" for limit in range(40, 130, 2)), "5")
+    assert out.stderr == ""
+
+
 def test_deep_native_nesting():
     assert_clean_run(run_isolated("""
         import squirrel

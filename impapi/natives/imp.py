@@ -74,21 +74,21 @@ def sleep(host: Any, secs: float) -> None:
 
 
 @imp.native((DEVICE,), available=deep_sleep_ok)
-def deepsleepfor(host: Any, secs: float) -> None:
+def deepsleepfor(host: Any, secs: float) -> DeepSleep:
     s = seconds(secs, "imp.deepsleepfor")
     if s > MAX_DEEPSLEEP_S:
         raise ImpError(f"imp.deepsleepfor: at most {MAX_DEEPSLEEP_S} seconds")
-    raise DeepSleep(host.clock.now_us + int(round(s * 1e6)), flush=False)
+    return DeepSleep(host.clock.now_us + int(round(s * 1e6)), flush=False)
 
 
 @imp.native((DEVICE,), available=deep_sleep_ok)
-def deepsleepuntil(host: Any, hour: int, minute: int, second: int = 0, dayofweek: int | None = None) -> None:
-    raise DeepSleep(sleep_until_us(host, hour, minute, second, dayofweek), flush=False)
+def deepsleepuntil(host: Any, hour: int, minute: int, second: int = 0, dayofweek: int | None = None) -> DeepSleep:
+    return DeepSleep(sleep_until_us(host, hour, minute, second, dayofweek), flush=False)
 
 
 @imp.native((DEVICE,))
-def reset(host: Any) -> None:
-    raise Restart(C.WAKEREASON_SW_RESET, cold=True, exit_code="Exit Code 16: imp.reset()")
+def reset(host: Any) -> Restart:
+    return Restart(C.WAKEREASON_SW_RESET, cold=True, exit_code="Exit Code 16: imp.reset()")
 
 
 @imp.native(BOTH)

@@ -84,13 +84,13 @@ def onunexpecteddisconnect(host: Any, callback: Callback | None) -> None:
 
 
 @server.native((DEVICE,), available=deep_sleep_ok)
-def sleepfor(host: Any, secs: float) -> None:
-    raise DeepSleep(host.clock.now_us + int(round(seconds(secs, "server.sleepfor") * 1e6)), flush=True)
+def sleepfor(host: Any, secs: float) -> DeepSleep:
+    return DeepSleep(host.clock.now_us + int(round(seconds(secs, "server.sleepfor") * 1e6)), flush=True)
 
 
 @server.native((DEVICE,), available=deep_sleep_ok)
-def sleepuntil(host: Any, hour: int, minute: int, second: int = 0, dayofweek: int | None = None) -> None:
-    raise DeepSleep(sleep_until_us(host, hour, minute, second, dayofweek), flush=True)
+def sleepuntil(host: Any, hour: int, minute: int, second: int = 0, dayofweek: int | None = None) -> DeepSleep:
+    return DeepSleep(sleep_until_us(host, hour, minute, second, dayofweek), flush=True)
 
 
 @server.native((DEVICE,))
@@ -113,8 +113,8 @@ def onshutdown(host: Any, callback: Callback | None) -> None:
 
 
 @server.native(BOTH)
-def restart(host: Any) -> None:
-    raise Restart(C.WAKEREASON_SW_RESTART)
+def restart(host: Any) -> Restart:
+    return Restart(C.WAKEREASON_SW_RESTART)
 
 
 @server.native((AGENT,))

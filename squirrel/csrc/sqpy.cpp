@@ -682,6 +682,12 @@ static SQInteger throw_native_error(sqpy_vm *vm, HSQUIRRELVM v, int rc, const ch
     return sq_throwobject(v);
 }
 
+/* The callback failed before it could say what it did (SQPY_CB_ESCAPED): fail closed, never
+ * hand the script what happens to be in the slots. */
+static SQInteger throw_escaped(sqpy_vm *vm, HSQUIRRELVM v) {
+    return throw_native_error(vm, v, SQPY_CB_STOP, "a Python function failed inside the binding", -1);
+}
+
 static SQInteger trampoline(HSQUIRRELVM v) {
     sqpy_vm *vm = (sqpy_vm *)sq_getsharedforeignptr(v);
     if (vm->call_cost && vm->budget) {
@@ -736,6 +742,7 @@ static SQInteger trampoline(HSQUIRRELVM v) {
             return 1;
         }
         case SQPY_CB_NORETURN: return 0;
+        case SQPY_CB_ESCAPED: return throw_escaped(vm, v);
         case SQPY_CB_RAISE_TEXT:
         case SQPY_CB_STOP_TEXT:
             if (b->i[0] >= 0 && b->i[0] <= SQPY_TEXT)
@@ -765,6 +772,7 @@ static SQInteger trampoline(HSQUIRRELVM v) {
         return 1;
     }
     case SQPY_CB_NORETURN: return 0;
+    case SQPY_CB_ESCAPED: return throw_escaped(vm, v);
     default:
         return throw_native_error(vm, v, rc, ret.s, (SQInteger)ret.len);
     }

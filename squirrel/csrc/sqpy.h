@@ -56,7 +56,11 @@ enum { SQPY_CB_RETURN = 0, SQPY_CB_NORETURN = 1, SQPY_CB_RAISE = 2, SQPY_CB_STOP
        SQPY_CB_RETURN_TEMP = 4, SQPY_CB_RETURN_INT = 5 /* an integer in slot 0's i */,
        SQPY_CB_RETURN_TEXT = 6 /* a string of slot 0's i bytes in the buffer's text */,
        /* RAISE and STOP with the message in the buffer's text (slot 0's i bytes) */
-       SQPY_CB_RAISE_TEXT = 7, SQPY_CB_STOP_TEXT = 8 };
+       SQPY_CB_RAISE_TEXT = 7, SQPY_CB_STOP_TEXT = 8,
+       /* An exception escaped the Python callback itself (cffi's error return): nothing in the
+        * slots is valid; the script stops (uncatchable) and the exception, when Python could
+        * keep it, reaches the caller of the script. */
+       SQPY_CB_ESCAPED = 9 };
 
 /* The fast call path: values cross in slots of one buffer per VM (column arrays, so Python
  * reads and writes plain numbers without making a cdata per value). A slot holds a type and:
