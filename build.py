@@ -300,7 +300,8 @@ def ffibuilder(absolute_paths: bool = False):
         for stale in (ROOT / "squirrel").glob("_squirrel.cpython-*.so"):
             stale.unlink()
     sources = [p if absolute_paths else Path(os.path.relpath(p, ROOT))
-               for p in source_files(tree) + [CSRC / "sqpy.cpp", CSRC / "sqpy_snap.cpp", CSRC / "sqpy_code.cpp"]]
+               for p in source_files(tree) + [CSRC / "sqpy.cpp", CSRC / "sqpy_snap.cpp", CSRC / "sqpy_code.cpp",
+                                                   CSRC / "sqpy_cov.cpp"]]
     sources = [str(p) for p in sources]
     ffi.set_source(
         "squirrel._squirrel",

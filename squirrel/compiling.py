@@ -20,7 +20,7 @@ from .lines import LineMap
 from . import proxies as _p
 
 OK, COMPILE_ERROR = lib.SQPY_OK, lib.SQPY_COMPILE_ERROR
-# (source, filename, dialect, coverage, consts digest) -> (line map, bytecode, constants it defines)
+# (source, filename, dialect, consts digest) -> (line map, bytecode, constants it defines)
 _BYTECODE: dict[tuple, tuple[Any, bytes, dict]] = {}
 _BYTECODE_ENTRIES = 64
 
@@ -30,13 +30,13 @@ class Compiling:
 
     dialect: str
     _coverage: bool
+    _covered: set[str]
     _linemaps: dict[str, LineMap]
     _out: Any
     _live: Any
     _raise: Any
     _from: Any
     _map: Any
-    set_coverage: Any
 
     def compile(self, source: str | bytes, filename: str = "<script>") -> "_p.Function":
         """Compile a script into a function; calling it runs the script with ``this`` = root.
@@ -48,9 +48,11 @@ class Compiling:
         compiling itself happens in a VM of its own (see the module's doc)."""
         ptr = self._live()
         # The source itself in the key (a str keeps its hash: no encoding, no hashing of the text
-        # at every boot); line hooks need debug-info bytecode.
+        # at every boot). Coverage compiles nothing differently (squirrel/coverage.py).
+        if self._coverage:
+            self._covered.add(filename)
         key = (source if isinstance(source, (str, bytes)) else bytes(source), filename, self.dialect,
-               self._coverage, lib.sqpy_consts_digest(ptr))
+               lib.sqpy_consts_digest(ptr))
         cached = _BYTECODE.get(key) or self._compile_apart(source, filename, key)
         if cached is None:
             return self._compile_here(source, filename, key)
@@ -77,8 +79,6 @@ class Compiling:
                 table[name] = _p.to_python(value)
             if lib.sqpy_consts_digest(other._live()) != key[-1]:
                 return None
-            if self._coverage:
-                other.set_coverage(True)
             other._compile_here(source, filename, key)
         finally:
             other.close()  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from .errors import (Frame, MemoryLimitError, ScriptError, SquirrelError,
 from .escapes import ESCAPED_TEXT, escape, escaped, escaped_later
 from .kinds import ARRAY, BOOL, FLOAT, INTEGER, NULL, STRING, TABLE, TEXT
 from .compiling import Compiling
+from .coverage import Coverage
 from .lines import LineMap
 from .natives import _NO_OPTIONS, CallContext, NativeSet, _direct_for, _Native, native
 from .packing import Packing
@@ -64,7 +65,7 @@ def _reader_target(view: Callable[[Any], tuple[Any, Any]], context: Any) -> tupl
     return view, data, g
 
 
-class VM(Compiling, Packing):
+class VM(Compiling, Packing, Coverage):
     """A Squirrel 3.1 virtual machine.
 
     ``dialect``: ``"imp"`` gives the Electric Imp's 32-bit integer arithmetic, ``"standard"``
@@ -115,6 +116,7 @@ class VM(Compiling, Packing):
         self._batches: list[tuple[int, list[_Native], Any]] = []  # NativeSet installs: first id, natives, context
         self._coverage = False
         self._coverage_used = False  # coverage() has nothing to read until it is switched on
+        self._covered: set[str] = set()  # files compiled while coverage was on: coverage() reports them
         self._next_fid = 1
         self._pending: BaseException | None = None
         self._stop_exc: BaseException | None = None
@@ -211,6 +213,7 @@ class VM(Compiling, Packing):
         self._set_root(self._ref_out[0])
         self.__dict__.pop("_helpers", None)  # proxies of the previous generation
         self._coverage = self._coverage_used = False
+        self._covered = set()
         self._pending = self._stop_exc = self._callback_exc = None
         self._dirty = False
         self._ret_keep = None
@@ -438,33 +441,6 @@ class VM(Compiling, Packing):
         if n < 0:
             self._raise(WRONG_THREAD)
         return n
-
-    def set_coverage(self, on: bool = True) -> None:
-        """Count executed lines of code compiled from now on (see :meth:`coverage`)."""
-        if lib.sqpy_set_coverage(self._live(), 1 if on else 0):
-            self._raise(WRONG_THREAD)
-        self._coverage = bool(on)
-        self._coverage_used = self._coverage_used or self._coverage
-
-    def coverage(self) -> dict[str, dict[int, int]]:
-        """{file: {line: hits}} for the lines executed while coverage was on."""
-        ptr = self._live()
-        if not self._coverage_used:
-            return {}
-        n = lib.sqpy_coverage_count(ptr)
-        src, line, hits = ffi.new("const char **"), ffi.new("long long *"), ffi.new("long long *")
-        out: dict[str, dict[int, int]] = {}
-        names: dict[bytes, str] = {}
-        for i in range(n):
-            lib.sqpy_coverage_item(ptr, i, src, line, hits)
-            raw = ffi.string(src[0])
-            name = names.get(raw)
-            if name is None:
-                name = names[raw] = raw.decode("utf-8", "replace")
-            file, mapped = self._map(name, line[0]) if name in self._linemaps else (name, line[0])
-            d = out.setdefault(file, {})
-            d[mapped] = d.get(mapped, 0) + hits[0]
-        return out
 
     # --- values -------------------------------------------------------------------------------
 

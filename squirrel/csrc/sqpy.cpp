@@ -30,6 +30,7 @@
 
 #include "sqpy.h"
 #include "sqpy_code.h"
+#include "sqpy_cov.h"
 #include "sqpy_snap.h"
 
 /* Defined by the cffi-generated module (callbacks.h); cffi gives them C++ linkage when it
@@ -40,18 +41,15 @@ int sqpy_overflow(int vmid, long long value);
 void sqpy_print(void *owner, int is_error, const char *s, long long len);
 void sqpy_forget(void *owner, long long fid);
 
+/* The VM's coverage hooks (squtils.h, patch 19-coverage-from-ip), defined below. */
+struct SQFunctionProto;
+void *sq_vm_coverage(SQVM *v);
+void sq_vm_proto_released(SQFunctionProto *f);
+
 struct Frame {
     std::string func, source;
     long long line;
     std::vector<std::pair<std::string, std::string> > locals;
-};
-
-struct CoverageKey {
-    std::string source;
-    long long line;
-    bool operator<(const CoverageKey &o) const {
-        return source < o.source || (source == o.source && line < o.line);
-    }
 };
 
 struct sqpy_vm {
@@ -124,11 +122,11 @@ struct sqpy_vm {
     bool code_kept;           /* between scripts: the code's prototypes held, their memory not counted */
     bool fresh_code;          /* sqpy_keep_code(vm, 0) */
 
+    /* Line coverage (sqpy_cov.cpp): the record, made when coverage is first switched on and
+     * kept to the end (a prototype freed later still reports to it), and whether it counts. */
     bool coverage;
-    std::map<CoverageKey, long long> cov;
-    std::vector<std::pair<CoverageKey, long long> > covflat;
-    const SQChar *cov_lastsrc;
-    std::string cov_lastname;
+    sqpy_cov *cov;
+    std::vector<std::pair<std::pair<std::string, long long>, long long> > covflat;
 
     /* The source names sqpy_caller has reported, each once, in the order first seen: Python
      * keeps their decoded names by index (a crossing and a decode less per call). The C++ heap
@@ -907,17 +905,16 @@ static SQInteger buffer_read(HSQUIRRELVM v) {
     return 1;
 }
 
-/* ---- coverage ---- */
+/* ---- coverage (sqpy_cov.cpp; the VM's hooks, patch 19-coverage-from-ip) ---- */
 
-static void line_hook(HSQUIRRELVM v, SQInteger type, const SQChar *source, SQInteger line, const SQChar *) {
-    if (type != 'l') return;
+void *sq_vm_coverage(SQVM *v) {
     sqpy_vm *vm = (sqpy_vm *)sq_getsharedforeignptr(v);
-    if (source != vm->cov_lastsrc) {
-        vm->cov_lastsrc = source;
-        vm->cov_lastname = source ? source : "";
-    }
-    CoverageKey k = {vm->cov_lastname, line};
-    vm->cov[k]++;
+    return vm && vm->coverage ? vm->cov : NULL;
+}
+
+void sq_vm_proto_released(SQFunctionProto *f) {
+    sqpy_vm *vm = g_current;
+    if (vm && vm->cov) sqpy_cov_forget(vm->cov, f);
 }
 
 /* ---- releasing handles ---- */
@@ -1056,6 +1053,7 @@ int sqpy_close(sqpy_vm *vm, int any_thread) {
     (void)owner;
     sq_close(vm->v);
     g_current = saved;
+    if (vm->cov) sqpy_cov_free(vm->cov);
     delete vm;
     return SQPY_OK;
 }
@@ -1762,22 +1760,23 @@ int sqpy_record_caught_errors(sqpy_vm *vm, int on) {
 int sqpy_set_coverage(sqpy_vm *vm, int on) {
     CLAIM(vm, SQPY_WRONG_THREAD);
     vm->coverage = on != 0;
-    sq_enabledebuginfo(vm->v, on ? SQTrue : SQFalse);
-    sq_setnativedebughook(vm->v, on ? line_hook : NULL);
+    if (vm->coverage && !vm->cov) vm->cov = sqpy_cov_new();
     return SQPY_OK;
 }
 
 int sqpy_coverage_count(sqpy_vm *vm) {
     CLAIM(vm, 0);
-    vm->covflat.assign(vm->cov.begin(), vm->cov.end());
+    if (!vm->cov) return 0;
+    const sqpy_cov_lines &lines = sqpy_cov_read(vm->cov);
+    vm->covflat.assign(lines.begin(), lines.end());
     return (int)vm->covflat.size();
 }
 
 int sqpy_coverage_item(sqpy_vm *vm, int i, const char **source, long long *line, long long *hits) {
     CLAIM(vm, 0);
     if (i < 0 || i >= (int)vm->covflat.size()) return 0;
-    *source = vm->covflat[(size_t)i].first.source.c_str();
-    *line = vm->covflat[(size_t)i].first.line;
+    *source = vm->covflat[(size_t)i].first.first.c_str();
+    *line = vm->covflat[(size_t)i].first.second;
     *hits = vm->covflat[(size_t)i].second;
     return 1;
 }
@@ -2021,9 +2020,7 @@ int sqpy_restore(sqpy_vm *vm, long long *root, long long memory_limit) {
     sq_reseterror(v);
     clear_error(vm);
     vm->coverage = false;
-    sq_enabledebuginfo(v, SQFalse);
-    sq_setnativedebughook(v, NULL);
-    vm->cov.clear();
+    if (vm->cov) sqpy_cov_clear(vm->cov);
     vm->covflat.clear();
     /* Kept only for a load into the state the noted one started from. */
     if (vm->code_kept && vm->mem_used != vm->code_m0) drop_kept_code(vm);
@@ -2072,7 +2069,7 @@ const char *sqpy_source_name(sqpy_vm *vm, int i) {
 
 void sqpy_coverage_clear(sqpy_vm *vm) {
     CLAIM(vm, );
-    vm->cov.clear();
+    if (vm->cov) sqpy_cov_clear(vm->cov);
     vm->covflat.clear();
 }
 

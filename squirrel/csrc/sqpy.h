@@ -242,7 +242,8 @@ void sqpy_capture_locals(sqpy_vm *vm, int on);
  * error describes a caught one while its catch block runs. */
 int sqpy_record_caught_errors(sqpy_vm *vm, int on);
 
-/* Line coverage through the native debug hook (only code compiled after switching on). */
+/* Line coverage: counts the instructions run while on, by prototype, outside the script's memory;
+ * read by line (sqpy_cov.cpp). The code is compiled and runs as with coverage off. */
 int sqpy_set_coverage(sqpy_vm *vm, int on);
 int sqpy_coverage_count(sqpy_vm *vm);
 int sqpy_coverage_item(sqpy_vm *vm, int i, const char **source, long long *line, long long *hits);

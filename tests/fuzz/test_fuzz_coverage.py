@@ -49,9 +49,6 @@ imp.onidle(function() { imp.deepsleepfor(60); });
 """
 
 
-@pytest.mark.xfail(strict=True, reason="line coverage compiles a line instruction before each line's "
-                   "code: the watchdog and Config.instruction_ns count it, and a module that keeps code "
-                   "in RAM (imp005, agents) holds it")
 @pytest.mark.parametrize("imp", ["imp003", "imp005"])
 def test_an_app_sees_the_same_time_and_memory_with_coverage_on(tmp_path, imp):
     """impsim fuzz counts coverage while an example runs (until every line has run), and the
@@ -68,3 +65,65 @@ def test_an_app_sees_the_same_time_and_memory_with_coverage_on(tmp_path, imp):
         logs.append(sim.log.text())
         sim.close()
     assert logs[0] == logs[1]
+
+
+# Busy enough to come within a few percent of the watchdog set below: a line instruction per
+# pass of the loop (what coverage used to add) would take it over.
+BUSY = """
+function busy(n) {
+    local s = 0;
+    for (local i = 0; i < n; i++) {
+        s += i;
+    }
+    return s;
+}
+local t0 = hardware.micros();
+local s = busy(%d);
+server.log("busy " + s + " took " + (hardware.micros() - t0) + " free " + imp.getmemoryfree());
+imp.wakeup(1, function() {
+    local before = imp.getmemoryfree();
+    local parts = [];
+    foreach (i, c in "coverage") parts.append(c);
+    server.log("parts " + parts.len() + " " + (before - imp.getmemoryfree()) + " at " + hardware.millis());
+    imp.onidle(function() { imp.deepsleepfor(30); });
+});
+"""
+AGENT = """
+local t0 = time();
+local n = 0;
+for (local i = 0; i < 1000; i++) {
+    n += i % 7;
+}
+server.log("agent " + n + " free " + imp.getmemoryfree() + " at " + date().usec);
+device.onconnect(function() { server.log("agent sees the device, free " + imp.getmemoryfree()); });
+"""
+
+
+@pytest.mark.parametrize("imp", ["imp001", "imp003", "imp004m", "imp005"])
+def test_coverage_on_changes_no_time_memory_or_instruction_count_near_the_watchdog(tmp_path, imp):
+    """Device and agent, several boots, a loop close to the watchdog: the record (log lines with
+    times and free memory, events, errors) is the same with coverage on as off, and coverage
+    still sees the lines that ran."""
+    from impapi import Config
+
+    (tmp_path / "b.device.nut").write_text(BUSY % 2500)
+    (tmp_path / "b.agent.nut").write_text(AGENT)
+    records = []
+    for coverage in (None, CoverageCollector()):
+        sim = Simulation(device=str(tmp_path / "b.device.nut"), agent=str(tmp_path / "b.agent.nut"), imp=imp,
+                         config=Config(watchdog_instructions=WATCHDOG), start=False)
+        sim.coverage = coverage
+        sim.start()
+        sim.run("100s")
+        records.append((sim.log.text(), list(sim.events)))
+        sim.close()  # hands the running VMs to the collector
+    assert records[0] == records[1]
+    text = records[0][0]
+    assert "busy 3123750 took" in text and text.count("parts 8") >= 3  # no watchdog kill, three boots
+    assert "watchdog" not in text.lower()
+    hits = coverage.hits
+    assert hits[str(tmp_path / "b.device.nut")][5] >= 3 * 2500  # the loop's body, every pass of every boot
+    assert hits[str(tmp_path / "b.agent.nut")][5] == 1000
+
+
+WATCHDOG = 10_500  # the busy boot needs ~10,040 instructions (bisected)

@@ -1,6 +1,6 @@
 """Which lines of the app's ``.nut`` files the explored runs executed.
 
-Executed lines come from the binding's line hook: a simulation whose ``coverage`` is a
+Executed lines come from the binding's line coverage (which changes nothing the app sees): a simulation whose ``coverage`` is a
 :class:`CoverageCollector` switches it on for each boot's code the collector wants, and hands
 the collector every VM before it closes (:mod:`impapi.host`); :func:`collect_live` takes the
 VMs still running when a run ends.
@@ -140,7 +140,6 @@ def _bytecode(source: str, filename: str) -> bytes | None:
     from squirrel.vm import ffi, lib
 
     with squirrel.VM("imp") as vm:
-        vm.set_coverage(True)  # the bytecode the line hook sees
         try:
             fn = vm.compile(source, filename)
         except squirrel.CompileError:
