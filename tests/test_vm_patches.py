@@ -4,6 +4,7 @@ interruption that try/catch cannot swallow."""
 
 from __future__ import annotations
 
+import struct
 import time
 
 import pytest
@@ -480,3 +481,33 @@ def test_compile_error_columns_count_from_1_on_every_line(vm, source, line, colu
         vm.compile(source, "x.nut")
     assert (e.value.lineno, e.value.column) == (line, column)
     assert e.value.text[column - 1] == "*"
+
+
+# --- 20-blob-casts-32-bit -----------------------------------------------------------------------
+
+CASTS = r"""
+local xs = [1.0, -2.0, 0.5, -7.25, 1.5e30, 0.0, -0.0, 3, -3], r = [];
+foreach (x in xs) r.push([castf2i(x), castf2i.call(this, x), castf2i.pcall(this, x)]);
+foreach (i in [0x3f800000, -1073741824, (0x7fffffff << 32) | 0x3f800000]) r.push(casti2f(i));
+r.push(castf2i(swapfloat(1.0)));
+return r;
+"""
+
+
+def _pattern(x: float) -> int:
+    return struct.unpack("<i", struct.pack("<f", x))[0]
+
+
+def test_standard_blob_casts_use_the_floats_32_bits_every_time():
+    """castf2i gives a float's 32-bit pattern, sign-extended (castf2i(-2.0) == -0x40000000, as
+    the imp dialect's castf2i gives it), whatever the call path; casti2f reads an integer's low
+    32 bits. Stock castf2i read 64 bits from a 32-bit float: the upper half was the C stack's."""
+    expected = [[_pattern(x)] * 3 for x in (1.0, -2.0, 0.5, -7.25, 1.5e30, 0.0, -0.0, 3.0, -3.0)]
+    expected += [1.0, -2.0, 1.0, 0x0000803F]
+    assert expected[1][0] == -0x40000000
+    for _ in range(2):
+        with squirrel.VM("standard") as vm:
+            assert vm.run(CASTS) == expected
+    code = f"import squirrel\nprint(squirrel.VM('standard').run({CASTS!r}))"
+    first, second = run_isolated(code), run_isolated(code)
+    assert first.returncode == 0 and first.stdout == second.stdout == f"{expected}\n"
