@@ -192,8 +192,9 @@ class VM(Compiling, Packing, Coverage):
     def restore(self, *, memory_limit: Any = _KEEP) -> bool:
         """Start afresh from the :meth:`snapshot`: new copies of the pristine root and const tables,
         no line coverage, no pending error. Returns False, changing nothing, when a script changed
-        what the copies share with the pristine state (a class's members, a pristine closure's root,
-        a pristine table reached through ``getroot()``): make a new VM then. As after :meth:`close`,
+        what the copies share with the pristine state (a class's members or metamethods, a pristine
+        instance's fields, a pristine closure's root, a pristine table reached through ``getroot()``):
+        make a new VM then. As after :meth:`close`,
         proxies made before stop working (they raise :class:`SquirrelError`); what they held is freed.
         The code the last script loaded (:meth:`compile`) is kept, unseen, for a load of the same
         bytes right after: that load then makes only the function, with the figures (memory, peak)

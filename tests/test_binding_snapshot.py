@@ -56,12 +56,56 @@ def test_constants_of_earlier_scripts_are_forgotten(vm):
     "pristine_f.setroot({})",                     # a shared closure's root
     "C.setattributes(\"get\", { tag = 1 })",       # a member's attributes
     "C.rawset(\"v\", 2)",                          # a field's default value
+    "C._tostring <- pristine_f",                   # a metamethod (not a member: kept apart)
+    "C._get <- function(k) { return 2 }",          # a metamethod added
 ])
 def test_a_change_to_shared_state_refuses_the_restore(vm, change):
     vm.run(change)
     assert vm.restore() is False
     assert vm.root["x"] == 1  # nothing changed: the caller replaces the VM
     assert vm.restore() is False  # and stays refused, however often it is asked
+
+
+@pytest.mark.parametrize("change", [
+    "obj.f = 2",                                   # a field of a pristine instance
+    "obj.getclass()._get <- pristine_f",           # its class, reached only through it: a metamethod
+    "obj.getclass().m <- pristine_f",              # a method replaced (no allocation: pristine_f)
+    "obj.f.t.n = 2",                               # a table in one of its fields
+])
+def test_a_change_through_a_pristine_instance_refuses_the_restore(change):
+    with squirrel.VM() as vm:
+        vm.run("function pristine_f(...) { return 1 }"
+               "obj <- (class { f = null; function m() { return 0 } })(); obj.f = { t = { n = 1 } };")
+        vm.snapshot()
+        probe = "try { return [obj.f.t.n, obj.m(), obj.nosuch] } catch (e) { return [obj.f.t.n, obj.m(), e] }"
+        fresh = vm.run(probe)
+        assert vm.restore()
+        vm.run(change)
+        assert vm.restore() is False
+        assert vm.restore() is False
+    with squirrel.VM() as vm:
+        vm.run("function pristine_f(...) { return 1 }"
+               "obj <- (class { f = null; function m() { return 0 } })(); obj.f = { t = { n = 1 } };")
+        vm.snapshot()
+        assert vm.run(probe) == fresh == [1, 0, "the index 'nosuch' does not exist"]
+
+
+def test_a_pristine_class_a_script_made_instances_of_is_unlocked_again(vm):
+    """A class locks at its first instance (no more fields); a new VM's pristine class has none."""
+    probe = "try { C.extra <- 1; return C().extra } catch (e) { return e }"
+    vm.run("keep <- C()")
+    assert vm.restore()
+    assert vm.run(probe) == 1
+    vm.run("C()")  # the probe itself changed C: that VM is not reused; a new one shows the same
+    with squirrel.VM() as other:
+        other.run(SETUP)
+        other.snapshot()
+        other.run("local c = C(); local t = { c = c }; t.me <- t;")  # an instance left in a cycle
+        assert other.restore()
+        assert other.run(probe) == "trying to modify a class that has already been instantiated"
+        other.collect_garbage()
+        assert other.restore()  # its instance gone: unlocked
+        assert other.run(probe) == 1
 
 
 def test_tables_reached_twice_or_through_a_cycle_are_copied_once():

@@ -1797,7 +1797,8 @@ int sqpy_stack_frame(HSQUIRRELVM v, int level, const char **func, const char **s
  * sqpy_restore gives it a new copy. Copies are deep for tables and shallow for everything else
  * (functions, classes and the rest stay shared), so restore first checks, with a digest, that
  * nothing shared was changed: the pristine tables (reachable through a closure's getroot()),
- * the members and attributes of pristine classes, the roots of pristine closures. A changed
+ * the members, metamethods and attributes of pristine classes, the fields and class of pristine
+ * instances, the roots of pristine closures (their outer values no script can reach). A changed
  * one means the VM cannot be reused (the caller makes a new one).
  * Two shortcuts keep a restore cheap without changing what it gives (sqpy_snap.cpp): the digest
  * is taken only when some object it read last time is no longer byte for byte as it was; and
@@ -1951,6 +1952,7 @@ int sqpy_snapshot(sqpy_vm *vm) {
         return SQPY_ERROR;
     }
     vm->snap_digest = snapshot_digest(vm);
+    sqpy_snap_note_unlocked(vm->snap, vm->refs.data(), vm->refs.size());
     sq_getworkspace(v, &vm->snap_scratch, &vm->snap_strings);
     vm->snap_keyids = sq_getkeyidcount(v);
     sqpy_snap_stacks(v, vm->snap_stacks);
@@ -2024,6 +2026,7 @@ int sqpy_restore(sqpy_vm *vm, long long *root, long long memory_limit) {
     vm->covflat.clear();
     /* Kept only for a load into the state the noted one started from. */
     if (vm->code_kept && vm->mem_used != vm->code_m0) drop_kept_code(vm);
+    sqpy_snap_unlock(vm->snap);  /* a class the last script's instances locked, as a new VM's */
     vm->fresh = true;
     sq_pushroottable(v);  /* the handle Python's root proxy holds (a handle costs no memory) */
     *root = ref_new(vm, v, -1);

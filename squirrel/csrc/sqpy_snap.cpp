@@ -28,6 +28,7 @@
 #include "sqclosure.h"
 #include "sqclass.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <string>
 #include <unordered_map>
@@ -64,7 +65,8 @@ struct TableState {
 };
 
 /* What the digest reads of a class beside its members table: the member vectors, the
- * attributes, the instance size, which members table. */
+ * metamethods (a closure given a metamethod's name goes there only, even to a class that has
+ * instances), the attributes, the instance size, which members table. */
 struct ClassState {
     SQClass *c;
     const SQTable *members;
@@ -82,16 +84,37 @@ struct ClassState {
         udsize = c->_udsize;
         bytes.assign((const char *)methods, nmethods * sizeof(SQClassMember));
         bytes.append((const char *)defaults, ndefaults * sizeof(SQClassMember));
-        bytes.append((const char *)&c->_attributes, sizeof(SQObject));
+        bytes.append((const char *)c->_metamethods, TAIL);
     }
+    /* The metamethods and, right after them, the attributes: one comparison. */
+    static const size_t TAIL = sizeof(SQObjectPtr) * (MT_LAST + 1);
     bool holds() const {
         if (c->_members != members || c->_methods._vals != methods || c->_defaultvalues._vals != defaults ||
             c->_methods.size() != nmethods || c->_defaultvalues.size() != ndefaults || c->_udsize != udsize)
             return false;
         size_t m = nmethods * sizeof(SQClassMember), d = ndefaults * sizeof(SQClassMember);
-        return memcmp(methods, bytes.data(), m) == 0 && memcmp(defaults, bytes.data() + m, d) == 0 &&
-               memcmp(&c->_attributes, bytes.data() + m + d, sizeof(SQObject)) == 0;
+        return memcmp(methods, bytes.data(), m) == 0 && (d == 0 || memcmp(defaults, bytes.data() + m, d) == 0) &&
+               memcmp(c->_metamethods, bytes.data() + m + d, TAIL) == 0;
     }
+};
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"  /* SQClass's layout is the compiler's own: asked of it */
+static_assert(offsetof(SQClass, _attributes) == offsetof(SQClass, _metamethods) + sizeof(SQObjectPtr) * MT_LAST,
+              "ClassState compares the metamethods and the attributes as one block");
+#pragma GCC diagnostic pop
+
+/* An instance: its class and field values (a script can set a field of a pristine instance, or
+ * reach its class through getclass()). */
+struct InstanceState {
+    SQInstance *i;
+    const SQClass *cls;
+    std::string bytes;
+    void take(SQInstance *inst) {
+        i = inst;
+        cls = inst->_class;
+        bytes.assign((const char *)inst->_values, inst->_class->_defaultvalues.size() * sizeof(SQObjectPtr));
+    }
+    bool holds() const { return i->_class == cls && memcmp(i->_values, bytes.data(), bytes.size()) == 0; }
 };
 
 static inline bool same_object(const SQObject &a, const SQObject &b) {
@@ -101,15 +124,17 @@ static inline bool same_object(const SQObject &a, const SQObject &b) {
 /* One object the digest read, in the digest's order: a table, a class, or the object a weak
  * reference points at (a table reached through it comes after). */
 struct Check {
-    enum { TABLE, CLASS, WEAK } kind;
+    enum { TABLE, CLASS, INSTANCE, WEAK } kind;
     TableState table;
     ClassState cls;
+    InstanceState inst;
     const SQWeakRef *weak;
     SQObject obj;  /* what the weak reference pointed at */
     bool holds() const {
         switch (kind) {
         case TABLE: return table.holds();
         case CLASS: return cls.holds();
+        case INSTANCE: return inst.holds();
         default: return same_object(weak->_obj, obj);
         }
     }
@@ -153,6 +178,9 @@ struct sqpy_snap_state {
     SQInteger root_charge;
     std::vector<Link> links;
     bool reusable;              /* made holds copies that may be kept (no cycle, no delegate) */
+    /* The pristine classes without an instance at the snapshot, and the references to each that
+     * are not an instance's (sqpy_snap_note_unlocked). */
+    std::vector<std::pair<SQClass *, SQUnsignedInteger> > unlocked;
     sqpy_snap_state() : root_charge(0), reusable(false) {}
 };
 
@@ -241,12 +269,31 @@ static unsigned long long digest_value(const SQObject &o, int depth, int max_nes
         }
         h = mix(h, s);
         h = mix(h, word(c->_attributes));  /* the class's own attributes */
+        for (int i = 0; i < MT_LAST; i++) h = mix(h, digest_value(c->_metamethods[i], depth + 1, max_nesting, seen, rec));
         for (SQInteger i = 0, n = members->NodeCount(); i < n; i++) {  /* and each member's */
             if (type(members->NodeKey(i)) == OT_NULL) continue;
             const SQObjectPtr &idx = members->NodeVal(i);
             h = mix(h, word(_isfield(idx) ? c->_defaultvalues[_member_idx(idx)].attrs
                                           : c->_methods[_member_idx(idx)].attrs));
         }
+        return h;
+    }
+    case OT_INSTANCE: {
+        if (depth > max_nesting || !seen.insert(o._unVal.pRefCounted)) return h;
+        SQInstance *inst = _instance(o);
+        /* An instance's class never changes: one without fields (the hardware objects) needs no
+         * check of its own (~1,000 instructions less per restore of the sleepy app's device). */
+        if (rec && inst->_class->_defaultvalues.size()) {
+            rec->checks.push_back(Check());
+            rec->checks.back().kind = Check::INSTANCE;
+            rec->checks.back().inst.take(inst);
+        }
+        SQObject cls;
+        cls._type = OT_CLASS;
+        cls._unVal.pClass = inst->_class;
+        h = mix(h, digest_value(cls, depth + 1, max_nesting, seen, rec));
+        for (SQUnsignedInteger i = 0, n = inst->_class->_defaultvalues.size(); i < n; i++)
+            h = mix(h, digest_value(real(inst->_values[i], rec), depth + 1, max_nesting, seen, rec));
         return h;
     }
     case OT_CLOSURE:
@@ -274,6 +321,34 @@ unsigned long long sqpy_snap_digest(const HSQOBJECT *objects, int count, int max
         h = i ? mix(h, d) : d;
     }
     return h;
+}
+
+/* A class locks itself at its first instance (members other than functions can no longer be
+ * added: SQClass::NewSlot), and stays locked. A pristine class a script made an instance of
+ * would so stay locked for every later script, where a new VM's is not: the restore unlocks it
+ * once no instance is left. An instance holds a reference to its class; what else refers to a
+ * pristine class (the pristine state, its copies) refers to it at every restore's end as at the
+ * snapshot (checked unchanged), the host's handles excepted (all released by then). So a class
+ * referred to exactly as often as at the snapshot, less the handles then held, has no
+ * instance, and adding fields to it is safe. When any has more (an instance in a cycle the
+ * script left, not yet collected) none is unlocked. */
+void sqpy_snap_note_unlocked(sqpy_snap_state *s, const HSQOBJECT *held, size_t nheld) {
+    s->unlocked.clear();
+    const std::vector<Check> &checks = s->digest.checks;
+    for (size_t i = 0; i < checks.size(); i++) {
+        if (checks[i].kind != Check::CLASS || checks[i].cls.c->_locked) continue;
+        SQClass *c = checks[i].cls.c;
+        SQUnsignedInteger refs = c->_uiRef;
+        for (size_t j = 0; j < nheld; j++)
+            if (held[j]._type == OT_CLASS && held[j]._unVal.pClass == c) refs--;
+        s->unlocked.push_back(std::make_pair(c, refs));
+    }
+}
+
+void sqpy_snap_unlock(sqpy_snap_state *s) {
+    for (size_t i = 0; i < s->unlocked.size(); i++)
+        if (s->unlocked[i].first->_locked && s->unlocked[i].first->_uiRef != s->unlocked[i].second) return;
+    for (size_t i = 0; i < s->unlocked.size(); i++) s->unlocked[i].first->_locked = false;
 }
 
 void sqpy_snap_forget(sqpy_snap_state *s) {

@@ -76,6 +76,17 @@ LEAKS = {
     "the math table": ('math.extra <- 1;', '"extra" in math'),
     "a prelude closure's root": ('time.getroot().extra <- 1;', '"extra" in getroottable()'),
     "a delegate on an API table": ('hardware.setdelegate({ extra = 1 });', '"extra" in hardware'),
+    # The class of a hardware object, reached through it; pristine closures, so nothing allocated.
+    "a metamethod on a hardware object's class": (
+        'local c = hardware.pinA.getclass(); c._get <- math.srand;',
+        '(function() { try { hardware.pinA.extra; return true } catch (e) { return false } })()'),
+    "a hardware object's method replaced": ('hardware.pinA.getclass().read <- math.srand;',
+                                            'hardware.pinA.read == math.srand'),
+    # A class locks at its first instance (no fields can be added); a new VM's blob class has none.
+    # (Probed from the second boot on: a field added changes the class, so the next boot's VM is new.)
+    "the blob class locked by an instance": ('local b = blob(1);', '''(function() {
+        if (hardware.wakereason() != WAKEREASON_TIMER) return false;
+        try { blob.extra <- 1; return false } catch (e) { return true } })()'''),
 }
 
 
