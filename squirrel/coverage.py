@@ -35,26 +35,43 @@ class Coverage:
         self._coverage_used = self._coverage_used or self._coverage
 
     def coverage(self) -> dict[str, dict[int, int]]:
-        """{file: {line: hits}} for the lines executed while coverage was on. A line's hits: the
-        times execution entered it at its first instruction (a loop's line counts each pass
-        that starts there)."""
+        """{file: {line: hits}} for the lines executed while coverage was on (since the last
+        :meth:`take_coverage`). A line's hits: the times execution entered it at its first
+        instruction (a loop's line counts each pass that starts there)."""
+        return self._read_coverage(False)
+
+    def take_coverage(self) -> dict[str, dict[int, int]]:
+        """:meth:`coverage`, and forget it: the next read has only what runs from now on (a
+        reader that reads at every boot and again at the end counts nothing twice)."""
+        return self._read_coverage(True)
+
+    def _read_coverage(self, take: bool) -> dict[str, dict[int, int]]:
         ptr = self._live()
         if not self._coverage_used:
             return {}
         n = lib.sqpy_coverage_count(ptr)
-        src, line, hits = ffi.new("const char **"), ffi.new("long long *"), ffi.new("long long *")
+        if not n:
+            return {}
+        # One call for all the items (one call an item cost more than the counting itself).
+        lines, hits = ffi.new("long long[]", n), ffi.new("long long[]", n)
+        names, first = ffi.new("const char *[]", n), ffi.new("int[]", n + 1)
+        k = lib.sqpy_coverage_items(ptr, n, lines, hits, names, first)
+        first[k] = n
+        all_lines, all_hits = ffi.unpack(lines, n), ffi.unpack(hits, n)
+        sources = [ffi.string(names[j]).decode("utf-8", "replace") for j in range(k)]
+        if take:  # after the names are copied: they point into the items it frees
+            lib.sqpy_coverage_clear(ptr)
         out: dict[str, dict[int, int]] = {}
-        names: dict[bytes, str | None] = {}
-        for i in range(n):
-            lib.sqpy_coverage_item(ptr, i, src, line, hits)
-            raw = ffi.string(src[0])
-            if raw not in names:
-                name = raw.decode("utf-8", "replace")
-                names[raw] = name if name in self._covered else None
-            name = names[raw]
-            if name is None:  # code compiled before coverage was switched on (a host's prelude)
+        for j in range(k):
+            name = sources[j]
+            if name not in self._covered:  # compiled before coverage was switched on (a prelude)
                 continue
-            file, mapped = self._map(name, line[0]) if name in self._linemaps else (name, line[0])
-            d = out.setdefault(file, {})
-            d[mapped] = d.get(mapped, 0) + hits[0]
+            a, b = first[j], first[j + 1]
+            if name not in self._linemaps and name not in out:
+                out[name] = dict(zip(all_lines[a:b], all_hits[a:b]))
+                continue
+            for line, n_hits in zip(all_lines[a:b], all_hits[a:b]):
+                file, mapped = self._map(name, line) if name in self._linemaps else (name, line)
+                d = out.setdefault(file, {})
+                d[mapped] = d.get(mapped, 0) + n_hits
         return out

@@ -1772,13 +1772,24 @@ int sqpy_coverage_count(sqpy_vm *vm) {
     return (int)vm->covflat.size();
 }
 
-int sqpy_coverage_item(sqpy_vm *vm, int i, const char **source, long long *line, long long *hits) {
+/* The items sqpy_coverage_count flattened, in one call (a boot's read was one call a line):
+ * lines[i] and hits[i] for i < n; the items are sorted by source, and names[k] is the source of
+ * the items from first[k] on. Returns the number of sources. names, first: room for n. */
+int sqpy_coverage_items(sqpy_vm *vm, int n, long long *lines, long long *hits, const char **names,
+                        int *first) {
     CLAIM(vm, 0);
-    if (i < 0 || i >= (int)vm->covflat.size()) return 0;
-    *source = vm->covflat[(size_t)i].first.first.c_str();
-    *line = vm->covflat[(size_t)i].first.second;
-    *hits = vm->covflat[(size_t)i].second;
-    return 1;
+    if (n > (int)vm->covflat.size()) n = (int)vm->covflat.size();
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        const auto &item = vm->covflat[(size_t)i];
+        if (i == 0 || item.first.first != vm->covflat[(size_t)i - 1].first.first) {
+            names[k] = item.first.first.c_str();
+            first[k++] = i;
+        }
+        lines[i] = item.first.second;
+        hits[i] = item.second;
+    }
+    return k;
 }
 
 int sqpy_stack_frame(HSQUIRRELVM v, int level, const char **func, const char **src, long long *line) {

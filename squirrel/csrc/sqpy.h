@@ -246,7 +246,8 @@ int sqpy_record_caught_errors(sqpy_vm *vm, int on);
  * read by line (sqpy_cov.cpp). The code is compiled and runs as with coverage off. */
 int sqpy_set_coverage(sqpy_vm *vm, int on);
 int sqpy_coverage_count(sqpy_vm *vm);
-int sqpy_coverage_item(sqpy_vm *vm, int i, const char **source, long long *line, long long *hits);
+int sqpy_coverage_items(sqpy_vm *vm, int n, long long *lines, long long *hits, const char **names,
+                        int *first);
 void sqpy_coverage_clear(sqpy_vm *vm);
 
 /* A live frame of a running thread (level 0: the running native), for natives that report

@@ -15,7 +15,7 @@ if (nv.n < 3) {
 """
 
 
-def test_every_boot_hands_its_lines_to_the_collector(tmp_path):
+def _three_boots(tmp_path):
     app = tmp_path / "app.device.nut"
     app.write_text(APP)
     sim = Simulation(device=str(app), start=False)
@@ -23,9 +23,21 @@ def test_every_boot_hands_its_lines_to_the_collector(tmp_path):
     sim.start()
     sim.run("150s")  # boots at 0 s and 60 s go to sleep; the third (120 s) is still running
     collect_live(sim)
+    return app, sim
+
+
+def test_every_boot_hands_its_lines_to_the_collector(tmp_path):
+    app, sim = _three_boots(tmp_path)
     hits = sim.coverage.hits
     assert set(hits) == {str(app)}  # the API's own Squirrel prelude is not counted
     assert hits[str(app)][2] == 3 and hits[str(app)][4] == 2 and hits[str(app)][6] == 1
+
+
+def test_a_vm_collected_at_the_end_and_again_as_it_closes_counts_once(tmp_path):
+    app, sim = _three_boots(tmp_path)  # the third boot, still running, is collected there
+    sim.close()  # and handed over again as its VM stops
+    hits = sim.coverage.hits[str(app)]
+    assert hits[2] == 3 and hits[4] == 2 and hits[6] == 1
 
 
 def test_a_collector_that_is_done_with_a_file_turns_the_hook_off(tmp_path):

@@ -42,8 +42,12 @@ class CoverageCollector:
     def collect(self, vm: Any) -> None:
         if vm.closed:
             return
-        for file, lines in vm.coverage().items():
-            self.hits.setdefault(file, Counter()).update(lines)
+        # Taken, not read: a VM handed over at a run's end and again as it closes counts once.
+        for file, lines in vm.take_coverage().items():
+            counts = self.hits.get(file)
+            if counts is None:  # not setdefault: that would make a Counter at every boot
+                self.hits[file] = counts = Counter()
+            counts.update(lines)
 
     def merge(self, other: "CoverageCollector | dict") -> None:
         hits = other.hits if isinstance(other, CoverageCollector) else other
