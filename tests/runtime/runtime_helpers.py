@@ -3,6 +3,7 @@ import textwrap
 import pytest
 
 from impapi import Simulation
+from impapi.scenario import Scenario, apply, parse_at
 
 
 def simulate(device: str | None = None, agent: str | None = None, *, run: str | None = "1m", **kw) -> Simulation:
@@ -12,6 +13,21 @@ def simulate(device: str | None = None, agent: str | None = None, *, run: str | 
     if run:
         sim.run(run)
     return sim
+
+
+def play_events(device: str | None, agent: str | None, events, duration: str, **kw) -> Simulation:
+    """A simulation of app files with the scenario ``events`` (``"47m:deploy"``, ...) applied,
+    run for ``duration``."""
+    sim = Simulation(device=device, agent=agent, start=False, **kw)
+    sim.start()
+    apply(Scenario(tuple(parse_at(e) for e in events)), sim)
+    sim.run(duration)
+    return sim
+
+
+def observed(sim: Simulation):
+    """What a user sees of a run: its log and its events."""
+    return sim.log.text(), [(e.time_us, e.kind, sorted(e.data.items())) for e in sim.events]
 
 
 def device_lines(sim: Simulation) -> list[str]:

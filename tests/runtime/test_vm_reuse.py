@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from impapi import Config, Simulation
-from impapi.scenario import Scenario, apply, parse_at
+from impapi.scenario import apply
 from impapi.testing import scenarios
-from runtime_helpers import device_lines
+from runtime_helpers import device_lines, observed, play_events
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 APPS = {
@@ -27,15 +27,7 @@ BUSY = ["20m:impos=44.0", "47m:deploy", "1h10m:power-cycle", "2h:offline=40m", "
 
 
 def play(device, agent, events, duration, reuse, imp="imp003"):
-    sim = Simulation(device=device, agent=agent, imp=imp, start=False, config=Config(reuse_vms=reuse))
-    sim.start()
-    apply(Scenario(tuple(parse_at(e) for e in events)), sim)
-    sim.run(duration)
-    return sim
-
-
-def observed(sim):
-    return sim.log.text(), [(e.time_us, e.kind, sorted(e.data.items())) for e in sim.events]
+    return play_events(device, agent, events, duration, imp=imp, config=Config(reuse_vms=reuse))
 
 
 @pytest.mark.parametrize("app", sorted(APPS))

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from impapi import Simulation
-from impapi.scenario import Scenario, apply, parse_at
 from impapi.vmshelf import VMShelf
+from runtime_helpers import observed, play_events
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 APPS = {
@@ -33,15 +33,7 @@ SCENARIOS = [
 
 def play(device, agent, events, duration="6h", vms=None, imp="imp003", epoch=None, seed=0):
     options = {"epoch": epoch} if epoch is not None else {}
-    sim = Simulation(device=device, agent=agent, imp=imp, start=False, vms=vms, seed=seed, **options)
-    sim.start()
-    apply(Scenario(tuple(parse_at(e) for e in events)), sim)
-    sim.run(duration)
-    return sim
-
-
-def observed(sim):
-    return sim.log.text(), [(e.time_us, e.kind, sorted(e.data.items())) for e in sim.events]
+    return play_events(device, agent, events, duration, imp=imp, vms=vms, seed=seed, **options)
 
 
 def agent_vm(sim):
