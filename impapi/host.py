@@ -46,13 +46,6 @@ _SIDE_NAMES = {"device": ("device_code", "device VM", "device timers"),
 _RUN_NUMBERS = itertools.count(1)
 
 
-def _adopted(vm: squirrel.VM, world: Any, host: "ScriptHost") -> bool:
-    """A VM another simulation's run left (:class:`impapi.vmshelf.VMShelf`) now serves ``host``'s."""
-    from . import natives
-
-    return natives.adopt(vm, world, host)
-
-
 # What the watchdog's note adds when Squirrel takes no virtual time: a loop that waits for the clock
 # to move (hardware.micros(), hardware.millis(), time()) never ends then.
 NO_TIME = "Squirrel takes no virtual time while Config.instruction_ns is 0"
@@ -320,11 +313,11 @@ class ScriptHost:
         vm, previous = spare
         world = previous.world
         # The natives were made for a module, and spiflash.read reads one chip's buffer in C
-        # (a VM another simulation left is pointed at this one's chip: natives.adopt).
+        # (a VM another simulation left is pointed at this one's chip: World.adopt).
         adopting = world.owner is not self.owner
         same_hardware = previous.variant == self.variant and (adopting or previous.flash is self.flash)
         if (vm.closed or vm.running or not same_hardware
-                or (adopting and not _adopted(vm, world, self))):
+                or (adopting and not world.adopt(vm, self))):
             vm.close()
             return None
         if not vm.restore(memory_limit=None):  # the previous run's limit must not stop the restore

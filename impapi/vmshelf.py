@@ -11,8 +11,8 @@ shelf carries the reuse across simulations: a :class:`~impapi.Simulation` made w
 
 A VM from the shelf is restored like any reused VM (the guarantee every boot relies on: nothing
 a run did reaches the next, memory figures included; tests/runtime/test_vm_shelf.py), and its
-natives are pointed at the new simulation (:func:`impapi.natives.adopt`: the clock, the owner,
-math.rand()'s generator, and the flash chip spiflash.read serves from C). One whose pristine
+natives are pointed at the new simulation (:meth:`impapi.natives.World.adopt`: the clock, the
+owner, math.rand()'s generator, and the flash chip spiflash.read serves from C). One whose pristine
 state was built for something else (another module, epoch, memory scale, agent's device ID:
 :func:`impapi.natives.pristine_key`) is closed and a new one made.
 """

@@ -103,7 +103,7 @@ class World:
     the owner (its running host, its boot time), the clock, math.rand()'s generator; and what
     :func:`install` built the VM for (``key``, ``base_memory``: its pristine state's size). A
     VM kept for another simulation (:class:`impapi.vmshelf.VMShelf`) is pointed at that one's
-    (:func:`adopt`)."""
+    (:meth:`adopt`)."""
 
     __slots__ = ("owner", "clock", "rng", "key", "base_memory")
 
@@ -113,6 +113,18 @@ class World:
 
     def getrandbits(self, k: int) -> int:  # math.rand()'s source (install_language's rng)
         return self.rng.getrandbits(k)
+
+    def adopt(self, vm: Any, host: Any) -> bool:
+        """Point ``vm``'s natives (built with this world) at ``host``'s simulation, if the VM's
+        pristine state is what :func:`install` would build for ``host``; else False."""
+        if self.owner is host.owner:
+            return True
+        if self.key != pristine_key(host):
+            return False
+        self.owner, self.clock, self.rng = host.owner, host.env.clock, host.env.rng
+        if host.flash is not None:
+            vm.retarget_readers(host)  # spiflash.read serves the new chip's bytes from C (_flash_view)
+        return True
 
 
 def pristine_key(host: Any) -> tuple:
@@ -132,7 +144,7 @@ def install(host: Any) -> World:
     env = host.env
     vm = host.vm
     # Not host: a VM serves all the runs of its owner (Config.reuse_vms), and a VM kept for
-    # another simulation serves that one's owner (adopt).
+    # another simulation serves that one's owner (World.adopt).
     world = World(host.owner, env.clock, env.rng, pristine_key(host))
     if host.instruction_ps:
         def now_us() -> int:  # time(), date(), clock(): at the time the code has reached
@@ -157,15 +169,3 @@ def install(host: Any) -> World:
         vm.root["imp"]["configparams"] = vm.to_squirrel({"deviceid": host.owner.relay.device_id})
     return world
 
-
-def adopt(vm: Any, world: World, host: Any) -> bool:
-    """Point ``vm``'s natives (``world``, what :func:`install` returned) at ``host``'s simulation,
-    if the VM's pristine state is what :func:`install` would build for ``host``; else False."""
-    if world.owner is host.owner:
-        return True
-    if world.key != pristine_key(host):
-        return False
-    world.owner, world.clock, world.rng = host.owner, host.env.clock, host.env.rng
-    if host.flash is not None:
-        vm.retarget_readers(host)  # spiflash.read serves the new chip's bytes from C (_flash_view)
-    return True

@@ -1,9 +1,9 @@
 """Which lines of the app's ``.nut`` files the explored runs executed.
 
-Executed lines come from the binding's line coverage (which changes nothing the app sees): a simulation whose ``coverage`` is a
-:class:`CoverageCollector` switches it on for each boot's code the collector wants, and hands
-the collector every VM before it closes (:mod:`impapi.host`); :func:`collect_live` takes the
-VMs still running when a run ends.
+Executed lines come from the binding's line coverage, which changes nothing the app sees: a
+simulation whose ``coverage`` is a :class:`CoverageCollector` switches it on for each boot's
+code the collector wants, and hands the collector every VM before it closes (:mod:`impapi.host`);
+:func:`collect_live` takes the VMs still running when a run ends.
 
 The lines that *could* run are the line table of the compiled bytecode (every function's
 ``SQLineInfo`` records), read from ``sqpy_dump``'s output.
