@@ -19,7 +19,6 @@ class Coverage:
     """The coverage methods of :class:`squirrel.VM` (which provides the rest)."""
 
     _coverage: bool
-    _coverage_used: bool
     _covered: set[str]
     _linemaps: dict
     _live: Any
@@ -32,7 +31,6 @@ class Coverage:
         if lib.sqpy_set_coverage(self._live(), 1 if on else 0):
             self._raise(WRONG_THREAD)
         self._coverage = bool(on)
-        self._coverage_used = self._coverage_used or self._coverage
 
     def coverage(self) -> dict[str, dict[int, int]]:
         """{file: {line: hits}} for the lines executed while coverage was on (since the last
@@ -47,7 +45,7 @@ class Coverage:
 
     def _read_coverage(self, take: bool) -> dict[str, dict[int, int]]:
         ptr = self._live()
-        if not self._coverage_used:
+        if not self._covered:  # nothing compiled while coverage was on: nothing to report
             return {}
         n = lib.sqpy_coverage_count(ptr)
         if not n:

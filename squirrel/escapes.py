@@ -24,7 +24,8 @@ def escaped(_type: type, exc: BaseException, _tb: Any) -> None:
 
 def escaped_later(_type: type, exc: BaseException, tb: Any) -> None:
     """onerror for the callbacks that return nothing (print, forget): the exception reaches the
-    caller of the outermost call, as a print target's does."""
+    caller of the outermost call, as a print target's does. Those callbacks name their VM ``vm``:
+    it is found among the failed frame's locals."""
     try:
         vm = tb.tb_frame.f_locals["vm"]
     except (AttributeError, KeyError):  # not even the callback's frame: cffi prints it

@@ -115,7 +115,6 @@ class VM(Compiling, Packing, Coverage):
         self._direct: dict[int, Any] = {}  # fid -> callable for the fast dispatch (see _direct_for)
         self._batches: list[tuple[int, list[_Native], Any]] = []  # NativeSet installs: first id, natives, context
         self._coverage = False
-        self._coverage_used = False  # coverage() has nothing to read until it is switched on
         self._covered: set[str] = set()  # files compiled while coverage was on: coverage() reports them
         self._next_fid = 1
         self._pending: BaseException | None = None
@@ -213,7 +212,7 @@ class VM(Compiling, Packing, Coverage):
             return False
         self._set_root(self._ref_out[0])
         self.__dict__.pop("_helpers", None)  # proxies of the previous generation
-        self._coverage = self._coverage_used = False
+        self._coverage = False
         self._covered = set()
         self._pending = self._stop_exc = self._callback_exc = None
         self._dirty = False
@@ -1072,8 +1071,7 @@ def _attach(exc: BaseException, frames: list[Frame]) -> None:
 
 @ffi.def_extern(error=CB_ESCAPED, onerror=escaped)
 def sqpy_dispatch(owner, v, fid, nargs, args, ret):
-    vm = ffi.from_handle(owner)
-    return vm._dispatch(v, fid, nargs, args, ret)
+    return ffi.from_handle(owner)._dispatch(v, fid, nargs, args, ret)
 
 
 def _string_arg(vm: VM, i: int) -> Any:
