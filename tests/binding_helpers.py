@@ -84,3 +84,54 @@ def assert_errors_isolated(cases: list[tuple[str, str]], tmp_path: Path) -> None
                         print(e.message)
     """)
     assert_clean_run(result, *[message for _, message in cases] * 2)
+
+
+def in_other_heap_histories(run, churn) -> list:
+    """What ``run(vm)`` returns in VMs whose heaps hold other things first: after ``churn(vm)``
+    and Python allocations, and in three live VMs at once, whose objects interleave in the heap.
+    A result that follows the script, not the heap, is the same in all four."""
+    hold = [bytearray(n * 97 + 13) for n in range(300)]
+    del hold[::3]
+    results = []
+    with squirrel.VM() as vm:
+        churn(vm)
+        results.append(run(vm))
+    vms = [squirrel.VM() for _ in range(3)]
+    try:
+        for vm in vms:
+            churn(vm)
+        results += [run(vm) for vm in vms]
+    finally:
+        for vm in vms:
+            vm.close()
+    return results
+
+
+def list_in_a_new_process(script: str) -> list:
+    """The array ``script`` returns in a new VM in a new interpreter (as JSON gives it back)."""
+    child = run_isolated(f"""
+        import json, squirrel
+        with squirrel.VM() as vm:
+            print(json.dumps(list(vm.run({script!r}))))
+    """)
+    assert child.returncode == 0, child.stderr
+    return json.loads(child.stdout)
+
+
+def new_and_restored(pristine: str, between: str, script: str, boots: int = 3) -> list:
+    """What ``script`` returns in a new VM set up by ``pristine`` and snapshotted, then in a VM
+    set up alike and restored ``boots`` times, each after a run of ``between``. A restored VM
+    must give what the new one gives."""
+    with squirrel.VM() as new:
+        new.run(pristine)
+        new.snapshot()
+        results = [new.run(script)]
+    with squirrel.VM() as reused:
+        reused.run(pristine)
+        reused.snapshot()
+        for _ in range(boots):
+            reused.run(between)
+            assert reused.restore()
+            results.append(reused.run(script))
+            assert reused.restore()
+    return results

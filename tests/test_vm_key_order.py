@@ -5,13 +5,11 @@ process, and in a VM reused through snapshot()/restore()."""
 
 from __future__ import annotations
 
-import json
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import squirrel
-from binding_helpers import run_isolated
+from binding_helpers import in_other_heap_histories, list_in_a_new_process, new_and_restored
 
 # Keys of every refcounted kind, made in an order that interleaves allocations the table
 # never sees; returns the values in foreach order.
@@ -44,9 +42,7 @@ def _order(vm: squirrel.VM) -> list[int]:
 
 
 def _churn_heap(vm: squirrel.VM) -> None:
-    """Allocate and free, in Python and in the VM, without keying any table by an object."""
-    hold = [bytearray(n * 97 + 13) for n in range(300)]
-    del hold[::3]
+    """Allocate and free in the VM without keying any table by an object."""
     vm.run("""
         local a = [];
         for (local i = 0; i < 500; i++) a.append(i % 3 ? {x = i} : array(i % 17));
@@ -60,31 +56,19 @@ def test_order_is_the_same_in_vms_with_different_heap_histories():
     with squirrel.VM() as fresh:
         expected = _order(fresh)
     assert sorted(expected) == list(range(27))
-    with squirrel.VM() as other:
-        other.run("local t = {}; for (local i = 0; i < 64; i++) t[i] <- array(i);")  # not keyed by objects
-        _churn_heap(other)
-        assert _order(other) == expected
-    vms = [squirrel.VM() for _ in range(3)]  # several live VMs: their objects interleave in the heap
-    try:
-        for vm in vms:
-            _churn_heap(vm)
-        assert [_order(vm) for vm in vms] == [expected] * 3
-    finally:
-        for vm in vms:
-            vm.close()
+
+    def churn(vm: squirrel.VM) -> None:
+        vm.run("local t = {}; for (local i = 0; i < 64; i++) t[i] <- array(i);")  # not keyed by objects
+        _churn_heap(vm)
+
+    assert in_other_heap_histories(_order, churn) == [expected] * 4
 
 
 def test_order_in_a_new_process_is_the_order_in_this_one():
     with squirrel.VM() as vm:
         _churn_heap(vm)
         here = _order(vm)
-    child = run_isolated(f"""
-        import json, squirrel
-        with squirrel.VM() as vm:
-            print(json.dumps(list(vm.run({ORDER_SCRIPT!r}))))
-    """)
-    assert child.returncode == 0, child.stderr
-    assert json.loads(child.stdout) == here
+    assert list_in_a_new_process(ORDER_SCRIPT) == here
 
 
 def test_a_restored_vm_orders_as_a_new_vm():
@@ -107,20 +91,11 @@ def test_a_restored_vm_orders_as_a_new_vm():
         foreach (k, v in t) order.append(v);
         return [order, ::keyed[::pristine_f]];
     """
-    with squirrel.VM() as new:
-        new.run(pristine)
-        new.snapshot()
-        expected = new.run(script)
-    with squirrel.VM() as reused:
-        reused.run(pristine)
-        reused.snapshot()
-        for _ in range(3):
-            # a script that numbers many objects (pristine ones too), then a restore
-            reused.run("local t = {}; for (local i = 0; i < 40; i++) t[[i]] <- i; t[::pristine_t] <- 1;"
-                       "t[::pristine_f] <- 2; t[getroottable()] <- 3;")
-            assert reused.restore()
-            assert reused.run(script) == expected
-            assert reused.restore()
+    # between: a script that numbers many objects (pristine ones too)
+    between = ("local t = {}; for (local i = 0; i < 40; i++) t[[i]] <- i; t[::pristine_t] <- 1;"
+               "t[::pristine_f] <- 2; t[getroottable()] <- 3;")
+    expected, *restored = new_and_restored(pristine, between, script)
+    assert restored == [expected] * 3
 
 
 def test_numbering_a_key_costs_no_script_memory():
