@@ -2,7 +2,11 @@
 such as blobs, generators, threads, weak references) compare with `<`, `<=`, `>`, `>=`, `<=>`
 and sort with `array.sort()` in an order that follows what the script did, never where malloc
 put them: the same in a new process, after other work in the same process, and in a VM reused
-through snapshot()/restore(). Stock Squirrel compared their addresses."""
+through snapshot()/restore(). Stock Squirrel compared their addresses.
+
+The same patch keeps the numbers `tostring()` shows (06-stable-object-ids) in the object's
+record, outside the heap: showing objects used to leave weak references whose lifetime, hence
+the memory a script sees used, followed where malloc put later objects."""
 
 from __future__ import annotations
 
@@ -165,6 +169,41 @@ def test_a_compared_object_freed_and_its_address_reused_is_a_new_object():
     # (+1), before every later a (-1). 667 rounds drop their a, whose weak reference then sees
     # null (+1 each).
     assert child.stdout.strip() == str([2667, -1 + 1 - 2 * 1999 + 667])
+
+
+SHOW_SCRIPT = """
+local objs = [], keep = [];
+for (local i = 0; i < 400; i++) {
+    local o = [{}, [i], @() i][i % 3];  // two of them die at once
+    o.tostring();
+    if (i % 2) objs.insert(0, o); else keep.append(array(i % 9));
+    if (objs.len() > 20) objs = objs.slice(7);
+}
+"""
+
+
+def test_showing_objects_uses_the_same_memory_whatever_the_heap_held_before():
+    def used_by_showing(vm: squirrel.VM) -> list[int]:
+        vm.run("local settle = 1;")
+        before = vm.memory_used
+        vm.run(SHOW_SCRIPT)
+        vm.run("local settle = 1;")
+        return [vm.memory_used - before, vm.memory_peak]
+
+    with squirrel.VM() as fresh:
+        _churn_heap(fresh)
+        expected = used_by_showing(fresh)
+    assert in_other_heap_histories(used_by_showing, _churn_heap) == [expected] * 4
+
+
+def test_a_restored_vm_shows_objects_numbered_as_a_new_vm():
+    pristine = "p <- {}; f <- function() {}; shown <- f.tostring();  // shown before the snapshot"
+    between = "local x = [{}, {}, []]; foreach (o in x) o.tostring(); ::f.tostring(); ::p.tostring();"
+    script = "return [({}).tostring(), ::f.tostring(), ::p.tostring(), ::shown, [].tostring()];"
+    expected, *restored = new_and_restored(pristine, between, script)
+    assert expected == ["(table : 0x00000002)", "(function : 0x00000001)", "(table : 0x00000003)",
+                        "(function : 0x00000001)", "(array : 0x00000004)"]
+    assert restored == [expected] * 3
 
 
 # --- the order is the rule's order through drops, reuse of addresses and table keys ------------

@@ -108,6 +108,7 @@ struct sqpy_vm {
     std::vector<HSQOBJECT> held;   /* scratch: the handles a restore releases */
     SQInteger snap_scratch, snap_strings;  /* working space at the snapshot (sq_getworkspace) */
     SQUnsignedInteger snap_keyids;  /* objects numbered as table keys at the snapshot */
+    SQUnsignedInteger snap_shown;   /* objects tostring() had numbered at the snapshot */
     long long snap_stacks[SQPY_STACK_SIZES];  /* the VM's stacks at the snapshot (sqpy_snap_stacks) */
     long long snap_mem;  /* mem_used at the snapshot */
     bool fresh;  /* restored, and nothing that could change what a load makes has happened since */
@@ -1966,6 +1967,7 @@ int sqpy_snapshot(sqpy_vm *vm) {
     sqpy_snap_note_unlocked(vm->snap, vm->refs.data(), vm->refs.size());
     sq_getworkspace(v, &vm->snap_scratch, &vm->snap_strings);
     vm->snap_keyids = sq_getkeyidcount(v);
+    vm->snap_shown = sq_getobjectidcount(v);
     sqpy_snap_stacks(v, vm->snap_stacks);
     vm->snap_mem = vm->mem_used;
     return SQPY_OK;
@@ -2020,7 +2022,7 @@ int sqpy_restore(sqpy_vm *vm, long long *root, long long memory_limit) {
             sq_resetobject(&vm->code.proto);
         }
     }
-    sq_resetobjectids(v);  /* as a new VM would number what the script prints */
+    sq_resetobjectids(v, vm->snap_shown);  /* as a new VM would number what the script prints */
     /* ... and the objects its tables are keyed by (their slot order). What was numbered since
      * the snapshot is no key of the restored state's tables: the digest and the state checks
      * above found that state as it was at the snapshot, when those objects had no number. */

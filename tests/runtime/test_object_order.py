@@ -72,3 +72,32 @@ def test_every_boot_and_every_door_compares_objects_alike(tmp_path):
     cli = subprocess.run([sys.executable, "-m", "impapi.cli", "run", str(app), "--for", "1h", "--color", "never"],
                          capture_output=True, text=True, check=True)
     assert orders(cli.stdout.splitlines()) == first
+
+
+SHOW = """
+local keep = [], objs = [], s = 0;
+for (local i = 0; i < 300; i++) {
+    local o = (i % 3 == 0) ? {} : (i % 3 == 1) ? [i] : function() { return i; };
+    s += o.tostring().len();
+    objs.append(o);
+    if (i % 5 == 0) keep.append(array(i % 11));
+    if (i % 7 == 0) objs = objs.slice(objs.len() / 2);
+    if (i % 4 == 0 && objs.len() > 3) objs.remove(1);
+}
+server.log("order free " + imp.getmemoryfree() + " after showing " + s + " characters");
+imp.onidle(function() { imp.deepsleepfor(600); });
+"""
+
+
+def test_free_memory_after_showing_objects_is_the_same_in_every_boot(tmp_path):
+    """tostring() of objects: the free memory an app logs afterwards is one figure for every
+    boot, reused VM or new, whatever ran before in the process."""
+    app = tmp_path / "show.device.nut"
+    app.write_text(SHOW)
+    churn = tmp_path / "churn.device.nut"
+    churn.write_text(CHURN)
+    first = run_app(app)
+    assert len(first) >= 5 and set(first) == {first[0]}
+    Simulation(device=churn).run("5s")
+    assert run_app(app) == first
+    assert run_app(app, reuse=False) == first
