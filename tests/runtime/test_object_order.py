@@ -72,6 +72,12 @@ def test_every_boot_and_every_door_compares_objects_alike(tmp_path):
     cli = subprocess.run([sys.executable, "-m", "impapi.cli", "run", str(app), "--for", "1h", "--color", "never"],
                          capture_output=True, text=True, check=True)
     assert orders(cli.stdout.splitlines()) == first
+    scenario = tmp_path / "run.toml"  # a scenario file, with a deployment and a power cut between boots
+    scenario.write_text(f'[scenario]\nduration = "1h"\ndevice = "{app.as_posix()}"\n\n'
+                        '[[event]]\nat = "15m"\ntype = "deploy"\n\n[[event]]\nat = "35m"\ntype = "power-cycle"\n')
+    run = subprocess.run([sys.executable, "-m", "impapi.cli", "run", "--scenario", str(scenario), "--color", "never"],
+                         capture_output=True, text=True, check=True)
+    assert len(orders(run.stdout.splitlines())) >= 7 and set(orders(run.stdout.splitlines())) == {first[0]}
 
 
 SHOW = """
