@@ -2,7 +2,7 @@ import textwrap
 
 import pytest
 
-from impapi import Simulation
+from impapi import Config, Simulation
 from impapi.scenario import Scenario, apply, parse_at
 
 
@@ -41,3 +41,18 @@ def agent_lines(sim: Simulation) -> list[str]:
 @pytest.fixture
 def sim_of():
     return simulate
+
+
+def marked_lines(lines, mark: str) -> list[str]:
+    """The lines holding ``mark``, each from the mark on (no time stamp or source)."""
+    return [line[line.index(mark):] for line in lines if mark in line]
+
+
+def boot_lines(path, mark: str, reuse: bool = True, vms=None) -> list[str]:
+    """The lines holding ``mark`` an app logs in an hour of 10-minute sleeps (at least five
+    boots), with a reused VM or a new one per boot, and from a VM shelf if given."""
+    sim = Simulation(device=path, config=Config(reuse_vms=reuse), vms=vms)
+    sim.run("1h")
+    sim.close()
+    assert sim.device.boots >= 5
+    return marked_lines((e.text for e in sim.log), mark)

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from impapi import Config, Simulation
+from impapi import Simulation
+from runtime_helpers import boot_lines, marked_lines
 
 APP = """
 class Handler { n = 0; constructor(n) { this.n = n; } }
@@ -32,14 +33,11 @@ server.log("churned " + t.len());
 
 
 def orders(lines) -> list[str]:
-    return [line[line.index("order "):] for line in lines if "order " in line]
+    return marked_lines(lines, "order ")
 
 
 def run_app(path: Path, reuse: bool = True) -> list[str]:
-    sim = Simulation(device=path, config=Config(reuse_vms=reuse))
-    sim.run("1h")
-    assert sim.device.boots >= 5
-    return orders(e.text for e in sim.log)
+    return boot_lines(path, "order ", reuse)
 
 
 def test_every_boot_and_every_door_shows_one_order(tmp_path):

@@ -9,8 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from impapi import Config, Simulation
+from impapi import Simulation
 from impapi.vmshelf import VMShelf
+from runtime_helpers import boot_lines, marked_lines
 
 APP = """
 class Reading { v = 0; constructor(v) { this.v = v; } }
@@ -40,15 +41,11 @@ server.log("churned " + b.len());
 
 
 def orders(lines) -> list[str]:
-    return [line[line.index("order "):] for line in lines if "order " in line]
+    return marked_lines(lines, "order ")
 
 
 def run_app(path: Path, reuse: bool = True, vms: VMShelf | None = None) -> list[str]:
-    sim = Simulation(device=path, config=Config(reuse_vms=reuse), vms=vms)
-    sim.run("1h")
-    sim.close()
-    assert sim.device.boots >= 5
-    return orders(e.text for e in sim.log)
+    return boot_lines(path, "order ", reuse, vms)
 
 
 def test_every_boot_and_every_door_compares_objects_alike(tmp_path):
