@@ -305,7 +305,7 @@ def ffibuilder(absolute_paths: bool = False):
     sources = [str(p) for p in sources]
     ffi.set_source(
         "squirrel._squirrel",
-        '#include "sqpy.h"\n',
+        '#include "sqpy.h"\n#include "sqpy_cffi.h"\n',  # after cffi's own definitions: see there
         source_extension=".cpp",
         sources=sources,
         include_dirs=[str(tree / "include"), str(tree / "squirrel"), str(tree / "sqstdlib"), str(CSRC)],

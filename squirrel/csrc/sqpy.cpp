@@ -245,16 +245,20 @@ static SQRESULT interrupt_hook(HSQUIRRELVM v) {
                             vm->stop == SQPY_STACK_OVERFLOW ? "stack overflow" : "time limit exceeded");
 }
 
-/* The GIL. cffi releases it around every call into this file, and every Python callback
- * takes it back (PyGILState_Ensure), which costs a lock handoff per callback. So the first
- * callback under an entry keeps it (take_gil below) until the entry returns: later callbacks
+/* The GIL. The entry points keep it (cffi's wrappers do not release it: sqpy_cffi.h), except
+ * those that run Squirrel code (ENTER_RUNNING: calls, compiles), which release it while they
+ * run, so VMs in different threads run in parallel. A callback under such an entry takes it
+ * back (PyGILState_Ensure), which costs a lock handoff per callback. So the first callback
+ * under a running entry keeps it (take_gil below) until the entry returns: later callbacks
  * find it held, which is cheap. Each entry has its own slot, because a callback that calls back
- * in goes through cffi again, which releases the GIL for that inner entry. */
+ * in may enter a running entry, which releases the GIL again for its own run. Under an entry
+ * that keeps the GIL (HELD), callbacks have nothing to take. */
+enum { GIL_FREE = -1, GIL_HELD = -2 };
 static inline void take_gil(sqpy_vm *vm) {
-    if (vm->gil && *vm->gil == -1) *vm->gil = (int)PyGILState_Ensure();
+    if (vm->gil && *vm->gil == GIL_FREE) *vm->gil = (int)PyGILState_Ensure();
 }
 
-/* Thread affinity. cffi releases the GIL inside every call, so two Python threads could be in
+/* Thread affinity. A running entry releases the GIL, so two Python threads could be in
  * one VM at once, which nothing in Squirrel (or the slot buffer shared with Python) survives.
  * A VM belongs to the thread that made it: a call from another thread is refused
  * (SQPY_WRONG_THREAD: the host raises a clear error) before it touches anything. The host does the
@@ -273,6 +277,8 @@ static void release_foreign(sqpy_vm *vm);
 /* For the calls that leave a VM's kept code kept (sqpy_load decides for itself, the others
  * change nothing a load depends on): see "keeping the loaded code". */
 #define ENTER_KEEPING_CODE(vm, refusal) Entry e(vm, true); if (e.claim.refused) return refusal
+/* For the calls that run Squirrel code: the GIL is released while they run (see "The GIL"). */
+#define ENTER_RUNNING(vm, refusal) Entry e(vm, false, true); if (e.claim.refused) return refusal
 
 static void drop_kept_code(sqpy_vm *vm);
 
@@ -283,8 +289,10 @@ struct Entry {
     bool outer;
     int gil;
     int *saved_gil;
-    Entry(sqpy_vm *vm_, bool keeping_code = false)
-        : claim(vm_), vm(vm_), saved(g_current), outer(false), gil(-1), saved_gil(NULL) {
+    PyThreadState *unlocked;  /* a running entry's: the thread state it released the GIL of */
+    Entry(sqpy_vm *vm_, bool keeping_code = false, bool running = false)
+        : claim(vm_), vm(vm_), saved(g_current), outer(false), gil(running ? GIL_FREE : GIL_HELD),
+          saved_gil(NULL), unlocked(NULL) {
         if (claim.refused) return;
         outer = vm->depth == 0;
         saved_gil = vm->gil;
@@ -311,6 +319,7 @@ struct Entry {
             }
         }
         vm->depth++;
+        if (running) unlocked = PyEval_SaveThread();
     }
     /* Map a failed sq_* result to the code the host sees. */
     int fail() {
@@ -332,7 +341,8 @@ struct Entry {
         }
         g_current = saved;
         vm->gil = saved_gil;
-        if (gil != -1) PyGILState_Release((PyGILState_STATE)gil);  /* before cffi takes it back */
+        if (gil >= 0) PyGILState_Release((PyGILState_STATE)gil);  /* before taking it back */
+        if (unlocked) PyEval_RestoreThread(unlocked);
     }
 };
 
@@ -1123,7 +1133,7 @@ int sqpy_ref_type(sqpy_vm *vm, long long r) {
 }
 
 int sqpy_compile(sqpy_vm *vm, const char *src, long long len, const char *name, sqpy_value *out) {
-    ENTER(vm, SQPY_WRONG_THREAD);
+    ENTER_RUNNING(vm, SQPY_WRONG_THREAD);
     clear_error(vm);
     if (SQ_FAILED(sq_compilebuffer(vm->v, src, (SQInteger)len, name, SQTrue))) {
         if (vm->stop) return vm->stop;
@@ -1204,7 +1214,7 @@ void sqpy_keep_code(sqpy_vm *vm, int on) { vm->fresh_code = !on; }
 int sqpy_code_kept(sqpy_vm *vm) { return vm->code_kept; }
 
 int sqpy_call(sqpy_vm *vm, long long fn, const sqpy_value *self, int nargs, const sqpy_value *args, sqpy_value *out) {
-    ENTER(vm, SQPY_WRONG_THREAD);
+    ENTER_RUNNING(vm, SQPY_WRONG_THREAD);
     if (!ref_ok(vm, fn)) return SQPY_BADREF;
     clear_error(vm);
     HSQUIRRELVM v = vm->v;
@@ -1247,7 +1257,7 @@ sqpy_buf *sqpy_fast_init(sqpy_vm *vm, int vmid) {
 }
 
 int sqpy_fcall(sqpy_vm *vm, long long fn, int n, const char *strs, long long nstrs) {
-    ENTER(vm, -SQPY_WRONG_THREAD);
+    ENTER_RUNNING(vm, -SQPY_WRONG_THREAD);
     bool has_this = (n & SQPY_HAS_THIS) != 0;
     n &= ~SQPY_HAS_THIS;
     if (!ref_ok(vm, fn) || n < 0 || n > SQPY_NBUF) return -SQPY_BADREF;
