@@ -88,8 +88,9 @@ class VM(Compiling, Packing, Coverage):
     Threads: a VM belongs to the thread that made it. A call from any other thread (running
     code, reading a table, closing it) raises :class:`SquirrelError` and changes nothing; a
     proxy freed in another thread by Python's collector is released later, by the VM's own
-    thread. Make one VM per thread (VMs in different threads run in parallel: the GIL is
-    released while Squirrel runs). Sharing one safely would need a lock on every call, and the
+    thread. Make one VM per thread (VMs in different threads run in parallel: Squirrel code
+    lets the GIL go once it has run a while, 65,536 instructions at most, and a compile at
+    once; shorter calls keep it, as Python code would). Sharing one safely would need a lock on every call, and the
     slots that carry values between Python and C are the VM's, not the thread's."""
 
     def __init__(self, dialect: str = "imp", *, memory_limit: int | None = None,

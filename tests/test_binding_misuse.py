@@ -282,6 +282,31 @@ def test_threads_each_with_their_own_vm():
     """, timeout=300), str(expected))
 
 
+
+def test_other_python_threads_run_while_squirrel_code_runs_a_while():
+    # Calls keep the GIL while they are short; code that runs on lets it go at the VM's
+    # periodic check. The watcher can only see the VM running if the GIL was let go meanwhile
+    # (it tries a few long calls, in case it was not scheduled during one).
+    assert_clean_run(run_isolated("""
+        import threading, squirrel
+        vm = squirrel.VM()
+        f = vm.compile("return function(n) { local s = 0; for (local i = 0; i < n; i++) s += i; return s; }")()
+        seen, done = [], False
+        def watch():
+            while not done and not seen:
+                if vm.running:
+                    seen.append(True)
+        t = threading.Thread(target=watch)
+        t.start()
+        for _ in range(20):
+            f(2000000)
+            if seen:
+                break
+        done = True
+        t.join()
+        print(bool(seen), f(10))
+    """, timeout=300), "True 45")
+
 # --- garbage collection ---------------------------------------------------------------------------
 
 def test_gc_during_callbacks():
