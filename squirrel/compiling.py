@@ -20,6 +20,7 @@ from .lines import LineMap
 from . import proxies as _p
 
 OK, COMPILE_ERROR = lib.SQPY_OK, lib.SQPY_COMPILE_ERROR
+_digest, _load = lib.sqpy_consts_digest, lib.sqpy_load  # every boot of a reused VM: no lookup in lib
 # (source, filename, dialect, consts digest) -> (line map, bytecode, constants it defines)
 _BYTECODE: dict[tuple, tuple[Any, bytes, dict]] = {}
 _BYTECODE_ENTRIES = 64
@@ -52,13 +53,13 @@ class Compiling:
         if self._coverage:
             self._covered.add(filename)
         key = (source if isinstance(source, (str, bytes)) else bytes(source), filename, self.dialect,
-               lib.sqpy_consts_digest(ptr))
+               _digest(ptr))
         cached = _BYTECODE.get(key) or self._compile_apart(source, filename, key)
         if cached is None:
             return self._compile_here(source, filename, key)
         linemap, code, consts = cached
         self._use_linemap(filename, linemap)
-        if lib.sqpy_load(ptr, code, len(code), self._out) != OK:
+        if _load(ptr, code, len(code), self._out) != OK:
             # What stops a load (the memory limit) stops the compiler too: it says so as it would
             return self._compile_here(source, filename, key)
         fn = self._from(self._out)
