@@ -123,6 +123,10 @@ int sqpy_ref_type(sqpy_vm *vm, long long ref);
  * or -(error code).
  * Inside a dispatch, sqpy_cbthis gives `this` and sqpy_cbthread the calling thread. */
 sqpy_buf *sqpy_fast_init(sqpy_vm *vm, int vmid);
+/* The fast dispatch's Python function and its onerror handler (as PyObject addresses: cffi
+ * declares no Python objects), for the trampoline to call through the C API rather than
+ * through cffi's callback (see fdispatch in sqpy.cpp). Called once, by squirrel.vm. */
+void sqpy_direct_dispatch(void *fdispatch, void *onerror);
 int sqpy_fcall(sqpy_vm *vm, long long fn, int n, const char *strs, long long nstrs);
 /* sqpy_fcall with one integer argument, passed by value (the commonest call costs less). */
 int sqpy_fcall1i(sqpy_vm *vm, long long fn, long long a0);
