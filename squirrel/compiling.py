@@ -36,6 +36,8 @@ class Compiling:
     _out: Any
     _live: Any
     _raise: Any
+    _ptr: Any
+    _closed: bool
     _from: Any
     _map: Any
 
@@ -47,7 +49,9 @@ class Compiling:
         the key includes the VM's constants (a digest of the const table), and loading cached
         bytecode defines the constants the source defines, as compiling it would have. The
         compiling itself happens in a VM of its own (see the module's doc)."""
-        ptr = self._live()
+        if self._closed:  # _live()'s check inline: a reused VM loads its code at every boot
+            self._live()
+        ptr = self._ptr
         # The source itself in the key (a str keeps its hash: no encoding, no hashing of the text
         # at every boot). Coverage compiles nothing differently (squirrel/coverage.py).
         if self._coverage:

@@ -204,7 +204,9 @@ class VM(Compiling, Packing, Coverage):
         of a load that reads the bytes ("keeping the loaded code" in ``csrc/sqpy.cpp``).
         ``memory_limit``, when given, is set first, as :attr:`memory_limit` would be: the copies
         are held to it (a host lifts the last script's limit so: one call less per restore)."""
-        ptr = self._live()
+        if self._closed:  # _live()'s check inline: a reused VM restores at every boot
+            self._live()
+        ptr = self._ptr
         if memory_limit is not _KEEP:
             if memory_limit is not None and memory_limit <= 0:
                 raise ValueError(f"memory_limit must be positive or None, got {memory_limit!r}")
