@@ -63,10 +63,11 @@ class Compiling:
             return self._compile_here(source, filename, key)
         linemap, code, consts = cached
         self._use_linemap(filename, linemap)
-        if _load(ptr, code, len(code), self._out) != OK:
+        out = self._out
+        if _load(ptr, code, len(code), out) != OK:
             # What stops a load (the memory limit) stops the compiler too: it says so as it would
             return self._compile_here(source, filename, key)
-        fn = self._from(self._out)
+        fn = _p.make_proxy(self, out.i, out.type)  # a function: no need for _from's other cases
         if consts:
             table = self._consts()
             for name, value in consts.items():
