@@ -1,5 +1,5 @@
 """The Squirrel VM as a Python object: values both ways, calls both ways, errors and limits
-(plain data packed in one call: packing.py).
+(plain data packed in one call: packing.py; limits and accounting: limits.py).
 
 Over 1,000 lines on purpose: conversions, the two call paths and the callbacks from C all work
 on the VM's shared slot buffer, and the hot paths among them are inlined by hand; splitting them
@@ -22,11 +22,12 @@ from .compiling import Compiling
 from .coverage import Coverage
 from .lines import LineMap
 from .natives import _NO_OPTIONS, CallContext, NativeSet, _direct_for, _Native, native
+from .limits import Limits
 from .packing import Packing
 from . import proxies as _p
 
 # Read several times per call of a native by hosts that keep an execution-time model.
-_work, _memory_used, _caller = lib.sqpy_work, lib.sqpy_memory_used, lib.sqpy_caller
+_work, _caller = lib.sqpy_work, lib.sqpy_caller
 
 OK = lib.SQPY_OK
 TIME_LIMIT, MEMORY_LIMIT, STOPPED, BADREF = lib.SQPY_TIME_LIMIT, lib.SQPY_MEMORY_LIMIT, lib.SQPY_STOPPED, lib.SQPY_BADREF
@@ -41,7 +42,6 @@ _PLAIN = frozenset((int, str, float, type(None)))  # what the fast path writes s
 _VMS: dict[int, Any] = {}  # vmid -> weakref to the VM, for sqpy_fdispatch
 _VMIDS = itertools.count(1)
 _get_ident = threading.get_ident
-_set_limits, _set_headroom = lib.sqpy_set_limits, lib.sqpy_set_memory_headroom
 # Read at every boot of a reused VM: module globals, no lookup in lib (with compiling.py's two,
 # ~1,000 instructions a boot less, callgrind).
 _restore, _depth, BADARG = lib.sqpy_restore, lib.sqpy_depth, lib.SQPY_BADARG
@@ -68,7 +68,7 @@ def _reader_target(view: Callable[[Any], tuple[Any, Any]], context: Any) -> tupl
     return view, data, g
 
 
-class VM(Compiling, Packing, Coverage):
+class VM(Limits, Compiling, Packing, Coverage):
     """A Squirrel 3.1 virtual machine.
 
     ``dialect``: ``"imp"`` gives the Electric Imp's 32-bit integer arithmetic, ``"standard"``
@@ -273,90 +273,6 @@ class VM(Compiling, Packing, Coverage):
         if self._closed:
             raise SquirrelError("the VM is closed")
         return self._ptr
-
-    # --- limits and accounting ------------------------------------------------------------
-
-    def _apply_limits(self) -> None:
-        memory, seconds, instructions = self._memory_limit, self._time_limit, self._instruction_limit
-        if ((memory is not None and memory <= 0) or (seconds is not None and seconds <= 0)
-                or (instructions is not None and instructions <= 0)):
-            for name, v in (("memory_limit", memory), ("time_limit", seconds), ("instruction_limit", instructions)):
-                if v is not None and v <= 0:
-                    raise ValueError(f"{name} must be positive or None, got {v!r}")
-        if self._closed:
-            self._live()  # raises
-        # (a host sets the memory limit twice per run of a reused VM: no _live() call, no
-        # tuple-building setter, ~0.25 us less each, timeit)
-        if _set_limits(self._ptr, memory or 0, instructions or 0, float(seconds or 0)):
-            self._raise(WRONG_THREAD)
-
-    def _set_memory_limit(self, v: int | None) -> None:
-        self._memory_limit = v
-        self._apply_limits()
-
-    def _set_time_limit(self, v: float | None) -> None:
-        self._time_limit = v
-        self._apply_limits()
-
-    def _set_instruction_limit(self, v: int | None) -> None:
-        self._instruction_limit = v
-        self._apply_limits()
-
-    def set_memory_headroom(self, headroom: int) -> int:
-        """Set :attr:`memory_limit` to :attr:`memory_used` + ``headroom`` bytes and return it (one
-        C call: a host sets it so twice per script, ~1 us less than reading and setting, timeit)."""
-        if headroom <= 0:
-            raise ValueError(f"headroom must be positive, got {headroom!r}")
-        if self._closed:
-            self._live()  # raises
-        limit = _set_headroom(self._ptr, headroom)
-        if limit < 0:
-            self._raise(WRONG_THREAD)
-        self._memory_limit = limit
-        return limit
-
-    memory_limit = property(lambda self: self._memory_limit, _set_memory_limit,
-                            doc="Bytes the VM may hold (None: no limit).")
-    time_limit = property(lambda self: self._time_limit, _set_time_limit,
-                          doc="Wall-clock seconds per call from Python (None: no limit).")
-    instruction_limit = property(lambda self: self._instruction_limit, _set_instruction_limit,
-                                 doc="VM instructions per call from Python (None: no limit).")
-
-    @property
-    def call_instructions(self) -> int:
-        """Instructions each call of a Python function counts toward ``instruction_limit``
-        (0, the default: none). A host's function costs far more than an instruction, so a
-        loop that calls one runs a thousand times longer within the same limit without this."""
-        return self._call_instructions
-
-    @call_instructions.setter
-    def call_instructions(self, n: int) -> None:
-        if n < 0:
-            raise ValueError(f"call_instructions must be 0 or more, got {n!r}")
-        if lib.sqpy_set_call_cost(self._live(), int(n)):
-            self._raise(WRONG_THREAD)
-        self._call_instructions = int(n)
-
-    @property
-    def memory_used(self) -> int:
-        """Bytes the VM holds now (contents in full, the rest times ``overhead_scale``)."""
-        if self._closed:
-            self._live()  # raises
-        return _memory_used(self._ptr)
-
-    @property
-    def memory_peak(self) -> int:
-        return lib.sqpy_memory_peak(self._live())
-
-    @property
-    def work(self) -> int:
-        """The work the VM has done since it was made, in instructions: every instruction run plus
-        what natives charged (the units ``instruction_limit`` counts), exact at any moment,
-        inside a call (from a native) or between calls. It is never reset: take differences."""
-        return _work(self._live())
-
-    def read_work(self) -> int:  # ``work`` without a Python call: an attribute bound in C shadows
-        return _work(self._live())  # this while the VM is open (a host reads it at every native)
 
     @property
     def handle(self) -> Any:
