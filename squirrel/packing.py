@@ -58,11 +58,14 @@ class Packing:
         # Python call less is ~200 machine instructions (callgrind).
         ref = table._ref if table._ref >= 0 and not table._vm._closed else table._live()
         n = _pack_slot(self._ptr if not self._closed else self._live(), ref, k, len(k), max_depth, data, out, out + 1)
+        if n >= 0:  # _packed's result, inline
+            return ffi.unpack(data[0], n), out[0], out[1]
         return False if n == -NOT_A_TABLE or n == -ERROR else self._packed(n, data, out)
 
     def unpack_slot(self, table: "_p.Table", key: str, packed: bytes) -> None:
         """``table[key] = unpack(packed)`` in one call."""
         k = key.encode()
         ref = table._ref if table._ref >= 0 and not table._vm._closed else table._live()  # as in pack_slot
-        self._unpacked(_unpack_slot(self._ptr if not self._closed else self._live(), ref, k, len(k),
-                                    packed, len(packed)))
+        rc = _unpack_slot(self._ptr if not self._closed else self._live(), ref, k, len(k), packed, len(packed))
+        if rc:
+            self._unpacked(rc)

@@ -50,6 +50,25 @@ def test_arguments_and_results_are_converted(vm):
     assert isinstance(args[6], squirrel.Table) and to_python(args[6]) == {"a": 1}
 
 
+
+@pytest.mark.parametrize("name", ['"reading"', '"%s"' % ("n" * (squirrel.vm.TEXT + 5)), '"\\xff\\xfe"'],
+                         ids=["short", "beyond-the-text-area", "not-utf8"])
+def test_a_name_and_a_value_cross_as_two_arguments_of_any_kind(vm, name):
+    # A name and a value (a message, a setting) is the commonest two-argument call: it has a
+    # path of its own in the fast dispatch, and must give what the general one gives.
+    seen = []
+    vm.root["send"] = lambda key, value: seen.append((key, value))
+    values = ['7', '2.5', '"v"', 'null', 'true', '[1]', '{a = 1}', 'function() { return 3 }']
+    for v in values:
+        vm.run(f"send({name}, {v})")
+    expected_name = vm.run(f"return {name}")
+    assert [k for k, _ in seen] == [expected_name] * len(values)
+    got = [v for _, v in seen]
+    assert got[:5] == [7, 2.5, "v", None, True]
+    assert isinstance(got[5], squirrel.Array) and list(got[5]) == [1]
+    assert to_python(got[6]) == {"a": 1}
+    assert isinstance(got[7], squirrel.Function) and got[7]() == 3
+
 def test_returning_none_gives_null(vm):
     vm.root["nothing"] = lambda: None
     assert vm.run("return nothing() == null") is True
