@@ -11,7 +11,9 @@ record does not keep and a later analysis may need (the checks of
   device code the boot runs;
 - :attr:`Replay.lines`: at every line the device logs, the bytes its boot has written to the
   flash so far, as they are at that moment (an app that logs "stored ..." can then be held to
-  its word at the end of the run).
+  its word at the end of the run);
+- :meth:`Replay.indices`: where the events of the kinds a run has few of (updates, errors,
+  outages, power changes, agent restarts) are in ``sim.events``.
 
 Recording starts when the Replay is made, before the simulation starts, and only when the
 simulation keeps its history (``keep_history=False`` streams a run in constant memory)."""
@@ -25,7 +27,11 @@ if TYPE_CHECKING:
     from .log import LogEntry
     from .scenario import Scenario
 
-__all__ = ["BootMark", "Line", "Replay"]
+__all__ = ["INDEXED_KINDS", "BootMark", "Line", "Replay"]
+
+# The event kinds whose indices a Replay keeps: few in any run, and what the checks look for
+# first (finding them in a two-day run's ~1,500 events took a search of them all per kind).
+INDEXED_KINDS = ("update", "error", "outage", "power", "agent-restart")
 
 _tuple_new = tuple.__new__
 
@@ -63,8 +69,14 @@ class Replay:
         env = sim.env
         # Boots before the replay started (a simulation started earlier) ran the code it has now.
         self.boots += [BootMark(i, 0, self.device_source) for i, e in enumerate(env.events) if e.kind == "boot"]
+        self._indices: dict[str, list[int]] = {k: [] for k in INDEXED_KINDS}
+        for i, e in enumerate(env.events):
+            if e.kind in self._indices:
+                self._indices[e.kind].append(i)
         if env.keep_history:
             env.watchers["boot"] = self._booted
+            for kind, indices in self._indices.items():
+                env.watchers[kind] = indices.append  # called with the index the event gets
             if self._flash is not None:
                 env.log.add_sink(self._on_log)
 
@@ -72,6 +84,15 @@ class Replay:
     def replayable(self) -> "Scenario":
         """The scenario with the tie seed it ran with: ``impsim run`` replays it exactly."""
         return replace(self.scenario, tie_seed=self.tie_seed)
+
+    def indices(self, kind: str) -> list[int] | None:
+        """The indices in ``sim.events`` of the events of ``kind``, in order (not to be changed),
+        if ``kind`` is one of :data:`INDEXED_KINDS` and this replay is recording them (not a later
+        replay of the same simulation); else None."""
+        found = self._indices.get(kind)
+        if found is None or self.sim.env.watchers.get(kind) != found.append:
+            return None
+        return found
 
     # --- recording ------------------------------------------------------------------------
 

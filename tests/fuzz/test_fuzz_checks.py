@@ -355,12 +355,22 @@ _STEPS = {
 
 
 class _Record:
-    """Just a record of events, as the checks' searches read a run."""
+    """Just a record of events, as the checks' searches read a run: with the indices a replay
+    keeps of its rare kinds (``indexed``), or without (a later replay took the indexing over)."""
 
-    def __init__(self, steps):
+    def __init__(self, steps, indexed):
         from impapi.events import Event
 
         self.events = [Event(t, *_STEPS[s]) for t, s in enumerate(steps)]
+        self.replay = self
+        self.indexed = indexed
+
+    def indices(self, kind):
+        from impapi.replay import INDEXED_KINDS
+
+        if not self.indexed or kind not in INDEXED_KINDS:
+            return None
+        return [i for i, e in enumerate(self.events) if e.kind == kind]
 
 
 def _told_then_slept(events):
@@ -385,17 +395,17 @@ def test_the_searches_that_find_events_for_the_checks_agree_with_a_plain_walk():
     from impapi.testing.fuzz import checks as c
 
     for n in range(6):
-        for steps in product(sorted(_STEPS), repeat=n):
+        for steps, indexed in product(product(sorted(_STEPS), repeat=n), (True, False)):
             for first in ("update", "state", "connection"):  # which kind is searched for first
-                run = _Record(steps)
+                run = _Record(steps, indexed)
                 kinds = [first] + [k for k in ("boot", "update", "state", "connection") if k != first]
                 for kind in kinds:
                     assert c._of_kind(run, kind) == [i for i, e in enumerate(run.events) if e.kind == kind]
-                run = _Record(steps)
+                run = _Record(steps, indexed)
                 c._of_kind(run, first)
                 for i, e in c._select(run, "update"):
                     before = [j for j in range(i) if run.events[j].kind == "connection"]
                     assert c._last_before(run, "connection", i, "update") == (before[-1] if before else None)
-                run = _Record(steps)
+                run = _Record(steps, indexed)
                 if _told_then_slept(run.events):
                     assert c._may_sleep_told(run), steps

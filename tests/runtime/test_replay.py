@@ -173,6 +173,32 @@ def test_the_event_list_taken_before_a_play_is_the_one_the_run_fills(tmp_path):
     assert sim.events is events and boots and [b.event_index for b in replay.boots] == boots
 
 
+def test_a_replay_indexes_the_events_of_the_rare_kinds_as_they_happen(tmp_path):
+    """Updates, errors, outages, power changes and agent restarts: their indices in sim.events,
+    the events a simulation had before the replay included; a later replay of the same
+    simulation takes the indexing over (the earlier one then says it has none)."""
+    from impapi.replay import INDEXED_KINDS
+
+    write_app(tmp_path)
+    sim = Simulation(str(tmp_path / "app.device.nut"), str(tmp_path / "app.agent.nut"), start=False)
+    first = sim.play(load_toml_text(tmp_path, 'duration = "20m"',
+                                    '[[event]]\nat = "1m"\ntype = "impos"\nversion = "44.1"\n'
+                                    '[[event]]\nat = "3m"\ntype = "offline"\nduration = "2m"\n'
+                                    '[[event]]\nat = "9m"\ntype = "power-cycle"\n'
+                                    '[[event]]\nat = "12m"\ntype = "deploy"\n'))
+
+    def walk(kind):
+        return [i for i, e in enumerate(sim.events) if e.kind == kind]
+
+    assert all(first.indices(k) == walk(k) for k in INDEXED_KINDS)
+    assert all(walk(k) for k in ("update", "outage", "power", "agent-restart"))
+    assert first.indices("boot") is None and first.indices("state") is None  # not indexed: common
+    later = sim.play(load_toml_text(tmp_path, 'duration = "10m"',
+                                    '[[event]]\nat = "2m"\ntype = "impos"\nversion = "45.0"\n'))
+    assert all(later.indices(k) == walk(k) for k in INDEXED_KINDS)
+    assert all(first.indices(k) is None for k in INDEXED_KINDS)
+
+
 def load_toml_text(directory, head, events="", make=()):
     for name in make:
         (directory / name).write_text("// deployed\n")

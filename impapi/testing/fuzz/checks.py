@@ -196,6 +196,9 @@ _FILE_ALL = "\0"  # a key of _kinds' dict: every kind of the run has been filed
 
 def _of_kind(run: Run, kind: str) -> list[int]:
     """Indices of the run's events of ``kind``, in order."""
+    recorded = run.replay.indices(kind)  # the few events of some kinds, indexed as they happened
+    if recorded is not None:
+        return recorded
     text, found = _kinds(run)
     indices = found.get(kind)
     if indices is not None:
@@ -216,8 +219,15 @@ def _of_kind(run: Run, kind: str) -> list[int]:
             found.setdefault(k, of_kind)  # (the kinds searched for already are complete)
         found[_FILE_ALL] = []
         return found.get(kind, [])
-    indices = found[kind] = []
-    positions = found[name] = []  # where each starts in the string (its separator)
+    found[kind], found[name] = _search(text, name)
+    return found[kind]
+
+
+def _search(text: str, name: str) -> tuple[list[int], list[int]]:
+    """The indices of the events whose kind is ``name`` (between NULs) in the kind string, and
+    where each starts in it (its separator)."""
+    indices: list[int] = []
+    positions: list[int] = []
     find, count = text.find, text.count
     at = last = 0
     pos = find(name)
@@ -227,15 +237,21 @@ def _of_kind(run: Run, kind: str) -> list[int]:
         indices.append(at)
         positions.append(pos)
         pos = find(name, pos + 1)
-    return indices
+    return indices, positions
 
 
 def _at(run: Run, kind: str, index: int) -> int:
-    """Where event ``index`` (of ``kind``, found by _of_kind's searches) starts in the kind string,
-    or -1 if its kinds were filed by the Python pass instead."""
+    """Where event ``index`` (of ``kind``) starts in the kind string, or -1 if the kind's events
+    were filed by the Python pass instead (its positions are not known)."""
     text, found = _kinds(run)
-    positions = found.get(f"\0{kind}\0")
-    return -1 if positions is None else positions[bisect_left(found[kind], index)]
+    name = f"\0{kind}\0"
+    positions = found.get(name)
+    if positions is None:
+        if run.replay.indices(kind) is None:
+            return -1
+        indices, positions = _search(text, name)
+        found[kind], found[name] = indices, positions
+    return positions[bisect_left(found[kind], index)]
 
 
 def _select(run: Run, *kinds: str, since: int = 0) -> list[tuple[int, Any]]:
