@@ -19,7 +19,7 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .constants import SPIFLASH_POSTVERIFY, SPIFLASH_PREVERIFY
 from .inputs import check_output, read_bytes
@@ -83,6 +83,9 @@ class SpiFlash:
         self._data = bytearray(b"\xff" * size)
         self._erase_counts = [0] * (size // SECTOR_SIZE)
         self._ops: list[FlashOp] = []
+        # Called before the contents or the operation log change: a record of what was written
+        # when (impapi.replay) reads the flash as it was at an earlier instant then.
+        self.before_change: list[Callable[[], Any]] = []
         self._dirty = False
         if self._path is not None:
             check_output(self._path, "flash image")  # written back at the end: fail now, not then
@@ -168,6 +171,8 @@ class SpiFlash:
         written); ``SPIFLASH_POSTVERIFY`` (1) when the read-back differs from the source. These
         are the electricimp/SpiFlash library's codes (§7.3).
         """
+        for hook in self.before_change:
+            hook()
         self._require_enabled()
         if isinstance(flags, bool) or not isinstance(flags, int) or flags & ~(SPIFLASH_PREVERIFY | SPIFLASH_POSTVERIFY):
             raise FlashError(f"invalid spiflash write flags {flags!r}: use SPIFLASH_PREVERIFY, SPIFLASH_POSTVERIFY, both or 0")
@@ -201,6 +206,8 @@ class SpiFlash:
 
     def erasesector(self, addr: int) -> None:
         """Set the 4096-byte sector starting at ``addr`` to 0xFF."""
+        for hook in self.before_change:
+            hook()
         self._require_enabled()
         if not _is_int(addr):
             raise FlashError(f"spiflash erasesector address must be an integer, not {type(addr).__name__}")
@@ -228,6 +235,8 @@ class SpiFlash:
         return bytes(self._data)
 
     def load_image(self, image: bytes) -> None:
+        for hook in self.before_change:
+            hook()
         if len(image) != self._size:
             raise FlashImageError(f"flash image is {len(image)} bytes but this flash is {self._size} bytes")
         self._data[:] = image
@@ -249,6 +258,8 @@ class SpiFlash:
         return tuple(self._ops)
 
     def clear_ops(self) -> None:
+        for hook in self.before_change:
+            hook()
         self._ops.clear()
 
     # -- backing file -------------------------------------------------------------------------

@@ -20,6 +20,7 @@ simulation keeps its history (``keep_history=False`` streams a run in constant m
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -64,8 +65,12 @@ class Replay:
         self._device = dev
         self._flash = dev.flash if dev is not None else None
         self.boots: list[BootMark] = []
-        self.lines: list[Line] = []
+        self._lines: list[Line] = []
         self._written: tuple[int, int, tuple] | None = None  # (boot, op count, written): the last line's
+        self._pending: list["LogEntry"] = []  # log entries not yet looked at (_make_lines)
+        self._pending_from = 0  # the log index of the first of them
+        self._log_at_boot: list[int] = []  # per boot mark: entries the log had when it was made
+        self._log: Any = None
         env = sim.env
         # Boots before the replay started (a simulation started earlier) ran the code it has now.
         self.boots += [BootMark(i, 0, self.device_source) for i, e in enumerate(env.events) if e.kind == "boot"]
@@ -78,7 +83,14 @@ class Replay:
             for kind, indices in self._indices.items():
                 env.watchers[kind] = indices.append  # called with the index the event gets
             if self._flash is not None:
-                env.log.add_sink(self._on_log)
+                # Log entries are kept as they come (a C append: most are the agent's and the
+                # status lines) and made into Lines later, at the latest before the flash changes
+                # (sleeper, 2 days: ~575 entries, ~140 -> ~50 us per run).
+                self._log = env.log
+                self._log_at_boot += [0] * len(self.boots)
+                self._pending_from = len(env.log)
+                env.log.add_sink(self._pending.append)
+                self._flash.before_change.append(self._make_lines)
 
     @property
     def replayable(self) -> "Scenario":
@@ -100,25 +112,55 @@ class Replay:
         fl = self._flash
         return len(fl._ops) if fl is not None else 0  # the list itself: fl.ops copies it
 
+    @property
+    def lines(self) -> list[Line]:
+        """The device's log lines so far, each with what its boot had written by then."""
+        self._make_lines()
+        return self._lines
+
+    def forget(self) -> None:
+        """Drop the boot marks and lines (for a caller done reading them)."""
+        self.boots.clear()
+        self._lines.clear()
+        self._pending_from += len(self._pending)
+        self._pending.clear()
+        self._log_at_boot.clear()
+
     def _booted(self, event_index: int) -> None:
+        if self._log is not None:
+            self._log_at_boot.append(len(self._log))
         self.boots.append(_tuple_new(BootMark, (event_index, self._op_count(), self._device.source)))
 
-    def _on_log(self, entry: "LogEntry") -> None:
-        if entry.source != "device" or not self.boots:
+    def _make_lines(self) -> None:
+        """Make Lines of the device's entries among the pending ones. Called before the flash
+        changes (and when lines are read), so the flash and its operation log are as they were
+        when each entry was logged; its boot is the last one marked before it."""
+        pending = self._pending
+        if not pending:
+            return
+        first = self._pending_from
+        self._pending_from = first + len(pending)
+        device = [(first + i, e) for i, e in enumerate(pending) if e[1] == "device"]
+        pending.clear()
+        if not device:
             return
         fl = self._flash
         ops = fl._ops
-        boot = len(self.boots) - 1
         count = len(ops)
-        last = self._written
-        if last is not None and last[0] == boot and last[1] == count:
-            written = last[2]  # no flash operation since the last line: the same bytes
-        else:
-            ranges = _merge((op.addr, op.addr + op.length) for op in ops[self.boots[boot].op_index:]
-                            if op.kind == "write" and op.result != 2)
-            written = tuple((lo, fl.peek(lo, hi - lo)) for lo, hi in ranges)
-            self._written = (boot, count, written)
-        self.lines.append(_tuple_new(Line, (entry, boot, count, written)))  # Line(...) without its Python __new__
+        at_boot = self._log_at_boot
+        for index, entry in device:
+            boot = bisect_right(at_boot, index) - 1
+            if boot < 0:
+                continue  # before the first boot
+            last = self._written
+            if last is not None and last[0] == boot and last[1] == count:
+                written = last[2]  # no flash operation since the last line: the same bytes
+            else:
+                ranges = _merge((op.addr, op.addr + op.length) for op in ops[self.boots[boot].op_index:]
+                                if op.kind == "write" and op.result != 2)
+                written = tuple((lo, fl.peek(lo, hi - lo)) for lo, hi in ranges)
+                self._written = (boot, count, written)
+            self._lines.append(_tuple_new(Line, (entry, boot, count, written)))  # Line(...) without its __new__
 
     def __repr__(self) -> str:
         return (f"<Replay {len(self.scenario.events)} events, {len(self.sim.events)} sim events, "

@@ -199,6 +199,43 @@ def test_a_replay_indexes_the_events_of_the_rare_kinds_as_they_happen(tmp_path):
     assert all(first.indices(k) is None for k in INDEXED_KINDS)
 
 
+FLASH_LINES = """
+    if (hardware.wakereason() == WAKEREASON_TIMER) {
+        server.log("woke");
+        imp.onidle(function() { imp.deepsleepfor(60); });
+        return;
+    }
+    server.log("first");
+    local f = hardware.spiflash;
+    f.enable();
+    f.erasesector(0);
+    local b = blob(4);
+    b.writen(0x0F0F0F0F, 'i');
+    f.write(0, b);
+    server.log("stored A");
+    b.seek(0);
+    b.writen(0x00FF00FF, 'i');
+    f.write(0, b);
+    server.log("stored B");
+    f.disable();
+    imp.onidle(function() { imp.deepsleepfor(60); });
+"""
+
+
+def test_a_replay_line_holds_the_flash_as_it_was_when_the_line_was_logged(tmp_path):
+    """Each device line: its boot, the flash operations made so far, and the bytes its boot had
+    written as they were at that moment (a later write to the same bytes does not reach back)."""
+    (tmp_path / "f.device.nut").write_text(textwrap.dedent(FLASH_LINES))
+    sim = Simulation(str(tmp_path / "f.device.nut"), start=False)
+    replay = sim.play(load_toml_text(tmp_path, 'duration = "3m"'))
+    got = [(line.entry.text, line.boot, line.op_index, line.written) for line in replay.lines]
+    a, b = (0x0F0F0F0F).to_bytes(4, "little"), (0x0F0F0F0F & 0x00FF00FF).to_bytes(4, "little")
+    assert got[:4] == [("first", 0, 0, ()), ("stored A", 0, 2, ((0, a),)), ("stored B", 0, 3, ((0, b),)),
+                       ("woke", 1, 3, ())]
+    assert len(got) > 4 and all(g == ("woke", i + 1, 3, ()) for i, g in enumerate(got[3:]))
+    assert [m.op_index for m in replay.boots][:2] == [0, 3]
+
+
 def load_toml_text(directory, head, events="", make=()):
     for name in make:
         (directory / name).write_text("// deployed\n")

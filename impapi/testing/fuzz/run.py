@@ -284,8 +284,7 @@ class Run:
         replay = self.replay
         replay.sim.events.clear()
         replay.sim.log.clear()
-        replay.boots.clear()
-        replay.lines.clear()
+        replay.forget()
 
     def __repr__(self) -> str:
         return f"<Run {len(self.scenario.events)} events, {len(self.sim.events)} sim events, tie_seed={self.tie_seed}>"
