@@ -224,8 +224,9 @@ class ScriptHost:
         clock = self.clock
         if clock.must_wait(self.queue):
             clock.schedule(0, self._run, fn, args, source=self.queue)
-        else:
-            self._run(fn, args)
+        else:  # _run's work, without its frame: alive was checked above (every message a sleepy app's agent hears)
+            self._spin = 0
+            self.invoke(fn, *args)
 
     def _on_idle(self) -> None:
         handler, self.onidle_handler = self.onidle_handler, None  # one slot, cleared as it runs
@@ -240,7 +241,9 @@ class ScriptHost:
         without running further; so does code still blocked when the run reaches its end
         (``Clock.end_us``): the world runs to that instant, and the run ends there."""
         clock = self.clock
-        clock.run_nested(until_us, self._still_alive)
+        # run_nested's own first try, without its frame: a sleepy app's device waits so at every wake.
+        if not clock.skip_to(until_us):
+            clock.run_nested(until_us, self._still_alive)
         end = clock.end_us
         if not self.alive or (end is not None and until_us > end):
             raise RunEnded()
