@@ -30,6 +30,22 @@ def test_events_run_in_time_order():
     assert seen == ["a", "b", "c"]
 
 
+def test_every_way_of_scheduling_makes_the_same_complete_timer():
+    # Clock._push fills a Timer without calling Timer(...): it must set every slot Timer sets.
+    clock = Clock(5)
+    made = [clock.schedule(0, print, 1), clock.schedule(3, print), clock.schedule_at(9, print),
+            clock.schedule_idle("device VM", print, 2)]
+    reference = Timer(clock, 5, print, (1,), 0, "world")
+    for timer in made:
+        assert type(timer) is Timer
+        for name in Timer.__slots__:
+            getattr(reference, name)
+            getattr(timer, name)  # raises AttributeError if left unset
+        assert timer.pending and not timer.fired and not timer.cancelled
+    assert [(t.when_us, t.seq, t.source, t.args) for t in made] == [
+        (5, 0, "world", (1,)), (8, 1, "world", ()), (9, 2, "world", ()), (5, 3, "device VM", (2,))]
+    assert made[1].cancel() and clock.pending == 3
+
 def test_equal_time_events_run_in_the_order_scheduled():
     clock = Clock()
     seen, rec = recorder()
