@@ -340,10 +340,13 @@ class Device:
             self.set_connected(False)
         self._set_state(state)
         # The timer wakes the imp when asked; Squirrel cannot run again before a restart's time.
-        earliest = self.env.clock.now_us + self.env.config.restart_us
+        clock = self.env.clock
+        earliest = clock.now_us + self.env.config.restart_us
         if wake_us < earliest:
             wake_us = earliest
-        self._pending_event = self.clock.schedule_at(wake_us, self.boot, reason)
+        # The clock itself, naming impOS's source, rather than the view (self.clock): a frame less
+        # at every sleep.
+        self._pending_event = clock.schedule_at(wake_us, self.boot, reason, source=self.clock.source)
 
     # --- the wake-up pin (docs/imp-model/boot-and-wake.md) ------------------------------------
 
@@ -524,7 +527,8 @@ class Device:
         if not attempt.result.ok:
             raise Snooze()
         self.set_connected(True)
-        self.updates.announce(in_squirrel=True)  # may end the run for an update
+        if self.cloud.pending:  # as at boot: most connections have no update to announce (a frame less)
+            self.updates.announce(in_squirrel=True)  # may end the run for an update
         return 0
 
     def connect_async(self, host: ScriptHost, callback: Any, timeout_s: float) -> None:

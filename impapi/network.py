@@ -188,7 +188,9 @@ class Network:
 
     def next_down(self, t_us: int) -> int | None:
         """The first instant at or after ``t_us`` when the network is down; None if never."""
-        segments = self._merged()
+        if self._dirty:  # _merged() without its frame: asked at every connection of a sleepy app
+            self._rebuild()
+        segments = self._segments
         starts = self._starts
         i = bisect_right(starts, t_us)  # segments[i - 1] is the last to start by t_us
         if i and t_us < segments[i - 1].end_us:
@@ -210,7 +212,9 @@ class Network:
             raise ValueError(f"timeout_us must be a non-negative int, got {timeout_us!r}")
         deadline = t_us + timeout_us
         latency = self.connect_latency_us if latency_us is None else latency_us
-        segments = self._merged()
+        if self._dirty:  # _merged() without its frame, as in next_down
+            self._rebuild()
+        segments = self._segments
         starts = self._starts
         s: int | None = t_us
         # is_up and next_down worked out from one lookup: every wake of a sleepy app asks.
