@@ -155,7 +155,7 @@ class Clock:
     can be replaced between runs through the attribute.
     """
 
-    __slots__ = ("now_us", "_heap", "_ready", "_idle", "_busy", "_seq", "_live", "_dead", "_running", "_stop", "end_us",
+    __slots__ = ("now_us", "_heap", "_ready", "_idle", "held", "_seq", "_live", "_dead", "_running", "_stop", "end_us",
                  "_tie", "source", "still_events", "on_still", "on_spin")
 
     def __init__(self, start_us: int = 0, *, tie_break: TieBreak | random.Random | None = None) -> None:
@@ -167,7 +167,9 @@ class Clock:
         self._heap: list[tuple[int, int, Timer]] = []  # events due after now: (when, seq, timer)
         self._ready: dict[str, deque[Timer]] = {}  # events due now (or late), per source, in order
         self._idle: dict[str, Timer] = {}  # one idle entry per source
-        self._busy: dict[str, int] = {}  # sources that cannot run now (a VM blocked on the stack)
+        # Sources that cannot run now (a VM on the stack), with how many holds each: hold() and
+        # release(); ScriptHost.invoke, the hottest caller, does what they do itself.
+        self.held: dict[str, int] = {}
         self._seq = 0
         self._live = 0  # pending events
         self._dead = 0  # cancelled events still stored
@@ -311,19 +313,19 @@ class Clock:
 
     def hold(self, source: str) -> None:
         """``source`` is busy (its VM is on the stack): none of its events runs until ``release``."""
-        self._busy[source] = self._busy.get(source, 0) + 1
+        self.held[source] = self.held.get(source, 0) + 1
 
     def release(self, source: str) -> None:
-        n = self._busy[source] - 1
+        n = self.held[source] - 1
         if n:
-            self._busy[source] = n
+            self.held[source] = n
         else:
-            del self._busy[source]
+            del self.held[source]
 
     def must_wait(self, source: str) -> bool:
         """True when something of ``source`` cannot run at once: the source is held (its VM is on
         the stack), or has an event (not its idle entry) ready at this instant, which goes first."""
-        if source in self._busy:
+        if source in self.held:
             return True
         queue = self._ready.get(source)
         if not queue:
@@ -435,7 +437,7 @@ class Clock:
         if (heap and heap[0][0] <= until_us) or (self.end_us is not None and until_us > self.end_us):
             return False
         if self._ready or self._idle:  # usually neither: no iterators made (five calls a wake)
-            busy = self._busy
+            busy = self.held
             for source in self._ready:
                 if source not in busy:
                     return False
@@ -450,7 +452,7 @@ class Clock:
     def due_now(self) -> bool:
         """True when a source that is not held has an event (or its idle entry) due at this very
         instant."""
-        busy = self._busy
+        busy = self.held
         for source, queue in self._ready.items():
             if source not in busy and any(t._state == _PENDING for t in queue):
                 return True
@@ -514,7 +516,7 @@ class Clock:
         """The event to run next at this instant, or None when no source has one ready."""
         ready = self._ready
         idle = self._idle
-        busy = self._busy
+        busy = self.held
         if len(ready) == 1 and not idle and not busy:  # the common case: one source, no choice
             source, queue = next(iter(ready.items()))
             while queue:
@@ -586,7 +588,7 @@ class Clock:
             if when > self.now_us:
                 self.now_us = when
                 self.still_events = -1  # the first event at an instant is not "without time passing"
-            if not ready and not self._idle and not self._busy and (not heap or heap[0][0] != when):
+            if not ready and not self._idle and not self.held and (not heap or heap[0][0] != when):
                 break  # alone at its instant (the common case): no choice to make
             queue = ready.get(timer.source)
             if queue is None:
