@@ -226,9 +226,10 @@ class Device:
                 self.updates.deferred(host)
             self._save_nv(host)
             hardware = host.hardware
-            self.board.wake_armed = hardware.wake_pins() if hardware is not None else NO_PINS
+            armed = self.board.wake_armed = hardware.wake_pins() if hardware is not None else NO_PINS
             self._sleep_until(h.wake_us, C.WAKEREASON_TIMER, "asleep")
-            self._wake_if_pin_high()
+            if armed:  # most runs arm no pin: no call at every sleep
+                self._wake_if_pin_high()
         elif isinstance(h, Snooze):
             self._save_nv(host)
             self._snooze()
@@ -358,7 +359,6 @@ class Device:
         """Going to sleep with an armed wake pin already high: the imp wakes at once
         (Config.wake_pin_high_at_sleep_us; None: it sleeps until the timer or a new edge)."""
         delay = self.env.config.wake_pin_high_at_sleep_us
-        # Most runs arm no pin: no call, no sort of an empty set, at every sleep.
         if delay is not None and self.board.wake_armed and self._armed_high():
             self._cancel_pending()
             self._pending_event = self.clock.schedule(delay, self._pin_wake)
