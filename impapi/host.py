@@ -238,6 +238,9 @@ class ScriptHost:
 
     def _on_idle(self) -> None:
         handler, self.onidle_handler = self.onidle_handler, None  # one slot, cleared as it runs
+        # Its entry has run: nothing for stop() to cancel (a sleepy app sleeps from here; its
+        # stop() then makes no call to cancel a timer that already fired: ~540 instructions a boot).
+        self._idle = None
         if handler is not None and self.alive:
             self._spun()
             self.invoke(handler)
