@@ -103,7 +103,7 @@ class Device:
     def _set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state
-            self.env.record("state", state=state)
+            self.env.record("state", {"state": state})
 
     @property
     def crash_loop(self) -> bool:
@@ -117,7 +117,7 @@ class Device:
 
     def _record(self, kind: str, **data: Any) -> None:
         """A structured event of this device, which the crash-loop rule reads too."""
-        event = self.env.record(kind, **data)
+        event = self.env.record(kind, data)
         self.crashes.see(event if event is not None else Event(self.env.clock.now_us, kind, data))
 
     def power_on(self, wakereason: int = C.WAKEREASON_POWER_ON, path: str = "power-cycle") -> None:
@@ -434,7 +434,7 @@ class Device:
             return
         self.connected = on
         now = self.env.clock.now_us
-        self.env.record("connection", connected=on)
+        self.env.record("connection", {"connected": on})
         self.env.log.add(now, "status", "Device connected" if on else "Device disconnected")
         if on:
             self.sendbuffer = DEFAULT_SEND_BUFFER  # a new connection, a new TCP socket (D:node/2430)

@@ -57,11 +57,18 @@ class Environment:
         self.coverage: Any = None
         self.fatal_error: str | None = None
 
-    def record(self, kind: str, **data: Any) -> Event | None:
+    def record(self, kind: str, data: dict[str, Any] | None = None, /, **fields: Any) -> Event | None:
         """Add a structured event (:mod:`impapi.events`) at the current virtual time; returns it
-        (None when nothing keeps or sees it)."""
+        (None when nothing keeps or sees it). Its data are ``fields``, or the dict ``data`` (the
+        event keeps that dict). Code that records at every wake of a sleepy app passes a dict:
+        Python then builds one dict, not one from the keywords (~600 instructions less an event,
+        eight a boot: ~4,700 a boot, ir.sh)."""
         if self.event_sink is None and not self.keep_history:
             return None
+        if data is None:
+            data = fields
+        elif fields:
+            raise TypeError(f"record({kind!r}): data as a dict or as keywords, not both")
         # tuple.__new__ directly: Event(...) would run the named tuple's Python-level __new__.
         event = _tuple_new(Event, (self.clock.now_us, kind, data))
         if self.event_sink is not None:

@@ -417,7 +417,7 @@ class ScriptHost:
         records two at every wake (~1 us per wake, measured)."""
         where = self.vm.caller()
         if where:
-            self.env.record(kind, file=where[0], line=where[1])
+            self.env.record(kind, {"file": where[0], "line": where[1]})
         else:
             self.env.record(kind)
 

@@ -47,7 +47,7 @@ class Relay:
         alive when it arrives. Without an agent it still travels (an event like any other), then
         nothing hears it."""
         env = self.env
-        env.record("message", to="agent", name=name)
+        env.record("message", {"to": "agent", "name": name})
         agent = self.agent
         env.clock.schedule(env.config.message_latency_us, _unheard if agent is None else agent.receive, name, wire)
 

@@ -1,7 +1,10 @@
 """The structured events as a stream (``Simulation(event_sink=...)``), and the events that count
 what a device and its agent send: ``message`` and ``http-request``."""
 
+import pytest
 from runtime_helpers import simulate
+
+from impapi.environment import Environment
 
 DEVICE = '''
     agent.on("pong", function(n) { server.log("pong " + n); });
@@ -53,3 +56,19 @@ def test_a_message_an_offline_device_cannot_send_is_not_recorded():
     sim.run("5m")
     assert sim.events.of("server-contact")  # it tried
     assert sim.events.of("message") == []
+
+
+def test_an_event_takes_its_data_as_keywords_or_as_one_dict_never_both():
+    seen = []
+    env = Environment(event_sink=seen.append)
+    env.clock.advance(7)
+    data = {"state": "running"}
+    by_dict = env.record("state", data)
+    by_keywords = env.record("state", state="running")
+    bare = env.record("boot")
+    assert by_dict == by_keywords == (7, "state", {"state": "running"}) and by_dict.data is data
+    assert bare.data == {} and env.record("x", data=1).data == {"data": 1}
+    assert seen == list(env.events) == [by_dict, by_keywords, bare, env.events[-1]]
+    with pytest.raises(TypeError, match="data as a dict or as keywords, not both"):
+        env.record("state", {"a": 1}, b=2)
+    assert len(env.events) == 4
