@@ -197,7 +197,8 @@ class VM(Limits, Compiling, Packing, Coverage):
         no line coverage, no pending error. Returns False, changing nothing, when a script changed
         what the copies share with the pristine state (a class's members or metamethods, a pristine
         instance's fields, a pristine closure's root, a pristine table reached through ``getroot()``):
-        make a new VM then. As after :meth:`close`,
+        make a new VM then. A pristine class the last script made instances of can take fields
+        again, as a new VM's (its instances left in cycles are collected for it). As after :meth:`close`,
         proxies made before stop working (they raise :class:`SquirrelError`); what they held is freed.
         The code the last script loaded (:meth:`compile`) is kept, unseen, for a load of the same
         bytes right after: that load then makes only the function, with the figures (memory, peak)

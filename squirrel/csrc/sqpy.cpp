@@ -2109,7 +2109,17 @@ int sqpy_restore(sqpy_vm *vm, long long *root, long long memory_limit) {
     vm->covflat.clear();
     /* Kept only for a load into the state the noted one started from. */
     if (vm->code_kept && vm->mem_used != vm->code_m0) drop_kept_code(vm);
-    sqpy_snap_unlock(vm->snap);  /* a class the last script's instances locked, as a new VM's */
+    /* A class the last script's instances locked, unlocked as a new VM's. An instance still
+     * there is garbage (nothing pristine refers to one, the handles are gone): a cycle the
+     * script left, which the collector frees now rather than after the restore, so that the
+     * next script finds the class as a new VM would. It frees nothing a collection right after
+     * the restore would not (the host makes one when memory is above the pristine figure, which
+     * such a cycle keeps it). Kept code is let go first, as any collection lets it go. */
+    if (!sqpy_snap_unlock(vm->snap)) {
+        if (vm->code_kept) drop_kept_code(vm);
+        sq_collectgarbage(v);
+        sqpy_snap_unlock(vm->snap);
+    }
     vm->fresh = true;
     sq_pushroottable(v);  /* the handle Python's root proxy holds (a handle costs no memory) */
     *root = ref_new(vm, v, -1);

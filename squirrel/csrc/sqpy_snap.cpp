@@ -331,7 +331,7 @@ unsigned long long sqpy_snap_digest(const HSQOBJECT *objects, int count, int max
  * snapshot (checked unchanged), the host's handles excepted (all released by then). So a class
  * referred to exactly as often as at the snapshot, less the handles then held, has no
  * instance, and adding fields to it is safe. When any has more (an instance in a cycle the
- * script left, not yet collected) none is unlocked. */
+ * script left, not yet collected) none is unlocked, and 0 says so. */
 void sqpy_snap_note_unlocked(sqpy_snap_state *s, const HSQOBJECT *held, size_t nheld) {
     s->unlocked.clear();
     const std::vector<Check> &checks = s->digest.checks;
@@ -345,10 +345,11 @@ void sqpy_snap_note_unlocked(sqpy_snap_state *s, const HSQOBJECT *held, size_t n
     }
 }
 
-void sqpy_snap_unlock(sqpy_snap_state *s) {
+int sqpy_snap_unlock(sqpy_snap_state *s) {
     for (size_t i = 0; i < s->unlocked.size(); i++)
-        if (s->unlocked[i].first->_locked && s->unlocked[i].first->_uiRef != s->unlocked[i].second) return;
+        if (s->unlocked[i].first->_locked && s->unlocked[i].first->_uiRef != s->unlocked[i].second) return 0;
     for (size_t i = 0; i < s->unlocked.size(); i++) s->unlocked[i].first->_locked = false;
+    return 1;
 }
 
 void sqpy_snap_forget(sqpy_snap_state *s) {

@@ -22,9 +22,10 @@ unsigned long long sqpy_snap_digest(const HSQOBJECT *objects, int count, int max
 
 /* At the snapshot (after the digest recorded, `held` the host's handles): notes the pristine
  * classes that have no instance. At a restore's end, with nothing of the last script left:
- * unlocks those a script's instances locked, when none of their instances is left. */
+ * unlocks those a script's instances locked, when none of their instances is left; 0 when one
+ * is (nothing unlocked). */
 void sqpy_snap_note_unlocked(struct sqpy_snap_state *s, const HSQOBJECT *held, size_t nheld);
-void sqpy_snap_unlock(struct sqpy_snap_state *s);
+int sqpy_snap_unlock(struct sqpy_snap_state *s);
 
 /* Drops what the digest and the copies recorded: the next restore takes the digest, copies
  * everything afresh, and records again. */

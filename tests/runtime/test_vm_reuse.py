@@ -145,6 +145,40 @@ def test_free_memory_at_each_boot_matches_a_new_vm_and_does_not_leak():
     assert len(set(free[True][0::2])) == 1 and len(set(free[True][1::2])) == 1
 
 
+# Every other boot adds a field to a class (a class that changed means a new VM for the boot after:
+# the one between leaves its instance to a reused VM); every boot leaves an instance in a cycle.
+EXTEND_AFTER_A_CYCLE = """
+    server.log("free " + imp.getmemoryfree());
+    if (count % 2 == 0) {{
+        try {{ {cls}.extra <- 1; server.log("extended " + {cls}.extra); }}
+        catch (e) {{ server.log("refused: " + e); }}
+    }}
+    local t = {{ i = {make} }}; t.me <- t;
+"""
+
+
+@pytest.mark.parametrize("side", ["device", "agent"])
+def test_a_class_a_boot_left_an_instance_of_in_a_cycle_can_take_fields_at_the_next_boot(side):
+    """A class locks at its first instance (no field can be added after). A boot that leaves
+    one in a reference cycle leaves the next boot nothing on the imp, where every boot is a new
+    VM: that boot can add a field to the class, and finds the same free memory."""
+    if side == "device":
+        device = ('if (!("nv" in getroottable())) nv <- { n = 0 };\nlocal count = ++nv.n;\n'
+                  + EXTEND_AFTER_A_CYCLE.format(cls="blob", make="blob(4)") + "imp.deepsleepfor(60);\n")
+        agent, events = None, []
+    else:
+        device = None
+        agent = ('local saved = server.load(), count = ("n" in saved ? saved.n : 0) + 1;\n'
+                 "server.save({ n = count });\n" + EXTEND_AFTER_A_CYCLE.format(cls="regexp2", make='regexp2("a+")'))
+        events = [f"{m}m:deploy" for m in range(1, 6)]
+    lines = {}
+    for reuse in (True, False):
+        sim = play_events(device, agent, events, "5m30s", imp="imp003", config=Config(reuse_vms=reuse))
+        lines[reuse] = [e.text for e in sim.log if e.source == side]
+    assert lines[True] == lines[False]
+    assert [line for line in lines[True] if not line.startswith("free")] == ["extended 1"] * 3
+
+
 def test_a_replaced_flash_chip_gets_a_new_vm():
     """spiflash.read is served in C from the chip's buffer: a VM made for one chip is not
     reused for another."""
