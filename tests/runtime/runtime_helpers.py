@@ -1,9 +1,20 @@
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from impapi import Config, Simulation
 from impapi.scenario import Scenario, apply, parse_at
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def example_app(name: str) -> tuple[str, str | None]:
+    """The device and agent files (None: no agent) of the example app ``name`` (its directory)."""
+    folder = EXAMPLES / name
+    (device,) = folder.glob("*.device.nut")
+    agents = list(folder.glob("*.agent.nut"))
+    return str(device), str(agents[0]) if agents else None
 
 
 def simulate(device: str | None = None, agent: str | None = None, *, run: str | None = "1m", **kw) -> Simulation:

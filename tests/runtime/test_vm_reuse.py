@@ -4,24 +4,15 @@ nothing a boot did reaches the next one."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from impapi import Config, Simulation
 from impapi.scenario import apply
 from impapi.testing import scenarios
-from runtime_helpers import device_lines, observed, play_events
+from runtime_helpers import device_lines, example_app, observed, play_events
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-APPS = {
-    "polite-logger": ("polite-logger/logger.device.nut", "polite-logger/logger.agent.nut"),
-    "impolite-logger": ("impolite-logger/logger.device.nut", "impolite-logger/logger.agent.nut"),
-    "sleepy-sensor": ("sleepy-sensor/sensor.device.nut", "sensor.agent.nut"),
-    "ping-pong": ("ping-pong/pingpong.device.nut", "ping-pong/pingpong.agent.nut"),
-    "flash-ring-log": ("flash-ring-log/ring.device.nut", None),
-}
+APPS = ("flash-ring-log", "impolite-logger", "ping-pong", "polite-logger", "sleepy-sensor")
 BUSY = ["20m:impos=44.0", "47m:deploy", "1h10m:power-cycle", "2h:offline=40m", "3h:force-deploy",
         "3h30m:move-group=production", "4h:power-off", "4h5m:power-on"]
 
@@ -30,13 +21,9 @@ def play(device, agent, events, duration, reuse, imp="imp003"):
     return play_events(device, agent, events, duration, imp=imp, config=Config(reuse_vms=reuse))
 
 
-@pytest.mark.parametrize("app", sorted(APPS))
+@pytest.mark.parametrize("app", APPS)
 def test_examples_behave_the_same_with_a_new_vm_per_boot(app):
-    device, agent = APPS[app]
-    if agent is not None and "/" not in agent:
-        agent = str(Path(device).parent / agent)
-    device = str(EXAMPLES / device)
-    agent = str(EXAMPLES / agent) if agent else None
+    device, agent = example_app(app)
     reused = play(device, agent, BUSY, "6h", True)
     fresh = play(device, agent, BUSY, "6h", False)
     assert reused.device.boots > 5
@@ -46,8 +33,7 @@ def test_examples_behave_the_same_with_a_new_vm_per_boot(app):
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 @given(scenarios("12h"))
 def test_any_scenario_behaves_the_same_with_a_new_vm_per_boot(scn):
-    device = str(EXAMPLES / "polite-logger/logger.device.nut")
-    agent = str(EXAMPLES / "polite-logger/logger.agent.nut")
+    device, agent = example_app("polite-logger")
     runs = []
     for reuse in (True, False):
         sim = Simulation(device=device, agent=agent, start=False, config=Config(reuse_vms=reuse))

@@ -13,16 +13,9 @@ import pytest
 
 from impapi import Simulation
 from impapi.vmshelf import VMShelf
-from runtime_helpers import observed, play_events
+from runtime_helpers import example_app, observed, play_events
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-APPS = {
-    "polite-logger": ("polite-logger/logger.device.nut", "polite-logger/logger.agent.nut"),
-    "impolite-logger": ("impolite-logger/logger.device.nut", "impolite-logger/logger.agent.nut"),
-    "sleepy-sensor": ("sleepy-sensor/sensor.device.nut", "sleepy-sensor/sensor.agent.nut"),
-    "ping-pong": ("ping-pong/pingpong.device.nut", "ping-pong/pingpong.agent.nut"),
-    "polite-sleeper": ("polite-sleeper/sleeper.device.nut", "polite-sleeper/sleeper.agent.nut"),
-}
+APPS = ("impolite-logger", "ping-pong", "polite-logger", "polite-sleeper", "sleepy-sensor")
 SCENARIOS = [
     ["20m:impos=44.0", "47m:deploy", "1h10m:power-cycle", "2h:offline=40m", "3h:force-deploy"],
     [],
@@ -46,9 +39,9 @@ def device_vm(sim):
     return host.vm if host is not None else sim.device.spare_vm[0]
 
 
-@pytest.mark.parametrize("app", sorted(APPS))
+@pytest.mark.parametrize("app", APPS)
 def test_simulations_sharing_a_shelf_behave_as_each_does_alone(app):
-    device, agent = (str(EXAMPLES / p) for p in APPS[app])
+    device, agent = example_app(app)
     shelf = VMShelf()
     vms = []
     for events in SCENARIOS + SCENARIOS[:1]:
@@ -150,7 +143,7 @@ def test_a_device_vm_from_the_shelf_reads_its_new_simulations_flash(tmp_path, im
 
 
 def test_a_shelved_vm_does_not_keep_its_simulation_alive():
-    device, agent = (str(EXAMPLES / p) for p in APPS["polite-sleeper"])
+    device, agent = example_app("polite-sleeper")
     shelf = VMShelf()
     sim = play(device, agent, SCENARIOS[0], "2h", vms=shelf)
     sim.close()
@@ -211,7 +204,7 @@ def test_a_scenario_after_others_on_a_shelf_logs_what_it_logs_alone_in_a_new_pro
 def test_a_simulation_that_never_ran_a_vm_from_the_shelf_hands_it_back():
     """Made with a shelf and closed before it started (or before an owner ever ran): the VMs go
     back as they came, and serve the next simulation as a new VM would."""
-    device, agent = (str(EXAMPLES / p) for p in APPS["polite-sleeper"])
+    device, agent = example_app("polite-sleeper")
     shelf = VMShelf()
     first = play(device, agent, [], "1h", vms=shelf)
     vms = (device_vm(first), agent_vm(first))
